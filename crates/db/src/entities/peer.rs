@@ -1,0 +1,20 @@
+use sea_orm::entity::prelude::*;
+
+/// What this node knows of another node's health and standing.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "peer")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub host: String,
+    pub failing_since: Option<DateTimeUtc>,
+    pub consecutive_failures: i32,
+    pub unreachable: bool,
+    pub last_success_at: Option<DateTimeUtc>,
+    pub last_seen_at: Option<DateTimeUtc>,
+    pub blocked: bool,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,235 @@
+//! The durable outbox: outgoing activities and one delivery row per inbox.
+//! Rows are written in the same transaction as the change that caused them,
+//! and workers claim due rows with a lease, so a crash never loses one.
+
+use crate::{
+    DbResult,
+    entities::{delivery, outbox_activity},
+};
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
+    FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+};
+
+pub const PENDING: &str = "pending";
+pub const DELIVERED: &str = "delivered";
+pub const FAILED: &str = "failed";
+
+/// Store an outgoing activity and one pending delivery per distinct inbox.
+pub async fn enqueue(
+    db: &impl ConnectionTrait,
+    ap_id: &str,
+    actor_id: i64,
+    kind: &str,
+    json: &str,
+    inboxes: &[(String, String)],
+) -> DbResult<outbox_activity::Model> {
+    let now = Utc::now();
+    let activity = outbox_activity::ActiveModel {
+        ap_id: Set(ap_id.to_owned()),
+        actor_id: Set(actor_id),
+        kind: Set(kind.to_owned()),
+        json: Set(json.to_owned()),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    for (inbox, host) in inboxes {
+        delivery::Entity::insert(delivery::ActiveModel {
+            outbox_activity_id: Set(activity.id),
+            inbox: Set(inbox.clone()),
+            peer_host: Set(host.clone()),
+            state: Set(PENDING.to_owned()),
+            attempts: Set(0),
+            next_attempt_at: Set(now),
+            created_at: Set(now),
+            ..Default::default()
+        })
+        .on_conflict_do_nothing_on([delivery::Column::OutboxActivityId, delivery::Column::Inbox])
+        .exec(db)
+        .await?;
+    }
+    Ok(activity)
+}
+
+/// A claimed delivery with the bytes to send and who signs them.
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct ClaimedDelivery {
+    pub id: i64,
+    pub inbox: String,
+    pub peer_host: String,
+    pub attempts: i32,
+    pub activity_ap_id: String,
+    pub actor_id: i64,
+    pub json: String,
+}
+
+/// Claim up to `limit` due deliveries for `lease`. Concurrent workers (in this
+/// process or another one on the same PostgreSQL) never claim the same row.
+pub async fn claim_due(
+    db: &impl ConnectionTrait,
+    limit: u64,
+    lease: Duration,
+) -> DbResult<Vec<ClaimedDelivery>> {
+    let now = Utc::now();
+    let until = now + lease;
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "UPDATE delivery SET claimed_until = $1 WHERE id IN (
+                SELECT id FROM delivery WHERE state = 'pending' AND next_attempt_at <= $2
+                  AND (claimed_until IS NULL OR claimed_until < $2)
+                ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
+             RETURNING id"
+        }
+        _ => {
+            "UPDATE delivery SET claimed_until = ? WHERE id IN (
+                SELECT id FROM delivery WHERE state = 'pending' AND next_attempt_at <= ?
+                  AND (claimed_until IS NULL OR claimed_until < ?)
+                ORDER BY next_attempt_at, id LIMIT ?)
+             RETURNING id"
+        }
+    };
+    let values: Vec<sea_orm::Value> = match backend {
+        DbBackend::Postgres => vec![until.into(), now.into(), (limit as i64).into()],
+        _ => vec![until.into(), now.into(), now.into(), (limit as i64).into()],
+    };
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    let ids: Vec<i64> = rows
+        .iter()
+        .filter_map(|row| row.try_get::<i64>("", "id").ok())
+        .collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let claimed = delivery::Entity::find()
+        .select_only()
+        .column(delivery::Column::Id)
+        .column(delivery::Column::Inbox)
+        .column(delivery::Column::PeerHost)
+        .column(delivery::Column::Attempts)
+        .column_as(outbox_activity::Column::ApId, "activity_ap_id")
+        .column(outbox_activity::Column::ActorId)
+        .column(outbox_activity::Column::Json)
+        .join(
+            sea_orm::JoinType::InnerJoin,
+            delivery::Entity::belongs_to_outbox(),
+        )
+        .filter(delivery::Column::Id.is_in(ids))
+        .order_by_asc(delivery::Column::Id)
+        .into_model::<ClaimedDelivery>()
+        .all(db)
+        .await?;
+    Ok(claimed)
+}
+
+pub async fn mark_delivered(db: &impl ConnectionTrait, id: i64, status: u16) -> DbResult<()> {
+    let now = Utc::now();
+    delivery::ActiveModel {
+        id: Set(id),
+        state: Set(DELIVERED.to_owned()),
+        last_status: Set(Some(i32::from(status))),
+        last_error: Set(None),
+        claimed_until: Set(None),
+        finished_at: Set(Some(now)),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    Ok(())
+}
+
+/// Record a failed attempt: `retry_at` schedules another, `None` makes it final.
+pub async fn mark_attempt_failed(
+    db: &impl ConnectionTrait,
+    id: i64,
+    attempts: i32,
+    status: Option<u16>,
+    error: &str,
+    retry_at: Option<DateTime<Utc>>,
+) -> DbResult<()> {
+    let mut row = delivery::ActiveModel {
+        id: Set(id),
+        attempts: Set(attempts),
+        last_status: Set(status.map(i32::from)),
+        last_error: Set(Some(error.chars().take(1000).collect())),
+        claimed_until: Set(None),
+        ..Default::default()
+    };
+    match retry_at {
+        Some(at) => row.next_attempt_at = Set(at),
+        None => {
+            row.state = Set(FAILED.to_owned());
+            row.finished_at = Set(Some(Utc::now()));
+        }
+    }
+    row.update(db).await?;
+    Ok(())
+}
+
+/// Make every pending delivery to `host` due now (the peer showed it is back).
+pub async fn retry_now_for_host(db: &impl ConnectionTrait, host: &str) -> DbResult<u64> {
+    let result = delivery::Entity::update_many()
+        .col_expr(delivery::Column::NextAttemptAt, Utc::now().into())
+        .filter(delivery::Column::PeerHost.eq(host))
+        .filter(delivery::Column::State.eq(PENDING))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// Deliveries per peer and state, for the admin view and the metrics.
+#[derive(Debug, Clone, FromQueryResult, serde::Serialize)]
+pub struct PeerQueueRow {
+    pub peer_host: String,
+    pub state: String,
+    pub count: i64,
+}
+
+pub async fn queue_by_peer(db: &impl ConnectionTrait) -> DbResult<Vec<PeerQueueRow>> {
+    Ok(delivery::Entity::find()
+        .select_only()
+        .column(delivery::Column::PeerHost)
+        .column(delivery::Column::State)
+        .column_as(delivery::Column::Id.count(), "count")
+        .group_by(delivery::Column::PeerHost)
+        .group_by(delivery::Column::State)
+        .order_by_asc(delivery::Column::PeerHost)
+        .into_model::<PeerQueueRow>()
+        .all(db)
+        .await?)
+}
+
+pub async fn count_pending(db: &impl ConnectionTrait) -> DbResult<u64> {
+    Ok(delivery::Entity::find()
+        .filter(delivery::Column::State.eq(PENDING))
+        .count(db)
+        .await?)
+}
+
+pub async fn recent_for_host(
+    db: &impl ConnectionTrait,
+    host: &str,
+    limit: u64,
+) -> DbResult<Vec<delivery::Model>> {
+    Ok(delivery::Entity::find()
+        .filter(delivery::Column::PeerHost.eq(host))
+        .order_by_desc(delivery::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+pub async fn outbox_by_ap_id(
+    db: &impl ConnectionTrait,
+    ap_id: &str,
+) -> DbResult<Option<outbox_activity::Model>> {
+    Ok(outbox_activity::Entity::find()
+        .filter(outbox_activity::Column::ApId.eq(ap_id))
+        .one(db)
+        .await?)
+}

@@ -1,0 +1,121 @@
+use crate::{DbResult, entities::follow};
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder,
+};
+
+pub const PENDING: &str = "pending";
+pub const ACCEPTED: &str = "accepted";
+pub const REJECTED: &str = "rejected";
+
+pub async fn between(
+    db: &impl ConnectionTrait,
+    follower_id: i64,
+    target_id: i64,
+) -> DbResult<Option<follow::Model>> {
+    Ok(follow::Entity::find()
+        .filter(follow::Column::FollowerId.eq(follower_id))
+        .filter(follow::Column::TargetId.eq(target_id))
+        .one(db)
+        .await?)
+}
+
+pub async fn by_ap_id(db: &impl ConnectionTrait, ap_id: &str) -> DbResult<Option<follow::Model>> {
+    Ok(follow::Entity::find()
+        .filter(follow::Column::ApId.eq(ap_id))
+        .one(db)
+        .await?)
+}
+
+/// Record a follow, or restart an existing one with a new activity id and state.
+pub async fn upsert(
+    db: &impl ConnectionTrait,
+    ap_id: &str,
+    follower_id: i64,
+    target_id: i64,
+    state: &str,
+) -> DbResult<follow::Model> {
+    let now = Utc::now();
+    match between(db, follower_id, target_id).await? {
+        Some(existing) => Ok(follow::ActiveModel {
+            id: Set(existing.id),
+            ap_id: Set(ap_id.to_owned()),
+            state: Set(state.to_owned()),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .update(db)
+        .await?),
+        None => Ok(follow::ActiveModel {
+            ap_id: Set(ap_id.to_owned()),
+            follower_id: Set(follower_id),
+            target_id: Set(target_id),
+            state: Set(state.to_owned()),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(db)
+        .await?),
+    }
+}
+
+pub async fn set_state(db: &impl ConnectionTrait, id: i64, state: &str) -> DbResult<()> {
+    follow::ActiveModel {
+        id: Set(id),
+        state: Set(state.to_owned()),
+        updated_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete(db: &impl ConnectionTrait, id: i64) -> DbResult<()> {
+    follow::Entity::delete_by_id(id).exec(db).await?;
+    Ok(())
+}
+
+pub async fn of_follower(db: &impl ConnectionTrait, follower_id: i64) -> DbResult<Vec<follow::Model>> {
+    Ok(follow::Entity::find()
+        .filter(follow::Column::FollowerId.eq(follower_id))
+        .order_by_asc(follow::Column::Id)
+        .all(db)
+        .await?)
+}
+
+pub async fn accepted_followers(db: &impl ConnectionTrait, target_id: i64) -> DbResult<Vec<follow::Model>> {
+    Ok(follow::Entity::find()
+        .filter(follow::Column::TargetId.eq(target_id))
+        .filter(follow::Column::State.eq(ACCEPTED))
+        .order_by_asc(follow::Column::Id)
+        .all(db)
+        .await?)
+}
+
+pub async fn pending_for_target(db: &impl ConnectionTrait, target_id: i64) -> DbResult<Vec<follow::Model>> {
+    Ok(follow::Entity::find()
+        .filter(follow::Column::TargetId.eq(target_id))
+        .filter(follow::Column::State.eq(PENDING))
+        .order_by_asc(follow::Column::Id)
+        .all(db)
+        .await?)
+}
+
+pub async fn count_followers(db: &impl ConnectionTrait, target_id: i64) -> DbResult<u64> {
+    Ok(follow::Entity::find()
+        .filter(follow::Column::TargetId.eq(target_id))
+        .filter(follow::Column::State.eq(ACCEPTED))
+        .count(db)
+        .await?)
+}
+
+pub async fn count_following(db: &impl ConnectionTrait, follower_id: i64) -> DbResult<u64> {
+    Ok(follow::Entity::find()
+        .filter(follow::Column::FollowerId.eq(follower_id))
+        .filter(follow::Column::State.eq(ACCEPTED))
+        .count(db)
+        .await?)
+}

@@ -1,0 +1,148 @@
+//! Incoming activities: stored once verified, processed afterwards.
+
+use crate::{DbResult, entities::inbox_activity, is_unique_violation};
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, Statement,
+};
+
+pub const PENDING: &str = "pending";
+pub const DONE: &str = "done";
+pub const FAILED: &str = "failed";
+
+/// Whether a stored activity was new or a replay of one already received.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Stored {
+    New(i64),
+    Duplicate,
+}
+
+pub async fn store(
+    db: &impl ConnectionTrait,
+    ap_id: &str,
+    actor_ap_id: &str,
+    kind: &str,
+    body: &str,
+) -> DbResult<Stored> {
+    let now = Utc::now();
+    let row = inbox_activity::ActiveModel {
+        ap_id: Set(ap_id.to_owned()),
+        actor_ap_id: Set(actor_ap_id.to_owned()),
+        kind: Set(kind.to_owned()),
+        body: Set(body.to_owned()),
+        state: Set(PENDING.to_owned()),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        received_at: Set(now),
+        ..Default::default()
+    };
+    match row.insert(db).await {
+        Ok(model) => Ok(Stored::New(model.id)),
+        Err(err) if is_unique_violation(&err) => Ok(Stored::Duplicate),
+        Err(err) => Err(err.into()),
+    }
+}
+
+pub async fn exists(db: &impl ConnectionTrait, ap_id: &str) -> DbResult<bool> {
+    Ok(inbox_activity::Entity::find()
+        .filter(inbox_activity::Column::ApId.eq(ap_id))
+        .count(db)
+        .await?
+        > 0)
+}
+
+pub async fn claim_due(
+    db: &impl ConnectionTrait,
+    limit: u64,
+    lease: Duration,
+) -> DbResult<Vec<inbox_activity::Model>> {
+    let now = Utc::now();
+    let until = now + lease;
+    let backend = db.get_database_backend();
+    let (sql, values): (&str, Vec<sea_orm::Value>) = match backend {
+        DbBackend::Postgres => (
+            "UPDATE inbox_activity SET claimed_until = $1 WHERE id IN (
+                SELECT id FROM inbox_activity WHERE state = 'pending' AND next_attempt_at <= $2
+                  AND (claimed_until IS NULL OR claimed_until < $2)
+                ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
+             RETURNING id",
+            vec![until.into(), now.into(), (limit as i64).into()],
+        ),
+        _ => (
+            "UPDATE inbox_activity SET claimed_until = ? WHERE id IN (
+                SELECT id FROM inbox_activity WHERE state = 'pending' AND next_attempt_at <= ?
+                  AND (claimed_until IS NULL OR claimed_until < ?)
+                ORDER BY id LIMIT ?)
+             RETURNING id",
+            vec![until.into(), now.into(), now.into(), (limit as i64).into()],
+        ),
+    };
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    let ids: Vec<i64> = rows
+        .iter()
+        .filter_map(|row| row.try_get::<i64>("", "id").ok())
+        .collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(inbox_activity::Entity::find()
+        .filter(inbox_activity::Column::Id.is_in(ids))
+        .order_by_asc(inbox_activity::Column::Id)
+        .all(db)
+        .await?)
+}
+
+pub async fn mark_done(db: &impl ConnectionTrait, id: i64) -> DbResult<()> {
+    inbox_activity::ActiveModel {
+        id: Set(id),
+        state: Set(DONE.to_owned()),
+        claimed_until: Set(None),
+        processed_at: Set(Some(Utc::now())),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn mark_failed_attempt(
+    db: &impl ConnectionTrait,
+    id: i64,
+    attempts: i32,
+    error: &str,
+    retry_at: Option<DateTime<Utc>>,
+) -> DbResult<()> {
+    let mut row = inbox_activity::ActiveModel {
+        id: Set(id),
+        attempts: Set(attempts),
+        claimed_until: Set(None),
+        last_error: Set(Some(error.chars().take(1000).collect())),
+        ..Default::default()
+    };
+    match retry_at {
+        Some(at) => row.next_attempt_at = Set(at),
+        None => {
+            row.state = Set(FAILED.to_owned());
+            row.processed_at = Set(Some(Utc::now()));
+        }
+    }
+    row.update(db).await?;
+    Ok(())
+}
+
+pub async fn count_in_state(db: &impl ConnectionTrait, state: &str) -> DbResult<u64> {
+    Ok(inbox_activity::Entity::find()
+        .filter(inbox_activity::Column::State.eq(state))
+        .count(db)
+        .await?)
+}
+
+pub async fn by_ap_id(db: &impl ConnectionTrait, ap_id: &str) -> DbResult<Option<inbox_activity::Model>> {
+    Ok(inbox_activity::Entity::find()
+        .filter(inbox_activity::Column::ApId.eq(ap_id))
+        .one(db)
+        .await?)
+}

@@ -1,0 +1,11 @@
+//! Queries grouped per aggregate. Functions take any `ConnectionTrait` so the
+//! same query runs on a plain connection or inside a transaction.
+
+pub mod actors;
+pub mod auth;
+pub mod deliveries;
+pub mod follows;
+pub mod inbox;
+pub mod peers;
+pub mod settings;
+pub mod users;

@@ -1,0 +1,123 @@
+//! The health and standing of other nodes.
+
+use crate::{DbResult, entities::peer};
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder,
+};
+
+pub async fn get(db: &impl ConnectionTrait, host: &str) -> DbResult<Option<peer::Model>> {
+    Ok(peer::Entity::find_by_id(host.to_owned()).one(db).await?)
+}
+
+pub async fn all(db: &impl ConnectionTrait) -> DbResult<Vec<peer::Model>> {
+    Ok(peer::Entity::find()
+        .order_by_asc(peer::Column::Host)
+        .all(db)
+        .await?)
+}
+
+async fn ensure(db: &impl ConnectionTrait, host: &str) -> DbResult<()> {
+    peer::Entity::insert(peer::ActiveModel {
+        host: Set(host.to_owned()),
+        failing_since: Set(None),
+        consecutive_failures: Set(0),
+        unreachable: Set(false),
+        last_success_at: Set(None),
+        last_seen_at: Set(None),
+        blocked: Set(false),
+    })
+    .on_conflict_do_nothing_on([peer::Column::Host])
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn is_blocked(db: &impl ConnectionTrait, host: &str) -> DbResult<bool> {
+    Ok(get(db, host).await?.is_some_and(|p| p.blocked))
+}
+
+pub async fn set_blocked(db: &impl ConnectionTrait, host: &str, blocked: bool) -> DbResult<()> {
+    ensure(db, host).await?;
+    peer::ActiveModel {
+        host: Set(host.to_owned()),
+        blocked: Set(blocked),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn record_success(db: &impl ConnectionTrait, host: &str) -> DbResult<()> {
+    ensure(db, host).await?;
+    peer::ActiveModel {
+        host: Set(host.to_owned()),
+        failing_since: Set(None),
+        consecutive_failures: Set(0),
+        unreachable: Set(false),
+        last_success_at: Set(Some(Utc::now())),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    Ok(())
+}
+
+/// Count a failure; the peer is marked unreachable once it has failed
+/// continuously since `unreachable_after` ago or earlier.
+pub async fn record_failure(
+    db: &impl ConnectionTrait,
+    host: &str,
+    unreachable_after: chrono::Duration,
+) -> DbResult<peer::Model> {
+    ensure(db, host).await?;
+    let current = get(db, host).await?;
+    let now = Utc::now();
+    let failing_since: DateTime<Utc> = current
+        .as_ref()
+        .and_then(|p| p.failing_since)
+        .unwrap_or(now);
+    let failures = current.as_ref().map_or(0, |p| p.consecutive_failures) + 1;
+    Ok(peer::ActiveModel {
+        host: Set(host.to_owned()),
+        failing_since: Set(Some(failing_since)),
+        consecutive_failures: Set(failures),
+        unreachable: Set(now - failing_since >= unreachable_after),
+        ..Default::default()
+    }
+    .update(db)
+    .await?)
+}
+
+/// The peer sent us something signed: it is alive. Returns whether it had
+/// been failing (so its queue should be retried at once).
+pub async fn record_seen(db: &impl ConnectionTrait, host: &str) -> DbResult<bool> {
+    ensure(db, host).await?;
+    let was_failing = get(db, host)
+        .await?
+        .is_some_and(|p| p.consecutive_failures > 0 || p.unreachable);
+    let mut row = peer::ActiveModel {
+        host: Set(host.to_owned()),
+        last_seen_at: Set(Some(Utc::now())),
+        ..Default::default()
+    };
+    if was_failing {
+        row.unreachable = Set(false);
+        row.consecutive_failures = Set(0);
+        row.failing_since = Set(None);
+    }
+    row.update(db).await?;
+    Ok(was_failing)
+}
+
+pub async fn unreachable_hosts(db: &impl ConnectionTrait) -> DbResult<Vec<String>> {
+    Ok(peer::Entity::find()
+        .filter(peer::Column::Unreachable.eq(true))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| p.host)
+        .collect())
+}

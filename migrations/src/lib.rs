@@ -1,0 +1,14 @@
+//! Schema history. Each file is frozen once released; a change is a new file.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_create_spine;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_create_spine::Migration)]
+    }
+}
