@@ -1,1 +1,26 @@
+//! ActivityPub for Health Commons, built on `activitypub_federation` and
+//! closing the gaps its axum side leaves (see `signatures` and `inbox`).
+//!
+//! - `objects/`: actors as they travel (one wire struct, one `Object` impl);
+//! - `activities/`: one file per activity with its `verify` and `receive`;
+//! - `inbox`: verify a signed POST, persist it, answer 202, process later;
+//! - `delivery`: the durable, per-inbox outgoing queue with retries;
+//! - `publisher`: turns the service layer's `Outgoing` values into activities.
 
+pub mod activities;
+pub mod collections;
+pub mod context;
+pub mod delivery;
+pub mod discovery;
+pub mod error;
+pub mod http_client;
+pub mod inbox;
+pub mod metrics;
+pub mod negotiation;
+pub mod objects;
+pub mod publisher;
+pub mod resolve;
+pub mod signatures;
+
+pub use context::{FederationContext, FederationSettings, RequestData};
+pub use error::FederationError;

@@ -1,1 +1,17 @@
+//! The processing layer. HTML pages, the JSON API and the inbox all call these
+//! functions, so each rule lives in exactly one place. It knows nothing of HTTP
+//! or JSON-LD: when a change must be told to other nodes it hands an
+//! [`Outgoing`] value to a [`Publisher`] inside the same transaction.
 
+pub mod accounts;
+pub mod error;
+pub mod follows;
+pub mod groups;
+pub mod keys;
+pub mod node;
+pub mod publish;
+pub mod urls;
+
+pub use error::{ServiceError, ServiceResult};
+pub use node::NodeContext;
+pub use publish::{Outgoing, Publisher};

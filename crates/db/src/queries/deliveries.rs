@@ -233,3 +233,10 @@ pub async fn outbox_by_ap_id(
         .one(db)
         .await?)
 }
+
+pub async fn created_at(db: &impl ConnectionTrait, id: i64) -> DbResult<Option<DateTime<Utc>>> {
+    Ok(delivery::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .map(|d| d.created_at))
+}

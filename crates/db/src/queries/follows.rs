@@ -21,6 +21,10 @@ pub async fn between(
         .await?)
 }
 
+pub async fn by_id(db: &impl ConnectionTrait, id: i64) -> DbResult<Option<follow::Model>> {
+    Ok(follow::Entity::find_by_id(id).one(db).await?)
+}
+
 pub async fn by_ap_id(db: &impl ConnectionTrait, ap_id: &str) -> DbResult<Option<follow::Model>> {
     Ok(follow::Entity::find()
         .filter(follow::Column::ApId.eq(ap_id))

@@ -1,0 +1,122 @@
+//! What every federation function needs: the database, this node, the HTTP
+//! client, the settings, the metrics, and the wake-up signals of the workers.
+
+use crate::{http_client, metrics::Metrics};
+use activitypub_federation::config::{Data, FederationConfig, UrlVerifier};
+use healthcommons_db::{Db, queries};
+use healthcommons_service::NodeContext;
+use std::{collections::HashMap, net::IpAddr, sync::Arc, time::Duration};
+use tokio::sync::Notify;
+use url::Url;
+
+/// Federation knobs from the node's configuration.
+#[derive(Debug, Clone)]
+pub struct FederationSettings {
+    /// Plain-http ids and loopback peers allowed (tests and local trials only).
+    pub dev_federation: bool,
+    /// With dev federation: host names resolved without DNS.
+    pub dev_resolve: HashMap<String, IpAddr>,
+    /// First retry delay of a failed delivery; later ones double from it.
+    pub retry_base: Duration,
+    /// Longest wait between two attempts while a peer has been down < 6 h.
+    pub retry_cap_early: Duration,
+    /// Longest wait between two attempts afterwards.
+    pub retry_cap_late: Duration,
+    /// How long a delivery is retried before it is given up.
+    pub retry_for: Duration,
+    /// A peer failing continuously this long is marked unreachable.
+    pub unreachable_after: Duration,
+    /// Deliveries sent at once, in all.
+    pub delivery_concurrency: usize,
+    /// Allowed skew of a signed request's Date, either way.
+    pub signature_window: Duration,
+    /// Largest inbox body accepted.
+    pub max_inbox_body: usize,
+    /// Require signatures on ActivityPub GETs (Mastodon's "secure mode").
+    pub authorized_fetch: bool,
+}
+
+impl Default for FederationSettings {
+    fn default() -> Self {
+        FederationSettings {
+            dev_federation: false,
+            dev_resolve: HashMap::new(),
+            retry_base: Duration::from_secs(30),
+            retry_cap_early: Duration::from_secs(15 * 60),
+            retry_cap_late: Duration::from_secs(60 * 60),
+            retry_for: Duration::from_secs(7 * 24 * 3600),
+            unreachable_after: Duration::from_secs(24 * 3600),
+            delivery_concurrency: 32,
+            signature_window: Duration::from_secs(3600),
+            max_inbox_body: 256 * 1024,
+            authorized_fetch: false,
+        }
+    }
+}
+
+/// The application data handed to `activitypub_federation`.
+#[derive(Clone)]
+pub struct FederationContext {
+    pub db: Db,
+    pub node: NodeContext,
+    pub settings: Arc<FederationSettings>,
+    pub client: reqwest::Client,
+    pub metrics: Metrics,
+    pub delivery_wakeup: Arc<Notify>,
+    pub inbox_wakeup: Arc<Notify>,
+}
+
+pub type RequestData = Data<FederationContext>;
+
+impl FederationContext {
+    pub fn scheme(&self) -> &'static str {
+        if self.settings.dev_federation { "http" } else { "https" }
+    }
+}
+
+/// Refuses URLs on blocked nodes before anything is fetched from them.
+#[derive(Clone)]
+struct BlockedNodes {
+    db: Db,
+}
+
+#[async_trait::async_trait]
+impl UrlVerifier for BlockedNodes {
+    async fn verify(&self, url: &Url) -> Result<(), activitypub_federation::error::Error> {
+        let host = crate::objects::actor::host_of(url);
+        match queries::peers::is_blocked(&self.db, &host).await {
+            Ok(false) => Ok(()),
+            Ok(true) => Err(activitypub_federation::error::Error::UrlVerificationError(
+                "this node is blocked",
+            )),
+            Err(_) => Err(activitypub_federation::error::Error::UrlVerificationError(
+                "could not check the block list",
+            )),
+        }
+    }
+}
+
+/// Build the library configuration. The instance actor signs every fetch so
+/// that servers in authorized-fetch mode answer us.
+pub async fn build_config(
+    context: FederationContext,
+    instance_actor: &crate::objects::actor::DbActor,
+) -> Result<FederationConfig<FederationContext>, crate::FederationError> {
+    let client = http_client::build(&context.settings)?;
+    let db = context.db.clone();
+    let domain = context.node.domain.clone();
+    let dev = context.settings.dev_federation;
+    FederationConfig::builder()
+        .domain(domain)
+        .app_data(FederationContext { client: client.clone(), ..context })
+        .client(client.into())
+        .debug(dev)
+        .allow_http_urls(dev)
+        .http_fetch_limit(25)
+        .request_timeout(Duration::from_secs(10))
+        .url_verifier(Box::new(BlockedNodes { db }))
+        .signed_fetch_actor(instance_actor)
+        .build()
+        .await
+        .map_err(|e| crate::FederationError::Internal(format!("federation config: {e}")))
+}

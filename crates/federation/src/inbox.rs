@@ -1,0 +1,290 @@
+//! The inbox: verify, persist, answer 202, process later.
+//!
+//! Nothing is stored before the signature, digest, host and date checks pass,
+//! and nothing that passed is lost: a storage error answers 503 so the sender
+//! retries, and processing failures stay in the table with their reason.
+
+use crate::{
+    FederationContext, FederationError, RequestData,
+    activities::{InboxActivity, Outcome, activity_type},
+    negotiation,
+    objects::actor::{DbActor, host_of},
+    signatures::{self, SignatureError},
+};
+use activitypub_federation::{config::FederationConfig, fetch::object_id::ObjectId};
+use healthcommons_db::queries::{self, inbox::Stored};
+use http::HeaderMap;
+use serde::Deserialize;
+use serde_json::Value;
+use std::{
+    collections::HashMap,
+    sync::{Mutex, OnceLock},
+    time::{Duration, Instant},
+};
+use tracing::{debug, info, warn};
+use url::Url;
+
+/// Why a POST to an inbox was refused, with the status the sender gets.
+#[derive(Debug, thiserror::Error)]
+pub enum InboxRejection {
+    #[error("send application/activity+json or application/ld+json with the ActivityStreams profile")]
+    UnsupportedMediaType,
+    #[error("the body is larger than this inbox accepts")]
+    TooLarge,
+    #[error("malformed activity: {0}")]
+    Malformed(String),
+    #[error("{0}")]
+    Signature(#[from] SignatureError),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("temporarily unable to accept activities: {0}")]
+    Unavailable(String),
+}
+
+impl InboxRejection {
+    pub fn status(&self) -> u16 {
+        match self {
+            InboxRejection::UnsupportedMediaType => 415,
+            InboxRejection::TooLarge => 413,
+            InboxRejection::Malformed(_) => 400,
+            InboxRejection::Signature(_) => 401,
+            InboxRejection::Forbidden(_) => 403,
+            InboxRejection::Unavailable(_) => 503,
+        }
+    }
+}
+
+/// What happened to an accepted POST.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Received {
+    Stored,
+    Duplicate,
+    /// Verified but nothing to keep (e.g. the Delete of an actor we never knew).
+    NothingToDo(&'static str),
+}
+
+/// The part of every activity needed before it is trusted.
+#[derive(Deserialize)]
+struct Envelope {
+    id: Url,
+    #[serde(rename = "type")]
+    kind: Value,
+    actor: Value,
+}
+
+fn actor_id(actor: &Value) -> Option<Url> {
+    match actor {
+        Value::String(s) => Url::parse(s).ok(),
+        Value::Object(map) => map.get("id").and_then(Value::as_str).and_then(|s| Url::parse(s).ok()),
+        _ => None,
+    }
+}
+
+/// Verify one POST and persist it. `path_and_query` is the request target.
+pub async fn receive(
+    data: &RequestData,
+    headers: &HeaderMap,
+    path_and_query: &str,
+    body: &[u8],
+) -> Result<Received, InboxRejection> {
+    let content_type = headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    if !negotiation::is_activity_content_type(content_type) {
+        return Err(InboxRejection::UnsupportedMediaType);
+    }
+    if body.len() > data.settings.max_inbox_body {
+        return Err(InboxRejection::TooLarge);
+    }
+    let pending = signatures::check_request(
+        headers,
+        "POST",
+        path_and_query,
+        Some(body),
+        &data.node.domain,
+        data.settings.signature_window,
+    )
+    .inspect_err(|e| count_signature_failure(data, e))?;
+
+    let text = std::str::from_utf8(body).map_err(|_| InboxRejection::Malformed("the body is not UTF-8".into()))?;
+    let envelope: Envelope =
+        serde_json::from_str(text).map_err(|e| InboxRejection::Malformed(format!("invalid JSON: {e}")))?;
+    let kind = envelope.kind.as_str().unwrap_or("").to_owned();
+    let actor_url = actor_id(&envelope.actor)
+        .ok_or_else(|| InboxRejection::Malformed("the activity names no actor".into()))?;
+    if host_of(&envelope.id) != host_of(&actor_url) || envelope.id.scheme() != actor_url.scheme() {
+        return Err(InboxRejection::Forbidden(
+            "the activity's id and its actor are on different hosts".into(),
+        ));
+    }
+    let key_url = Url::parse(&pending.key_id)
+        .map_err(|_| InboxRejection::Signature(SignatureError::Malformed("keyId is not a URL".into())))?;
+    if host_of(&key_url) != host_of(&actor_url) {
+        count_signature_failure(data, &SignatureError::KeyOwnerMismatch);
+        return Err(SignatureError::KeyOwnerMismatch.into());
+    }
+    let peer = host_of(&actor_url);
+    match queries::peers::is_blocked(&data.db, &peer).await {
+        Ok(true) => return Err(InboxRejection::Forbidden("this node does not accept activities from yours".into())),
+        Ok(false) => {}
+        Err(err) => return Err(InboxRejection::Unavailable(err.to_string())),
+    }
+    if actor_url.as_str().starts_with(data.node.urls.base()) {
+        return Err(InboxRejection::Forbidden("activities of this node's own actors are not accepted from outside".into()));
+    }
+
+    let object_id = ObjectId::<DbActor>::from(actor_url.clone());
+    let actor = match object_id.dereference(data).await {
+        Ok(actor) => actor,
+        Err(err) if kind == "Delete" => {
+            debug!(%err, actor = %actor_url, "Delete from an actor we cannot fetch");
+            return Ok(Received::NothingToDo("the deleted actor is not known here"));
+        }
+        Err(err) => {
+            let reason = SignatureError::KeyUnavailable(err.to_string());
+            count_signature_failure(data, &reason);
+            return Err(reason.into());
+        }
+    };
+    let verified = actor.row.public_key_id == pending.key_id
+        && signatures::verify_with_key(&pending, &actor.row.public_key_pem);
+    if !verified {
+        // The key may have been rotated: fetch the actor again, at most once
+        // per origin every few minutes, and check once more.
+        let refreshed = if may_refetch_key(&peer) {
+            object_id.dereference_forced(data).await.ok()
+        } else {
+            None
+        };
+        let ok = refreshed.as_ref().is_some_and(|fresh| {
+            fresh.row.public_key_id == pending.key_id
+                && signatures::verify_with_key(&pending, &fresh.row.public_key_pem)
+        });
+        if !ok {
+            let reason = if actor.row.public_key_id != pending.key_id {
+                SignatureError::KeyOwnerMismatch
+            } else {
+                SignatureError::Invalid
+            };
+            count_signature_failure(data, &reason);
+            return Err(reason.into());
+        }
+    }
+
+    // A signed request proves the peer is up: retry what we owe it now.
+    match queries::peers::record_seen(&data.db, &peer).await {
+        Ok(true) => {
+            if queries::deliveries::retry_now_for_host(&data.db, &peer).await.is_ok() {
+                data.delivery_wakeup.notify_one();
+            }
+        }
+        Ok(false) => {}
+        Err(err) => return Err(InboxRejection::Unavailable(err.to_string())),
+    }
+
+    let value: Value = serde_json::from_str(text).map_err(|e| InboxRejection::Malformed(e.to_string()))?;
+    let label = activity_type(&value);
+    match queries::inbox::store(&data.db, envelope.id.as_str(), actor_url.as_str(), &label, text).await {
+        Ok(Stored::New(_)) => {
+            data.metrics.inbox_results.with_label_values(&[&kind, "stored"]).inc();
+            data.inbox_wakeup.notify_one();
+            Ok(Received::Stored)
+        }
+        Ok(Stored::Duplicate) => {
+            data.metrics.inbox_results.with_label_values(&[&kind, "duplicate"]).inc();
+            Ok(Received::Duplicate)
+        }
+        Err(err) => {
+            warn!(%err, "could not store an inbox activity");
+            Err(InboxRejection::Unavailable("storage error".into()))
+        }
+    }
+}
+
+fn count_signature_failure(data: &RequestData, reason: &SignatureError) {
+    data.metrics
+        .signature_failures
+        .with_label_values(&[reason.as_str()])
+        .inc();
+}
+
+/// One key refetch per origin per five minutes.
+fn may_refetch_key(host: &str) -> bool {
+    static LAST: OnceLock<Mutex<HashMap<String, Instant>>> = OnceLock::new();
+    let mut map = LAST.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    let now = Instant::now();
+    match map.get(host) {
+        Some(at) if now.duration_since(*at) < Duration::from_secs(300) => false,
+        _ => {
+            map.insert(host.to_owned(), now);
+            true
+        }
+    }
+}
+
+const MAX_PROCESSING_ATTEMPTS: i32 = 6;
+
+/// Process stored activities, oldest first, until the process ends.
+pub async fn run_worker(config: FederationConfig<FederationContext>) {
+    let context = config.to_request_data().app_data().clone();
+    loop {
+        let claimed = match queries::inbox::claim_due(&context.db, 16, chrono::Duration::minutes(5)).await {
+            Ok(rows) => rows,
+            Err(err) => {
+                warn!(%err, "could not claim inbox activities; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if let Ok(pending) = queries::inbox::count_in_state(&context.db, queries::inbox::PENDING).await {
+            context.metrics.inbox_pending.set(pending as i64);
+        }
+        if claimed.is_empty() {
+            tokio::select! {
+                _ = context.inbox_wakeup.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            }
+            continue;
+        }
+        for row in claimed {
+            let data = config.to_request_data();
+            let result = process_stored(&row.body, &data).await;
+            let attempts = row.attempts + 1;
+            let recorded = match result {
+                Ok(Outcome::Applied) => {
+                    context.metrics.inbox_results.with_label_values(&[&row.kind, "applied"]).inc();
+                    queries::inbox::mark_done(&context.db, row.id).await
+                }
+                Ok(Outcome::NotHandled(reason)) => {
+                    info!(activity = %row.ap_id, %reason, "activity kept but not acted on");
+                    context.metrics.inbox_results.with_label_values(&[&row.kind, "not_handled"]).inc();
+                    queries::inbox::mark_failed_attempt(&context.db, row.id, attempts, &reason, None).await
+                }
+                Err(err) if err.is_transient() && attempts < MAX_PROCESSING_ATTEMPTS => {
+                    let wait = chrono::Duration::seconds(30 * 2i64.pow(attempts as u32));
+                    info!(activity = %row.ap_id, %err, "processing failed, will retry");
+                    queries::inbox::mark_failed_attempt(
+                        &context.db,
+                        row.id,
+                        attempts,
+                        &err.to_string(),
+                        Some(chrono::Utc::now() + wait),
+                    )
+                    .await
+                }
+                Err(err) => {
+                    warn!(activity = %row.ap_id, %err, "activity refused");
+                    context.metrics.inbox_results.with_label_values(&[&row.kind, "refused"]).inc();
+                    queries::inbox::mark_failed_attempt(&context.db, row.id, attempts, &err.to_string(), None).await
+                }
+            };
+            if let Err(err) = recorded {
+                warn!(%err, activity = %row.ap_id, "could not record the processing result");
+            }
+        }
+    }
+}
+
+/// Parse and process one stored activity.
+pub async fn process_stored(body: &str, data: &RequestData) -> Result<Outcome, FederationError> {
+    let activity: InboxActivity = serde_json::from_str(body)?;
+    activity.process(data).await
+}

@@ -1,0 +1,3 @@
+//! Objects as they travel: each has a wire struct and an `Object` impl.
+
+pub mod actor;

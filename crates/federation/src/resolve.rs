@@ -1,0 +1,147 @@
+//! Find an actor from what a person types: `@name@host`, `name@host`, or an
+//! actor URL. WebFinger answers are checked (O9): the subject must be the
+//! handle asked for, and the actor found must call itself by that name.
+
+use crate::{FederationError, RequestData, objects::actor::DbActor};
+use activitypub_federation::fetch::object_id::ObjectId;
+use healthcommons_core::Handle;
+use healthcommons_db::queries;
+use serde::Deserialize;
+use url::Url;
+
+#[derive(Debug, Deserialize)]
+struct Jrd {
+    subject: String,
+    #[serde(default)]
+    links: Vec<JrdLink>,
+}
+
+#[derive(Debug, Deserialize)]
+struct JrdLink {
+    rel: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    href: Option<Url>,
+}
+
+pub async fn resolve_actor(query: &str, data: &RequestData) -> Result<DbActor, FederationError> {
+    let query = query.trim();
+    if query.starts_with("https://") || query.starts_with("http://") {
+        let url = Url::parse(query)?;
+        if url.as_str().starts_with(data.node.urls.base()) {
+            return queries::actors::by_ap_id(&data.db, url.as_str())
+                .await?
+                .map(DbActor::new)
+                .transpose()?
+                .ok_or(FederationError::NotFound);
+        }
+        return ObjectId::<DbActor>::from(url).dereference(data).await;
+    }
+    let handle = Handle::parse(query)
+        .ok_or_else(|| FederationError::Invalid(format!("{query:?} is neither @name@host nor a URL")))?;
+    if handle.host.eq_ignore_ascii_case(&data.node.domain) {
+        return queries::actors::local_by_username(&data.db, &handle.name.to_ascii_lowercase())
+            .await?
+            .filter(|a| a.kind != queries::actors::APPLICATION)
+            .map(DbActor::new)
+            .transpose()?
+            .ok_or(FederationError::NotFound);
+    }
+    if let Some(known) = queries::actors::by_username_and_host(&data.db, &handle.name, &handle.host).await?
+        && !known.local
+    {
+        return ObjectId::<DbActor>::parse(&known.ap_id)?.dereference(data).await;
+    }
+    let actor_url = webfinger(&handle, data).await?;
+    let actor = ObjectId::<DbActor>::from(actor_url).dereference(data).await?;
+    if !actor.row.username.eq_ignore_ascii_case(&handle.name) {
+        return Err(FederationError::Invalid(format!(
+            "{handle} points to an actor that calls itself {}",
+            actor.row.username
+        )));
+    }
+    if !actor.row.host.eq_ignore_ascii_case(&handle.host) {
+        // A split-domain server (handle on one host, actors on another) must
+        // vouch for the handle from the actor's own host.
+        let reverse = Handle {
+            name: actor.row.username.clone(),
+            host: actor.row.host.clone(),
+        };
+        let confirmed = webfinger(&reverse, data).await?;
+        if confirmed.as_str() != actor.row.ap_id {
+            return Err(FederationError::Invalid(format!(
+                "{handle} and the actor's host disagree"
+            )));
+        }
+    }
+    Ok(actor)
+}
+
+async fn webfinger(handle: &Handle, data: &RequestData) -> Result<Url, FederationError> {
+    let scheme = data.scheme();
+    let resource = format!("acct:{}@{}", handle.name, handle.host);
+    let mut url = Url::parse(&format!("{scheme}://{}/.well-known/webfinger", handle.host))?;
+    url.query_pairs_mut().append_pair("resource", &resource);
+    if queries::peers::is_blocked(&data.db, &handle.host).await? {
+        return Err(FederationError::Forbidden("that node is blocked".into()));
+    }
+    let response = data
+        .client
+        .get(url)
+        .header("accept", "application/jrd+json, application/json")
+        .send()
+        .await
+        .map_err(|e| FederationError::Fetch(format!("webfinger for {handle}: {e}")))?;
+    if response.status() == reqwest::StatusCode::NOT_FOUND {
+        return Err(FederationError::NotFound);
+    }
+    if !response.status().is_success() {
+        return Err(FederationError::Fetch(format!(
+            "webfinger for {handle} answered {}",
+            response.status()
+        )));
+    }
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| FederationError::Fetch(format!("webfinger for {handle}: {e}")))?;
+    if bytes.len() > 256 * 1024 {
+        return Err(FederationError::Fetch("webfinger answer too large".into()));
+    }
+    let jrd: Jrd = serde_json::from_slice(&bytes)?;
+    if !jrd.subject.eq_ignore_ascii_case(&resource) {
+        return Err(FederationError::Invalid(format!(
+            "webfinger subject {} does not match {resource}",
+            jrd.subject
+        )));
+    }
+    self_link(&jrd).ok_or_else(|| FederationError::Invalid(format!("webfinger for {handle} has no actor link")))
+}
+
+fn self_link(jrd: &Jrd) -> Option<Url> {
+    jrd.links
+        .iter()
+        .filter(|l| l.rel.as_deref() == Some("self"))
+        .filter(|l| {
+            l.kind.as_deref().is_some_and(|k| {
+                k.starts_with("application/activity+json") || k.starts_with("application/ld+json")
+            })
+        })
+        .find_map(|l| l.href.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_activitypub_self_link_is_chosen() {
+        let jrd: Jrd = serde_json::from_str(
+            r#"{"subject":"acct:a@b.example","links":[
+                {"rel":"http://webfinger.net/rel/profile-page","type":"text/html","href":"https://b.example/@a"},
+                {"rel":"self","type":"application/activity+json","href":"https://b.example/users/a"}]}"#,
+        )
+        .expect("jrd");
+        assert_eq!(self_link(&jrd).map(|u| u.to_string()).as_deref(), Some("https://b.example/users/a"));
+    }
+}

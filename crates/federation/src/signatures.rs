@@ -1,0 +1,432 @@
+//! HTTP signatures, both ways, through `http-signature-normalization`.
+//!
+//! Signing and verifying go through [`sign_request_headers`] and
+//! [`verify_with_key`] only, so the RSA backend can be swapped in one place.
+//! Inbound checks go further than `activitypub_federation` does on axum: the
+//! digest is compared with the raw body, the signed `Host` must be ours, the
+//! Date must be inside the window both ways, and the signed header set must
+//! cover what Mastodon signs.
+
+use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
+use http::HeaderMap;
+use http_signature_normalization::Config;
+use rsa::{
+    Pkcs1v15Sign, RsaPrivateKey, RsaPublicKey,
+    pkcs8::{DecodePrivateKey, DecodePublicKey},
+};
+use sha2::{Digest, Sha256};
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Arc, Mutex, OnceLock},
+    time::{Duration, SystemTime},
+};
+use subtle::ConstantTimeEq;
+
+/// Why an inbound signature was refused; `as_str` labels the metric.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    #[error("the request carries no Signature header")]
+    Missing,
+    #[error("the request carries more than one Signature header")]
+    Duplicate,
+    #[error("Authorization: Signature is not accepted; send a Signature header")]
+    AuthorizationHeader,
+    #[error("the Signature header cannot be parsed: {0}")]
+    Malformed(String),
+    #[error("the signature does not cover {0}")]
+    HeaderNotSigned(&'static str),
+    #[error("the Date header is missing or unparseable")]
+    BadDate,
+    #[error("the signature's date is outside the accepted window")]
+    Expired,
+    #[error("the signed Host is not this node")]
+    WrongHost,
+    #[error("the Digest header is missing or malformed")]
+    BadDigest,
+    #[error("the body does not match its Digest")]
+    DigestMismatch,
+    #[error("the key's owner is not the activity's actor")]
+    KeyOwnerMismatch,
+    #[error("the signature does not verify")]
+    Invalid,
+    #[error("the signing actor's key could not be fetched: {0}")]
+    KeyUnavailable(String),
+}
+
+impl SignatureError {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SignatureError::Missing => "missing",
+            SignatureError::Duplicate => "duplicate",
+            SignatureError::AuthorizationHeader => "authorization_header",
+            SignatureError::Malformed(_) => "malformed",
+            SignatureError::HeaderNotSigned(_) => "header_not_signed",
+            SignatureError::BadDate => "bad_date",
+            SignatureError::Expired => "expired",
+            SignatureError::WrongHost => "wrong_host",
+            SignatureError::BadDigest => "bad_digest",
+            SignatureError::DigestMismatch => "digest_mismatch",
+            SignatureError::KeyOwnerMismatch => "key_owner_mismatch",
+            SignatureError::Invalid => "invalid",
+            SignatureError::KeyUnavailable(_) => "key_unavailable",
+        }
+    }
+}
+
+/// Slack on the old side of the window, for slow queues on the sender's side.
+const PAST_SLACK: Duration = Duration::from_secs(5 * 60);
+
+/// A parsed, not yet verified, signature: check the key, then [`verify_with_key`].
+#[derive(Debug, Clone)]
+pub struct PendingSignature {
+    pub key_id: String,
+    signature: String,
+    signing_string: String,
+}
+
+/// Check everything about a signed request that needs no key. `body` is the
+/// raw body for POST (its digest is required), `None` for GET.
+pub fn check_request(
+    headers: &HeaderMap,
+    method: &str,
+    path_and_query: &str,
+    body: Option<&[u8]>,
+    our_host: &str,
+    window: Duration,
+) -> Result<PendingSignature, SignatureError> {
+    if headers
+        .get_all(http::header::AUTHORIZATION)
+        .iter()
+        .any(|v| v.to_str().is_ok_and(|s| s.trim_start().starts_with("Signature")))
+    {
+        return Err(SignatureError::AuthorizationHeader);
+    }
+    let mut signature_headers = headers.get_all("signature").iter();
+    if signature_headers.next().is_none() {
+        return Err(SignatureError::Missing);
+    }
+    if signature_headers.next().is_some() {
+        return Err(SignatureError::Duplicate);
+    }
+
+    let date = headers
+        .get(http::header::DATE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| httpdate::parse_http_date(v).ok())
+        .ok_or(SignatureError::BadDate)?;
+    let now = SystemTime::now();
+    let too_new = date.duration_since(now).is_ok_and(|ahead| ahead > window);
+    let too_old = now.duration_since(date).is_ok_and(|age| age > window + PAST_SLACK);
+    if too_new || too_old {
+        return Err(SignatureError::Expired);
+    }
+
+    let host = headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(SignatureError::WrongHost)?;
+    if !host.eq_ignore_ascii_case(our_host) {
+        return Err(SignatureError::WrongHost);
+    }
+
+    if let Some(body) = body {
+        check_digest(headers, body)?;
+    }
+
+    let mut map = BTreeMap::new();
+    for (name, value) in headers {
+        if name == http::header::AUTHORIZATION {
+            continue;
+        }
+        let value = value
+            .to_str()
+            .map_err(|_| SignatureError::Malformed(format!("header {name} is not text")))?;
+        map.entry(name.as_str().to_owned())
+            .and_modify(|existing: &mut String| {
+                existing.push_str(", ");
+                existing.push_str(value);
+            })
+            .or_insert_with(|| value.to_owned());
+    }
+    let unverified = verify_config(window + PAST_SLACK)
+        .begin_verify(method, path_and_query, map)
+        .map_err(|e| match e {
+            http_signature_normalization::PrepareVerifyError::Validate(_) => SignatureError::Expired,
+            other => SignatureError::Malformed(other.to_string()),
+        })?;
+
+    let signed: Vec<&str> = unverified
+        .signing_string()
+        .lines()
+        .filter_map(|line| line.split_once(':').map(|(name, _)| name))
+        .collect();
+    let mut required: Vec<&'static str> = vec!["(request-target)", "host"];
+    if !signed.contains(&"(created)") {
+        required.push("date");
+    }
+    if body.is_some() {
+        if signed.contains(&"content-digest") {
+            required.push("content-digest");
+        } else {
+            required.push("digest");
+        }
+    }
+    for name in required {
+        if !signed.contains(&name) {
+            return Err(SignatureError::HeaderNotSigned(name));
+        }
+    }
+
+    Ok(PendingSignature {
+        key_id: unverified.key_id().to_owned(),
+        signature: unverified.signature().to_owned(),
+        signing_string: unverified.signing_string().to_owned(),
+    })
+}
+
+fn verify_config(expiry: Duration) -> Config {
+    Config::new().set_expiration(expiry)
+}
+
+/// Compare `Digest: SHA-256=…` or `Content-Digest: sha-256=:…:` with the body.
+fn check_digest(headers: &HeaderMap, body: &[u8]) -> Result<(), SignatureError> {
+    let expected = Sha256::digest(body);
+    let claimed = if let Some(digest) = headers.get("digest") {
+        let text = digest.to_str().map_err(|_| SignatureError::BadDigest)?;
+        text.split(',')
+            .filter_map(|part| part.trim().split_once('='))
+            .find(|(alg, _)| alg.eq_ignore_ascii_case("sha-256"))
+            .map(|(_, value)| value.trim().to_owned())
+            .ok_or(SignatureError::BadDigest)?
+    } else if let Some(digest) = headers.get("content-digest") {
+        let text = digest.to_str().map_err(|_| SignatureError::BadDigest)?;
+        text.split(',')
+            .filter_map(|part| part.trim().split_once('='))
+            .find(|(alg, _)| alg.eq_ignore_ascii_case("sha-256"))
+            .map(|(_, value)| value.trim().trim_matches(':').to_owned())
+            .ok_or(SignatureError::BadDigest)?
+    } else {
+        return Err(SignatureError::BadDigest);
+    };
+    let decoded = BASE64.decode(claimed).map_err(|_| SignatureError::BadDigest)?;
+    if decoded.len() != 32 {
+        return Err(SignatureError::BadDigest);
+    }
+    if bool::from(decoded.as_slice().ct_eq(&expected[..])) {
+        Ok(())
+    } else {
+        Err(SignatureError::DigestMismatch)
+    }
+}
+
+/// Verify a pending signature with the signer's public key (SPKI PEM).
+pub fn verify_with_key(pending: &PendingSignature, public_key_pem: &str) -> bool {
+    let Ok(key) = RsaPublicKey::from_public_key_pem(public_key_pem.trim()) else {
+        return false;
+    };
+    let Ok(signature) = BASE64.decode(&pending.signature) else {
+        return false;
+    };
+    let hashed = Sha256::digest(pending.signing_string.as_bytes());
+    key.verify(Pkcs1v15Sign::new::<Sha256>(), &hashed, &signature)
+        .is_ok()
+}
+
+/// The value for a `Digest` header over `body`.
+pub fn digest_header(body: &[u8]) -> String {
+    format!("SHA-256={}", BASE64.encode(Sha256::digest(body)))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    #[error("the private key cannot be read: {0}")]
+    Key(String),
+    #[error("signing failed: {0}")]
+    Sign(String),
+}
+
+/// Headers to add to an outgoing request: `Date`, `Digest` (with a body) and
+/// `Signature` over `(request-target) host date [digest]`, as Mastodon signs.
+pub fn sign_request_headers(
+    method: &str,
+    url: &url::Url,
+    body: Option<&[u8]>,
+    key_id: &str,
+    private_key_pem: &str,
+) -> Result<Vec<(&'static str, String)>, SignError> {
+    let key = private_key(private_key_pem)?;
+    let host = match url.port() {
+        Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
+        None => url.host_str().unwrap_or_default().to_owned(),
+    };
+    let path_and_query = match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_owned(),
+    };
+    let date = httpdate::fmt_http_date(SystemTime::now());
+    let mut signed = BTreeMap::new();
+    signed.insert("host".to_owned(), host);
+    signed.insert("date".to_owned(), date.clone());
+    let digest = body.map(digest_header);
+    if let Some(digest) = &digest {
+        signed.insert("digest".to_owned(), digest.clone());
+    }
+    let signature = Config::new()
+        .mastodon_compat()
+        .begin_sign(method, &path_and_query, signed)
+        .map_err(|e| SignError::Sign(e.to_string()))?
+        .sign(key_id.to_owned(), |signing_string| {
+            let hashed = Sha256::digest(signing_string.as_bytes());
+            key.sign(Pkcs1v15Sign::new::<Sha256>(), &hashed)
+                .map(|bytes| BASE64.encode(bytes))
+                .map_err(|e| SignError::Sign(e.to_string()))
+        })?
+        .signature_header();
+    let mut headers = vec![("date", date), ("signature", signature)];
+    if let Some(digest) = digest {
+        headers.push(("digest", digest));
+    }
+    Ok(headers)
+}
+
+/// Parsed private keys, by PEM, so each actor's key is decoded once.
+fn private_key(pem: &str) -> Result<Arc<RsaPrivateKey>, SignError> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Arc<RsaPrivateKey>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Ok(guard) = cache.lock()
+        && let Some(key) = guard.get(pem)
+    {
+        return Ok(key.clone());
+    }
+    let key = Arc::new(RsaPrivateKey::from_pkcs8_pem(pem).map_err(|e| SignError::Key(e.to_string()))?);
+    if let Ok(mut guard) = cache.lock() {
+        if guard.len() > 10_000 {
+            guard.clear();
+        }
+        guard.insert(pem.to_owned(), key.clone());
+    }
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+
+    fn keypair() -> (String, String) {
+        let private = RsaPrivateKey::new(&mut rand::thread_rng(), 2048).expect("key");
+        let public = RsaPublicKey::from(&private);
+        (
+            private.to_pkcs8_pem(LineEnding::LF).expect("pem").to_string(),
+            public.to_public_key_pem(LineEnding::LF).expect("pem"),
+        )
+    }
+
+    fn signed_post(body: &[u8], private: &str) -> HeaderMap {
+        let url = url::Url::parse("https://alpha.test/inbox").expect("url");
+        let mut headers = HeaderMap::new();
+        headers.insert("host", "alpha.test".parse().expect("header"));
+        for (name, value) in
+            sign_request_headers("POST", &url, Some(body), "https://beta.test/u/bob#main-key", private)
+                .expect("sign")
+        {
+            headers.insert(name, value.parse().expect("header"));
+        }
+        headers
+    }
+
+    const WINDOW: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn a_request_we_sign_verifies() {
+        let (private, public) = keypair();
+        let body = br#"{"type":"Follow"}"#;
+        let headers = signed_post(body, &private);
+        let pending =
+            check_request(&headers, "POST", "/inbox", Some(body), "alpha.test", WINDOW).expect("checks pass");
+        assert_eq!(pending.key_id, "https://beta.test/u/bob#main-key");
+        assert!(verify_with_key(&pending, &public));
+        let (_, other_public) = keypair();
+        assert!(!verify_with_key(&pending, &other_public));
+    }
+
+    #[test]
+    fn a_swapped_body_is_refused_even_with_a_valid_signature() {
+        let (private, _) = keypair();
+        let headers = signed_post(br#"{"type":"Follow"}"#, &private);
+        let err = check_request(&headers, "POST", "/inbox", Some(br#"{"type":"Delete"}"#), "alpha.test", WINDOW)
+            .expect_err("must fail");
+        assert_eq!(err, SignatureError::DigestMismatch);
+    }
+
+    #[test]
+    fn another_host_a_stale_date_and_duplicates_are_refused() {
+        let (private, _) = keypair();
+        let body = b"{}";
+        let headers = signed_post(body, &private);
+        assert_eq!(
+            check_request(&headers, "POST", "/inbox", Some(body), "gamma.test", WINDOW).expect_err("host"),
+            SignatureError::WrongHost
+        );
+
+        let mut stale = headers.clone();
+        let old = SystemTime::now() - Duration::from_secs(3 * 3600);
+        stale.insert("date", httpdate::fmt_http_date(old).parse().expect("header"));
+        assert_eq!(
+            check_request(&stale, "POST", "/inbox", Some(body), "alpha.test", WINDOW).expect_err("stale"),
+            SignatureError::Expired
+        );
+
+        let mut future = headers.clone();
+        let ahead = SystemTime::now() + Duration::from_secs(2 * 3600);
+        future.insert("date", httpdate::fmt_http_date(ahead).parse().expect("header"));
+        assert_eq!(
+            check_request(&future, "POST", "/inbox", Some(body), "alpha.test", WINDOW).expect_err("future"),
+            SignatureError::Expired
+        );
+
+        let mut doubled = headers.clone();
+        let copy = doubled.get("signature").cloned().expect("signature");
+        doubled.append("signature", copy);
+        assert_eq!(
+            check_request(&doubled, "POST", "/inbox", Some(body), "alpha.test", WINDOW).expect_err("dup"),
+            SignatureError::Duplicate
+        );
+
+        let mut no_digest = headers.clone();
+        no_digest.remove("digest");
+        assert_eq!(
+            check_request(&no_digest, "POST", "/inbox", Some(body), "alpha.test", WINDOW).expect_err("digest"),
+            SignatureError::BadDigest
+        );
+    }
+
+    #[test]
+    fn a_signature_that_leaves_out_the_digest_is_refused() {
+        let (private, _) = keypair();
+        let key = RsaPrivateKey::from_pkcs8_pem(&private).expect("key");
+        let body = b"{}";
+        let date = httpdate::fmt_http_date(SystemTime::now());
+        let mut signed = BTreeMap::new();
+        signed.insert("host".to_owned(), "alpha.test".to_owned());
+        signed.insert("date".to_owned(), date.clone());
+        let signature = Config::new()
+            .mastodon_compat()
+            .begin_sign("POST", "/inbox", signed)
+            .expect("begin")
+            .sign::<_, rsa::Error>("https://beta.test/u/bob#main-key".into(), |s| {
+                Ok(BASE64.encode(key.sign(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(s.as_bytes()))?))
+            })
+            .expect("sign")
+            .signature_header();
+        let mut headers = HeaderMap::new();
+        headers.insert("host", "alpha.test".parse().expect("h"));
+        headers.insert("date", date.parse().expect("h"));
+        headers.insert("digest", digest_header(body).parse().expect("h"));
+        headers.insert("signature", signature.parse().expect("h"));
+        assert_eq!(
+            check_request(&headers, "POST", "/inbox", Some(body), "alpha.test", WINDOW).expect_err("unsigned digest"),
+            SignatureError::HeaderNotSigned("digest")
+        );
+    }
+}

@@ -1,0 +1,313 @@
+//! Accounts: registration, passwords, roles, sessions and API tokens.
+
+use crate::{
+    NodeContext, ServiceError, ServiceResult, keys,
+    node::{RegistrationMode, registration_mode},
+    urls::NodeUrls,
+};
+use argon2::{
+    Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
+    password_hash::{SaltString, rand_core::OsRng},
+};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{Duration, Utc};
+use healthcommons_core::Username;
+use healthcommons_db::{
+    TransactionTrait,
+    entities::{actor, user},
+    queries,
+};
+use rand::RngCore;
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub const MIN_PASSWORD_LEN: usize = 8;
+pub const SESSION_DAYS: i64 = 30;
+
+/// Roles, from least to most trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Member,
+    Moderator,
+    Admin,
+}
+
+impl Role {
+    pub fn parse(raw: &str) -> Option<Role> {
+        match raw {
+            "member" => Some(Role::Member),
+            "moderator" => Some(Role::Moderator),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Member => "member",
+            Role::Moderator => "moderator",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// A signed-in user with their person actor.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub user: user::Model,
+    pub person: actor::Model,
+}
+
+impl Account {
+    pub fn role(&self) -> Role {
+        Role::parse(&self.user.role).unwrap_or(Role::Member)
+    }
+}
+
+pub struct Registration<'a> {
+    pub username: &'a str,
+    pub password: &'a str,
+    pub email: Option<&'a str>,
+}
+
+/// Where a new account stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistrationOutcome {
+    Active,
+    AwaitingApproval,
+}
+
+/// Register through the public form or API, obeying the node's policy.
+pub async fn register(
+    db: &DatabaseConnection,
+    ctx: &NodeContext,
+    form: Registration<'_>,
+) -> ServiceResult<(Account, RegistrationOutcome)> {
+    let mode = registration_mode(db).await?;
+    let (approved, outcome) = match mode {
+        RegistrationMode::Closed => {
+            return Err(ServiceError::forbidden("registration on this node is closed"));
+        }
+        RegistrationMode::Approval => (false, RegistrationOutcome::AwaitingApproval),
+        RegistrationMode::Open => (true, RegistrationOutcome::Active),
+    };
+    let account = create_account(db, ctx, form, Role::Member, approved).await?;
+    Ok((account, outcome))
+}
+
+/// Create an account directly (admin command line), whatever the policy.
+pub async fn create_account(
+    db: &DatabaseConnection,
+    ctx: &NodeContext,
+    form: Registration<'_>,
+    role: Role,
+    approved: bool,
+) -> ServiceResult<Account> {
+    let username = Username::parse(form.username).map_err(|e| ServiceError::validation(e.to_string()))?;
+    if form.password.chars().count() < MIN_PASSWORD_LEN {
+        return Err(ServiceError::validation(format!(
+            "the password must have at least {MIN_PASSWORD_LEN} characters"
+        )));
+    }
+    let email = match form.email.map(str::trim).filter(|e| !e.is_empty()) {
+        Some(email) if !email.contains('@') || email.len() > 254 => {
+            return Err(ServiceError::validation("that email address is not valid"));
+        }
+        other => other,
+    };
+    if queries::actors::local_by_username(db, username.as_str()).await?.is_some() {
+        return Err(ServiceError::conflict("that name is taken"));
+    }
+    let password_hash = hash_password(form.password).await?;
+    let keys = keys::generate().await?;
+
+    let txn = db.begin().await?;
+    let user = queries::users::insert(
+        &txn,
+        queries::users::NewUser {
+            username: username.as_str(),
+            email,
+            password_hash: &password_hash,
+            role: role.as_str(),
+            approved,
+        },
+    )
+    .await
+    .map_err(|e| {
+        if e.is_unique_violation() {
+            ServiceError::conflict("that name is taken")
+        } else {
+            e.into()
+        }
+    })?;
+    let id = ctx.urls.person(username.as_str());
+    let now = Utc::now();
+    let person = queries::actors::insert(
+        &txn,
+        actor::ActiveModel {
+            ap_id: Set(id.clone()),
+            kind: Set(queries::actors::PERSON.to_owned()),
+            local: Set(true),
+            username: Set(username.as_str().to_owned()),
+            host: Set(ctx.domain.clone()),
+            display_name: Set(Some(username.as_str().to_owned())),
+            summary_html: Set(None),
+            url: Set(Some(id.clone())),
+            inbox: Set(NodeUrls::inbox_of(&id)),
+            shared_inbox: Set(Some(ctx.urls.shared_inbox())),
+            outbox: Set(Some(NodeUrls::outbox_of(&id))),
+            followers_url: Set(Some(NodeUrls::followers_of(&id))),
+            following_url: Set(Some(NodeUrls::following_of(&id))),
+            public_key_id: Set(NodeUrls::key_of(&id)),
+            public_key_pem: Set(keys.public_pem),
+            private_key_pem: Set(Some(keys.private_pem)),
+            user_id: Set(Some(user.id)),
+            manually_approves_followers: Set(false),
+            discoverable: Set(true),
+            published: Set(now),
+            last_fetched_at: Set(now),
+            created_by: Set(None),
+            ..Default::default()
+        },
+    )
+    .await
+    .map_err(|e| {
+        if e.is_unique_violation() {
+            ServiceError::conflict("that name is taken")
+        } else {
+            e.into()
+        }
+    })?;
+    txn.commit().await?;
+    Ok(Account { user, person })
+}
+
+async fn hash_password(password: &str) -> ServiceResult<String> {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| ServiceError::Internal(format!("password hashing: {e}")))
+    })
+    .await
+    .map_err(|e| ServiceError::Internal(format!("password hashing task: {e}")))?
+}
+
+async fn password_matches(password: &str, stored_hash: &str) -> bool {
+    let password = password.to_owned();
+    let stored_hash = stored_hash.to_owned();
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&stored_hash)
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// Check a name and password. Unknown names and wrong passwords get the same
+/// answer; an account awaiting approval or suspended is refused with a reason.
+pub async fn authenticate(db: &impl ConnectionTrait, username: &str, password: &str) -> ServiceResult<Account> {
+    let wrong = || ServiceError::unauthorized("wrong name or password");
+    let Some(user) = queries::users::by_username(db, username.trim()).await? else {
+        // Spend the same time as a real check so names cannot be probed by timing.
+        let _ = hash_password(password).await;
+        return Err(wrong());
+    };
+    if !password_matches(password, &user.password_hash).await {
+        return Err(wrong());
+    }
+    if !user.approved {
+        return Err(ServiceError::forbidden("this account is awaiting approval by an admin"));
+    }
+    if user.suspended {
+        return Err(ServiceError::forbidden("this account is suspended"));
+    }
+    account_of_user(db, user).await
+}
+
+async fn account_of_user(db: &impl ConnectionTrait, user: user::Model) -> ServiceResult<Account> {
+    let person = queries::actors::person_of_user(db, user.id)
+        .await?
+        .ok_or_else(|| ServiceError::Internal(format!("user {} has no person actor", user.id)))?;
+    Ok(Account { user, person })
+}
+
+fn new_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// SHA-256 of a secret, hex: what the database keeps instead of the secret.
+pub fn secret_hash(secret: &str) -> String {
+    Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+pub async fn issue_api_token(db: &impl ConnectionTrait, account: &Account) -> ServiceResult<String> {
+    let token = new_secret();
+    queries::auth::insert_api_token(db, &secret_hash(&token), account.user.id).await?;
+    Ok(token)
+}
+
+pub async fn account_for_api_token(db: &impl ConnectionTrait, token: &str) -> ServiceResult<Option<Account>> {
+    let Some(user_id) = queries::auth::api_token_user(db, &secret_hash(token)).await? else {
+        return Ok(None);
+    };
+    active_account(db, user_id).await
+}
+
+pub async fn open_session(db: &impl ConnectionTrait, account: &Account) -> ServiceResult<String> {
+    let token = new_secret();
+    let expires = Utc::now() + Duration::days(SESSION_DAYS);
+    queries::auth::insert_session(db, &secret_hash(&token), account.user.id, expires).await?;
+    Ok(token)
+}
+
+pub async fn account_for_session(db: &impl ConnectionTrait, token: &str) -> ServiceResult<Option<Account>> {
+    let Some(user_id) = queries::auth::session_user(db, &secret_hash(token)).await? else {
+        return Ok(None);
+    };
+    active_account(db, user_id).await
+}
+
+pub async fn close_session(db: &impl ConnectionTrait, token: &str) -> ServiceResult<()> {
+    queries::auth::delete_session(db, &secret_hash(token)).await?;
+    Ok(())
+}
+
+async fn active_account(db: &impl ConnectionTrait, user_id: i64) -> ServiceResult<Option<Account>> {
+    let Some(user) = queries::users::by_id(db, user_id).await? else {
+        return Ok(None);
+    };
+    if user.suspended || !user.approved {
+        return Ok(None);
+    }
+    Ok(Some(account_of_user(db, user).await?))
+}
+
+pub async fn set_role(db: &impl ConnectionTrait, username: &str, role: Role) -> ServiceResult<()> {
+    let user = queries::users::by_username(db, username)
+        .await?
+        .ok_or_else(|| ServiceError::not_found(format!("no user named {username}")))?;
+    queries::users::set_role(db, user.id, role.as_str()).await?;
+    Ok(())
+}
+
+pub async fn approve(db: &impl ConnectionTrait, username: &str) -> ServiceResult<()> {
+    let user = queries::users::by_username(db, username)
+        .await?
+        .ok_or_else(|| ServiceError::not_found(format!("no user named {username}")))?;
+    queries::users::set_approved(db, user.id, true).await?;
+    Ok(())
+}

@@ -1,0 +1,212 @@
+//! Following: people follow people and working groups (following a group is
+//! joining it), here and on other nodes.
+
+use crate::{
+    NodeContext, ServiceError, ServiceResult,
+    publish::{Outgoing, Publisher},
+};
+use healthcommons_db::{
+    TransactionTrait,
+    entities::{actor, follow},
+    queries::{self, follows::{ACCEPTED, PENDING, REJECTED}},
+};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+
+/// What became of a follow request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FollowState {
+    Pending,
+    Accepted,
+    Rejected,
+}
+
+impl FollowState {
+    pub fn parse(raw: &str) -> FollowState {
+        match raw {
+            ACCEPTED => FollowState::Accepted,
+            REJECTED => FollowState::Rejected,
+            _ => FollowState::Pending,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FollowState::Pending => PENDING,
+            FollowState::Accepted => ACCEPTED,
+            FollowState::Rejected => REJECTED,
+        }
+    }
+}
+
+/// `follower` (local) follows `target` (local or remote).
+pub async fn follow(
+    db: &DatabaseConnection,
+    ctx: &NodeContext,
+    publisher: &dyn Publisher,
+    follower: &actor::Model,
+    target: &actor::Model,
+) -> ServiceResult<follow::Model> {
+    if follower.id == target.id {
+        return Err(ServiceError::validation("an actor cannot follow itself"));
+    }
+    if target.kind == queries::actors::APPLICATION {
+        return Err(ServiceError::validation("a node's instance actor cannot be followed"));
+    }
+    if let Some(existing) = queries::follows::between(db, follower.id, target.id).await?
+        && existing.state != REJECTED
+    {
+        return Ok(existing);
+    }
+    let txn = db.begin().await?;
+    let row = if target.local {
+        let state = if target.manually_approves_followers { PENDING } else { ACCEPTED };
+        let ap_id = ctx.urls.new_activity("follow");
+        queries::follows::upsert(&txn, &ap_id, follower.id, target.id, state).await?
+    } else {
+        let ap_id = ctx.urls.new_activity("follow");
+        let row = queries::follows::upsert(&txn, &ap_id, follower.id, target.id, PENDING).await?;
+        publisher.publish(&txn, Outgoing::Follow { follow_id: row.id }).await?;
+        row
+    };
+    txn.commit().await?;
+    Ok(row)
+}
+
+/// `follower` (local) stops following `target`.
+pub async fn unfollow(
+    db: &DatabaseConnection,
+    publisher: &dyn Publisher,
+    follower: &actor::Model,
+    target: &actor::Model,
+) -> ServiceResult<()> {
+    let Some(existing) = queries::follows::between(db, follower.id, target.id).await? else {
+        return Err(ServiceError::not_found("not following that actor"));
+    };
+    let txn = db.begin().await?;
+    if !target.local {
+        publisher
+            .publish(&txn, Outgoing::UndoFollow { follow_id: existing.id })
+            .await?;
+    }
+    queries::follows::delete(&txn, existing.id).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// A remote actor asked to follow one of ours. A target that does not approve
+/// followers by hand accepts at once; a repeated request gets a fresh answer.
+pub async fn receive_follow(
+    db: &DatabaseConnection,
+    publisher: &dyn Publisher,
+    follow_ap_id: &str,
+    follower: &actor::Model,
+    target: &actor::Model,
+) -> ServiceResult<follow::Model> {
+    if !target.local || target.kind == queries::actors::APPLICATION {
+        return Err(ServiceError::not_found("no such local actor to follow"));
+    }
+    let txn = db.begin().await?;
+    let already_accepted = queries::follows::between(&txn, follower.id, target.id)
+        .await?
+        .is_some_and(|f| f.state == ACCEPTED);
+    let state = if already_accepted || !target.manually_approves_followers {
+        ACCEPTED
+    } else {
+        PENDING
+    };
+    let row = queries::follows::upsert(&txn, follow_ap_id, follower.id, target.id, state).await?;
+    if state == ACCEPTED {
+        publisher
+            .publish(&txn, Outgoing::AcceptFollow { follow_id: row.id })
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(row)
+}
+
+/// A moderator decides on a pending follower of a local actor.
+pub async fn decide(
+    db: &DatabaseConnection,
+    publisher: &dyn Publisher,
+    follow_id: i64,
+    accept: bool,
+) -> ServiceResult<()> {
+    let txn = db.begin().await?;
+    let row = queries::follows::by_id(&txn, follow_id)
+        .await?
+        .filter(|f| f.state == PENDING)
+        .ok_or_else(|| ServiceError::not_found("no pending follow request with that id"))?;
+    let follower = queries::actors::by_id(&txn, row.follower_id)
+        .await?
+        .ok_or_else(|| ServiceError::not_found("follower is gone"))?;
+    let state = if accept { ACCEPTED } else { REJECTED };
+    queries::follows::set_state(&txn, row.id, state).await?;
+    if !follower.local {
+        let outgoing = if accept {
+            Outgoing::AcceptFollow { follow_id: row.id }
+        } else {
+            Outgoing::RejectFollow { follow_id: row.id }
+        };
+        publisher.publish(&txn, outgoing).await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// The target of a follow we sent answered. Only the target itself may answer,
+/// and only a follow we actually sent.
+pub async fn receive_answer(
+    db: &impl ConnectionTrait,
+    answering_actor: &actor::Model,
+    follow_ap_id: Option<&str>,
+    follower_ap_id: Option<&str>,
+    accepted: bool,
+) -> ServiceResult<()> {
+    let row = match follow_ap_id {
+        Some(ap_id) => queries::follows::by_ap_id(db, ap_id).await?,
+        None => None,
+    };
+    let row = match (row, follower_ap_id) {
+        (Some(row), _) => Some(row),
+        // Some servers answer with only the follower's id; match the pending pair.
+        (None, Some(follower)) => match queries::actors::by_ap_id(db, follower).await? {
+            Some(follower) => queries::follows::between(db, follower.id, answering_actor.id).await?,
+            None => None,
+        },
+        (None, None) => None,
+    };
+    let row = row.ok_or_else(|| ServiceError::not_found("no follow of ours matches this answer"))?;
+    if row.target_id != answering_actor.id {
+        return Err(ServiceError::forbidden("only the followed actor may answer a follow"));
+    }
+    let state = if accepted { ACCEPTED } else { REJECTED };
+    queries::follows::set_state(db, row.id, state).await?;
+    Ok(())
+}
+
+/// A remote follower withdrew. Only the follower itself may undo its follow.
+pub async fn receive_undo_follow(
+    db: &impl ConnectionTrait,
+    undoing_actor: &actor::Model,
+    follow_ap_id: Option<&str>,
+    target_ap_id: Option<&str>,
+) -> ServiceResult<()> {
+    let mut row = match follow_ap_id {
+        Some(ap_id) => queries::follows::by_ap_id(db, ap_id).await?,
+        None => None,
+    };
+    if row.is_none()
+        && let Some(target) = target_ap_id
+        && let Some(target) = queries::actors::by_ap_id(db, target).await?
+    {
+        row = queries::follows::between(db, undoing_actor.id, target.id).await?;
+    }
+    let Some(row) = row else {
+        // Nothing to undo: already gone, which is the state the sender wants.
+        return Ok(());
+    };
+    if row.follower_id != undoing_actor.id {
+        return Err(ServiceError::forbidden("only the follower may undo a follow"));
+    }
+    queries::follows::delete(db, row.id).await?;
+    Ok(())
+}

@@ -1,0 +1,149 @@
+//! This node: its address, its profile (the initiative that runs it), its
+//! registration policy and its instance actor.
+
+use crate::{ServiceError, ServiceResult, keys, urls::NodeUrls};
+use chrono::Utc;
+use healthcommons_db::{entities::actor, queries};
+use sea_orm::{ActiveValue::Set, ConnectionTrait};
+use serde::{Deserialize, Serialize};
+
+/// Everything the processing layer needs to know about where it runs.
+#[derive(Debug, Clone)]
+pub struct NodeContext {
+    /// Public host[:port], as used in every id.
+    pub domain: String,
+    pub urls: NodeUrls,
+}
+
+impl NodeContext {
+    pub fn new(domain: &str, https: bool) -> Self {
+        let scheme = if https { "https" } else { "http" };
+        NodeContext {
+            domain: domain.to_owned(),
+            urls: NodeUrls::new(scheme, domain),
+        }
+    }
+}
+
+/// Who may open an account here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegistrationMode {
+    Open,
+    Approval,
+    Closed,
+}
+
+impl RegistrationMode {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "open" => Some(Self::Open),
+            "approval" => Some(Self::Approval),
+            "closed" => Some(Self::Closed),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Approval => "approval",
+            Self::Closed => "closed",
+        }
+    }
+}
+
+const REGISTRATION_KEY: &str = "registration_mode";
+const PROFILE_KEY: &str = "node_profile";
+
+/// The initiative's public profile of this node.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct NodeProfile {
+    pub initiative_name: String,
+    pub description: String,
+    pub location: Option<Place>,
+    pub website: Option<String>,
+    pub contact: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Place {
+    pub name: String,
+    pub address: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+}
+
+pub async fn registration_mode(db: &impl ConnectionTrait) -> ServiceResult<RegistrationMode> {
+    Ok(queries::settings::get(db, REGISTRATION_KEY)
+        .await?
+        .and_then(|raw| RegistrationMode::parse(&raw))
+        .unwrap_or(RegistrationMode::Open))
+}
+
+pub async fn set_registration_mode(db: &impl ConnectionTrait, mode: RegistrationMode) -> ServiceResult<()> {
+    queries::settings::set(db, REGISTRATION_KEY, mode.as_str()).await?;
+    Ok(())
+}
+
+pub async fn profile(db: &impl ConnectionTrait, ctx: &NodeContext) -> ServiceResult<NodeProfile> {
+    let stored = queries::settings::get(db, PROFILE_KEY).await?;
+    let mut profile: NodeProfile = stored
+        .and_then(|raw| serde_json::from_str(&raw).ok())
+        .unwrap_or_default();
+    if profile.initiative_name.is_empty() {
+        profile.initiative_name = format!("Health Commons at {}", ctx.domain);
+    }
+    Ok(profile)
+}
+
+pub async fn set_profile(db: &impl ConnectionTrait, profile: &NodeProfile) -> ServiceResult<()> {
+    let name = healthcommons_core::text::plain_text(&profile.initiative_name, 200);
+    if name.is_empty() {
+        return Err(ServiceError::validation("initiative_name must not be empty"));
+    }
+    let cleaned = NodeProfile {
+        initiative_name: name,
+        description: healthcommons_core::text::plain_text(&profile.description, 5000),
+        ..profile.clone()
+    };
+    let json = serde_json::to_string(&cleaned).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    queries::settings::set(db, PROFILE_KEY, &json).await?;
+    Ok(())
+}
+
+/// The node's own actor (an `Application`), created with its keys on first start.
+pub async fn ensure_instance_actor(db: &impl ConnectionTrait, ctx: &NodeContext) -> ServiceResult<actor::Model> {
+    if let Some(existing) = queries::actors::instance_actor(db).await? {
+        return Ok(existing);
+    }
+    let keys = keys::generate().await?;
+    let id = ctx.urls.instance_actor();
+    let now = Utc::now();
+    let row = actor::ActiveModel {
+        ap_id: Set(id.clone()),
+        kind: Set(queries::actors::APPLICATION.to_owned()),
+        local: Set(true),
+        username: Set(ctx.domain.clone()),
+        host: Set(ctx.domain.clone()),
+        display_name: Set(Some(ctx.domain.clone())),
+        summary_html: Set(None),
+        url: Set(Some(ctx.urls.base().to_owned())),
+        inbox: Set(crate::urls::NodeUrls::inbox_of(&id)),
+        shared_inbox: Set(Some(ctx.urls.shared_inbox())),
+        outbox: Set(Some(crate::urls::NodeUrls::outbox_of(&id))),
+        followers_url: Set(None),
+        following_url: Set(None),
+        public_key_id: Set(crate::urls::NodeUrls::key_of(&id)),
+        public_key_pem: Set(keys.public_pem),
+        private_key_pem: Set(Some(keys.private_pem)),
+        user_id: Set(None),
+        manually_approves_followers: Set(true),
+        discoverable: Set(false),
+        published: Set(now),
+        last_fetched_at: Set(now),
+        created_by: Set(None),
+        ..Default::default()
+    };
+    Ok(queries::actors::insert(db, row).await?)
+}
+

@@ -1,0 +1,60 @@
+//! The shape of every URL this node mints. Ids never change once published,
+//! so these functions are the only place that builds them.
+
+/// Scheme and host of this node, e.g. `https://health.example`.
+#[derive(Debug, Clone)]
+pub struct NodeUrls {
+    base: String,
+}
+
+impl NodeUrls {
+    pub fn new(scheme: &str, domain: &str) -> Self {
+        NodeUrls {
+            base: format!("{scheme}://{domain}"),
+        }
+    }
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+    pub fn person(&self, name: &str) -> String {
+        format!("{}/u/{name}", self.base)
+    }
+    pub fn group(&self, name: &str) -> String {
+        format!("{}/g/{name}", self.base)
+    }
+    pub fn instance_actor(&self) -> String {
+        format!("{}/actor", self.base)
+    }
+    pub fn shared_inbox(&self) -> String {
+        format!("{}/inbox", self.base)
+    }
+    pub fn inbox_of(actor_id: &str) -> String {
+        format!("{actor_id}/inbox")
+    }
+    pub fn outbox_of(actor_id: &str) -> String {
+        format!("{actor_id}/outbox")
+    }
+    pub fn followers_of(actor_id: &str) -> String {
+        format!("{actor_id}/followers")
+    }
+    pub fn following_of(actor_id: &str) -> String {
+        format!("{actor_id}/following")
+    }
+    pub fn key_of(actor_id: &str) -> String {
+        format!("{actor_id}#main-key")
+    }
+    /// A fresh id for an activity of `kind` (lowercase), e.g. `…/activities/follow/…`.
+    pub fn new_activity(&self, kind: &str) -> String {
+        format!(
+            "{}/activities/{kind}/{}",
+            self.base,
+            uuid_like_token()
+        )
+    }
+}
+
+fn uuid_like_token() -> String {
+    use rand::Rng;
+    let bytes: [u8; 16] = rand::thread_rng().r#gen();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
