@@ -32,8 +32,8 @@ pub struct FederationSettings {
     pub signature_window: Duration,
     /// Largest inbox body accepted.
     pub max_inbox_body: usize,
-    /// Require signatures on ActivityPub GETs (Mastodon's "secure mode").
-    pub authorized_fetch: bool,
+    /// How long a delivery worker owns a claimed row.
+    pub claim_lease: Duration,
 }
 
 impl Default for FederationSettings {
@@ -49,7 +49,7 @@ impl Default for FederationSettings {
             delivery_concurrency: 32,
             signature_window: Duration::from_secs(3600),
             max_inbox_body: 256 * 1024,
-            authorized_fetch: false,
+            claim_lease: Duration::from_secs(120),
         }
     }
 }

@@ -17,8 +17,6 @@ use std::{
 use tokio::sync::Semaphore;
 use tracing::{debug, info, warn};
 
-/// How long a claim holds before another worker may take the row.
-pub const DEFAULT_LEASE: Duration = Duration::from_secs(120);
 /// How often an idle worker looks for due rows without being woken.
 const IDLE_POLL: Duration = Duration::from_millis(500);
 /// At most this many requests to one peer at once, so a slow peer cannot hold
@@ -79,7 +77,8 @@ pub fn backoff(
 }
 
 /// Run the worker until the process ends.
-pub async fn run(context: FederationContext, lease: Duration) {
+pub async fn run(context: FederationContext) {
+    let lease = context.settings.claim_lease;
     let slots = Arc::new(Semaphore::new(context.settings.delivery_concurrency.max(1)));
     let per_peer: Arc<Mutex<HashMap<String, Arc<Semaphore>>>> = Arc::default();
     let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(2));

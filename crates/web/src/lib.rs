@@ -1,1 +1,108 @@
+//! The HTTP face of a node: `app(state)` builds the whole router.
+//!
+//! Handlers only parse and authorise; the rules live in the service layer and
+//! the federation crate, so a page, the API and the inbox never disagree.
 
+pub mod activitypub;
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod ops;
+pub mod pages;
+pub mod wellknown;
+
+use activitypub_federation::config::FederationConfig;
+use axum::{
+    Router,
+    extract::{DefaultBodyLimit, Request, State},
+    middleware::{self, Next},
+    response::Response,
+};
+use healthcommons_db::Db;
+use healthcommons_federation::{FederationContext, RequestData};
+use http::{HeaderValue, header};
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
+
+/// Whether the background workers are running (for `/readyz`).
+#[derive(Default)]
+pub struct WorkerStatus {
+    pub delivery_alive: AtomicBool,
+    pub inbox_alive: AtomicBool,
+}
+
+/// Sets a worker's flag while it lives and clears it when it ends or panics.
+pub struct AliveGuard<'a>(pub &'a AtomicBool);
+
+impl<'a> AliveGuard<'a> {
+    pub fn new(flag: &'a AtomicBool) -> Self {
+        flag.store(true, Ordering::SeqCst);
+        AliveGuard(flag)
+    }
+}
+
+impl Drop for AliveGuard<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub federation: FederationConfig<FederationContext>,
+    pub workers: Arc<WorkerStatus>,
+    /// Mark cookies `Secure` (on unless dev federation serves plain http).
+    pub secure_cookies: bool,
+}
+
+impl AppState {
+    pub fn data(&self) -> RequestData {
+        self.federation.to_request_data()
+    }
+    pub fn context(&self) -> &FederationContext {
+&self.federation
+    }
+    pub fn db(&self) -> &Db {
+        &self.context().db
+    }
+}
+
+/// Largest body for anything but the inbox (forms and API requests).
+const MAX_BODY: usize = 1024 * 1024;
+
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .merge(pages::routes())
+        .merge(api::routes())
+        .merge(activitypub::routes(state.context().settings.max_inbox_body))
+        .merge(wellknown::routes())
+        .merge(ops::routes())
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn_with_state(state.clone(), count_and_harden))
+        .with_state(state)
+}
+
+/// Count every response for the metrics and set the security headers.
+async fn count_and_harden(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let method = request.method().as_str().to_owned();
+    let mut response = next.run(request).await;
+    state
+        .context()
+        .metrics
+        .http_requests
+        .with_label_values(&[&method, response.status().as_str()])
+        .inc();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; \
+             object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        ),
+    );
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    response
+}

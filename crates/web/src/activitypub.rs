@@ -1,0 +1,231 @@
+//! ActivityPub routes: actors (with content negotiation), inboxes and
+//! collections. One URL serves a page to people and JSON to servers.
+
+use crate::{AppState, auth::MaybeSession, error::PageError, pages};
+use activitypub_federation::traits::Object;
+use axum::{
+    Router,
+    body::Bytes,
+    extract::{DefaultBodyLimit, Path, State, rejection::BytesRejection},
+    http::{HeaderMap, StatusCode, Uri},
+    response::{IntoResponse, Redirect, Response},
+    routing::{get, post},
+};
+use healthcommons_db::{entities::actor, queries};
+use healthcommons_federation::{
+    collections,
+    inbox::{self, InboxRejection},
+    negotiation::{self, AP_CONTENT_TYPE},
+    objects::actor::DbActor,
+};
+use serde_json::{Value, json};
+use tracing::{debug, error};
+
+pub fn routes(max_inbox_body: usize) -> Router<AppState> {
+    let inboxes = Router::new()
+        .route("/inbox", post(shared_inbox))
+        .route("/u/{name}/inbox", post(person_inbox))
+        .route("/g/{name}/inbox", post(group_inbox))
+        .route("/actor/inbox", post(shared_inbox))
+        .layer(DefaultBodyLimit::max(max_inbox_body));
+    Router::new()
+        .route("/u/{name}", get(person))
+        .route("/g/{name}", get(group))
+        .route("/actor", get(instance_actor))
+        .route("/u/{name}/outbox", get(person_outbox))
+        .route("/g/{name}/outbox", get(group_outbox))
+        .route("/actor/outbox", get(instance_outbox))
+        .route("/u/{name}/followers", get(person_followers))
+        .route("/g/{name}/followers", get(group_followers))
+        .route("/u/{name}/following", get(person_following))
+        .route("/g/{name}/following", get(group_following))
+        .merge(inboxes)
+}
+
+pub fn activity_json(value: Value) -> Response {
+    let body = serde_json::to_string(&value).unwrap_or_else(|_| "{}".into());
+    ([(http::header::CONTENT_TYPE, AP_CONTENT_TYPE), (http::header::VARY, "Accept")], body).into_response()
+}
+
+fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, "not found").into_response()
+}
+
+async fn local_actor(state: &AppState, name: &str, kind: &str) -> Result<Option<actor::Model>, PageError> {
+    Ok(queries::actors::local_by_username(state.db(), name)
+        .await?
+        .filter(|a| a.kind == kind))
+}
+
+async fn actor_json(state: &AppState, row: actor::Model) -> Response {
+    let data = state.data();
+    let json = match DbActor::new(row) {
+        Ok(actor) => actor.into_json(&data).await,
+        Err(err) => Err(err),
+    };
+    match json.and_then(|j| serde_json::to_value(j).map_err(Into::into)) {
+        Ok(mut value) => {
+            if let Value::Object(map) = &mut value {
+                map.insert(
+                    "@context".into(),
+                    json!(["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"]),
+                );
+            }
+            activity_json(value)
+        }
+        Err(err) => {
+            error!(%err, "could not render an actor");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+fn wants_json(headers: &HeaderMap) -> bool {
+    negotiation::wants_activity_json(headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()))
+}
+
+async fn person(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    session: MaybeSession,
+) -> Result<Response, PageError> {
+    let Some(row) = local_actor(&state, &name, queries::actors::PERSON).await? else {
+        return Ok(if wants_json(&headers) { not_found() } else { pages::not_found(session).into_response() });
+    };
+    if wants_json(&headers) {
+        return Ok(actor_json(&state, row).await);
+    }
+    pages::person_page(&state, session, row).await
+}
+
+async fn group(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    session: MaybeSession,
+) -> Result<Response, PageError> {
+    let Some(row) = local_actor(&state, &name, queries::actors::GROUP).await? else {
+        return Ok(if wants_json(&headers) { not_found() } else { pages::not_found(session).into_response() });
+    };
+    if wants_json(&headers) {
+        return Ok(actor_json(&state, row).await);
+    }
+    pages::group_page(&state, session, row, &headers).await
+}
+
+async fn instance_actor(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
+    if !wants_json(&headers) {
+        return Ok(Redirect::to("/").into_response());
+    }
+    match queries::actors::instance_actor(state.db()).await? {
+        Some(row) => Ok(actor_json(&state, row).await),
+        None => Ok(not_found()),
+    }
+}
+
+async fn receive(state: &AppState, uri: &Uri, headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            let status = rejection.status();
+            return (status, InboxRejection::TooLarge.to_string()).into_response();
+        }
+    };
+    let target = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/inbox");
+    let data = state.data();
+    match inbox::receive(&data, headers, target, &body).await {
+        Ok(received) => {
+            debug!(?received, "inbox accepted an activity");
+            StatusCode::ACCEPTED.into_response()
+        }
+        Err(rejection) => {
+            let status = StatusCode::from_u16(rejection.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            debug!(%rejection, "inbox refused a request");
+            (status, rejection.to_string()).into_response()
+        }
+    }
+}
+
+async fn shared_inbox(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    receive(&state, &uri, &headers, body).await
+}
+
+async fn person_inbox(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    match local_actor(&state, &name, queries::actors::PERSON).await {
+        Ok(Some(_)) => receive(&state, &uri, &headers, body).await,
+        Ok(None) => not_found(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage unavailable").into_response(),
+    }
+}
+
+async fn group_inbox(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    match local_actor(&state, &name, queries::actors::GROUP).await {
+        Ok(Some(_)) => receive(&state, &uri, &headers, body).await,
+        Ok(None) => not_found(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage unavailable").into_response(),
+    }
+}
+
+async fn collection_of(
+    state: &AppState,
+    name: &str,
+    kind: &str,
+    which: &str,
+) -> Result<Response, PageError> {
+    let Some(row) = local_actor(state, name, kind).await? else {
+        return Ok(not_found());
+    };
+    let id = format!("{}/{which}", row.ap_id);
+    let value = match which {
+        "followers" => collections::counted_collection(&id, queries::follows::count_followers(state.db(), row.id).await?),
+        "following" => collections::counted_collection(&id, queries::follows::count_following(state.db(), row.id).await?),
+        // Nothing public has been published yet: follows and their answers
+        // are addressed to one actor and never listed.
+        _ => collections::outbox(&id, Vec::new()),
+    };
+    Ok(activity_json(value))
+}
+
+async fn person_outbox(State(state): State<AppState>, Path(name): Path<String>) -> Result<Response, PageError> {
+    collection_of(&state, &name, queries::actors::PERSON, "outbox").await
+}
+async fn group_outbox(State(state): State<AppState>, Path(name): Path<String>) -> Result<Response, PageError> {
+    collection_of(&state, &name, queries::actors::GROUP, "outbox").await
+}
+async fn person_followers(State(state): State<AppState>, Path(name): Path<String>) -> Result<Response, PageError> {
+    collection_of(&state, &name, queries::actors::PERSON, "followers").await
+}
+async fn group_followers(State(state): State<AppState>, Path(name): Path<String>) -> Result<Response, PageError> {
+    collection_of(&state, &name, queries::actors::GROUP, "followers").await
+}
+async fn person_following(State(state): State<AppState>, Path(name): Path<String>) -> Result<Response, PageError> {
+    collection_of(&state, &name, queries::actors::PERSON, "following").await
+}
+async fn group_following(State(state): State<AppState>, Path(name): Path<String>) -> Result<Response, PageError> {
+    collection_of(&state, &name, queries::actors::GROUP, "following").await
+}
+
+async fn instance_outbox(State(state): State<AppState>) -> Response {
+    activity_json(collections::outbox(
+        &format!("{}/actor/outbox", state.context().node.urls.base()),
+        Vec::new(),
+    ))
+}

@@ -1,0 +1,556 @@
+//! The JSON API under `/api/v1`, described by the OpenAPI document at
+//! `/api/openapi.json`.
+
+use crate::{
+    AppState,
+    auth::{ApiAccount, ApiAdmin},
+    error::{ApiError, ApiResult, ErrorBody},
+};
+use axum::{
+    Json, Router,
+    extract::{FromRequest, Path, Query, Request, State},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::{delete, get, post, put},
+};
+use healthcommons_core::ErrorKind;
+use healthcommons_db::queries;
+use healthcommons_federation::{objects::actor::DbActor, publisher::OutboxPublisher, resolve::resolve_actor};
+use healthcommons_service::{
+    accounts::{self, Registration, RegistrationOutcome, Role},
+    follows::{self, FollowState},
+    groups,
+    node::{self, NodeProfile, Place, RegistrationMode},
+};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use utoipa::{OpenApi, ToSchema};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/openapi.json", get(openapi))
+        .route("/api/v1/accounts", post(create_account))
+        .route("/api/v1/auth/token", post(create_token))
+        .route("/api/v1/instance", get(instance))
+        .route("/api/v1/groups", post(create_group))
+        .route("/api/v1/groups/{name}", get(get_group))
+        .route("/api/v1/groups/{name}/requests", get(list_requests))
+        .route("/api/v1/groups/{name}/requests/{id}", post(decide_request))
+        .route("/api/v1/follows", post(create_follow).get(list_follows).delete(delete_follow))
+        .route("/api/v1/admin/registration", put(set_registration))
+        .route("/api/v1/admin/profile", put(set_profile))
+        .route("/api/v1/admin/deliveries", get(delivery_queue))
+        .route("/api/v1/admin/blocks", post(block_node))
+        .route("/api/v1/admin/blocks/{host}", delete(unblock_node))
+}
+
+/// `Json` whose rejections use our error shape.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(ApiError::new(ErrorKind::Validation, rejection.body_text())),
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Health Commons API", description = "The JSON API of a Health Commons node."),
+    paths(
+        create_account, create_token, instance, create_group, get_group, list_requests, decide_request,
+        create_follow, list_follows, delete_follow, set_registration, set_profile, delivery_queue,
+        block_node, unblock_node
+    ),
+    components(schemas(
+        ErrorBody, CreateAccount, CreatedAccount, TokenRequest, TokenResponse, Instance, Software, PlaceDto,
+        CreateGroup, CreatedGroup, Group, FollowTarget, FollowView, FollowRequestView, Decision,
+        RegistrationSetting, ProfileUpdate, QueueRow, PeerView, DeliveryQueue, BlockRequest
+    )),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct CreateAccount {
+    /// 1–30 characters: a-z, 0-9 and _.
+    pub username: String,
+    pub password: String,
+    pub email: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreatedAccount {
+    pub username: String,
+    pub actor_id: String,
+    /// `active`, or `awaiting_approval` when an admin approves new accounts.
+    pub state: String,
+}
+
+/// Register an account (subject to the node's registration policy).
+#[utoipa::path(post, path = "/api/v1/accounts", request_body = CreateAccount,
+    responses((status = 201, body = CreatedAccount), (status = 403, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_account(State(state): State<AppState>, ApiJson(body): ApiJson<CreateAccount>) -> ApiResult<Response> {
+    let (account, outcome) = accounts::register(
+        state.db(),
+        &state.context().node,
+        Registration { username: &body.username, password: &body.password, email: body.email.as_deref() },
+    )
+    .await?;
+    let created = CreatedAccount {
+        username: account.user.username,
+        actor_id: account.person.ap_id,
+        state: match outcome {
+            RegistrationOutcome::Active => "active".into(),
+            RegistrationOutcome::AwaitingApproval => "awaiting_approval".into(),
+        },
+    };
+    Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct TokenRequest {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// Send as `Authorization: Bearer TOKEN`.
+    pub token: String,
+}
+
+/// Exchange a name and password for an API token.
+#[utoipa::path(post, path = "/api/v1/auth/token", request_body = TokenRequest,
+    responses((status = 200, body = TokenResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn create_token(State(state): State<AppState>, ApiJson(body): ApiJson<TokenRequest>) -> ApiResult<Json<TokenResponse>> {
+    let account = accounts::authenticate(state.db(), &body.username, &body.password).await?;
+    let token = accounts::issue_api_token(state.db(), &account).await?;
+    Ok(Json(TokenResponse { token }))
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Clone)]
+pub struct PlaceDto {
+    pub name: String,
+    pub address: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Software {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Instance {
+    pub domain: String,
+    pub initiative_name: String,
+    pub description: String,
+    pub location: Option<PlaceDto>,
+    pub website: Option<String>,
+    pub contact: Option<String>,
+    pub software: Software,
+    /// `open`, `approval` or `closed`.
+    pub registration_mode: String,
+    pub users: u64,
+    pub working_groups: u64,
+}
+
+/// The node's profile: the initiative that runs it, and the software.
+#[utoipa::path(get, path = "/api/v1/instance", responses((status = 200, body = Instance)))]
+async fn instance(State(state): State<AppState>) -> ApiResult<Json<Instance>> {
+    let db = state.db();
+    let profile = node::profile(db, &state.context().node).await?;
+    Ok(Json(Instance {
+        domain: state.context().node.domain.clone(),
+        initiative_name: profile.initiative_name,
+        description: profile.description,
+        location: profile.location.map(|p| PlaceDto {
+            name: p.name,
+            address: p.address,
+            latitude: p.latitude,
+            longitude: p.longitude,
+        }),
+        website: profile.website,
+        contact: profile.contact,
+        software: Software {
+            name: healthcommons_federation::discovery::SOFTWARE_NAME.into(),
+            version: healthcommons_federation::discovery::SOFTWARE_VERSION.into(),
+        },
+        registration_mode: node::registration_mode(db).await?.as_str().into(),
+        users: queries::users::count_active(db).await?,
+        working_groups: queries::actors::count_local_groups(db).await?,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct CreateGroup {
+    pub name: String,
+    pub display_name: String,
+    /// Markdown.
+    #[serde(default)]
+    pub summary: String,
+    /// Followers wait for a moderator's approval.
+    #[serde(default)]
+    pub manually_approves_followers: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreatedGroup {
+    pub name: String,
+    pub actor_id: String,
+}
+
+/// Create a working group; its creator is its first moderator.
+#[utoipa::path(post, path = "/api/v1/groups", request_body = CreateGroup, security(("bearer" = [])),
+    responses((status = 201, body = CreatedGroup), (status = 401, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_group(
+    State(state): State<AppState>,
+    ApiAccount(account): ApiAccount,
+    ApiJson(body): ApiJson<CreateGroup>,
+) -> ApiResult<Response> {
+    let group = groups::create(
+        state.db(),
+        &state.context().node,
+        &account,
+        groups::NewGroup {
+            name: &body.name,
+            display_name: &body.display_name,
+            summary: &body.summary,
+            manually_approves_followers: body.manually_approves_followers,
+        },
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(CreatedGroup { name: group.username, actor_id: group.ap_id })).into_response())
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Group {
+    pub name: String,
+    pub display_name: Option<String>,
+    pub summary_html: Option<String>,
+    pub actor_id: String,
+    pub handle: String,
+    pub followers_count: u64,
+    pub manually_approves_followers: bool,
+}
+
+/// A local working group.
+#[utoipa::path(get, path = "/api/v1/groups/{name}", params(("name" = String, Path)),
+    responses((status = 200, body = Group), (status = 404, body = ErrorBody)))]
+async fn get_group(State(state): State<AppState>, Path(name): Path<String>) -> ApiResult<Json<Group>> {
+    let view = groups::view(state.db(), &name).await?;
+    Ok(Json(Group {
+        handle: format!("@{}@{}", view.group.username, view.group.host),
+        name: view.group.username,
+        display_name: view.group.display_name,
+        summary_html: view.group.summary_html,
+        actor_id: view.group.ap_id,
+        followers_count: view.followers_count,
+        manually_approves_followers: view.group.manually_approves_followers,
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FollowRequestView {
+    pub id: i64,
+    pub actor_id: String,
+    pub handle: String,
+}
+
+async fn moderated_group(state: &AppState, account: &accounts::Account, name: &str) -> ApiResult<i64> {
+    let view = groups::view(state.db(), name).await?;
+    let is_moderator = view.group.created_by == Some(account.person.id) || account.role() >= Role::Moderator;
+    if !is_moderator {
+        return Err(ApiError::new(ErrorKind::Forbidden, "only the group's moderators may do this"));
+    }
+    Ok(view.group.id)
+}
+
+/// Pending requests to join a group that approves followers by hand.
+#[utoipa::path(get, path = "/api/v1/groups/{name}/requests", params(("name" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, body = Vec<FollowRequestView>), (status = 403, body = ErrorBody)))]
+async fn list_requests(
+    State(state): State<AppState>,
+    ApiAccount(account): ApiAccount,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Vec<FollowRequestView>>> {
+    let group_id = moderated_group(&state, &account, &name).await?;
+    let mut out = Vec::new();
+    for request in queries::follows::pending_for_target(state.db(), group_id).await? {
+        if let Some(actor) = queries::actors::by_id(state.db(), request.follower_id).await? {
+            out.push(FollowRequestView {
+                id: request.id,
+                handle: format!("@{}@{}", actor.username, actor.host),
+                actor_id: actor.ap_id,
+            });
+        }
+    }
+    Ok(Json(out))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct Decision {
+    pub accept: bool,
+}
+
+/// Accept or reject a request to join.
+#[utoipa::path(post, path = "/api/v1/groups/{name}/requests/{id}", request_body = Decision,
+    params(("name" = String, Path), ("id" = i64, Path)), security(("bearer" = [])),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn decide_request(
+    State(state): State<AppState>,
+    ApiAccount(account): ApiAccount,
+    Path((name, id)): Path<(String, i64)>,
+    ApiJson(body): ApiJson<Decision>,
+) -> ApiResult<StatusCode> {
+    let group_id = moderated_group(&state, &account, &name).await?;
+    let request = queries::follows::by_id(state.db(), id)
+        .await?
+        .filter(|f| f.target_id == group_id)
+        .ok_or_else(|| ApiError::new(ErrorKind::NotFound, "no such request"))?;
+    let publisher = OutboxPublisher::from_context(state.context());
+    follows::decide(state.db(), &publisher, request.id, body.accept).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct FollowTarget {
+    /// `@name@host` or an actor URL.
+    pub target: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FollowView {
+    pub target: String,
+    pub handle: String,
+    /// `pending`, `accepted` or `rejected`.
+    pub state: String,
+}
+
+async fn follow_view(state: &AppState, row: &healthcommons_db::entities::follow::Model) -> ApiResult<FollowView> {
+    let target = queries::actors::by_id(state.db(), row.target_id)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorKind::NotFound, "the followed actor is gone"))?;
+    Ok(FollowView {
+        handle: format!("@{}@{}", target.username, target.host),
+        target: target.ap_id,
+        state: row.state.clone(),
+    })
+}
+
+/// Follow a person or working group, here or on another node.
+#[utoipa::path(post, path = "/api/v1/follows", request_body = FollowTarget, security(("bearer" = [])),
+    responses((status = 200, description = "accepted", body = FollowView),
+              (status = 202, description = "waiting for the target to accept", body = FollowView),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody)))]
+async fn create_follow(
+    State(state): State<AppState>,
+    ApiAccount(account): ApiAccount,
+    ApiJson(body): ApiJson<FollowTarget>,
+) -> ApiResult<Response> {
+    let data = state.data();
+    let target: DbActor = resolve_actor(&body.target, &data).await?;
+    let publisher = OutboxPublisher::from_context(state.context());
+    let row = follows::follow(state.db(), &state.context().node, &publisher, &account.person, &target.row).await?;
+    let status = match FollowState::parse(&row.state) {
+        FollowState::Accepted => StatusCode::OK,
+        _ => StatusCode::ACCEPTED,
+    };
+    Ok((status, Json(follow_view(&state, &row).await?)).into_response())
+}
+
+/// Everything the caller follows, with its state.
+#[utoipa::path(get, path = "/api/v1/follows", security(("bearer" = [])),
+    responses((status = 200, body = Vec<FollowView>), (status = 401, body = ErrorBody)))]
+async fn list_follows(State(state): State<AppState>, ApiAccount(account): ApiAccount) -> ApiResult<Json<Vec<FollowView>>> {
+    let mut out = Vec::new();
+    for row in queries::follows::of_follower(state.db(), account.person.id).await? {
+        out.push(follow_view(&state, &row).await?);
+    }
+    Ok(Json(out))
+}
+
+/// Stop following (leave a working group).
+#[utoipa::path(delete, path = "/api/v1/follows", params(("target" = String, Query, description = "actor URL")),
+    security(("bearer" = [])), responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn delete_follow(
+    State(state): State<AppState>,
+    ApiAccount(account): ApiAccount,
+    Query(query): Query<FollowTarget>,
+) -> ApiResult<StatusCode> {
+    let target = queries::actors::by_ap_id(state.db(), &query.target)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorKind::NotFound, "not following that actor"))?;
+    let publisher = OutboxPublisher::from_context(state.context());
+    follows::unfollow(state.db(), &publisher, &account.person, &target).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RegistrationSetting {
+    /// `open`, `approval` or `closed`.
+    pub mode: String,
+}
+
+/// Set who may register (admin).
+#[utoipa::path(put, path = "/api/v1/admin/registration", request_body = RegistrationSetting, security(("bearer" = [])),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn set_registration(
+    State(state): State<AppState>,
+    ApiAdmin(_admin): ApiAdmin,
+    ApiJson(body): ApiJson<RegistrationSetting>,
+) -> ApiResult<StatusCode> {
+    let mode = RegistrationMode::parse(&body.mode)
+        .ok_or_else(|| ApiError::new(ErrorKind::Validation, "mode must be open, approval or closed"))?;
+    node::set_registration_mode(state.db(), mode).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ProfileUpdate {
+    pub initiative_name: String,
+    #[serde(default)]
+    pub description: String,
+    pub location: Option<PlaceDto>,
+    pub website: Option<String>,
+    pub contact: Option<String>,
+}
+
+/// Set the node's profile (admin).
+#[utoipa::path(put, path = "/api/v1/admin/profile", request_body = ProfileUpdate, security(("bearer" = [])),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn set_profile(
+    State(state): State<AppState>,
+    ApiAdmin(_admin): ApiAdmin,
+    ApiJson(body): ApiJson<ProfileUpdate>,
+) -> ApiResult<StatusCode> {
+    if let Some(place) = &body.location {
+        let lat_ok = place.latitude.is_none_or(|l| (-90.0..=90.0).contains(&l));
+        let lon_ok = place.longitude.is_none_or(|l| (-180.0..=180.0).contains(&l));
+        if !lat_ok || !lon_ok {
+            return Err(ApiError::new(ErrorKind::Validation, "latitude or longitude out of range"));
+        }
+    }
+    let profile = NodeProfile {
+        initiative_name: body.initiative_name,
+        description: body.description,
+        location: body.location.map(|p| Place {
+            name: p.name,
+            address: p.address,
+            latitude: p.latitude,
+            longitude: p.longitude,
+        }),
+        website: body.website,
+        contact: body.contact,
+    };
+    node::set_profile(state.db(), &profile).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct QueueRow {
+    pub peer: String,
+    pub state: String,
+    pub count: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PeerView {
+    pub host: String,
+    pub unreachable: bool,
+    pub blocked: bool,
+    pub consecutive_failures: i32,
+    pub failing_since: Option<String>,
+    pub last_success_at: Option<String>,
+    pub last_seen_at: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeliveryQueue {
+    pub queue: Vec<QueueRow>,
+    pub peers: Vec<PeerView>,
+}
+
+/// The delivery queue per peer, and each peer's health (admin).
+#[utoipa::path(get, path = "/api/v1/admin/deliveries", security(("bearer" = [])),
+    responses((status = 200, body = DeliveryQueue), (status = 403, body = ErrorBody)))]
+async fn delivery_queue(State(state): State<AppState>, ApiAdmin(_admin): ApiAdmin) -> ApiResult<Json<DeliveryQueue>> {
+    Ok(Json(queue_snapshot(&state).await?))
+}
+
+pub async fn queue_snapshot(state: &AppState) -> ApiResult<DeliveryQueue> {
+    let queue = queries::deliveries::queue_by_peer(state.db())
+        .await?
+        .into_iter()
+        .map(|r| QueueRow { peer: r.peer_host, state: r.state, count: r.count })
+        .collect();
+    let peers = queries::peers::all(state.db())
+        .await?
+        .into_iter()
+        .map(|p| PeerView {
+            host: p.host,
+            unreachable: p.unreachable,
+            blocked: p.blocked,
+            consecutive_failures: p.consecutive_failures,
+            failing_since: p.failing_since.map(|t| t.to_rfc3339()),
+            last_success_at: p.last_success_at.map(|t| t.to_rfc3339()),
+            last_seen_at: p.last_seen_at.map(|t| t.to_rfc3339()),
+        })
+        .collect();
+    Ok(DeliveryQueue { queue, peers })
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct BlockRequest {
+    /// The node's host, e.g. `spam.example`.
+    pub host: String,
+}
+
+/// Block a whole node: nothing from it is accepted, nothing is sent to it (admin).
+#[utoipa::path(post, path = "/api/v1/admin/blocks", request_body = BlockRequest, security(("bearer" = [])),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn block_node(
+    State(state): State<AppState>,
+    ApiAdmin(_admin): ApiAdmin,
+    ApiJson(body): ApiJson<BlockRequest>,
+) -> ApiResult<StatusCode> {
+    let host = body.host.trim().to_ascii_lowercase();
+    if host.is_empty() || host.contains('/') || host == state.context().node.domain {
+        return Err(ApiError::new(ErrorKind::Validation, "give another node's host, e.g. spam.example"));
+    }
+    queries::peers::set_blocked(state.db(), &host, true).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Lift a block (admin).
+#[utoipa::path(delete, path = "/api/v1/admin/blocks/{host}", params(("host" = String, Path)), security(("bearer" = [])),
+    responses((status = 204), (status = 403, body = ErrorBody)))]
+async fn unblock_node(State(state): State<AppState>, ApiAdmin(_admin): ApiAdmin, Path(host): Path<String>) -> ApiResult<StatusCode> {
+    queries::peers::set_blocked(state.db(), &host.to_ascii_lowercase(), false).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

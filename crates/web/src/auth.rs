@@ -1,0 +1,130 @@
+//! Who is asking: bearer tokens for the API, session cookies (with CSRF
+//! protection) for the pages.
+
+use crate::{AppState, error::ApiError};
+use axum::{extract::FromRequestParts, http::request::Parts};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use healthcommons_core::ErrorKind;
+use healthcommons_service::accounts::{self, Account, Role};
+use rand::RngCore;
+use subtle::ConstantTimeEq;
+
+pub const SESSION_COOKIE: &str = "hc_session";
+pub const CSRF_COOKIE: &str = "hc_csrf";
+
+/// An API caller authenticated with `Authorization: Bearer TOKEN`.
+pub struct ApiAccount(pub Account);
+
+impl FromRequestParts<AppState> for ApiAccount {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| ApiError::new(ErrorKind::Unauthorized, "send Authorization: Bearer TOKEN"))?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| ApiError::new(ErrorKind::Unauthorized, "send Authorization: Bearer TOKEN"))?;
+        accounts::account_for_api_token(state.db(), token)
+            .await?
+            .map(ApiAccount)
+            .ok_or_else(|| ApiError::new(ErrorKind::Unauthorized, "the token is not valid"))
+    }
+}
+
+/// An admin API caller.
+pub struct ApiAdmin(pub Account);
+
+impl FromRequestParts<AppState> for ApiAdmin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let ApiAccount(account) = ApiAccount::from_request_parts(parts, state).await?;
+        if account.role() != Role::Admin {
+            return Err(ApiError::new(ErrorKind::Forbidden, "only an admin may do this"));
+        }
+        Ok(ApiAdmin(account))
+    }
+}
+
+/// The signed-in person of a page request, if any.
+pub struct MaybeSession(pub Option<Account>);
+
+impl FromRequestParts<AppState> for MaybeSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let jar = CookieJar::from_headers(&parts.headers);
+        let Some(cookie) = jar.get(SESSION_COOKIE) else {
+            return Ok(MaybeSession(None));
+        };
+        Ok(MaybeSession(accounts::account_for_session(state.db(), cookie.value()).await?))
+    }
+}
+
+/// What templates know of the viewer.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    pub username: String,
+    pub is_admin: bool,
+}
+
+impl Viewer {
+    pub fn of(account: &Option<Account>) -> Option<Viewer> {
+        account.as_ref().map(|a| Viewer {
+            username: a.user.username.clone(),
+            is_admin: a.role() == Role::Admin,
+        })
+    }
+}
+
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The CSRF token of this browser (double-submit cookie), created if absent.
+pub fn csrf_token(jar: CookieJar, secure: bool) -> (CookieJar, String) {
+    if let Some(existing) = jar.get(CSRF_COOKIE) {
+        let token = existing.value().to_owned();
+        return (jar, token);
+    }
+    let token = random_token();
+    let cookie = Cookie::build((CSRF_COOKIE, token.clone()))
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Strict)
+        .build();
+    (jar.add(cookie), token)
+}
+
+/// A form POST must carry the token that matches the browser's CSRF cookie.
+pub fn check_csrf(jar: &CookieJar, submitted: &str) -> Result<(), ApiError> {
+    let expected = jar
+        .get(CSRF_COOKIE)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
+    if expected.is_empty() || !bool::from(expected.as_bytes().ct_eq(submitted.as_bytes())) {
+        return Err(ApiError::new(
+            ErrorKind::Forbidden,
+            "this form has expired; reload the page and try again",
+        ));
+    }
+    Ok(())
+}
+
+pub fn session_cookie(token: String, secure: bool) -> Cookie<'static> {
+    Cookie::build((SESSION_COOKIE, token))
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .build()
+}

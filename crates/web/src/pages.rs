@@ -1,0 +1,400 @@
+//! Server-rendered pages. They work without JavaScript; forms carry a CSRF
+//! token that must match the browser's cookie.
+
+use crate::{
+    AppState,
+    auth::{self, MaybeSession, Viewer},
+    error::{ApiError, PageError, PageResult},
+};
+use askama::Template;
+use axum::{
+    Form, Router,
+    extract::{Path, State},
+    http::{HeaderMap, StatusCode},
+    response::{Html, IntoResponse, Redirect, Response},
+    routing::{get, post},
+};
+use axum_extra::extract::cookie::{Cookie, CookieJar};
+use healthcommons_core::ErrorKind;
+use healthcommons_db::{entities::actor, queries};
+use healthcommons_federation::publisher::OutboxPublisher;
+use healthcommons_service::{
+    accounts::{self, Registration, RegistrationOutcome, Role},
+    follows, node,
+};
+use serde::Deserialize;
+
+const STYLE: &str = include_str!("../templates/style.css");
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/static/style.css", get(style))
+        .route("/register", get(register_form).post(register))
+        .route("/login", get(login_form).post(login))
+        .route("/logout", post(logout))
+        .route("/g/{name}/join", post(join_group))
+        .route("/g/{name}/leave", post(leave_group))
+        .route("/admin/deliveries", get(admin_deliveries))
+}
+
+fn render(template: impl Template) -> PageResult<Html<String>> {
+    template
+        .render()
+        .map(Html)
+        .map_err(|e| PageError(ApiError::new(ErrorKind::Internal, format!("template: {e}"))))
+}
+
+async fn style() -> Response {
+    ([(http::header::CONTENT_TYPE, "text/css")], STYLE).into_response()
+}
+
+#[derive(Template)]
+#[template(path = "not_found.html")]
+struct NotFoundPage {
+    viewer: Option<Viewer>,
+}
+
+pub fn not_found(session: MaybeSession) -> Response {
+    let page = NotFoundPage { viewer: Viewer::of(&session.0) };
+    match page.render() {
+        Ok(html) => (StatusCode::NOT_FOUND, Html(html)).into_response(),
+        Err(_) => (StatusCode::NOT_FOUND, "not found").into_response(),
+    }
+}
+
+struct GroupItem {
+    name: String,
+    display_name: String,
+    members: u64,
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    viewer: Option<Viewer>,
+    csrf: String,
+    initiative_name: String,
+    description: String,
+    domain: String,
+    groups: Vec<GroupItem>,
+}
+
+async fn home(State(state): State<AppState>, jar: CookieJar, session: MaybeSession) -> PageResult<Response> {
+    let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
+    let db = state.db();
+    let profile = node::profile(db, &state.context().node).await?;
+    let mut groups = Vec::new();
+    for group in queries::actors::local_groups(db).await? {
+        groups.push(GroupItem {
+            members: queries::follows::count_followers(db, group.id).await?,
+            display_name: group.display_name.clone().unwrap_or_else(|| group.username.clone()),
+            name: group.username,
+        });
+    }
+    let page = render(HomePage {
+        viewer: Viewer::of(&session.0),
+        csrf,
+        initiative_name: profile.initiative_name,
+        description: profile.description,
+        domain: state.context().node.domain.clone(),
+        groups,
+    })?;
+    Ok((jar, page).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "register.html")]
+struct RegisterPage {
+    viewer: Option<Viewer>,
+    csrf: String,
+    mode: String,
+    error: Option<String>,
+    username: String,
+}
+
+async fn register_form(State(state): State<AppState>, jar: CookieJar, session: MaybeSession) -> PageResult<Response> {
+    let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
+    let mode = node::registration_mode(state.db()).await?.as_str().to_owned();
+    let page = render(RegisterPage { viewer: Viewer::of(&session.0), csrf, mode, error: None, username: String::new() })?;
+    Ok((jar, page).into_response())
+}
+
+#[derive(Deserialize)]
+struct RegisterForm {
+    csrf: String,
+    username: String,
+    password: String,
+    #[serde(default)]
+    email: String,
+}
+
+#[derive(Template)]
+#[template(path = "awaiting_approval.html")]
+struct AwaitingApprovalPage {
+    viewer: Option<Viewer>,
+    username: String,
+}
+
+async fn register(State(state): State<AppState>, jar: CookieJar, Form(form): Form<RegisterForm>) -> PageResult<Response> {
+    auth::check_csrf(&jar, &form.csrf)?;
+    let result = accounts::register(
+        state.db(),
+        &state.context().node,
+        Registration {
+            username: &form.username,
+            password: &form.password,
+            email: Some(form.email.as_str()),
+        },
+    )
+    .await;
+    match result {
+        Ok((account, RegistrationOutcome::Active)) => {
+            let token = accounts::open_session(state.db(), &account).await?;
+            let jar = jar.add(auth::session_cookie(token, state.secure_cookies));
+            Ok((jar, Redirect::to(&format!("/u/{}", account.user.username))).into_response())
+        }
+        Ok((account, RegistrationOutcome::AwaitingApproval)) => {
+            let page = render(AwaitingApprovalPage { viewer: None, username: account.user.username })?;
+            Ok(page.into_response())
+        }
+        Err(err) if matches!(err.kind(), ErrorKind::Validation | ErrorKind::Conflict) => {
+            let mode = node::registration_mode(state.db()).await?.as_str().to_owned();
+            let page = render(RegisterPage {
+                viewer: None,
+                csrf: form.csrf,
+                mode,
+                error: Some(err.public_message()),
+                username: form.username,
+            })?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    viewer: Option<Viewer>,
+    csrf: String,
+    error: Option<String>,
+    username: String,
+}
+
+async fn login_form(State(state): State<AppState>, jar: CookieJar, session: MaybeSession) -> PageResult<Response> {
+    let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
+    let page = render(LoginPage { viewer: Viewer::of(&session.0), csrf, error: None, username: String::new() })?;
+    Ok((jar, page).into_response())
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    csrf: String,
+    username: String,
+    password: String,
+}
+
+async fn login(State(state): State<AppState>, jar: CookieJar, Form(form): Form<LoginForm>) -> PageResult<Response> {
+    auth::check_csrf(&jar, &form.csrf)?;
+    match accounts::authenticate(state.db(), &form.username, &form.password).await {
+        Ok(account) => {
+            let token = accounts::open_session(state.db(), &account).await?;
+            let jar = jar.add(auth::session_cookie(token, state.secure_cookies));
+            Ok((jar, Redirect::to("/")).into_response())
+        }
+        Err(err) if matches!(err.kind(), ErrorKind::Unauthorized | ErrorKind::Forbidden) => {
+            let page = render(LoginPage {
+                viewer: None,
+                csrf: form.csrf,
+                error: Some(err.public_message()),
+                username: form.username,
+            })?;
+            Ok((StatusCode::UNAUTHORIZED, page).into_response())
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn logout(State(state): State<AppState>, jar: CookieJar, Form(form): Form<CsrfForm>) -> PageResult<Response> {
+    auth::check_csrf(&jar, &form.csrf)?;
+    if let Some(cookie) = jar.get(auth::SESSION_COOKIE) {
+        accounts::close_session(state.db(), cookie.value()).await?;
+    }
+    let jar = jar.remove(Cookie::build(auth::SESSION_COOKIE).path("/").build());
+    Ok((jar, Redirect::to("/")).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "person.html")]
+struct PersonPage {
+    viewer: Option<Viewer>,
+    display_name: String,
+    handle: String,
+    summary_html: String,
+    followers: u64,
+    following: u64,
+}
+
+pub async fn person_page(state: &AppState, session: MaybeSession, row: actor::Model) -> PageResult<Response> {
+    let db = state.db();
+    let page = PersonPage {
+        viewer: Viewer::of(&session.0),
+        followers: queries::follows::count_followers(db, row.id).await?,
+        following: queries::follows::count_following(db, row.id).await?,
+        display_name: row.display_name.clone().unwrap_or_else(|| row.username.clone()),
+        handle: format!("@{}@{}", row.username, row.host),
+        summary_html: row.summary_html.clone().unwrap_or_default(),
+    };
+    Ok(render(page)?.into_response())
+}
+
+#[derive(Template)]
+#[template(path = "group.html")]
+struct GroupPage {
+    viewer: Option<Viewer>,
+    csrf: String,
+    name: String,
+    display_name: String,
+    handle: String,
+    summary_html: String,
+    members: u64,
+    approval_needed: bool,
+    /// The viewer's membership: none, pending or accepted.
+    membership: String,
+}
+
+pub async fn group_page(
+    state: &AppState,
+    session: MaybeSession,
+    row: actor::Model,
+    headers: &HeaderMap,
+) -> PageResult<Response> {
+    let db = state.db();
+    let jar = CookieJar::from_headers(headers);
+    let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
+    let membership = match &session.0 {
+        Some(account) => queries::follows::between(db, account.person.id, row.id)
+            .await?
+            .map(|f| f.state)
+            .unwrap_or_else(|| "none".into()),
+        None => "none".into(),
+    };
+    let page = GroupPage {
+        viewer: Viewer::of(&session.0),
+        csrf,
+        members: queries::follows::count_followers(db, row.id).await?,
+        display_name: row.display_name.clone().unwrap_or_else(|| row.username.clone()),
+        handle: format!("@{}@{}", row.username, row.host),
+        summary_html: row.summary_html.clone().unwrap_or_default(),
+        approval_needed: row.manually_approves_followers,
+        membership,
+        name: row.username,
+    };
+    Ok((jar, render(page)?).into_response())
+}
+
+async fn signed_in(session: MaybeSession) -> PageResult<accounts::Account> {
+    session
+        .0
+        .ok_or_else(|| PageError(ApiError::new(ErrorKind::Unauthorized, "sign in to join working groups")))
+}
+
+async fn join_group(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Path(name): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> PageResult<Response> {
+    auth::check_csrf(&jar, &form.csrf)?;
+    let account = signed_in(session).await?;
+    let group = queries::actors::local_by_username(state.db(), &name)
+        .await?
+        .filter(|a| a.kind == queries::actors::GROUP)
+        .ok_or_else(|| PageError(ApiError::new(ErrorKind::NotFound, "no such working group")))?;
+    let publisher = OutboxPublisher::from_context(state.context());
+    follows::follow(state.db(), &state.context().node, &publisher, &account.person, &group).await?;
+    Ok(Redirect::to(&format!("/g/{name}")).into_response())
+}
+
+async fn leave_group(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Path(name): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> PageResult<Response> {
+    auth::check_csrf(&jar, &form.csrf)?;
+    let account = signed_in(session).await?;
+    let group = queries::actors::local_by_username(state.db(), &name)
+        .await?
+        .filter(|a| a.kind == queries::actors::GROUP)
+        .ok_or_else(|| PageError(ApiError::new(ErrorKind::NotFound, "no such working group")))?;
+    let publisher = OutboxPublisher::from_context(state.context());
+    follows::unfollow(state.db(), &publisher, &account.person, &group).await?;
+    Ok(Redirect::to(&format!("/g/{name}")).into_response())
+}
+
+struct QueueLine {
+    peer: String,
+    state: String,
+    count: i64,
+}
+
+struct PeerLine {
+    host: String,
+    status: String,
+    failures: i32,
+    last_success: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_deliveries.html")]
+struct AdminDeliveriesPage {
+    viewer: Option<Viewer>,
+    queue: Vec<QueueLine>,
+    peers: Vec<PeerLine>,
+}
+
+async fn admin_deliveries(State(state): State<AppState>, session: MaybeSession) -> PageResult<Html<String>> {
+    let account = session
+        .0
+        .clone()
+        .ok_or_else(|| PageError(ApiError::new(ErrorKind::Unauthorized, "sign in as an admin")))?;
+    if account.role() != Role::Admin {
+        return Err(PageError(ApiError::new(ErrorKind::Forbidden, "only admins may see the delivery queue")));
+    }
+    let snapshot = crate::api::queue_snapshot(&state).await?;
+    render(AdminDeliveriesPage {
+        viewer: Viewer::of(&session.0),
+        queue: snapshot
+            .queue
+            .into_iter()
+            .map(|q| QueueLine { peer: q.peer, state: q.state, count: q.count })
+            .collect(),
+        peers: snapshot
+            .peers
+            .into_iter()
+            .map(|p| PeerLine {
+                status: if p.blocked {
+                    "blocked".into()
+                } else if p.unreachable {
+                    "unreachable".into()
+                } else if p.consecutive_failures > 0 {
+                    "failing".into()
+                } else {
+                    "ok".into()
+                },
+                failures: p.consecutive_failures,
+                last_success: p.last_success_at.unwrap_or_else(|| "never".into()),
+                host: p.host,
+            })
+            .collect(),
+    })
+}
