@@ -108,14 +108,22 @@ async fn webfinger(handle: &Handle, data: &RequestData) -> Result<Url, Federatio
     if bytes.len() > 256 * 1024 {
         return Err(FederationError::Fetch("webfinger answer too large".into()));
     }
-    let jrd: Jrd = serde_json::from_slice(&bytes)?;
-    if !jrd.subject.eq_ignore_ascii_case(&resource) {
+    parse_jrd(&bytes, Some(&resource))
+}
+
+/// The ActivityPub actor link of a WebFinger answer, checking its subject
+/// against the resource asked for when one is given.
+pub fn parse_jrd(bytes: &[u8], expected_subject: Option<&str>) -> Result<Url, FederationError> {
+    let jrd: Jrd = serde_json::from_slice(bytes)?;
+    if let Some(expected) = expected_subject
+        && !jrd.subject.eq_ignore_ascii_case(expected)
+    {
         return Err(FederationError::Invalid(format!(
-            "webfinger subject {} does not match {resource}",
+            "webfinger subject {} does not match {expected}",
             jrd.subject
         )));
     }
-    self_link(&jrd).ok_or_else(|| FederationError::Invalid(format!("webfinger for {handle} has no actor link")))
+    self_link(&jrd).ok_or_else(|| FederationError::Invalid(format!("webfinger for {} has no actor link", jrd.subject)))
 }
 
 fn self_link(jrd: &Jrd) -> Option<Url> {

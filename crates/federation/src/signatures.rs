@@ -12,6 +12,7 @@ use http::HeaderMap;
 use http_signature_normalization::Config;
 use rsa::{
     Pkcs1v15Sign, RsaPrivateKey, RsaPublicKey,
+    pkcs1::DecodeRsaPublicKey,
     pkcs8::{DecodePrivateKey, DecodePublicKey},
 };
 use sha2::{Digest, Sha256};
@@ -221,7 +222,7 @@ fn check_digest(headers: &HeaderMap, body: &[u8]) -> Result<(), SignatureError> 
 
 /// Verify a pending signature with the signer's public key (SPKI PEM).
 pub fn verify_with_key(pending: &PendingSignature, public_key_pem: &str) -> bool {
-    let Ok(key) = RsaPublicKey::from_public_key_pem(public_key_pem.trim()) else {
+    let Some(key) = parse_public_key(public_key_pem) else {
         return false;
     };
     let Ok(signature) = BASE64.decode(&pending.signature) else {
@@ -230,6 +231,33 @@ pub fn verify_with_key(pending: &PendingSignature, public_key_pem: &str) -> bool
     let hashed = Sha256::digest(pending.signing_string.as_bytes());
     key.verify(Pkcs1v15Sign::new::<Sha256>(), &hashed, &signature)
         .is_ok()
+}
+
+/// An RSA public key from PEM: SPKI (`BEGIN PUBLIC KEY`, most servers) or
+/// PKCS#1 (`BEGIN RSA PUBLIC KEY`, Funkwhale).
+pub fn parse_public_key(pem: &str) -> Option<RsaPublicKey> {
+    let pem = normalize_pem(pem)?;
+    RsaPublicKey::from_public_key_pem(&pem)
+        .ok()
+        .or_else(|| RsaPublicKey::from_pkcs1_pem(&pem).ok())
+}
+
+/// Rebuild a PEM block whose line breaks were lost or mangled (seen in the
+/// wild as spaces): header, the base64 body in 64-column lines, footer.
+fn normalize_pem(pem: &str) -> Option<String> {
+    let pem = pem.trim();
+    let start = pem.find("-----BEGIN ")?;
+    let header_end = start + pem[start + 11..].find("-----")? + 16;
+    let footer_start = pem.rfind("-----END ")?;
+    let header = &pem[start..header_end];
+    let footer = pem[footer_start..].trim();
+    let body: String = pem[header_end..footer_start].chars().filter(|c| !c.is_whitespace()).collect();
+    let lines: Vec<&str> = body
+        .as_bytes()
+        .chunks(64)
+        .filter_map(|chunk| std::str::from_utf8(chunk).ok())
+        .collect();
+    Some(format!("{header}\n{}\n{footer}\n", lines.join("\n")))
 }
 
 /// The value for a `Digest` header over `body`.

@@ -5,7 +5,7 @@
 use crate::{FederationError, RequestData, context::FederationContext};
 use activitypub_federation::{
     kinds::actor::{ApplicationType, GroupType, OrganizationType, PersonType, ServiceType},
-    protocol::{public_key::PublicKey, verification::verify_domains_match},
+    protocol::{helpers::deserialize_skip_error, verification::verify_domains_match},
     traits::{Actor, Object},
 };
 use chrono::{DateTime, Utc};
@@ -52,6 +52,17 @@ pub struct Endpoints {
     pub shared_inbox: Option<Url>,
 }
 
+/// An actor's key. `owner` is optional because some servers (Bridgy Fed)
+/// leave it out; when present it must be the actor.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ActorKey {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<Url>,
+    pub public_key_pem: String,
+}
+
 /// An actor as ActivityPub JSON: what Mastodon needs to show and follow it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -60,9 +71,9 @@ pub struct ApActor {
     pub kind: ActorKind,
     pub id: Url,
     pub preferred_username: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "deserialize_skip_error", skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "deserialize_skip_error", skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
     #[serde(
         default,
@@ -71,20 +82,20 @@ pub struct ApActor {
     )]
     pub url: Option<Url>,
     pub inbox: Url,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "deserialize_skip_error", skip_serializing_if = "Option::is_none")]
     pub outbox: Option<Url>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "deserialize_skip_error", skip_serializing_if = "Option::is_none")]
     pub followers: Option<Url>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "deserialize_skip_error", skip_serializing_if = "Option::is_none")]
     pub following: Option<Url>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "deserialize_skip_error", skip_serializing_if = "Option::is_none")]
     pub endpoints: Option<Endpoints>,
-    pub public_key: PublicKey,
-    #[serde(default)]
+    pub public_key: ActorKey,
+    #[serde(default, deserialize_with = "deserialize_skip_error")]
     pub manually_approves_followers: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "deserialize_skip_error", skip_serializing_if = "Option::is_none")]
     pub discoverable: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "deserialize_skip_error", skip_serializing_if = "Option::is_none")]
     pub published: Option<DateTime<Utc>>,
 }
 
@@ -170,9 +181,9 @@ impl Object for DbActor {
             endpoints: Some(Endpoints {
                 shared_inbox: Some(shared_inbox),
             }),
-            public_key: PublicKey {
+            public_key: ActorKey {
                 id: a.public_key_id.clone(),
-                owner: id.clone(),
+                owner: Some(id.clone()),
                 public_key_pem: a.public_key_pem.clone(),
             },
             manually_approves_followers: a.manually_approves_followers,
@@ -197,10 +208,10 @@ impl Object for DbActor {
 pub fn verify_actor_json(json: &ApActor, expected_domain: &Url) -> Result<(), FederationError> {
     verify_domains_match(&json.id, expected_domain)
         .map_err(|_| FederationError::Invalid("the actor's id is on another host".into()))?;
-    if json.public_key.owner != json.id {
+    if json.public_key.owner.as_ref().is_some_and(|owner| owner != &json.id) {
         return Err(FederationError::Invalid("publicKey.owner is not the actor".into()));
     }
-    let key_url = Url::parse(&json.public_key.id)?;
+    let key_url = key_id(json)?;
     if host_of(&key_url) != host_of(&json.id) {
         return Err(FederationError::Invalid("the key id is on another host".into()));
     }
@@ -216,6 +227,12 @@ pub fn verify_actor_json(json: &ApActor, expected_domain: &Url) -> Result<(), Fe
         return Err(FederationError::Invalid("preferredUsername is empty".into()));
     }
     Ok(())
+}
+
+/// The key id as an absolute URL. A relative id (old Bridgy Fed actors send
+/// one) is resolved against the actor's id, as JSON-LD resolves relative IRIs.
+pub fn key_id(json: &ApActor) -> Result<Url, FederationError> {
+    Ok(json.id.join(&json.public_key.id)?)
 }
 
 /// A storable row for a remote actor, with every text field made safe.
@@ -239,7 +256,7 @@ pub fn remote_actor_row(json: &ApActor) -> Result<actor::ActiveModel, Federation
         outbox: Set(json.outbox.as_ref().map(Url::to_string)),
         followers_url: Set(json.followers.as_ref().map(Url::to_string)),
         following_url: Set(json.following.as_ref().map(Url::to_string)),
-        public_key_id: Set(json.public_key.id.clone()),
+        public_key_id: Set(key_id(json)?.to_string()),
         public_key_pem: Set(json.public_key.public_key_pem.clone()),
         private_key_pem: Set(None),
         user_id: Set(None),
