@@ -225,8 +225,9 @@ const MAX_PROCESSING_ATTEMPTS: i32 = 6;
 /// Process stored activities, oldest first, until the process ends.
 pub async fn run_worker(config: FederationConfig<FederationContext>) {
     let context = config.to_request_data().app_data().clone();
+    let lease = chrono::Duration::from_std(context.settings.claim_lease).unwrap_or(chrono::Duration::minutes(2));
     loop {
-        let claimed = match queries::inbox::claim_due(&context.db, 16, chrono::Duration::minutes(5)).await {
+        let claimed = match queries::inbox::claim_due(&context.db, 16, lease).await {
             Ok(rows) => rows,
             Err(err) => {
                 warn!(%err, "could not claim inbox activities; retrying");

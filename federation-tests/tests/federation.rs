@@ -1,0 +1,343 @@
+//! Real nodes on loopback, each under its own host name with its own
+//! database, and a Mastodon-shaped peer: what crosses between them.
+
+use healthcommons_db::{
+    entities::{inbox_activity, outbox_activity},
+    queries,
+};
+use healthcommons_federation_tests::{Node, client, mastodon::MastodonPeer, wait_for};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const NODE: &str = env!("CARGO_BIN_EXE_healthcommons-node");
+const PATIENCE: Duration = Duration::from_secs(60);
+
+async fn create_group(node: &Node, token: &str, name: &str) -> String {
+    let response = client()
+        .post(format!("{}/api/v1/groups", node.base))
+        .bearer_auth(token)
+        .json(&json!({"name": name, "display_name": "Walking for health", "summary": "We **walk** together."}))
+        .send()
+        .await
+        .expect("create group");
+    assert_eq!(response.status(), 201);
+    let body: Value = response.json().await.expect("json");
+    body["actor_id"].as_str().expect("actor id").to_owned()
+}
+
+async fn followers_count(node: &Node, group: &str) -> u64 {
+    let body: Value = client()
+        .get(format!("{}/api/v1/groups/{group}", node.base))
+        .send()
+        .await
+        .expect("group")
+        .json()
+        .await
+        .expect("json");
+    body["followers_count"].as_u64().expect("count")
+}
+
+async fn follow_states(node: &Node, token: &str) -> Vec<(String, String)> {
+    let body: Value = client()
+        .get(format!("{}/api/v1/follows", node.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("follows")
+        .json()
+        .await
+        .expect("json");
+    body.as_array()
+        .expect("list")
+        .iter()
+        .map(|f| (f["target"].as_str().unwrap_or_default().to_owned(), f["state"].as_str().unwrap_or_default().to_owned()))
+        .collect()
+}
+
+async fn wait_for_count(node: &Node, group: &str, expected: u64) {
+    wait_for(&format!("{group} on {} to have {expected} followers", node.name), PATIENCE, || async {
+        (followers_count(node, group).await == expected).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn people_on_two_nodes_join_a_working_group_on_a_third() {
+    let (alpha, beta, gamma) = tokio::join!(
+        Node::start(NODE, "alpha.test", &[]),
+        Node::start(NODE, "beta.test", &[]),
+        Node::start(NODE, "gamma.test", &[])
+    );
+    let organiser = beta.user("organiser").await;
+    let group_id = create_group(&beta, &organiser, "walkers").await;
+    let handle = format!("@walkers@{}", beta.domain);
+
+    let ana = alpha.user("ana").await;
+    let response = client()
+        .post(format!("{}/api/v1/follows", alpha.base))
+        .bearer_auth(&ana)
+        .json(&json!({"target": handle}))
+        .send()
+        .await
+        .expect("follow");
+    assert_eq!(response.status(), 202, "a remote follow waits for the Accept");
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["state"], "pending");
+    assert_eq!(body["target"], group_id);
+
+    wait_for("alpha to see the Accept", PATIENCE, || async {
+        follow_states(&alpha, &ana)
+            .await
+            .contains(&(group_id.clone(), "accepted".to_owned()))
+            .then_some(())
+    })
+    .await;
+    wait_for_count(&beta, "walkers", 1).await;
+
+    // gamma follows by actor URL rather than handle.
+    let gus = gamma.user("gus").await;
+    let response = client()
+        .post(format!("{}/api/v1/follows", gamma.base))
+        .bearer_auth(&gus)
+        .json(&json!({"target": group_id}))
+        .send()
+        .await
+        .expect("follow");
+    assert_eq!(response.status(), 202);
+    wait_for_count(&beta, "walkers", 2).await;
+
+    // Leaving is federated too.
+    let response = client()
+        .delete(format!("{}/api/v1/follows", alpha.base))
+        .query(&[("target", &group_id)])
+        .bearer_auth(&ana)
+        .send()
+        .await
+        .expect("unfollow");
+    assert_eq!(response.status(), 204);
+    wait_for_count(&beta, "walkers", 1).await;
+    assert!(follow_states(&alpha, &ana).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_mastodon_shaped_peer_resolves_follows_and_gets_a_signed_accept() {
+    let beta = Node::start(NODE, "beta.test", &[]).await;
+    let organiser = beta.user("organiser").await;
+    let group_id = create_group(&beta, &organiser, "walkers").await;
+    let peer = MastodonPeer::start(Duration::ZERO).await;
+
+    let group = peer.resolve(&format!("@walkers@{}", beta.domain)).await;
+    assert_eq!(group["id"], group_id);
+    assert_eq!(group["type"], "Group");
+    assert_eq!(group["preferredUsername"], "walkers");
+    assert!(group["publicKey"]["publicKeyPem"].as_str().is_some_and(|p| p.contains("PUBLIC KEY")));
+    let inbox = group["inbox"].as_str().expect("inbox").to_owned();
+
+    let follow_id = format!("{}/follows/1", peer.base);
+    let follow = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": follow_id, "type": "Follow", "actor": peer.actor_id("mia"), "object": group_id,
+    });
+    let response = peer.deliver("mia", &inbox, &follow).await;
+    assert_eq!(response.status(), 202);
+
+    let accept = wait_for("the Accept at the peer", PATIENCE, || async {
+        peer.received().into_iter().find(|d| d.body["type"] == "Accept")
+    })
+    .await;
+    assert!(accept.signature_valid, "the Accept must carry a valid signature");
+    assert_eq!(accept.key_id, format!("{group_id}#main-key"));
+    assert_eq!(accept.path, "/users/mia/inbox");
+    assert_eq!(accept.body["actor"], group_id);
+    assert_eq!(accept.body["object"]["id"], follow_id);
+    assert_eq!(accept.body["object"]["actor"], peer.actor_id("mia"));
+    wait_for_count(&beta, "walkers", 1).await;
+
+    // A replay of the same Follow is accepted as a duplicate and changes nothing.
+    let response = peer.deliver("mia", &inbox, &follow).await;
+    assert_eq!(response.status(), 202);
+    assert_eq!(followers_count(&beta, "walkers").await, 1);
+}
+
+#[tokio::test]
+async fn unsigned_tampered_and_malformed_posts_are_refused_and_leave_no_trace() {
+    let beta = Node::start(NODE, "beta.test", &[]).await;
+    let organiser = beta.user("organiser").await;
+    let group_id = create_group(&beta, &organiser, "walkers").await;
+    let peer = MastodonPeer::start(Duration::ZERO).await;
+    let inbox = format!("{group_id}/inbox");
+    let follow = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{}/follows/9", peer.base), "type": "Follow",
+        "actor": peer.actor_id("mallory"), "object": group_id,
+    });
+    let body = serde_json::to_vec(&follow).expect("json");
+
+    let unsigned = client()
+        .post(&inbox)
+        .header("content-type", "application/activity+json")
+        .body(body.clone())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(unsigned.status(), 401, "unsigned");
+
+    let mut swapped = follow.clone();
+    swapped["id"] = json!(format!("{}/follows/10", peer.base));
+    let tampered = peer
+        .deliver_bytes("mallory", &inbox, &body, &serde_json::to_vec(&swapped).expect("json"))
+        .await;
+    assert_eq!(tampered.status(), 401, "body swapped after signing");
+
+    let wrong_type = client()
+        .post(&inbox)
+        .header("content-type", "text/plain")
+        .body(body.clone())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(wrong_type.status(), 415, "wrong content type");
+
+    let oversized = client()
+        .post(&inbox)
+        .header("content-type", "application/activity+json")
+        .body(vec![b' '; 300 * 1024])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(oversized.status(), 413, "oversized body");
+
+    let malformed = peer.deliver_bytes("mallory", &inbox, b"{not json", b"{not json").await;
+    assert_eq!(malformed.status(), 400, "malformed JSON");
+
+    // Another actor's name on an activity signed with mallory's key.
+    let mut impersonation = follow.clone();
+    impersonation["actor"] = json!(peer.actor_id("victim"));
+    let response = peer.deliver("mallory", &inbox, &impersonation).await;
+    assert_eq!(response.status(), 401, "key owner is not the actor");
+
+    let db = beta.database().await;
+    assert_eq!(inbox_activity::Entity::find().count(&db).await.expect("count"), 0, "nothing stored");
+    assert_eq!(followers_count(&beta, "walkers").await, 0);
+
+    // The same Follow, properly signed, goes through.
+    assert_eq!(peer.deliver("mallory", &inbox, &follow).await.status(), 202);
+    wait_for_count(&beta, "walkers", 1).await;
+}
+
+#[tokio::test]
+async fn deliveries_wait_for_a_stopped_node_and_arrive_exactly_as_sent() {
+    let (alpha, mut beta) = tokio::join!(
+        Node::start(NODE, "alpha.test", &[("HEALTHCOMMONS_DELIVERY_RETRY_BASE_SECS", "1")]),
+        Node::start(NODE, "beta.test", &[])
+    );
+    let organiser = beta.user("organiser").await;
+    let group_id = create_group(&beta, &organiser, "walkers").await;
+    let mut tokens = Vec::new();
+    for name in ["ana", "ben", "cai"] {
+        let token = alpha.user(name).await;
+        let response = client()
+            .post(format!("{}/api/v1/follows", alpha.base))
+            .bearer_auth(&token)
+            .json(&json!({"target": group_id}))
+            .send()
+            .await
+            .expect("follow");
+        assert_eq!(response.status(), 202);
+        tokens.push(token);
+    }
+    wait_for_count(&beta, "walkers", 3).await;
+
+    beta.stop();
+    for token in &tokens {
+        let response = client()
+            .delete(format!("{}/api/v1/follows", alpha.base))
+            .query(&[("target", &group_id)])
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("unfollow");
+        assert_eq!(response.status(), 204);
+    }
+    let alpha_db = alpha.database().await;
+    let peer_host = beta.domain.clone();
+    wait_for("alpha to fail delivering to the stopped beta", PATIENCE, || async {
+        let peer = queries::peers::get(&alpha_db, &peer_host).await.ok().flatten()?;
+        (peer.consecutive_failures > 0).then_some(())
+    })
+    .await;
+    assert_eq!(queries::deliveries::count_pending(&alpha_db).await.expect("count"), 3);
+
+    beta.spawn().await;
+    wait_for_count(&beta, "walkers", 0).await;
+
+    // Every Undo arrived byte for byte as alpha stored it.
+    let beta_db = beta.database().await;
+    let sent = outbox_activity::Entity::find()
+        .filter(outbox_activity::Column::Kind.eq("Undo"))
+        .all(&alpha_db)
+        .await
+        .expect("outbox");
+    assert_eq!(sent.len(), 3);
+    for activity in sent {
+        let received = queries::inbox::by_ap_id(&beta_db, &activity.ap_id)
+            .await
+            .expect("query")
+            .unwrap_or_else(|| panic!("{} never arrived", activity.ap_id));
+        assert_eq!(received.body, activity.json);
+    }
+    wait_for("alpha's queue to drain", PATIENCE, || async {
+        (queries::deliveries::count_pending(&alpha_db).await.ok()? == 0).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn kill_9_in_the_middle_of_a_fan_out_loses_no_delivery() {
+    const FOLLOWERS: usize = 30;
+    let mut beta = Node::start(
+        NODE,
+        "beta.test",
+        &[("HEALTHCOMMONS_DELIVERY_CLAIM_LEASE_SECS", "2"), ("HEALTHCOMMONS_DELIVERY_RETRY_BASE_SECS", "1")],
+    )
+    .await;
+    let organiser = beta.user("organiser").await;
+    let group_id = create_group(&beta, &organiser, "walkers").await;
+    // A slow peer, so the fan-out of Accepts is still under way when beta dies.
+    let peer = MastodonPeer::start(Duration::from_millis(250)).await;
+    let inbox = format!("{group_id}/inbox");
+    let mut follow_ids = Vec::new();
+    for i in 0..FOLLOWERS {
+        let follow_id = format!("{}/follows/{i}", peer.base);
+        let follow = json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": follow_id, "type": "Follow", "actor": peer.actor_id(&format!("member{i}")), "object": group_id,
+        });
+        assert_eq!(peer.deliver(&format!("member{i}"), &inbox, &follow).await.status(), 202);
+        follow_ids.push(follow_id);
+    }
+    let received_some = wait_for("the first Accepts", PATIENCE, || async {
+        let n = peer.received().len();
+        (n >= 3).then_some(n)
+    })
+    .await;
+    assert!(received_some < FOLLOWERS, "the fan-out must still be running when beta is killed");
+    beta.kill9();
+    let before_restart = peer.received().len();
+    assert!(before_restart < FOLLOWERS, "killed mid fan-out ({before_restart} of {FOLLOWERS} delivered)");
+
+    beta.spawn().await;
+    wait_for("every Accept after the restart", Duration::from_secs(120), || async {
+        let answered: std::collections::HashSet<String> = peer
+            .received()
+            .iter()
+            .filter(|d| d.body["type"] == "Accept")
+            .filter_map(|d| d.body["object"]["id"].as_str().map(str::to_owned))
+            .collect();
+        follow_ids.iter().all(|id| answered.contains(id)).then_some(())
+    })
+    .await;
+    assert!(peer.received().iter().all(|d| d.signature_valid), "every delivery signed");
+    assert_eq!(followers_count(&beta, "walkers").await, FOLLOWERS as u64);
+}
