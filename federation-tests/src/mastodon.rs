@@ -40,6 +40,7 @@ struct PeerState {
     key: RsaPrivateKey,
     public_pem: String,
     delay: Duration,
+    authorized_fetch: bool,
     received: Mutex<Vec<Delivery>>,
 }
 
@@ -52,6 +53,12 @@ pub struct MastodonPeer {
 impl MastodonPeer {
     /// Start the peer on mastodon.test; `delay` slows every inbox answer.
     pub async fn start(delay: Duration) -> MastodonPeer {
+        Self::start_with(delay, false).await
+    }
+
+    /// With `authorized_fetch`, the peer answers GETs of its actors only when
+    /// they are signed (Mastodon's secure mode), as Mastodon checks them.
+    pub async fn start_with(delay: Duration, authorized_fetch: bool) -> MastodonPeer {
         let ip = crate::ip_of("mastodon.test");
         let listener = tokio::net::TcpListener::bind((ip, 0)).await.expect("bind");
         let port = listener.local_addr().expect("addr").port();
@@ -64,6 +71,7 @@ impl MastodonPeer {
             key,
             public_pem,
             delay,
+            authorized_fetch,
             received: Mutex::new(Vec::new()),
         });
         let app = Router::new()
@@ -165,7 +173,15 @@ impl MastodonPeer {
     }
 }
 
-async fn actor(State(state): State<Arc<PeerState>>, Path(name): Path<String>) -> impl IntoResponse {
+async fn actor(
+    State(state): State<Arc<PeerState>>,
+    Path(name): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> axum::response::Response {
+    if state.authorized_fetch && !verify(&headers, "get", uri.path(), None).await.0 {
+        return (StatusCode::UNAUTHORIZED, "Request not signed").into_response();
+    }
     let id = format!("{}/users/{name}", state.base);
     let body = json!({
         "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
@@ -182,7 +198,7 @@ async fn actor(State(state): State<Arc<PeerState>>, Path(name): Path<String>) ->
         "discoverable": true,
         "publicKey": {"id": format!("{id}#main-key"), "owner": id, "publicKeyPem": state.public_pem},
     });
-    ([("content-type", "application/activity+json; charset=utf-8")], body.to_string())
+    ([("content-type", "application/activity+json; charset=utf-8")], body.to_string()).into_response()
 }
 
 async fn webfinger(
@@ -205,7 +221,7 @@ async fn webfinger(
 
 async fn inbox(State(state): State<Arc<PeerState>>, uri: Uri, headers: HeaderMap, body: Bytes) -> StatusCode {
     tokio::time::sleep(state.delay).await;
-    let (signature_valid, key_id) = verify(&headers, uri.path(), &body).await;
+    let (signature_valid, key_id) = verify(&headers, "post", uri.path(), Some(&body)).await;
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return StatusCode::BAD_REQUEST;
     };
@@ -220,7 +236,7 @@ async fn inbox(State(state): State<Arc<PeerState>>, uri: Uri, headers: HeaderMap
 
 /// Check a request's signature as Mastodon does: rebuild the signing string
 /// from the listed headers, fetch the key's actor, verify RSA-SHA256.
-async fn verify(headers: &HeaderMap, path: &str, body: &[u8]) -> (bool, String) {
+async fn verify(headers: &HeaderMap, method: &str, path: &str, body: Option<&[u8]>) -> (bool, String) {
     let Some(signature) = headers.get("signature").and_then(|v| v.to_str().ok()) else {
         return (false, String::new());
     };
@@ -231,14 +247,20 @@ async fn verify(headers: &HeaderMap, path: &str, body: &[u8]) -> (bool, String) 
         .collect();
     let key_id = fields.get("keyId").copied().unwrap_or_default().to_owned();
     let listed = fields.get("headers").copied().unwrap_or("date");
-    let digest_ok = headers
-        .get("digest")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|d| d == format!("SHA-256={}", STANDARD.encode(Sha256::digest(body))));
+    let digest_ok = match body {
+        Some(body) => {
+            listed.contains("digest")
+                && headers
+                    .get("digest")
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|d| d == format!("SHA-256={}", STANDARD.encode(Sha256::digest(body))))
+        }
+        None => true,
+    };
     let mut lines = Vec::new();
     for name in listed.split_whitespace() {
         if name == "(request-target)" {
-            lines.push(format!("(request-target): post {path}"));
+            lines.push(format!("(request-target): {method} {path}"));
         } else {
             let value = headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
             lines.push(format!("{name}: {value}"));
@@ -270,8 +292,5 @@ async fn verify(headers: &HeaderMap, path: &str, body: &[u8]) -> (bool, String) 
     let valid = public
         .verify(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(signing_string.as_bytes()), &raw)
         .is_ok();
-    (
-        valid && digest_ok && listed.contains("digest") && listed.contains("host"),
-        key_id,
-    )
+    (valid && digest_ok && listed.contains("host") && listed.contains("date"), key_id)
 }

@@ -125,7 +125,11 @@ async fn a_mastodon_shaped_peer_resolves_follows_and_gets_a_signed_accept() {
     let beta = Node::start(NODE, "beta.test", &[]).await;
     let organiser = beta.user("organiser").await;
     let group_id = create_group(&beta, &organiser, "walkers").await;
-    let peer = MastodonPeer::start(Duration::ZERO).await;
+    // Secure mode: the peer serves its actors only to signed requests, so the
+    // node must sign its fetch with its instance actor to check the Follow.
+    let peer = MastodonPeer::start_with(Duration::ZERO, true).await;
+    let unsigned = client().get(peer.actor_id("mia")).send().await.expect("get");
+    assert_eq!(unsigned.status(), 401, "the peer refuses unsigned fetches");
 
     let group = peer.resolve(&format!("@walkers@{}", beta.domain)).await;
     assert_eq!(group["id"], group_id);

@@ -53,7 +53,6 @@ pub async fn open(url: &str) -> DbResult<DatabaseConnection> {
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false);
     if url.starts_with("sqlite:") {
-        // WAL (sqlx's default) lets readers run beside the one writer.
         options.max_connections(4).min_connections(1);
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         options.max_connections(16).min_connections(1);
@@ -63,6 +62,10 @@ pub async fn open(url: &str) -> DbResult<DatabaseConnection> {
     let db = Database::connect(options).await?;
     if db.get_database_backend() == DbBackend::Sqlite {
         db.execute_unprepared("PRAGMA foreign_keys = ON").await?;
+        if !url.contains(":memory:") {
+            // Readers beside the one writer; the setting is stored in the file.
+            db.execute_unprepared("PRAGMA journal_mode = WAL").await?;
+        }
     }
     Ok(db)
 }

@@ -116,6 +116,9 @@ pub async fn build_config(
         .request_timeout(Duration::from_secs(10))
         .url_verifier(Box::new(BlockedNodes { db }))
         .signed_fetch_actor(instance_actor)
+        // Sign fetches over (request-target) host date, as Mastodon's
+        // authorized-fetch mode requires.
+        .http_signature_compat(true)
         .build()
         .await
         .map_err(|e| crate::FederationError::Internal(format!("federation config: {e}")))

@@ -22,6 +22,8 @@ const IDLE_POLL: Duration = Duration::from_millis(500);
 /// At most this many requests to one peer at once, so a slow peer cannot hold
 /// every slot while others wait.
 const PER_PEER: usize = 8;
+/// How long a row waits when its peer has no free slot.
+const PEER_BUSY_PAUSE: chrono::Duration = chrono::Duration::milliseconds(250);
 
 /// What one attempt came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,21 +106,27 @@ pub async fn run(context: FederationContext) {
             continue;
         }
         for delivery in claimed {
-            let Ok(permit) = slots.clone().acquire_owned().await else {
-                return;
-            };
             let peer_slot = {
                 let mut map = per_peer.lock().unwrap_or_else(|e| e.into_inner());
                 map.entry(delivery.peer_host.clone())
                     .or_insert_with(|| Arc::new(Semaphore::new(PER_PEER)))
                     .clone()
             };
+            let Ok(peer_permit) = peer_slot.try_acquire_owned() else {
+                // This peer already has its share in flight: hand the row back
+                // briefly instead of letting it hold a slot others could use.
+                if let Err(err) = queries::deliveries::postpone(&context.db, delivery.id, PEER_BUSY_PAUSE).await {
+                    warn!(%err, "could not postpone a delivery; its claim will expire");
+                }
+                continue;
+            };
+            let Ok(permit) = slots.clone().acquire_owned().await else {
+                return;
+            };
             let context = context.clone();
             tokio::spawn(async move {
                 let _global = permit;
-                let Ok(_peer) = peer_slot.acquire_owned().await else {
-                    return;
-                };
+                let _peer = peer_permit;
                 deliver_one(&context, delivery).await;
             });
         }
@@ -144,7 +152,6 @@ async fn deliver_one(context: &FederationContext, delivery: ClaimedDelivery) {
                 .await
         }
         AttemptResult::Retry { status, error, retry_after } => {
-            context.metrics.deliveries.with_label_values(&["retry"]).inc();
             let unreachable_after = chrono::Duration::from_std(context.settings.unreachable_after)
                 .unwrap_or(chrono::Duration::days(1));
             let peer = queries::peers::record_failure(&context.db, &delivery.peer_host, unreachable_after).await;
@@ -162,6 +169,7 @@ async fn deliver_one(context: &FederationContext, delivery: ClaimedDelivery) {
                     "delivery given up after the retry window");
                 context.metrics.deliveries.with_label_values(&["expired"]).inc();
             } else {
+                context.metrics.deliveries.with_label_values(&["retry"]).inc();
                 info!(inbox = %delivery.inbox, ?status, %error, ?wait, "delivery failed, will retry");
             }
             queries::deliveries::mark_attempt_failed(&context.db, delivery.id, attempts, *status, error, retry_at)

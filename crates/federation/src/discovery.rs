@@ -6,7 +6,6 @@ use url::Url;
 
 pub const SOFTWARE_NAME: &str = "healthcommons";
 pub const SOFTWARE_VERSION: &str = env!("CARGO_PKG_VERSION");
-pub const REPOSITORY: &str = "https://example.invalid/healthcommons";
 
 /// The JRD for one local actor.
 pub fn webfinger(subject: &str, actor_id: &Url, kind: &str) -> Webfinger {
@@ -44,10 +43,7 @@ pub struct NodeStats {
 
 /// NodeInfo 2.0 or 2.1 (`version` is "2.0" or "2.1").
 pub fn nodeinfo(version: &str, stats: &NodeStats) -> Value {
-    let mut software = json!({"name": SOFTWARE_NAME, "version": SOFTWARE_VERSION});
-    if version == "2.1" {
-        software["repository"] = json!(REPOSITORY);
-    }
+    let software = json!({"name": SOFTWARE_NAME, "version": SOFTWARE_VERSION});
     json!({
         "version": version,
         "software": software,

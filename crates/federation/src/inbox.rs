@@ -7,6 +7,7 @@
 use crate::{
     FederationContext, FederationError, RequestData,
     activities::{InboxActivity, Outcome, activity_type},
+    metrics::activity_label,
     negotiation,
     objects::actor::{DbActor, host_of},
     signatures::{self, SignatureError},
@@ -184,12 +185,12 @@ pub async fn receive(
     let label = activity_type(&value);
     match queries::inbox::store(&data.db, envelope.id.as_str(), actor_url.as_str(), &label, text).await {
         Ok(Stored::New(_)) => {
-            data.metrics.inbox_results.with_label_values(&[&kind, "stored"]).inc();
+            data.metrics.inbox_results.with_label_values(&[activity_label(&kind), "stored"]).inc();
             data.inbox_wakeup.notify_one();
             Ok(Received::Stored)
         }
         Ok(Stored::Duplicate) => {
-            data.metrics.inbox_results.with_label_values(&[&kind, "duplicate"]).inc();
+            data.metrics.inbox_results.with_label_values(&[activity_label(&kind), "duplicate"]).inc();
             Ok(Received::Duplicate)
         }
         Err(err) => {
@@ -251,12 +252,12 @@ pub async fn run_worker(config: FederationConfig<FederationContext>) {
             let attempts = row.attempts + 1;
             let recorded = match result {
                 Ok(Outcome::Applied) => {
-                    context.metrics.inbox_results.with_label_values(&[&row.kind, "applied"]).inc();
+                    context.metrics.inbox_results.with_label_values(&[activity_label(&row.kind), "applied"]).inc();
                     queries::inbox::mark_done(&context.db, row.id).await
                 }
                 Ok(Outcome::NotHandled(reason)) => {
                     info!(activity = %row.ap_id, %reason, "activity kept but not acted on");
-                    context.metrics.inbox_results.with_label_values(&[&row.kind, "not_handled"]).inc();
+                    context.metrics.inbox_results.with_label_values(&[activity_label(&row.kind), "not_handled"]).inc();
                     queries::inbox::mark_failed_attempt(&context.db, row.id, attempts, &reason, None).await
                 }
                 Err(err) if err.is_transient() && attempts < MAX_PROCESSING_ATTEMPTS => {
@@ -273,7 +274,7 @@ pub async fn run_worker(config: FederationConfig<FederationContext>) {
                 }
                 Err(err) => {
                     warn!(activity = %row.ap_id, %err, "activity refused");
-                    context.metrics.inbox_results.with_label_values(&[&row.kind, "refused"]).inc();
+                    context.metrics.inbox_results.with_label_values(&[activity_label(&row.kind), "refused"]).inc();
                     queries::inbox::mark_failed_attempt(&context.db, row.id, attempts, &err.to_string(), None).await
                 }
             };

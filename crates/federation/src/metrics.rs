@@ -61,3 +61,25 @@ impl Metrics {
             .unwrap_or_default()
     }
 }
+
+/// A bounded label for an activity type: remote input must not mint series.
+pub fn activity_label(kind: &str) -> &'static str {
+    const KNOWN: [&str; 20] = [
+        "Follow", "Accept", "Reject", "Undo", "Create", "Update", "Delete", "Like", "Dislike", "Announce",
+        "Add", "Remove", "Block", "Flag", "Join", "Leave", "Invite", "EmojiReact", "Move", "Question",
+    ];
+    let outer = kind.split('{').next().unwrap_or_default();
+    KNOWN.iter().find(|k| **k == outer).copied().unwrap_or("other")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn activity_labels_are_bounded() {
+        assert_eq!(activity_label("Undo{Follow}"), "Undo");
+        assert_eq!(activity_label("Follow"), "Follow");
+        assert_eq!(activity_label("x\u{0}<script>"), "other");
+    }
+}

@@ -78,6 +78,7 @@ pub async fn resolve_actor(query: &str, data: &RequestData) -> Result<DbActor, F
 }
 
 async fn webfinger(handle: &Handle, data: &RequestData) -> Result<Url, FederationError> {
+    check_handle_host(&handle.host, data.settings.dev_federation)?;
     let scheme = data.scheme();
     let resource = format!("acct:{}@{}", handle.name, handle.host);
     let mut url = Url::parse(&format!("{scheme}://{}/.well-known/webfinger", handle.host))?;
@@ -126,6 +127,26 @@ pub fn parse_jrd(bytes: &[u8], expected_subject: Option<&str>) -> Result<Url, Fe
     self_link(&jrd).ok_or_else(|| FederationError::Invalid(format!("webfinger for {} has no actor link", jrd.subject)))
 }
 
+/// A handle's host must be a domain name: an IP literal would bypass the
+/// resolver that keeps requests off internal addresses. Ports are for dev
+/// federation only (nodes on one machine).
+fn check_handle_host(host: &str, dev_federation: bool) -> Result<(), FederationError> {
+    let (name, port) = match host.rsplit_once(':') {
+        Some((name, port)) => (name, Some(port)),
+        None => (host, None),
+    };
+    if name.parse::<std::net::IpAddr>().is_ok() || name.starts_with('[') {
+        return Err(FederationError::Invalid(format!("{host} is an address, not a domain name")));
+    }
+    if !name.contains('.') && !dev_federation {
+        return Err(FederationError::Invalid(format!("{host} is not a public domain name")));
+    }
+    if port.is_some() && !dev_federation {
+        return Err(FederationError::Invalid(format!("{host}: explicit ports are only allowed with dev federation")));
+    }
+    Ok(())
+}
+
 fn self_link(jrd: &Jrd) -> Option<Url> {
     jrd.links
         .iter()
@@ -141,6 +162,16 @@ fn self_link(jrd: &Jrd) -> Option<Url> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn handles_must_name_a_domain() {
+        assert!(check_handle_host("social.example", false).is_ok());
+        assert!(check_handle_host("127.0.0.1", false).is_err());
+        assert!(check_handle_host("127.0.0.1:6379", true).is_err());
+        assert!(check_handle_host("localhost", false).is_err());
+        assert!(check_handle_host("social.example:8443", false).is_err());
+        assert!(check_handle_host("beta.test:8080", true).is_ok());
+    }
 
     #[test]
     fn the_activitypub_self_link_is_chosen() {

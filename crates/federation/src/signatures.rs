@@ -189,35 +189,35 @@ fn verify_config(expiry: Duration) -> Config {
     Config::new().set_expiration(expiry)
 }
 
-/// Compare `Digest: SHA-256=…` or `Content-Digest: sha-256=:…:` with the body.
+/// Compare the body with every digest header present (`Digest: SHA-256=…`,
+/// `Content-Digest: sha-256=:…:`); at least one is required, and a request
+/// carrying both must match both, so an unsigned one cannot vouch for a
+/// swapped body.
 fn check_digest(headers: &HeaderMap, body: &[u8]) -> Result<(), SignatureError> {
     let expected = Sha256::digest(body);
-    let claimed = if let Some(digest) = headers.get("digest") {
-        let text = digest.to_str().map_err(|_| SignatureError::BadDigest)?;
-        text.split(',')
+    let mut checked = 0;
+    for (header, wrapped) in [("digest", false), ("content-digest", true)] {
+        let Some(value) = headers.get(header) else { continue };
+        let text = value.to_str().map_err(|_| SignatureError::BadDigest)?;
+        let claimed = text
+            .split(',')
             .filter_map(|part| part.trim().split_once('='))
             .find(|(alg, _)| alg.eq_ignore_ascii_case("sha-256"))
-            .map(|(_, value)| value.trim().to_owned())
-            .ok_or(SignatureError::BadDigest)?
-    } else if let Some(digest) = headers.get("content-digest") {
-        let text = digest.to_str().map_err(|_| SignatureError::BadDigest)?;
-        text.split(',')
-            .filter_map(|part| part.trim().split_once('='))
-            .find(|(alg, _)| alg.eq_ignore_ascii_case("sha-256"))
-            .map(|(_, value)| value.trim().trim_matches(':').to_owned())
-            .ok_or(SignatureError::BadDigest)?
-    } else {
-        return Err(SignatureError::BadDigest);
-    };
-    let decoded = BASE64.decode(claimed).map_err(|_| SignatureError::BadDigest)?;
-    if decoded.len() != 32 {
+            .map(|(_, value)| if wrapped { value.trim().trim_matches(':') } else { value.trim() })
+            .ok_or(SignatureError::BadDigest)?;
+        let decoded = BASE64.decode(claimed).map_err(|_| SignatureError::BadDigest)?;
+        if decoded.len() != 32 {
+            return Err(SignatureError::BadDigest);
+        }
+        if !bool::from(decoded.as_slice().ct_eq(&expected[..])) {
+            return Err(SignatureError::DigestMismatch);
+        }
+        checked += 1;
+    }
+    if checked == 0 {
         return Err(SignatureError::BadDigest);
     }
-    if bool::from(decoded.as_slice().ct_eq(&expected[..])) {
-        Ok(())
-    } else {
-        Err(SignatureError::DigestMismatch)
-    }
+    Ok(())
 }
 
 /// Verify a pending signature with the signer's public key (SPKI PEM).
@@ -426,6 +426,20 @@ mod tests {
         assert_eq!(
             check_request(&no_digest, "POST", "/inbox", Some(body), "alpha.test", WINDOW).expect_err("digest"),
             SignatureError::BadDigest
+        );
+    }
+
+    #[test]
+    fn an_unsigned_second_digest_cannot_vouch_for_a_swapped_body() {
+        let (private, _) = keypair();
+        let body = br#"{"type":"Follow"}"#;
+        let swapped = br#"{"type":"Delete"}"#;
+        let mut headers = signed_post(body, &private);
+        let fake = format!("sha-256=:{}:", BASE64.encode(Sha256::digest(swapped)));
+        headers.insert("content-digest", fake.parse().expect("header"));
+        assert_eq!(
+            check_request(&headers, "POST", "/inbox", Some(swapped), "alpha.test", WINDOW).expect_err("swap"),
+            SignatureError::DigestMismatch
         );
     }
 

@@ -156,6 +156,7 @@ async fn run_admin(command: AdminCommand, config: Config) -> anyhow::Result<()> 
     let db = open_database(&config).await?;
     healthcommons_db::migrate(&db).await?;
     let ctx = node_context(&config);
+    node::pin_domain(&db, &ctx).await.map_err(|e| anyhow::anyhow!(e.public_message()))?;
     match command {
         AdminCommand::CreateUser { name, password, email, admin } => {
             let role = if admin { Role::Admin } else { Role::Member };
@@ -196,7 +197,11 @@ async fn run_admin(command: AdminCommand, config: Config) -> anyhow::Result<()> 
             println!("registration is {}", mode.as_str());
         }
         AdminCommand::BlockNode { host } => {
-            queries::peers::set_blocked(&db, &host.to_ascii_lowercase(), true).await?;
+            let host = host.trim().to_ascii_lowercase();
+            if host.is_empty() || host.contains('/') || host == ctx.domain {
+                anyhow::bail!("give another node's host, e.g. spam.example");
+            }
+            queries::peers::set_blocked(&db, &host, true).await?;
             println!("{host} is blocked");
         }
         AdminCommand::UnblockNode { host } => {
@@ -217,6 +222,7 @@ impl Node {
         let db = open_database(config).await?;
         healthcommons_db::migrate(&db).await.context("migrations failed")?;
         let node = node_context(config);
+        node::pin_domain(&db, &node).await.map_err(|e| anyhow::anyhow!(e.public_message()))?;
         let instance = node::ensure_instance_actor(&db, &node)
             .await
             .map_err(|e| anyhow::anyhow!("cannot create the instance actor: {e}"))?;
@@ -253,10 +259,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         inbox::run_worker(inbox_config).await;
     });
 
+    // A node on localhost is a local trial served over plain http, where
+    // browsers would drop `Secure` cookies on 127.0.0.1.
+    let local_trial = config.domain.starts_with("localhost:") || config.domain == "localhost";
     let state = AppState {
         federation: node.federation.clone(),
         workers,
-        secure_cookies: !config.dev_federation,
+        secure_cookies: !config.dev_federation && !local_trial,
     };
     if !config.metrics_bind.is_empty() {
         let listener = TcpListener::bind(&config.metrics_bind)
@@ -275,7 +284,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", config.bind))?;
     let local = listener.local_addr()?;
     let public = state.context().node.urls.base().to_owned();
-    println!("Health Commons node {public} listening on http://{local}");
+    if local_trial {
+        println!("Health Commons node running: open http://{} in your browser", config.domain);
+        println!("(a local trial: ids are {public}/…, which other nodes cannot reach; see docs/admin.md to go public)");
+    } else {
+        println!("Health Commons node {public} listening on http://{local}");
+    }
     axum::serve(listener, healthcommons_web::app(state))
         .with_graceful_shutdown(shutdown_signal())
         .await?;

@@ -53,6 +53,7 @@ impl RegistrationMode {
 }
 
 const REGISTRATION_KEY: &str = "registration_mode";
+const DOMAIN_KEY: &str = "node_domain";
 const PROFILE_KEY: &str = "node_profile";
 
 /// The initiative's public profile of this node.
@@ -109,6 +110,22 @@ pub async fn set_profile(db: &impl ConnectionTrait, profile: &NodeProfile) -> Se
     let json = serde_json::to_string(&cleaned).map_err(|e| ServiceError::Internal(e.to_string()))?;
     queries::settings::set(db, PROFILE_KEY, &json).await?;
     Ok(())
+}
+
+/// Every id in the database carries the domain the node first ran under; a
+/// node (or an admin command) started with another domain would mint ids that
+/// contradict them, so it is refused.
+pub async fn pin_domain(db: &impl ConnectionTrait, ctx: &NodeContext) -> ServiceResult<()> {
+    match queries::settings::get(db, DOMAIN_KEY).await? {
+        Some(stored) if stored != ctx.domain => Err(ServiceError::conflict(format!(
+            "this database belongs to the node {stored}; set HEALTHCOMMONS_DOMAIN={stored} (a node cannot change its domain)"
+        ))),
+        Some(_) => Ok(()),
+        None => {
+            queries::settings::set(db, DOMAIN_KEY, &ctx.domain).await?;
+            Ok(())
+        }
+    }
 }
 
 /// The node's own actor (an `Application`), created with its keys on first start.

@@ -96,7 +96,15 @@ async fn person(
     if wants_json(&headers) {
         return Ok(actor_json(&state, row).await);
     }
-    pages::person_page(&state, session, row).await
+    vary_on_accept(pages::person_page(&state, session, row).await)
+}
+
+/// Pages served at an actor's URL vary with `Accept` (JSON for servers).
+fn vary_on_accept(page: Result<Response, PageError>) -> Result<Response, PageError> {
+    page.map(|mut response| {
+        response.headers_mut().insert(http::header::VARY, http::HeaderValue::from_static("Accept"));
+        response
+    })
 }
 
 async fn group(
@@ -111,7 +119,7 @@ async fn group(
     if wants_json(&headers) {
         return Ok(actor_json(&state, row).await);
     }
-    pages::group_page(&state, session, row, &headers).await
+    vary_on_accept(pages::group_page(&state, session, row, &headers).await)
 }
 
 async fn instance_actor(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {

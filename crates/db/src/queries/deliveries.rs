@@ -171,6 +171,19 @@ pub async fn mark_attempt_failed(
     Ok(())
 }
 
+/// Give a claimed row back, due again after `pause`.
+pub async fn postpone(db: &impl ConnectionTrait, id: i64, pause: Duration) -> DbResult<()> {
+    delivery::ActiveModel {
+        id: Set(id),
+        claimed_until: Set(None),
+        next_attempt_at: Set(Utc::now() + pause),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    Ok(())
+}
+
 /// Make every pending delivery to `host` due now (the peer showed it is back).
 pub async fn retry_now_for_host(db: &impl ConnectionTrait, host: &str) -> DbResult<u64> {
     let result = delivery::Entity::update_many()

@@ -35,12 +35,12 @@ pub enum ActorKind {
 
 impl ActorKind {
     fn stored(&self) -> &'static str {
+        // Bots (Service) and organisations can be followed like persons; an
+        // Application is a server's own actor.
         match self {
             ActorKind::Group(_) => queries::actors::GROUP,
-            ActorKind::Application(_) | ActorKind::Service(_) | ActorKind::Organization(_) => {
-                queries::actors::APPLICATION
-            }
-            ActorKind::Person(_) => queries::actors::PERSON,
+            ActorKind::Application(_) => queries::actors::APPLICATION,
+            ActorKind::Person(_) | ActorKind::Service(_) | ActorKind::Organization(_) => queries::actors::PERSON,
         }
     }
 }
