@@ -34,7 +34,7 @@ pub fn markdown_to_html(markdown: &str) -> String {
     let parser = pulldown_cmark::Parser::new_ext(markdown, pulldown_cmark::Options::ENABLE_STRIKETHROUGH);
     let mut html = String::with_capacity(markdown.len() * 3 / 2);
     pulldown_cmark::html::push_html(&mut html, parser);
-    sanitize_html(&html)
+    sanitize_html(&html).trim().to_owned()
 }
 
 /// Plain text for a name or label: control and bidi-override characters are

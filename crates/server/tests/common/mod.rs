@@ -1,0 +1,105 @@
+//! A node process for the server's own tests, on 127.0.0.1 with a fresh
+//! data directory.
+
+use std::{
+    net::TcpListener,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+pub const BINARY: &str = env!("CARGO_BIN_EXE_healthcommons");
+
+pub struct TestNode {
+    pub base: String,
+    pub domain: String,
+    pub dir: tempfile::TempDir,
+    child: Child,
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+pub fn command(domain: &str, port: u16, dir: &std::path::Path, args: &[&str]) -> Command {
+    let mut command = Command::new(BINARY);
+    command
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HEALTHCOMMONS_DOMAIN", domain)
+        .env("HEALTHCOMMONS_BIND", format!("127.0.0.1:{port}"))
+        .env("HEALTHCOMMONS_DATA_DIR", dir)
+        .env("HEALTHCOMMONS_LOG", "warn")
+        .stdin(Stdio::null());
+    command
+}
+
+pub fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client")
+}
+
+impl TestNode {
+    /// A local-trial node: domain `localhost:PORT`, as README's first command runs it.
+    pub async fn start() -> TestNode {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let domain = format!("localhost:{port}");
+        let log = std::fs::File::create(dir.path().join("node.log")).expect("log");
+        let child = command(&domain, port, dir.path(), &["serve"])
+            .stdout(Stdio::from(log.try_clone().expect("log")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn");
+        let node = TestNode { base: format!("http://127.0.0.1:{port}"), domain, dir, child };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = client().get(format!("{}/readyz", node.base)).send().await
+                && r.status().is_success()
+            {
+                return node;
+            }
+            assert!(Instant::now() < deadline, "node did not become ready: {}", node.log());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("node.log")).unwrap_or_default()
+    }
+
+    pub fn port(&self) -> u16 {
+        self.base.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port")
+    }
+
+    /// Run an admin command against this node's data directory.
+    pub fn admin(&self, args: &[&str]) -> std::process::Output {
+        command(&self.domain, self.port(), self.dir.path(), args).output().expect("run")
+    }
+
+    pub async fn token(&self, username: &str, password: &str) -> String {
+        let response = client()
+            .post(format!("{}/api/v1/auth/token", self.base))
+            .json(&serde_json::json!({"username": username, "password": password}))
+            .send()
+            .await
+            .expect("token");
+        assert_eq!(response.status(), 200);
+        let body: serde_json::Value = response.json().await.expect("json");
+        body["token"].as_str().expect("token").to_owned()
+    }
+}
+
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

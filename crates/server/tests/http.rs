@@ -1,0 +1,276 @@
+//! A real node process answering over HTTP: discovery, content negotiation,
+//! the API's error contract, CSRF, and the admin command line.
+
+mod common;
+
+use common::{TestNode, client};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn discovery_documents_describe_the_node() {
+    let node = TestNode::start().await;
+    let http = client();
+    let created = http
+        .post(format!("{}/api/v1/accounts", node.base))
+        .json(&json!({"username": "ana", "password": "long enough"}))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(created.status(), 201);
+    let body: Value = created.json().await.expect("json");
+    assert_eq!(body["actor_id"], format!("https://{}/u/ana", node.domain));
+
+    let links: Value = http.get(format!("{}/.well-known/nodeinfo", node.base)).send().await.expect("links").json().await.expect("json");
+    assert!(links["links"].as_array().expect("links").iter().any(|l| l["rel"].as_str().is_some_and(|r| r.ends_with("/2.1"))));
+    for version in ["2.0", "2.1"] {
+        let info: Value = http.get(format!("{}/nodeinfo/{version}", node.base)).send().await.expect("nodeinfo").json().await.expect("json");
+        assert_eq!(info["version"], version);
+        assert_eq!(info["software"]["name"], "healthcommons");
+        assert_eq!(info["usage"]["users"]["total"], 1);
+        assert_eq!(info["openRegistrations"], true);
+        assert!(info["metadata"]["nodeName"].as_str().is_some_and(|n| !n.is_empty()));
+    }
+
+    let wf = http
+        .get(format!("{}/.well-known/webfinger", node.base))
+        .query(&[("resource", format!("acct:ana@{}", node.domain))])
+        .send()
+        .await
+        .expect("webfinger");
+    assert_eq!(wf.status(), 200);
+    assert_eq!(wf.headers()["content-type"], "application/jrd+json");
+    let jrd: Value = wf.json().await.expect("jrd");
+    assert_eq!(jrd["subject"], format!("acct:ana@{}", node.domain));
+    assert!(jrd["links"].as_array().expect("links").iter().any(|l| l["rel"] == "self" && l["href"] == body["actor_id"]));
+    let missing = http
+        .get(format!("{}/.well-known/webfinger", node.base))
+        .query(&[("resource", format!("acct:nobody@{}", node.domain))])
+        .send()
+        .await
+        .expect("webfinger");
+    assert_eq!(missing.status(), 404);
+    let elsewhere = http
+        .get(format!("{}/.well-known/webfinger", node.base))
+        .query(&[("resource", "acct:ana@other.example")])
+        .send()
+        .await
+        .expect("webfinger");
+    assert_eq!(elsewhere.status(), 404);
+
+    let host_meta = http.get(format!("{}/.well-known/host-meta", node.base)).send().await.expect("host-meta");
+    assert!(host_meta.text().await.expect("text").contains("/.well-known/webfinger?resource={uri}"));
+}
+
+#[tokio::test]
+async fn one_url_serves_people_html_and_servers_json() {
+    let node = TestNode::start().await;
+    let http = client();
+    http.post(format!("{}/api/v1/accounts", node.base))
+        .json(&json!({"username": "ana", "password": "long enough"}))
+        .send()
+        .await
+        .expect("register");
+    let url = format!("{}/u/ana", node.base);
+    for accept in [
+        "application/activity+json",
+        r#"application/ld+json; profile="https://www.w3.org/ns/activitystreams""#,
+    ] {
+        let response = http.get(&url).header("accept", accept).send().await.expect("get");
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "application/activity+json");
+        let actor: Value = response.json().await.expect("json");
+        assert_eq!(actor["type"], "Person");
+        assert_eq!(actor["preferredUsername"], "ana");
+        assert_eq!(actor["inbox"], format!("https://{}/u/ana/inbox", node.domain));
+        assert_eq!(actor["endpoints"]["sharedInbox"], format!("https://{}/inbox", node.domain));
+        assert_eq!(actor["publicKey"]["owner"], actor["id"]);
+        assert!(actor["publicKey"]["publicKeyPem"].as_str().is_some_and(|k| k.starts_with("-----BEGIN PUBLIC KEY")));
+        assert!(actor.get("privateKeyPem").is_none() && !actor.to_string().contains("PRIVATE"));
+        assert_eq!(actor["manuallyApprovesFollowers"], false);
+        assert!(actor["published"].is_string() && actor["followers"].is_string() && actor["following"].is_string());
+    }
+    let html = http
+        .get(&url)
+        .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+        .send()
+        .await
+        .expect("get");
+    assert!(html.headers()["content-type"].to_str().expect("ct").starts_with("text/html"));
+    assert_eq!(html.headers()["vary"], "Accept");
+    assert!(html.text().await.expect("html").contains(&format!("@ana@{}", node.domain)));
+
+    let followers: Value = http
+        .get(format!("{url}/followers"))
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .expect("followers")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(followers["type"], "OrderedCollection");
+    assert_eq!(followers["totalItems"], 0);
+
+    let instance: Value = http
+        .get(format!("{}/actor", node.base))
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .expect("instance actor")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(instance["type"], "Application");
+    let missing = http.get(format!("{}/u/nobody", node.base)).header("accept", "application/activity+json").send().await.expect("get");
+    assert_eq!(missing.status(), 404);
+}
+
+#[tokio::test]
+async fn the_api_answers_errors_in_one_shape() {
+    let node = TestNode::start().await;
+    let http = client();
+    let api = |path: &str| format!("{}/api/v1{path}", node.base);
+
+    let check = |response: reqwest::Response, status: u16, kind: &'static str| async move {
+        assert_eq!(response.status(), status);
+        let body: Value = response.json().await.expect("error json");
+        assert_eq!(body["error"], kind, "{body}");
+        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    };
+    check(http.post(api("/accounts")).json(&json!({"username": "Bad Name", "password": "long enough"})).send().await.expect("r"), 422, "validation").await;
+    check(http.post(api("/accounts")).json(&json!({"username": "ana", "password": "short"})).send().await.expect("r"), 422, "validation").await;
+    check(http.post(api("/accounts")).header("content-type", "application/json").body("{nope").send().await.expect("r"), 422, "validation").await;
+    check(http.post(api("/accounts")).body("username=ana").send().await.expect("r"), 422, "validation").await;
+    assert_eq!(http.post(api("/accounts")).json(&json!({"username": "ana", "password": "long enough"})).send().await.expect("r").status(), 201);
+    check(http.post(api("/accounts")).json(&json!({"username": "ana", "password": "long enough"})).send().await.expect("r"), 409, "conflict").await;
+    check(http.post(api("/auth/token")).json(&json!({"username": "ana", "password": "wrong one"})).send().await.expect("r"), 401, "unauthorized").await;
+    check(http.post(api("/groups")).json(&json!({"name": "walkers", "display_name": "W"})).send().await.expect("r"), 401, "unauthorized").await;
+    check(http.post(api("/groups")).bearer_auth("forged").json(&json!({"name": "walkers", "display_name": "W"})).send().await.expect("r"), 401, "unauthorized").await;
+    check(http.get(api("/groups/nothing")).send().await.expect("r"), 404, "not_found").await;
+
+    let token = node.token("ana", "long enough").await;
+    let created = http.post(api("/groups")).bearer_auth(&token).json(&json!({"name": "walkers", "display_name": "Walkers", "summary": "<script>x()</script>\n\n**Walk**"})).send().await.expect("r");
+    assert_eq!(created.status(), 201);
+    check(http.post(api("/groups")).bearer_auth(&token).json(&json!({"name": "ana", "display_name": "Clash"})).send().await.expect("r"), 409, "conflict").await;
+    let group: Value = http.get(api("/groups/walkers")).send().await.expect("r").json().await.expect("json");
+    assert_eq!(group["followers_count"], 0);
+    assert_eq!(group["summary_html"], "<p><strong>Walk</strong></p>");
+    check(http.post(api("/follows")).bearer_auth(&token).json(&json!({"target": "not a handle"})).send().await.expect("r"), 422, "validation").await;
+    check(http.post(api("/follows")).bearer_auth(&token).json(&json!({"target": "@walkers@127.0.0.1:6379"})).send().await.expect("r"), 422, "validation").await;
+
+    // Following a local group is accepted at once: 200, not 202.
+    let follow = http.post(api("/follows")).bearer_auth(&token).json(&json!({"target": format!("@walkers@{}", node.domain)})).send().await.expect("r");
+    assert_eq!(follow.status(), 200);
+    let group: Value = http.get(api("/groups/walkers")).send().await.expect("r").json().await.expect("json");
+    assert_eq!(group["followers_count"], 1);
+
+    check(http.put(api("/admin/registration")).bearer_auth(&token).json(&json!({"mode": "closed"})).send().await.expect("r"), 403, "forbidden").await;
+
+    let openapi: Value = http.get(format!("{}/api/openapi.json", node.base)).send().await.expect("r").json().await.expect("json");
+    for path in ["/api/v1/accounts", "/api/v1/auth/token", "/api/v1/instance", "/api/v1/groups", "/api/v1/groups/{name}", "/api/v1/follows"] {
+        assert!(openapi["paths"].get(path).is_some(), "{path} missing from the OpenAPI document");
+    }
+    assert!(openapi["components"]["schemas"].get("ErrorBody").is_some());
+}
+
+#[tokio::test]
+async fn registration_follows_the_admins_policy() {
+    let node = TestNode::start().await;
+    let out = node.admin(&["admin", "create-user", "root", "--password", "long enough", "--admin"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let http = client();
+    let token = node.token("root", "long enough").await;
+    let api = |path: &str| format!("{}/api/v1{path}", node.base);
+
+    let set = http.put(api("/admin/registration")).bearer_auth(&token).json(&json!({"mode": "approval"})).send().await.expect("r");
+    assert_eq!(set.status(), 204);
+    let created: Value = http.post(api("/accounts")).json(&json!({"username": "ben", "password": "long enough"})).send().await.expect("r").json().await.expect("json");
+    assert_eq!(created["state"], "awaiting_approval");
+    let refused = http.post(api("/auth/token")).json(&json!({"username": "ben", "password": "long enough"})).send().await.expect("r");
+    assert_eq!(refused.status(), 403);
+    let out = node.admin(&["admin", "approve", "ben"]);
+    assert!(out.status.success());
+    node.token("ben", "long enough").await;
+
+    assert_eq!(http.put(api("/admin/registration")).bearer_auth(&token).json(&json!({"mode": "closed"})).send().await.expect("r").status(), 204);
+    let closed = http.post(api("/accounts")).json(&json!({"username": "cai", "password": "long enough"})).send().await.expect("r");
+    assert_eq!(closed.status(), 403);
+    let instance: Value = http.get(api("/instance")).send().await.expect("r").json().await.expect("json");
+    assert_eq!(instance["registration_mode"], "closed");
+    assert_eq!(instance["software"]["name"], "healthcommons");
+
+    let profile = http.put(api("/admin/profile")).bearer_auth(&token).json(&json!({
+        "initiative_name": "Riverside Health Circle", "description": "Walking groups and peer support",
+        "location": {"name": "Riverside", "latitude": 51.5, "longitude": -0.1}
+    })).send().await.expect("r");
+    assert_eq!(profile.status(), 204);
+    let instance: Value = http.get(api("/instance")).send().await.expect("r").json().await.expect("json");
+    assert_eq!(instance["initiative_name"], "Riverside Health Circle");
+    assert_eq!(instance["location"]["latitude"], 51.5);
+    let bad = http.put(api("/admin/profile")).bearer_auth(&token).json(&json!({"initiative_name": "X", "location": {"name": "Nowhere", "latitude": 123.0}})).send().await.expect("r");
+    assert_eq!(bad.status(), 422);
+
+    let out = node.admin(&["admin", "list-users"]);
+    let listed = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(listed.contains("root\tadmin\tactive") && listed.contains("ben\tmember\tactive"), "{listed}");
+    let out = node.admin(&["admin", "set-role", "ben", "moderator"]);
+    assert!(out.status.success());
+    let out = node.admin(&["admin", "list-users"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ben\tmoderator"));
+    let out = node.admin(&["admin", "set-role", "ben", "emperor"]);
+    assert!(!out.status.success());
+
+    let queue = http.get(api("/admin/deliveries")).bearer_auth(&token).send().await.expect("r");
+    assert_eq!(queue.status(), 200);
+}
+
+#[tokio::test]
+async fn forms_without_the_csrf_token_are_refused() {
+    let node = TestNode::start().await;
+    let response = client()
+        .post(format!("{}/register", node.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", "hc_csrf=the-real-token")
+        .body("csrf=guess&username=eve&password=long+enough")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status(), 403);
+    let check = client()
+        .post(format!("{}/api/v1/auth/token", node.base))
+        .json(&json!({"username": "eve", "password": "long enough"}))
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(check.status(), 401, "no account was created");
+}
+
+#[test]
+fn debug_config_shows_the_merged_configuration_without_secrets() {
+    let dir = tempfile::tempdir().expect("dir");
+    let output = common::command("health.example", 8080, dir.path(), &["debug", "config"])
+        .env("HEALTHCOMMONS_DATABASE_URL", "postgres://hc:topsecret@db.internal/hc")
+        .output()
+        .expect("run");
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("domain = \"health.example\""), "{text}");
+    assert!(text.contains("db.internal") && !text.contains("topsecret"), "{text}");
+
+    let bad = common::command("health.example", 8080, dir.path(), &["debug", "config"])
+        .env("HEALTHCOMMONS_DEV_FEDERATION", "perhaps")
+        .output()
+        .expect("run");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("HEALTHCOMMONS_DEV_FEDERATION"));
+}
+
+#[test]
+fn a_database_keeps_the_domain_it_was_created_with() {
+    let dir = tempfile::tempdir().expect("dir");
+    let first = common::command("one.example", 8080, dir.path(), &["admin", "list-users"]).output().expect("run");
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let other = common::command("two.example", 8080, dir.path(), &["admin", "list-users"]).output().expect("run");
+    assert!(!other.status.success());
+    assert!(String::from_utf8_lossy(&other.stderr).contains("one.example"));
+}
