@@ -1,3 +1,6 @@
+// Shared by several test binaries; each uses only part of it.
+#![allow(dead_code)]
+
 //! A node process for the server's own tests, on 127.0.0.1 with a fresh
 //! data directory.
 

@@ -1,0 +1,247 @@
+//! The pages in a real browser: Debian's Chromium, headless, driven through
+//! ChromeDriver's W3C WebDriver protocol (plain JSON over HTTP).
+//!
+//! CI (`.ci/run`) installs both and sets HEALTHCOMMONS_TEST_CHROMIUM and
+//! HEALTHCOMMONS_TEST_CHROMEDRIVER; then a missing browser fails the test.
+//! Without those variables and without /usr/bin/chromium the test says so and
+//! does nothing, so `cargo test` still runs on a machine without a browser.
+
+mod common;
+
+use common::{TestNode, client, free_port};
+use serde_json::{Value, json};
+use std::{
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+struct Browser {
+    driver: Child,
+    base: String,
+    session: String,
+    http: reqwest::Client,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    async fn start(chromium: &str, chromedriver: &str) -> Browser {
+        let port = free_port();
+        let driver = Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let base = format!("http://127.0.0.1:{port}");
+        let http = client();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = http.get(format!("{base}/status")).send().await
+                && let Ok(status) = r.json::<Value>().await
+                && status["value"]["ready"] == true
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let profile = tempfile::tempdir().expect("profile");
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                         "--disable-dev-shm-usage", format!("--user-data-dir={}", profile.path().display())]
+            }
+        }}});
+        let created: Value = http
+            .post(format!("{base}/session"))
+            .json(&caps)
+            .send()
+            .await
+            .expect("new session")
+            .json()
+            .await
+            .expect("json");
+        let session = created["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {created}"))
+            .to_owned();
+        Browser { driver, base, session, http, _profile: profile }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let response = self.raw(method, path, body).await;
+        if response["value"].get("error").is_some() {
+            panic!("webdriver {path}: {response}");
+        }
+        response["value"].clone()
+    }
+
+    async fn raw(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        self
+            .http
+            .request(method, url)
+            .json(&body)
+            .send()
+            .await
+            .expect("webdriver")
+            .json()
+            .await
+            .expect("webdriver json")
+    }
+
+    /// Poll until `check` holds: clicks return before the next page loads.
+    async fn until<F, Fut>(&self, what: &str, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !check().await {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The text of the first element matching `css`, or None if there is none yet.
+    async fn try_text(&self, css: &str) -> Option<String> {
+        let found = self
+            .raw(reqwest::Method::POST, "/element", json!({"using": "css selector", "value": css}))
+            .await;
+        let id = found["value"][ELEMENT].as_str()?.to_owned();
+        let text = self.raw(reqwest::Method::GET, &format!("/element/{id}/text"), json!({})).await;
+        text["value"].as_str().map(str::to_owned)
+    }
+
+    async fn wait_text(&self, css: &str, predicate: impl Fn(&str) -> bool) -> String {
+        let mut last = None;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(text) = self.try_text(css).await {
+                if predicate(&text) {
+                    return text;
+                }
+                last = Some(text);
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {css}; last text {last:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn go(&self, url: &str) {
+        self.call(reqwest::Method::POST, "/url", json!({"url": url})).await;
+    }
+
+    async fn find(&self, css: &str) -> String {
+        let value = self
+            .call(reqwest::Method::POST, "/element", json!({"using": "css selector", "value": css}))
+            .await;
+        value[ELEMENT].as_str().expect("element id").to_owned()
+    }
+
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let id = self.find(css).await;
+        self.call(reqwest::Method::POST, &format!("/element/{id}/value"), json!({"text": text})).await;
+    }
+
+    async fn click(&self, css: &str) {
+        let id = self.find(css).await;
+        self.call(reqwest::Method::POST, &format!("/element/{id}/click"), json!({})).await;
+    }
+
+
+    async fn url(&self) -> String {
+        self.call(reqwest::Method::GET, "/url", json!({})).await.as_str().unwrap_or_default().to_owned()
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn browser_paths() -> Option<(String, String)> {
+    let chromium = std::env::var("HEALTHCOMMONS_TEST_CHROMIUM").ok();
+    let driver = std::env::var("HEALTHCOMMONS_TEST_CHROMEDRIVER").ok();
+    match (chromium, driver) {
+        (Some(c), Some(d)) => Some((c, d)),
+        _ if std::path::Path::new("/usr/bin/chromium").exists()
+            && std::path::Path::new("/usr/bin/chromedriver").exists() =>
+        {
+            Some(("/usr/bin/chromium".into(), "/usr/bin/chromedriver".into()))
+        }
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn a_person_registers_signs_out_signs_in_and_joins_a_working_group() {
+    let Some((chromium, chromedriver)) = browser_paths() else {
+        eprintln!("NOTICE: no Chromium/ChromeDriver here; browser test not run (CI installs them)");
+        return;
+    };
+    let node = TestNode::start().await;
+    let site = format!("http://{}", node.domain);
+    let browser = Browser::start(&chromium, &chromedriver).await;
+
+    // Registration through the form lands on the new person's page, signed in.
+    browser.go(&format!("{site}/register")).await;
+    browser.type_into("#username", "rosa").await;
+    browser.type_into("#password", "a long password").await;
+    browser.click("#register-submit").await;
+    browser.until("the person page", || async { browser.url().await.ends_with("/u/rosa") }).await;
+    let handle = format!("@rosa@{}", node.domain);
+    browser.wait_text("#handle", |t| t == handle).await;
+    browser.wait_text("#nav-profile", |t| t == "@rosa").await;
+
+    browser.go(&format!("{site}/")).await;
+    browser.wait_text("#greeting", |t| t.contains("@rosa")).await;
+    browser.click("#logout").await;
+    browser.wait_text("#nav-login", |t| t == "Sign in").await;
+
+    // The same name again is refused on the form, with the reason.
+    browser.go(&format!("{site}/register")).await;
+    browser.type_into("#username", "rosa").await;
+    browser.type_into("#password", "another long one").await;
+    browser.click("#register-submit").await;
+    browser.wait_text("#form-error", |t| t == "that name is taken").await;
+
+    // A wrong password is refused; the right one signs in.
+    browser.go(&format!("{site}/login")).await;
+    browser.type_into("#username", "rosa").await;
+    browser.type_into("#password", "not the password").await;
+    browser.click("#login-submit").await;
+    browser.wait_text("#form-error", |t| t == "wrong name or password").await;
+    browser.type_into("#password", "a long password").await;
+    browser.click("#login-submit").await;
+    browser.wait_text("#greeting", |t| t.contains("@rosa")).await;
+
+    // A working group made through the API shows on the start page; joining
+    // it from its page makes rosa its first member.
+    let token = node.token("rosa", "a long password").await;
+    let created = client()
+        .post(format!("{}/api/v1/groups", node.base))
+        .bearer_auth(&token)
+        .json(&json!({"name": "walkers", "display_name": "Walking for health", "summary": "We *walk*."}))
+        .send()
+        .await
+        .expect("group");
+    assert_eq!(created.status(), 201);
+    browser.go(&format!("{site}/")).await;
+    browser.click("ul.groups a").await;
+    browser.wait_text("#display-name", |t| t == "Walking for health").await;
+    let handle = format!("@walkers@{}", node.domain);
+    browser.wait_text("#handle", |t| t == handle).await;
+    browser.wait_text("#members", |t| t == "0 members").await;
+    browser.click("#join").await;
+    browser.wait_text("#members", |t| t == "1 member").await;
+    browser.wait_text("#leave", |t| t == "Leave").await;
+}
