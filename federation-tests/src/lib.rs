@@ -100,7 +100,10 @@ impl Node {
             base: format!("http://{name}:{port}"),
             data_dir: dir.path().to_path_buf(),
             port,
-            extra_env: extra_env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            extra_env: extra_env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             child: None,
             _dir: Some(dir),
         };
@@ -119,7 +122,10 @@ impl Node {
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HEALTHCOMMONS_DOMAIN", &self.domain)
-            .env("HEALTHCOMMONS_BIND", format!("{}:{}", ip_of(self.name), self.port))
+            .env(
+                "HEALTHCOMMONS_BIND",
+                format!("{}:{}", ip_of(self.name), self.port),
+            )
             .env("HEALTHCOMMONS_DATA_DIR", &self.data_dir)
             .env("HEALTHCOMMONS_DEV_FEDERATION", "true")
             .env("HEALTHCOMMONS_DEV_RESOLVE", dev_resolve())
@@ -170,7 +176,10 @@ impl Node {
     /// Stop gracefully (SIGTERM) and wait.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
             let _ = child.wait();
         }
     }
@@ -189,8 +198,13 @@ impl Node {
 
     /// A connection to this node's own SQLite database, for assertions.
     pub async fn database(&self) -> healthcommons_db::Db {
-        let url = format!("sqlite://{}?mode=rw", self.data_dir.join("healthcommons.sqlite").display());
-        healthcommons_db::open(&url).await.expect("open the node's database")
+        let url = format!(
+            "sqlite://{}?mode=rw",
+            self.data_dir.join("healthcommons.sqlite").display()
+        );
+        healthcommons_db::open(&url)
+            .await
+            .expect("open the node's database")
     }
 
     /// Register `username` through the API and return a bearer token.
@@ -202,7 +216,12 @@ impl Node {
             .send()
             .await
             .expect("register");
-        assert_eq!(created.status(), 201, "register {username}: {}", created.text().await.unwrap_or_default());
+        assert_eq!(
+            created.status(),
+            201,
+            "register {username}: {}",
+            created.text().await.unwrap_or_default()
+        );
         let token: serde_json::Value = client
             .post(format!("{}/api/v1/auth/token", self.base))
             .json(&serde_json::json!({"username": username, "password": "correct horse battery"}))

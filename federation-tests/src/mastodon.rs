@@ -65,7 +65,9 @@ impl MastodonPeer {
         let domain = format!("mastodon.test:{port}");
         let base = format!("http://{domain}");
         let key = RsaPrivateKey::new(&mut rand::thread_rng(), 2048).expect("key");
-        let public_pem = RsaPublicKey::from(&key).to_public_key_pem(LineEnding::LF).expect("pem");
+        let public_pem = RsaPublicKey::from(&key)
+            .to_public_key_pem(LineEnding::LF)
+            .expect("pem");
         let state = Arc::new(PeerState {
             base: base.clone(),
             key,
@@ -112,14 +114,19 @@ impl MastodonPeer {
         let href = jrd["links"]
             .as_array()
             .and_then(|links| {
-                links.iter().find(|l| l["rel"] == "self" && l["type"] == "application/activity+json")
+                links
+                    .iter()
+                    .find(|l| l["rel"] == "self" && l["type"] == "application/activity+json")
             })
             .and_then(|l| l["href"].as_str())
             .expect("self link")
             .to_owned();
         client
             .get(&href)
-            .header("accept", r#"application/ld+json; profile="https://www.w3.org/ns/activitystreams""#)
+            .header(
+                "accept",
+                r#"application/ld+json; profile="https://www.w3.org/ns/activitystreams""#,
+            )
             .send()
             .await
             .expect("actor")
@@ -153,7 +160,10 @@ impl MastodonPeer {
         let signature = self
             .state
             .key
-            .sign(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(signing_string.as_bytes()))
+            .sign(
+                Pkcs1v15Sign::new::<Sha256>(),
+                &Sha256::digest(signing_string.as_bytes()),
+            )
             .expect("sign");
         let header = format!(
             r#"keyId="{}#main-key",algorithm="rsa-sha256",headers="(request-target) host date digest",signature="{}""#,
@@ -198,7 +208,11 @@ async fn actor(
         "discoverable": true,
         "publicKey": {"id": format!("{id}#main-key"), "owner": id, "publicKeyPem": state.public_pem},
     });
-    ([("content-type", "application/activity+json; charset=utf-8")], body.to_string()).into_response()
+    (
+        [("content-type", "application/activity+json; charset=utf-8")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 async fn webfinger(
@@ -262,7 +276,10 @@ async fn verify(headers: &HeaderMap, method: &str, path: &str, body: Option<&[u8
         if name == "(request-target)" {
             lines.push(format!("(request-target): {method} {path}"));
         } else {
-            let value = headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            let value = headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
             lines.push(format!("{name}: {value}"));
         }
     }
@@ -280,7 +297,10 @@ async fn verify(headers: &HeaderMap, method: &str, path: &str, body: Option<&[u8
             .ok()
     }
     .await;
-    let Some(pem) = actor.as_ref().and_then(|a| a["publicKey"]["publicKeyPem"].as_str()) else {
+    let Some(pem) = actor
+        .as_ref()
+        .and_then(|a| a["publicKey"]["publicKeyPem"].as_str())
+    else {
         return (false, key_id);
     };
     let Ok(public) = RsaPublicKey::from_public_key_pem(pem) else {
@@ -290,7 +310,14 @@ async fn verify(headers: &HeaderMap, method: &str, path: &str, body: Option<&[u8
         return (false, key_id);
     };
     let valid = public
-        .verify(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(signing_string.as_bytes()), &raw)
+        .verify(
+            Pkcs1v15Sign::new::<Sha256>(),
+            &Sha256::digest(signing_string.as_bytes()),
+            &raw,
+        )
         .is_ok();
-    (valid && digest_ok && listed.contains("host") && listed.contains("date"), key_id)
+    (
+        valid && digest_ok && listed.contains("host") && listed.contains("date"),
+        key_id,
+    )
 }

@@ -17,7 +17,9 @@ async fn create_group(node: &Node, token: &str, name: &str) -> String {
     let response = client()
         .post(format!("{}/api/v1/groups", node.base))
         .bearer_auth(token)
-        .json(&json!({"name": name, "display_name": "Walking for health", "summary": "We **walk** together."}))
+        .json(
+            &json!({"name": name, "display_name": "Walking for health", "summary": "We **walk** together."}),
+        )
         .send()
         .await
         .expect("create group");
@@ -51,14 +53,21 @@ async fn follow_states(node: &Node, token: &str) -> Vec<(String, String)> {
     body.as_array()
         .expect("list")
         .iter()
-        .map(|f| (f["target"].as_str().unwrap_or_default().to_owned(), f["state"].as_str().unwrap_or_default().to_owned()))
+        .map(|f| {
+            (
+                f["target"].as_str().unwrap_or_default().to_owned(),
+                f["state"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
         .collect()
 }
 
 async fn wait_for_count(node: &Node, group: &str, expected: u64) {
-    wait_for(&format!("{group} on {} to have {expected} followers", node.name), PATIENCE, || async {
-        (followers_count(node, group).await == expected).then_some(())
-    })
+    wait_for(
+        &format!("{group} on {} to have {expected} followers", node.name),
+        PATIENCE,
+        || async { (followers_count(node, group).await == expected).then_some(()) },
+    )
     .await;
 }
 
@@ -135,7 +144,11 @@ async fn a_mastodon_shaped_peer_resolves_follows_and_gets_a_signed_accept() {
     assert_eq!(group["id"], group_id);
     assert_eq!(group["type"], "Group");
     assert_eq!(group["preferredUsername"], "walkers");
-    assert!(group["publicKey"]["publicKeyPem"].as_str().is_some_and(|p| p.contains("PUBLIC KEY")));
+    assert!(
+        group["publicKey"]["publicKeyPem"]
+            .as_str()
+            .is_some_and(|p| p.contains("PUBLIC KEY"))
+    );
     let inbox = group["inbox"].as_str().expect("inbox").to_owned();
 
     let follow_id = format!("{}/follows/1", peer.base);
@@ -190,7 +203,12 @@ async fn unsigned_tampered_and_malformed_posts_are_refused_and_leave_no_trace() 
     let mut swapped = follow.clone();
     swapped["id"] = json!(format!("{}/follows/10", peer.base));
     let tampered = peer
-        .deliver_bytes("mallory", &inbox, &body, &serde_json::to_vec(&swapped).expect("json"))
+        .deliver_bytes(
+            "mallory",
+            &inbox,
+            &body,
+            &serde_json::to_vec(&swapped).expect("json"),
+        )
         .await;
     assert_eq!(tampered.status(), 401, "body swapped after signing");
 
@@ -212,7 +230,9 @@ async fn unsigned_tampered_and_malformed_posts_are_refused_and_leave_no_trace() 
         .expect("post");
     assert_eq!(oversized.status(), 413, "oversized body");
 
-    let malformed = peer.deliver_bytes("mallory", &inbox, b"{not json", b"{not json").await;
+    let malformed = peer
+        .deliver_bytes("mallory", &inbox, b"{not json", b"{not json")
+        .await;
     assert_eq!(malformed.status(), 400, "malformed JSON");
 
     // Another actor's name on an activity signed with mallory's key.
@@ -222,7 +242,11 @@ async fn unsigned_tampered_and_malformed_posts_are_refused_and_leave_no_trace() 
     assert_eq!(response.status(), 401, "key owner is not the actor");
 
     let db = beta.database().await;
-    assert_eq!(inbox_activity::Entity::find().count(&db).await.expect("count"), 0, "nothing stored");
+    assert_eq!(
+        inbox_activity::Entity::find().count(&db).await.expect("count"),
+        0,
+        "nothing stored"
+    );
     assert_eq!(followers_count(&beta, "walkers").await, 0);
 
     // The same Follow, properly signed, goes through.
@@ -233,7 +257,11 @@ async fn unsigned_tampered_and_malformed_posts_are_refused_and_leave_no_trace() 
 #[tokio::test]
 async fn deliveries_wait_for_a_stopped_node_and_arrive_exactly_as_sent() {
     let (alpha, mut beta) = tokio::join!(
-        Node::start(NODE, "alpha.test", &[("HEALTHCOMMONS_DELIVERY_RETRY_BASE_SECS", "1")]),
+        Node::start(
+            NODE,
+            "alpha.test",
+            &[("HEALTHCOMMONS_DELIVERY_RETRY_BASE_SECS", "1")]
+        ),
         Node::start(NODE, "beta.test", &[])
     );
     let organiser = beta.user("organiser").await;
@@ -266,12 +294,21 @@ async fn deliveries_wait_for_a_stopped_node_and_arrive_exactly_as_sent() {
     }
     let alpha_db = alpha.database().await;
     let peer_host = beta.domain.clone();
-    wait_for("alpha to fail delivering to the stopped beta", PATIENCE, || async {
-        let peer = queries::peers::get(&alpha_db, &peer_host).await.ok().flatten()?;
-        (peer.consecutive_failures > 0).then_some(())
-    })
+    wait_for(
+        "alpha to fail delivering to the stopped beta",
+        PATIENCE,
+        || async {
+            let peer = queries::peers::get(&alpha_db, &peer_host).await.ok().flatten()?;
+            (peer.consecutive_failures > 0).then_some(())
+        },
+    )
     .await;
-    assert_eq!(queries::deliveries::count_pending(&alpha_db).await.expect("count"), 3);
+    assert_eq!(
+        queries::deliveries::count_pending(&alpha_db)
+            .await
+            .expect("count"),
+        3
+    );
 
     beta.spawn().await;
     wait_for_count(&beta, "walkers", 0).await;
@@ -303,7 +340,10 @@ async fn kill_9_in_the_middle_of_a_fan_out_loses_no_delivery() {
     let mut beta = Node::start(
         NODE,
         "beta.test",
-        &[("HEALTHCOMMONS_DELIVERY_CLAIM_LEASE_SECS", "2"), ("HEALTHCOMMONS_DELIVERY_RETRY_BASE_SECS", "1")],
+        &[
+            ("HEALTHCOMMONS_DELIVERY_CLAIM_LEASE_SECS", "2"),
+            ("HEALTHCOMMONS_DELIVERY_RETRY_BASE_SECS", "1"),
+        ],
     )
     .await;
     let organiser = beta.user("organiser").await;
@@ -318,7 +358,12 @@ async fn kill_9_in_the_middle_of_a_fan_out_loses_no_delivery() {
             "@context": "https://www.w3.org/ns/activitystreams",
             "id": follow_id, "type": "Follow", "actor": peer.actor_id(&format!("member{i}")), "object": group_id,
         });
-        assert_eq!(peer.deliver(&format!("member{i}"), &inbox, &follow).await.status(), 202);
+        assert_eq!(
+            peer.deliver(&format!("member{i}"), &inbox, &follow)
+                .await
+                .status(),
+            202
+        );
         follow_ids.push(follow_id);
     }
     let received_some = wait_for("the first Accepts", PATIENCE, || async {
@@ -326,22 +371,35 @@ async fn kill_9_in_the_middle_of_a_fan_out_loses_no_delivery() {
         (n >= 3).then_some(n)
     })
     .await;
-    assert!(received_some < FOLLOWERS, "the fan-out must still be running when beta is killed");
+    assert!(
+        received_some < FOLLOWERS,
+        "the fan-out must still be running when beta is killed"
+    );
     beta.kill9();
     let before_restart = peer.received().len();
-    assert!(before_restart < FOLLOWERS, "killed mid fan-out ({before_restart} of {FOLLOWERS} delivered)");
+    assert!(
+        before_restart < FOLLOWERS,
+        "killed mid fan-out ({before_restart} of {FOLLOWERS} delivered)"
+    );
 
     beta.spawn().await;
-    wait_for("every Accept after the restart", Duration::from_secs(120), || async {
-        let answered: std::collections::HashSet<String> = peer
-            .received()
-            .iter()
-            .filter(|d| d.body["type"] == "Accept")
-            .filter_map(|d| d.body["object"]["id"].as_str().map(str::to_owned))
-            .collect();
-        follow_ids.iter().all(|id| answered.contains(id)).then_some(())
-    })
+    wait_for(
+        "every Accept after the restart",
+        Duration::from_secs(120),
+        || async {
+            let answered: std::collections::HashSet<String> = peer
+                .received()
+                .iter()
+                .filter(|d| d.body["type"] == "Accept")
+                .filter_map(|d| d.body["object"]["id"].as_str().map(str::to_owned))
+                .collect();
+            follow_ids.iter().all(|id| answered.contains(id)).then_some(())
+        },
+    )
     .await;
-    assert!(peer.received().iter().all(|d| d.signature_valid), "every delivery signed");
+    assert!(
+        peer.received().iter().all(|d| d.signature_valid),
+        "every delivery signed"
+    );
     assert_eq!(followers_count(&beta, "walkers").await, FOLLOWERS as u64);
 }

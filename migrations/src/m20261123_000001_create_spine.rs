@@ -426,9 +426,7 @@ impl MigrationTrait for Migration {
             User::Table.into_iden(),
             Setting::Table.into_iden(),
         ] {
-            manager
-                .drop_table(Table::drop().table(table).to_owned())
-                .await?;
+            manager.drop_table(Table::drop().table(table).to_owned()).await?;
         }
         Ok(())
     }

@@ -94,7 +94,12 @@ mod tests {
         let h = Handle::parse("@walkers@Beta.Test:8080").expect("valid handle");
         assert_eq!(h.name, "walkers");
         assert_eq!(h.host, "beta.test:8080");
-        assert_eq!(Handle::parse("walkers@beta.test").map(|h| h.to_string()).as_deref(), Some("walkers@beta.test"));
+        assert_eq!(
+            Handle::parse("walkers@beta.test")
+                .map(|h| h.to_string())
+                .as_deref(),
+            Some("walkers@beta.test")
+        );
         assert!(Handle::parse("no-host").is_none());
         assert!(Handle::parse("a@b/c").is_none());
     }

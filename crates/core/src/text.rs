@@ -6,8 +6,29 @@ use std::collections::HashSet;
 
 /// Tags we keep, close to Mastodon's own allow-list for remote statuses.
 const ALLOWED_TAGS: &[&str] = &[
-    "p", "br", "span", "a", "del", "pre", "code", "em", "strong", "b", "i", "u", "ul", "ol", "li",
-    "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "hr",
+    "p",
+    "br",
+    "span",
+    "a",
+    "del",
+    "pre",
+    "code",
+    "em",
+    "strong",
+    "b",
+    "i",
+    "u",
+    "ul",
+    "ol",
+    "li",
+    "blockquote",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
 ];
 
 fn sanitizer() -> ammonia::Builder<'static> {
@@ -59,7 +80,8 @@ mod tests {
 
     #[test]
     fn scripts_styles_and_handlers_are_removed() {
-        let dirty = r#"<p onclick="x()">hi<script>alert(1)</script><style>p{}</style><img src=x onerror=y></p>"#;
+        let dirty =
+            r#"<p onclick="x()">hi<script>alert(1)</script><style>p{}</style><img src=x onerror=y></p>"#;
         assert_eq!(sanitize_html(dirty), "<p>hi</p>");
     }
 

@@ -42,7 +42,10 @@ fn actor_row(ap_id: &str, username: &str, host: &str, local: bool) -> actor::Act
 async fn migrations_apply_and_are_current_on_every_backend() {
     for backend in testing::backends() {
         let db = testing::fresh(backend).await.expect(backend);
-        assert!(healthcommons_db::migrations_current(&db).await.expect("check"), "{backend}");
+        assert!(
+            healthcommons_db::migrations_current(&db).await.expect("check"),
+            "{backend}"
+        );
         // Running them again is a no-op.
         healthcommons_db::migrate(&db).await.expect(backend);
     }
@@ -66,14 +69,29 @@ async fn users_and_actors_share_one_namespace_per_host() {
         .expect("user");
         let duplicate = queries::users::insert(
             &db,
-            queries::users::NewUser { username: "ana", email: None, password_hash: "h", role: "member", approved: true },
+            queries::users::NewUser {
+                username: "ana",
+                email: None,
+                password_hash: "h",
+                role: "member",
+                approved: true,
+            },
         )
         .await
         .expect_err("duplicate name");
         assert!(duplicate.is_unique_violation(), "{backend}: {duplicate}");
         assert_eq!(queries::users::count_active(&db).await.expect("count"), 1);
-        queries::users::set_role(&db, user.id, "admin").await.expect("role");
-        assert_eq!(queries::users::by_username(&db, "ana").await.expect("q").expect("row").role, "admin");
+        queries::users::set_role(&db, user.id, "admin")
+            .await
+            .expect("role");
+        assert_eq!(
+            queries::users::by_username(&db, "ana")
+                .await
+                .expect("q")
+                .expect("row")
+                .role,
+            "admin"
+        );
 
         queries::actors::insert(&db, actor_row("https://a.test/u/ana", "ana", "a.test", true))
             .await
@@ -101,11 +119,23 @@ async fn inbox_activities_are_stored_once_per_id() {
             .await
             .expect("store");
         assert_eq!(again, Stored::Duplicate, "{backend}");
-        let claimed = queries::inbox::claim_due(&db, 10, Duration::seconds(60)).await.expect("claim");
+        let claimed = queries::inbox::claim_due(&db, 10, Duration::seconds(60))
+            .await
+            .expect("claim");
         assert_eq!(claimed.len(), 1, "{backend}");
-        assert!(queries::inbox::claim_due(&db, 10, Duration::seconds(60)).await.expect("claim").is_empty());
+        assert!(
+            queries::inbox::claim_due(&db, 10, Duration::seconds(60))
+                .await
+                .expect("claim")
+                .is_empty()
+        );
         queries::inbox::mark_done(&db, claimed[0].id).await.expect("done");
-        assert_eq!(queries::inbox::count_in_state(&db, queries::inbox::DONE).await.expect("count"), 1);
+        assert_eq!(
+            queries::inbox::count_in_state(&db, queries::inbox::DONE)
+                .await
+                .expect("count"),
+            1
+        );
     }
 }
 
@@ -113,17 +143,34 @@ async fn inbox_activities_are_stored_once_per_id() {
 async fn deliveries_are_claimed_once_and_come_back_when_a_lease_expires() {
     for backend in testing::backends() {
         let db = testing::fresh(backend).await.expect(backend);
-        let sender = queries::actors::insert(&db, actor_row("https://a.test/g/walkers", "walkers", "a.test", true))
-            .await
-            .expect("actor");
+        let sender = queries::actors::insert(
+            &db,
+            actor_row("https://a.test/g/walkers", "walkers", "a.test", true),
+        )
+        .await
+        .expect("actor");
         let inboxes: Vec<(String, String)> = (0..5)
             .map(|i| (format!("https://p{i}.test/inbox"), format!("p{i}.test")))
-            .chain(std::iter::once(("https://p0.test/inbox".to_owned(), "p0.test".to_owned())))
+            .chain(std::iter::once((
+                "https://p0.test/inbox".to_owned(),
+                "p0.test".to_owned(),
+            )))
             .collect();
-        queries::deliveries::enqueue(&db, "https://a.test/activities/1", sender.id, "Accept", "{\"x\":1}", &inboxes)
-            .await
-            .expect("enqueue");
-        assert_eq!(queries::deliveries::count_pending(&db).await.expect("count"), 5, "{backend}: one per inbox");
+        queries::deliveries::enqueue(
+            &db,
+            "https://a.test/activities/1",
+            sender.id,
+            "Accept",
+            "{\"x\":1}",
+            &inboxes,
+        )
+        .await
+        .expect("enqueue");
+        assert_eq!(
+            queries::deliveries::count_pending(&db).await.expect("count"),
+            5,
+            "{backend}: one per inbox"
+        );
 
         // Two workers claim at the same time: no row goes to both.
         let (a, b) = tokio::join!(
@@ -143,20 +190,35 @@ async fn deliveries_are_claimed_once_and_come_back_when_a_lease_expires() {
         let sender = queries::actors::insert(&db2, actor_row("https://a.test/g/w", "w", "a.test", true))
             .await
             .expect("actor");
-        queries::deliveries::enqueue(&db2, "https://a.test/activities/2", sender.id, "Accept", "{}", &inboxes[..2])
+        queries::deliveries::enqueue(
+            &db2,
+            "https://a.test/activities/2",
+            sender.id,
+            "Accept",
+            "{}",
+            &inboxes[..2],
+        )
+        .await
+        .expect("enqueue");
+        let short = queries::deliveries::claim_due(&db2, 10, Duration::milliseconds(200))
             .await
-            .expect("enqueue");
-        let short = queries::deliveries::claim_due(&db2, 10, Duration::milliseconds(200)).await.expect("claim");
+            .expect("claim");
         assert_eq!(short.len(), 2);
         tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-        let again = queries::deliveries::claim_due(&db2, 10, Duration::seconds(60)).await.expect("claim");
+        let again = queries::deliveries::claim_due(&db2, 10, Duration::seconds(60))
+            .await
+            .expect("claim");
         assert_eq!(again.len(), 2, "{backend}: expired claims come back");
 
-        queries::deliveries::mark_delivered(&db2, again[0].id, 202).await.expect("delivered");
+        queries::deliveries::mark_delivered(&db2, again[0].id, 202)
+            .await
+            .expect("delivered");
         queries::deliveries::mark_attempt_failed(&db2, again[1].id, 1, Some(503), "busy", Some(Utc::now()))
             .await
             .expect("retry");
-        let due = queries::deliveries::claim_due(&db2, 10, Duration::seconds(60)).await.expect("claim");
+        let due = queries::deliveries::claim_due(&db2, 10, Duration::seconds(60))
+            .await
+            .expect("claim");
         assert_eq!(due.len(), 1, "{backend}: only the failed one is due");
         assert_eq!(due[0].attempts, 1);
         queries::deliveries::mark_attempt_failed(&db2, due[0].id, 2, Some(410), "gone", None)
@@ -164,7 +226,10 @@ async fn deliveries_are_claimed_once_and_come_back_when_a_lease_expires() {
             .expect("final");
         assert_eq!(queries::deliveries::count_pending(&db2).await.expect("count"), 0);
         let rows = queries::deliveries::queue_by_peer(&db2).await.expect("queue");
-        assert!(rows.iter().any(|r| r.state == "failed" && r.count == 1), "{backend}: {rows:?}");
+        assert!(
+            rows.iter().any(|r| r.state == "failed" && r.count == 1),
+            "{backend}: {rows:?}"
+        );
     }
 }
 
@@ -172,12 +237,27 @@ async fn deliveries_are_claimed_once_and_come_back_when_a_lease_expires() {
 async fn peers_become_unreachable_and_recover_when_seen() {
     for backend in testing::backends() {
         let db = testing::fresh(backend).await.expect(backend);
-        let peer = queries::peers::record_failure(&db, "down.test", Duration::zero()).await.expect("failure");
+        let peer = queries::peers::record_failure(&db, "down.test", Duration::zero())
+            .await
+            .expect("failure");
         assert!(peer.unreachable, "{backend}");
-        assert_eq!(queries::peers::unreachable_hosts(&db).await.expect("q"), vec!["down.test".to_owned()]);
-        assert!(queries::peers::record_seen(&db, "down.test").await.expect("seen"), "{backend}: was failing");
-        assert!(queries::peers::unreachable_hosts(&db).await.expect("q").is_empty());
-        queries::peers::set_blocked(&db, "spam.test", true).await.expect("block");
+        assert_eq!(
+            queries::peers::unreachable_hosts(&db).await.expect("q"),
+            vec!["down.test".to_owned()]
+        );
+        assert!(
+            queries::peers::record_seen(&db, "down.test").await.expect("seen"),
+            "{backend}: was failing"
+        );
+        assert!(
+            queries::peers::unreachable_hosts(&db)
+                .await
+                .expect("q")
+                .is_empty()
+        );
+        queries::peers::set_blocked(&db, "spam.test", true)
+            .await
+            .expect("block");
         assert!(queries::peers::is_blocked(&db, "spam.test").await.expect("q"));
         assert!(!queries::peers::is_blocked(&db, "down.test").await.expect("q"));
     }

@@ -70,7 +70,11 @@ pub type RequestData = Data<FederationContext>;
 
 impl FederationContext {
     pub fn scheme(&self) -> &'static str {
-        if self.settings.dev_federation { "http" } else { "https" }
+        if self.settings.dev_federation {
+            "http"
+        } else {
+            "https"
+        }
     }
 }
 
@@ -108,7 +112,10 @@ pub async fn build_config(
     let dev = context.settings.dev_federation;
     FederationConfig::builder()
         .domain(domain)
-        .app_data(FederationContext { client: client.clone(), ..context })
+        .app_data(FederationContext {
+            client: client.clone(),
+            ..context
+        })
         .client(client.into())
         .debug(dev)
         .allow_http_urls(dev)

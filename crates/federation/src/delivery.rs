@@ -30,9 +30,16 @@ const PEER_BUSY_PAUSE: chrono::Duration = chrono::Duration::milliseconds(250);
 pub enum AttemptResult {
     Delivered(u16),
     /// Worth trying again: network errors, 401, 408, 429, 5xx.
-    Retry { status: Option<u16>, error: String, retry_after: Option<Duration> },
+    Retry {
+        status: Option<u16>,
+        error: String,
+        retry_after: Option<Duration>,
+    },
     /// The peer said no for good: 400, 403, 404, 410, 422 and other 4xx.
-    Final { status: u16, error: String },
+    Final {
+        status: u16,
+        error: String,
+    },
 }
 
 /// Classify an HTTP status as the delivery policy sees it.
@@ -69,7 +76,10 @@ pub fn backoff(
         settings.retry_cap_early
     };
     let exp = attempts.clamp(0, 20) as u32;
-    let raw = settings.retry_base.saturating_mul(2u32.saturating_pow(exp)).min(cap);
+    let raw = settings
+        .retry_base
+        .saturating_mul(2u32.saturating_pow(exp))
+        .min(cap);
     let base = match retry_after {
         Some(asked) => asked.clamp(settings.retry_base, settings.retry_cap_late),
         None => raw,
@@ -115,7 +125,9 @@ pub async fn run(context: FederationContext) {
             let Ok(peer_permit) = peer_slot.try_acquire_owned() else {
                 // This peer already has its share in flight: hand the row back
                 // briefly instead of letting it hold a slot others could use.
-                if let Err(err) = queries::deliveries::postpone(&context.db, delivery.id, PEER_BUSY_PAUSE).await {
+                if let Err(err) =
+                    queries::deliveries::postpone(&context.db, delivery.id, PEER_BUSY_PAUSE).await
+                {
                     warn!(%err, "could not postpone a delivery; its claim will expire");
                 }
                 continue;
@@ -148,21 +160,41 @@ async fn deliver_one(context: &FederationContext, delivery: ClaimedDelivery) {
             warn!(inbox = %delivery.inbox, activity = %delivery.activity_ap_id, status, %error,
                 "delivery refused for good");
             context.metrics.deliveries.with_label_values(&["refused"]).inc();
-            queries::deliveries::mark_attempt_failed(&context.db, delivery.id, attempts, Some(*status), error, None)
-                .await
+            queries::deliveries::mark_attempt_failed(
+                &context.db,
+                delivery.id,
+                attempts,
+                Some(*status),
+                error,
+                None,
+            )
+            .await
         }
-        AttemptResult::Retry { status, error, retry_after } => {
+        AttemptResult::Retry {
+            status,
+            error,
+            retry_after,
+        } => {
             let unreachable_after = chrono::Duration::from_std(context.settings.unreachable_after)
                 .unwrap_or(chrono::Duration::days(1));
-            let peer = queries::peers::record_failure(&context.db, &delivery.peer_host, unreachable_after).await;
+            let peer =
+                queries::peers::record_failure(&context.db, &delivery.peer_host, unreachable_after).await;
             let (failing_for, unreachable) = match &peer {
                 Ok(p) => (
-                    p.failing_since.map(|since| Utc::now() - since).unwrap_or_default(),
+                    p.failing_since
+                        .map(|since| Utc::now() - since)
+                        .unwrap_or_default(),
                     p.unreachable,
                 ),
                 Err(_) => (chrono::Duration::zero(), false),
             };
-            let wait = backoff(&context.settings, delivery.attempts, failing_for, *retry_after, unreachable);
+            let wait = backoff(
+                &context.settings,
+                delivery.attempts,
+                failing_for,
+                *retry_after,
+                unreachable,
+            );
             let retry_at = next_attempt(context, &delivery, wait).await;
             if retry_at.is_none() {
                 warn!(inbox = %delivery.inbox, activity = %delivery.activity_ap_id, %error,
@@ -172,8 +204,15 @@ async fn deliver_one(context: &FederationContext, delivery: ClaimedDelivery) {
                 context.metrics.deliveries.with_label_values(&["retry"]).inc();
                 info!(inbox = %delivery.inbox, ?status, %error, ?wait, "delivery failed, will retry");
             }
-            queries::deliveries::mark_attempt_failed(&context.db, delivery.id, attempts, *status, error, retry_at)
-                .await
+            queries::deliveries::mark_attempt_failed(
+                &context.db,
+                delivery.id,
+                attempts,
+                *status,
+                error,
+                retry_at,
+            )
+            .await
         }
     };
     if let Err(err) = outcome {
@@ -203,25 +242,55 @@ async fn attempt(context: &FederationContext, delivery: &ClaimedDelivery) -> Att
     let signer = match queries::actors::by_id(&context.db, delivery.actor_id).await {
         Ok(Some(actor)) => actor,
         Ok(None) => {
-            return AttemptResult::Final { status: 0, error: "the sending actor no longer exists".into() };
+            return AttemptResult::Final {
+                status: 0,
+                error: "the sending actor no longer exists".into(),
+            };
         }
         Err(err) => {
-            return AttemptResult::Retry { status: None, error: err.to_string(), retry_after: None };
+            return AttemptResult::Retry {
+                status: None,
+                error: err.to_string(),
+                retry_after: None,
+            };
         }
     };
     let Some(private_key) = signer.private_key_pem.as_deref() else {
-        return AttemptResult::Final { status: 0, error: "the sending actor has no private key".into() };
+        return AttemptResult::Final {
+            status: 0,
+            error: "the sending actor has no private key".into(),
+        };
     };
     let Ok(url) = url::Url::parse(&delivery.inbox) else {
-        return AttemptResult::Final { status: 0, error: "the inbox url is invalid".into() };
+        return AttemptResult::Final {
+            status: 0,
+            error: "the inbox url is invalid".into(),
+        };
     };
-    if queries::peers::is_blocked(&context.db, &delivery.peer_host).await.unwrap_or(false) {
-        return AttemptResult::Final { status: 0, error: "the peer is blocked".into() };
+    if queries::peers::is_blocked(&context.db, &delivery.peer_host)
+        .await
+        .unwrap_or(false)
+    {
+        return AttemptResult::Final {
+            status: 0,
+            error: "the peer is blocked".into(),
+        };
     }
     let body = delivery.json.as_bytes();
-    let headers = match signatures::sign_request_headers("POST", &url, Some(body), &signer.public_key_id, private_key) {
+    let headers = match signatures::sign_request_headers(
+        "POST",
+        &url,
+        Some(body),
+        &signer.public_key_id,
+        private_key,
+    ) {
         Ok(headers) => headers,
-        Err(err) => return AttemptResult::Final { status: 0, error: err.to_string() },
+        Err(err) => {
+            return AttemptResult::Final {
+                status: 0,
+                error: err.to_string(),
+            };
+        }
     };
     let mut request = context
         .client
@@ -267,10 +336,16 @@ mod tests {
     fn statuses_are_classified_as_the_policy_says() {
         assert_eq!(classify(202, None, ""), AttemptResult::Delivered(202));
         for status in [401, 408, 429, 500, 502, 503] {
-            assert!(matches!(classify(status, None, ""), AttemptResult::Retry { .. }), "{status}");
+            assert!(
+                matches!(classify(status, None, ""), AttemptResult::Retry { .. }),
+                "{status}"
+            );
         }
         for status in [400, 403, 404, 410, 422] {
-            assert!(matches!(classify(status, None, ""), AttemptResult::Final { .. }), "{status}");
+            assert!(
+                matches!(classify(status, None, ""), AttemptResult::Final { .. }),
+                "{status}"
+            );
         }
     }
 
@@ -285,7 +360,13 @@ mod tests {
         assert!(capped <= Duration::from_secs(18 * 60));
         let late = backoff(&settings, 15, chrono::Duration::hours(7), None, false);
         assert!(late >= Duration::from_secs(48 * 60));
-        let asked = backoff(&settings, 0, chrono::Duration::zero(), Some(Duration::from_secs(600)), false);
+        let asked = backoff(
+            &settings,
+            0,
+            chrono::Duration::zero(),
+            Some(Duration::from_secs(600)),
+            false,
+        );
         assert!(asked >= Duration::from_secs(480) && asked <= Duration::from_secs(720));
     }
 

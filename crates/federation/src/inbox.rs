@@ -76,7 +76,10 @@ struct Envelope {
 fn actor_id(actor: &Value) -> Option<Url> {
     match actor {
         Value::String(s) => Url::parse(s).ok(),
-        Value::Object(map) => map.get("id").and_then(Value::as_str).and_then(|s| Url::parse(s).ok()),
+        Value::Object(map) => map
+            .get("id")
+            .and_then(Value::as_str)
+            .and_then(|s| Url::parse(s).ok()),
         _ => None,
     }
 }
@@ -88,7 +91,9 @@ pub async fn receive(
     path_and_query: &str,
     body: &[u8],
 ) -> Result<Received, InboxRejection> {
-    let content_type = headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let content_type = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
     if !negotiation::is_activity_content_type(content_type) {
         return Err(InboxRejection::UnsupportedMediaType);
     }
@@ -105,7 +110,8 @@ pub async fn receive(
     )
     .inspect_err(|e| count_signature_failure(data, e))?;
 
-    let text = std::str::from_utf8(body).map_err(|_| InboxRejection::Malformed("the body is not UTF-8".into()))?;
+    let text =
+        std::str::from_utf8(body).map_err(|_| InboxRejection::Malformed("the body is not UTF-8".into()))?;
     let envelope: Envelope =
         serde_json::from_str(text).map_err(|e| InboxRejection::Malformed(format!("invalid JSON: {e}")))?;
     let kind = envelope.kind.as_str().unwrap_or("").to_owned();
@@ -124,12 +130,18 @@ pub async fn receive(
     }
     let peer = host_of(&actor_url);
     match queries::peers::is_blocked(&data.db, &peer).await {
-        Ok(true) => return Err(InboxRejection::Forbidden("this node does not accept activities from yours".into())),
+        Ok(true) => {
+            return Err(InboxRejection::Forbidden(
+                "this node does not accept activities from yours".into(),
+            ));
+        }
         Ok(false) => {}
         Err(err) => return Err(InboxRejection::Unavailable(err.to_string())),
     }
     if actor_url.as_str().starts_with(data.node.urls.base()) {
-        return Err(InboxRejection::Forbidden("activities of this node's own actors are not accepted from outside".into()));
+        return Err(InboxRejection::Forbidden(
+            "activities of this node's own actors are not accepted from outside".into(),
+        ));
     }
 
     let object_id = ObjectId::<DbActor>::from(actor_url.clone());
@@ -173,7 +185,10 @@ pub async fn receive(
     // A signed request proves the peer is up: retry what we owe it now.
     match queries::peers::record_seen(&data.db, &peer).await {
         Ok(true) => {
-            if queries::deliveries::retry_now_for_host(&data.db, &peer).await.is_ok() {
+            if queries::deliveries::retry_now_for_host(&data.db, &peer)
+                .await
+                .is_ok()
+            {
                 data.delivery_wakeup.notify_one();
             }
         }
@@ -185,12 +200,18 @@ pub async fn receive(
     let label = activity_type(&value);
     match queries::inbox::store(&data.db, envelope.id.as_str(), actor_url.as_str(), &label, text).await {
         Ok(Stored::New(_)) => {
-            data.metrics.inbox_results.with_label_values(&[activity_label(&kind), "stored"]).inc();
+            data.metrics
+                .inbox_results
+                .with_label_values(&[activity_label(&kind), "stored"])
+                .inc();
             data.inbox_wakeup.notify_one();
             Ok(Received::Stored)
         }
         Ok(Stored::Duplicate) => {
-            data.metrics.inbox_results.with_label_values(&[activity_label(&kind), "duplicate"]).inc();
+            data.metrics
+                .inbox_results
+                .with_label_values(&[activity_label(&kind), "duplicate"])
+                .inc();
             Ok(Received::Duplicate)
         }
         Err(err) => {
@@ -210,7 +231,10 @@ fn count_signature_failure(data: &RequestData, reason: &SignatureError) {
 /// One key refetch per origin per five minutes.
 fn may_refetch_key(host: &str) -> bool {
     static LAST: OnceLock<Mutex<HashMap<String, Instant>>> = OnceLock::new();
-    let mut map = LAST.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    let mut map = LAST
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     let now = Instant::now();
     match map.get(host) {
         Some(at) if now.duration_since(*at) < Duration::from_secs(300) => false,
@@ -226,7 +250,8 @@ const MAX_PROCESSING_ATTEMPTS: i32 = 6;
 /// Process stored activities, oldest first, until the process ends.
 pub async fn run_worker(config: FederationConfig<FederationContext>) {
     let context = config.to_request_data().app_data().clone();
-    let lease = chrono::Duration::from_std(context.settings.claim_lease).unwrap_or(chrono::Duration::minutes(2));
+    let lease =
+        chrono::Duration::from_std(context.settings.claim_lease).unwrap_or(chrono::Duration::minutes(2));
     loop {
         let claimed = match queries::inbox::claim_due(&context.db, 16, lease).await {
             Ok(rows) => rows,
@@ -252,12 +277,20 @@ pub async fn run_worker(config: FederationConfig<FederationContext>) {
             let attempts = row.attempts + 1;
             let recorded = match result {
                 Ok(Outcome::Applied) => {
-                    context.metrics.inbox_results.with_label_values(&[activity_label(&row.kind), "applied"]).inc();
+                    context
+                        .metrics
+                        .inbox_results
+                        .with_label_values(&[activity_label(&row.kind), "applied"])
+                        .inc();
                     queries::inbox::mark_done(&context.db, row.id).await
                 }
                 Ok(Outcome::NotHandled(reason)) => {
                     info!(activity = %row.ap_id, %reason, "activity kept but not acted on");
-                    context.metrics.inbox_results.with_label_values(&[activity_label(&row.kind), "not_handled"]).inc();
+                    context
+                        .metrics
+                        .inbox_results
+                        .with_label_values(&[activity_label(&row.kind), "not_handled"])
+                        .inc();
                     queries::inbox::mark_failed_attempt(&context.db, row.id, attempts, &reason, None).await
                 }
                 Err(err) if err.is_transient() && attempts < MAX_PROCESSING_ATTEMPTS => {
@@ -274,8 +307,13 @@ pub async fn run_worker(config: FederationConfig<FederationContext>) {
                 }
                 Err(err) => {
                     warn!(activity = %row.ap_id, %err, "activity refused");
-                    context.metrics.inbox_results.with_label_values(&[activity_label(&row.kind), "refused"]).inc();
-                    queries::inbox::mark_failed_attempt(&context.db, row.id, attempts, &err.to_string(), None).await
+                    context
+                        .metrics
+                        .inbox_results
+                        .with_label_values(&[activity_label(&row.kind), "refused"])
+                        .inc();
+                    queries::inbox::mark_failed_attempt(&context.db, row.id, attempts, &err.to_string(), None)
+                        .await
                 }
             };
             if let Err(err) = recorded {

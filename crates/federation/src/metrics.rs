@@ -17,7 +17,10 @@ impl Metrics {
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new_custom(Some("healthcommons".into()), None)?;
         let http_requests = IntCounterVec::new(
-            Opts::new("http_requests_total", "HTTP requests answered, by method and status"),
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests answered, by method and status",
+            ),
             &["method", "status"],
         )?;
         let inbox_results = IntCounterVec::new(
@@ -29,7 +32,10 @@ impl Metrics {
             &["result"],
         )?;
         let signature_failures = IntCounterVec::new(
-            Opts::new("signature_failures_total", "Rejected inbound signatures, by reason"),
+            Opts::new(
+                "signature_failures_total",
+                "Rejected inbound signatures, by reason",
+            ),
             &["reason"],
         )?;
         let queue_depth = IntGaugeVec::new(
@@ -65,8 +71,26 @@ impl Metrics {
 /// A bounded label for an activity type: remote input must not mint series.
 pub fn activity_label(kind: &str) -> &'static str {
     const KNOWN: [&str; 20] = [
-        "Follow", "Accept", "Reject", "Undo", "Create", "Update", "Delete", "Like", "Dislike", "Announce",
-        "Add", "Remove", "Block", "Flag", "Join", "Leave", "Invite", "EmojiReact", "Move", "Question",
+        "Follow",
+        "Accept",
+        "Reject",
+        "Undo",
+        "Create",
+        "Update",
+        "Delete",
+        "Like",
+        "Dislike",
+        "Announce",
+        "Add",
+        "Remove",
+        "Block",
+        "Flag",
+        "Join",
+        "Leave",
+        "Invite",
+        "EmojiReact",
+        "Move",
+        "Question",
     ];
     let outer = kind.split('{').next().unwrap_or_default();
     KNOWN.iter().find(|k| **k == outer).copied().unwrap_or("other")

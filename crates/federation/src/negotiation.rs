@@ -22,7 +22,9 @@ fn parse_accept(accept: &str) -> Vec<MediaRange<'_>> {
             let mut q = 1.0;
             let mut profile = None;
             for param in pieces {
-                let Some((key, value)) = param.split_once('=') else { continue };
+                let Some((key, value)) = param.split_once('=') else {
+                    continue;
+                };
                 let value = value.trim().trim_matches('"');
                 match key.trim().to_ascii_lowercase().as_str() {
                     "q" => q = value.parse().unwrap_or(0.0),
@@ -38,9 +40,10 @@ fn parse_accept(accept: &str) -> Vec<MediaRange<'_>> {
 fn is_activity_streams(range: &MediaRange<'_>) -> bool {
     match range.essence.as_str() {
         "application/activity+json" => true,
-        "application/ld+json" => range
-            .profile
-            .is_none_or(|p| p.split_whitespace().any(|p| p == "https://www.w3.org/ns/activitystreams")),
+        "application/ld+json" => range.profile.is_none_or(|p| {
+            p.split_whitespace()
+                .any(|p| p == "https://www.w3.org/ns/activitystreams")
+        }),
         _ => false,
     }
 }
@@ -56,7 +59,12 @@ pub fn wants_activity_json(accept: Option<&str>) -> bool {
         .fold(0.0_f32, f32::max);
     let best_html = ranges
         .iter()
-        .filter(|r| matches!(r.essence.as_str(), "text/html" | "application/xhtml+xml" | "text/*" | "*/*"))
+        .filter(|r| {
+            matches!(
+                r.essence.as_str(),
+                "text/html" | "application/xhtml+xml" | "text/*" | "*/*"
+            )
+        })
         .map(|r| r.q)
         .fold(0.0_f32, f32::max);
     best_ap > 0.0 && best_ap >= best_html
@@ -64,7 +72,9 @@ pub fn wants_activity_json(accept: Option<&str>) -> bool {
 
 /// True for a `Content-Type` an inbox accepts.
 pub fn is_activity_content_type(content_type: Option<&str>) -> bool {
-    let Some(content_type) = content_type else { return false };
+    let Some(content_type) = content_type else {
+        return false;
+    };
     parse_accept(content_type)
         .first()
         .is_some_and(is_activity_streams)
@@ -78,20 +88,28 @@ mod tests {
     fn servers_get_json_and_browsers_get_html() {
         assert!(wants_activity_json(Some("application/activity+json")));
         assert!(wants_activity_json(Some(LD_CONTENT_TYPE)));
-        assert!(wants_activity_json(Some("application/activity+json, application/ld+json")));
+        assert!(wants_activity_json(Some(
+            "application/activity+json, application/ld+json"
+        )));
         assert!(!wants_activity_json(Some(
             "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
         )));
         assert!(!wants_activity_json(Some("*/*")));
         assert!(!wants_activity_json(None));
-        assert!(!wants_activity_json(Some(r#"application/ld+json; profile="http://other""#)));
-        assert!(wants_activity_json(Some("text/html;q=0.5, application/activity+json")));
+        assert!(!wants_activity_json(Some(
+            r#"application/ld+json; profile="http://other""#
+        )));
+        assert!(wants_activity_json(Some(
+            "text/html;q=0.5, application/activity+json"
+        )));
     }
 
     #[test]
     fn inbox_content_types() {
         assert!(is_activity_content_type(Some("application/activity+json")));
-        assert!(is_activity_content_type(Some("application/activity+json; charset=utf-8")));
+        assert!(is_activity_content_type(Some(
+            "application/activity+json; charset=utf-8"
+        )));
         assert!(is_activity_content_type(Some(LD_CONTENT_TYPE)));
         assert!(!is_activity_content_type(Some("text/plain")));
         assert!(!is_activity_content_type(Some("application/json")));

@@ -124,7 +124,8 @@ pub fn parse_jrd(bytes: &[u8], expected_subject: Option<&str>) -> Result<Url, Fe
             jrd.subject
         )));
     }
-    self_link(&jrd).ok_or_else(|| FederationError::Invalid(format!("webfinger for {} has no actor link", jrd.subject)))
+    self_link(&jrd)
+        .ok_or_else(|| FederationError::Invalid(format!("webfinger for {} has no actor link", jrd.subject)))
 }
 
 /// A handle's host must be a domain name: an IP literal would bypass the
@@ -136,13 +137,19 @@ fn check_handle_host(host: &str, dev_federation: bool) -> Result<(), FederationE
         None => (host, None),
     };
     if name.parse::<std::net::IpAddr>().is_ok() || name.starts_with('[') {
-        return Err(FederationError::Invalid(format!("{host} is an address, not a domain name")));
+        return Err(FederationError::Invalid(format!(
+            "{host} is an address, not a domain name"
+        )));
     }
     if !name.contains('.') && !dev_federation {
-        return Err(FederationError::Invalid(format!("{host} is not a public domain name")));
+        return Err(FederationError::Invalid(format!(
+            "{host} is not a public domain name"
+        )));
     }
     if port.is_some() && !dev_federation {
-        return Err(FederationError::Invalid(format!("{host}: explicit ports are only allowed with dev federation")));
+        return Err(FederationError::Invalid(format!(
+            "{host}: explicit ports are only allowed with dev federation"
+        )));
     }
     Ok(())
 }
@@ -181,6 +188,9 @@ mod tests {
                 {"rel":"self","type":"application/activity+json","href":"https://b.example/users/a"}]}"#,
         )
         .expect("jrd");
-        assert_eq!(self_link(&jrd).map(|u| u.to_string()).as_deref(), Some("https://b.example/users/a"));
+        assert_eq!(
+            self_link(&jrd).map(|u| u.to_string()).as_deref(),
+            Some("https://b.example/users/a")
+        );
     }
 }

@@ -117,7 +117,9 @@ pub fn check_request(
         .ok_or(SignatureError::BadDate)?;
     let now = SystemTime::now();
     let too_new = date.duration_since(now).is_ok_and(|ahead| ahead > window);
-    let too_old = now.duration_since(date).is_ok_and(|age| age > window + PAST_SLACK);
+    let too_old = now
+        .duration_since(date)
+        .is_ok_and(|age| age > window + PAST_SLACK);
     if too_new || too_old {
         return Err(SignatureError::Expired);
     }
@@ -197,13 +199,21 @@ fn check_digest(headers: &HeaderMap, body: &[u8]) -> Result<(), SignatureError> 
     let expected = Sha256::digest(body);
     let mut checked = 0;
     for (header, wrapped) in [("digest", false), ("content-digest", true)] {
-        let Some(value) = headers.get(header) else { continue };
+        let Some(value) = headers.get(header) else {
+            continue;
+        };
         let text = value.to_str().map_err(|_| SignatureError::BadDigest)?;
         let claimed = text
             .split(',')
             .filter_map(|part| part.trim().split_once('='))
             .find(|(alg, _)| alg.eq_ignore_ascii_case("sha-256"))
-            .map(|(_, value)| if wrapped { value.trim().trim_matches(':') } else { value.trim() })
+            .map(|(_, value)| {
+                if wrapped {
+                    value.trim().trim_matches(':')
+                } else {
+                    value.trim()
+                }
+            })
             .ok_or(SignatureError::BadDigest)?;
         let decoded = BASE64.decode(claimed).map_err(|_| SignatureError::BadDigest)?;
         if decoded.len() != 32 {
@@ -251,7 +261,10 @@ fn normalize_pem(pem: &str) -> Option<String> {
     let footer_start = pem.rfind("-----END ")?;
     let header = &pem[start..header_end];
     let footer = pem[footer_start..].trim();
-    let body: String = pem[header_end..footer_start].chars().filter(|c| !c.is_whitespace()).collect();
+    let body: String = pem[header_end..footer_start]
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
     let lines: Vec<&str> = body
         .as_bytes()
         .chunks(64)
@@ -354,9 +367,14 @@ mod tests {
         let url = url::Url::parse("https://alpha.test/inbox").expect("url");
         let mut headers = HeaderMap::new();
         headers.insert("host", "alpha.test".parse().expect("header"));
-        for (name, value) in
-            sign_request_headers("POST", &url, Some(body), "https://beta.test/u/bob#main-key", private)
-                .expect("sign")
+        for (name, value) in sign_request_headers(
+            "POST",
+            &url,
+            Some(body),
+            "https://beta.test/u/bob#main-key",
+            private,
+        )
+        .expect("sign")
         {
             headers.insert(name, value.parse().expect("header"));
         }
@@ -382,8 +400,15 @@ mod tests {
     fn a_swapped_body_is_refused_even_with_a_valid_signature() {
         let (private, _) = keypair();
         let headers = signed_post(br#"{"type":"Follow"}"#, &private);
-        let err = check_request(&headers, "POST", "/inbox", Some(br#"{"type":"Delete"}"#), "alpha.test", WINDOW)
-            .expect_err("must fail");
+        let err = check_request(
+            &headers,
+            "POST",
+            "/inbox",
+            Some(br#"{"type":"Delete"}"#),
+            "alpha.test",
+            WINDOW,
+        )
+        .expect_err("must fail");
         assert_eq!(err, SignatureError::DigestMismatch);
     }
 
@@ -424,7 +449,8 @@ mod tests {
         let mut no_digest = headers.clone();
         no_digest.remove("digest");
         assert_eq!(
-            check_request(&no_digest, "POST", "/inbox", Some(body), "alpha.test", WINDOW).expect_err("digest"),
+            check_request(&no_digest, "POST", "/inbox", Some(body), "alpha.test", WINDOW)
+                .expect_err("digest"),
             SignatureError::BadDigest
         );
     }
@@ -467,7 +493,8 @@ mod tests {
         headers.insert("digest", digest_header(body).parse().expect("h"));
         headers.insert("signature", signature.parse().expect("h"));
         assert_eq!(
-            check_request(&headers, "POST", "/inbox", Some(body), "alpha.test", WINDOW).expect_err("unsigned digest"),
+            check_request(&headers, "POST", "/inbox", Some(body), "alpha.test", WINDOW)
+                .expect_err("unsigned digest"),
             SignatureError::HeaderNotSigned("digest")
         );
     }

@@ -55,7 +55,10 @@ fn all_fixtures() -> Vec<(String, Result<Value, String>)> {
             } else {
                 raw
             };
-            out.push((name, serde_json::from_str::<Value>(&body).map_err(|e| e.to_string())));
+            out.push((
+                name,
+                serde_json::from_str::<Value>(&body).map_err(|e| e.to_string()),
+            ));
         }
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
@@ -65,7 +68,9 @@ fn all_fixtures() -> Vec<(String, Result<Value, String>)> {
 async fn offline_node(domain: &str) -> FederationConfig<FederationContext> {
     let db = healthcommons_db::connect_in_memory().await.expect("db");
     let node = NodeContext::new(domain, true);
-    let instance = node::ensure_instance_actor(&db, &node).await.expect("instance actor");
+    let instance = node::ensure_instance_actor(&db, &node)
+        .await
+        .expect("instance actor");
     let settings = FederationSettings::default();
     let context = FederationContext {
         db,
@@ -88,7 +93,11 @@ fn actor_row(ap_id: &str, kind: &str, local: bool) -> actor::ActiveModel {
         ap_id: Set(ap_id.to_owned()),
         kind: Set(kind.to_owned()),
         local: Set(local),
-        username: Set(url.path_segments().and_then(|mut s| s.next_back()).unwrap_or("x").to_owned()),
+        username: Set(url
+            .path_segments()
+            .and_then(|mut s| s.next_back())
+            .unwrap_or("x")
+            .to_owned()),
         host: Set(host_of(&url)),
         display_name: Set(None),
         summary_html: Set(None),
@@ -126,7 +135,10 @@ fn is_url(s: Option<&str>) -> bool {
 /// Actor documents we refuse, and why (checklist O8 and the AP spec).
 const REFUSED_ACTORS: [(&str, &str); 2] = [
     // Without an inbox nothing can be delivered to it.
-    ("mastodon/http/activitypub_actor_noinbox.txt", "invalid type: null"),
+    (
+        "mastodon/http/activitypub_actor_noinbox.txt",
+        "invalid type: null",
+    ),
     // Its key belongs to another actor (actor/2 for actor/21): impersonation risk.
     ("gnusocial/objects/group.json", "publicKey.owner is not the actor"),
 ];
@@ -146,7 +158,11 @@ async fn every_actor_fixture_becomes_a_stored_actor() {
         }
         let checked = serde_json::from_value::<ApActor>(json.clone())
             .map_err(|e| e.to_string())
-            .and_then(|actor| verify_actor_json(&actor, &actor.id).map(|()| actor).map_err(|e| e.to_string()));
+            .and_then(|actor| {
+                verify_actor_json(&actor, &actor.id)
+                    .map(|()| actor)
+                    .map_err(|e| e.to_string())
+            });
         if let Some((_, reason)) = REFUSED_ACTORS.iter().find(|(file, _)| *file == name) {
             let err = checked.expect_err(&format!("{name} must be refused"));
             assert!(err.contains(reason), "{name}: {err}");
@@ -189,7 +205,11 @@ async fn follows_from_other_software_are_accepted_by_our_working_groups() {
             assert!(matches!(err, FederationError::Invalid(_)), "{name}: {err}");
             continue;
         }
-        assert!(matches!(activity, InboxActivity::Follow(_)), "{name}: classified as {}", activity.kind());
+        assert!(
+            matches!(activity, InboxActivity::Follow(_)),
+            "{name}: classified as {}",
+            activity.kind()
+        );
         let target_url = Url::parse(target).expect("target");
         let config = offline_node(&host_of(&target_url)).await;
         let data = config.to_request_data();
@@ -272,7 +292,10 @@ async fn answers_to_our_follows_are_recorded() {
             .await
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(outcome, Outcome::Applied, "{name}");
-        let after = queries::follows::by_id(&data.db, row.id).await.expect("q").expect("row");
+        let after = queries::follows::by_id(&data.db, row.id)
+            .await
+            .expect("q")
+            .expect("row");
         let expected = if kind == "Accept" { "accepted" } else { "rejected" };
         assert_eq!(after.state, expected, "{name}");
         applied += 1;
@@ -298,8 +321,11 @@ async fn undo_follow_from_other_software_removes_the_follower() {
             assert!(matches!(err, FederationError::Invalid(_)), "{name}: {err}");
             continue;
         }
-        let (follower, target, follow_id) =
-            (follower.unwrap_or_default(), target.unwrap_or_default(), follow_id.unwrap_or_default());
+        let (follower, target, follow_id) = (
+            follower.unwrap_or_default(),
+            target.unwrap_or_default(),
+            follow_id.unwrap_or_default(),
+        );
         let config = offline_node(&host_of(&Url::parse(target).expect("target"))).await;
         let data = config.to_request_data();
         let group = queries::actors::insert(&data.db, actor_row(target, queries::actors::GROUP, true))
@@ -316,7 +342,10 @@ async fn undo_follow_from_other_software_removes_the_follower() {
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(outcome, Outcome::Applied, "{name}");
         assert!(
-            queries::follows::between(&data.db, remote.id, group.id).await.expect("q").is_none(),
+            queries::follows::between(&data.db, remote.id, group.id)
+                .await
+                .expect("q")
+                .is_none(),
             "{name}: follow still there"
         );
         applied += 1;
@@ -331,7 +360,11 @@ async fn every_other_payload_is_kept_with_a_reason_and_fetches_nothing() {
     let mut seen = 0;
     for (name, json) in all_fixtures() {
         let json = json.unwrap_or_else(|e| panic!("{name} is not JSON: {e}"));
-        let kind = json.get("type").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let kind = json
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
         let inner = str_at(&json, &["object", "type"]).unwrap_or_default().to_owned();
         let follow_family = kind == "Follow"
             || ((kind == "Accept" || kind == "Reject") && (inner.is_empty() || inner == "Follow"))

@@ -78,7 +78,9 @@ impl Config {
         }
         if let toml::Value::Table(base) = &mut merged {
             for (name, value) in env {
-                let Some(key) = name.strip_prefix(ENV_PREFIX) else { continue };
+                let Some(key) = name.strip_prefix(ENV_PREFIX) else {
+                    continue;
+                };
                 if name == CONFIG_FILE_VAR || key.starts_with("TEST_") {
                     continue;
                 }
@@ -120,7 +122,12 @@ impl Config {
 
     pub fn dev_resolve_map(&self) -> anyhow::Result<HashMap<String, IpAddr>> {
         let mut map = HashMap::new();
-        for pair in self.dev_resolve.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        for pair in self
+            .dev_resolve
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
             let (name, ip) = pair
                 .split_once('=')
                 .ok_or_else(|| anyhow::anyhow!("dev_resolve entry {pair:?} is not name=ip"))?;
@@ -184,7 +191,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -193,7 +203,11 @@ mod tests {
         assert_eq!(config.domain, "localhost:8080");
         assert_eq!(config.bind, "127.0.0.1:8080");
         assert!(!config.dev_federation);
-        assert!(config.database_url().starts_with("sqlite://./data/healthcommons.sqlite"));
+        assert!(
+            config
+                .database_url()
+                .starts_with("sqlite://./data/healthcommons.sqlite")
+        );
     }
 
     #[test]
@@ -206,7 +220,10 @@ mod tests {
             &env(&[
                 ("HEALTHCOMMONS_DOMAIN", "env.example"),
                 ("HEALTHCOMMONS_DEV_FEDERATION", "true"),
-                ("HEALTHCOMMONS_DEV_RESOLVE", "alpha.test=127.0.0.2, beta.test=127.0.0.3"),
+                (
+                    "HEALTHCOMMONS_DEV_RESOLVE",
+                    "alpha.test=127.0.0.2, beta.test=127.0.0.3",
+                ),
                 ("HEALTHCOMMONS_DATABASE_URL", "postgres://hc:secret@localhost/hc"),
                 ("HEALTHCOMMONS_DELIVERY_RETRY_BASE_SECS", "2"),
             ]),
@@ -224,11 +241,13 @@ mod tests {
 
     #[test]
     fn bad_settings_are_named() {
-        let err = Config::load(None, &env(&[("HEALTHCOMMONS_DEV_FEDERATION", "maybe")])).expect_err("bad bool");
+        let err =
+            Config::load(None, &env(&[("HEALTHCOMMONS_DEV_FEDERATION", "maybe")])).expect_err("bad bool");
         assert!(err.to_string().contains("HEALTHCOMMONS_DEV_FEDERATION"));
         let err = Config::load(None, &env(&[("HEALTHCOMMONS_NO_SUCH_KEY", "1")])).expect_err("unknown");
         assert!(err.to_string().contains("HEALTHCOMMONS_NO_SUCH_KEY"));
-        let err = Config::load(None, &env(&[("HEALTHCOMMONS_DEV_RESOLVE", "a.test=127.0.0.2")])).expect_err("dev");
+        let err =
+            Config::load(None, &env(&[("HEALTHCOMMONS_DEV_RESOLVE", "a.test=127.0.0.2")])).expect_err("dev");
         assert!(err.to_string().contains("dev_federation"));
     }
 }

@@ -20,7 +20,11 @@ use tokio::{net::TcpListener, sync::Notify};
 use tracing::{error, info};
 
 #[derive(Parser)]
-#[command(name = "healthcommons", version, about = "A federated node of the health commons")]
+#[command(
+    name = "healthcommons",
+    version,
+    about = "A federated node of the health commons"
+)]
 struct Cli {
     /// Configuration file (default: $HEALTHCOMMONS_CONFIG, or ./healthcommons.toml if present).
     #[arg(long, global = true)]
@@ -109,7 +113,10 @@ pub fn main() -> ExitCode {
 fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
@@ -156,20 +163,36 @@ async fn run_admin(command: AdminCommand, config: Config) -> anyhow::Result<()> 
     let db = open_database(&config).await?;
     healthcommons_db::migrate(&db).await?;
     let ctx = node_context(&config);
-    node::pin_domain(&db, &ctx).await.map_err(|e| anyhow::anyhow!(e.public_message()))?;
+    node::pin_domain(&db, &ctx)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.public_message()))?;
     match command {
-        AdminCommand::CreateUser { name, password, email, admin } => {
+        AdminCommand::CreateUser {
+            name,
+            password,
+            email,
+            admin,
+        } => {
             let role = if admin { Role::Admin } else { Role::Member };
             let account = accounts::create_account(
                 &db,
                 &ctx,
-                Registration { username: &name, password: &password, email: email.as_deref() },
+                Registration {
+                    username: &name,
+                    password: &password,
+                    email: email.as_deref(),
+                },
                 role,
                 true,
             )
             .await
             .map_err(|e| anyhow::anyhow!(e.public_message()))?;
-            println!("created @{}@{} ({})", account.user.username, ctx.domain, role.as_str());
+            println!(
+                "created @{}@{} ({})",
+                account.user.username,
+                ctx.domain,
+                role.as_str()
+            );
         }
         AdminCommand::ListUsers => {
             for user in queries::users::all(&db).await? {
@@ -182,18 +205,25 @@ async fn run_admin(command: AdminCommand, config: Config) -> anyhow::Result<()> 
             }
         }
         AdminCommand::SetRole { name, role } => {
-            let role = Role::parse(&role).ok_or_else(|| anyhow::anyhow!("role must be member, moderator or admin"))?;
-            accounts::set_role(&db, &name, role).await.map_err(|e| anyhow::anyhow!(e.public_message()))?;
+            let role = Role::parse(&role)
+                .ok_or_else(|| anyhow::anyhow!("role must be member, moderator or admin"))?;
+            accounts::set_role(&db, &name, role)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.public_message()))?;
             println!("{name} is now {}", role.as_str());
         }
         AdminCommand::Approve { name } => {
-            accounts::approve(&db, &name).await.map_err(|e| anyhow::anyhow!(e.public_message()))?;
+            accounts::approve(&db, &name)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.public_message()))?;
             println!("{name} is approved");
         }
         AdminCommand::SetRegistration { mode } => {
             let mode = RegistrationMode::parse(&mode)
                 .ok_or_else(|| anyhow::anyhow!("mode must be open, approval or closed"))?;
-            node::set_registration_mode(&db, mode).await.map_err(|e| anyhow::anyhow!(e.public_message()))?;
+            node::set_registration_mode(&db, mode)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.public_message()))?;
             println!("registration is {}", mode.as_str());
         }
         AdminCommand::BlockNode { host } => {
@@ -220,9 +250,13 @@ struct Node {
 impl Node {
     async fn start(config: &Config) -> anyhow::Result<Node> {
         let db = open_database(config).await?;
-        healthcommons_db::migrate(&db).await.context("migrations failed")?;
+        healthcommons_db::migrate(&db)
+            .await
+            .context("migrations failed")?;
         let node = node_context(config);
-        node::pin_domain(&db, &node).await.map_err(|e| anyhow::anyhow!(e.public_message()))?;
+        node::pin_domain(&db, &node)
+            .await
+            .map_err(|e| anyhow::anyhow!(e.public_message()))?;
         let instance = node::ensure_instance_actor(&db, &node)
             .await
             .map_err(|e| anyhow::anyhow!("cannot create the instance actor: {e}"))?;
@@ -236,7 +270,8 @@ impl Node {
             delivery_wakeup: Arc::new(Notify::new()),
             inbox_wakeup: Arc::new(Notify::new()),
         };
-        let federation = healthcommons_federation::context::build_config(context, &DbActor::new(instance)?).await?;
+        let federation =
+            healthcommons_federation::context::build_config(context, &DbActor::new(instance)?).await?;
         Ok(Node { federation })
     }
 }
@@ -285,8 +320,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     let public = state.context().node.urls.base().to_owned();
     if local_trial {
-        println!("Health Commons node running: open http://{} in your browser", config.domain);
-        println!("(a local trial: ids are {public}/…, which other nodes cannot reach; see docs/admin.md to go public)");
+        println!(
+            "Health Commons node running: open http://{} in your browser",
+            config.domain
+        );
+        println!(
+            "(a local trial: ids are {public}/…, which other nodes cannot reach; see docs/admin.md to go public)"
+        );
     } else {
         println!("Health Commons node {public} listening on http://{local}");
     }

@@ -70,7 +70,13 @@ impl Browser {
             .as_str()
             .unwrap_or_else(|| panic!("no session: {created}"))
             .to_owned();
-        Browser { driver, base, session, http, _profile: profile }
+        Browser {
+            driver,
+            base,
+            session,
+            http,
+            _profile: profile,
+        }
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
@@ -83,8 +89,7 @@ impl Browser {
 
     async fn raw(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
         let url = format!("{}/session/{}{path}", self.base, self.session);
-        self
-            .http
+        self.http
             .request(method, url)
             .json(&body)
             .send()
@@ -111,10 +116,16 @@ impl Browser {
     /// The text of the first element matching `css`, or None if there is none yet.
     async fn try_text(&self, css: &str) -> Option<String> {
         let found = self
-            .raw(reqwest::Method::POST, "/element", json!({"using": "css selector", "value": css}))
+            .raw(
+                reqwest::Method::POST,
+                "/element",
+                json!({"using": "css selector", "value": css}),
+            )
             .await;
         let id = found["value"][ELEMENT].as_str()?.to_owned();
-        let text = self.raw(reqwest::Method::GET, &format!("/element/{id}/text"), json!({})).await;
+        let text = self
+            .raw(reqwest::Method::GET, &format!("/element/{id}/text"), json!({}))
+            .await;
         text["value"].as_str().map(str::to_owned)
     }
 
@@ -128,36 +139,52 @@ impl Browser {
                 }
                 last = Some(text);
             }
-            assert!(Instant::now() < deadline, "timed out waiting for {css}; last text {last:?}");
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {css}; last text {last:?}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
     async fn go(&self, url: &str) {
-        self.call(reqwest::Method::POST, "/url", json!({"url": url})).await;
+        self.call(reqwest::Method::POST, "/url", json!({"url": url}))
+            .await;
     }
 
     async fn find(&self, css: &str) -> String {
         let value = self
-            .call(reqwest::Method::POST, "/element", json!({"using": "css selector", "value": css}))
+            .call(
+                reqwest::Method::POST,
+                "/element",
+                json!({"using": "css selector", "value": css}),
+            )
             .await;
         value[ELEMENT].as_str().expect("element id").to_owned()
     }
 
-
     async fn type_into(&self, css: &str, text: &str) {
         let id = self.find(css).await;
-        self.call(reqwest::Method::POST, &format!("/element/{id}/value"), json!({"text": text})).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{id}/value"),
+            json!({"text": text}),
+        )
+        .await;
     }
 
     async fn click(&self, css: &str) {
         let id = self.find(css).await;
-        self.call(reqwest::Method::POST, &format!("/element/{id}/click"), json!({})).await;
+        self.call(reqwest::Method::POST, &format!("/element/{id}/click"), json!({}))
+            .await;
     }
 
-
     async fn url(&self) -> String {
-        self.call(reqwest::Method::GET, "/url", json!({})).await.as_str().unwrap_or_default().to_owned()
+        self.call(reqwest::Method::GET, "/url", json!({}))
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 }
 
@@ -197,7 +224,11 @@ async fn a_person_registers_signs_out_signs_in_and_joins_a_working_group() {
     browser.type_into("#username", "rosa").await;
     browser.type_into("#password", "a long password").await;
     browser.click("#register-submit").await;
-    browser.until("the person page", || async { browser.url().await.ends_with("/u/rosa") }).await;
+    browser
+        .until("the person page", || async {
+            browser.url().await.ends_with("/u/rosa")
+        })
+        .await;
     let handle = format!("@rosa@{}", node.domain);
     browser.wait_text("#handle", |t| t == handle).await;
     browser.wait_text("#nav-profile", |t| t == "@rosa").await;
@@ -212,14 +243,18 @@ async fn a_person_registers_signs_out_signs_in_and_joins_a_working_group() {
     browser.type_into("#username", "rosa").await;
     browser.type_into("#password", "another long one").await;
     browser.click("#register-submit").await;
-    browser.wait_text("#form-error", |t| t == "that name is taken").await;
+    browser
+        .wait_text("#form-error", |t| t == "that name is taken")
+        .await;
 
     // A wrong password is refused; the right one signs in.
     browser.go(&format!("{site}/login")).await;
     browser.type_into("#username", "rosa").await;
     browser.type_into("#password", "not the password").await;
     browser.click("#login-submit").await;
-    browser.wait_text("#form-error", |t| t == "wrong name or password").await;
+    browser
+        .wait_text("#form-error", |t| t == "wrong name or password")
+        .await;
     browser.type_into("#password", "a long password").await;
     browser.click("#login-submit").await;
     browser.wait_text("#greeting", |t| t.contains("@rosa")).await;
@@ -237,7 +272,9 @@ async fn a_person_registers_signs_out_signs_in_and_joins_a_working_group() {
     assert_eq!(created.status(), 201);
     browser.go(&format!("{site}/")).await;
     browser.click("ul.groups a").await;
-    browser.wait_text("#display-name", |t| t == "Walking for health").await;
+    browser
+        .wait_text("#display-name", |t| t == "Walking for health")
+        .await;
     let handle = format!("@walkers@{}", node.domain);
     browser.wait_text("#handle", |t| t == handle).await;
     browser.wait_text("#members", |t| t == "0 members").await;

@@ -20,15 +20,39 @@ async fn discovery_documents_describe_the_node() {
     let body: Value = created.json().await.expect("json");
     assert_eq!(body["actor_id"], format!("https://{}/u/ana", node.domain));
 
-    let links: Value = http.get(format!("{}/.well-known/nodeinfo", node.base)).send().await.expect("links").json().await.expect("json");
-    assert!(links["links"].as_array().expect("links").iter().any(|l| l["rel"].as_str().is_some_and(|r| r.ends_with("/2.1"))));
+    let links: Value = http
+        .get(format!("{}/.well-known/nodeinfo", node.base))
+        .send()
+        .await
+        .expect("links")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        links["links"]
+            .as_array()
+            .expect("links")
+            .iter()
+            .any(|l| l["rel"].as_str().is_some_and(|r| r.ends_with("/2.1")))
+    );
     for version in ["2.0", "2.1"] {
-        let info: Value = http.get(format!("{}/nodeinfo/{version}", node.base)).send().await.expect("nodeinfo").json().await.expect("json");
+        let info: Value = http
+            .get(format!("{}/nodeinfo/{version}", node.base))
+            .send()
+            .await
+            .expect("nodeinfo")
+            .json()
+            .await
+            .expect("json");
         assert_eq!(info["version"], version);
         assert_eq!(info["software"]["name"], "healthcommons");
         assert_eq!(info["usage"]["users"]["total"], 1);
         assert_eq!(info["openRegistrations"], true);
-        assert!(info["metadata"]["nodeName"].as_str().is_some_and(|n| !n.is_empty()));
+        assert!(
+            info["metadata"]["nodeName"]
+                .as_str()
+                .is_some_and(|n| !n.is_empty())
+        );
     }
 
     let wf = http
@@ -41,7 +65,13 @@ async fn discovery_documents_describe_the_node() {
     assert_eq!(wf.headers()["content-type"], "application/jrd+json");
     let jrd: Value = wf.json().await.expect("jrd");
     assert_eq!(jrd["subject"], format!("acct:ana@{}", node.domain));
-    assert!(jrd["links"].as_array().expect("links").iter().any(|l| l["rel"] == "self" && l["href"] == body["actor_id"]));
+    assert!(
+        jrd["links"]
+            .as_array()
+            .expect("links")
+            .iter()
+            .any(|l| l["rel"] == "self" && l["href"] == body["actor_id"])
+    );
     let missing = http
         .get(format!("{}/.well-known/webfinger", node.base))
         .query(&[("resource", format!("acct:nobody@{}", node.domain))])
@@ -57,8 +87,18 @@ async fn discovery_documents_describe_the_node() {
         .expect("webfinger");
     assert_eq!(elsewhere.status(), 404);
 
-    let host_meta = http.get(format!("{}/.well-known/host-meta", node.base)).send().await.expect("host-meta");
-    assert!(host_meta.text().await.expect("text").contains("/.well-known/webfinger?resource={uri}"));
+    let host_meta = http
+        .get(format!("{}/.well-known/host-meta", node.base))
+        .send()
+        .await
+        .expect("host-meta");
+    assert!(
+        host_meta
+            .text()
+            .await
+            .expect("text")
+            .contains("/.well-known/webfinger?resource={uri}")
+    );
 }
 
 #[tokio::test]
@@ -82,12 +122,23 @@ async fn one_url_serves_people_html_and_servers_json() {
         assert_eq!(actor["type"], "Person");
         assert_eq!(actor["preferredUsername"], "ana");
         assert_eq!(actor["inbox"], format!("https://{}/u/ana/inbox", node.domain));
-        assert_eq!(actor["endpoints"]["sharedInbox"], format!("https://{}/inbox", node.domain));
+        assert_eq!(
+            actor["endpoints"]["sharedInbox"],
+            format!("https://{}/inbox", node.domain)
+        );
         assert_eq!(actor["publicKey"]["owner"], actor["id"]);
-        assert!(actor["publicKey"]["publicKeyPem"].as_str().is_some_and(|k| k.starts_with("-----BEGIN PUBLIC KEY")));
+        assert!(
+            actor["publicKey"]["publicKeyPem"]
+                .as_str()
+                .is_some_and(|k| k.starts_with("-----BEGIN PUBLIC KEY"))
+        );
         assert!(actor.get("privateKeyPem").is_none() && !actor.to_string().contains("PRIVATE"));
         assert_eq!(actor["manuallyApprovesFollowers"], false);
-        assert!(actor["published"].is_string() && actor["followers"].is_string() && actor["following"].is_string());
+        assert!(
+            actor["published"].is_string()
+                && actor["followers"].is_string()
+                && actor["following"].is_string()
+        );
     }
     let html = http
         .get(&url)
@@ -95,9 +146,19 @@ async fn one_url_serves_people_html_and_servers_json() {
         .send()
         .await
         .expect("get");
-    assert!(html.headers()["content-type"].to_str().expect("ct").starts_with("text/html"));
+    assert!(
+        html.headers()["content-type"]
+            .to_str()
+            .expect("ct")
+            .starts_with("text/html")
+    );
     assert_eq!(html.headers()["vary"], "Accept");
-    assert!(html.text().await.expect("html").contains(&format!("@ana@{}", node.domain)));
+    assert!(
+        html.text()
+            .await
+            .expect("html")
+            .contains(&format!("@ana@{}", node.domain))
+    );
 
     let followers: Value = http
         .get(format!("{url}/followers"))
@@ -121,7 +182,12 @@ async fn one_url_serves_people_html_and_servers_json() {
         .await
         .expect("json");
     assert_eq!(instance["type"], "Application");
-    let missing = http.get(format!("{}/u/nobody", node.base)).header("accept", "application/activity+json").send().await.expect("get");
+    let missing = http
+        .get(format!("{}/u/nobody", node.base))
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .expect("get");
     assert_eq!(missing.status(), 404);
 }
 
@@ -137,38 +203,202 @@ async fn the_api_answers_errors_in_one_shape() {
         assert_eq!(body["error"], kind, "{body}");
         assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
     };
-    check(http.post(api("/accounts")).json(&json!({"username": "Bad Name", "password": "long enough"})).send().await.expect("r"), 422, "validation").await;
-    check(http.post(api("/accounts")).json(&json!({"username": "ana", "password": "short"})).send().await.expect("r"), 422, "validation").await;
-    check(http.post(api("/accounts")).header("content-type", "application/json").body("{nope").send().await.expect("r"), 422, "validation").await;
-    check(http.post(api("/accounts")).body("username=ana").send().await.expect("r"), 422, "validation").await;
-    assert_eq!(http.post(api("/accounts")).json(&json!({"username": "ana", "password": "long enough"})).send().await.expect("r").status(), 201);
-    check(http.post(api("/accounts")).json(&json!({"username": "ana", "password": "long enough"})).send().await.expect("r"), 409, "conflict").await;
-    check(http.post(api("/auth/token")).json(&json!({"username": "ana", "password": "wrong one"})).send().await.expect("r"), 401, "unauthorized").await;
-    check(http.post(api("/groups")).json(&json!({"name": "walkers", "display_name": "W"})).send().await.expect("r"), 401, "unauthorized").await;
-    check(http.post(api("/groups")).bearer_auth("forged").json(&json!({"name": "walkers", "display_name": "W"})).send().await.expect("r"), 401, "unauthorized").await;
-    check(http.get(api("/groups/nothing")).send().await.expect("r"), 404, "not_found").await;
+    check(
+        http.post(api("/accounts"))
+            .json(&json!({"username": "Bad Name", "password": "long enough"}))
+            .send()
+            .await
+            .expect("r"),
+        422,
+        "validation",
+    )
+    .await;
+    check(
+        http.post(api("/accounts"))
+            .json(&json!({"username": "ana", "password": "short"}))
+            .send()
+            .await
+            .expect("r"),
+        422,
+        "validation",
+    )
+    .await;
+    check(
+        http.post(api("/accounts"))
+            .header("content-type", "application/json")
+            .body("{nope")
+            .send()
+            .await
+            .expect("r"),
+        422,
+        "validation",
+    )
+    .await;
+    check(
+        http.post(api("/accounts"))
+            .body("username=ana")
+            .send()
+            .await
+            .expect("r"),
+        422,
+        "validation",
+    )
+    .await;
+    assert_eq!(
+        http.post(api("/accounts"))
+            .json(&json!({"username": "ana", "password": "long enough"}))
+            .send()
+            .await
+            .expect("r")
+            .status(),
+        201
+    );
+    check(
+        http.post(api("/accounts"))
+            .json(&json!({"username": "ana", "password": "long enough"}))
+            .send()
+            .await
+            .expect("r"),
+        409,
+        "conflict",
+    )
+    .await;
+    check(
+        http.post(api("/auth/token"))
+            .json(&json!({"username": "ana", "password": "wrong one"}))
+            .send()
+            .await
+            .expect("r"),
+        401,
+        "unauthorized",
+    )
+    .await;
+    check(
+        http.post(api("/groups"))
+            .json(&json!({"name": "walkers", "display_name": "W"}))
+            .send()
+            .await
+            .expect("r"),
+        401,
+        "unauthorized",
+    )
+    .await;
+    check(
+        http.post(api("/groups"))
+            .bearer_auth("forged")
+            .json(&json!({"name": "walkers", "display_name": "W"}))
+            .send()
+            .await
+            .expect("r"),
+        401,
+        "unauthorized",
+    )
+    .await;
+    check(
+        http.get(api("/groups/nothing")).send().await.expect("r"),
+        404,
+        "not_found",
+    )
+    .await;
 
     let token = node.token("ana", "long enough").await;
     let created = http.post(api("/groups")).bearer_auth(&token).json(&json!({"name": "walkers", "display_name": "Walkers", "summary": "<script>x()</script>\n\n**Walk**"})).send().await.expect("r");
     assert_eq!(created.status(), 201);
-    check(http.post(api("/groups")).bearer_auth(&token).json(&json!({"name": "ana", "display_name": "Clash"})).send().await.expect("r"), 409, "conflict").await;
-    let group: Value = http.get(api("/groups/walkers")).send().await.expect("r").json().await.expect("json");
+    check(
+        http.post(api("/groups"))
+            .bearer_auth(&token)
+            .json(&json!({"name": "ana", "display_name": "Clash"}))
+            .send()
+            .await
+            .expect("r"),
+        409,
+        "conflict",
+    )
+    .await;
+    let group: Value = http
+        .get(api("/groups/walkers"))
+        .send()
+        .await
+        .expect("r")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(group["followers_count"], 0);
     assert_eq!(group["summary_html"], "<p><strong>Walk</strong></p>");
-    check(http.post(api("/follows")).bearer_auth(&token).json(&json!({"target": "not a handle"})).send().await.expect("r"), 422, "validation").await;
-    check(http.post(api("/follows")).bearer_auth(&token).json(&json!({"target": "@walkers@127.0.0.1:6379"})).send().await.expect("r"), 422, "validation").await;
+    check(
+        http.post(api("/follows"))
+            .bearer_auth(&token)
+            .json(&json!({"target": "not a handle"}))
+            .send()
+            .await
+            .expect("r"),
+        422,
+        "validation",
+    )
+    .await;
+    check(
+        http.post(api("/follows"))
+            .bearer_auth(&token)
+            .json(&json!({"target": "@walkers@127.0.0.1:6379"}))
+            .send()
+            .await
+            .expect("r"),
+        422,
+        "validation",
+    )
+    .await;
 
     // Following a local group is accepted at once: 200, not 202.
-    let follow = http.post(api("/follows")).bearer_auth(&token).json(&json!({"target": format!("@walkers@{}", node.domain)})).send().await.expect("r");
+    let follow = http
+        .post(api("/follows"))
+        .bearer_auth(&token)
+        .json(&json!({"target": format!("@walkers@{}", node.domain)}))
+        .send()
+        .await
+        .expect("r");
     assert_eq!(follow.status(), 200);
-    let group: Value = http.get(api("/groups/walkers")).send().await.expect("r").json().await.expect("json");
+    let group: Value = http
+        .get(api("/groups/walkers"))
+        .send()
+        .await
+        .expect("r")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(group["followers_count"], 1);
 
-    check(http.put(api("/admin/registration")).bearer_auth(&token).json(&json!({"mode": "closed"})).send().await.expect("r"), 403, "forbidden").await;
+    check(
+        http.put(api("/admin/registration"))
+            .bearer_auth(&token)
+            .json(&json!({"mode": "closed"}))
+            .send()
+            .await
+            .expect("r"),
+        403,
+        "forbidden",
+    )
+    .await;
 
-    let openapi: Value = http.get(format!("{}/api/openapi.json", node.base)).send().await.expect("r").json().await.expect("json");
-    for path in ["/api/v1/accounts", "/api/v1/auth/token", "/api/v1/instance", "/api/v1/groups", "/api/v1/groups/{name}", "/api/v1/follows"] {
-        assert!(openapi["paths"].get(path).is_some(), "{path} missing from the OpenAPI document");
+    let openapi: Value = http
+        .get(format!("{}/api/openapi.json", node.base))
+        .send()
+        .await
+        .expect("r")
+        .json()
+        .await
+        .expect("json");
+    for path in [
+        "/api/v1/accounts",
+        "/api/v1/auth/token",
+        "/api/v1/instance",
+        "/api/v1/groups",
+        "/api/v1/groups/{name}",
+        "/api/v1/follows",
+    ] {
+        assert!(
+            openapi["paths"].get(path).is_some(),
+            "{path} missing from the OpenAPI document"
+        );
     }
     assert!(openapi["components"]["schemas"].get("ErrorBody").is_some());
 }
@@ -176,43 +406,112 @@ async fn the_api_answers_errors_in_one_shape() {
 #[tokio::test]
 async fn registration_follows_the_admins_policy() {
     let node = TestNode::start().await;
-    let out = node.admin(&["admin", "create-user", "root", "--password", "long enough", "--admin"]);
+    let out = node.admin(&[
+        "admin",
+        "create-user",
+        "root",
+        "--password",
+        "long enough",
+        "--admin",
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let http = client();
     let token = node.token("root", "long enough").await;
     let api = |path: &str| format!("{}/api/v1{path}", node.base);
 
-    let set = http.put(api("/admin/registration")).bearer_auth(&token).json(&json!({"mode": "approval"})).send().await.expect("r");
+    let set = http
+        .put(api("/admin/registration"))
+        .bearer_auth(&token)
+        .json(&json!({"mode": "approval"}))
+        .send()
+        .await
+        .expect("r");
     assert_eq!(set.status(), 204);
-    let created: Value = http.post(api("/accounts")).json(&json!({"username": "ben", "password": "long enough"})).send().await.expect("r").json().await.expect("json");
+    let created: Value = http
+        .post(api("/accounts"))
+        .json(&json!({"username": "ben", "password": "long enough"}))
+        .send()
+        .await
+        .expect("r")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(created["state"], "awaiting_approval");
-    let refused = http.post(api("/auth/token")).json(&json!({"username": "ben", "password": "long enough"})).send().await.expect("r");
+    let refused = http
+        .post(api("/auth/token"))
+        .json(&json!({"username": "ben", "password": "long enough"}))
+        .send()
+        .await
+        .expect("r");
     assert_eq!(refused.status(), 403);
     let out = node.admin(&["admin", "approve", "ben"]);
     assert!(out.status.success());
     node.token("ben", "long enough").await;
 
-    assert_eq!(http.put(api("/admin/registration")).bearer_auth(&token).json(&json!({"mode": "closed"})).send().await.expect("r").status(), 204);
-    let closed = http.post(api("/accounts")).json(&json!({"username": "cai", "password": "long enough"})).send().await.expect("r");
+    assert_eq!(
+        http.put(api("/admin/registration"))
+            .bearer_auth(&token)
+            .json(&json!({"mode": "closed"}))
+            .send()
+            .await
+            .expect("r")
+            .status(),
+        204
+    );
+    let closed = http
+        .post(api("/accounts"))
+        .json(&json!({"username": "cai", "password": "long enough"}))
+        .send()
+        .await
+        .expect("r");
     assert_eq!(closed.status(), 403);
-    let instance: Value = http.get(api("/instance")).send().await.expect("r").json().await.expect("json");
+    let instance: Value = http
+        .get(api("/instance"))
+        .send()
+        .await
+        .expect("r")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(instance["registration_mode"], "closed");
     assert_eq!(instance["software"]["name"], "healthcommons");
 
-    let profile = http.put(api("/admin/profile")).bearer_auth(&token).json(&json!({
-        "initiative_name": "Riverside Health Circle", "description": "Walking groups and peer support",
-        "location": {"name": "Riverside", "latitude": 51.5, "longitude": -0.1}
-    })).send().await.expect("r");
+    let profile = http
+        .put(api("/admin/profile"))
+        .bearer_auth(&token)
+        .json(&json!({
+            "initiative_name": "Riverside Health Circle", "description": "Walking groups and peer support",
+            "location": {"name": "Riverside", "latitude": 51.5, "longitude": -0.1}
+        }))
+        .send()
+        .await
+        .expect("r");
     assert_eq!(profile.status(), 204);
-    let instance: Value = http.get(api("/instance")).send().await.expect("r").json().await.expect("json");
+    let instance: Value = http
+        .get(api("/instance"))
+        .send()
+        .await
+        .expect("r")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(instance["initiative_name"], "Riverside Health Circle");
     assert_eq!(instance["location"]["latitude"], 51.5);
-    let bad = http.put(api("/admin/profile")).bearer_auth(&token).json(&json!({"initiative_name": "X", "location": {"name": "Nowhere", "latitude": 123.0}})).send().await.expect("r");
+    let bad = http
+        .put(api("/admin/profile"))
+        .bearer_auth(&token)
+        .json(&json!({"initiative_name": "X", "location": {"name": "Nowhere", "latitude": 123.0}}))
+        .send()
+        .await
+        .expect("r");
     assert_eq!(bad.status(), 422);
 
     let out = node.admin(&["admin", "list-users"]);
     let listed = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(listed.contains("root\tadmin\tactive") && listed.contains("ben\tmember\tactive"), "{listed}");
+    assert!(
+        listed.contains("root\tadmin\tactive") && listed.contains("ben\tmember\tactive"),
+        "{listed}"
+    );
     let out = node.admin(&["admin", "set-role", "ben", "moderator"]);
     assert!(out.status.success());
     let out = node.admin(&["admin", "list-users"]);
@@ -220,7 +519,12 @@ async fn registration_follows_the_admins_policy() {
     let out = node.admin(&["admin", "set-role", "ben", "emperor"]);
     assert!(!out.status.success());
 
-    let queue = http.get(api("/admin/deliveries")).bearer_auth(&token).send().await.expect("r");
+    let queue = http
+        .get(api("/admin/deliveries"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("r");
     assert_eq!(queue.status(), 200);
 }
 
@@ -249,13 +553,19 @@ async fn forms_without_the_csrf_token_are_refused() {
 fn debug_config_shows_the_merged_configuration_without_secrets() {
     let dir = tempfile::tempdir().expect("dir");
     let output = common::command("health.example", 8080, dir.path(), &["debug", "config"])
-        .env("HEALTHCOMMONS_DATABASE_URL", "postgres://hc:topsecret@db.internal/hc")
+        .env(
+            "HEALTHCOMMONS_DATABASE_URL",
+            "postgres://hc:topsecret@db.internal/hc",
+        )
         .output()
         .expect("run");
     assert!(output.status.success());
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.contains("domain = \"health.example\""), "{text}");
-    assert!(text.contains("db.internal") && !text.contains("topsecret"), "{text}");
+    assert!(
+        text.contains("db.internal") && !text.contains("topsecret"),
+        "{text}"
+    );
 
     let bad = common::command("health.example", 8080, dir.path(), &["debug", "config"])
         .env("HEALTHCOMMONS_DEV_FEDERATION", "perhaps")
@@ -268,9 +578,17 @@ fn debug_config_shows_the_merged_configuration_without_secrets() {
 #[test]
 fn a_database_keeps_the_domain_it_was_created_with() {
     let dir = tempfile::tempdir().expect("dir");
-    let first = common::command("one.example", 8080, dir.path(), &["admin", "list-users"]).output().expect("run");
-    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
-    let other = common::command("two.example", 8080, dir.path(), &["admin", "list-users"]).output().expect("run");
+    let first = common::command("one.example", 8080, dir.path(), &["admin", "list-users"])
+        .output()
+        .expect("run");
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let other = common::command("two.example", 8080, dir.path(), &["admin", "list-users"])
+        .output()
+        .expect("run");
     assert!(!other.status.success());
     assert!(String::from_utf8_lossy(&other.stderr).contains("one.example"));
 }

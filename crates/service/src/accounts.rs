@@ -116,7 +116,10 @@ pub async fn create_account(
         }
         other => other,
     };
-    if queries::actors::local_by_username(db, username.as_str()).await?.is_some() {
+    if queries::actors::local_by_username(db, username.as_str())
+        .await?
+        .is_some()
+    {
         return Err(ServiceError::conflict("that name is taken"));
     }
     let password_hash = hash_password(form.password).await?;
@@ -214,7 +217,11 @@ async fn password_matches(password: &str, stored_hash: &str) -> bool {
 
 /// Check a name and password. Unknown names and wrong passwords get the same
 /// answer; an account awaiting approval or suspended is refused with a reason.
-pub async fn authenticate(db: &impl ConnectionTrait, username: &str, password: &str) -> ServiceResult<Account> {
+pub async fn authenticate(
+    db: &impl ConnectionTrait,
+    username: &str,
+    password: &str,
+) -> ServiceResult<Account> {
     let wrong = || ServiceError::unauthorized("wrong name or password");
     let Some(user) = queries::users::by_username(db, username.trim()).await? else {
         // Spend the same time as a real check so names cannot be probed by timing.
@@ -225,7 +232,9 @@ pub async fn authenticate(db: &impl ConnectionTrait, username: &str, password: &
         return Err(wrong());
     }
     if !user.approved {
-        return Err(ServiceError::forbidden("this account is awaiting approval by an admin"));
+        return Err(ServiceError::forbidden(
+            "this account is awaiting approval by an admin",
+        ));
     }
     if user.suspended {
         return Err(ServiceError::forbidden("this account is suspended"));

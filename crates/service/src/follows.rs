@@ -8,7 +8,10 @@ use crate::{
 use healthcommons_db::{
     TransactionTrait,
     entities::{actor, follow},
-    queries::{self, follows::{ACCEPTED, PENDING, REJECTED}},
+    queries::{
+        self,
+        follows::{ACCEPTED, PENDING, REJECTED},
+    },
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
@@ -49,7 +52,9 @@ pub async fn follow(
         return Err(ServiceError::validation("an actor cannot follow itself"));
     }
     if target.kind == queries::actors::APPLICATION {
-        return Err(ServiceError::validation("a node's instance actor cannot be followed"));
+        return Err(ServiceError::validation(
+            "a node's instance actor cannot be followed",
+        ));
     }
     if let Some(existing) = queries::follows::between(db, follower.id, target.id).await?
         && existing.state != REJECTED
@@ -58,13 +63,19 @@ pub async fn follow(
     }
     let txn = db.begin().await?;
     let row = if target.local {
-        let state = if target.manually_approves_followers { PENDING } else { ACCEPTED };
+        let state = if target.manually_approves_followers {
+            PENDING
+        } else {
+            ACCEPTED
+        };
         let ap_id = ctx.urls.new_activity("follow");
         queries::follows::upsert(&txn, &ap_id, follower.id, target.id, state).await?
     } else {
         let ap_id = ctx.urls.new_activity("follow");
         let row = queries::follows::upsert(&txn, &ap_id, follower.id, target.id, PENDING).await?;
-        publisher.publish(&txn, Outgoing::Follow { follow_id: row.id }).await?;
+        publisher
+            .publish(&txn, Outgoing::Follow { follow_id: row.id })
+            .await?;
         row
     };
     txn.commit().await?;
@@ -84,7 +95,12 @@ pub async fn unfollow(
     let txn = db.begin().await?;
     if !target.local {
         publisher
-            .publish(&txn, Outgoing::UndoFollow { follow_id: existing.id })
+            .publish(
+                &txn,
+                Outgoing::UndoFollow {
+                    follow_id: existing.id,
+                },
+            )
             .await?;
     }
     queries::follows::delete(&txn, existing.id).await?;
@@ -176,7 +192,9 @@ pub async fn receive_answer(
     };
     let row = row.ok_or_else(|| ServiceError::not_found("no follow of ours matches this answer"))?;
     if row.target_id != answering_actor.id {
-        return Err(ServiceError::forbidden("only the followed actor may answer a follow"));
+        return Err(ServiceError::forbidden(
+            "only the followed actor may answer a follow",
+        ));
     }
     let state = if accepted { ACCEPTED } else { REJECTED };
     queries::follows::set_state(db, row.id, state).await?;

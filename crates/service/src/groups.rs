@@ -33,7 +33,10 @@ pub async fn create(
             "summary must be at most {MAX_SUMMARY} bytes"
         )));
     }
-    if queries::actors::local_by_username(db, name.as_str()).await?.is_some() {
+    if queries::actors::local_by_username(db, name.as_str())
+        .await?
+        .is_some()
+    {
         return Err(ServiceError::conflict("that name is taken"));
     }
     let keys = keys::generate().await?;

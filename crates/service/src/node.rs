@@ -129,7 +129,10 @@ pub async fn pin_domain(db: &impl ConnectionTrait, ctx: &NodeContext) -> Service
 }
 
 /// The node's own actor (an `Application`), created with its keys on first start.
-pub async fn ensure_instance_actor(db: &impl ConnectionTrait, ctx: &NodeContext) -> ServiceResult<actor::Model> {
+pub async fn ensure_instance_actor(
+    db: &impl ConnectionTrait,
+    ctx: &NodeContext,
+) -> ServiceResult<actor::Model> {
     if let Some(existing) = queries::actors::instance_actor(db).await? {
         return Ok(existing);
     }
@@ -163,4 +166,3 @@ pub async fn ensure_instance_actor(db: &impl ConnectionTrait, ctx: &NodeContext)
     };
     Ok(queries::actors::insert(db, row).await?)
 }
-

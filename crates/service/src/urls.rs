@@ -45,11 +45,7 @@ impl NodeUrls {
     }
     /// A fresh id for an activity of `kind` (lowercase), e.g. `…/activities/follow/…`.
     pub fn new_activity(&self, kind: &str) -> String {
-        format!(
-            "{}/activities/{kind}/{}",
-            self.base,
-            uuid_like_token()
-        )
+        format!("{}/activities/{kind}/{}", self.base, uuid_like_token())
     }
 }
 

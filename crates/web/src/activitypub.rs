@@ -44,7 +44,14 @@ pub fn routes(max_inbox_body: usize) -> Router<AppState> {
 
 pub fn activity_json(value: Value) -> Response {
     let body = serde_json::to_string(&value).unwrap_or_else(|_| "{}".into());
-    ([(http::header::CONTENT_TYPE, AP_CONTENT_TYPE), (http::header::VARY, "Accept")], body).into_response()
+    (
+        [
+            (http::header::CONTENT_TYPE, AP_CONTENT_TYPE),
+            (http::header::VARY, "Accept"),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 fn not_found() -> Response {
@@ -68,7 +75,10 @@ async fn actor_json(state: &AppState, row: actor::Model) -> Response {
             if let Value::Object(map) = &mut value {
                 map.insert(
                     "@context".into(),
-                    json!(["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"]),
+                    json!([
+                        "https://www.w3.org/ns/activitystreams",
+                        "https://w3id.org/security/v1"
+                    ]),
                 );
             }
             activity_json(value)
@@ -91,7 +101,11 @@ async fn person(
     session: MaybeSession,
 ) -> Result<Response, PageError> {
     let Some(row) = local_actor(&state, &name, queries::actors::PERSON).await? else {
-        return Ok(if wants_json(&headers) { not_found() } else { pages::not_found(session).into_response() });
+        return Ok(if wants_json(&headers) {
+            not_found()
+        } else {
+            pages::not_found(session).into_response()
+        });
     };
     if wants_json(&headers) {
         return Ok(actor_json(&state, row).await);
@@ -102,7 +116,9 @@ async fn person(
 /// Pages served at an actor's URL vary with `Accept` (JSON for servers).
 fn vary_on_accept(page: Result<Response, PageError>) -> Result<Response, PageError> {
     page.map(|mut response| {
-        response.headers_mut().insert(http::header::VARY, http::HeaderValue::from_static("Accept"));
+        response
+            .headers_mut()
+            .insert(http::header::VARY, http::HeaderValue::from_static("Accept"));
         response
     })
 }
@@ -114,7 +130,11 @@ async fn group(
     session: MaybeSession,
 ) -> Result<Response, PageError> {
     let Some(row) = local_actor(&state, &name, queries::actors::GROUP).await? else {
-        return Ok(if wants_json(&headers) { not_found() } else { pages::not_found(session).into_response() });
+        return Ok(if wants_json(&headers) {
+            not_found()
+        } else {
+            pages::not_found(session).into_response()
+        });
     };
     if wants_json(&headers) {
         return Ok(actor_json(&state, row).await);
@@ -132,7 +152,12 @@ async fn instance_actor(State(state): State<AppState>, headers: HeaderMap) -> Re
     }
 }
 
-async fn receive(state: &AppState, uri: &Uri, headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+async fn receive(
+    state: &AppState,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let body = match body {
         Ok(body) => body,
         Err(rejection) => {
@@ -192,19 +217,18 @@ async fn group_inbox(
     }
 }
 
-async fn collection_of(
-    state: &AppState,
-    name: &str,
-    kind: &str,
-    which: &str,
-) -> Result<Response, PageError> {
+async fn collection_of(state: &AppState, name: &str, kind: &str, which: &str) -> Result<Response, PageError> {
     let Some(row) = local_actor(state, name, kind).await? else {
         return Ok(not_found());
     };
     let id = format!("{}/{which}", row.ap_id);
     let value = match which {
-        "followers" => collections::counted_collection(&id, queries::follows::count_followers(state.db(), row.id).await?),
-        "following" => collections::counted_collection(&id, queries::follows::count_following(state.db(), row.id).await?),
+        "followers" => {
+            collections::counted_collection(&id, queries::follows::count_followers(state.db(), row.id).await?)
+        }
+        "following" => {
+            collections::counted_collection(&id, queries::follows::count_following(state.db(), row.id).await?)
+        }
         // Nothing public has been published yet: follows and their answers
         // are addressed to one actor and never listed.
         _ => collections::outbox(&id, Vec::new()),
@@ -212,22 +236,40 @@ async fn collection_of(
     Ok(activity_json(value))
 }
 
-async fn person_outbox(State(state): State<AppState>, Path(name): Path<String>) -> Result<Response, PageError> {
+async fn person_outbox(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, PageError> {
     collection_of(&state, &name, queries::actors::PERSON, "outbox").await
 }
-async fn group_outbox(State(state): State<AppState>, Path(name): Path<String>) -> Result<Response, PageError> {
+async fn group_outbox(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, PageError> {
     collection_of(&state, &name, queries::actors::GROUP, "outbox").await
 }
-async fn person_followers(State(state): State<AppState>, Path(name): Path<String>) -> Result<Response, PageError> {
+async fn person_followers(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, PageError> {
     collection_of(&state, &name, queries::actors::PERSON, "followers").await
 }
-async fn group_followers(State(state): State<AppState>, Path(name): Path<String>) -> Result<Response, PageError> {
+async fn group_followers(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, PageError> {
     collection_of(&state, &name, queries::actors::GROUP, "followers").await
 }
-async fn person_following(State(state): State<AppState>, Path(name): Path<String>) -> Result<Response, PageError> {
+async fn person_following(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, PageError> {
     collection_of(&state, &name, queries::actors::PERSON, "following").await
 }
-async fn group_following(State(state): State<AppState>, Path(name): Path<String>) -> Result<Response, PageError> {
+async fn group_following(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, PageError> {
     collection_of(&state, &name, queries::actors::GROUP, "following").await
 }
 

@@ -35,7 +35,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/groups/{name}", get(get_group))
         .route("/api/v1/groups/{name}/requests", get(list_requests))
         .route("/api/v1/groups/{name}/requests/{id}", post(decide_request))
-        .route("/api/v1/follows", post(create_follow).get(list_follows).delete(delete_follow))
+        .route(
+            "/api/v1/follows",
+            post(create_follow).get(list_follows).delete(delete_follow),
+        )
         .route("/api/v1/admin/registration", put(set_registration))
         .route("/api/v1/admin/profile", put(set_profile))
         .route("/api/v1/admin/deliveries", get(delivery_queue))
@@ -111,11 +114,18 @@ pub struct CreatedAccount {
 #[utoipa::path(post, path = "/api/v1/accounts", request_body = CreateAccount,
     responses((status = 201, body = CreatedAccount), (status = 403, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn create_account(State(state): State<AppState>, ApiJson(body): ApiJson<CreateAccount>) -> ApiResult<Response> {
+async fn create_account(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CreateAccount>,
+) -> ApiResult<Response> {
     let (account, outcome) = accounts::register(
         state.db(),
         &state.context().node,
-        Registration { username: &body.username, password: &body.password, email: body.email.as_deref() },
+        Registration {
+            username: &body.username,
+            password: &body.password,
+            email: body.email.as_deref(),
+        },
     )
     .await?;
     let created = CreatedAccount {
@@ -144,7 +154,10 @@ pub struct TokenResponse {
 /// Exchange a name and password for an API token.
 #[utoipa::path(post, path = "/api/v1/auth/token", request_body = TokenRequest,
     responses((status = 200, body = TokenResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-async fn create_token(State(state): State<AppState>, ApiJson(body): ApiJson<TokenRequest>) -> ApiResult<Json<TokenResponse>> {
+async fn create_token(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<TokenRequest>,
+) -> ApiResult<Json<TokenResponse>> {
     let account = accounts::authenticate(state.db(), &body.username, &body.password).await?;
     let token = accounts::issue_api_token(state.db(), &account).await?;
     Ok(Json(TokenResponse { token }))
@@ -245,7 +258,14 @@ async fn create_group(
         },
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(CreatedGroup { name: group.username, actor_id: group.ap_id })).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedGroup {
+            name: group.username,
+            actor_id: group.ap_id,
+        }),
+    )
+        .into_response())
 }
 
 #[derive(Serialize, ToSchema)]
@@ -286,7 +306,10 @@ async fn moderated_group(state: &AppState, account: &accounts::Account, name: &s
     let view = groups::view(state.db(), name).await?;
     let is_moderator = view.group.created_by == Some(account.person.id) || account.role() >= Role::Moderator;
     if !is_moderator {
-        return Err(ApiError::new(ErrorKind::Forbidden, "only the group's moderators may do this"));
+        return Err(ApiError::new(
+            ErrorKind::Forbidden,
+            "only the group's moderators may do this",
+        ));
     }
     Ok(view.group.id)
 }
@@ -352,7 +375,10 @@ pub struct FollowView {
     pub state: String,
 }
 
-async fn follow_view(state: &AppState, row: &healthcommons_db::entities::follow::Model) -> ApiResult<FollowView> {
+async fn follow_view(
+    state: &AppState,
+    row: &healthcommons_db::entities::follow::Model,
+) -> ApiResult<FollowView> {
     let target = queries::actors::by_id(state.db(), row.target_id)
         .await?
         .ok_or_else(|| ApiError::new(ErrorKind::NotFound, "the followed actor is gone"))?;
@@ -376,7 +402,14 @@ async fn create_follow(
     let data = state.data();
     let target: DbActor = resolve_actor(&body.target, &data).await?;
     let publisher = OutboxPublisher::from_context(state.context());
-    let row = follows::follow(state.db(), &state.context().node, &publisher, &account.person, &target.row).await?;
+    let row = follows::follow(
+        state.db(),
+        &state.context().node,
+        &publisher,
+        &account.person,
+        &target.row,
+    )
+    .await?;
     let status = match FollowState::parse(&row.state) {
         FollowState::Accepted => StatusCode::OK,
         _ => StatusCode::ACCEPTED,
@@ -387,7 +420,10 @@ async fn create_follow(
 /// Everything the caller follows, with its state.
 #[utoipa::path(get, path = "/api/v1/follows", security(("bearer" = [])),
     responses((status = 200, body = Vec<FollowView>), (status = 401, body = ErrorBody)))]
-async fn list_follows(State(state): State<AppState>, ApiAccount(account): ApiAccount) -> ApiResult<Json<Vec<FollowView>>> {
+async fn list_follows(
+    State(state): State<AppState>,
+    ApiAccount(account): ApiAccount,
+) -> ApiResult<Json<Vec<FollowView>>> {
     let mut out = Vec::new();
     for row in queries::follows::of_follower(state.db(), account.person.id).await? {
         out.push(follow_view(&state, &row).await?);
@@ -453,7 +489,10 @@ async fn set_profile(
         let lat_ok = place.latitude.is_none_or(|l| (-90.0..=90.0).contains(&l));
         let lon_ok = place.longitude.is_none_or(|l| (-180.0..=180.0).contains(&l));
         if !lat_ok || !lon_ok {
-            return Err(ApiError::new(ErrorKind::Validation, "latitude or longitude out of range"));
+            return Err(ApiError::new(
+                ErrorKind::Validation,
+                "latitude or longitude out of range",
+            ));
         }
     }
     let profile = NodeProfile {
@@ -499,7 +538,10 @@ pub struct DeliveryQueue {
 /// The delivery queue per peer, and each peer's health (admin).
 #[utoipa::path(get, path = "/api/v1/admin/deliveries", security(("bearer" = [])),
     responses((status = 200, body = DeliveryQueue), (status = 403, body = ErrorBody)))]
-async fn delivery_queue(State(state): State<AppState>, ApiAdmin(_admin): ApiAdmin) -> ApiResult<Json<DeliveryQueue>> {
+async fn delivery_queue(
+    State(state): State<AppState>,
+    ApiAdmin(_admin): ApiAdmin,
+) -> ApiResult<Json<DeliveryQueue>> {
     Ok(Json(queue_snapshot(&state).await?))
 }
 
@@ -507,7 +549,11 @@ pub async fn queue_snapshot(state: &AppState) -> ApiResult<DeliveryQueue> {
     let queue = queries::deliveries::queue_by_peer(state.db())
         .await?
         .into_iter()
-        .map(|r| QueueRow { peer: r.peer_host, state: r.state, count: r.count })
+        .map(|r| QueueRow {
+            peer: r.peer_host,
+            state: r.state,
+            count: r.count,
+        })
         .collect();
     let peers = queries::peers::all(state.db())
         .await?
@@ -541,7 +587,10 @@ async fn block_node(
 ) -> ApiResult<StatusCode> {
     let host = body.host.trim().to_ascii_lowercase();
     if host.is_empty() || host.contains('/') || host == state.context().node.domain {
-        return Err(ApiError::new(ErrorKind::Validation, "give another node's host, e.g. spam.example"));
+        return Err(ApiError::new(
+            ErrorKind::Validation,
+            "give another node's host, e.g. spam.example",
+        ));
     }
     queries::peers::set_blocked(state.db(), &host, true).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -550,7 +599,11 @@ async fn block_node(
 /// Lift a block (admin).
 #[utoipa::path(delete, path = "/api/v1/admin/blocks/{host}", params(("host" = String, Path)), security(("bearer" = [])),
     responses((status = 204), (status = 403, body = ErrorBody)))]
-async fn unblock_node(State(state): State<AppState>, ApiAdmin(_admin): ApiAdmin, Path(host): Path<String>) -> ApiResult<StatusCode> {
+async fn unblock_node(
+    State(state): State<AppState>,
+    ApiAdmin(_admin): ApiAdmin,
+    Path(host): Path<String>,
+) -> ApiResult<StatusCode> {
     queries::peers::set_blocked(state.db(), &host.to_ascii_lowercase(), false).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -63,7 +63,9 @@ impl FromRequestParts<AppState> for MaybeSession {
         let Some(cookie) = jar.get(SESSION_COOKIE) else {
             return Ok(MaybeSession(None));
         };
-        Ok(MaybeSession(accounts::account_for_session(state.db(), cookie.value()).await?))
+        Ok(MaybeSession(
+            accounts::account_for_session(state.db(), cookie.value()).await?,
+        ))
     }
 }
 

@@ -30,7 +30,10 @@ pub struct ErrorBody {
 
 impl ApiError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        ApiError { kind, message: message.into() }
+        ApiError {
+            kind,
+            message: message.into(),
+        }
     }
     pub fn status(&self) -> StatusCode {
         StatusCode::from_u16(self.kind.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
@@ -127,7 +130,11 @@ impl IntoResponse for PageError {
             ErrorKind::Validation | ErrorKind::Conflict => "Please check what you entered",
             _ => "Something went wrong",
         };
-        let page = ErrorPage { viewer: None, title, message: &self.0.message };
+        let page = ErrorPage {
+            viewer: None,
+            title,
+            message: &self.0.message,
+        };
         match page.render() {
             Ok(html) => (self.0.status(), Html(html)).into_response(),
             Err(_) => (self.0.status(), self.0.message).into_response(),

@@ -62,7 +62,7 @@ impl AppState {
         self.federation.to_request_data()
     }
     pub fn context(&self) -> &FederationContext {
-&self.federation
+        &self.federation
     }
     pub fn db(&self) -> &Db {
         &self.context().db
@@ -102,7 +102,10 @@ async fn count_and_harden(State(state): State<AppState>, request: Request, next:
              object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
         ),
     );
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     response
 }

@@ -19,11 +19,17 @@ pub fn routes() -> Router<AppState> {
 
 async fn readyz(State(state): State<AppState>) -> Response {
     let database = state.db().ping().await.is_ok();
-    let migrations = healthcommons_db::migrations_current(state.db()).await.unwrap_or(false);
+    let migrations = healthcommons_db::migrations_current(state.db())
+        .await
+        .unwrap_or(false);
     let delivery = state.workers.delivery_alive.load(Ordering::SeqCst);
     let inbox = state.workers.inbox_alive.load(Ordering::SeqCst);
     let ready = database && migrations && delivery && inbox;
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let body = json!({
         "ready": ready,
         "database": database,
@@ -36,17 +42,22 @@ async fn readyz(State(state): State<AppState>) -> Response {
 
 /// The metrics endpoint, served on its own bind address.
 pub fn metrics_app(state: AppState) -> Router {
-    Router::new()
-        .route("/metrics", get(metrics))
-        .with_state(state)
+    Router::new().route("/metrics", get(metrics)).with_state(state)
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
     let context = state.context();
     if let Ok(rows) = healthcommons_db::queries::deliveries::queue_by_peer(&context.db).await {
         context.metrics.queue_depth.reset();
-        for row in rows.iter().filter(|r| r.state == healthcommons_db::queries::deliveries::PENDING) {
-            context.metrics.queue_depth.with_label_values(&[&row.peer_host]).set(row.count);
+        for row in rows
+            .iter()
+            .filter(|r| r.state == healthcommons_db::queries::deliveries::PENDING)
+        {
+            context
+                .metrics
+                .queue_depth
+                .with_label_values(&[&row.peer_host])
+                .set(row.count);
         }
     }
     (

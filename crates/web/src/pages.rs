@@ -56,7 +56,9 @@ struct NotFoundPage {
 }
 
 pub fn not_found(session: MaybeSession) -> Response {
-    let page = NotFoundPage { viewer: Viewer::of(&session.0) };
+    let page = NotFoundPage {
+        viewer: Viewer::of(&session.0),
+    };
     match page.render() {
         Ok(html) => (StatusCode::NOT_FOUND, Html(html)).into_response(),
         Err(_) => (StatusCode::NOT_FOUND, "not found").into_response(),
@@ -88,7 +90,10 @@ async fn home(State(state): State<AppState>, jar: CookieJar, session: MaybeSessi
     for group in queries::actors::local_groups(db).await? {
         groups.push(GroupItem {
             members: queries::follows::count_followers(db, group.id).await?,
-            display_name: group.display_name.clone().unwrap_or_else(|| group.username.clone()),
+            display_name: group
+                .display_name
+                .clone()
+                .unwrap_or_else(|| group.username.clone()),
             name: group.username,
         });
     }
@@ -113,10 +118,20 @@ struct RegisterPage {
     username: String,
 }
 
-async fn register_form(State(state): State<AppState>, jar: CookieJar, session: MaybeSession) -> PageResult<Response> {
+async fn register_form(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+) -> PageResult<Response> {
     let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
     let mode = node::registration_mode(state.db()).await?.as_str().to_owned();
-    let page = render(RegisterPage { viewer: Viewer::of(&session.0), csrf, mode, error: None, username: String::new() })?;
+    let page = render(RegisterPage {
+        viewer: Viewer::of(&session.0),
+        csrf,
+        mode,
+        error: None,
+        username: String::new(),
+    })?;
     Ok((jar, page).into_response())
 }
 
@@ -136,7 +151,11 @@ struct AwaitingApprovalPage {
     username: String,
 }
 
-async fn register(State(state): State<AppState>, jar: CookieJar, Form(form): Form<RegisterForm>) -> PageResult<Response> {
+async fn register(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Form(form): Form<RegisterForm>,
+) -> PageResult<Response> {
     auth::check_csrf(&jar, &form.csrf)?;
     let result = accounts::register(
         state.db(),
@@ -155,7 +174,10 @@ async fn register(State(state): State<AppState>, jar: CookieJar, Form(form): For
             Ok((jar, Redirect::to(&format!("/u/{}", account.user.username))).into_response())
         }
         Ok((account, RegistrationOutcome::AwaitingApproval)) => {
-            let page = render(AwaitingApprovalPage { viewer: None, username: account.user.username })?;
+            let page = render(AwaitingApprovalPage {
+                viewer: None,
+                username: account.user.username,
+            })?;
             Ok(page.into_response())
         }
         Err(err) if matches!(err.kind(), ErrorKind::Validation | ErrorKind::Conflict) => {
@@ -182,9 +204,18 @@ struct LoginPage {
     username: String,
 }
 
-async fn login_form(State(state): State<AppState>, jar: CookieJar, session: MaybeSession) -> PageResult<Response> {
+async fn login_form(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+) -> PageResult<Response> {
     let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
-    let page = render(LoginPage { viewer: Viewer::of(&session.0), csrf, error: None, username: String::new() })?;
+    let page = render(LoginPage {
+        viewer: Viewer::of(&session.0),
+        csrf,
+        error: None,
+        username: String::new(),
+    })?;
     Ok((jar, page).into_response())
 }
 
@@ -195,7 +226,11 @@ struct LoginForm {
     password: String,
 }
 
-async fn login(State(state): State<AppState>, jar: CookieJar, Form(form): Form<LoginForm>) -> PageResult<Response> {
+async fn login(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Form(form): Form<LoginForm>,
+) -> PageResult<Response> {
     auth::check_csrf(&jar, &form.csrf)?;
     match accounts::authenticate(state.db(), &form.username, &form.password).await {
         Ok(account) => {
@@ -221,7 +256,11 @@ struct CsrfForm {
     csrf: String,
 }
 
-async fn logout(State(state): State<AppState>, jar: CookieJar, Form(form): Form<CsrfForm>) -> PageResult<Response> {
+async fn logout(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Form(form): Form<CsrfForm>,
+) -> PageResult<Response> {
     auth::check_csrf(&jar, &form.csrf)?;
     if let Some(cookie) = jar.get(auth::SESSION_COOKIE) {
         accounts::close_session(state.db(), cookie.value()).await?;
@@ -300,9 +339,12 @@ pub async fn group_page(
 }
 
 async fn signed_in(session: MaybeSession) -> PageResult<accounts::Account> {
-    session
-        .0
-        .ok_or_else(|| PageError(ApiError::new(ErrorKind::Unauthorized, "sign in to join working groups")))
+    session.0.ok_or_else(|| {
+        PageError(ApiError::new(
+            ErrorKind::Unauthorized,
+            "sign in to join working groups",
+        ))
+    })
 }
 
 async fn join_group(
@@ -319,7 +361,14 @@ async fn join_group(
         .filter(|a| a.kind == queries::actors::GROUP)
         .ok_or_else(|| PageError(ApiError::new(ErrorKind::NotFound, "no such working group")))?;
     let publisher = OutboxPublisher::from_context(state.context());
-    follows::follow(state.db(), &state.context().node, &publisher, &account.person, &group).await?;
+    follows::follow(
+        state.db(),
+        &state.context().node,
+        &publisher,
+        &account.person,
+        &group,
+    )
+    .await?;
     Ok(Redirect::to(&format!("/g/{name}")).into_response())
 }
 
@@ -368,7 +417,10 @@ async fn admin_deliveries(State(state): State<AppState>, session: MaybeSession) 
         .clone()
         .ok_or_else(|| PageError(ApiError::new(ErrorKind::Unauthorized, "sign in as an admin")))?;
     if account.role() != Role::Admin {
-        return Err(PageError(ApiError::new(ErrorKind::Forbidden, "only admins may see the delivery queue")));
+        return Err(PageError(ApiError::new(
+            ErrorKind::Forbidden,
+            "only admins may see the delivery queue",
+        )));
     }
     let snapshot = crate::api::queue_snapshot(&state).await?;
     render(AdminDeliveriesPage {
@@ -376,7 +428,11 @@ async fn admin_deliveries(State(state): State<AppState>, session: MaybeSession) 
         queue: snapshot
             .queue
             .into_iter()
-            .map(|q| QueueLine { peer: q.peer, state: q.state, count: q.count })
+            .map(|q| QueueLine {
+                peer: q.peer,
+                state: q.state,
+                count: q.count,
+            })
             .collect(),
         peers: snapshot
             .peers

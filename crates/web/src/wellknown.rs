@@ -29,7 +29,10 @@ struct WebfingerQuery {
     resource: Option<String>,
 }
 
-async fn webfinger(State(state): State<AppState>, Query(query): Query<WebfingerQuery>) -> Result<Response, ApiError> {
+async fn webfinger(
+    State(state): State<AppState>,
+    Query(query): Query<WebfingerQuery>,
+) -> Result<Response, ApiError> {
     let resource = query
         .resource
         .ok_or_else(|| ApiError::new(ErrorKind::Validation, "give ?resource=acct:name@host"))?;
@@ -39,18 +42,27 @@ async fn webfinger(State(state): State<AppState>, Query(query): Query<WebfingerQ
             .rsplit_once('@')
             .ok_or_else(|| ApiError::new(ErrorKind::Validation, "acct: needs name@host"))?;
         if !host.eq_ignore_ascii_case(domain) {
-            return Err(ApiError::new(ErrorKind::NotFound, "that account is not on this node"));
+            return Err(ApiError::new(
+                ErrorKind::NotFound,
+                "that account is not on this node",
+            ));
         }
         queries::actors::local_by_username(state.db(), &name.to_ascii_lowercase()).await?
     } else if resource.starts_with("http://") || resource.starts_with("https://") {
-        queries::actors::by_ap_id(state.db(), &resource).await?.filter(|a| a.local)
+        queries::actors::by_ap_id(state.db(), &resource)
+            .await?
+            .filter(|a| a.local)
     } else {
-        return Err(ApiError::new(ErrorKind::Validation, "resource must be acct:name@host or an actor URL"));
+        return Err(ApiError::new(
+            ErrorKind::Validation,
+            "resource must be acct:name@host or an actor URL",
+        ));
     };
     let row = row
         .filter(|a| a.kind != queries::actors::APPLICATION || resource.starts_with("http"))
         .ok_or_else(|| ApiError::new(ErrorKind::NotFound, "no such account"))?;
-    let id = Url::parse(&row.ap_id).map_err(|_| ApiError::new(ErrorKind::Internal, "stored id is invalid"))?;
+    let id =
+        Url::parse(&row.ap_id).map_err(|_| ApiError::new(ErrorKind::Internal, "stored id is invalid"))?;
     let kind = match row.kind.as_str() {
         queries::actors::GROUP => "Group",
         queries::actors::APPLICATION => "Application",
@@ -90,7 +102,8 @@ async fn stats(state: &AppState) -> Result<NodeStats, ApiError> {
 }
 
 fn nodeinfo_response(version: &str, stats: &NodeStats) -> Response {
-    let profile = format!("application/json; profile=\"http://nodeinfo.diaspora.software/ns/schema/{version}#\"");
+    let profile =
+        format!("application/json; profile=\"http://nodeinfo.diaspora.software/ns/schema/{version}#\"");
     let body = discovery::nodeinfo(version, stats).to_string();
     ([(http::header::CONTENT_TYPE, profile)], body).into_response()
 }

@@ -3,8 +3,7 @@
 use crate::{DbResult, entities::peer};
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
 };
 
 pub async fn get(db: &impl ConnectionTrait, host: &str) -> DbResult<Option<peer::Model>> {
@@ -75,10 +74,7 @@ pub async fn record_failure(
     ensure(db, host).await?;
     let current = get(db, host).await?;
     let now = Utc::now();
-    let failing_since: DateTime<Utc> = current
-        .as_ref()
-        .and_then(|p| p.failing_since)
-        .unwrap_or(now);
+    let failing_since: DateTime<Utc> = current.as_ref().and_then(|p| p.failing_since).unwrap_or(now);
     let failures = current.as_ref().map_or(0, |p| p.consecutive_failures) + 1;
     Ok(peer::ActiveModel {
         host: Set(host.to_owned()),

@@ -1,12 +1,10 @@
 //! `Follow`: a remote actor asks to follow (join) one of ours.
 
 use crate::{
-    FederationContext, FederationError, RequestData, activities::verify_same_origin,
-    objects::actor::DbActor, publisher::OutboxPublisher,
+    FederationContext, FederationError, RequestData, activities::verify_same_origin, objects::actor::DbActor,
+    publisher::OutboxPublisher,
 };
-use activitypub_federation::{
-    fetch::object_id::ObjectId, kinds::activity::FollowType, traits::Activity,
-};
+use activitypub_federation::{fetch::object_id::ObjectId, kinds::activity::FollowType, traits::Activity};
 use healthcommons_service::follows;
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -37,7 +35,9 @@ impl Activity for Follow {
     async fn verify(&self, data: &RequestData) -> Result<(), FederationError> {
         verify_same_origin(&self.id, self.actor.inner())?;
         if !self.object.is_local(data) {
-            return Err(FederationError::Invalid("the followed actor is not on this node".into()));
+            return Err(FederationError::Invalid(
+                "the followed actor is not on this node".into(),
+            ));
         }
         Ok(())
     }

@@ -88,7 +88,11 @@ where
 /// The `type` of an activity as text, with the inner type for Undo and friends.
 pub fn activity_type(value: &Value) -> String {
     let outer = value.get("type").and_then(Value::as_str).unwrap_or("?");
-    match value.get("object").and_then(|o| o.get("type")).and_then(Value::as_str) {
+    match value
+        .get("object")
+        .and_then(|o| o.get("type"))
+        .and_then(Value::as_str)
+    {
         Some(inner) => format!("{outer}{{{inner}}}"),
         None => outer.to_owned(),
     }

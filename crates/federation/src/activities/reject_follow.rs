@@ -5,9 +5,7 @@ use crate::{
     activities::{FollowRef, verify_same_origin},
     objects::actor::DbActor,
 };
-use activitypub_federation::{
-    fetch::object_id::ObjectId, kinds::activity::RejectType, traits::Activity,
-};
+use activitypub_federation::{fetch::object_id::ObjectId, kinds::activity::RejectType, traits::Activity};
 use healthcommons_service::follows;
 use serde::{Deserialize, Serialize};
 use url::Url;

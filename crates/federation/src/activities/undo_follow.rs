@@ -40,7 +40,9 @@ impl Activity for UndoFollow {
         if let Some(follower) = &self.object.actor
             && follower != self.actor.inner()
         {
-            return Err(FederationError::Forbidden("only the follower may undo a follow".into()));
+            return Err(FederationError::Forbidden(
+                "only the follower may undo a follow".into(),
+            ));
         }
         Ok(())
     }

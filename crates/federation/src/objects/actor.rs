@@ -40,7 +40,9 @@ impl ActorKind {
         match self {
             ActorKind::Group(_) => queries::actors::GROUP,
             ActorKind::Application(_) => queries::actors::APPLICATION,
-            ActorKind::Person(_) | ActorKind::Service(_) | ActorKind::Organization(_) => queries::actors::PERSON,
+            ActorKind::Person(_) | ActorKind::Service(_) | ActorKind::Organization(_) => {
+                queries::actors::PERSON
+            }
         }
     }
 }
@@ -71,9 +73,17 @@ pub struct ApActor {
     pub kind: ActorKind,
     pub id: Url,
     pub preferred_username: String,
-    #[serde(default, deserialize_with = "deserialize_skip_error", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "deserialize_skip_error",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub name: Option<String>,
-    #[serde(default, deserialize_with = "deserialize_skip_error", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "deserialize_skip_error",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub summary: Option<String>,
     #[serde(
         default,
@@ -82,20 +92,44 @@ pub struct ApActor {
     )]
     pub url: Option<Url>,
     pub inbox: Url,
-    #[serde(default, deserialize_with = "deserialize_skip_error", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "deserialize_skip_error",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub outbox: Option<Url>,
-    #[serde(default, deserialize_with = "deserialize_skip_error", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "deserialize_skip_error",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub followers: Option<Url>,
-    #[serde(default, deserialize_with = "deserialize_skip_error", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "deserialize_skip_error",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub following: Option<Url>,
-    #[serde(default, deserialize_with = "deserialize_skip_error", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "deserialize_skip_error",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub endpoints: Option<Endpoints>,
     pub public_key: ActorKey,
     #[serde(default, deserialize_with = "deserialize_skip_error")]
     pub manually_approves_followers: bool,
-    #[serde(default, deserialize_with = "deserialize_skip_error", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "deserialize_skip_error",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub discoverable: Option<bool>,
-    #[serde(default, deserialize_with = "deserialize_skip_error", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "deserialize_skip_error",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub published: Option<DateTime<Utc>>,
 }
 
@@ -104,13 +138,17 @@ pub struct ApActor {
 fn first_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Url>, D::Error> {
     fn find(value: &Value) -> Option<Url> {
         match value {
-            Value::String(s) => Url::parse(s).ok().filter(|u| matches!(u.scheme(), "http" | "https")),
+            Value::String(s) => Url::parse(s)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https")),
             Value::Array(items) => items.iter().find_map(find),
             Value::Object(map) => map.get("href").and_then(find),
             _ => None,
         }
     }
-    Ok(Option::<Value>::deserialize(deserializer)?.as_ref().and_then(find))
+    Ok(Option::<Value>::deserialize(deserializer)?
+        .as_ref()
+        .and_then(find))
 }
 
 /// `host[:port]` of a URL, lowercased: how peers are keyed.
@@ -208,8 +246,15 @@ impl Object for DbActor {
 pub fn verify_actor_json(json: &ApActor, expected_domain: &Url) -> Result<(), FederationError> {
     verify_domains_match(&json.id, expected_domain)
         .map_err(|_| FederationError::Invalid("the actor's id is on another host".into()))?;
-    if json.public_key.owner.as_ref().is_some_and(|owner| owner != &json.id) {
-        return Err(FederationError::Invalid("publicKey.owner is not the actor".into()));
+    if json
+        .public_key
+        .owner
+        .as_ref()
+        .is_some_and(|owner| owner != &json.id)
+    {
+        return Err(FederationError::Invalid(
+            "publicKey.owner is not the actor".into(),
+        ));
     }
     let key_url = key_id(json)?;
     if host_of(&key_url) != host_of(&json.id) {
@@ -221,7 +266,9 @@ pub fn verify_actor_json(json: &ApActor, expected_domain: &Url) -> Result<(), Fe
     if let Some(shared) = json.endpoints.as_ref().and_then(|e| e.shared_inbox.as_ref())
         && host_of(shared) != host_of(&json.id)
     {
-        return Err(FederationError::Invalid("the shared inbox is on another host".into()));
+        return Err(FederationError::Invalid(
+            "the shared inbox is on another host".into(),
+        ));
     }
     if json.preferred_username.trim().is_empty() {
         return Err(FederationError::Invalid("preferredUsername is empty".into()));

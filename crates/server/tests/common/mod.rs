@@ -61,7 +61,12 @@ impl TestNode {
             .stderr(Stdio::from(log))
             .spawn()
             .expect("spawn");
-        let node = TestNode { base: format!("http://127.0.0.1:{port}"), domain, dir, child };
+        let node = TestNode {
+            base: format!("http://127.0.0.1:{port}"),
+            domain,
+            dir,
+            child,
+        };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(r) = client().get(format!("{}/readyz", node.base)).send().await
@@ -69,7 +74,11 @@ impl TestNode {
             {
                 return node;
             }
-            assert!(Instant::now() < deadline, "node did not become ready: {}", node.log());
+            assert!(
+                Instant::now() < deadline,
+                "node did not become ready: {}",
+                node.log()
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -79,12 +88,18 @@ impl TestNode {
     }
 
     pub fn port(&self) -> u16 {
-        self.base.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port")
+        self.base
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("port")
     }
 
     /// Run an admin command against this node's data directory.
     pub fn admin(&self, args: &[&str]) -> std::process::Output {
-        command(&self.domain, self.port(), self.dir.path(), args).output().expect("run")
+        command(&self.domain, self.port(), self.dir.path(), args)
+            .output()
+            .expect("run")
     }
 
     pub async fn token(&self, username: &str, password: &str) -> String {
