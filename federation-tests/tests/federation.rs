@@ -175,6 +175,54 @@ async fn a_mastodon_shaped_peer_resolves_follows_and_gets_a_signed_accept() {
     let response = peer.deliver("mia", &inbox, &follow).await;
     assert_eq!(response.status(), 202);
     assert_eq!(followers_count(&beta, "walkers").await, 1);
+
+    // What this node does not act on yet is kept and shown to admins with the reason.
+    let note = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{}/statuses/1/activity", peer.base), "type": "Create", "actor": peer.actor_id("mia"),
+        "to": ["https://www.w3.org/ns/activitystreams#Public"], "cc": [group_id],
+        "object": {"id": format!("{}/statuses/1", peer.base), "type": "Note", "attributedTo": peer.actor_id("mia"),
+                   "content": "<p>Hello walkers</p>"},
+    });
+    assert_eq!(peer.deliver("mia", &inbox, &note).await.status(), 202);
+    beta.run(&[
+        "admin",
+        "create-user",
+        "root",
+        "--password",
+        "long enough",
+        "--admin",
+    ]);
+    let token: Value = client()
+        .post(format!("{}/api/v1/auth/token", beta.base))
+        .json(&json!({"username": "root", "password": "long enough"}))
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    let token = token["token"].as_str().expect("token").to_owned();
+    let kept = wait_for("the Create to be recorded", PATIENCE, || async {
+        let rows: Value = client()
+            .get(format!("{}/api/v1/admin/inbox", beta.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        rows.as_array()?
+            .iter()
+            .find(|r| r["kind"] == "Create{Note}")
+            .cloned()
+    })
+    .await;
+    assert!(
+        kept["reason"].as_str().is_some_and(|r| r.contains("not handled")),
+        "{kept}"
+    );
 }
 
 #[tokio::test]

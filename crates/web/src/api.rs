@@ -42,6 +42,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/admin/registration", put(set_registration))
         .route("/api/v1/admin/profile", put(set_profile))
         .route("/api/v1/admin/deliveries", get(delivery_queue))
+        .route("/api/v1/admin/inbox", get(inbox_activities))
         .route("/api/v1/admin/blocks", post(block_node))
         .route("/api/v1/admin/blocks/{host}", delete(unblock_node))
 }
@@ -66,12 +67,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     paths(
         create_account, create_token, instance, create_group, get_group, list_requests, decide_request,
         create_follow, list_follows, delete_follow, set_registration, set_profile, delivery_queue,
-        block_node, unblock_node
+        block_node, unblock_node, inbox_activities
     ),
     components(schemas(
         ErrorBody, CreateAccount, CreatedAccount, TokenRequest, TokenResponse, Instance, Software, PlaceDto,
         CreateGroup, CreatedGroup, Group, FollowTarget, FollowView, FollowRequestView, Decision,
-        RegistrationSetting, ProfileUpdate, QueueRow, PeerView, DeliveryQueue, BlockRequest
+        RegistrationSetting, ProfileUpdate, QueueRow, PeerView, DeliveryQueue, BlockRequest, InboxRow
     )),
     modifiers(&BearerAuth)
 )]
@@ -606,4 +607,65 @@ async fn unblock_node(
 ) -> ApiResult<StatusCode> {
     queries::peers::set_blocked(state.db(), &host.to_ascii_lowercase(), false).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct InboxQuery {
+    /// `failed` (refused, or not acted on), `pending` or `done`.
+    pub state: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct InboxRow {
+    pub id: String,
+    pub actor: String,
+    pub kind: String,
+    pub state: String,
+    pub attempts: i32,
+    pub reason: Option<String>,
+    pub received_at: String,
+}
+
+/// Incoming activities by state, newest first (admin): what was refused or
+/// is not acted on by this node, with the reason.
+#[utoipa::path(get, path = "/api/v1/admin/inbox",
+    params(("state" = Option<String>, Query, description = "failed (default), pending or done")),
+    security(("bearer" = [])),
+    responses((status = 200, body = Vec<InboxRow>), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn inbox_activities(
+    State(state): State<AppState>,
+    ApiAdmin(_admin): ApiAdmin,
+    Query(query): Query<InboxQuery>,
+) -> ApiResult<Json<Vec<InboxRow>>> {
+    Ok(Json(
+        recent_inbox(&state, query.state.as_deref().unwrap_or(queries::inbox::FAILED)).await?,
+    ))
+}
+
+pub async fn recent_inbox(state: &AppState, wanted: &str) -> ApiResult<Vec<InboxRow>> {
+    if ![
+        queries::inbox::FAILED,
+        queries::inbox::PENDING,
+        queries::inbox::DONE,
+    ]
+    .contains(&wanted)
+    {
+        return Err(ApiError::new(
+            ErrorKind::Validation,
+            "state must be failed, pending or done",
+        ));
+    }
+    Ok(queries::inbox::recent_in_state(state.db(), wanted, 100)
+        .await?
+        .into_iter()
+        .map(|row| InboxRow {
+            id: row.ap_id,
+            actor: row.actor_ap_id,
+            kind: row.kind,
+            state: row.state,
+            attempts: row.attempts,
+            reason: row.last_error,
+            received_at: row.received_at.to_rfc3339(),
+        })
+        .collect())
 }

@@ -409,6 +409,7 @@ struct AdminDeliveriesPage {
     viewer: Option<Viewer>,
     queue: Vec<QueueLine>,
     peers: Vec<PeerLine>,
+    refused: Vec<crate::api::InboxRow>,
 }
 
 async fn admin_deliveries(State(state): State<AppState>, session: MaybeSession) -> PageResult<Html<String>> {
@@ -423,8 +424,10 @@ async fn admin_deliveries(State(state): State<AppState>, session: MaybeSession) 
         )));
     }
     let snapshot = crate::api::queue_snapshot(&state).await?;
+    let refused = crate::api::recent_inbox(&state, queries::inbox::FAILED).await?;
     render(AdminDeliveriesPage {
         viewer: Viewer::of(&session.0),
+        refused,
         queue: snapshot
             .queue
             .into_iter()

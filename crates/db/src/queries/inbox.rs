@@ -146,3 +146,18 @@ pub async fn by_ap_id(db: &impl ConnectionTrait, ap_id: &str) -> DbResult<Option
         .one(db)
         .await?)
 }
+
+/// The newest activities in `state`, for the admin.
+pub async fn recent_in_state(
+    db: &impl ConnectionTrait,
+    state: &str,
+    limit: u64,
+) -> DbResult<Vec<inbox_activity::Model>> {
+    use sea_orm::QuerySelect;
+    Ok(inbox_activity::Entity::find()
+        .filter(inbox_activity::Column::State.eq(state))
+        .order_by_desc(inbox_activity::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
