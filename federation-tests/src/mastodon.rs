@@ -37,8 +37,8 @@ pub struct Delivery {
 
 struct PeerState {
     base: String,
-    key: RsaPrivateKey,
-    public_pem: String,
+    /// The signing key and its public half; swapped by `rotate_key`.
+    keys: Mutex<(RsaPrivateKey, String)>,
     delay: Duration,
     authorized_fetch: bool,
     received: Mutex<Vec<Delivery>>,
@@ -70,8 +70,7 @@ impl MastodonPeer {
             .expect("pem");
         let state = Arc::new(PeerState {
             base: base.clone(),
-            key,
-            public_pem,
+            keys: Mutex::new((key, public_pem)),
             delay,
             authorized_fetch,
             received: Mutex::new(Vec::new()),
@@ -90,6 +89,15 @@ impl MastodonPeer {
 
     pub fn actor_id(&self, name: &str) -> String {
         format!("{}/users/{name}", self.base)
+    }
+
+    /// Replace every actor's key, as an admin rotating keys would.
+    pub fn rotate_key(&self) {
+        let key = RsaPrivateKey::new(&mut rand::thread_rng(), 2048).expect("key");
+        let public_pem = RsaPublicKey::from(&key)
+            .to_public_key_pem(LineEnding::LF)
+            .expect("pem");
+        *self.state.keys.lock().expect("lock") = (key, public_pem);
     }
 
     pub fn received(&self) -> Vec<Delivery> {
@@ -159,7 +167,10 @@ impl MastodonPeer {
         );
         let signature = self
             .state
-            .key
+            .keys
+            .lock()
+            .expect("lock")
+            .0
             .sign(
                 Pkcs1v15Sign::new::<Sha256>(),
                 &Sha256::digest(signing_string.as_bytes()),
@@ -193,6 +204,7 @@ async fn actor(
         return (StatusCode::UNAUTHORIZED, "Request not signed").into_response();
     }
     let id = format!("{}/users/{name}", state.base);
+    let public_pem = state.keys.lock().expect("lock").1.clone();
     let body = json!({
         "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
         "id": id,
@@ -206,7 +218,7 @@ async fn actor(
         "endpoints": {"sharedInbox": format!("{}/inbox", state.base)},
         "manuallyApprovesFollowers": false,
         "discoverable": true,
-        "publicKey": {"id": format!("{id}#main-key"), "owner": id, "publicKeyPem": state.public_pem},
+        "publicKey": {"id": format!("{id}#main-key"), "owner": id, "publicKeyPem": public_pem},
     });
     (
         [("content-type", "application/activity+json; charset=utf-8")],

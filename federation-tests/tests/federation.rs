@@ -451,3 +451,107 @@ async fn kill_9_in_the_middle_of_a_fan_out_loses_no_delivery() {
     );
     assert_eq!(followers_count(&beta, "walkers").await, FOLLOWERS as u64);
 }
+
+#[tokio::test]
+async fn a_rotated_key_is_fetched_again_and_accepted() {
+    let beta = Node::start(NODE, "beta.test", &[]).await;
+    let organiser = beta.user("organiser").await;
+    let group_id = create_group(&beta, &organiser, "walkers").await;
+    let peer = MastodonPeer::start(Duration::ZERO).await;
+    let inbox = format!("{group_id}/inbox");
+    let follow = |n: u32| {
+        json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": format!("{}/follows/{n}", peer.base), "type": "Follow",
+            "actor": peer.actor_id("mia"), "object": group_id,
+        })
+    };
+    assert_eq!(peer.deliver("mia", &inbox, &follow(1)).await.status(), 202);
+    wait_for_count(&beta, "walkers", 1).await;
+
+    // beta holds mia's old key; a request signed with the new one makes it
+    // fetch mia again instead of refusing her for good.
+    peer.rotate_key();
+    let undo = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{}/follows/1/undo", peer.base), "type": "Undo", "actor": peer.actor_id("mia"),
+        "object": follow(1),
+    });
+    assert_eq!(peer.deliver("mia", &inbox, &undo).await.status(), 202);
+    wait_for_count(&beta, "walkers", 0).await;
+}
+
+#[tokio::test]
+async fn a_peer_that_speaks_again_gets_its_deliveries_at_once() {
+    // A first retry five minutes out: only the "it is back" signal can make
+    // the delivery arrive within this test's patience.
+    let (alpha, mut beta) = tokio::join!(
+        Node::start(
+            NODE,
+            "alpha.test",
+            &[("HEALTHCOMMONS_DELIVERY_RETRY_BASE_SECS", "300")]
+        ),
+        Node::start(NODE, "beta.test", &[])
+    );
+    let organiser = beta.user("organiser").await;
+    let group_id = create_group(&beta, &organiser, "walkers").await;
+    let ana = alpha.user("ana").await;
+    let response = client()
+        .post(format!("{}/api/v1/follows", alpha.base))
+        .bearer_auth(&ana)
+        .json(&json!({"target": group_id}))
+        .send()
+        .await
+        .expect("follow");
+    assert_eq!(response.status(), 202);
+    wait_for_count(&beta, "walkers", 1).await;
+
+    beta.stop();
+    let response = client()
+        .delete(format!("{}/api/v1/follows", alpha.base))
+        .query(&[("target", &group_id)])
+        .bearer_auth(&ana)
+        .send()
+        .await
+        .expect("unfollow");
+    assert_eq!(response.status(), 204);
+    let alpha_db = alpha.database().await;
+    let peer_host = beta.domain.clone();
+    wait_for("alpha to fail once", PATIENCE, || async {
+        let peer = queries::peers::get(&alpha_db, &peer_host).await.ok().flatten()?;
+        (peer.consecutive_failures > 0).then_some(())
+    })
+    .await;
+
+    beta.spawn().await;
+    assert_eq!(
+        followers_count(&beta, "walkers").await,
+        1,
+        "the Undo waits in alpha's queue"
+    );
+    // beta sends alpha something signed: one of its people follows ana.
+    let bea = beta.user("bea").await;
+    let response = client()
+        .post(format!("{}/api/v1/follows", beta.base))
+        .bearer_auth(&bea)
+        .json(&json!({"target": format!("@ana@{}", alpha.domain)}))
+        .send()
+        .await
+        .expect("follow");
+    assert_eq!(response.status(), 202);
+    wait_for_count(&beta, "walkers", 0).await;
+}
+
+#[tokio::test]
+async fn debug_resolve_prints_a_remote_actor() {
+    let (alpha, beta) = tokio::join!(
+        Node::start(NODE, "alpha.test", &[]),
+        Node::start(NODE, "beta.test", &[])
+    );
+    let organiser = beta.user("organiser").await;
+    let group_id = create_group(&beta, &organiser, "walkers").await;
+    let printed = alpha.run(&["debug", "resolve", &format!("@walkers@{}", beta.domain)]);
+    let actor: Value = serde_json::from_str(&printed).expect("JSON on stdout");
+    assert_eq!(actor["id"], group_id);
+    assert_eq!(actor["type"], "Group");
+}

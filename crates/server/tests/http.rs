@@ -592,3 +592,63 @@ fn a_database_keeps_the_domain_it_was_created_with() {
     assert!(!other.status.success());
     assert!(String::from_utf8_lossy(&other.stderr).contains("one.example"));
 }
+
+#[tokio::test]
+async fn readiness_and_metrics_are_served() {
+    let metrics_port = common::free_port();
+    let bind = format!("127.0.0.1:{metrics_port}");
+    let node = TestNode::start_with(&[("HEALTHCOMMONS_METRICS_BIND", &bind)]).await;
+    let http = client();
+    assert_eq!(
+        http.get(format!("{}/livez", node.base))
+            .send()
+            .await
+            .expect("livez")
+            .status(),
+        200
+    );
+    let ready: Value = http
+        .get(format!("{}/readyz", node.base))
+        .send()
+        .await
+        .expect("r")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        ready,
+        json!({"ready": true, "database": true, "migrations_current": true,
+                             "delivery_worker": true, "inbox_worker": true})
+    );
+    // An unsigned POST to the inbox counts as a signature failure.
+    let refused = http
+        .post(format!("{}/inbox", node.base))
+        .header("content-type", "application/activity+json")
+        .body("{}")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(refused.status(), 401);
+    let text = http
+        .get(format!("http://{bind}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(text.contains("healthcommons_http_requests_total"), "{text}");
+    assert!(
+        text.contains(r#"healthcommons_signature_failures_total{reason="missing"} 1"#),
+        "{text}"
+    );
+    // Metrics stay off the public address.
+    assert_eq!(
+        http.get(format!("{}/metrics", node.base))
+            .send()
+            .await
+            .expect("r")
+            .status(),
+        404
+    );
+}

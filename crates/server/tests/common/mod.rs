@@ -52,11 +52,18 @@ pub fn client() -> reqwest::Client {
 impl TestNode {
     /// A local-trial node: domain `localhost:PORT`, as README's first command runs it.
     pub async fn start() -> TestNode {
+        Self::start_with(&[]).await
+    }
+
+    /// The same, with extra environment variables.
+    pub async fn start_with(env: &[(&str, &str)]) -> TestNode {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let domain = format!("localhost:{port}");
         let log = std::fs::File::create(dir.path().join("node.log")).expect("log");
-        let child = command(&domain, port, dir.path(), &["serve"])
+        let mut command = command(&domain, port, dir.path(), &["serve"]);
+        command.envs(env.iter().copied());
+        let child = command
             .stdout(Stdio::from(log.try_clone().expect("log")))
             .stderr(Stdio::from(log))
             .spawn()
