@@ -191,130 +191,168 @@ async fn one_url_serves_people_html_and_servers_json() {
     assert_eq!(missing.status(), 404);
 }
 
+/// (method, path, bearer token, body, expected status, expected error kind)
+type Case<'a> = (&'a str, &'a str, Option<&'a str>, Body, u16, &'a str);
+
+enum Body {
+    None,
+    Json(Value),
+    Raw(&'static str, &'static str),
+}
+
+/// Send one request and check its status, and for errors the `{error, message}` shape.
+async fn expect(http: &reqwest::Client, url: &str, (method, path, token, body, status, kind): Case<'_>) {
+    let mut request = http.request(method.parse().expect("method"), url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request = match body {
+        Body::None => request,
+        Body::Json(value) => request.json(&value),
+        Body::Raw(content_type, text) => request.header("content-type", content_type).body(text),
+    };
+    let response = request.send().await.expect("request");
+    assert_eq!(response.status(), status, "{method} {path}");
+    if status >= 400 {
+        let body: Value = response.json().await.expect("error json");
+        assert_eq!(body["error"], kind, "{method} {path}: {body}");
+        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    }
+}
+
 #[tokio::test]
 async fn the_api_answers_errors_in_one_shape() {
     let node = TestNode::start().await;
     let http = client();
     let api = |path: &str| format!("{}/api/v1{path}", node.base);
 
-    let check = |response: reqwest::Response, status: u16, kind: &'static str| async move {
-        assert_eq!(response.status(), status);
-        let body: Value = response.json().await.expect("error json");
-        assert_eq!(body["error"], kind, "{body}");
-        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
-    };
-    check(
-        http.post(api("/accounts"))
-            .json(&json!({"username": "Bad Name", "password": "long enough"}))
-            .send()
-            .await
-            .expect("r"),
-        422,
-        "validation",
-    )
-    .await;
-    check(
-        http.post(api("/accounts"))
-            .json(&json!({"username": "ana", "password": "short"}))
-            .send()
-            .await
-            .expect("r"),
-        422,
-        "validation",
-    )
-    .await;
-    check(
-        http.post(api("/accounts"))
-            .header("content-type", "application/json")
-            .body("{nope")
-            .send()
-            .await
-            .expect("r"),
-        422,
-        "validation",
-    )
-    .await;
-    check(
-        http.post(api("/accounts"))
-            .body("username=ana")
-            .send()
-            .await
-            .expect("r"),
-        422,
-        "validation",
-    )
-    .await;
-    assert_eq!(
-        http.post(api("/accounts"))
-            .json(&json!({"username": "ana", "password": "long enough"}))
-            .send()
-            .await
-            .expect("r")
-            .status(),
-        201
-    );
-    check(
-        http.post(api("/accounts"))
-            .json(&json!({"username": "ana", "password": "long enough"}))
-            .send()
-            .await
-            .expect("r"),
-        409,
-        "conflict",
-    )
-    .await;
-    check(
-        http.post(api("/auth/token"))
-            .json(&json!({"username": "ana", "password": "wrong one"}))
-            .send()
-            .await
-            .expect("r"),
-        401,
-        "unauthorized",
-    )
-    .await;
-    check(
-        http.post(api("/groups"))
-            .json(&json!({"name": "walkers", "display_name": "W"}))
-            .send()
-            .await
-            .expect("r"),
-        401,
-        "unauthorized",
-    )
-    .await;
-    check(
-        http.post(api("/groups"))
-            .bearer_auth("forged")
-            .json(&json!({"name": "walkers", "display_name": "W"}))
-            .send()
-            .await
-            .expect("r"),
-        401,
-        "unauthorized",
-    )
-    .await;
-    check(
-        http.get(api("/groups/nothing")).send().await.expect("r"),
-        404,
-        "not_found",
-    )
-    .await;
+    let before_login: [Case; 10] = [
+        (
+            "POST",
+            "/accounts",
+            None,
+            Body::Json(json!({"username": "Bad Name", "password": "long enough"})),
+            422,
+            "validation",
+        ),
+        (
+            "POST",
+            "/accounts",
+            None,
+            Body::Json(json!({"username": "ana", "password": "short"})),
+            422,
+            "validation",
+        ),
+        (
+            "POST",
+            "/accounts",
+            None,
+            Body::Raw("application/json", "{nope"),
+            422,
+            "validation",
+        ),
+        (
+            "POST",
+            "/accounts",
+            None,
+            Body::Raw("text/plain", "username=ana"),
+            422,
+            "validation",
+        ),
+        (
+            "POST",
+            "/accounts",
+            None,
+            Body::Json(json!({"username": "ana", "password": "long enough"})),
+            201,
+            "",
+        ),
+        (
+            "POST",
+            "/accounts",
+            None,
+            Body::Json(json!({"username": "ana", "password": "long enough"})),
+            409,
+            "conflict",
+        ),
+        (
+            "POST",
+            "/auth/token",
+            None,
+            Body::Json(json!({"username": "ana", "password": "wrong one"})),
+            401,
+            "unauthorized",
+        ),
+        (
+            "POST",
+            "/groups",
+            None,
+            Body::Json(json!({"name": "walkers", "display_name": "W"})),
+            401,
+            "unauthorized",
+        ),
+        (
+            "POST",
+            "/groups",
+            Some("forged"),
+            Body::Json(json!({"name": "walkers", "display_name": "W"})),
+            401,
+            "unauthorized",
+        ),
+        ("GET", "/groups/nothing", None, Body::None, 404, "not_found"),
+    ];
+    for case in before_login {
+        expect(&http, &api(case.1), case).await;
+    }
 
-    let token = node.token("ana", "long enough").await;
-    let created = http.post(api("/groups")).bearer_auth(&token).json(&json!({"name": "walkers", "display_name": "Walkers", "summary": "<script>x()</script>\n\n**Walk**"})).send().await.expect("r");
-    assert_eq!(created.status(), 201);
-    check(
-        http.post(api("/groups"))
-            .bearer_auth(&token)
-            .json(&json!({"name": "ana", "display_name": "Clash"}))
-            .send()
-            .await
-            .expect("r"),
-        409,
-        "conflict",
-    )
-    .await;
+    let bearer = node.token("ana", "long enough").await;
+    let token = Some(bearer.as_str());
+    let after_login: [Case; 5] = [
+        (
+            "POST",
+            "/groups",
+            token,
+            Body::Json(json!({"name": "walkers", "display_name": "Walkers",
+            "summary": "<script>x()</script>\n\n**Walk**"})),
+            201,
+            "",
+        ),
+        (
+            "POST",
+            "/groups",
+            token,
+            Body::Json(json!({"name": "ana", "display_name": "Clash"})),
+            409,
+            "conflict",
+        ),
+        (
+            "POST",
+            "/follows",
+            token,
+            Body::Json(json!({"target": "not a handle"})),
+            422,
+            "validation",
+        ),
+        (
+            "POST",
+            "/follows",
+            token,
+            Body::Json(json!({"target": "@walkers@127.0.0.1:6379"})),
+            422,
+            "validation",
+        ),
+        (
+            "PUT",
+            "/admin/registration",
+            token,
+            Body::Json(json!({"mode": "closed"})),
+            403,
+            "forbidden",
+        ),
+    ];
+    for case in after_login {
+        expect(&http, &api(case.1), case).await;
+    }
     let group: Value = http
         .get(api("/groups/walkers"))
         .send()
@@ -324,34 +362,15 @@ async fn the_api_answers_errors_in_one_shape() {
         .await
         .expect("json");
     assert_eq!(group["followers_count"], 0);
-    assert_eq!(group["summary_html"], "<p><strong>Walk</strong></p>");
-    check(
-        http.post(api("/follows"))
-            .bearer_auth(&token)
-            .json(&json!({"target": "not a handle"}))
-            .send()
-            .await
-            .expect("r"),
-        422,
-        "validation",
-    )
-    .await;
-    check(
-        http.post(api("/follows"))
-            .bearer_auth(&token)
-            .json(&json!({"target": "@walkers@127.0.0.1:6379"}))
-            .send()
-            .await
-            .expect("r"),
-        422,
-        "validation",
-    )
-    .await;
+    assert_eq!(
+        group["summary_html"], "<p><strong>Walk</strong></p>",
+        "markdown rendered, script removed"
+    );
 
     // Following a local group is accepted at once: 200, not 202.
     let follow = http
         .post(api("/follows"))
-        .bearer_auth(&token)
+        .bearer_auth(&bearer)
         .json(&json!({"target": format!("@walkers@{}", node.domain)}))
         .send()
         .await
@@ -366,18 +385,6 @@ async fn the_api_answers_errors_in_one_shape() {
         .await
         .expect("json");
     assert_eq!(group["followers_count"], 1);
-
-    check(
-        http.put(api("/admin/registration"))
-            .bearer_auth(&token)
-            .json(&json!({"mode": "closed"}))
-            .send()
-            .await
-            .expect("r"),
-        403,
-        "forbidden",
-    )
-    .await;
 
     let openapi: Value = http
         .get(format!("{}/api/openapi.json", node.base))

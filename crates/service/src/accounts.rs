@@ -1,9 +1,8 @@
 //! Accounts: registration, passwords, roles, sessions and API tokens.
 
 use crate::{
-    NodeContext, ServiceError, ServiceResult, keys,
+    NodeContext, ServiceError, ServiceResult, actors, keys,
     node::{RegistrationMode, registration_mode},
-    urls::NodeUrls,
 };
 use argon2::{
     Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
@@ -18,7 +17,7 @@ use healthcommons_db::{
     queries,
 };
 use rand::RngCore;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -137,51 +136,27 @@ pub async fn create_account(
         },
     )
     .await
-    .map_err(|e| {
-        if e.is_unique_violation() {
-            ServiceError::conflict("that name is taken")
-        } else {
-            e.into()
-        }
-    })?;
-    let id = ctx.urls.person(username.as_str());
-    let now = Utc::now();
+    .map_err(actors::name_taken)?;
     let person = queries::actors::insert(
         &txn,
-        actor::ActiveModel {
-            ap_id: Set(id.clone()),
-            kind: Set(queries::actors::PERSON.to_owned()),
-            local: Set(true),
-            username: Set(username.as_str().to_owned()),
-            host: Set(ctx.domain.clone()),
-            display_name: Set(Some(username.as_str().to_owned())),
-            summary_html: Set(None),
-            url: Set(Some(id.clone())),
-            inbox: Set(NodeUrls::inbox_of(&id)),
-            shared_inbox: Set(Some(ctx.urls.shared_inbox())),
-            outbox: Set(Some(NodeUrls::outbox_of(&id))),
-            followers_url: Set(Some(NodeUrls::followers_of(&id))),
-            following_url: Set(Some(NodeUrls::following_of(&id))),
-            public_key_id: Set(NodeUrls::key_of(&id)),
-            public_key_pem: Set(keys.public_pem),
-            private_key_pem: Set(Some(keys.private_pem)),
-            user_id: Set(Some(user.id)),
-            manually_approves_followers: Set(false),
-            discoverable: Set(true),
-            published: Set(now),
-            last_fetched_at: Set(now),
-            created_by: Set(None),
-            ..Default::default()
-        },
+        actors::new_row(
+            ctx,
+            actors::LocalActor {
+                kind: queries::actors::PERSON,
+                id: ctx.urls.person(username.as_str()),
+                username: username.as_str(),
+                display_name: username.as_str().to_owned(),
+                summary_html: None,
+                keys,
+                user_id: Some(user.id),
+                created_by: None,
+                manually_approves_followers: false,
+                with_collections: true,
+            },
+        ),
     )
     .await
-    .map_err(|e| {
-        if e.is_unique_violation() {
-            ServiceError::conflict("that name is taken")
-        } else {
-            e.into()
-        }
-    })?;
+    .map_err(actors::name_taken)?;
     txn.commit().await?;
     Ok(Account { user, person })
 }

@@ -1,10 +1,9 @@
 //! Working groups: Group actors that people here and elsewhere follow to join.
 
-use crate::{NodeContext, ServiceError, ServiceResult, accounts::Account, keys, urls::NodeUrls};
-use chrono::Utc;
+use crate::{NodeContext, ServiceError, ServiceResult, accounts::Account, actors, keys};
 use healthcommons_core::{Username, text};
 use healthcommons_db::{entities::actor, queries};
-use sea_orm::{ActiveValue::Set, ConnectionTrait};
+use sea_orm::ConnectionTrait;
 
 pub struct NewGroup<'a> {
     pub name: &'a str,
@@ -40,44 +39,26 @@ pub async fn create(
         return Err(ServiceError::conflict("that name is taken"));
     }
     let keys = keys::generate().await?;
-    let id = ctx.urls.group(name.as_str());
-    let now = Utc::now();
     queries::actors::insert(
         db,
-        actor::ActiveModel {
-            ap_id: Set(id.clone()),
-            kind: Set(queries::actors::GROUP.to_owned()),
-            local: Set(true),
-            username: Set(name.as_str().to_owned()),
-            host: Set(ctx.domain.clone()),
-            display_name: Set(Some(display_name)),
-            summary_html: Set(Some(text::markdown_to_html(new.summary))),
-            url: Set(Some(id.clone())),
-            inbox: Set(NodeUrls::inbox_of(&id)),
-            shared_inbox: Set(Some(ctx.urls.shared_inbox())),
-            outbox: Set(Some(NodeUrls::outbox_of(&id))),
-            followers_url: Set(Some(NodeUrls::followers_of(&id))),
-            following_url: Set(Some(NodeUrls::following_of(&id))),
-            public_key_id: Set(NodeUrls::key_of(&id)),
-            public_key_pem: Set(keys.public_pem),
-            private_key_pem: Set(Some(keys.private_pem)),
-            user_id: Set(None),
-            manually_approves_followers: Set(new.manually_approves_followers),
-            discoverable: Set(true),
-            published: Set(now),
-            last_fetched_at: Set(now),
-            created_by: Set(Some(creator.person.id)),
-            ..Default::default()
-        },
+        actors::new_row(
+            ctx,
+            actors::LocalActor {
+                kind: queries::actors::GROUP,
+                id: ctx.urls.group(name.as_str()),
+                username: name.as_str(),
+                display_name,
+                summary_html: Some(text::markdown_to_html(new.summary)),
+                keys,
+                user_id: None,
+                created_by: Some(creator.person.id),
+                manually_approves_followers: new.manually_approves_followers,
+                with_collections: true,
+            },
+        ),
     )
     .await
-    .map_err(|e| {
-        if e.is_unique_violation() {
-            ServiceError::conflict("that name is taken")
-        } else {
-            e.into()
-        }
-    })
+    .map_err(actors::name_taken)
 }
 
 /// A local working group and how many have joined it.

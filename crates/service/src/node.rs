@@ -1,10 +1,9 @@
 //! This node: its address, its profile (the initiative that runs it), its
 //! registration policy and its instance actor.
 
-use crate::{ServiceError, ServiceResult, keys, urls::NodeUrls};
-use chrono::Utc;
+use crate::{ServiceError, ServiceResult, actors, keys, urls::NodeUrls};
 use healthcommons_db::{entities::actor, queries};
-use sea_orm::{ActiveValue::Set, ConnectionTrait};
+use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 
 /// Everything the processing layer needs to know about where it runs.
@@ -137,32 +136,21 @@ pub async fn ensure_instance_actor(
         return Ok(existing);
     }
     let keys = keys::generate().await?;
-    let id = ctx.urls.instance_actor();
-    let now = Utc::now();
-    let row = actor::ActiveModel {
-        ap_id: Set(id.clone()),
-        kind: Set(queries::actors::APPLICATION.to_owned()),
-        local: Set(true),
-        username: Set(ctx.domain.clone()),
-        host: Set(ctx.domain.clone()),
-        display_name: Set(Some(ctx.domain.clone())),
-        summary_html: Set(None),
-        url: Set(Some(ctx.urls.base().to_owned())),
-        inbox: Set(crate::urls::NodeUrls::inbox_of(&id)),
-        shared_inbox: Set(Some(ctx.urls.shared_inbox())),
-        outbox: Set(Some(crate::urls::NodeUrls::outbox_of(&id))),
-        followers_url: Set(None),
-        following_url: Set(None),
-        public_key_id: Set(crate::urls::NodeUrls::key_of(&id)),
-        public_key_pem: Set(keys.public_pem),
-        private_key_pem: Set(Some(keys.private_pem)),
-        user_id: Set(None),
-        manually_approves_followers: Set(true),
-        discoverable: Set(false),
-        published: Set(now),
-        last_fetched_at: Set(now),
-        created_by: Set(None),
-        ..Default::default()
-    };
+    let row = actors::new_row(
+        ctx,
+        actors::LocalActor {
+            kind: queries::actors::APPLICATION,
+            id: ctx.urls.instance_actor(),
+            // Mastodon's convention: the instance actor is named after the domain.
+            username: &ctx.domain,
+            display_name: ctx.domain.clone(),
+            summary_html: None,
+            keys,
+            user_id: None,
+            created_by: None,
+            manually_approves_followers: true,
+            with_collections: false,
+        },
+    );
     Ok(queries::actors::insert(db, row).await?)
 }

@@ -196,11 +196,7 @@ async fn person_inbox(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match local_actor(&state, &name, queries::actors::PERSON).await {
-        Ok(Some(_)) => receive(&state, &uri, &headers, body).await,
-        Ok(None) => not_found(),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage unavailable").into_response(),
-    }
+    actor_inbox(&state, &name, queries::actors::PERSON, &uri, &headers, body).await
 }
 
 async fn group_inbox(
@@ -210,8 +206,20 @@ async fn group_inbox(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match local_actor(&state, &name, queries::actors::GROUP).await {
-        Ok(Some(_)) => receive(&state, &uri, &headers, body).await,
+    actor_inbox(&state, &name, queries::actors::GROUP, &uri, &headers, body).await
+}
+
+/// A local actor's own inbox: 404 for a name that is not that kind of actor.
+async fn actor_inbox(
+    state: &AppState,
+    name: &str,
+    kind: &str,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    match local_actor(state, name, kind).await {
+        Ok(Some(_)) => receive(state, uri, headers, body).await,
         Ok(None) => not_found(),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage unavailable").into_response(),
     }

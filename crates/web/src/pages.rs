@@ -347,6 +347,23 @@ async fn signed_in(session: MaybeSession) -> PageResult<accounts::Account> {
     })
 }
 
+/// Join or leave: who is asking, the group, and the CSRF check, in one place.
+async fn membership_request(
+    state: &AppState,
+    jar: &CookieJar,
+    session: MaybeSession,
+    name: &str,
+    csrf: &str,
+) -> PageResult<(accounts::Account, actor::Model)> {
+    auth::check_csrf(jar, csrf)?;
+    let account = signed_in(session).await?;
+    let group = queries::actors::local_by_username(state.db(), name)
+        .await?
+        .filter(|a| a.kind == queries::actors::GROUP)
+        .ok_or_else(|| PageError(ApiError::new(ErrorKind::NotFound, "no such working group")))?;
+    Ok((account, group))
+}
+
 async fn join_group(
     State(state): State<AppState>,
     jar: CookieJar,
@@ -354,12 +371,7 @@ async fn join_group(
     Path(name): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
-    let account = signed_in(session).await?;
-    let group = queries::actors::local_by_username(state.db(), &name)
-        .await?
-        .filter(|a| a.kind == queries::actors::GROUP)
-        .ok_or_else(|| PageError(ApiError::new(ErrorKind::NotFound, "no such working group")))?;
+    let (account, group) = membership_request(&state, &jar, session, &name, &form.csrf).await?;
     let publisher = OutboxPublisher::from_context(state.context());
     follows::follow(
         state.db(),
@@ -379,12 +391,7 @@ async fn leave_group(
     Path(name): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
-    let account = signed_in(session).await?;
-    let group = queries::actors::local_by_username(state.db(), &name)
-        .await?
-        .filter(|a| a.kind == queries::actors::GROUP)
-        .ok_or_else(|| PageError(ApiError::new(ErrorKind::NotFound, "no such working group")))?;
+    let (account, group) = membership_request(&state, &jar, session, &name, &form.csrf).await?;
     let publisher = OutboxPublisher::from_context(state.context());
     follows::unfollow(state.db(), &publisher, &account.person, &group).await?;
     Ok(Redirect::to(&format!("/g/{name}")).into_response())

@@ -109,6 +109,36 @@ pub fn verify_same_origin(id: &Url, actor: &Url) -> Result<(), FederationError> 
     }
 }
 
+/// Accept and Reject of a Follow: only the followed actor may answer.
+fn verify_follow_answer(id: &Url, actor: &Url, object: &FollowRef) -> Result<(), FederationError> {
+    verify_same_origin(id, actor)?;
+    if object.target().is_some_and(|target| target != actor) {
+        return Err(FederationError::Forbidden(
+            "only the followed actor may answer a follow".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Record the answer to a follow we sent (the service checks it is ours).
+async fn receive_follow_answer(
+    actor: &activitypub_federation::fetch::object_id::ObjectId<crate::objects::actor::DbActor>,
+    object: &FollowRef,
+    accepted: bool,
+    data: &RequestData,
+) -> Result<(), FederationError> {
+    let actor = actor.dereference(data).await?;
+    healthcommons_service::follows::receive_answer(
+        &data.db,
+        &actor.row,
+        object.follow_id().map(Url::as_str),
+        object.follower().map(Url::as_str),
+        accepted,
+    )
+    .await?;
+    Ok(())
+}
+
 /// A reference to a Follow as others send it inside Accept, Reject and Undo:
 /// the whole activity (Mastodon) or only its id.
 #[derive(Debug, Clone, Serialize, Deserialize)]

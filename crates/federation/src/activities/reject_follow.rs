@@ -2,11 +2,10 @@
 
 use crate::{
     FederationContext, FederationError, RequestData,
-    activities::{FollowRef, verify_same_origin},
+    activities::{FollowRef, receive_follow_answer, verify_follow_answer},
     objects::actor::DbActor,
 };
 use activitypub_federation::{fetch::object_id::ObjectId, kinds::activity::RejectType, traits::Activity};
-use healthcommons_service::follows;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -34,27 +33,10 @@ impl Activity for RejectFollow {
     }
 
     async fn verify(&self, _data: &RequestData) -> Result<(), FederationError> {
-        verify_same_origin(&self.id, self.actor.inner())?;
-        if let Some(target) = self.object.target()
-            && target != self.actor.inner()
-        {
-            return Err(FederationError::Forbidden(
-                "only the followed actor may reject a follow".into(),
-            ));
-        }
-        Ok(())
+        verify_follow_answer(&self.id, self.actor.inner(), &self.object)
     }
 
     async fn receive(self, data: &RequestData) -> Result<(), FederationError> {
-        let actor = self.actor.dereference(data).await?;
-        follows::receive_answer(
-            &data.db,
-            &actor.row,
-            self.object.follow_id().map(Url::as_str),
-            self.object.follower().map(Url::as_str),
-            false,
-        )
-        .await?;
-        Ok(())
+        receive_follow_answer(&self.actor, &self.object, false, data).await
     }
 }
