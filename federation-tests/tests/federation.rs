@@ -555,3 +555,97 @@ async fn debug_resolve_prints_a_remote_actor() {
     assert_eq!(actor["id"], group_id);
     assert_eq!(actor["type"], "Group");
 }
+
+#[tokio::test]
+async fn a_group_that_approves_members_by_hand_answers_each_request() {
+    let (alpha, beta) = tokio::join!(
+        Node::start(NODE, "alpha.test", &[]),
+        Node::start(NODE, "beta.test", &[])
+    );
+    let organiser = beta.user("organiser").await;
+    let response = client()
+        .post(format!("{}/api/v1/groups", beta.base))
+        .bearer_auth(&organiser)
+        .json(
+            &json!({"name": "circle", "display_name": "Carers' circle", "manually_approves_followers": true}),
+        )
+        .send()
+        .await
+        .expect("create group");
+    assert_eq!(response.status(), 201);
+    let group_id = response.json::<Value>().await.expect("json")["actor_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+
+    let ana = alpha.user("ana").await;
+    let ben = alpha.user("ben").await;
+    for token in [&ana, &ben] {
+        let response = client()
+            .post(format!("{}/api/v1/follows", alpha.base))
+            .bearer_auth(token)
+            .json(&json!({"target": group_id}))
+            .send()
+            .await
+            .expect("follow");
+        assert_eq!(response.status(), 202);
+    }
+    let requests: Vec<Value> = wait_for("both requests at beta", PATIENCE, || async {
+        let list: Value = client()
+            .get(format!("{}/api/v1/groups/circle/requests", beta.base))
+            .bearer_auth(&organiser)
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        let list = list.as_array()?.clone();
+        (list.len() == 2).then_some(list)
+    })
+    .await;
+    assert_eq!(
+        followers_count(&beta, "circle").await,
+        0,
+        "nobody is in before a moderator says so"
+    );
+
+    // A person who is not a moderator cannot answer.
+    let stranger = beta.user("stranger").await;
+    let refused = client()
+        .post(format!(
+            "{}/api/v1/groups/circle/requests/{}",
+            beta.base, requests[0]["id"]
+        ))
+        .bearer_auth(&stranger)
+        .json(&json!({"accept": true}))
+        .send()
+        .await
+        .expect("decide");
+    assert_eq!(refused.status(), 403);
+
+    for request in &requests {
+        let accept = request["handle"].as_str().is_some_and(|h| h.starts_with("@ana@"));
+        let response = client()
+            .post(format!(
+                "{}/api/v1/groups/circle/requests/{}",
+                beta.base, request["id"]
+            ))
+            .bearer_auth(&organiser)
+            .json(&json!({"accept": accept}))
+            .send()
+            .await
+            .expect("decide");
+        assert_eq!(response.status(), 204);
+    }
+    for (token, expected) in [(&ana, "accepted"), (&ben, "rejected")] {
+        wait_for(&format!("alpha to see {expected}"), PATIENCE, || async {
+            follow_states(&alpha, token)
+                .await
+                .contains(&(group_id.clone(), expected.to_owned()))
+                .then_some(())
+        })
+        .await;
+    }
+    assert_eq!(followers_count(&beta, "circle").await, 1);
+}
