@@ -50,7 +50,11 @@ pub async fn open(url: &str) -> DbResult<DatabaseConnection> {
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false);
     if url.starts_with("sqlite:") {
-        options.max_connections(4).min_connections(1);
+        // One connection: SQLite has one writer anyway, and a second
+        // connection's deferred transaction can fail at once with
+        // SQLITE_BUSY when it upgrades from reading to writing. (For
+        // `sqlite::memory:` a second connection would be another database.)
+        options.max_connections(1).min_connections(1);
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         options.max_connections(16).min_connections(1);
     } else {
