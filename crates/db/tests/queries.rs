@@ -241,19 +241,23 @@ async fn peers_become_unreachable_and_recover_when_seen() {
             .await
             .expect("failure");
         assert!(peer.unreachable, "{backend}");
-        assert_eq!(
-            queries::peers::unreachable_hosts(&db).await.expect("q"),
-            vec!["down.test".to_owned()]
+        assert!(
+            queries::peers::get(&db, "down.test")
+                .await
+                .expect("q")
+                .expect("row")
+                .unreachable
         );
         assert!(
             queries::peers::record_seen(&db, "down.test").await.expect("seen"),
             "{backend}: was failing"
         );
         assert!(
-            queries::peers::unreachable_hosts(&db)
+            !queries::peers::get(&db, "down.test")
                 .await
                 .expect("q")
-                .is_empty()
+                .expect("row")
+                .unreachable
         );
         queries::peers::set_blocked(&db, "spam.test", true)
             .await

@@ -15,31 +15,6 @@ use healthcommons_db::{
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
-/// What became of a follow request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FollowState {
-    Pending,
-    Accepted,
-    Rejected,
-}
-
-impl FollowState {
-    pub fn parse(raw: &str) -> FollowState {
-        match raw {
-            ACCEPTED => FollowState::Accepted,
-            REJECTED => FollowState::Rejected,
-            _ => FollowState::Pending,
-        }
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FollowState::Pending => PENDING,
-            FollowState::Accepted => ACCEPTED,
-            FollowState::Rejected => REJECTED,
-        }
-    }
-}
-
 /// `follower` (local) follows `target` (local or remote).
 pub async fn follow(
     db: &DatabaseConnection,

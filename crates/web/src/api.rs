@@ -18,8 +18,7 @@ use healthcommons_db::queries;
 use healthcommons_federation::{objects::actor::DbActor, publisher::OutboxPublisher, resolve::resolve_actor};
 use healthcommons_service::{
     accounts::{self, Registration, RegistrationOutcome, Role},
-    follows::{self, FollowState},
-    groups,
+    follows, groups,
     node::{self, NodeProfile, Place, RegistrationMode},
 };
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
@@ -411,9 +410,10 @@ async fn create_follow(
         &target.row,
     )
     .await?;
-    let status = match FollowState::parse(&row.state) {
-        FollowState::Accepted => StatusCode::OK,
-        _ => StatusCode::ACCEPTED,
+    let status = if row.state == queries::follows::ACCEPTED {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
     };
     Ok((status, Json(follow_view(&state, &row).await?)).into_response())
 }

@@ -224,29 +224,6 @@ pub async fn count_pending(db: &impl ConnectionTrait) -> DbResult<u64> {
         .await?)
 }
 
-pub async fn recent_for_host(
-    db: &impl ConnectionTrait,
-    host: &str,
-    limit: u64,
-) -> DbResult<Vec<delivery::Model>> {
-    Ok(delivery::Entity::find()
-        .filter(delivery::Column::PeerHost.eq(host))
-        .order_by_desc(delivery::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?)
-}
-
-pub async fn outbox_by_ap_id(
-    db: &impl ConnectionTrait,
-    ap_id: &str,
-) -> DbResult<Option<outbox_activity::Model>> {
-    Ok(outbox_activity::Entity::find()
-        .filter(outbox_activity::Column::ApId.eq(ap_id))
-        .one(db)
-        .await?)
-}
-
 pub async fn created_at(db: &impl ConnectionTrait, id: i64) -> DbResult<Option<DateTime<Utc>>> {
     Ok(delivery::Entity::find_by_id(id)
         .one(db)

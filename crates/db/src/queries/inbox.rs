@@ -44,14 +44,6 @@ pub async fn store(
     }
 }
 
-pub async fn exists(db: &impl ConnectionTrait, ap_id: &str) -> DbResult<bool> {
-    Ok(inbox_activity::Entity::find()
-        .filter(inbox_activity::Column::ApId.eq(ap_id))
-        .count(db)
-        .await?
-        > 0)
-}
-
 pub async fn claim_due(
     db: &impl ConnectionTrait,
     limit: u64,

@@ -2,9 +2,7 @@
 
 use crate::{DbResult, entities::peer};
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, QueryOrder};
 
 pub async fn get(db: &impl ConnectionTrait, host: &str) -> DbResult<Option<peer::Model>> {
     Ok(peer::Entity::find_by_id(host.to_owned()).one(db).await?)
@@ -106,14 +104,4 @@ pub async fn record_seen(db: &impl ConnectionTrait, host: &str) -> DbResult<bool
     }
     row.update(db).await?;
     Ok(was_failing)
-}
-
-pub async fn unreachable_hosts(db: &impl ConnectionTrait) -> DbResult<Vec<String>> {
-    Ok(peer::Entity::find()
-        .filter(peer::Column::Unreachable.eq(true))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|p| p.host)
-        .collect())
 }

@@ -165,10 +165,6 @@ impl DbActor {
         let id = Url::parse(&row.ap_id)?;
         Ok(DbActor { row, id })
     }
-
-    pub fn handle(&self) -> String {
-        format!("{}@{}", self.row.username, self.row.host)
-    }
 }
 
 #[async_trait::async_trait]
