@@ -1,7 +1,7 @@
 //! What every federation function needs: the database, this node, the HTTP
 //! client, the settings, the metrics, and the wake-up signals of the workers.
 
-use crate::{http_client, metrics::Metrics};
+use crate::metrics::Metrics;
 use activitypub_federation::config::{Data, FederationConfig, UrlVerifier};
 use healthcommons_db::{Db, queries};
 use healthcommons_service::NodeContext;
@@ -100,22 +100,21 @@ impl UrlVerifier for BlockedNodes {
     }
 }
 
-/// Build the library configuration. The instance actor signs every fetch so
-/// that servers in authorized-fetch mode answer us.
+/// Build the library configuration around the context's own HTTP client, so
+/// the library's fetches and our deliveries go through the same resolver. The
+/// instance actor signs every fetch so that servers in authorized-fetch mode
+/// answer us.
 pub async fn build_config(
     context: FederationContext,
     instance_actor: &crate::objects::actor::DbActor,
 ) -> Result<FederationConfig<FederationContext>, crate::FederationError> {
-    let client = http_client::build(&context.settings)?;
+    let client = context.client.clone();
     let db = context.db.clone();
     let domain = context.node.domain.clone();
     let dev = context.settings.dev_federation;
     FederationConfig::builder()
         .domain(domain)
-        .app_data(FederationContext {
-            client: client.clone(),
-            ..context
-        })
+        .app_data(context)
         .client(client.into())
         .debug(dev)
         .allow_http_urls(dev)
