@@ -112,8 +112,10 @@ pub async fn receive(
 
     let text =
         std::str::from_utf8(body).map_err(|_| InboxRejection::Malformed("the body is not UTF-8".into()))?;
-    let envelope: Envelope =
+    let value: Value =
         serde_json::from_str(text).map_err(|e| InboxRejection::Malformed(format!("invalid JSON: {e}")))?;
+    let envelope = Envelope::deserialize(&value)
+        .map_err(|e| InboxRejection::Malformed(format!("not an activity: {e}")))?;
     let kind = envelope.kind.as_str().unwrap_or("").to_owned();
     let actor_url = actor_id(&envelope.actor)
         .ok_or_else(|| InboxRejection::Malformed("the activity names no actor".into()))?;
@@ -196,7 +198,6 @@ pub async fn receive(
         Err(err) => return Err(InboxRejection::Unavailable(err.to_string())),
     }
 
-    let value: Value = serde_json::from_str(text).map_err(|e| InboxRejection::Malformed(e.to_string()))?;
     let label = activity_type(&value);
     match queries::inbox::store(&data.db, envelope.id.as_str(), actor_url.as_str(), &label, text).await {
         Ok(Stored::New(_)) => {
@@ -261,9 +262,6 @@ pub async fn run_worker(config: FederationConfig<FederationContext>) {
                 continue;
             }
         };
-        if let Ok(pending) = queries::inbox::count_in_state(&context.db, queries::inbox::PENDING).await {
-            context.metrics.inbox_pending.set(pending as i64);
-        }
         if claimed.is_empty() {
             tokio::select! {
                 _ = context.inbox_wakeup.notified() => {}

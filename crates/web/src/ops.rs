@@ -60,6 +60,14 @@ async fn metrics(State(state): State<AppState>) -> Response {
                 .set(row.count);
         }
     }
+    if let Ok(pending) = healthcommons_db::queries::inbox::count_in_state(
+        &context.db,
+        healthcommons_db::queries::inbox::PENDING,
+    )
+    .await
+    {
+        context.metrics.inbox_pending.set(pending as i64);
+    }
     (
         [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         context.metrics.render(),
