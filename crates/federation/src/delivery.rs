@@ -195,7 +195,7 @@ async fn deliver_one(context: &FederationContext, delivery: ClaimedDelivery) {
                 *retry_after,
                 unreachable,
             );
-            let retry_at = next_attempt(context, &delivery, wait).await;
+            let retry_at = next_attempt(context, &delivery, wait);
             if retry_at.is_none() {
                 warn!(inbox = %delivery.inbox, activity = %delivery.activity_ap_id, %error,
                     "delivery given up after the retry window");
@@ -223,39 +223,18 @@ async fn deliver_one(context: &FederationContext, delivery: ClaimedDelivery) {
 }
 
 /// When to try again, or `None` once the retry window is spent.
-async fn next_attempt(
+fn next_attempt(
     context: &FederationContext,
     delivery: &ClaimedDelivery,
     wait: Duration,
 ) -> Option<DateTime<Utc>> {
-    let created = queries::deliveries::created_at(&context.db, delivery.id)
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_else(Utc::now);
     let window = chrono::Duration::from_std(context.settings.retry_for).unwrap_or(chrono::Duration::days(7));
     let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1));
-    (at - created <= window).then_some(at)
+    (at - delivery.created_at <= window).then_some(at)
 }
 
 async fn attempt(context: &FederationContext, delivery: &ClaimedDelivery) -> AttemptResult {
-    let signer = match queries::actors::by_id(&context.db, delivery.actor_id).await {
-        Ok(Some(actor)) => actor,
-        Ok(None) => {
-            return AttemptResult::Final {
-                status: 0,
-                error: "the sending actor no longer exists".into(),
-            };
-        }
-        Err(err) => {
-            return AttemptResult::Retry {
-                status: None,
-                error: err.to_string(),
-                retry_after: None,
-            };
-        }
-    };
-    let Some(private_key) = signer.private_key_pem.as_deref() else {
+    let Some(private_key) = delivery.private_key_pem.as_deref() else {
         return AttemptResult::Final {
             status: 0,
             error: "the sending actor has no private key".into(),
@@ -277,21 +256,16 @@ async fn attempt(context: &FederationContext, delivery: &ClaimedDelivery) -> Att
         };
     }
     let body = delivery.json.as_bytes();
-    let headers = match signatures::sign_request_headers(
-        "POST",
-        &url,
-        Some(body),
-        &signer.public_key_id,
-        private_key,
-    ) {
-        Ok(headers) => headers,
-        Err(err) => {
-            return AttemptResult::Final {
-                status: 0,
-                error: err.to_string(),
-            };
-        }
-    };
+    let headers =
+        match signatures::sign_request_headers("POST", &url, Some(body), &delivery.key_id, private_key) {
+            Ok(headers) => headers,
+            Err(err) => {
+                return AttemptResult::Final {
+                    status: 0,
+                    error: err.to_string(),
+                };
+            }
+        };
     let mut request = context
         .client
         .post(url)

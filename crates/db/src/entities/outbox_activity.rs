@@ -19,3 +19,13 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Entity {
+    /// The join from an activity to the actor that signs it.
+    pub fn belongs_to_actor() -> RelationDef {
+        Entity::belongs_to(super::actor::Entity)
+            .from(Column::ActorId)
+            .to(super::actor::Column::Id)
+            .into()
+    }
+}

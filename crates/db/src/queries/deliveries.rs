@@ -4,7 +4,7 @@
 
 use crate::{
     DbResult,
-    entities::{delivery, outbox_activity},
+    entities::{actor, delivery, outbox_activity},
 };
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
@@ -54,16 +54,19 @@ pub async fn enqueue(
     Ok(activity)
 }
 
-/// A claimed delivery with the bytes to send and who signs them.
+/// A claimed delivery with the bytes to send and the key that signs them,
+/// read in the same query as the claim.
 #[derive(Debug, Clone, FromQueryResult)]
 pub struct ClaimedDelivery {
     pub id: i64,
     pub inbox: String,
     pub peer_host: String,
     pub attempts: i32,
+    pub created_at: DateTime<Utc>,
     pub activity_ap_id: String,
-    pub actor_id: i64,
     pub json: String,
+    pub key_id: String,
+    pub private_key_pem: Option<String>,
 }
 
 /// Claim up to `limit` due deliveries for `lease`. Concurrent workers (in this
@@ -112,12 +115,18 @@ pub async fn claim_due(
         .column(delivery::Column::Inbox)
         .column(delivery::Column::PeerHost)
         .column(delivery::Column::Attempts)
+        .column(delivery::Column::CreatedAt)
         .column_as(outbox_activity::Column::ApId, "activity_ap_id")
-        .column(outbox_activity::Column::ActorId)
         .column(outbox_activity::Column::Json)
+        .column_as(actor::Column::PublicKeyId, "key_id")
+        .column(actor::Column::PrivateKeyPem)
         .join(
             sea_orm::JoinType::InnerJoin,
             delivery::Entity::belongs_to_outbox(),
+        )
+        .join(
+            sea_orm::JoinType::InnerJoin,
+            outbox_activity::Entity::belongs_to_actor(),
         )
         .filter(delivery::Column::Id.is_in(ids))
         .order_by_asc(delivery::Column::Id)
@@ -222,11 +231,4 @@ pub async fn count_pending(db: &impl ConnectionTrait) -> DbResult<u64> {
         .filter(delivery::Column::State.eq(PENDING))
         .count(db)
         .await?)
-}
-
-pub async fn created_at(db: &impl ConnectionTrait, id: i64) -> DbResult<Option<DateTime<Utc>>> {
-    Ok(delivery::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .map(|d| d.created_at))
 }
