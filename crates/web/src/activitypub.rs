@@ -32,13 +32,9 @@ pub fn routes(max_inbox_body: usize) -> Router<AppState> {
         .route("/u/{name}", get(person))
         .route("/g/{name}", get(group))
         .route("/actor", get(instance_actor))
-        .route("/u/{name}/outbox", get(person_outbox))
-        .route("/g/{name}/outbox", get(group_outbox))
+        .route("/u/{name}/{collection}", get(person_collection))
+        .route("/g/{name}/{collection}", get(group_collection))
         .route("/actor/outbox", get(instance_outbox))
-        .route("/u/{name}/followers", get(person_followers))
-        .route("/g/{name}/followers", get(group_followers))
-        .route("/u/{name}/following", get(person_following))
-        .route("/g/{name}/following", get(group_following))
         .merge(inboxes)
 }
 
@@ -225,6 +221,7 @@ async fn actor_inbox(
     }
 }
 
+/// `outbox`, `followers` or `following` of a local person or working group.
 async fn collection_of(state: &AppState, name: &str, kind: &str, which: &str) -> Result<Response, PageError> {
     let Some(row) = local_actor(state, name, kind).await? else {
         return Ok(not_found());
@@ -239,46 +236,24 @@ async fn collection_of(state: &AppState, name: &str, kind: &str, which: &str) ->
         }
         // Nothing public has been published yet: follows and their answers
         // are addressed to one actor and never listed.
-        _ => collections::outbox(&id, Vec::new()),
+        "outbox" => collections::outbox(&id, Vec::new()),
+        _ => return Ok(not_found()),
     };
     Ok(activity_json(value))
 }
 
-async fn person_outbox(
+async fn person_collection(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    Path((name, collection)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
-    collection_of(&state, &name, queries::actors::PERSON, "outbox").await
+    collection_of(&state, &name, queries::actors::PERSON, &collection).await
 }
-async fn group_outbox(
+
+async fn group_collection(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    Path((name, collection)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
-    collection_of(&state, &name, queries::actors::GROUP, "outbox").await
-}
-async fn person_followers(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-) -> Result<Response, PageError> {
-    collection_of(&state, &name, queries::actors::PERSON, "followers").await
-}
-async fn group_followers(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-) -> Result<Response, PageError> {
-    collection_of(&state, &name, queries::actors::GROUP, "followers").await
-}
-async fn person_following(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-) -> Result<Response, PageError> {
-    collection_of(&state, &name, queries::actors::PERSON, "following").await
-}
-async fn group_following(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-) -> Result<Response, PageError> {
-    collection_of(&state, &name, queries::actors::GROUP, "following").await
+    collection_of(&state, &name, queries::actors::GROUP, &collection).await
 }
 
 async fn instance_outbox(State(state): State<AppState>) -> Response {
