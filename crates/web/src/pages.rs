@@ -169,9 +169,8 @@ async fn register(
     .await;
     match result {
         Ok((account, RegistrationOutcome::Active)) => {
-            let token = accounts::open_session(state.db(), &account).await?;
-            let jar = jar.add(auth::session_cookie(token, state.secure_cookies));
-            Ok((jar, Redirect::to(&format!("/u/{}", account.user.username))).into_response())
+            let to = format!("/u/{}", account.user.username);
+            sign_in(&state, jar, &account, &to).await
         }
         Ok((account, RegistrationOutcome::AwaitingApproval)) => {
             let page = render(AwaitingApprovalPage {
@@ -193,6 +192,18 @@ async fn register(
         }
         Err(err) => Err(err.into()),
     }
+}
+
+/// Open a session for `account` and send the browser on to `to`.
+async fn sign_in(
+    state: &AppState,
+    jar: CookieJar,
+    account: &accounts::Account,
+    to: &str,
+) -> PageResult<Response> {
+    let token = accounts::open_session(state.db(), account).await?;
+    let jar = jar.add(auth::session_cookie(token, state.secure_cookies));
+    Ok((jar, Redirect::to(to)).into_response())
 }
 
 #[derive(Template)]
@@ -233,11 +244,7 @@ async fn login(
 ) -> PageResult<Response> {
     auth::check_csrf(&jar, &form.csrf)?;
     match accounts::authenticate(state.db(), &form.username, &form.password).await {
-        Ok(account) => {
-            let token = accounts::open_session(state.db(), &account).await?;
-            let jar = jar.add(auth::session_cookie(token, state.secure_cookies));
-            Ok((jar, Redirect::to("/")).into_response())
-        }
+        Ok(account) => sign_in(&state, jar, &account, "/").await,
         Err(err) if matches!(err.kind(), ErrorKind::Unauthorized | ErrorKind::Forbidden) => {
             let page = render(LoginPage {
                 viewer: None,
@@ -338,7 +345,7 @@ pub async fn group_page(
     Ok((jar, render(page)?).into_response())
 }
 
-async fn signed_in(session: MaybeSession) -> PageResult<accounts::Account> {
+fn signed_in(session: MaybeSession) -> PageResult<accounts::Account> {
     session.0.ok_or_else(|| {
         PageError(ApiError::new(
             ErrorKind::Unauthorized,
@@ -356,7 +363,7 @@ async fn membership_request(
     csrf: &str,
 ) -> PageResult<(accounts::Account, actor::Model)> {
     auth::check_csrf(jar, csrf)?;
-    let account = signed_in(session).await?;
+    let account = signed_in(session)?;
     let group = queries::actors::local_by_username(state.db(), name)
         .await?
         .filter(|a| a.kind == queries::actors::GROUP)
