@@ -20,14 +20,7 @@ async fn discovery_documents_describe_the_node() {
     let body: Value = created.json().await.expect("json");
     assert_eq!(body["actor_id"], format!("https://{}/u/ana", node.domain));
 
-    let links: Value = http
-        .get(format!("{}/.well-known/nodeinfo", node.base))
-        .send()
-        .await
-        .expect("links")
-        .json()
-        .await
-        .expect("json");
+    let links: Value = get_json(&http, format!("{}/.well-known/nodeinfo", node.base)).await;
     assert!(
         links["links"]
             .as_array()
@@ -36,14 +29,7 @@ async fn discovery_documents_describe_the_node() {
             .any(|l| l["rel"].as_str().is_some_and(|r| r.ends_with("/2.1")))
     );
     for version in ["2.0", "2.1"] {
-        let info: Value = http
-            .get(format!("{}/nodeinfo/{version}", node.base))
-            .send()
-            .await
-            .expect("nodeinfo")
-            .json()
-            .await
-            .expect("json");
+        let info: Value = get_json(&http, format!("{}/nodeinfo/{version}", node.base)).await;
         assert_eq!(info["version"], version);
         assert_eq!(info["software"]["name"], "healthcommons");
         assert_eq!(info["usage"]["users"]["total"], 1);
@@ -160,27 +146,11 @@ async fn one_url_serves_people_html_and_servers_json() {
             .contains(&format!("@ana@{}", node.domain))
     );
 
-    let followers: Value = http
-        .get(format!("{url}/followers"))
-        .header("accept", "application/activity+json")
-        .send()
-        .await
-        .expect("followers")
-        .json()
-        .await
-        .expect("json");
+    let followers: Value = get_activity_json(&http, format!("{url}/followers")).await;
     assert_eq!(followers["type"], "OrderedCollection");
     assert_eq!(followers["totalItems"], 0);
 
-    let instance: Value = http
-        .get(format!("{}/actor", node.base))
-        .header("accept", "application/activity+json")
-        .send()
-        .await
-        .expect("instance actor")
-        .json()
-        .await
-        .expect("json");
+    let instance: Value = get_activity_json(&http, format!("{}/actor", node.base)).await;
     assert_eq!(instance["type"], "Application");
     let missing = http
         .get(format!("{}/u/nobody", node.base))
@@ -189,6 +159,26 @@ async fn one_url_serves_people_html_and_servers_json() {
         .await
         .expect("get");
     assert_eq!(missing.status(), 404);
+}
+
+async fn get_json(http: &reqwest::Client, url: impl reqwest::IntoUrl) -> Value {
+    http.get(url)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json")
+}
+
+async fn get_activity_json(http: &reqwest::Client, url: impl reqwest::IntoUrl) -> Value {
+    let response = http
+        .get(url)
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .expect("get");
+    response.json().await.expect("json")
 }
 
 /// (method, path, bearer token, body, expected status, expected error kind)
@@ -353,14 +343,7 @@ async fn the_api_answers_errors_in_one_shape() {
     for case in after_login {
         expect(&http, &api(case.1), case).await;
     }
-    let group: Value = http
-        .get(api("/groups/walkers"))
-        .send()
-        .await
-        .expect("r")
-        .json()
-        .await
-        .expect("json");
+    let group: Value = get_json(&http, api("/groups/walkers")).await;
     assert_eq!(group["followers_count"], 0);
     assert_eq!(
         group["summary_html"], "<p><strong>Walk</strong></p>",
@@ -376,24 +359,10 @@ async fn the_api_answers_errors_in_one_shape() {
         .await
         .expect("r");
     assert_eq!(follow.status(), 200);
-    let group: Value = http
-        .get(api("/groups/walkers"))
-        .send()
-        .await
-        .expect("r")
-        .json()
-        .await
-        .expect("json");
+    let group: Value = get_json(&http, api("/groups/walkers")).await;
     assert_eq!(group["followers_count"], 1);
 
-    let openapi: Value = http
-        .get(format!("{}/api/openapi.json", node.base))
-        .send()
-        .await
-        .expect("r")
-        .json()
-        .await
-        .expect("json");
+    let openapi: Value = get_json(&http, format!("{}/api/openapi.json", node.base)).await;
     for path in [
         "/api/v1/accounts",
         "/api/v1/auth/token",
@@ -426,14 +395,16 @@ async fn registration_follows_the_admins_policy() {
     let token = node.token("root", "long enough").await;
     let api = |path: &str| format!("{}/api/v1{path}", node.base);
 
-    let set = http
-        .put(api("/admin/registration"))
-        .bearer_auth(&token)
-        .json(&json!({"mode": "approval"}))
-        .send()
-        .await
-        .expect("r");
-    assert_eq!(set.status(), 204);
+    let admin = Some(token.as_str());
+    let approval: Case = (
+        "PUT",
+        "/admin/registration",
+        admin,
+        Body::Json(json!({"mode": "approval"})),
+        204,
+        "",
+    );
+    expect(&http, &api(approval.1), approval).await;
     let created: Value = http
         .post(api("/accounts"))
         .json(&json!({"username": "ben", "password": "long enough"}))
@@ -444,74 +415,68 @@ async fn registration_follows_the_admins_policy() {
         .await
         .expect("json");
     assert_eq!(created["state"], "awaiting_approval");
-    let refused = http
-        .post(api("/auth/token"))
-        .json(&json!({"username": "ben", "password": "long enough"}))
-        .send()
-        .await
-        .expect("r");
-    assert_eq!(refused.status(), 403);
+    let awaiting: Case = (
+        "POST",
+        "/auth/token",
+        None,
+        Body::Json(json!({"username": "ben", "password": "long enough"})),
+        403,
+        "forbidden",
+    );
+    expect(&http, &api(awaiting.1), awaiting).await;
     let out = node.admin(&["admin", "approve", "ben"]);
     assert!(out.status.success());
     node.token("ben", "long enough").await;
 
-    assert_eq!(
-        http.put(api("/admin/registration"))
-            .bearer_auth(&token)
-            .json(&json!({"mode": "closed"}))
-            .send()
-            .await
-            .expect("r")
-            .status(),
-        204
-    );
-    let closed = http
-        .post(api("/accounts"))
-        .json(&json!({"username": "cai", "password": "long enough"}))
-        .send()
-        .await
-        .expect("r");
-    assert_eq!(closed.status(), 403);
-    let instance: Value = http
-        .get(api("/instance"))
-        .send()
-        .await
-        .expect("r")
-        .json()
-        .await
-        .expect("json");
+    let closing: [Case; 2] = [
+        (
+            "PUT",
+            "/admin/registration",
+            admin,
+            Body::Json(json!({"mode": "closed"})),
+            204,
+            "",
+        ),
+        (
+            "POST",
+            "/accounts",
+            None,
+            Body::Json(json!({"username": "cai", "password": "long enough"})),
+            403,
+            "forbidden",
+        ),
+    ];
+    for case in closing {
+        expect(&http, &api(case.1), case).await;
+    }
+    let instance: Value = get_json(&http, api("/instance")).await;
     assert_eq!(instance["registration_mode"], "closed");
     assert_eq!(instance["software"]["name"], "healthcommons");
 
-    let profile = http
-        .put(api("/admin/profile"))
-        .bearer_auth(&token)
-        .json(&json!({
+    let profile: Case = (
+        "PUT",
+        "/admin/profile",
+        admin,
+        Body::Json(json!({
             "initiative_name": "Riverside Health Circle", "description": "Walking groups and peer support",
             "location": {"name": "Riverside", "latitude": 51.5, "longitude": -0.1}
-        }))
-        .send()
-        .await
-        .expect("r");
-    assert_eq!(profile.status(), 204);
-    let instance: Value = http
-        .get(api("/instance"))
-        .send()
-        .await
-        .expect("r")
-        .json()
-        .await
-        .expect("json");
+        })),
+        204,
+        "",
+    );
+    expect(&http, &api(profile.1), profile).await;
+    let instance: Value = get_json(&http, api("/instance")).await;
     assert_eq!(instance["initiative_name"], "Riverside Health Circle");
     assert_eq!(instance["location"]["latitude"], 51.5);
-    let bad = http
-        .put(api("/admin/profile"))
-        .bearer_auth(&token)
-        .json(&json!({"initiative_name": "X", "location": {"name": "Nowhere", "latitude": 123.0}}))
-        .send()
-        .await
-        .expect("r");
-    assert_eq!(bad.status(), 422);
+    let bad: Case = (
+        "PUT",
+        "/admin/profile",
+        admin,
+        Body::Json(json!({"initiative_name": "X", "location": {"name": "Nowhere", "latitude": 123.0}})),
+        422,
+        "validation",
+    );
+    expect(&http, &api(bad.1), bad).await;
 
     let out = node.admin(&["admin", "list-users"]);
     let listed = String::from_utf8_lossy(&out.stdout).to_string();
@@ -614,14 +579,7 @@ async fn readiness_and_metrics_are_served() {
             .status(),
         200
     );
-    let ready: Value = http
-        .get(format!("{}/readyz", node.base))
-        .send()
-        .await
-        .expect("r")
-        .json()
-        .await
-        .expect("json");
+    let ready: Value = get_json(&http, format!("{}/readyz", node.base)).await;
     assert_eq!(
         ready,
         json!({"ready": true, "database": true, "migrations_current": true,
