@@ -28,6 +28,28 @@ async fn create_group(node: &Node, token: &str, name: &str) -> String {
     body["actor_id"].as_str().expect("actor id").to_owned()
 }
 
+/// POST /api/v1/follows as the holder of `token`.
+async fn follow(node: &Node, token: &str, target: &str) -> reqwest::Response {
+    client()
+        .post(format!("{}/api/v1/follows", node.base))
+        .bearer_auth(token)
+        .json(&json!({"target": target}))
+        .send()
+        .await
+        .expect("follow")
+}
+
+/// DELETE /api/v1/follows?target=… as the holder of `token`.
+async fn unfollow(node: &Node, token: &str, target: &str) -> reqwest::Response {
+    client()
+        .delete(format!("{}/api/v1/follows", node.base))
+        .query(&[("target", target)])
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("unfollow")
+}
+
 async fn followers_count(node: &Node, group: &str) -> u64 {
     let body: Value = client()
         .get(format!("{}/api/v1/groups/{group}", node.base))
@@ -83,13 +105,7 @@ async fn people_on_two_nodes_join_a_working_group_on_a_third() {
     let handle = format!("@walkers@{}", beta.domain);
 
     let ana = alpha.user("ana").await;
-    let response = client()
-        .post(format!("{}/api/v1/follows", alpha.base))
-        .bearer_auth(&ana)
-        .json(&json!({"target": handle}))
-        .send()
-        .await
-        .expect("follow");
+    let response = follow(&alpha, &ana, &handle).await;
     assert_eq!(response.status(), 202, "a remote follow waits for the Accept");
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["state"], "pending");
@@ -106,24 +122,12 @@ async fn people_on_two_nodes_join_a_working_group_on_a_third() {
 
     // gamma follows by actor URL rather than handle.
     let gus = gamma.user("gus").await;
-    let response = client()
-        .post(format!("{}/api/v1/follows", gamma.base))
-        .bearer_auth(&gus)
-        .json(&json!({"target": group_id}))
-        .send()
-        .await
-        .expect("follow");
+    let response = follow(&gamma, &gus, &group_id).await;
     assert_eq!(response.status(), 202);
     wait_for_count(&beta, "walkers", 2).await;
 
     // Leaving is federated too.
-    let response = client()
-        .delete(format!("{}/api/v1/follows", alpha.base))
-        .query(&[("target", &group_id)])
-        .bearer_auth(&ana)
-        .send()
-        .await
-        .expect("unfollow");
+    let response = unfollow(&alpha, &ana, &group_id).await;
     assert_eq!(response.status(), 204);
     wait_for_count(&beta, "walkers", 1).await;
     assert!(follow_states(&alpha, &ana).await.is_empty());
@@ -317,13 +321,7 @@ async fn deliveries_wait_for_a_stopped_node_and_arrive_exactly_as_sent() {
     let mut tokens = Vec::new();
     for name in ["ana", "ben", "cai"] {
         let token = alpha.user(name).await;
-        let response = client()
-            .post(format!("{}/api/v1/follows", alpha.base))
-            .bearer_auth(&token)
-            .json(&json!({"target": group_id}))
-            .send()
-            .await
-            .expect("follow");
+        let response = follow(&alpha, &token, &group_id).await;
         assert_eq!(response.status(), 202);
         tokens.push(token);
     }
@@ -331,13 +329,7 @@ async fn deliveries_wait_for_a_stopped_node_and_arrive_exactly_as_sent() {
 
     beta.stop();
     for token in &tokens {
-        let response = client()
-            .delete(format!("{}/api/v1/follows", alpha.base))
-            .query(&[("target", &group_id)])
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("unfollow");
+        let response = unfollow(&alpha, token, &group_id).await;
         assert_eq!(response.status(), 204);
     }
     let alpha_db = alpha.database().await;
@@ -496,24 +488,12 @@ async fn a_peer_that_speaks_again_gets_its_deliveries_at_once() {
     let organiser = beta.user("organiser").await;
     let group_id = create_group(&beta, &organiser, "walkers").await;
     let ana = alpha.user("ana").await;
-    let response = client()
-        .post(format!("{}/api/v1/follows", alpha.base))
-        .bearer_auth(&ana)
-        .json(&json!({"target": group_id}))
-        .send()
-        .await
-        .expect("follow");
+    let response = follow(&alpha, &ana, &group_id).await;
     assert_eq!(response.status(), 202);
     wait_for_count(&beta, "walkers", 1).await;
 
     beta.stop();
-    let response = client()
-        .delete(format!("{}/api/v1/follows", alpha.base))
-        .query(&[("target", &group_id)])
-        .bearer_auth(&ana)
-        .send()
-        .await
-        .expect("unfollow");
+    let response = unfollow(&alpha, &ana, &group_id).await;
     assert_eq!(response.status(), 204);
     let alpha_db = alpha.database().await;
     let peer_host = beta.domain.clone();
@@ -531,13 +511,7 @@ async fn a_peer_that_speaks_again_gets_its_deliveries_at_once() {
     );
     // beta sends alpha something signed: one of its people follows ana.
     let bea = beta.user("bea").await;
-    let response = client()
-        .post(format!("{}/api/v1/follows", beta.base))
-        .bearer_auth(&bea)
-        .json(&json!({"target": format!("@ana@{}", alpha.domain)}))
-        .send()
-        .await
-        .expect("follow");
+    let response = follow(&beta, &bea, &format!("@ana@{}", alpha.domain)).await;
     assert_eq!(response.status(), 202);
     wait_for_count(&beta, "walkers", 0).await;
 }
@@ -581,13 +555,7 @@ async fn a_group_that_approves_members_by_hand_answers_each_request() {
     let ana = alpha.user("ana").await;
     let ben = alpha.user("ben").await;
     for token in [&ana, &ben] {
-        let response = client()
-            .post(format!("{}/api/v1/follows", alpha.base))
-            .bearer_auth(token)
-            .json(&json!({"target": group_id}))
-            .send()
-            .await
-            .expect("follow");
+        let response = follow(&alpha, token, &group_id).await;
         assert_eq!(response.status(), 202);
     }
     let requests: Vec<Value> = wait_for("both requests at beta", PATIENCE, || async {
