@@ -15,8 +15,13 @@ pub async fn all(db: &impl ConnectionTrait) -> DbResult<Vec<peer::Model>> {
         .await?)
 }
 
-async fn ensure(db: &impl ConnectionTrait, host: &str) -> DbResult<()> {
-    peer::Entity::insert(peer::ActiveModel {
+/// The peer's row, created on first contact. Reads first, so the common case
+/// (a known peer) writes nothing here.
+async fn known(db: &impl ConnectionTrait, host: &str) -> DbResult<peer::Model> {
+    if let Some(existing) = get(db, host).await? {
+        return Ok(existing);
+    }
+    let created = peer::ActiveModel {
         host: Set(host.to_owned()),
         failing_since: Set(None),
         consecutive_failures: Set(0),
@@ -24,11 +29,17 @@ async fn ensure(db: &impl ConnectionTrait, host: &str) -> DbResult<()> {
         last_success_at: Set(None),
         last_seen_at: Set(None),
         blocked: Set(false),
-    })
-    .on_conflict_do_nothing_on([peer::Column::Host])
-    .exec(db)
-    .await?;
-    Ok(())
+    }
+    .insert(db)
+    .await;
+    match created {
+        Ok(row) => Ok(row),
+        // Another worker created it between our read and our insert.
+        Err(err) if crate::is_unique_violation(&err) => get(db, host)
+            .await?
+            .ok_or_else(|| sea_orm::DbErr::RecordNotFound(host.to_owned()).into()),
+        Err(err) => Err(err.into()),
+    }
 }
 
 pub async fn is_blocked(db: &impl ConnectionTrait, host: &str) -> DbResult<bool> {
@@ -36,7 +47,7 @@ pub async fn is_blocked(db: &impl ConnectionTrait, host: &str) -> DbResult<bool>
 }
 
 pub async fn set_blocked(db: &impl ConnectionTrait, host: &str, blocked: bool) -> DbResult<()> {
-    ensure(db, host).await?;
+    known(db, host).await?;
     peer::ActiveModel {
         host: Set(host.to_owned()),
         blocked: Set(blocked),
@@ -48,7 +59,7 @@ pub async fn set_blocked(db: &impl ConnectionTrait, host: &str, blocked: bool) -
 }
 
 pub async fn record_success(db: &impl ConnectionTrait, host: &str) -> DbResult<()> {
-    ensure(db, host).await?;
+    known(db, host).await?;
     peer::ActiveModel {
         host: Set(host.to_owned()),
         failing_since: Set(None),
@@ -69,11 +80,10 @@ pub async fn record_failure(
     host: &str,
     unreachable_after: chrono::Duration,
 ) -> DbResult<peer::Model> {
-    ensure(db, host).await?;
-    let current = get(db, host).await?;
+    let current = known(db, host).await?;
     let now = Utc::now();
-    let failing_since: DateTime<Utc> = current.as_ref().and_then(|p| p.failing_since).unwrap_or(now);
-    let failures = current.as_ref().map_or(0, |p| p.consecutive_failures) + 1;
+    let failing_since: DateTime<Utc> = current.failing_since.unwrap_or(now);
+    let failures = current.consecutive_failures + 1;
     Ok(peer::ActiveModel {
         host: Set(host.to_owned()),
         failing_since: Set(Some(failing_since)),
@@ -88,10 +98,8 @@ pub async fn record_failure(
 /// The peer sent us something signed: it is alive. Returns whether it had
 /// been failing (so its queue should be retried at once).
 pub async fn record_seen(db: &impl ConnectionTrait, host: &str) -> DbResult<bool> {
-    ensure(db, host).await?;
-    let was_failing = get(db, host)
-        .await?
-        .is_some_and(|p| p.consecutive_failures > 0 || p.unreachable);
+    let current = known(db, host).await?;
+    let was_failing = current.consecutive_failures > 0 || current.unreachable;
     let mut row = peer::ActiveModel {
         host: Set(host.to_owned()),
         last_seen_at: Set(Some(Utc::now())),
