@@ -1,6 +1,10 @@
 //! Working groups: Group actors that people here and elsewhere follow to join.
 
-use crate::{NodeContext, ServiceError, ServiceResult, accounts::Account, actors, keys};
+use crate::{
+    NodeContext, ServiceError, ServiceResult,
+    accounts::{Account, Role},
+    actors, keys,
+};
 use healthcommons_core::{Username, text};
 use healthcommons_db::{entities::actor, queries};
 use sea_orm::ConnectionTrait;
@@ -67,11 +71,30 @@ pub struct GroupView {
     pub followers_count: u64,
 }
 
-pub async fn view(db: &impl ConnectionTrait, name: &str) -> ServiceResult<GroupView> {
-    let group = queries::actors::local_by_username(db, name)
+/// A local working group by name.
+pub async fn local(db: &impl ConnectionTrait, name: &str) -> ServiceResult<actor::Model> {
+    queries::actors::local_by_username(db, name)
         .await?
         .filter(|a| a.kind == queries::actors::GROUP)
-        .ok_or_else(|| ServiceError::not_found(format!("no working group named {name}")))?;
+        .ok_or_else(|| ServiceError::not_found(format!("no working group named {name}")))
+}
+
+/// A local working group that `account` may moderate: its creator, or any
+/// moderator or admin of the node.
+pub async fn moderated(
+    db: &impl ConnectionTrait,
+    account: &Account,
+    name: &str,
+) -> ServiceResult<actor::Model> {
+    let group = local(db, name).await?;
+    if group.created_by != Some(account.person.id) && account.role() < Role::Moderator {
+        return Err(ServiceError::forbidden("only the group's moderators may do this"));
+    }
+    Ok(group)
+}
+
+pub async fn view(db: &impl ConnectionTrait, name: &str) -> ServiceResult<GroupView> {
+    let group = local(db, name).await?;
     let followers_count = queries::follows::count_followers(db, group.id).await?;
     Ok(GroupView {
         group,

@@ -17,7 +17,7 @@ use healthcommons_core::ErrorKind;
 use healthcommons_db::queries;
 use healthcommons_federation::{objects::actor::DbActor, publisher::OutboxPublisher, resolve::resolve_actor};
 use healthcommons_service::{
-    accounts::{self, Registration, RegistrationOutcome, Role},
+    accounts::{self, Registration, RegistrationOutcome},
     follows, groups,
     node::{self, NodeProfile, Place, RegistrationMode},
 };
@@ -302,18 +302,6 @@ pub struct FollowRequestView {
     pub handle: String,
 }
 
-async fn moderated_group(state: &AppState, account: &accounts::Account, name: &str) -> ApiResult<i64> {
-    let view = groups::view(state.db(), name).await?;
-    let is_moderator = view.group.created_by == Some(account.person.id) || account.role() >= Role::Moderator;
-    if !is_moderator {
-        return Err(ApiError::new(
-            ErrorKind::Forbidden,
-            "only the group's moderators may do this",
-        ));
-    }
-    Ok(view.group.id)
-}
-
 /// Pending requests to join a group that approves followers by hand.
 #[utoipa::path(get, path = "/api/v1/groups/{name}/requests", params(("name" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = Vec<FollowRequestView>), (status = 403, body = ErrorBody)))]
@@ -322,7 +310,7 @@ async fn list_requests(
     ApiAccount(account): ApiAccount,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Vec<FollowRequestView>>> {
-    let group_id = moderated_group(&state, &account, &name).await?;
+    let group_id = groups::moderated(state.db(), &account, &name).await?.id;
     let mut out = Vec::new();
     for request in queries::follows::pending_for_target(state.db(), group_id).await? {
         if let Some(actor) = queries::actors::by_id(state.db(), request.follower_id).await? {
@@ -351,7 +339,7 @@ async fn decide_request(
     Path((name, id)): Path<(String, i64)>,
     ApiJson(body): ApiJson<Decision>,
 ) -> ApiResult<StatusCode> {
-    let group_id = moderated_group(&state, &account, &name).await?;
+    let group_id = groups::moderated(state.db(), &account, &name).await?.id;
     let request = queries::follows::by_id(state.db(), id)
         .await?
         .filter(|f| f.target_id == group_id)

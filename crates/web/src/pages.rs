@@ -20,7 +20,7 @@ use healthcommons_db::{entities::actor, queries};
 use healthcommons_federation::publisher::OutboxPublisher;
 use healthcommons_service::{
     accounts::{self, Registration, RegistrationOutcome, Role},
-    follows, node,
+    follows, groups, node,
 };
 use serde::Deserialize;
 
@@ -364,10 +364,7 @@ async fn membership_request(
 ) -> PageResult<(accounts::Account, actor::Model)> {
     auth::check_csrf(jar, csrf)?;
     let account = signed_in(session)?;
-    let group = queries::actors::local_by_username(state.db(), name)
-        .await?
-        .filter(|a| a.kind == queries::actors::GROUP)
-        .ok_or_else(|| PageError(ApiError::new(ErrorKind::NotFound, "no such working group")))?;
+    let group = groups::local(state.db(), name).await?;
     Ok((account, group))
 }
 
