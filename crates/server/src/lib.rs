@@ -196,12 +196,7 @@ async fn run_admin(command: AdminCommand, config: Config) -> anyhow::Result<()> 
         }
         AdminCommand::ListUsers => {
             for user in queries::users::all(&db).await? {
-                let state = match (user.approved, user.suspended) {
-                    (_, true) => "suspended",
-                    (false, _) => "awaiting approval",
-                    _ => "active",
-                };
-                println!("{}\t{}\t{}", user.username, user.role, state);
+                println!("{}\t{}\t{}", user.username, user.role, accounts::standing(&user));
             }
         }
         AdminCommand::SetRole { name, role } => {

@@ -428,6 +428,54 @@ async fn registration_follows_the_admins_policy() {
     assert!(out.status.success());
     node.token("ben", "long enough").await;
 
+    // The same through the API: an admin sees who waits and approves them.
+    let dee: Case = (
+        "POST",
+        "/accounts",
+        None,
+        Body::Json(json!({"username": "dee", "password": "long enough"})),
+        201,
+        "",
+    );
+    expect(&http, &api(dee.1), dee).await;
+    let listed = http
+        .get(api("/admin/accounts"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("r");
+    let listed: Value = listed.json().await.expect("json");
+    assert!(
+        listed
+            .as_array()
+            .expect("list")
+            .contains(&json!({"username": "dee", "role": "member", "state": "awaiting_approval"})),
+        "{listed}"
+    );
+    let approvals: [Case; 3] = [
+        (
+            "POST",
+            "/admin/accounts/dee/approve",
+            None,
+            Body::None,
+            401,
+            "unauthorized",
+        ),
+        (
+            "POST",
+            "/admin/accounts/nobody/approve",
+            admin,
+            Body::None,
+            404,
+            "not_found",
+        ),
+        ("POST", "/admin/accounts/dee/approve", admin, Body::None, 204, ""),
+    ];
+    for case in approvals {
+        expect(&http, &api(case.1), case).await;
+    }
+    node.token("dee", "long enough").await;
+
     let closing: [Case; 2] = [
         (
             "PUT",

@@ -288,6 +288,15 @@ pub async fn set_role(db: &impl ConnectionTrait, username: &str, role: Role) -> 
     Ok(())
 }
 
+/// How an account stands, as admins see it.
+pub fn standing(user: &user::Model) -> &'static str {
+    match (user.approved, user.suspended) {
+        (_, true) => "suspended",
+        (false, _) => "awaiting_approval",
+        _ => "active",
+    }
+}
+
 pub async fn approve(db: &impl ConnectionTrait, username: &str) -> ServiceResult<()> {
     let user = queries::users::by_username(db, username)
         .await?

@@ -42,6 +42,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/admin/profile", put(set_profile))
         .route("/api/v1/admin/deliveries", get(delivery_queue))
         .route("/api/v1/admin/inbox", get(inbox_activities))
+        .route("/api/v1/admin/accounts", get(list_accounts))
+        .route("/api/v1/admin/accounts/{name}/approve", post(approve_account))
         .route("/api/v1/admin/blocks", post(block_node))
         .route("/api/v1/admin/blocks/{host}", delete(unblock_node))
 }
@@ -66,12 +68,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     paths(
         create_account, create_token, instance, create_group, get_group, list_requests, decide_request,
         create_follow, list_follows, delete_follow, set_registration, set_profile, delivery_queue,
-        block_node, unblock_node, inbox_activities
+        block_node, unblock_node, inbox_activities, list_accounts, approve_account
     ),
     components(schemas(
         ErrorBody, CreateAccount, CreatedAccount, TokenRequest, TokenResponse, Instance, Software, PlaceDto,
         CreateGroup, CreatedGroup, Group, FollowTarget, FollowView, FollowRequestView, Decision,
-        RegistrationSetting, ProfileUpdate, QueueRow, PeerView, DeliveryQueue, BlockRequest, InboxRow
+        RegistrationSetting, ProfileUpdate, QueueRow, PeerView, DeliveryQueue, BlockRequest, InboxRow, AccountRow
     )),
     modifiers(&BearerAuth)
 )]
@@ -656,4 +658,46 @@ pub async fn recent_inbox(state: &AppState, wanted: &str) -> ApiResult<Vec<Inbox
             received_at: row.received_at.to_rfc3339(),
         })
         .collect())
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AccountRow {
+    pub username: String,
+    /// `member`, `moderator` or `admin`.
+    pub role: String,
+    /// `active`, `awaiting_approval` or `suspended`.
+    pub state: String,
+}
+
+/// Every account on this node with its role and standing (admin).
+#[utoipa::path(get, path = "/api/v1/admin/accounts", security(("bearer" = [])),
+    responses((status = 200, body = Vec<AccountRow>), (status = 403, body = ErrorBody)))]
+async fn list_accounts(
+    State(state): State<AppState>,
+    ApiAdmin(_admin): ApiAdmin,
+) -> ApiResult<Json<Vec<AccountRow>>> {
+    Ok(Json(
+        queries::users::all(state.db())
+            .await?
+            .iter()
+            .map(|user| AccountRow {
+                username: user.username.clone(),
+                role: user.role.clone(),
+                state: accounts::standing(user).to_owned(),
+            })
+            .collect(),
+    ))
+}
+
+/// Approve an account that waits for approval (admin).
+#[utoipa::path(post, path = "/api/v1/admin/accounts/{name}/approve", params(("name" = String, Path)),
+    security(("bearer" = [])),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn approve_account(
+    State(state): State<AppState>,
+    ApiAdmin(_admin): ApiAdmin,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
+    accounts::approve(state.db(), &name).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
