@@ -106,3 +106,183 @@ mod tests {
         assert_eq!(plain_text("ééééé", 3), "ééé");
     }
 }
+
+/// Mentions (`@name@host`) and hashtags (`#tag`) found in a member's markdown.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Tags {
+    /// `(name, host)`, in order of appearance, without repeats.
+    pub mentions: Vec<(String, String)>,
+    /// Lowercase, without `#`, without repeats.
+    pub hashtags: Vec<String>,
+}
+
+enum Token<'a> {
+    Text(&'a str),
+    Hashtag(&'a str),
+    Mention {
+        whole: &'a str,
+        name: &'a str,
+        host: &'a str,
+    },
+}
+
+/// Split markdown into text, hashtags and mentions. A tag starts after
+/// whitespace or an opening bracket, never inside a `code span`.
+fn tokenize(markdown: &str) -> Vec<Token<'_>> {
+    let mut tokens = Vec::new();
+    let mut text_start = 0;
+    let mut in_code = false;
+    let mut previous: Option<char> = None;
+    let mut iter = markdown.char_indices().peekable();
+    while let Some((i, c)) = iter.next() {
+        let at_boundary = previous.is_none_or(|p| p.is_whitespace() || "([{\"'".contains(p));
+        previous = Some(c);
+        if c == '`' {
+            in_code = !in_code;
+            continue;
+        }
+        if in_code || !at_boundary || (c != '#' && c != '@') {
+            continue;
+        }
+        let rest = &markdown[i + 1..];
+        let word_len = |s: &str, allowed: &dyn Fn(char) -> bool| {
+            s.char_indices()
+                .find(|(_, ch)| !allowed(*ch))
+                .map_or(s.len(), |(j, _)| j)
+        };
+        let token_end = if c == '#' {
+            let len = word_len(rest, &|ch| ch.is_alphanumeric() || ch == '_');
+            let tag = &rest[..len];
+            if len == 0 || tag.chars().all(|ch| ch.is_ascii_digit()) {
+                continue;
+            }
+            tokens.push(Token::Text(&markdown[text_start..i]));
+            tokens.push(Token::Hashtag(tag));
+            i + 1 + len
+        } else {
+            let name_len = word_len(rest, &|ch| {
+                ch.is_ascii_alphanumeric() || ch == '_' || ch == '.' || ch == '-'
+            });
+            let after_name = &rest[name_len..];
+            if name_len == 0 || !after_name.starts_with('@') {
+                continue;
+            }
+            let host_part = &after_name[1..];
+            let mut host_len = word_len(host_part, &|ch| {
+                ch.is_ascii_alphanumeric() || ch == '.' || ch == '-' || ch == ':'
+            });
+            while host_len > 0 && matches!(host_part.as_bytes()[host_len - 1], b'.' | b':') {
+                host_len -= 1;
+            }
+            let host = &host_part[..host_len];
+            if !host.contains('.') && !host.contains(':') && host != "localhost" {
+                continue;
+            }
+            let end = i + 1 + name_len + 1 + host_len;
+            tokens.push(Token::Text(&markdown[text_start..i]));
+            tokens.push(Token::Mention {
+                whole: &markdown[i..end],
+                name: &rest[..name_len],
+                host,
+            });
+            end
+        };
+        text_start = token_end;
+        while iter.peek().is_some_and(|(j, _)| *j < token_end) {
+            iter.next();
+        }
+        previous = markdown[..token_end].chars().next_back();
+    }
+    tokens.push(Token::Text(&markdown[text_start..]));
+    tokens
+}
+
+/// The mentions and hashtags of a member's markdown.
+pub fn find_tags(markdown: &str) -> Tags {
+    let mut tags = Tags::default();
+    for token in tokenize(markdown) {
+        match token {
+            Token::Hashtag(tag) => {
+                let tag = tag.to_lowercase();
+                if !tags.hashtags.contains(&tag) {
+                    tags.hashtags.push(tag);
+                }
+            }
+            Token::Mention { name, host, .. } => {
+                let pair = (name.to_owned(), host.to_ascii_lowercase());
+                if !tags.mentions.contains(&pair) {
+                    tags.mentions.push(pair);
+                }
+            }
+            Token::Text(_) => {}
+        }
+    }
+    tags
+}
+
+fn escape_attribute(value: &str) -> String {
+    value
+        .replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Render markdown with hashtags and known mentions turned into links the way
+/// Mastodon marks them up (so its clients style them), then sanitise.
+pub fn markdown_with_tags(
+    markdown: &str,
+    hashtag_href: impl Fn(&str) -> String,
+    mention_href: impl Fn(&str, &str) -> Option<String>,
+) -> String {
+    let mut linked = String::with_capacity(markdown.len() + 64);
+    for token in tokenize(markdown) {
+        match token {
+            Token::Text(text) => linked.push_str(text),
+            Token::Hashtag(tag) => linked.push_str(&format!(
+                r#"<a href="{}" class="mention hashtag" rel="tag">#<span>{tag}</span></a>"#,
+                escape_attribute(&hashtag_href(&tag.to_lowercase()))
+            )),
+            Token::Mention { whole, name, host } => match mention_href(name, host) {
+                Some(href) => linked.push_str(&format!(
+                    r#"<span class="h-card"><a href="{}" class="u-url mention">@<span>{name}</span></a></span>"#,
+                    escape_attribute(&href)
+                )),
+                None => linked.push_str(whole),
+            },
+        }
+    }
+    markdown_to_html(&linked)
+}
+
+#[cfg(test)]
+mod tag_tests {
+    use super::*;
+
+    #[test]
+    fn finds_mentions_and_hashtags_but_not_emails_or_code() {
+        let tags =
+            find_tags("Hi @ana@alpha.test and @bo@localhost:8080. #Health #health #2024 mail a@b.c `#code`");
+        assert_eq!(
+            tags.mentions,
+            vec![
+                ("ana".into(), "alpha.test".into()),
+                ("bo".into(), "localhost:8080".into())
+            ]
+        );
+        assert_eq!(tags.hashtags, vec!["health".to_owned()]);
+    }
+
+    #[test]
+    fn links_tags_and_leaves_unknown_mentions_as_text() {
+        let html = markdown_with_tags(
+            "See #care with @ana@alpha.test and @who@nowhere.test",
+            |tag| format!("https://n.test/tags/{tag}"),
+            |name, host| (name == "ana").then(|| format!("https://{host}/u/{name}")),
+        );
+        assert!(html.contains(r#"href="https://n.test/tags/care""#), "{html}");
+        assert!(html.contains(r#"class="mention hashtag""#), "{html}");
+        assert!(html.contains(r#"href="https://alpha.test/u/ana""#), "{html}");
+        assert!(html.contains("@who@nowhere.test"), "{html}");
+    }
+}

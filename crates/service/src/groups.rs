@@ -6,8 +6,15 @@ use crate::{
     actors, keys,
 };
 use healthcommons_core::{Username, text};
-use healthcommons_db::{entities::actor, queries};
-use sea_orm::ConnectionTrait;
+use healthcommons_db::{
+    TransactionTrait,
+    entities::{actor, group_settings},
+    queries::{
+        self,
+        groups::{POST_MEMBERS, POST_MODERATORS, POST_OPEN, VISIBLE_MEMBERS, VISIBLE_PUBLIC},
+    },
+};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 
 pub struct NewGroup<'a> {
     pub name: &'a str,
@@ -15,13 +22,127 @@ pub struct NewGroup<'a> {
     /// Markdown.
     pub summary: &'a str,
     pub manually_approves_followers: bool,
+    pub settings: Settings<'a>,
+}
+
+/// What a working group is about and who may post in it.
+#[derive(Debug, Clone, Default)]
+pub struct Settings<'a> {
+    /// `open`, `members` or `moderators`; default `open`.
+    pub posting_policy: Option<&'a str>,
+    /// `public` or `members`; default `public`.
+    pub visibility: Option<&'a str>,
+    /// Announce replies to followers too (default yes).
+    pub announce_replies: Option<bool>,
+    pub list_followers: Option<bool>,
+    /// Markdown.
+    pub rules: Option<&'a str>,
+    pub topics: Option<Vec<String>>,
+    pub place: Option<crate::node::Place>,
+    pub icon_url: Option<&'a str>,
+}
+
+const MAX_TOPICS: usize = 20;
+
+/// Merge `changes` into `current` (or the defaults), checking every field.
+fn merged_settings(
+    actor_id: i64,
+    current: Option<group_settings::Model>,
+    changes: &Settings<'_>,
+) -> ServiceResult<group_settings::Model> {
+    let mut row = current.unwrap_or(group_settings::Model {
+        actor_id,
+        posting_policy: POST_OPEN.into(),
+        visibility: VISIBLE_PUBLIC.into(),
+        announce_replies: true,
+        list_followers: false,
+        rules_html: None,
+        topics: "[]".into(),
+        place_name: None,
+        place_address: None,
+        latitude: None,
+        longitude: None,
+        icon_url: None,
+        moderators_url: None,
+    });
+    if let Some(policy) = changes.posting_policy {
+        if ![POST_OPEN, POST_MEMBERS, POST_MODERATORS].contains(&policy) {
+            return Err(ServiceError::validation(
+                "posting_policy is one of open, members, moderators",
+            ));
+        }
+        row.posting_policy = policy.into();
+    }
+    if let Some(visibility) = changes.visibility {
+        if ![VISIBLE_PUBLIC, VISIBLE_MEMBERS].contains(&visibility) {
+            return Err(ServiceError::validation("visibility is public or members"));
+        }
+        row.visibility = visibility.into();
+    }
+    if let Some(announce) = changes.announce_replies {
+        row.announce_replies = announce;
+    }
+    if let Some(list) = changes.list_followers {
+        row.list_followers = list;
+    }
+    if let Some(rules) = changes.rules {
+        if rules.len() > MAX_SUMMARY {
+            return Err(ServiceError::validation(format!(
+                "rules must be at most {MAX_SUMMARY} bytes"
+            )));
+        }
+        row.rules_html = Some(text::markdown_to_html(rules)).filter(|r| !r.is_empty());
+    }
+    if let Some(topics) = &changes.topics {
+        let mut clean: Vec<String> = Vec::new();
+        for topic in topics {
+            let topic: String = topic
+                .trim_start_matches('#')
+                .chars()
+                .filter(|c| c.is_alphanumeric() || *c == '_')
+                .collect::<String>()
+                .to_lowercase();
+            if !topic.is_empty() && !clean.contains(&topic) {
+                clean.push(topic);
+            }
+        }
+        if clean.len() > MAX_TOPICS {
+            return Err(ServiceError::validation(format!("at most {MAX_TOPICS} topics")));
+        }
+        row.topics = serde_json::to_string(&clean).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    }
+    if let Some(place) = &changes.place {
+        let place = place.clone().checked()?;
+        row.place_name = Some(place.name).filter(|n| !n.is_empty());
+        row.place_address = place.address;
+        row.latitude = place.latitude;
+        row.longitude = place.longitude;
+    }
+    if let Some(icon) = changes.icon_url {
+        let icon = icon.trim();
+        if icon.is_empty() {
+            row.icon_url = None;
+        } else {
+            let url = url::Url::parse(icon).map_err(|_| ServiceError::validation("icon_url is not a URL"))?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(ServiceError::validation("icon_url must be http or https"));
+            }
+            row.icon_url = Some(url.to_string());
+        }
+    }
+    Ok(row)
+}
+
+/// The topics of a group's settings as a list.
+pub fn topics(settings: &group_settings::Model) -> Vec<String> {
+    serde_json::from_str(&settings.topics).unwrap_or_default()
 }
 
 pub const MAX_DISPLAY_NAME: usize = 100;
 pub const MAX_SUMMARY: usize = 10_000;
 
 pub async fn create(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     ctx: &NodeContext,
     creator: &Account,
     new: NewGroup<'_>,
@@ -42,9 +163,11 @@ pub async fn create(
     {
         return Err(ServiceError::conflict("that name is taken"));
     }
+    let settings = merged_settings(0, None, &new.settings)?;
     let keys = keys::generate().await?;
-    queries::actors::insert(
-        db,
+    let txn = db.begin().await?;
+    let group = queries::actors::insert(
+        &txn,
         actors::new_row(
             ctx,
             actors::LocalActor {
@@ -62,13 +185,37 @@ pub async fn create(
         ),
     )
     .await
-    .map_err(actors::name_taken)
+    .map_err(actors::name_taken)?;
+    queries::groups::save_settings(
+        &txn,
+        group_settings::Model {
+            actor_id: group.id,
+            ..settings
+        },
+    )
+    .await?;
+    queries::groups::add_moderator(&txn, group.id, creator.person.id).await?;
+    txn.commit().await?;
+    Ok(group)
 }
 
-/// A local working group and how many have joined it.
+/// A moderator changes a local group's settings.
+pub async fn update_settings(
+    db: &impl ConnectionTrait,
+    group: &actor::Model,
+    changes: &Settings<'_>,
+) -> ServiceResult<group_settings::Model> {
+    let current = queries::groups::settings(db, group.id).await?;
+    let row = merged_settings(group.id, current, changes)?;
+    Ok(queries::groups::save_settings(db, row).await?)
+}
+
+/// A local working group, how many have joined it and who moderates it.
 pub struct GroupView {
     pub group: actor::Model,
     pub followers_count: u64,
+    pub settings: Option<group_settings::Model>,
+    pub moderators: Vec<actor::Model>,
 }
 
 /// A local working group by name.
@@ -79,15 +226,16 @@ pub async fn local(db: &impl ConnectionTrait, name: &str) -> ServiceResult<actor
         .ok_or_else(|| ServiceError::not_found(format!("no working group named {name}")))
 }
 
-/// A local working group that `account` may moderate: its creator, or any
-/// moderator or admin of the node.
+/// A local working group that `account` may moderate: one of its moderators,
+/// or any moderator or admin of the node.
 pub async fn moderated(
     db: &impl ConnectionTrait,
     account: &Account,
     name: &str,
 ) -> ServiceResult<actor::Model> {
     let group = local(db, name).await?;
-    if group.created_by != Some(account.person.id) && account.role() < Role::Moderator {
+    let moderator = queries::groups::is_moderator(db, group.id, account.person.id).await?;
+    if !moderator && account.role() < Role::Moderator {
         return Err(ServiceError::forbidden("only the group's moderators may do this"));
     }
     Ok(group)
@@ -95,9 +243,23 @@ pub async fn moderated(
 
 pub async fn view(db: &impl ConnectionTrait, name: &str) -> ServiceResult<GroupView> {
     let group = local(db, name).await?;
+    view_of(db, group).await
+}
+
+/// The view of any group this node knows, local or remote.
+pub async fn view_of(db: &impl ConnectionTrait, group: actor::Model) -> ServiceResult<GroupView> {
     let followers_count = queries::follows::count_followers(db, group.id).await?;
+    let settings = queries::groups::settings(db, group.id).await?;
+    let mut moderators = Vec::new();
+    for row in queries::groups::moderators(db, group.id).await? {
+        if let Some(actor) = queries::actors::by_id(db, row.actor_id).await? {
+            moderators.push(actor);
+        }
+    }
     Ok(GroupView {
         group,
         followers_count,
+        settings,
+        moderators,
     })
 }

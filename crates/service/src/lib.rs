@@ -10,6 +10,7 @@ pub mod follows;
 pub mod groups;
 pub mod keys;
 pub mod node;
+pub mod posts;
 pub mod publish;
 pub mod urls;
 

@@ -73,6 +73,35 @@ pub struct Place {
     pub longitude: Option<f64>,
 }
 
+impl Place {
+    /// The place with its text made plain and its coordinates checked.
+    pub fn checked(self) -> ServiceResult<Place> {
+        match (self.latitude, self.longitude) {
+            (Some(lat), Some(lon)) => {
+                if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
+                    return Err(ServiceError::validation(
+                        "latitude is between -90 and 90, longitude between -180 and 180",
+                    ));
+                }
+            }
+            (None, None) => {}
+            _ => {
+                return Err(ServiceError::validation(
+                    "give both latitude and longitude, or neither",
+                ));
+            }
+        }
+        Ok(Place {
+            name: healthcommons_core::text::plain_text(&self.name, 200),
+            address: self
+                .address
+                .map(|a| healthcommons_core::text::plain_text(&a, 500))
+                .filter(|a| !a.is_empty()),
+            ..self
+        })
+    }
+}
+
 pub async fn registration_mode(db: &impl ConnectionTrait) -> ServiceResult<RegistrationMode> {
     Ok(queries::settings::get(db, REGISTRATION_KEY)
         .await?

@@ -3,9 +3,10 @@
 //! written in the caller's transaction so neither exists without the other.
 
 use crate::ServiceResult;
+use healthcommons_db::entities::reaction;
 use sea_orm::DatabaseTransaction;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Outgoing {
     /// Our actor asks to follow a remote one (the follow row holds both).
     Follow { follow_id: i64 },
@@ -15,6 +16,24 @@ pub enum Outgoing {
     AcceptFollow { follow_id: i64 },
     /// Our actor refuses a remote follower.
     RejectFollow { follow_id: i64 },
+    /// A member wrote a post (to its group: announced if the group is ours).
+    CreatePost { post_id: i64 },
+    /// Its author edited a post.
+    UpdatePost { post_id: i64 },
+    /// Its author deleted a post (the row is already a tombstone).
+    DeletePost { post_id: i64 },
+    /// A moderator removed a post from its working group.
+    RemovePost { post_id: i64, moderator_id: i64 },
+    /// A moderator locked or unlocked a thread.
+    LockThread {
+        post_id: i64,
+        moderator_id: i64,
+        locked: bool,
+    },
+    /// A member liked or disliked a post.
+    React { reaction_id: i64 },
+    /// A member took a reaction back. Sent before the row is removed.
+    UndoReaction { reaction: reaction::Model },
 }
 
 #[async_trait::async_trait]

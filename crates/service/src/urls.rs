@@ -43,6 +43,22 @@ impl NodeUrls {
     pub fn key_of(actor_id: &str) -> String {
         format!("{actor_id}#main-key")
     }
+    /// A fresh id for a post.
+    pub fn new_post(&self) -> String {
+        format!("{}/p/{}", self.base, uuid_like_token())
+    }
+    /// The page of a hashtag.
+    pub fn tag(&self, tag: &str) -> String {
+        format!("{}/tags/{tag}", self.base)
+    }
+    /// The moderators collection of a local working group.
+    pub fn moderators_of(actor_id: &str) -> String {
+        format!("{actor_id}/moderators")
+    }
+    /// The FEP-7888 context collection of a thread.
+    pub fn context_of(post_id: &str) -> String {
+        format!("{post_id}/context")
+    }
     /// A fresh id for an activity of `kind` (lowercase), e.g. `…/activities/follow/…`.
     pub fn new_activity(&self, kind: &str) -> String {
         format!("{}/activities/{kind}/{}", self.base, uuid_like_token())

@@ -12,6 +12,11 @@ pub struct Model {
     pub last_success_at: Option<DateTimeUtc>,
     pub last_seen_at: Option<DateTimeUtc>,
     pub blocked: bool,
+    /// NodeInfo `software.name`, once asked.
+    pub software: Option<String>,
+    /// Whether it understands a group's `Announce{Create}` (FEP-1b12).
+    pub group_aware: Option<bool>,
+    pub software_checked_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -29,6 +29,9 @@ async fn known(db: &impl ConnectionTrait, host: &str) -> DbResult<peer::Model> {
         last_success_at: Set(None),
         last_seen_at: Set(None),
         blocked: Set(false),
+        software: Set(None),
+        group_aware: Set(None),
+        software_checked_at: Set(None),
     }
     .insert(db)
     .await;
@@ -112,4 +115,41 @@ pub async fn record_seen(db: &impl ConnectionTrait, host: &str) -> DbResult<bool
     }
     row.update(db).await?;
     Ok(was_failing)
+}
+
+/// Record what software a peer runs (from its NodeInfo) and whether it
+/// understands a group's `Announce{Create}`.
+pub async fn record_software(
+    db: &impl ConnectionTrait,
+    host: &str,
+    software: Option<&str>,
+    group_aware: bool,
+) -> DbResult<()> {
+    known(db, host).await?;
+    peer::ActiveModel {
+        host: Set(host.to_owned()),
+        software: Set(software.map(str::to_owned)),
+        group_aware: Set(Some(group_aware)),
+        software_checked_at: Set(Some(Utc::now())),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    Ok(())
+}
+
+/// Hosts among `hosts` known to understand a group's `Announce{Create}`.
+pub async fn group_aware_among(
+    db: &impl ConnectionTrait,
+    hosts: Vec<String>,
+) -> DbResult<std::collections::HashSet<String>> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    Ok(peer::Entity::find()
+        .filter(peer::Column::Host.is_in(hosts))
+        .filter(peer::Column::GroupAware.eq(true))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| p.host)
+        .collect())
 }

@@ -1,0 +1,134 @@
+//! Working groups' settings, moderators and bans.
+
+use crate::{
+    DbResult,
+    entities::{group_ban, group_settings, moderator},
+};
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+};
+
+pub const POST_OPEN: &str = "open";
+pub const POST_MEMBERS: &str = "members";
+pub const POST_MODERATORS: &str = "moderators";
+
+pub const VISIBLE_PUBLIC: &str = "public";
+pub const VISIBLE_MEMBERS: &str = "members";
+
+pub async fn settings(db: &impl ConnectionTrait, group_id: i64) -> DbResult<Option<group_settings::Model>> {
+    Ok(group_settings::Entity::find_by_id(group_id).one(db).await?)
+}
+
+/// Insert or replace a group's settings.
+pub async fn save_settings(
+    db: &impl ConnectionTrait,
+    row: group_settings::Model,
+) -> DbResult<group_settings::Model> {
+    let exists = settings(db, row.actor_id).await?.is_some();
+    let active: group_settings::ActiveModel = row.into();
+    let active = sea_orm::ActiveModelTrait::reset_all(active);
+    Ok(if exists {
+        active.update(db).await?
+    } else {
+        active.insert(db).await?
+    })
+}
+
+pub async fn moderators(db: &impl ConnectionTrait, group_id: i64) -> DbResult<Vec<moderator::Model>> {
+    Ok(moderator::Entity::find()
+        .filter(moderator::Column::GroupId.eq(group_id))
+        .order_by_asc(moderator::Column::AddedAt)
+        .order_by_asc(moderator::Column::Id)
+        .all(db)
+        .await?)
+}
+
+pub async fn is_moderator(db: &impl ConnectionTrait, group_id: i64, actor_id: i64) -> DbResult<bool> {
+    Ok(moderator::Entity::find()
+        .filter(moderator::Column::GroupId.eq(group_id))
+        .filter(moderator::Column::ActorId.eq(actor_id))
+        .one(db)
+        .await?
+        .is_some())
+}
+
+/// Returns whether the actor was not a moderator before.
+pub async fn add_moderator(db: &impl ConnectionTrait, group_id: i64, actor_id: i64) -> DbResult<bool> {
+    if is_moderator(db, group_id, actor_id).await? {
+        return Ok(false);
+    }
+    moderator::ActiveModel {
+        group_id: Set(group_id),
+        actor_id: Set(actor_id),
+        added_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(true)
+}
+
+pub async fn remove_moderator(db: &impl ConnectionTrait, group_id: i64, actor_id: i64) -> DbResult<bool> {
+    let result = moderator::Entity::delete_many()
+        .filter(moderator::Column::GroupId.eq(group_id))
+        .filter(moderator::Column::ActorId.eq(actor_id))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected > 0)
+}
+
+/// Replace a remote group's moderators with what its collection lists.
+pub async fn replace_moderators(db: &impl ConnectionTrait, group_id: i64, actor_ids: &[i64]) -> DbResult<()> {
+    moderator::Entity::delete_many()
+        .filter(moderator::Column::GroupId.eq(group_id))
+        .exec(db)
+        .await?;
+    for actor_id in actor_ids {
+        add_moderator(db, group_id, *actor_id).await?;
+    }
+    Ok(())
+}
+
+pub async fn ban(
+    db: &impl ConnectionTrait,
+    group_id: i64,
+    actor_id: i64,
+) -> DbResult<Option<group_ban::Model>> {
+    Ok(group_ban::Entity::find()
+        .filter(group_ban::Column::GroupId.eq(group_id))
+        .filter(group_ban::Column::ActorId.eq(actor_id))
+        .one(db)
+        .await?)
+}
+
+pub async fn add_ban(
+    db: &impl ConnectionTrait,
+    group_id: i64,
+    actor_id: i64,
+    ap_id: Option<&str>,
+    reason: Option<&str>,
+) -> DbResult<group_ban::Model> {
+    if let Some(existing) = ban(db, group_id, actor_id).await? {
+        return Ok(existing);
+    }
+    Ok(group_ban::ActiveModel {
+        ap_id: Set(ap_id.map(str::to_owned)),
+        group_id: Set(group_id),
+        actor_id: Set(actor_id),
+        reason: Set(reason.map(str::to_owned)),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?)
+}
+
+pub async fn remove_ban(db: &impl ConnectionTrait, group_id: i64, actor_id: i64) -> DbResult<bool> {
+    let result = group_ban::Entity::delete_many()
+        .filter(group_ban::Column::GroupId.eq(group_id))
+        .filter(group_ban::Column::ActorId.eq(actor_id))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected > 0)
+}

@@ -1,0 +1,363 @@
+//! Posts: thread starts and replies, their revisions, tags and reactions.
+
+use crate::{
+    DbResult,
+    entities::{post, post_revision, post_tag, reaction},
+};
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
+};
+
+pub const PUBLIC: &str = "public";
+pub const UNLISTED: &str = "unlisted";
+pub const FOLLOWERS: &str = "followers";
+pub const MEMBERS: &str = "members";
+
+pub const LIKE: &str = "like";
+pub const DISLIKE: &str = "dislike";
+pub const BOOST: &str = "boost";
+
+pub const MENTION: &str = "mention";
+pub const HASHTAG: &str = "hashtag";
+
+/// One page of a listing.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub number: u64,
+    pub size: u64,
+}
+
+impl Page {
+    pub fn offset(&self) -> u64 {
+        self.number.saturating_sub(1) * self.size
+    }
+}
+
+pub async fn by_ap_id(db: &impl ConnectionTrait, ap_id: &str) -> DbResult<Option<post::Model>> {
+    Ok(post::Entity::find()
+        .filter(post::Column::ApId.eq(ap_id))
+        .one(db)
+        .await?)
+}
+
+pub async fn by_id(db: &impl ConnectionTrait, id: i64) -> DbResult<Option<post::Model>> {
+    Ok(post::Entity::find_by_id(id).one(db).await?)
+}
+
+pub async fn insert(db: &impl ConnectionTrait, row: post::ActiveModel) -> DbResult<post::Model> {
+    Ok(row.insert(db).await?)
+}
+
+pub async fn update(db: &impl ConnectionTrait, row: post::ActiveModel) -> DbResult<post::Model> {
+    Ok(row.update(db).await?)
+}
+
+/// Visible posts: not deleted, not removed.
+fn visible() -> Condition {
+    Condition::all()
+        .add(post::Column::DeletedAt.is_null())
+        .add(post::Column::Removed.eq(false))
+}
+
+/// A group's threads, most recently active first. `include_members_only`
+/// only for members of the group.
+pub async fn threads_of_group(
+    db: &impl ConnectionTrait,
+    group_id: i64,
+    include_members_only: bool,
+    page: Page,
+) -> DbResult<Vec<post::Model>> {
+    let mut query = post::Entity::find()
+        .filter(post::Column::GroupId.eq(group_id))
+        .filter(post::Column::InReplyTo.is_null())
+        .filter(visible());
+    if !include_members_only {
+        query = query.filter(post::Column::Visibility.is_in([PUBLIC, UNLISTED]));
+    }
+    Ok(query
+        .order_by_desc(post::Column::LastActivityAt)
+        .offset(page.offset())
+        .limit(page.size)
+        .all(db)
+        .await?)
+}
+
+/// Every reply of a thread (deleted ones too: they keep their place), oldest first.
+pub async fn replies_in_thread(db: &impl ConnectionTrait, root_id: i64) -> DbResult<Vec<post::Model>> {
+    Ok(post::Entity::find()
+        .filter(post::Column::RootId.eq(root_id))
+        .order_by_asc(post::Column::Published)
+        .order_by_asc(post::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Replies that arrived before their parent and wait for it.
+pub async fn waiting_for_parent(db: &impl ConnectionTrait, parent_ap_id: &str) -> DbResult<Vec<post::Model>> {
+    Ok(post::Entity::find()
+        .filter(post::Column::InReplyTo.eq(parent_ap_id))
+        .filter(post::Column::ParentId.is_null())
+        .all(db)
+        .await?)
+}
+
+/// Attach a reply and everything below it to a thread.
+pub async fn set_thread(
+    db: &impl ConnectionTrait,
+    post_id: i64,
+    parent_id: i64,
+    root_id: i64,
+) -> DbResult<()> {
+    post::Entity::update_many()
+        .col_expr(post::Column::ParentId, Expr::value(parent_id))
+        .col_expr(post::Column::RootId, Expr::value(root_id))
+        .filter(post::Column::Id.eq(post_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn children(db: &impl ConnectionTrait, parent_id: i64) -> DbResult<Vec<post::Model>> {
+    Ok(post::Entity::find()
+        .filter(post::Column::ParentId.eq(parent_id))
+        .all(db)
+        .await?)
+}
+
+/// Recount a thread's replies and move its last activity forward.
+pub async fn touch_thread(db: &impl ConnectionTrait, root_id: i64, at: DateTime<Utc>) -> DbResult<()> {
+    let replies = post::Entity::find()
+        .filter(post::Column::RootId.eq(root_id))
+        .filter(visible())
+        .count(db)
+        .await?;
+    let Some(root) = by_id(db, root_id).await? else {
+        return Ok(());
+    };
+    post::ActiveModel {
+        id: Set(root_id),
+        replies: Set(replies as i32),
+        last_activity_at: Set(root.last_activity_at.max(at)),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    Ok(())
+}
+
+/// Thread starts for a feed: in any of `group_ids` or by any of `author_ids`
+/// (a member's home), or everywhere (`None`, the node's feeds), newest first.
+pub async fn feed(db: &impl ConnectionTrait, scope: FeedScope, page: Page) -> DbResult<Vec<post::Model>> {
+    let mut query = post::Entity::find()
+        .filter(post::Column::InReplyTo.is_null())
+        .filter(visible());
+    query = match scope {
+        FeedScope::Local => query
+            .filter(post::Column::Local.eq(true))
+            .filter(post::Column::Visibility.eq(PUBLIC)),
+        FeedScope::Federated => query.filter(post::Column::Visibility.eq(PUBLIC)),
+        FeedScope::Home { actor_ids, member_of } => query.filter(
+            Condition::any()
+                .add(
+                    Condition::all()
+                        .add(post::Column::AuthorId.is_in(actor_ids))
+                        .add(post::Column::Visibility.is_in([PUBLIC, UNLISTED])),
+                )
+                .add(post::Column::GroupId.is_in(member_of)),
+        ),
+    };
+    Ok(query
+        .order_by_desc(post::Column::Published)
+        .offset(page.offset())
+        .limit(page.size)
+        .all(db)
+        .await?)
+}
+
+pub enum FeedScope {
+    Local,
+    Federated,
+    Home {
+        actor_ids: Vec<i64>,
+        member_of: Vec<i64>,
+    },
+}
+
+/// A local actor's public posts for its outbox: written by it, or (a group)
+/// posted in it. Newest first.
+pub async fn outbox_of(db: &impl ConnectionTrait, actor_id: i64, page: Page) -> DbResult<Vec<post::Model>> {
+    Ok(post::Entity::find()
+        .filter(
+            Condition::any()
+                .add(post::Column::AuthorId.eq(actor_id))
+                .add(post::Column::GroupId.eq(actor_id)),
+        )
+        .filter(post::Column::Visibility.is_in([PUBLIC, UNLISTED]))
+        .filter(visible())
+        .order_by_desc(post::Column::Published)
+        .offset(page.offset())
+        .limit(page.size)
+        .all(db)
+        .await?)
+}
+
+pub async fn count_outbox_of(db: &impl ConnectionTrait, actor_id: i64) -> DbResult<u64> {
+    Ok(post::Entity::find()
+        .filter(
+            Condition::any()
+                .add(post::Column::AuthorId.eq(actor_id))
+                .add(post::Column::GroupId.eq(actor_id)),
+        )
+        .filter(post::Column::Visibility.is_in([PUBLIC, UNLISTED]))
+        .filter(visible())
+        .count(db)
+        .await?)
+}
+
+pub async fn count_local(db: &impl ConnectionTrait) -> DbResult<u64> {
+    Ok(post::Entity::find()
+        .filter(post::Column::Local.eq(true))
+        .filter(visible())
+        .count(db)
+        .await?)
+}
+
+pub async fn add_revision(
+    db: &impl ConnectionTrait,
+    before: &post::Model,
+    at: DateTime<Utc>,
+) -> DbResult<()> {
+    post_revision::ActiveModel {
+        post_id: Set(before.id),
+        title: Set(before.title.clone()),
+        content_html: Set(before.content_html.clone()),
+        summary: Set(before.summary.clone()),
+        edited_at: Set(at),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn revisions(db: &impl ConnectionTrait, post_id: i64) -> DbResult<Vec<post_revision::Model>> {
+    Ok(post_revision::Entity::find()
+        .filter(post_revision::Column::PostId.eq(post_id))
+        .order_by_asc(post_revision::Column::EditedAt)
+        .all(db)
+        .await?)
+}
+
+/// Replace a post's tags.
+pub async fn set_tags(
+    db: &impl ConnectionTrait,
+    post_id: i64,
+    tags: &[(String, String, Option<String>)],
+) -> DbResult<()> {
+    post_tag::Entity::delete_many()
+        .filter(post_tag::Column::PostId.eq(post_id))
+        .exec(db)
+        .await?;
+    for (kind, name, href) in tags {
+        post_tag::ActiveModel {
+            post_id: Set(post_id),
+            kind: Set(kind.clone()),
+            name: Set(name.clone()),
+            href: Set(href.clone()),
+            ..Default::default()
+        }
+        .insert(db)
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn tags_of(db: &impl ConnectionTrait, post_ids: Vec<i64>) -> DbResult<Vec<post_tag::Model>> {
+    Ok(post_tag::Entity::find()
+        .filter(post_tag::Column::PostId.is_in(post_ids))
+        .order_by_asc(post_tag::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Record a reaction once per actor and kind; returns whether it is new.
+pub async fn add_reaction(
+    db: &impl ConnectionTrait,
+    post_id: i64,
+    actor_id: i64,
+    kind: &str,
+    ap_id: Option<&str>,
+) -> DbResult<bool> {
+    let existing = reaction::Entity::find()
+        .filter(reaction::Column::PostId.eq(post_id))
+        .filter(reaction::Column::ActorId.eq(actor_id))
+        .filter(reaction::Column::Kind.eq(kind))
+        .one(db)
+        .await?;
+    if existing.is_some() {
+        return Ok(false);
+    }
+    let inserted = reaction::ActiveModel {
+        ap_id: Set(ap_id.map(str::to_owned)),
+        post_id: Set(post_id),
+        actor_id: Set(actor_id),
+        kind: Set(kind.to_owned()),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await;
+    match inserted {
+        Ok(_) => {}
+        Err(err) if crate::is_unique_violation(&err) => return Ok(false),
+        Err(err) => return Err(err.into()),
+    }
+    recount(db, post_id).await?;
+    Ok(true)
+}
+
+pub async fn reaction_of(
+    db: &impl ConnectionTrait,
+    post_id: i64,
+    actor_id: i64,
+    kind: &str,
+) -> DbResult<Option<reaction::Model>> {
+    Ok(reaction::Entity::find()
+        .filter(reaction::Column::PostId.eq(post_id))
+        .filter(reaction::Column::ActorId.eq(actor_id))
+        .filter(reaction::Column::Kind.eq(kind))
+        .one(db)
+        .await?)
+}
+
+pub async fn reaction_by_ap_id(db: &impl ConnectionTrait, ap_id: &str) -> DbResult<Option<reaction::Model>> {
+    Ok(reaction::Entity::find()
+        .filter(reaction::Column::ApId.eq(ap_id))
+        .one(db)
+        .await?)
+}
+
+pub async fn remove_reaction(db: &impl ConnectionTrait, reaction: &reaction::Model) -> DbResult<()> {
+    reaction::Entity::delete_by_id(reaction.id).exec(db).await?;
+    recount(db, reaction.post_id).await
+}
+
+async fn recount(db: &impl ConnectionTrait, post_id: i64) -> DbResult<()> {
+    let count = |kind: &'static str| {
+        reaction::Entity::find()
+            .filter(reaction::Column::PostId.eq(post_id))
+            .filter(reaction::Column::Kind.eq(kind))
+            .count(db)
+    };
+    let (likes, dislikes, boosts) = (count(LIKE).await?, count(DISLIKE).await?, count(BOOST).await?);
+    post::Entity::update_many()
+        .col_expr(post::Column::Likes, Expr::value(likes as i32))
+        .col_expr(post::Column::Dislikes, Expr::value(dislikes as i32))
+        .col_expr(post::Column::Boosts, Expr::value(boosts as i32))
+        .filter(post::Column::Id.eq(post_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,968 @@
+//! Discussions: thread starts and replies in working groups, written here or
+//! received from other nodes, with edits, deletes, reactions and who may see what.
+
+use crate::{
+    NodeContext, ServiceError, ServiceResult,
+    accounts::{Account, Role},
+    publish::{Outgoing, Publisher},
+};
+use chrono::{DateTime, Utc};
+use healthcommons_core::text;
+use healthcommons_db::{
+    TransactionTrait,
+    entities::{actor, post, post_tag},
+    queries::{
+        self,
+        groups::{POST_MEMBERS, POST_MODERATORS, VISIBLE_MEMBERS},
+        posts::{DISLIKE, HASHTAG, LIKE, MEMBERS, MENTION, PUBLIC, Page},
+    },
+};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection};
+use std::collections::HashMap;
+
+pub const MAX_TITLE: usize = 200;
+pub const MAX_CONTENT: usize = 50_000;
+pub const MAX_SUMMARY: usize = 500;
+
+/// What a member writes.
+#[derive(Debug, Clone, Default)]
+pub struct Compose<'a> {
+    pub title: Option<&'a str>,
+    /// Markdown.
+    pub content: &'a str,
+    /// The ActivityPub id of the post replied to.
+    pub in_reply_to: Option<&'a str>,
+    pub sensitive: bool,
+    /// Content warning.
+    pub summary: Option<&'a str>,
+    pub language: Option<&'a str>,
+}
+
+/// A post with who wrote it and where, ready to show.
+#[derive(Debug, Clone)]
+pub struct PostView {
+    pub post: post::Model,
+    pub author: Option<actor::Model>,
+    pub group: Option<actor::Model>,
+    pub tags: Vec<post_tag::Model>,
+    /// Nesting below the thread start (0 for the start itself).
+    pub depth: usize,
+}
+
+pub struct ThreadView {
+    pub root: PostView,
+    /// Depth first, each reply after its parent.
+    pub replies: Vec<PostView>,
+}
+
+fn clean_title(title: Option<&str>) -> ServiceResult<Option<String>> {
+    let Some(title) = title else { return Ok(None) };
+    let title = text::plain_text(title, MAX_TITLE + 1);
+    if title.chars().count() > MAX_TITLE {
+        return Err(ServiceError::validation(format!(
+            "title must be at most {MAX_TITLE} characters"
+        )));
+    }
+    Ok((!title.is_empty()).then_some(title))
+}
+
+fn check_content(content: &str) -> ServiceResult<()> {
+    if content.trim().is_empty() {
+        return Err(ServiceError::validation("content must not be empty"));
+    }
+    if content.len() > MAX_CONTENT {
+        return Err(ServiceError::validation(format!(
+            "content must be at most {MAX_CONTENT} bytes"
+        )));
+    }
+    Ok(())
+}
+
+fn clean_summary(summary: Option<&str>) -> Option<String> {
+    summary
+        .map(|s| text::plain_text(s, MAX_SUMMARY))
+        .filter(|s| !s.is_empty())
+}
+
+/// Render a member's markdown, linking hashtags and the mentions of actors
+/// this node knows; returns the HTML and the tags to store and federate.
+async fn render(
+    db: &impl ConnectionTrait,
+    ctx: &NodeContext,
+    markdown: &str,
+) -> ServiceResult<(String, Vec<(String, String, Option<String>)>)> {
+    let found = text::find_tags(markdown);
+    let mut known = HashMap::new();
+    let mut tags = Vec::new();
+    for (name, host) in &found.mentions {
+        let local = host == &ctx.domain;
+        let actor = if local {
+            queries::actors::local_by_username(db, name).await?
+        } else {
+            queries::actors::by_username_and_host(db, name, host).await?
+        };
+        if let Some(actor) = actor {
+            let href = actor.url.clone().unwrap_or_else(|| actor.ap_id.clone());
+            tags.push((
+                MENTION.to_owned(),
+                format!("@{name}@{host}"),
+                Some(actor.ap_id.clone()),
+            ));
+            known.insert((name.clone(), host.clone()), href);
+        }
+    }
+    for tag in &found.hashtags {
+        tags.push((HASHTAG.to_owned(), tag.clone(), Some(ctx.urls.tag(tag))));
+    }
+    let html = text::markdown_with_tags(
+        markdown,
+        |tag| ctx.urls.tag(tag),
+        |name, host| known.get(&(name.to_owned(), host.to_ascii_lowercase())).cloned(),
+    );
+    Ok((html, tags))
+}
+
+/// Whether `actor` is an accepted member (follower) of `group`.
+pub async fn is_member(db: &impl ConnectionTrait, group_id: i64, actor_id: i64) -> ServiceResult<bool> {
+    Ok(queries::follows::between(db, actor_id, group_id)
+        .await?
+        .is_some_and(|f| f.state == queries::follows::ACCEPTED))
+}
+
+/// The rules a local working group applies to a new post, wherever it was written.
+pub async fn check_group_policy(
+    db: &impl ConnectionTrait,
+    group: &actor::Model,
+    author: &actor::Model,
+    parent: Option<&post::Model>,
+) -> ServiceResult<()> {
+    if queries::groups::ban(db, group.id, author.id).await?.is_some() {
+        return Err(ServiceError::forbidden(
+            "the author is banned from this working group",
+        ));
+    }
+    if let Some(parent) = parent {
+        let root = match parent.root_id {
+            Some(root_id) => queries::posts::by_id(db, root_id).await?,
+            None => Some(parent.clone()),
+        };
+        if root.is_some_and(|r| r.locked) {
+            return Err(ServiceError::forbidden("this thread is locked"));
+        }
+        if parent.is_gone() {
+            return Err(ServiceError::validation("the post replied to has been deleted"));
+        }
+    }
+    let Some(settings) = queries::groups::settings(db, group.id).await? else {
+        return Ok(());
+    };
+    let moderator = queries::groups::is_moderator(db, group.id, author.id).await?;
+    match settings.posting_policy.as_str() {
+        POST_MODERATORS if parent.is_none() && !moderator => Err(ServiceError::forbidden(
+            "only moderators start threads in this working group",
+        )),
+        POST_MEMBERS if !moderator && !is_member(db, group.id, author.id).await? => Err(
+            ServiceError::forbidden("only members post in this working group: join it first"),
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// Visibility of a new post in `group`.
+async fn visibility_in(db: &impl ConnectionTrait, group: Option<&actor::Model>) -> ServiceResult<String> {
+    if let Some(group) = group
+        && let Some(settings) = queries::groups::settings(db, group.id).await?
+        && settings.visibility == VISIBLE_MEMBERS
+    {
+        return Ok(MEMBERS.to_owned());
+    }
+    Ok(PUBLIC.to_owned())
+}
+
+/// A member writes a thread start (in `group`) or a reply (`in_reply_to`).
+pub async fn create(
+    db: &DatabaseConnection,
+    ctx: &NodeContext,
+    publisher: &dyn Publisher,
+    author: &Account,
+    group: Option<&actor::Model>,
+    compose: Compose<'_>,
+) -> ServiceResult<post::Model> {
+    check_content(compose.content)?;
+    let title = clean_title(compose.title)?;
+    let parent = match compose.in_reply_to {
+        Some(id) => Some(
+            queries::posts::by_ap_id(db, id)
+                .await?
+                .filter(|p| !p.is_gone())
+                .ok_or_else(|| ServiceError::not_found("the post replied to is not known here"))?,
+        ),
+        None => None,
+    };
+    let group = match (&parent, group) {
+        (Some(parent), given) => {
+            let parent_group = match parent.group_id {
+                Some(id) => queries::actors::by_id(db, id).await?,
+                None => None,
+            };
+            if let (Some(given), Some(actual)) = (given, &parent_group)
+                && given.id != actual.id
+            {
+                return Err(ServiceError::validation(
+                    "the post replied to is in another working group",
+                ));
+            }
+            parent_group.or_else(|| given.cloned())
+        }
+        (None, Some(group)) => Some(group.clone()),
+        (None, None) => return Err(ServiceError::validation("a thread needs a working group")),
+    };
+    if parent.is_none() && title.is_none() {
+        return Err(ServiceError::validation("a thread needs a title"));
+    }
+    if let Some(group) = &group {
+        if group.kind != queries::actors::GROUP {
+            return Err(ServiceError::validation("posts go to working groups"));
+        }
+        if group.local {
+            check_group_policy(db, group, &author.person, parent.as_ref()).await?;
+        } else if queries::groups::ban(db, group.id, author.person.id)
+            .await?
+            .is_some()
+        {
+            return Err(ServiceError::forbidden("you are banned from this working group"));
+        }
+    }
+    if parent
+        .as_ref()
+        .is_some_and(|p| p.root_id.is_none() && p.in_reply_to.is_some())
+    {
+        return Err(ServiceError::validation(
+            "the post replied to is still waiting for its own parent",
+        ));
+    }
+    let (content_html, tags) = render(db, ctx, compose.content).await?;
+    let visibility = visibility_in(db, group.as_ref()).await?;
+    let now = Utc::now();
+    let ap_id = ctx.urls.new_post();
+    let txn = db.begin().await?;
+    let row = queries::posts::insert(
+        &txn,
+        post::ActiveModel {
+            ap_id: Set(ap_id.clone()),
+            url: Set(Some(ap_id)),
+            author_id: Set(Some(author.person.id)),
+            group_id: Set(group.as_ref().map(|g| g.id)),
+            in_reply_to: Set(parent.as_ref().map(|p| p.ap_id.clone())),
+            parent_id: Set(parent.as_ref().map(|p| p.id)),
+            root_id: Set(parent.as_ref().map(|p| p.root_id.unwrap_or(p.id))),
+            title: Set(if parent.is_none() { title } else { None }),
+            content_html: Set(content_html),
+            source: Set(Some(compose.content.to_owned())),
+            summary: Set(clean_summary(compose.summary)),
+            sensitive: Set(compose.sensitive || compose.summary.is_some_and(|s| !s.trim().is_empty())),
+            language: Set(compose
+                .language
+                .map(|l| text::plain_text(l, 16))
+                .filter(|l| !l.is_empty())),
+            visibility: Set(visibility),
+            local: Set(true),
+            published: Set(now),
+            updated_at: Set(None),
+            deleted_at: Set(None),
+            removed: Set(false),
+            locked: Set(false),
+            likes: Set(0),
+            dislikes: Set(0),
+            boosts: Set(0),
+            replies: Set(0),
+            last_activity_at: Set(now),
+            ..Default::default()
+        },
+    )
+    .await?;
+    queries::posts::set_tags(&txn, row.id, &tags).await?;
+    if let Some(root_id) = row.root_id {
+        queries::posts::touch_thread(&txn, root_id, now).await?;
+    }
+    publisher
+        .publish(&txn, Outgoing::CreatePost { post_id: row.id })
+        .await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+/// A local post by its id, for its author to change.
+async fn own_post(db: &impl ConnectionTrait, account: &Account, ap_id: &str) -> ServiceResult<post::Model> {
+    let post = queries::posts::by_ap_id(db, ap_id)
+        .await?
+        .filter(|p| !p.is_gone())
+        .ok_or_else(|| ServiceError::not_found("no such post"))?;
+    if post.author_id != Some(account.person.id) {
+        return Err(ServiceError::forbidden("only its author may edit a post"));
+    }
+    Ok(post)
+}
+
+pub struct Edit<'a> {
+    pub title: Option<&'a str>,
+    pub content: Option<&'a str>,
+    pub summary: Option<Option<&'a str>>,
+    pub sensitive: Option<bool>,
+}
+
+/// The author edits a post; the previous text is kept as a revision.
+pub async fn edit(
+    db: &DatabaseConnection,
+    ctx: &NodeContext,
+    publisher: &dyn Publisher,
+    account: &Account,
+    ap_id: &str,
+    edit: Edit<'_>,
+) -> ServiceResult<post::Model> {
+    let before = own_post(db, account, ap_id).await?;
+    let now = Utc::now();
+    let mut row: post::ActiveModel = before.clone().into();
+    let txn = db.begin().await?;
+    if let Some(content) = edit.content {
+        check_content(content)?;
+        let (html, tags) = render(&txn, ctx, content).await?;
+        row.content_html = Set(html);
+        row.source = Set(Some(content.to_owned()));
+        queries::posts::set_tags(&txn, before.id, &tags).await?;
+    }
+    if edit.title.is_some() && before.in_reply_to.is_none() {
+        let title =
+            clean_title(edit.title)?.ok_or_else(|| ServiceError::validation("a thread needs a title"))?;
+        row.title = Set(Some(title));
+    }
+    if let Some(summary) = edit.summary {
+        row.summary = Set(clean_summary(summary));
+    }
+    if let Some(sensitive) = edit.sensitive {
+        row.sensitive = Set(sensitive);
+    }
+    row.updated_at = Set(Some(now));
+    queries::posts::add_revision(&txn, &before, now).await?;
+    let updated = queries::posts::update(&txn, row).await?;
+    if let Some(root_id) = updated.root_id {
+        queries::posts::touch_thread(&txn, root_id, now).await?;
+    }
+    publisher
+        .publish(&txn, Outgoing::UpdatePost { post_id: updated.id })
+        .await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// Whether `account` moderates the post's working group (its moderators, or
+/// the node's moderators and admins for a local group).
+pub async fn moderates(
+    db: &impl ConnectionTrait,
+    account: &Account,
+    group_id: Option<i64>,
+) -> ServiceResult<bool> {
+    let Some(group_id) = group_id else {
+        return Ok(false);
+    };
+    if queries::groups::is_moderator(db, group_id, account.person.id).await? {
+        return Ok(true);
+    }
+    let local_group = queries::actors::by_id(db, group_id)
+        .await?
+        .is_some_and(|g| g.local);
+    Ok(local_group && account.role() >= Role::Moderator)
+}
+
+/// Delete a post: its author deletes it; a moderator of its group removes it.
+/// Either way a tombstone stays so the thread keeps its shape.
+pub async fn delete(
+    db: &DatabaseConnection,
+    publisher: &dyn Publisher,
+    account: &Account,
+    ap_id: &str,
+) -> ServiceResult<()> {
+    let post = queries::posts::by_ap_id(db, ap_id)
+        .await?
+        .filter(|p| !p.is_gone())
+        .ok_or_else(|| ServiceError::not_found("no such post"))?;
+    let txn = db.begin().await?;
+    if post.author_id == Some(account.person.id) && post.local {
+        tombstone(&txn, &post).await?;
+        publisher
+            .publish(&txn, Outgoing::DeletePost { post_id: post.id })
+            .await?;
+    } else if moderates(&txn, account, post.group_id).await? {
+        set_removed(&txn, &post, true).await?;
+        publisher
+            .publish(
+                &txn,
+                Outgoing::RemovePost {
+                    post_id: post.id,
+                    moderator_id: account.person.id,
+                },
+            )
+            .await?;
+    } else {
+        return Err(ServiceError::forbidden(
+            "only its author or a moderator of its working group may delete a post",
+        ));
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Turn a post into a tombstone: its text is dropped, its place in the thread kept.
+pub async fn tombstone(db: &impl ConnectionTrait, post: &post::Model) -> ServiceResult<()> {
+    let now = Utc::now();
+    queries::posts::update(
+        db,
+        post::ActiveModel {
+            id: Set(post.id),
+            deleted_at: Set(Some(now)),
+            content_html: Set(String::new()),
+            source: Set(None),
+            title: Set(None),
+            summary: Set(None),
+            ..Default::default()
+        },
+    )
+    .await?;
+    if let Some(root_id) = post.root_id {
+        queries::posts::touch_thread(db, root_id, now).await?;
+    }
+    Ok(())
+}
+
+pub async fn set_removed(db: &impl ConnectionTrait, post: &post::Model, removed: bool) -> ServiceResult<()> {
+    queries::posts::update(
+        db,
+        post::ActiveModel {
+            id: Set(post.id),
+            removed: Set(removed),
+            ..Default::default()
+        },
+    )
+    .await?;
+    if let Some(root_id) = post.root_id {
+        queries::posts::touch_thread(db, root_id, Utc::now()).await?;
+    }
+    Ok(())
+}
+
+/// A moderator locks or unlocks a thread.
+pub async fn set_locked(
+    db: &DatabaseConnection,
+    publisher: &dyn Publisher,
+    account: &Account,
+    ap_id: &str,
+    locked: bool,
+) -> ServiceResult<()> {
+    let post = queries::posts::by_ap_id(db, ap_id)
+        .await?
+        .filter(|p| !p.is_gone() && p.in_reply_to.is_none())
+        .ok_or_else(|| ServiceError::not_found("no such thread"))?;
+    if !moderates(db, account, post.group_id).await? {
+        return Err(ServiceError::forbidden(
+            "only the working group's moderators may lock a thread",
+        ));
+    }
+    let txn = db.begin().await?;
+    queries::posts::update(
+        &txn,
+        post::ActiveModel {
+            id: Set(post.id),
+            locked: Set(locked),
+            ..Default::default()
+        },
+    )
+    .await?;
+    publisher
+        .publish(
+            &txn,
+            Outgoing::LockThread {
+                post_id: post.id,
+                moderator_id: account.person.id,
+                locked,
+            },
+        )
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// A member likes (or dislikes) a post, or takes it back.
+pub async fn react(
+    db: &DatabaseConnection,
+    ctx: &NodeContext,
+    publisher: &dyn Publisher,
+    account: &Account,
+    ap_id: &str,
+    kind: &str,
+    on: bool,
+) -> ServiceResult<post::Model> {
+    if kind != LIKE && kind != DISLIKE {
+        return Err(ServiceError::validation("a reaction is a like or a dislike"));
+    }
+    let post = queries::posts::by_ap_id(db, ap_id)
+        .await?
+        .filter(|p| !p.is_gone())
+        .ok_or_else(|| ServiceError::not_found("no such post"))?;
+    let txn = db.begin().await?;
+    let existing = queries::posts::reaction_of(&txn, post.id, account.person.id, kind).await?;
+    match (on, existing) {
+        (true, None) => {
+            let activity_id = ctx.urls.new_activity(kind);
+            queries::posts::add_reaction(&txn, post.id, account.person.id, kind, Some(&activity_id)).await?;
+            if let Some(reaction) =
+                queries::posts::reaction_of(&txn, post.id, account.person.id, kind).await?
+            {
+                publisher
+                    .publish(
+                        &txn,
+                        Outgoing::React {
+                            reaction_id: reaction.id,
+                        },
+                    )
+                    .await?;
+            }
+        }
+        (false, Some(reaction)) => {
+            publisher
+                .publish(
+                    &txn,
+                    Outgoing::UndoReaction {
+                        reaction: reaction.clone(),
+                    },
+                )
+                .await?;
+            queries::posts::remove_reaction(&txn, &reaction).await?;
+        }
+        // Already in the wanted state.
+        _ => {}
+    }
+    let post = queries::posts::by_id(&txn, post.id)
+        .await?
+        .ok_or_else(|| ServiceError::not_found("no such post"))?;
+    txn.commit().await?;
+    Ok(post)
+}
+
+/// Who may read a post: public and unlisted posts anyone; a members-only
+/// group's posts its members, moderators and the author; followers-only posts
+/// the author's followers.
+pub async fn can_read(
+    db: &impl ConnectionTrait,
+    viewer: Option<&actor::Model>,
+    post: &post::Model,
+) -> ServiceResult<bool> {
+    if post.visibility == PUBLIC || post.visibility == queries::posts::UNLISTED {
+        return Ok(true);
+    }
+    let Some(viewer) = viewer else { return Ok(false) };
+    if post.author_id == Some(viewer.id) {
+        return Ok(true);
+    }
+    if post.visibility == MEMBERS {
+        let Some(group_id) = post.group_id else {
+            return Ok(false);
+        };
+        return Ok(is_member(db, group_id, viewer.id).await?
+            || queries::groups::is_moderator(db, group_id, viewer.id).await?);
+    }
+    match post.author_id {
+        Some(author) => is_member(db, author, viewer.id).await,
+        None => Ok(false),
+    }
+}
+
+/// Fill in authors, groups and tags for a list of posts.
+async fn views(db: &impl ConnectionTrait, posts: Vec<(post::Model, usize)>) -> ServiceResult<Vec<PostView>> {
+    let mut actors: HashMap<i64, Option<actor::Model>> = HashMap::new();
+    for id in posts
+        .iter()
+        .flat_map(|(p, _)| [p.author_id, p.group_id])
+        .flatten()
+    {
+        if let std::collections::hash_map::Entry::Vacant(slot) = actors.entry(id) {
+            slot.insert(queries::actors::by_id(db, id).await?);
+        }
+    }
+    let mut tags: HashMap<i64, Vec<post_tag::Model>> = HashMap::new();
+    for tag in queries::posts::tags_of(db, posts.iter().map(|(p, _)| p.id).collect()).await? {
+        tags.entry(tag.post_id).or_default().push(tag);
+    }
+    let lookup = |id: Option<i64>| id.and_then(|id| actors.get(&id).cloned().flatten());
+    Ok(posts
+        .into_iter()
+        .map(|(post, depth)| PostView {
+            author: lookup(post.author_id),
+            group: lookup(post.group_id),
+            tags: tags.remove(&post.id).unwrap_or_default(),
+            post,
+            depth,
+        })
+        .collect())
+}
+
+/// A thread: its start and every reply under it, nested. `ap_id` may name any
+/// post in the thread.
+pub async fn thread(
+    db: &impl ConnectionTrait,
+    viewer: Option<&actor::Model>,
+    ap_id: &str,
+) -> ServiceResult<ThreadView> {
+    let post = queries::posts::by_ap_id(db, ap_id)
+        .await?
+        .filter(|p| p.author_id.is_some())
+        .ok_or_else(|| ServiceError::not_found("no such post"))?;
+    let root = match post.root_id {
+        Some(root_id) => queries::posts::by_id(db, root_id)
+            .await?
+            .ok_or_else(|| ServiceError::not_found("the thread is gone"))?,
+        None => post,
+    };
+    if !can_read(db, viewer, &root).await? {
+        return Err(ServiceError::not_found("no such post"));
+    }
+    let mut replies = queries::posts::replies_in_thread(db, root.id).await?;
+    replies.sort_by_key(|p| (p.published, p.id));
+    let mut children: HashMap<i64, Vec<post::Model>> = HashMap::new();
+    for reply in replies {
+        children
+            .entry(reply.parent_id.unwrap_or(root.id))
+            .or_default()
+            .push(reply);
+    }
+    // Depth first, oldest sibling first: the stack holds siblings reversed.
+    let mut depth_first = Vec::new();
+    let mut stack: Vec<(post::Model, usize)> = Vec::new();
+    let push_children =
+        |stack: &mut Vec<(post::Model, usize)>, children: &mut HashMap<i64, Vec<post::Model>>, id, depth| {
+            if let Some(kids) = children.remove(&id) {
+                stack.extend(kids.into_iter().rev().map(|k| (k, depth)));
+            }
+        };
+    push_children(&mut stack, &mut children, root.id, 1);
+    while let Some((post, depth)) = stack.pop() {
+        push_children(&mut stack, &mut children, post.id, depth + 1);
+        depth_first.push((post, depth));
+    }
+    let mut root_view = views(db, vec![(root, 0)]).await?;
+    let root = root_view
+        .pop()
+        .ok_or_else(|| ServiceError::Internal("empty thread view".into()))?;
+    Ok(ThreadView {
+        root,
+        replies: views(db, depth_first).await?,
+    })
+}
+
+pub async fn group_threads(
+    db: &impl ConnectionTrait,
+    viewer: Option<&actor::Model>,
+    group: &actor::Model,
+    page: Page,
+) -> ServiceResult<Vec<PostView>> {
+    let member = match viewer {
+        Some(viewer) => {
+            is_member(db, group.id, viewer.id).await?
+                || queries::groups::is_moderator(db, group.id, viewer.id).await?
+        }
+        None => false,
+    };
+    let threads = queries::posts::threads_of_group(db, group.id, member, page).await?;
+    views(db, threads.into_iter().map(|p| (p, 0)).collect()).await
+}
+
+/// Which feed to read.
+pub enum Feed<'a> {
+    /// Threads in the groups a member belongs to and by the people they follow.
+    Home(&'a actor::Model),
+    /// Public threads written on this node.
+    Local,
+    /// Public threads from everywhere this node hears from.
+    Federated,
+}
+
+pub async fn feed(db: &impl ConnectionTrait, feed: Feed<'_>, page: Page) -> ServiceResult<Vec<PostView>> {
+    let scope = match feed {
+        Feed::Local => queries::posts::FeedScope::Local,
+        Feed::Federated => queries::posts::FeedScope::Federated,
+        Feed::Home(viewer) => {
+            let mut actor_ids = vec![viewer.id];
+            let mut member_of = Vec::new();
+            for follow in queries::follows::of_follower(db, viewer.id).await? {
+                if follow.state != queries::follows::ACCEPTED {
+                    continue;
+                }
+                actor_ids.push(follow.target_id);
+                member_of.push(follow.target_id);
+            }
+            queries::posts::FeedScope::Home { actor_ids, member_of }
+        }
+    };
+    let posts = queries::posts::feed(db, scope, page).await?;
+    views(db, posts.into_iter().map(|p| (p, 0)).collect()).await
+}
+
+/// A post learned from another node, already checked by the federation layer.
+#[derive(Debug, Clone)]
+pub struct RemotePost {
+    pub ap_id: String,
+    pub url: Option<String>,
+    pub author: actor::Model,
+    /// The group it was posted in, when it names one (`audience`, or a group
+    /// among its recipients).
+    pub group: Option<actor::Model>,
+    pub in_reply_to: Option<String>,
+    pub title: Option<String>,
+    /// Untrusted HTML; sanitised here.
+    pub content_html: String,
+    pub summary: Option<String>,
+    pub sensitive: bool,
+    pub language: Option<String>,
+    pub visibility: String,
+    pub published: DateTime<Utc>,
+    pub updated: Option<DateTime<Utc>>,
+    /// `(kind, name, href)`.
+    pub tags: Vec<(String, String, Option<String>)>,
+}
+
+/// What storing a remote post came to.
+#[derive(Debug)]
+pub enum StoredPost {
+    Created(post::Model),
+    Updated(post::Model),
+    /// Already known, nothing newer.
+    Unchanged(post::Model),
+    /// Its Delete arrived first: the tombstone stays.
+    AlreadyDeleted,
+}
+
+/// Store or refresh a post from another node. Its parent, when known, places
+/// it in a thread; replies that were waiting for it are placed below it.
+pub async fn store_remote(db: &impl ConnectionTrait, remote: RemotePost) -> ServiceResult<StoredPost> {
+    let title = remote
+        .title
+        .as_deref()
+        .map(|t| text::plain_text(t, MAX_TITLE))
+        .filter(|t| !t.is_empty());
+    let content_html = text::sanitize_html(&remote.content_html);
+    let summary = remote
+        .summary
+        .as_deref()
+        .map(|s| text::plain_text(s, MAX_SUMMARY))
+        .filter(|s| !s.is_empty());
+    if let Some(existing) = queries::posts::by_ap_id(db, &remote.ap_id).await? {
+        if existing.deleted_at.is_some() {
+            return Ok(StoredPost::AlreadyDeleted);
+        }
+        if existing.author_id != Some(remote.author.id) {
+            return Err(ServiceError::forbidden(
+                "the post already exists with another author",
+            ));
+        }
+        let changed =
+            existing.content_html != content_html || existing.title != title || existing.summary != summary;
+        let newer = remote
+            .updated
+            .is_some_and(|u| existing.updated_at.is_none_or(|seen| u > seen));
+        if !changed || (!newer && existing.updated_at.is_some()) {
+            return Ok(StoredPost::Unchanged(existing));
+        }
+        let at = remote.updated.unwrap_or_else(Utc::now);
+        queries::posts::add_revision(db, &existing, at).await?;
+        let updated = queries::posts::update(
+            db,
+            post::ActiveModel {
+                id: Set(existing.id),
+                title: Set(title),
+                content_html: Set(content_html),
+                summary: Set(summary),
+                sensitive: Set(remote.sensitive),
+                updated_at: Set(Some(at)),
+                ..Default::default()
+            },
+        )
+        .await?;
+        queries::posts::set_tags(db, updated.id, &remote.tags).await?;
+        if let Some(root_id) = updated.root_id {
+            queries::posts::touch_thread(db, root_id, at).await?;
+        }
+        return Ok(StoredPost::Updated(updated));
+    }
+    let parent = match &remote.in_reply_to {
+        Some(id) => queries::posts::by_ap_id(db, id).await?,
+        None => None,
+    };
+    // A reply belongs to its thread's group, whatever it names.
+    let group_id = match &parent {
+        Some(parent) => parent.group_id.or(remote.group.as_ref().map(|g| g.id)),
+        None => remote.group.as_ref().map(|g| g.id),
+    };
+    let placed = parent
+        .as_ref()
+        .filter(|p| p.root_id.is_some() || p.in_reply_to.is_none());
+    let row = queries::posts::insert(
+        db,
+        post::ActiveModel {
+            ap_id: Set(remote.ap_id.clone()),
+            url: Set(remote.url.clone()),
+            author_id: Set(Some(remote.author.id)),
+            group_id: Set(group_id),
+            in_reply_to: Set(remote.in_reply_to.clone()),
+            parent_id: Set(parent.as_ref().map(|p| p.id)),
+            root_id: Set(placed.map(|p| p.root_id.unwrap_or(p.id))),
+            title: Set(if remote.in_reply_to.is_none() { title } else { None }),
+            content_html: Set(content_html),
+            source: Set(None),
+            summary: Set(summary),
+            sensitive: Set(remote.sensitive),
+            language: Set(remote.language.as_deref().map(|l| text::plain_text(l, 16))),
+            visibility: Set(remote.visibility.clone()),
+            local: Set(false),
+            published: Set(remote.published),
+            updated_at: Set(remote.updated),
+            deleted_at: Set(None),
+            removed: Set(false),
+            locked: Set(false),
+            likes: Set(0),
+            dislikes: Set(0),
+            boosts: Set(0),
+            replies: Set(0),
+            last_activity_at: Set(remote.published),
+            ..Default::default()
+        },
+    )
+    .await?;
+    queries::posts::set_tags(db, row.id, &remote.tags).await?;
+    if let Some(root_id) = row.root_id {
+        queries::posts::touch_thread(db, root_id, remote.published).await?;
+    }
+    place_waiting_replies(db, &row).await?;
+    let row = queries::posts::by_id(db, row.id)
+        .await?
+        .ok_or_else(|| ServiceError::Internal("a stored post vanished".into()))?;
+    Ok(StoredPost::Created(row))
+}
+
+/// Replies that arrived before `post` now hang below it, and so does
+/// everything that was waiting below them.
+async fn place_waiting_replies(db: &impl ConnectionTrait, post: &post::Model) -> ServiceResult<()> {
+    let placed = post.root_id.is_some() || post.in_reply_to.is_none();
+    let root_id = post.root_id.unwrap_or(post.id);
+    let mut touched = false;
+    for waiting in queries::posts::waiting_for_parent(db, &post.ap_id).await? {
+        queries::posts::set_thread(db, waiting.id, post.id, root_id).await?;
+        touched = true;
+        if placed {
+            let mut below = vec![waiting.id];
+            while let Some(parent) = below.pop() {
+                for child in queries::posts::children(db, parent).await? {
+                    queries::posts::set_thread(db, child.id, parent, root_id).await?;
+                    below.push(child.id);
+                }
+            }
+        }
+    }
+    if touched && placed {
+        queries::posts::touch_thread(db, root_id, post.last_activity_at).await?;
+    }
+    Ok(())
+}
+
+/// Another node deleted a post. `by` must be its author or a moderator of its
+/// group (then it counts as a removal). An unknown id leaves a tombstone so a
+/// late Create cannot bring it back.
+pub async fn receive_delete(db: &impl ConnectionTrait, by: &actor::Model, ap_id: &str) -> ServiceResult<()> {
+    match queries::posts::by_ap_id(db, ap_id).await? {
+        Some(post) if post.deleted_at.is_some() => Ok(()),
+        Some(post) if post.author_id == Some(by.id) => tombstone(db, &post).await,
+        Some(post) => {
+            let moderator = match post.group_id {
+                Some(group_id) => {
+                    queries::groups::is_moderator(db, group_id, by.id).await? || group_id == by.id
+                }
+                None => false,
+            };
+            if !moderator {
+                return Err(ServiceError::forbidden(
+                    "only its author or a moderator may delete a post",
+                ));
+            }
+            set_removed(db, &post, true).await
+        }
+        None => {
+            let now = Utc::now();
+            queries::posts::insert(
+                db,
+                post::ActiveModel {
+                    ap_id: Set(ap_id.to_owned()),
+                    author_id: Set(None),
+                    content_html: Set(String::new()),
+                    sensitive: Set(false),
+                    visibility: Set(PUBLIC.to_owned()),
+                    local: Set(false),
+                    published: Set(now),
+                    deleted_at: Set(Some(now)),
+                    removed: Set(false),
+                    locked: Set(false),
+                    likes: Set(0),
+                    dislikes: Set(0),
+                    boosts: Set(0),
+                    replies: Set(0),
+                    last_activity_at: Set(now),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            Ok(())
+        }
+    }
+}
+
+/// A like, dislike or boost from another node; returns the post when counted.
+pub async fn receive_reaction(
+    db: &impl ConnectionTrait,
+    actor: &actor::Model,
+    post_ap_id: &str,
+    kind: &str,
+    activity_id: &str,
+) -> ServiceResult<Option<post::Model>> {
+    let Some(post) = queries::posts::by_ap_id(db, post_ap_id)
+        .await?
+        .filter(|p| !p.is_gone())
+    else {
+        return Err(ServiceError::not_found("the post reacted to is not known here"));
+    };
+    queries::posts::add_reaction(db, post.id, actor.id, kind, Some(activity_id)).await?;
+    Ok(queries::posts::by_id(db, post.id).await?)
+}
+
+/// Undo of a reaction from another node, by the reaction's activity id or,
+/// failing that, by the post and kind.
+pub async fn receive_undo_reaction(
+    db: &impl ConnectionTrait,
+    actor: &actor::Model,
+    activity_id: Option<&str>,
+    post_ap_id: Option<&str>,
+    kind: &str,
+) -> ServiceResult<Option<post::Model>> {
+    let mut reaction = match activity_id {
+        Some(id) => queries::posts::reaction_by_ap_id(db, id).await?,
+        None => None,
+    };
+    if reaction.is_none()
+        && let Some(post_ap_id) = post_ap_id
+        && let Some(post) = queries::posts::by_ap_id(db, post_ap_id).await?
+    {
+        reaction = queries::posts::reaction_of(db, post.id, actor.id, kind).await?;
+    }
+    let Some(reaction) = reaction else { return Ok(None) };
+    if reaction.actor_id != actor.id {
+        return Err(ServiceError::forbidden("only who reacted may undo a reaction"));
+    }
+    queries::posts::remove_reaction(db, &reaction).await?;
+    Ok(queries::posts::by_id(db, reaction.post_id).await?)
+}
