@@ -70,6 +70,24 @@ pub fn plain_text(untrusted: &str, max_chars: usize) -> String {
         .to_owned()
 }
 
+/// The text of sanitised HTML, one line per paragraph or line break, for
+/// titles and previews.
+pub fn html_to_text(html: &str) -> String {
+    let with_breaks = html
+        .replace("<br>", "\n")
+        .replace("<br/>", "\n")
+        .replace("<br />", "\n")
+        .replace("</p>", "</p>\n");
+    let stripped = ammonia::Builder::empty().clean(&with_breaks).to_string();
+    stripped
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&nbsp;", " ")
+        .replace("&amp;", "&")
+}
+
 fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
 }
@@ -258,6 +276,14 @@ pub fn markdown_with_tags(
 #[cfg(test)]
 mod tag_tests {
     use super::*;
+
+    #[test]
+    fn html_becomes_lines_of_text() {
+        assert_eq!(
+            html_to_text("<p>Title &amp; more</p><p>second<br>third</p>"),
+            "Title & more\nsecond\nthird\n"
+        );
+    }
 
     #[test]
     fn finds_mentions_and_hashtags_but_not_emails_or_code() {

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::publisher::AS_CONTEXT;
+pub use crate::publisher::AS_CONTEXT;
 
 pub fn counted_collection(id: &str, total: u64) -> Value {
     json!({
@@ -14,13 +14,24 @@ pub fn counted_collection(id: &str, total: u64) -> Value {
     })
 }
 
-/// An outbox with the public activities given, newest first.
-pub fn outbox(id: &str, items: Vec<Value>) -> Value {
+/// An outbox: its newest public activities, and how many there are in all.
+pub fn outbox(id: &str, total: u64, items: Vec<Value>) -> Value {
     json!({
         "@context": AS_CONTEXT,
         "id": id,
         "type": "OrderedCollection",
-        "totalItems": items.len(),
+        "totalItems": total,
         "orderedItems": items,
+    })
+}
+
+/// A collection that lists ids (moderators, a thread's context).
+pub fn ordered(id: &str, ids: Vec<String>) -> Value {
+    json!({
+        "@context": AS_CONTEXT,
+        "id": id,
+        "type": "OrderedCollection",
+        "totalItems": ids.len(),
+        "orderedItems": ids,
     })
 }

@@ -13,6 +13,8 @@ pub enum FederationError {
     Forbidden(String),
     #[error("not found")]
     NotFound,
+    #[error("the object has been deleted")]
+    Gone,
     #[error("remote fetch failed: {0}")]
     Fetch(String),
     #[error(transparent)]
@@ -29,7 +31,7 @@ impl FederationError {
             FederationError::Signature(_) => ErrorKind::Unauthorized,
             FederationError::Invalid(_) => ErrorKind::Validation,
             FederationError::Forbidden(_) => ErrorKind::Forbidden,
-            FederationError::NotFound => ErrorKind::NotFound,
+            FederationError::NotFound | FederationError::Gone => ErrorKind::NotFound,
             FederationError::Fetch(_) => ErrorKind::Federation,
             FederationError::Service(err) => err.kind(),
             FederationError::Database(_) => ErrorKind::Unavailable,

@@ -323,6 +323,7 @@ pub async fn run_worker(config: FederationConfig<FederationContext>) {
 
 /// Parse and process one stored activity.
 pub async fn process_stored(body: &str, data: &RequestData) -> Result<Outcome, FederationError> {
-    let activity: InboxActivity = serde_json::from_str(body)?;
-    activity.process(data).await
+    let raw: Value = serde_json::from_str(body)?;
+    let activity: InboxActivity = serde_json::from_value(raw.clone())?;
+    activity.process(raw, data).await
 }

@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod negotiation;
 pub mod objects;
 pub mod publisher;
+pub mod relay;
 pub mod resolve;
 pub mod signatures;
 

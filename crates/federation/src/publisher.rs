@@ -1,8 +1,17 @@
 //! Turns the service layer's `Outgoing` values into ActivityPub activities
 //! and their deliveries, inside the caller's transaction.
 
-use crate::{FederationContext, RequestData, objects::actor::host_of};
-use healthcommons_db::{DatabaseTransaction, entities::actor, queries};
+use crate::{
+    FederationContext, RequestData,
+    objects::{actor::host_of, post::note_of},
+    relay::{self, Effect},
+};
+use activitypub_federation::kinds::public;
+use healthcommons_db::{
+    DatabaseTransaction,
+    entities::{actor, post, reaction},
+    queries,
+};
 use healthcommons_service::{Outgoing, Publisher, ServiceError, ServiceResult};
 use serde_json::{Value, json};
 use url::Url;
@@ -52,11 +61,25 @@ fn inbox_of(recipient: &actor::Model) -> ServiceResult<(String, String)> {
 #[async_trait::async_trait]
 impl Publisher for OutboxPublisher {
     async fn publish(&self, txn: &DatabaseTransaction, outgoing: Outgoing) -> ServiceResult<()> {
+        match outgoing {
+            Outgoing::Follow { .. }
+            | Outgoing::UndoFollow { .. }
+            | Outgoing::AcceptFollow { .. }
+            | Outgoing::RejectFollow { .. } => self.publish_follow(txn, outgoing).await,
+            Outgoing::Report { report_id } => self.publish_report(txn, report_id).await,
+            _ => self.publish_in_group(txn, outgoing).await,
+        }
+    }
+}
+
+impl OutboxPublisher {
+    async fn publish_follow(&self, txn: &DatabaseTransaction, outgoing: Outgoing) -> ServiceResult<()> {
         let (follow_id, kind) = match &outgoing {
             Outgoing::Follow { follow_id } => (*follow_id, "Follow"),
             Outgoing::UndoFollow { follow_id } => (*follow_id, "Undo"),
             Outgoing::AcceptFollow { follow_id } => (*follow_id, "Accept"),
             Outgoing::RejectFollow { follow_id } => (*follow_id, "Reject"),
+            _ => return Err(ServiceError::Internal("not a follow".into())),
         };
         let follow = queries::follows::by_id(txn, follow_id)
             .await?
@@ -75,7 +98,7 @@ impl Publisher for OutboxPublisher {
                 });
                 (id, &follower, &target, activity)
             }
-            Outgoing::AcceptFollow { .. } | Outgoing::RejectFollow { .. } => {
+            _ => {
                 let id = self.context.node.urls.new_activity(&kind.to_ascii_lowercase());
                 let activity = json!({
                     "id": id, "type": kind, "actor": target.ap_id, "object": inner,
@@ -91,5 +114,248 @@ impl Publisher for OutboxPublisher {
         queries::deliveries::enqueue(txn, &id, sender.id, kind, &body, &[inbox_of(recipient)?]).await?;
         self.context.delivery_wakeup.notify_one();
         Ok(())
+    }
+}
+
+async fn post_by_id(txn: &DatabaseTransaction, id: i64) -> ServiceResult<post::Model> {
+    queries::posts::by_id(txn, id)
+        .await?
+        .ok_or_else(|| ServiceError::Internal(format!("post {id} vanished while publishing")))
+}
+
+fn to_value<T: serde::Serialize>(value: &T) -> ServiceResult<Value> {
+    serde_json::to_value(value).map_err(|e| ServiceError::Internal(e.to_string()))
+}
+
+impl OutboxPublisher {
+    /// A `Flag` to the reported actor's node, from this node's instance actor
+    /// (as Mastodon does, so the reporter stays anonymous there).
+    async fn publish_report(&self, txn: &DatabaseTransaction, report_id: i64) -> ServiceResult<()> {
+        let report = queries::reports::by_id(txn, report_id)
+            .await?
+            .ok_or_else(|| ServiceError::Internal("a report vanished while publishing".into()))?;
+        let Some(target) = report.target_id else {
+            return Ok(());
+        };
+        let target = actor_by_id(txn, target).await?;
+        let instance = queries::actors::instance_actor(txn)
+            .await?
+            .ok_or_else(|| ServiceError::Internal("the instance actor is missing".into()))?;
+        let post_ids: Vec<String> = serde_json::from_str(&report.post_ids).unwrap_or_default();
+        let mut object = vec![json!(target.ap_id)];
+        object.extend(post_ids.into_iter().map(Value::String));
+        let activity = json!({
+            "id": report.ap_id,
+            "type": "Flag",
+            "actor": instance.ap_id,
+            "object": object,
+            "content": report.content,
+            "to": [target.ap_id],
+        });
+        let inbox = target
+            .shared_inbox
+            .clone()
+            .unwrap_or_else(|| target.inbox.clone());
+        relay::deliver(txn, &self.context, &instance, activity, vec![inbox]).await
+    }
+
+    /// Activities about a post: built for the acting member, then relayed
+    /// through the post's working group.
+    async fn publish_in_group(&self, txn: &DatabaseTransaction, outgoing: Outgoing) -> ServiceResult<()> {
+        let urls = &self.context.node.urls;
+        let (post, sender, activity, effect) = match outgoing {
+            Outgoing::CreatePost { post_id } | Outgoing::UpdatePost { post_id } => {
+                let post = post_by_id(txn, post_id).await?;
+                let kind = if matches!(outgoing, Outgoing::CreatePost { .. }) {
+                    "Create"
+                } else {
+                    "Update"
+                };
+                let note = note_of(txn, post.clone())
+                    .await
+                    .map_err(|e| ServiceError::Internal(e.to_string()))?;
+                let author = actor_by_id(txn, post.author_id.unwrap_or_default()).await?;
+                let activity = json!({
+                    "id": urls.new_activity(&kind.to_ascii_lowercase()),
+                    "type": kind,
+                    "actor": author.ap_id,
+                    "object": to_value(&note)?,
+                    "to": note.to,
+                    "cc": note.cc,
+                    "audience": note.audience,
+                });
+                let effect = if kind == "Create" {
+                    Effect::NewPost
+                } else {
+                    Effect::Other
+                };
+                (post, author, activity, effect)
+            }
+            Outgoing::DeletePost { post_id } => {
+                let post = post_by_id(txn, post_id).await?;
+                let author = actor_by_id(txn, post.author_id.unwrap_or_default()).await?;
+                let activity = self
+                    .about_post(txn, "Delete", &author, &post, json!(post.ap_id))
+                    .await?;
+                (post, author, activity, Effect::PostGone)
+            }
+            Outgoing::RemovePost {
+                post_id,
+                moderator_id,
+            } => {
+                // Lemmy's shape: a Delete of the post by a moderator of its group.
+                let post = post_by_id(txn, post_id).await?;
+                let moderator = actor_by_id(txn, moderator_id).await?;
+                let activity = self
+                    .about_post(txn, "Delete", &moderator, &post, json!(post.ap_id))
+                    .await?;
+                (post, moderator, activity, Effect::PostGone)
+            }
+            Outgoing::LockThread {
+                post_id,
+                moderator_id,
+                locked,
+            } => {
+                let post = post_by_id(txn, post_id).await?;
+                let moderator = actor_by_id(txn, moderator_id).await?;
+                let mut activity = self
+                    .about_post(txn, "Lock", &moderator, &post, json!(post.ap_id))
+                    .await?;
+                if !locked {
+                    activity = self.about_post(txn, "Undo", &moderator, &post, activity).await?;
+                }
+                (post, moderator, activity, Effect::Other)
+            }
+            Outgoing::React { reaction_id } => {
+                let reaction = queries::posts::reaction_by_id(txn, reaction_id)
+                    .await?
+                    .ok_or_else(|| ServiceError::Internal("a reaction vanished while publishing".into()))?;
+                let post = post_by_id(txn, reaction.post_id).await?;
+                let actor = actor_by_id(txn, reaction.actor_id).await?;
+                let activity = self.reaction_json(txn, &reaction, &actor, &post).await?;
+                (post, actor, activity, Effect::Other)
+            }
+            Outgoing::UndoReaction { reaction } => {
+                let post = post_by_id(txn, reaction.post_id).await?;
+                let actor = actor_by_id(txn, reaction.actor_id).await?;
+                let inner = self.reaction_json(txn, &reaction, &actor, &post).await?;
+                let activity = self.about_post(txn, "Undo", &actor, &post, inner).await?;
+                (post, actor, activity, Effect::Other)
+            }
+            other => {
+                return Err(ServiceError::Internal(format!(
+                    "not an activity in a group: {other:?}"
+                )));
+            }
+        };
+        self.relay(txn, &post, &sender, activity, effect).await
+    }
+
+    /// `{type, actor, object}` about a post, addressed like the post.
+    async fn about_post(
+        &self,
+        txn: &DatabaseTransaction,
+        kind: &str,
+        actor: &actor::Model,
+        post: &post::Model,
+        object: Value,
+    ) -> ServiceResult<Value> {
+        let group = match post.group_id {
+            Some(id) => queries::actors::by_id(txn, id).await?,
+            None => None,
+        };
+        let mut to = vec![json!(public())];
+        if let Some(group) = &group {
+            to.push(json!(group.ap_id));
+        }
+        if post.visibility == queries::posts::MEMBERS {
+            to.remove(0);
+        }
+        Ok(json!({
+            "id": self.context.node.urls.new_activity(&kind.to_ascii_lowercase()),
+            "type": kind,
+            "actor": actor.ap_id,
+            "object": object,
+            "to": to,
+            "audience": group.map(|g| g.ap_id),
+        }))
+    }
+
+    async fn reaction_json(
+        &self,
+        txn: &DatabaseTransaction,
+        reaction: &reaction::Model,
+        actor: &actor::Model,
+        post: &post::Model,
+    ) -> ServiceResult<Value> {
+        let kind = if reaction.kind == queries::posts::DISLIKE {
+            "Dislike"
+        } else {
+            "Like"
+        };
+        let mut activity = self.about_post(txn, kind, actor, post, json!(post.ap_id)).await?;
+        if let (Value::Object(map), Some(id)) = (&mut activity, &reaction.ap_id) {
+            map.insert("id".into(), json!(id));
+        }
+        Ok(activity)
+    }
+
+    /// Send an activity about `post` where it must go: through the group
+    /// (announced when the group is ours, to its inbox when it is remote),
+    /// and to the remote people it concerns (mentioned, replied to, liked).
+    async fn relay(
+        &self,
+        txn: &DatabaseTransaction,
+        post: &post::Model,
+        sender: &actor::Model,
+        activity: Value,
+        effect: Effect,
+    ) -> ServiceResult<()> {
+        let group = match post.group_id {
+            Some(id) => queries::actors::by_id(txn, id).await?,
+            None => None,
+        };
+        let mut inboxes = Vec::new();
+        let mut concerned: Vec<i64> = Vec::new();
+        if let Some(author) = post.author_id
+            && author != sender.id
+        {
+            concerned.push(author);
+        }
+        if effect == Effect::NewPost
+            && let Some(parent_id) = post.parent_id
+            && let Some(parent) = queries::posts::by_id(txn, parent_id).await?
+            && let Some(author) = parent.author_id
+        {
+            concerned.push(author);
+        }
+        for tag in queries::posts::tags_of(txn, vec![post.id]).await? {
+            if tag.kind == queries::posts::MENTION
+                && let Some(href) = &tag.href
+                && let Some(actor) = queries::actors::by_ap_id(txn, href).await?
+            {
+                concerned.push(actor.id);
+            }
+        }
+        for id in concerned {
+            if let Some(actor) = queries::actors::by_id(txn, id).await?
+                && !actor.local
+                && actor.kind != queries::actors::GROUP
+            {
+                inboxes.push(actor.inbox);
+            }
+        }
+        match &group {
+            Some(group) if group.local => {
+                relay::announce(txn, &self.context, group, post, &activity, effect).await?;
+            }
+            Some(group) => inboxes.push(group.inbox.clone()),
+            None => {}
+        }
+        // Members-only posts never leave the group's own channel.
+        if post.visibility == queries::posts::MEMBERS && group.as_ref().is_some_and(|g| g.local) {
+            inboxes.clear();
+        }
+        relay::deliver(txn, &self.context, sender, activity, inboxes).await
     }
 }

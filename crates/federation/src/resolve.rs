@@ -194,3 +194,20 @@ mod tests {
         );
     }
 }
+
+/// A post by its ActivityPub id: the stored copy, or fetched from its origin.
+pub async fn resolve_post(
+    id: &str,
+    data: &RequestData,
+) -> Result<crate::objects::post::DbPost, FederationError> {
+    let url = Url::parse(id.trim())?;
+    if let Some(row) = queries::posts::by_ap_id(&data.db, url.as_str()).await? {
+        return crate::objects::post::DbPost::new(row);
+    }
+    if url.as_str().starts_with(data.node.urls.base()) {
+        return Err(FederationError::NotFound);
+    }
+    ObjectId::<crate::objects::post::DbPost>::from(url)
+        .dereference(data)
+        .await
+}

@@ -12,6 +12,7 @@ pub mod keys;
 pub mod node;
 pub mod posts;
 pub mod publish;
+pub mod reports;
 pub mod urls;
 
 pub use error::{ServiceError, ServiceResult};

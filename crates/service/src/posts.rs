@@ -578,15 +578,16 @@ pub async fn can_read(
 
 /// Fill in authors, groups and tags for a list of posts.
 async fn views(db: &impl ConnectionTrait, posts: Vec<(post::Model, usize)>) -> ServiceResult<Vec<PostView>> {
+    let mut actor_ids: Vec<i64> = Vec::new();
+    for (post, _) in &posts {
+        actor_ids.extend(post.author_id);
+        actor_ids.extend(post.group_id);
+    }
+    actor_ids.sort_unstable();
+    actor_ids.dedup();
     let mut actors: HashMap<i64, Option<actor::Model>> = HashMap::new();
-    for id in posts
-        .iter()
-        .flat_map(|(p, _)| [p.author_id, p.group_id])
-        .flatten()
-    {
-        if let std::collections::hash_map::Entry::Vacant(slot) = actors.entry(id) {
-            slot.insert(queries::actors::by_id(db, id).await?);
-        }
+    for id in actor_ids {
+        actors.insert(id, queries::actors::by_id(db, id).await?);
     }
     let mut tags: HashMap<i64, Vec<post_tag::Model>> = HashMap::new();
     for tag in queries::posts::tags_of(db, posts.iter().map(|(p, _)| p.id).collect()).await? {
@@ -706,6 +707,12 @@ pub async fn feed(db: &impl ConnectionTrait, feed: Feed<'_>, page: Page) -> Serv
     views(db, posts.into_iter().map(|p| (p, 0)).collect()).await
 }
 
+/// Public posts with a hashtag, here and from elsewhere.
+pub async fn tagged(db: &impl ConnectionTrait, tag: &str, page: Page) -> ServiceResult<Vec<PostView>> {
+    let posts = queries::posts::tagged(db, tag, page).await?;
+    views(db, posts.into_iter().map(|p| (p, 0)).collect()).await
+}
+
 /// A post learned from another node, already checked by the federation layer.
 #[derive(Debug, Clone)]
 pub struct RemotePost {
@@ -729,6 +736,21 @@ pub struct RemotePost {
     pub tags: Vec<(String, String, Option<String>)>,
 }
 
+/// The first line of a post's text, without the mentions that address it.
+fn first_line(html: &str) -> Option<String> {
+    text::html_to_text(html)
+        .lines()
+        .map(|line| {
+            text::plain_text(line, MAX_CONTENT)
+                .split_whitespace()
+                .skip_while(|word| word.starts_with('@'))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .find(|line| !line.is_empty())
+        .map(|line| line.chars().take(MAX_TITLE).collect())
+}
+
 /// What storing a remote post came to.
 #[derive(Debug)]
 pub enum StoredPost {
@@ -743,12 +765,20 @@ pub enum StoredPost {
 /// Store or refresh a post from another node. Its parent, when known, places
 /// it in a thread; replies that were waiting for it are placed below it.
 pub async fn store_remote(db: &impl ConnectionTrait, remote: RemotePost) -> ServiceResult<StoredPost> {
+    let content_html = text::sanitize_html(&remote.content_html);
     let title = remote
         .title
         .as_deref()
         .map(|t| text::plain_text(t, MAX_TITLE))
-        .filter(|t| !t.is_empty());
-    let content_html = text::sanitize_html(&remote.content_html);
+        .filter(|t| !t.is_empty())
+        // A thread started from Mastodon has no title: its first line is one, as Lemmy does.
+        .or_else(|| {
+            remote
+                .in_reply_to
+                .is_none()
+                .then(|| first_line(&content_html))
+                .flatten()
+        });
     let summary = remote
         .summary
         .as_deref()

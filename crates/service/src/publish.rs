@@ -34,6 +34,8 @@ pub enum Outgoing {
     React { reaction_id: i64 },
     /// A member took a reaction back. Sent before the row is removed.
     UndoReaction { reaction: reaction::Model },
+    /// A report about someone on another node goes to that node.
+    Report { report_id: i64 },
 }
 
 #[async_trait::async_trait]

@@ -1,7 +1,7 @@
 //! ActivityPub routes: actors (with content negotiation), inboxes and
 //! collections. One URL serves a page to people and JSON to servers.
 
-use crate::{AppState, auth::MaybeSession, error::PageError, pages};
+use crate::{AppState, auth::MaybeSession, error::PageError, pages, thread_pages};
 use activitypub_federation::traits::Object;
 use axum::{
     Router,
@@ -11,12 +11,16 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
 };
-use healthcommons_db::{entities::actor, queries};
+use healthcommons_db::{
+    entities::{actor, post},
+    queries,
+};
 use healthcommons_federation::{
     collections,
     inbox::{self, InboxRejection},
     negotiation::{self, AP_CONTENT_TYPE},
     objects::actor::DbActor,
+    objects::post::{note_of, tombstone_json},
 };
 use serde_json::{Value, json};
 use tracing::{debug, error};
@@ -35,6 +39,8 @@ pub fn routes(max_inbox_body: usize) -> Router<AppState> {
         .route("/u/{name}/{collection}", get(person_collection))
         .route("/g/{name}/{collection}", get(group_collection))
         .route("/actor/outbox", get(instance_outbox))
+        .route("/p/{token}", get(post_object))
+        .route("/p/{token}/context", get(thread_context))
         .merge(inboxes)
 }
 
@@ -234,9 +240,35 @@ async fn collection_of(state: &AppState, name: &str, kind: &str, which: &str) ->
         "following" => {
             collections::counted_collection(&id, queries::follows::count_following(state.db(), row.id).await?)
         }
-        // Nothing public has been published yet: follows and their answers
-        // are addressed to one actor and never listed.
-        "outbox" => collections::outbox(&id, Vec::new()),
+        "outbox" => {
+            let page = queries::posts::Page { number: 1, size: 20 };
+            let mut items = Vec::new();
+            for post in queries::posts::outbox_of(state.db(), row.id, page).await? {
+                let ap_id = post.ap_id.clone();
+                match note_of(state.db(), post).await {
+                    Ok(note) => items.push(json!({
+                        "id": format!("{ap_id}#create"),
+                        "type": "Create",
+                        "actor": note.attributed_to,
+                        "object": note,
+                        "to": note.to,
+                        "cc": note.cc,
+                    })),
+                    Err(err) => debug!(%err, "a post left out of an outbox"),
+                }
+            }
+            let total = queries::posts::count_outbox_of(state.db(), row.id).await?;
+            collections::outbox(&id, total, items)
+        }
+        "moderators" if kind == queries::actors::GROUP => {
+            let mut ids = Vec::new();
+            for moderator in queries::groups::moderators(state.db(), row.id).await? {
+                if let Some(actor) = queries::actors::by_id(state.db(), moderator.actor_id).await? {
+                    ids.push(actor.ap_id);
+                }
+            }
+            collections::ordered(&id, ids)
+        }
         _ => return Ok(not_found()),
     };
     Ok(activity_json(value))
@@ -257,8 +289,80 @@ async fn group_collection(
 }
 
 async fn instance_outbox(State(state): State<AppState>) -> Response {
+    // The instance actor publishes nothing; it only signs fetches and reports.
     activity_json(collections::outbox(
         &format!("{}/actor/outbox", state.context().node.urls.base()),
+        0,
         Vec::new(),
     ))
+}
+
+/// A local post by its URL token, public or unlisted only.
+async fn local_post(state: &AppState, token: &str) -> Result<Option<post::Model>, PageError> {
+    let ap_id = format!("{}/p/{token}", state.context().node.urls.base());
+    Ok(queries::posts::by_ap_id(state.db(), &ap_id)
+        .await?
+        .filter(|p| p.local))
+}
+
+/// A post: its `Note` for servers, its thread page for people, `410 Gone`
+/// with a `Tombstone` once deleted. Members-only posts are never served here:
+/// they reach members by delivery only.
+async fn post_object(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    session: MaybeSession,
+) -> Result<Response, PageError> {
+    let post = local_post(&state, &token).await?;
+    let json = wants_json(&headers);
+    let Some(post) = post.filter(|p| p.visibility != queries::posts::MEMBERS || !json) else {
+        return Ok(if json {
+            not_found()
+        } else {
+            pages::not_found(session).into_response()
+        });
+    };
+    if !json {
+        return vary_on_accept(thread_pages::thread_page(&state, session, &headers, &post.ap_id).await);
+    }
+    if post.is_gone() {
+        let mut response = activity_json(tombstone_json(&post.ap_id, post.deleted_at));
+        *response.status_mut() = StatusCode::GONE;
+        return Ok(response);
+    }
+    match note_of(state.db(), post).await {
+        Ok(note) => {
+            let mut value = serde_json::to_value(note).unwrap_or_default();
+            if let Value::Object(map) = &mut value {
+                map.insert("@context".into(), json!(collections::AS_CONTEXT));
+            }
+            Ok(activity_json(value))
+        }
+        Err(err) => {
+            error!(%err, "could not render a post");
+            Ok((StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response())
+        }
+    }
+}
+
+/// FEP-7888: every post of a public thread, so others can backfill it.
+async fn thread_context(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Response, PageError> {
+    let Some(root) = local_post(&state, &token)
+        .await?
+        .filter(|p| p.in_reply_to.is_none() && p.visibility != queries::posts::MEMBERS)
+    else {
+        return Ok(not_found());
+    };
+    let mut ids = vec![root.ap_id.clone()];
+    for reply in queries::posts::replies_in_thread(state.db(), root.id).await? {
+        if !reply.is_gone() && reply.author_id.is_some() {
+            ids.push(reply.ap_id);
+        }
+    }
+    let id = format!("{}/context", root.ap_id);
+    Ok(activity_json(collections::ordered(&id, ids)))
 }

@@ -93,7 +93,9 @@ impl utoipa::Modify for BearerAuth {
 }
 
 async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+    let mut doc = ApiDoc::openapi();
+    doc.merge(crate::discussions::DiscussionsDoc::openapi());
+    Json(doc)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -231,6 +233,9 @@ pub struct CreateGroup {
     /// Followers wait for a moderator's approval.
     #[serde(default)]
     pub manually_approves_followers: bool,
+    /// Who may post, who may read, topics, place, rules.
+    #[serde(flatten, default)]
+    pub settings: crate::discussions::GroupSettingsUpdate,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -257,6 +262,7 @@ async fn create_group(
             display_name: &body.display_name,
             summary: &body.summary,
             manually_approves_followers: body.manually_approves_followers,
+            settings: body.settings.as_settings(),
         },
     )
     .await?;

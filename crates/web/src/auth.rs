@@ -37,6 +37,21 @@ impl FromRequestParts<AppState> for ApiAccount {
     }
 }
 
+/// An API caller who may or may not send a token; a token that is sent must be valid.
+pub struct MaybeApiAccount(pub Option<Account>);
+
+impl FromRequestParts<AppState> for MaybeApiAccount {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if !parts.headers.contains_key(http::header::AUTHORIZATION) {
+            return Ok(MaybeApiAccount(None));
+        }
+        let ApiAccount(account) = ApiAccount::from_request_parts(parts, state).await?;
+        Ok(MaybeApiAccount(Some(account)))
+    }
+}
+
 /// An admin API caller.
 pub struct ApiAdmin(pub Account);
 

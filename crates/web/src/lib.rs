@@ -6,9 +6,11 @@
 pub mod activitypub;
 pub mod api;
 pub mod auth;
+pub mod discussions;
 pub mod error;
 pub mod ops;
 pub mod pages;
+pub mod thread_pages;
 pub mod wellknown;
 
 use activitypub_federation::config::FederationConfig;
@@ -75,7 +77,9 @@ const MAX_BODY: usize = 1024 * 1024;
 pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(pages::routes())
+        .merge(thread_pages::routes())
         .merge(api::routes())
+        .merge(discussions::routes())
         .merge(activitypub::routes(state.context().settings.max_inbox_body))
         .merge(wellknown::routes())
         .merge(ops::routes())

@@ -300,11 +300,29 @@ pub async fn person_page(state: &AppState, session: MaybeSession, row: actor::Mo
     Ok(render(page)?.into_response())
 }
 
+/// A thread being written on the group page: what was typed, its preview,
+/// and why it was refused, if it was.
+pub struct Draft {
+    pub title: String,
+    pub content: String,
+    pub summary: String,
+    pub preview_html: String,
+    pub error: String,
+}
+
 #[derive(Template)]
 #[template(path = "group.html")]
 struct GroupPage {
     viewer: Option<Viewer>,
     csrf: String,
+    threads: Vec<crate::thread_pages::PostItem>,
+    draft: Option<Draft>,
+    topics: Vec<String>,
+    rules_html: String,
+    place: String,
+    posting_policy: String,
+    members_only: bool,
+    moderators: Vec<String>,
     name: String,
     display_name: String,
     handle: String,
@@ -321,7 +339,27 @@ pub async fn group_page(
     row: actor::Model,
     headers: &HeaderMap,
 ) -> PageResult<Response> {
+    group_page_with_draft(state, session, row, headers, None).await
+}
+
+pub async fn group_page_with_draft(
+    state: &AppState,
+    session: MaybeSession,
+    row: actor::Model,
+    headers: &HeaderMap,
+    draft: Option<Draft>,
+) -> PageResult<Response> {
     let db = state.db();
+    let view = groups::view_of(db, row.clone()).await?;
+    let threads = healthcommons_service::posts::group_threads(
+        db,
+        session.0.as_ref().map(|a| &a.person),
+        &row,
+        queries::posts::Page { number: 1, size: 50 },
+    )
+    .await?;
+    let threads = crate::thread_pages::items_for(state, session.0.as_ref(), &threads).await?;
+    let settings = view.settings.clone();
     let jar = CookieJar::from_headers(headers);
     let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
     let membership = match &session.0 {
@@ -334,6 +372,35 @@ pub async fn group_page(
     let page = GroupPage {
         viewer: Viewer::of(&session.0),
         csrf,
+        threads,
+        draft,
+        topics: settings.as_ref().map(groups::topics).unwrap_or_default(),
+        rules_html: settings
+            .as_ref()
+            .and_then(|s| s.rules_html.clone())
+            .unwrap_or_default(),
+        place: settings
+            .as_ref()
+            .map(|s| {
+                [s.place_name.clone(), s.place_address.clone()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default(),
+        posting_policy: settings
+            .as_ref()
+            .map(|s| s.posting_policy.clone())
+            .unwrap_or_else(|| "open".into()),
+        members_only: settings
+            .as_ref()
+            .is_some_and(|s| s.visibility == queries::groups::VISIBLE_MEMBERS),
+        moderators: view
+            .moderators
+            .iter()
+            .map(|m| format!("@{}@{}", m.username, m.host))
+            .collect(),
         members: queries::follows::count_followers(db, row.id).await?,
         display_name: row.display_name.clone().unwrap_or_else(|| row.username.clone()),
         handle: format!("@{}@{}", row.username, row.host),

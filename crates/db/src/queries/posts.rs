@@ -332,6 +332,10 @@ pub async fn reaction_of(
         .await?)
 }
 
+pub async fn reaction_by_id(db: &impl ConnectionTrait, id: i64) -> DbResult<Option<reaction::Model>> {
+    Ok(reaction::Entity::find_by_id(id).one(db).await?)
+}
+
 pub async fn reaction_by_ap_id(db: &impl ConnectionTrait, ap_id: &str) -> DbResult<Option<reaction::Model>> {
     Ok(reaction::Entity::find()
         .filter(reaction::Column::ApId.eq(ap_id))
@@ -360,4 +364,25 @@ async fn recount(db: &impl ConnectionTrait, post_id: i64) -> DbResult<()> {
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// Public thread starts carrying a hashtag, newest first.
+pub async fn tagged(db: &impl ConnectionTrait, tag: &str, page: Page) -> DbResult<Vec<post::Model>> {
+    let ids: Vec<i64> = post_tag::Entity::find()
+        .filter(post_tag::Column::Kind.eq(HASHTAG))
+        .filter(post_tag::Column::Name.eq(tag))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| t.post_id)
+        .collect();
+    Ok(post::Entity::find()
+        .filter(post::Column::Id.is_in(ids))
+        .filter(post::Column::Visibility.eq(PUBLIC))
+        .filter(visible())
+        .order_by_desc(post::Column::Published)
+        .offset(page.offset())
+        .limit(page.size)
+        .all(db)
+        .await?)
 }

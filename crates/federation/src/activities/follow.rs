@@ -44,6 +44,8 @@ impl Activity for Follow {
 
     async fn receive(self, data: &RequestData) -> Result<(), FederationError> {
         let follower = self.actor.dereference(data).await?;
+        // How this follower's node reads group activity decides what we send it.
+        crate::relay::learn_software(data, self.actor.inner()).await;
         let target = self.object.dereference_local(data).await?;
         follows::receive_follow(
             &data.db,

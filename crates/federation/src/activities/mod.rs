@@ -2,20 +2,45 @@
 //! builder used when we send it.
 
 pub mod accept_follow;
+pub mod announce;
+pub mod create_post;
+pub mod delete_post;
+pub mod flag;
 pub mod follow;
+pub mod like;
 pub mod reject_follow;
 pub mod undo_follow;
+pub mod undo_reaction;
+pub mod update_post;
 
-use crate::{FederationError, RequestData, objects::actor::host_of};
-use activitypub_federation::traits::Activity;
+use crate::{
+    FederationError, RequestData,
+    objects::{
+        actor::{DbActor, host_of},
+        post::{ApPost, DbPost, group_of},
+    },
+    relay::{self, Effect},
+};
+use activitypub_federation::{
+    fetch::object_id::ObjectId,
+    traits::{Activity, Object},
+};
+use healthcommons_db::queries;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
 pub use accept_follow::AcceptFollow;
+pub use announce::Announce;
+pub use create_post::CreatePost;
+pub use delete_post::DeletePost;
+pub use flag::Flag;
 pub use follow::Follow;
+pub use like::Like;
 pub use reject_follow::RejectFollow;
 pub use undo_follow::UndoFollow;
+pub use undo_reaction::UndoReaction;
+pub use update_post::UpdatePost;
 
 /// Everything an inbox understands. Untagged: each variant checks its own
 /// `type`, and `Unhandled` (last) keeps what no variant matched so it is
@@ -27,6 +52,13 @@ pub enum InboxActivity {
     AcceptFollow(AcceptFollow),
     RejectFollow(RejectFollow),
     UndoFollow(UndoFollow),
+    UndoReaction(UndoReaction),
+    CreatePost(CreatePost),
+    UpdatePost(UpdatePost),
+    DeletePost(DeletePost),
+    Like(Like),
+    Announce(Announce),
+    Flag(Flag),
     Unhandled(Value),
 }
 
@@ -44,17 +76,35 @@ impl InboxActivity {
             InboxActivity::Follow(_) => "Follow".into(),
             InboxActivity::AcceptFollow(_) => "Accept".into(),
             InboxActivity::RejectFollow(_) => "Reject".into(),
-            InboxActivity::UndoFollow(_) => "Undo".into(),
+            InboxActivity::UndoFollow(_) | InboxActivity::UndoReaction(_) => "Undo".into(),
+            InboxActivity::CreatePost(_) => "Create".into(),
+            InboxActivity::UpdatePost(_) => "Update".into(),
+            InboxActivity::DeletePost(_) => "Delete".into(),
+            InboxActivity::Like(a) => format!("{:?}", a.kind),
+            InboxActivity::Announce(_) => "Announce".into(),
+            InboxActivity::Flag(_) => "Flag".into(),
             InboxActivity::Unhandled(value) => activity_type(value),
         }
     }
 
-    pub async fn process(self, data: &RequestData) -> Result<Outcome, FederationError> {
+    /// Verify and apply an activity. `raw` is the activity as received, which
+    /// our working groups announce unchanged.
+    pub async fn process(self, raw: Value, data: &RequestData) -> Result<Outcome, FederationError> {
         match self {
             InboxActivity::Follow(a) => run(a, data).await,
             InboxActivity::AcceptFollow(a) => run(a, data).await,
             InboxActivity::RejectFollow(a) => run(a, data).await,
             InboxActivity::UndoFollow(a) => run(a, data).await,
+            InboxActivity::UndoReaction(a) => run(UndoReaction { raw, ..a }, data).await,
+            InboxActivity::CreatePost(a) => run(CreatePost { raw, ..a }, data).await,
+            InboxActivity::UpdatePost(a) => run(UpdatePost { raw, ..a }, data).await,
+            InboxActivity::DeletePost(a) => run(DeletePost { raw, ..a }, data).await,
+            InboxActivity::Like(a) => run(Like { raw, ..a }, data).await,
+            InboxActivity::Flag(a) => run(a, data).await,
+            InboxActivity::Announce(a) => {
+                a.verify()?;
+                a.receive(data).await
+            }
             InboxActivity::Unhandled(value) => {
                 let kind = activity_type(&value);
                 // A type we do handle that matched no variant: say what is wrong with it.
@@ -63,6 +113,18 @@ impl InboxActivity {
                     "Accept" | "Accept{Follow}" => serde_json::from_value::<AcceptFollow>(value).err(),
                     "Reject" | "Reject{Follow}" => serde_json::from_value::<RejectFollow>(value).err(),
                     "Undo{Follow}" => serde_json::from_value::<UndoFollow>(value).err(),
+                    "Undo{Like}" | "Undo{Dislike}" | "Undo{Announce}" => {
+                        serde_json::from_value::<UndoReaction>(value).err()
+                    }
+                    "Create" | "Create{Note}" | "Create{Page}" | "Create{Article}" => {
+                        serde_json::from_value::<CreatePost>(value).err()
+                    }
+                    "Update{Note}" | "Update{Page}" | "Update{Article}" => {
+                        serde_json::from_value::<UpdatePost>(value).err()
+                    }
+                    "Like" | "Dislike" => serde_json::from_value::<Like>(value).err(),
+                    "Announce" => serde_json::from_value::<Announce>(value).err(),
+                    "Flag" => serde_json::from_value::<Flag>(value).err(),
                     _ => None,
                 };
                 match parse_error {
@@ -179,4 +241,84 @@ impl FollowRef {
             FollowRef::Id(_) => None,
         }
     }
+}
+
+/// Store a post from a Create or Update, after the checks only a post needs:
+/// its author is the activity's actor, and a group of ours accepts it.
+async fn receive_post(
+    actor: &ObjectId<DbActor>,
+    object: Value,
+    raw: &Value,
+    effect: Effect,
+    data: &RequestData,
+) -> Result<(), FederationError> {
+    let json: ApPost = match &object {
+        Value::String(id) => {
+            let url = Url::parse(id)?;
+            if host_of(&url) != host_of(actor.inner()) {
+                return Err(FederationError::Forbidden(
+                    "the post is on another host than its actor".into(),
+                ));
+            }
+            activitypub_federation::fetch::fetch_object_http(&url, data)
+                .await?
+                .object
+        }
+        other => serde_json::from_value(other.clone())?,
+    };
+    DbPost::verify(&json, actor.inner(), data).await?;
+    if &json.attributed_to != actor.inner() {
+        return Err(FederationError::Forbidden(
+            "only its author may create or edit a post".into(),
+        ));
+    }
+    if queries::posts::by_ap_id(&data.db, json.id.inner().as_str())
+        .await?
+        .is_some_and(|p| p.deleted_at.is_some())
+    {
+        // Deleted before it arrived: the tombstone wins.
+        return Ok(());
+    }
+    let group = group_of(&json, data).await?;
+    if let Some(group) = group.as_ref().filter(|g| g.local) {
+        let parent = match &json.in_reply_to {
+            Some(parent) => {
+                let _ = ObjectId::<DbPost>::from(parent.clone()).dereference(data).await;
+                queries::posts::by_ap_id(&data.db, parent.as_str()).await?
+            }
+            None => None,
+        };
+        let author = actor.dereference(data).await?;
+        let existing = queries::posts::by_ap_id(&data.db, json.id.inner().as_str()).await?;
+        if existing.is_none() {
+            healthcommons_service::posts::check_group_policy(&data.db, group, &author.row, parent.as_ref())
+                .await?;
+        }
+    }
+    let stored = DbPost::from_json(json, data).await?;
+    relay_if_local_group(&stored.row, raw, effect, data).await
+}
+
+/// When a post is in one of our working groups, the group announces the
+/// activity to its followers.
+async fn relay_if_local_group(
+    post: &healthcommons_db::entities::post::Model,
+    raw: &Value,
+    effect: Effect,
+    data: &RequestData,
+) -> Result<(), FederationError> {
+    let Some(group_id) = post.group_id else {
+        return Ok(());
+    };
+    let Some(group) = queries::actors::by_id(&data.db, group_id)
+        .await?
+        .filter(|g| g.local)
+    else {
+        return Ok(());
+    };
+    if raw.is_null() {
+        return Ok(());
+    }
+    relay::announce(&data.db, data.app_data(), &group, post, raw, effect).await?;
+    Ok(())
 }

@@ -135,7 +135,7 @@ pub struct ApActor {
 
 /// `url` is a string for most servers, an array of links or an object for
 /// others (Funkwhale, PeerTube); keep the first http(s) URL found.
-fn first_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Url>, D::Error> {
+pub(crate) fn first_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Url>, D::Error> {
     fn find(value: &Value) -> Option<Url> {
         match value {
             Value::String(s) => Url::parse(s)

@@ -1,0 +1,145 @@
+//! `Announce`: a working group we follow relays an activity in it
+//! (FEP-1b12), or someone boosts a post.
+//!
+//! An announced activity is trusted as embedded only when its actor shares
+//! the group's origin. Otherwise a post is fetched from its own origin, a
+//! Delete by its author counts only once the origin answers that it is gone,
+//! and a Delete by anyone else counts as the group's own removal.
+
+use crate::{
+    FederationError, RequestData,
+    activities::{InboxActivity, Outcome, verify_same_origin},
+    objects::{
+        actor::{DbActor, host_of},
+        post::DbPost,
+    },
+};
+use activitypub_federation::{fetch::object_id::ObjectId, kinds::activity::AnnounceType};
+use healthcommons_db::queries::{self, posts::BOOST};
+use healthcommons_service::posts;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use url::Url;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Announce {
+    pub id: Url,
+    #[serde(rename = "type")]
+    pub kind: AnnounceType,
+    pub actor: ObjectId<DbActor>,
+    /// An activity, a post, or a post's id.
+    pub object: Value,
+}
+
+fn id_of(value: &Value) -> Option<Url> {
+    match value {
+        Value::String(s) => Url::parse(s).ok(),
+        Value::Object(map) => map
+            .get("id")
+            .and_then(Value::as_str)
+            .and_then(|s| Url::parse(s).ok()),
+        _ => None,
+    }
+}
+
+impl Announce {
+    pub fn verify(&self) -> Result<(), FederationError> {
+        verify_same_origin(&self.id, self.actor.inner())?;
+        if id_of(&self.object).is_none() {
+            return Err(FederationError::Invalid("Announce names no object".into()));
+        }
+        Ok(())
+    }
+
+    pub async fn receive(self, data: &RequestData) -> Result<Outcome, FederationError> {
+        let announcer = self.actor.dereference(data).await?;
+        let relayed = self.object.get("actor").is_some() && self.object.get("object").is_some();
+        if relayed {
+            return self.receive_relayed(announcer, data).await;
+        }
+        let post_id = id_of(&self.object).ok_or_else(|| FederationError::Invalid("no object".into()))?;
+        if announcer.row.kind == queries::actors::GROUP {
+            // A group boosting a post in it: fetch the post from its origin.
+            ObjectId::<DbPost>::from(post_id).dereference(data).await?;
+            return Ok(Outcome::Applied);
+        }
+        posts::receive_reaction(
+            &data.db,
+            &announcer.row,
+            post_id.as_str(),
+            BOOST,
+            self.id.as_str(),
+        )
+        .await?;
+        Ok(Outcome::Applied)
+    }
+
+    async fn receive_relayed(self, group: DbActor, data: &RequestData) -> Result<Outcome, FederationError> {
+        if group.row.kind != queries::actors::GROUP {
+            return Err(FederationError::Forbidden(
+                "only working groups relay others' activities".into(),
+            ));
+        }
+        let mut inner = self.object;
+        let inner_actor = inner
+            .get("actor")
+            .and_then(id_of)
+            .ok_or_else(|| FederationError::Invalid("the announced activity names no actor".into()))?;
+        let same_origin = host_of(&inner_actor) == host_of(self.actor.inner());
+        let inner_type = inner
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        if inner_type == "Announce" {
+            return Err(FederationError::Invalid(
+                "an Announce may not announce an Announce".into(),
+            ));
+        }
+        if !same_origin {
+            match inner_type.as_str() {
+                "Create" | "Update" => {
+                    // Do not trust the copy: fetch the post from its origin.
+                    let object_id = inner.get("object").and_then(id_of);
+                    if let (Value::Object(map), Some(object_id)) = (&mut inner, object_id) {
+                        map.insert("object".into(), Value::String(object_id.to_string()));
+                    }
+                }
+                "Delete" => {
+                    let object = inner.get("object").and_then(id_of);
+                    if let Some(object) = object
+                        && let Some(post) = queries::posts::by_ap_id(&data.db, object.as_str()).await?
+                    {
+                        let author = match post.author_id {
+                            Some(id) => queries::actors::by_id(&data.db, id).await?,
+                            None => None,
+                        };
+                        let by_author = author.as_ref().is_some_and(|a| a.ap_id == inner_actor.as_str());
+                        if !by_author {
+                            if post.group_id != Some(group.row.id) {
+                                return Err(FederationError::Forbidden(
+                                    "a group may only remove posts in itself".into(),
+                                ));
+                            }
+                            posts::receive_delete(&data.db, &group.row, object.as_str()).await?;
+                            return Ok(Outcome::Applied);
+                        }
+                        if ObjectId::<DbPost>::from(object)
+                            .dereference_forced(data)
+                            .await
+                            .is_ok()
+                        {
+                            return Err(FederationError::Forbidden(
+                                "the post still exists at its origin".into(),
+                            ));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let activity: InboxActivity = serde_json::from_value(inner.clone())?;
+        Box::pin(activity.process(inner, data)).await
+    }
+}

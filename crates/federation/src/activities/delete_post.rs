@@ -1,0 +1,76 @@
+//! `Delete` of a post: by its author (it becomes a tombstone), or by a
+//! moderator of its working group (Lemmy's removal). A Delete that arrives
+//! before its Create leaves a tombstone so the Create cannot revive it.
+
+use crate::{
+    FederationContext, FederationError, RequestData,
+    activities::{relay_if_local_group, verify_same_origin},
+    objects::actor::{DbActor, host_of},
+    relay::Effect,
+};
+use activitypub_federation::{fetch::object_id::ObjectId, kinds::activity::DeleteType, traits::Activity};
+use healthcommons_db::queries;
+use healthcommons_service::posts;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use url::Url;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeletePost {
+    pub id: Url,
+    #[serde(rename = "type")]
+    pub kind: DeleteType,
+    pub actor: ObjectId<DbActor>,
+    /// The post's id, or a `Tombstone` with it (Mastodon).
+    pub object: Value,
+    #[serde(skip)]
+    pub raw: Value,
+}
+
+impl DeletePost {
+    pub fn object_id(&self) -> Result<Url, FederationError> {
+        let id = match &self.object {
+            Value::String(s) => Some(s.as_str()),
+            Value::Object(map) => map.get("id").and_then(Value::as_str),
+            _ => None,
+        };
+        Ok(Url::parse(id.ok_or_else(|| {
+            FederationError::Invalid("Delete names no object".into())
+        })?)?)
+    }
+}
+
+#[async_trait::async_trait]
+impl Activity for DeletePost {
+    type DataType = FederationContext;
+    type Error = FederationError;
+
+    fn id(&self) -> &Url {
+        &self.id
+    }
+
+    fn actor(&self) -> &Url {
+        self.actor.inner()
+    }
+
+    async fn verify(&self, _data: &RequestData) -> Result<(), FederationError> {
+        verify_same_origin(&self.id, self.actor.inner())?;
+        self.object_id().map(|_| ())
+    }
+
+    async fn receive(self, data: &RequestData) -> Result<(), FederationError> {
+        let object = self.object_id()?;
+        let actor = self.actor.dereference(data).await?;
+        let known = queries::posts::by_ap_id(&data.db, object.as_str()).await?;
+        if known.is_none() && host_of(&object) != host_of(self.actor.inner()) {
+            // Only a post's own origin may leave a tombstone for an unknown id.
+            return Err(FederationError::NotFound);
+        }
+        posts::receive_delete(&data.db, &actor.row, object.as_str()).await?;
+        if let Some(post) = queries::posts::by_ap_id(&data.db, object.as_str()).await? {
+            relay_if_local_group(&post, &self.raw, Effect::PostGone, data).await?;
+        }
+        Ok(())
+    }
+}

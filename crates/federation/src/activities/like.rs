@@ -1,0 +1,76 @@
+//! `Like`, and Lemmy's `Dislike`, of a post: counted once per actor, and
+//! announced by our working group to its followers.
+
+use crate::{
+    FederationContext, FederationError, RequestData,
+    activities::{relay_if_local_group, verify_same_origin},
+    objects::actor::DbActor,
+    relay::Effect,
+};
+use activitypub_federation::{fetch::object_id::ObjectId, traits::Activity};
+use healthcommons_db::queries::posts::{DISLIKE, LIKE};
+use healthcommons_service::posts;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use url::Url;
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum LikeKind {
+    Like,
+    Dislike,
+}
+
+impl LikeKind {
+    pub fn stored(self) -> &'static str {
+        match self {
+            LikeKind::Like => LIKE,
+            LikeKind::Dislike => DISLIKE,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Like {
+    pub id: Url,
+    #[serde(rename = "type")]
+    pub kind: LikeKind,
+    pub actor: ObjectId<DbActor>,
+    pub object: Url,
+    #[serde(skip)]
+    pub raw: Value,
+}
+
+#[async_trait::async_trait]
+impl Activity for Like {
+    type DataType = FederationContext;
+    type Error = FederationError;
+
+    fn id(&self) -> &Url {
+        &self.id
+    }
+
+    fn actor(&self) -> &Url {
+        self.actor.inner()
+    }
+
+    async fn verify(&self, _data: &RequestData) -> Result<(), FederationError> {
+        verify_same_origin(&self.id, self.actor.inner())
+    }
+
+    async fn receive(self, data: &RequestData) -> Result<(), FederationError> {
+        let actor = self.actor.dereference(data).await?;
+        let post = posts::receive_reaction(
+            &data.db,
+            &actor.row,
+            self.object.as_str(),
+            self.kind.stored(),
+            self.id.as_str(),
+        )
+        .await?;
+        if let Some(post) = post {
+            relay_if_local_group(&post, &self.raw, Effect::Other, data).await?;
+        }
+        Ok(())
+    }
+}

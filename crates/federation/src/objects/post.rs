@@ -1,0 +1,487 @@
+//! Posts as they travel: a thread start is a `Note` with a `name` (Mastodon
+//! shows a Note's whole `content`; Lemmy takes `name` as the post's title),
+//! a reply a `Note` with `inReplyTo`. `Page` and `Article` from Lemmy, Mbin
+//! and others are accepted alike.
+
+use crate::{
+    FederationError, RequestData,
+    context::FederationContext,
+    objects::actor::{DbActor, first_url, host_of},
+    publisher::AS_CONTEXT,
+};
+use activitypub_federation::{
+    fetch::object_id::ObjectId,
+    kinds::public,
+    protocol::{helpers::deserialize_skip_error, verification::verify_domains_match},
+    traits::Object,
+};
+use chrono::{DateTime, Utc};
+use healthcommons_db::{
+    entities::{actor, post},
+    queries::{
+        self,
+        posts::{HASHTAG, MEMBERS, MENTION, PUBLIC, UNLISTED},
+    },
+};
+use healthcommons_service::{
+    posts::{RemotePost, StoredPost},
+    urls::NodeUrls,
+};
+use sea_orm::ConnectionTrait;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use tracing::debug;
+use url::Url;
+
+/// A stored post with its id parsed once.
+#[derive(Debug, Clone)]
+pub struct DbPost {
+    pub row: post::Model,
+    id: Url,
+}
+
+impl DbPost {
+    pub fn new(row: post::Model) -> Result<Self, FederationError> {
+        let id = Url::parse(&row.ap_id)?;
+        Ok(DbPost { row, id })
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum PostKind {
+    Note,
+    Page,
+    Article,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Source {
+    pub content: String,
+    pub media_type: String,
+}
+
+/// A post on the wire. Everything but `type`, `id` and the author is optional
+/// because servers differ in what they send.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApPost {
+    #[serde(rename = "type")]
+    pub kind: PostKind,
+    pub id: ObjectId<DbPost>,
+    #[serde(deserialize_with = "author_of")]
+    pub attributed_to: Url,
+    #[serde(default, deserialize_with = "urls_of")]
+    pub to: Vec<Url>,
+    #[serde(default, deserialize_with = "urls_of")]
+    pub cc: Vec<Url>,
+    #[serde(
+        default,
+        deserialize_with = "deserialize_skip_error",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub audience: Option<Url>,
+    #[serde(
+        default,
+        deserialize_with = "deserialize_skip_error",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub in_reply_to: Option<Url>,
+    #[serde(
+        default,
+        deserialize_with = "deserialize_skip_error",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub name: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "deserialize_skip_error",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub content: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "deserialize_skip_error",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub content_map: Option<BTreeMap<String, String>>,
+    #[serde(
+        default,
+        deserialize_with = "deserialize_skip_error",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub media_type: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "deserialize_skip_error",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub source: Option<Source>,
+    #[serde(
+        default,
+        deserialize_with = "deserialize_skip_error",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub summary: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "deserialize_skip_error",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub sensitive: Option<bool>,
+    #[serde(
+        default,
+        deserialize_with = "first_url",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub url: Option<Url>,
+    #[serde(
+        default,
+        deserialize_with = "deserialize_skip_error",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub published: Option<DateTime<Utc>>,
+    #[serde(
+        default,
+        deserialize_with = "deserialize_skip_error",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub updated: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "tags_of", skip_serializing_if = "Vec::is_empty")]
+    pub tag: Vec<Value>,
+    /// FEP-7888: the thread's context collection (ours); others send other things.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<Value>,
+}
+
+fn url_of(value: &Value) -> Option<Url> {
+    match value {
+        Value::String(s) => Url::parse(s).ok(),
+        Value::Object(map) => map
+            .get("id")
+            .and_then(Value::as_str)
+            .and_then(|s| Url::parse(s).ok()),
+        _ => None,
+    }
+}
+
+/// `to`/`cc`: a string, an array of strings, or objects with an `id`.
+fn urls_of<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Url>, D::Error> {
+    Ok(match Option::<Value>::deserialize(deserializer)? {
+        Some(Value::Array(items)) => items.iter().filter_map(url_of).collect(),
+        Some(other) => url_of(&other).into_iter().collect(),
+        None => Vec::new(),
+    })
+}
+
+fn tags_of<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Value>, D::Error> {
+    Ok(match Option::<Value>::deserialize(deserializer)? {
+        Some(Value::Array(items)) => items,
+        Some(Value::Object(map)) => vec![Value::Object(map)],
+        _ => Vec::new(),
+    })
+}
+
+/// `attributedTo`: one actor, or a list where the person comes first or is
+/// marked `Person` (PeerTube lists the channel too).
+fn author_of<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Url, D::Error> {
+    let value = Value::deserialize(deserializer)?;
+    let found = match &value {
+        Value::Array(items) => items
+            .iter()
+            .find(|i| i.get("type").and_then(Value::as_str) == Some("Person"))
+            .or_else(|| items.first())
+            .and_then(url_of),
+        other => url_of(other),
+    };
+    found.ok_or_else(|| serde::de::Error::custom("attributedTo names no actor"))
+}
+
+/// ActivityStreams' public collection in all the spellings servers use.
+pub fn is_public(url: &Url) -> bool {
+    matches!(
+        url.as_str(),
+        "https://www.w3.org/ns/activitystreams#Public" | "as:Public" | "Public"
+    )
+}
+
+impl ApPost {
+    /// `public` when addressed to everyone, `unlisted` when only cc'd,
+    /// `members` when addressed to a group, `followers` otherwise.
+    pub fn visibility(&self, group: Option<&actor::Model>) -> &'static str {
+        if self.to.iter().any(is_public) {
+            PUBLIC
+        } else if self.cc.iter().any(is_public) {
+            UNLISTED
+        } else if group.is_some() {
+            MEMBERS
+        } else {
+            queries::posts::FOLLOWERS
+        }
+    }
+
+    /// The HTML content: `content`, else the first `contentMap` entry, else
+    /// the markdown `source` rendered.
+    pub fn content_html(&self) -> String {
+        if let Some(content) = &self.content {
+            return content.clone();
+        }
+        if let Some(first) = self.content_map.as_ref().and_then(|m| m.values().next()) {
+            return first.clone();
+        }
+        match &self.source {
+            Some(source) if source.media_type == "text/markdown" => {
+                healthcommons_core::text::markdown_to_html(&source.content)
+            }
+            Some(source) => healthcommons_core::text::sanitize_html(&source.content),
+            None => String::new(),
+        }
+    }
+
+    pub fn language(&self) -> Option<String> {
+        self.content_map.as_ref().and_then(|m| m.keys().next().cloned())
+    }
+
+    /// Mentions and hashtags as `(kind, name, href)`.
+    pub fn stored_tags(&self) -> Vec<(String, String, Option<String>)> {
+        self.tag
+            .iter()
+            .filter_map(|t| {
+                let kind = t.get("type").and_then(Value::as_str)?;
+                let name = t.get("name").and_then(Value::as_str).unwrap_or_default();
+                let href = t.get("href").and_then(Value::as_str).map(str::to_owned);
+                let plain = healthcommons_core::text::plain_text(name, 200);
+                match kind {
+                    "Mention" => Some((MENTION.to_owned(), plain, href)),
+                    "Hashtag" => Some((
+                        HASHTAG.to_owned(),
+                        plain.trim_start_matches('#').to_lowercase(),
+                        href,
+                    )),
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+
+    /// Every actor URL it is addressed or tagged to (to, cc, audience, mentions).
+    pub fn recipients(&self) -> Vec<Url> {
+        let mut all: Vec<Url> = self
+            .to
+            .iter()
+            .chain(&self.cc)
+            .chain(&self.audience)
+            .cloned()
+            .collect();
+        for tag in &self.tag {
+            if tag.get("type").and_then(Value::as_str) == Some("Mention")
+                && let Some(href) = tag
+                    .get("href")
+                    .and_then(Value::as_str)
+                    .and_then(|h| Url::parse(h).ok())
+            {
+                all.push(href);
+            }
+        }
+        all
+    }
+}
+
+/// The working group a post is in: its `audience`, or one of this node's
+/// groups among its recipients (a Mastodon post that mentions the group).
+pub async fn group_of(json: &ApPost, data: &RequestData) -> Result<Option<actor::Model>, FederationError> {
+    if let Some(audience) = &json.audience {
+        match ObjectId::<DbActor>::from(audience.clone())
+            .dereference(data)
+            .await
+        {
+            Ok(group) if group.row.kind == queries::actors::GROUP => return Ok(Some(group.row)),
+            Ok(_) => {}
+            Err(err) => debug!(%err, %audience, "the post's audience could not be fetched"),
+        }
+    }
+    for url in json.recipients() {
+        if let Some(actor) = queries::actors::by_ap_id(&data.db, url.as_str()).await?
+            && actor.kind == queries::actors::GROUP
+        {
+            return Ok(Some(actor));
+        }
+    }
+    Ok(None)
+}
+
+#[async_trait::async_trait]
+impl Object for DbPost {
+    type DataType = FederationContext;
+    type Kind = ApPost;
+    type Error = FederationError;
+
+    fn id(&self) -> &Url {
+        &self.id
+    }
+
+    // Posts change through Update activities, never by refetching.
+    fn last_refreshed_at(&self) -> Option<DateTime<Utc>> {
+        None
+    }
+
+    async fn read_from_id(object_id: Url, data: &RequestData) -> Result<Option<Self>, Self::Error> {
+        queries::posts::by_ap_id(&data.db, object_id.as_str())
+            .await?
+            .map(DbPost::new)
+            .transpose()
+    }
+
+    async fn into_json(self, data: &RequestData) -> Result<ApPost, Self::Error> {
+        note_of(&data.db, self.row).await
+    }
+
+    async fn verify(json: &ApPost, expected_domain: &Url, _data: &RequestData) -> Result<(), Self::Error> {
+        verify_domains_match(json.id.inner(), expected_domain)
+            .map_err(|_| FederationError::Invalid("the post's id is on another host".into()))?;
+        if host_of(&json.attributed_to) != host_of(json.id.inner()) {
+            return Err(FederationError::Invalid(
+                "the post's author is on another host than the post".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn from_json(json: ApPost, data: &RequestData) -> Result<Self, Self::Error> {
+        let author = ObjectId::<DbActor>::from(json.attributed_to.clone())
+            .dereference(data)
+            .await?;
+        if let Some(parent) = &json.in_reply_to
+            && let Err(err) = ObjectId::<DbPost>::from(parent.clone()).dereference(data).await
+        {
+            // Kept as an orphan; it is placed when its parent arrives.
+            debug!(%err, %parent, "the parent of a reply could not be fetched");
+        }
+        let group = group_of(&json, data).await?;
+        let remote = RemotePost {
+            ap_id: json.id.inner().to_string(),
+            url: json.url.as_ref().map(Url::to_string),
+            visibility: json.visibility(group.as_ref()).to_owned(),
+            group,
+            author: author.row,
+            in_reply_to: json.in_reply_to.as_ref().map(Url::to_string),
+            title: json.name.clone(),
+            content_html: json.content_html(),
+            summary: json.summary.clone(),
+            sensitive: json.sensitive.unwrap_or(false),
+            language: json.language(),
+            published: json.published.unwrap_or_else(Utc::now),
+            updated: json.updated,
+            tags: json.stored_tags(),
+        };
+        match healthcommons_service::posts::store_remote(&data.db, remote).await? {
+            StoredPost::Created(row) | StoredPost::Updated(row) | StoredPost::Unchanged(row) => {
+                DbPost::new(row)
+            }
+            StoredPost::AlreadyDeleted => Err(FederationError::Gone),
+        }
+    }
+}
+
+/// A local post as a `Note`. Takes any connection so a publisher can build it
+/// inside the transaction that wrote the post.
+pub async fn note_of(db: &impl ConnectionTrait, row: post::Model) -> Result<ApPost, FederationError> {
+    let id = Url::parse(&row.ap_id)?;
+    let author = match row.author_id {
+        Some(id) => queries::actors::by_id(db, id).await?,
+        None => None,
+    }
+    .ok_or(FederationError::NotFound)?;
+    let group = match row.group_id {
+        Some(id) => queries::actors::by_id(db, id).await?,
+        None => None,
+    };
+    let tags = queries::posts::tags_of(db, vec![row.id]).await?;
+    let root = match row.root_id {
+        Some(root_id) => queries::posts::by_id(db, root_id).await?,
+        None => None,
+    };
+    let (to, cc) = addressing(&row, &author, group.as_ref(), &tags);
+    let thread_start = root.as_ref().unwrap_or(&row);
+    Ok(ApPost {
+        kind: PostKind::Note,
+        id: id.into(),
+        attributed_to: Url::parse(&author.ap_id)?,
+        to,
+        cc,
+        audience: group.as_ref().map(|g| Url::parse(&g.ap_id)).transpose()?,
+        in_reply_to: row.in_reply_to.as_deref().map(Url::parse).transpose()?,
+        name: row.title.clone(),
+        content: Some(row.content_html.clone()),
+        content_map: row
+            .language
+            .as_ref()
+            .map(|lang| BTreeMap::from([(lang.clone(), row.content_html.clone())])),
+        media_type: Some("text/html".into()),
+        source: row.source.as_ref().map(|s| Source {
+            content: s.clone(),
+            media_type: "text/markdown".into(),
+        }),
+        summary: row.summary.clone(),
+        sensitive: Some(row.sensitive),
+        url: row.url.as_deref().map(Url::parse).transpose()?,
+        published: Some(row.published),
+        updated: row.updated_at,
+        tag: tags
+            .iter()
+            .map(|t| match t.kind.as_str() {
+                MENTION => json!({"type": "Mention", "href": t.href, "name": t.name}),
+                _ => json!({"type": "Hashtag", "href": t.href, "name": format!("#{}", t.name)}),
+            })
+            .collect(),
+        context: thread_start
+            .local
+            .then(|| json!(NodeUrls::context_of(&thread_start.ap_id))),
+    })
+}
+
+/// `to` and `cc` of a local post: public posts to everyone with the group
+/// and mentioned actors in `cc`; a members-only group's posts to the group
+/// and its followers only.
+fn addressing(
+    row: &post::Model,
+    author: &actor::Model,
+    group: Option<&actor::Model>,
+    tags: &[healthcommons_db::entities::post_tag::Model],
+) -> (Vec<Url>, Vec<Url>) {
+    let parse = |s: &str| Url::parse(s).ok();
+    let group_id = group.and_then(|g| parse(&g.ap_id));
+    let group_followers = group.and_then(|g| g.followers_url.as_deref()).and_then(parse);
+    let mentions = tags
+        .iter()
+        .filter(|t| t.kind == MENTION)
+        .filter_map(|t| t.href.as_deref())
+        .filter_map(parse);
+    let author_followers = author.followers_url.as_deref().and_then(parse);
+    match row.visibility.as_str() {
+        MEMBERS => (
+            group_id.into_iter().chain(group_followers).collect(),
+            mentions.collect(),
+        ),
+        UNLISTED => (
+            group_id.into_iter().chain(author_followers).collect(),
+            std::iter::once(public()).chain(mentions).collect(),
+        ),
+        _ => (
+            std::iter::once(public()).chain(group_id).collect(),
+            author_followers.into_iter().chain(mentions).collect(),
+        ),
+    }
+}
+
+/// What a deleted post's URL answers (with 410 Gone).
+pub fn tombstone_json(ap_id: &str, deleted: Option<DateTime<Utc>>) -> Value {
+    json!({
+        "@context": AS_CONTEXT,
+        "id": ap_id,
+        "type": "Tombstone",
+        "formerType": "Note",
+        "deleted": deleted,
+    })
+}

@@ -1,0 +1,265 @@
+//! How activity in a working group reaches everyone in it (FEP-1b12).
+//!
+//! A local group announces every activity in it to its followers. Peers that
+//! understand groups (Lemmy, Mbin, PieFed, Friendica, NodeBB, other Health
+//! Commons nodes: learned from their NodeInfo) get `Announce{activity}`,
+//! unchanged. The rest (Mastodon, Pleroma, Misskey, …) do not understand an
+//! announced Create, so they get `Announce{object id}` of new posts, as a
+//! boost, and `Undo{Announce}` when a post is deleted or removed.
+
+use crate::{FederationContext, RequestData, objects::actor::host_of, publisher::AS_CONTEXT};
+use activitypub_federation::kinds::public;
+use healthcommons_db::{
+    entities::{actor, post},
+    queries::{self, posts::MEMBERS},
+};
+use healthcommons_service::{ServiceError, ServiceResult};
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashSet};
+use tracing::debug;
+use url::Url;
+
+/// What the relayed activity does to its post, for peers that only see posts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// A new post: boosted to them.
+    NewPost,
+    /// The post is gone: the boost is withdrawn.
+    PostGone,
+    /// An edit, a like, a lock: nothing they could show.
+    Other,
+}
+
+/// The software names whose group handling follows FEP-1b12.
+const GROUP_AWARE_SOFTWARE: &[&str] = &[
+    "lemmy",
+    "mbin",
+    "kbin",
+    "piefed",
+    "friendica",
+    "nodebb",
+    "lotide",
+    "discourse",
+    "healthcommons",
+];
+
+pub fn is_group_aware(software: &str) -> bool {
+    GROUP_AWARE_SOFTWARE.contains(&software.to_ascii_lowercase().as_str())
+}
+
+fn internal(err: impl std::fmt::Display) -> ServiceError {
+    ServiceError::Internal(err.to_string())
+}
+
+/// The stable id of the boost of `post` by `group`, so it can be undone.
+pub fn boost_id(group: &actor::Model, post: &post::Model) -> String {
+    format!("{}/boosts/{}", group.ap_id, post.id)
+}
+
+/// Enqueue one activity from `sender` to `inboxes` (deduplicated by inbox).
+pub async fn deliver(
+    db: &impl ConnectionTrait,
+    context: &FederationContext,
+    sender: &actor::Model,
+    mut activity: Value,
+    inboxes: Vec<String>,
+) -> ServiceResult<()> {
+    let mut unique: BTreeMap<String, String> = BTreeMap::new();
+    for inbox in inboxes {
+        if inbox.starts_with(context.node.urls.base()) {
+            continue;
+        }
+        let Ok(url) = Url::parse(&inbox) else { continue };
+        unique.insert(inbox, host_of(&url));
+    }
+    if unique.is_empty() {
+        return Ok(());
+    }
+    let id = activity
+        .get("id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| internal("an outgoing activity has no id"))?
+        .to_owned();
+    let kind = activity
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("Activity")
+        .to_owned();
+    if let Value::Object(map) = &mut activity
+        && !map.contains_key("@context")
+    {
+        map.insert("@context".into(), json!(AS_CONTEXT));
+    }
+    let body = serde_json::to_string(&activity).map_err(internal)?;
+    let pairs: Vec<(String, String)> = unique.into_iter().collect();
+    queries::deliveries::enqueue(db, &id, sender.id, &kind, &body, &pairs).await?;
+    context.delivery_wakeup.notify_one();
+    Ok(())
+}
+
+/// A local group announces `activity` (about `post`) to its remote followers.
+pub async fn announce(
+    db: &impl ConnectionTrait,
+    context: &FederationContext,
+    group: &actor::Model,
+    post: &post::Model,
+    activity: &Value,
+    effect: Effect,
+) -> ServiceResult<()> {
+    let members_only = post.visibility == MEMBERS;
+    let settings = queries::groups::settings(db, group.id).await?;
+    let boost_replies = settings.as_ref().is_none_or(|s| s.announce_replies);
+    let mut inboxes: Vec<(String, String)> = Vec::new();
+    for follow in queries::follows::accepted_followers(db, group.id).await? {
+        let Some(follower) = queries::actors::by_id(db, follow.follower_id).await? else {
+            continue;
+        };
+        if follower.local {
+            continue;
+        }
+        // Members-only posts go to each member's own inbox, never to a
+        // shared inbox that serves others on that node.
+        let inbox = if members_only {
+            follower.inbox.clone()
+        } else {
+            follower
+                .shared_inbox
+                .clone()
+                .unwrap_or_else(|| follower.inbox.clone())
+        };
+        inboxes.push((inbox, follower.host.clone()));
+    }
+    if inboxes.is_empty() {
+        return Ok(());
+    }
+    let hosts: Vec<String> = inboxes
+        .iter()
+        .map(|(_, h)| h.clone())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let aware = queries::peers::group_aware_among(db, hosts).await?;
+    let followers = group.followers_url.clone().unwrap_or_default();
+    let (to, cc) = if members_only {
+        (json!([followers]), json!([]))
+    } else {
+        (json!([public()]), json!([followers]))
+    };
+    let (aware_inboxes, other_inboxes): (Vec<_>, Vec<_>) =
+        inboxes.into_iter().partition(|(_, host)| aware.contains(host));
+    let announce = json!({
+        "id": context.node.urls.new_activity("announce"),
+        "type": "Announce",
+        "actor": group.ap_id,
+        "object": activity,
+        "to": to,
+        "cc": cc,
+    });
+    deliver(
+        db,
+        context,
+        group,
+        announce,
+        aware_inboxes.into_iter().map(|(i, _)| i).collect(),
+    )
+    .await?;
+
+    // Peers that only understand posts: a boost of the post itself, which
+    // they fetch from its origin, so members-only posts never go this way.
+    if members_only || other_inboxes.is_empty() {
+        return Ok(());
+    }
+    let boost = json!({
+        "id": boost_id(group, post),
+        "type": "Announce",
+        "actor": group.ap_id,
+        "object": post.ap_id,
+        "to": [public()],
+        "cc": [followers],
+        "published": post.published,
+    });
+    let others: Vec<String> = other_inboxes.into_iter().map(|(i, _)| i).collect();
+    match effect {
+        Effect::NewPost if post.in_reply_to.is_none() || boost_replies => {
+            deliver(db, context, group, boost, others).await
+        }
+        Effect::PostGone => {
+            let undo = json!({
+                "id": context.node.urls.new_activity("undo"),
+                "type": "Undo",
+                "actor": group.ap_id,
+                "object": boost,
+                "to": [public()],
+                "cc": [followers],
+            });
+            deliver(db, context, group, undo, others).await
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Ask a peer's NodeInfo what software it runs, once a day at most, and
+/// remember whether it understands groups. Failures leave it unknown (it is
+/// then treated as not group-aware, which every server can read).
+pub async fn learn_software(data: &RequestData, actor_id: &Url) {
+    let host = host_of(actor_id);
+    if let Ok(Some(peer)) = queries::peers::get(&data.db, &host).await
+        && peer
+            .software_checked_at
+            .is_some_and(|at| chrono::Utc::now() - at < chrono::Duration::days(1))
+    {
+        return;
+    }
+    let software = nodeinfo_software(data, actor_id).await;
+    let aware = software.as_deref().is_some_and(is_group_aware);
+    debug!(%host, ?software, aware, "learned a peer's software");
+    if let Err(err) = queries::peers::record_software(&data.db, &host, software.as_deref(), aware).await {
+        debug!(%err, %host, "could not record a peer's software");
+    }
+}
+
+async fn nodeinfo_software(data: &RequestData, actor_id: &Url) -> Option<String> {
+    let base = format!("{}://{}", actor_id.scheme(), host_of(actor_id));
+    let get_json = |url: String| async move {
+        let response = data
+            .client
+            .get(&url)
+            .header("accept", "application/json")
+            .timeout(std::time::Duration::from_secs(10))
+            .send()
+            .await
+            .ok()?;
+        if !response.status().is_success() {
+            return None;
+        }
+        let bytes = response.bytes().await.ok()?;
+        if bytes.len() > 256 * 1024 {
+            return None;
+        }
+        serde_json::from_slice::<Value>(&bytes).ok()
+    };
+    let links = get_json(format!("{base}/.well-known/nodeinfo")).await?;
+    let href = links
+        .get("links")?
+        .as_array()?
+        .iter()
+        .filter(|l| {
+            l.get("rel")
+                .and_then(Value::as_str)
+                .is_some_and(|r| r.contains("nodeinfo.diaspora.software/ns/schema/2"))
+        })
+        .filter_map(|l| l.get("href").and_then(Value::as_str))
+        .next_back()?
+        .to_owned();
+    // The document must live on the same host as the actor.
+    let href_url = Url::parse(&href).ok()?;
+    if host_of(&href_url) != host_of(actor_id) {
+        return None;
+    }
+    let info = get_json(href).await?;
+    info.get("software")?
+        .get("name")?
+        .as_str()
+        .map(|s| s.to_ascii_lowercase())
+}

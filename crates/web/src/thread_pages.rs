@@ -1,0 +1,695 @@
+//! Pages for discussions: threads with nested replies, writing with a
+//! markdown preview, likes, edits, deletes, reports, feeds and the reports
+//! queue. No JavaScript: every action is a form.
+
+use crate::{
+    AppState,
+    auth::{self, MaybeSession, Viewer},
+    discussions,
+    error::{ApiError, PageError, PageResult},
+};
+use askama::Template;
+use axum::{
+    Form, Router,
+    extract::{Path, Query, State},
+    http::HeaderMap,
+    response::{Html, IntoResponse, Redirect, Response},
+    routing::{get, post},
+};
+use axum_extra::extract::cookie::CookieJar;
+use healthcommons_core::{ErrorKind, text};
+use healthcommons_db::{
+    entities::post,
+    queries::{
+        self,
+        posts::{LIKE, Page},
+    },
+};
+use healthcommons_federation::publisher::OutboxPublisher;
+use healthcommons_service::{
+    accounts::Account,
+    posts::{self, Edit, Feed, PostView},
+    reports,
+};
+use serde::Deserialize;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/threads/{id}", get(thread_by_id))
+        .route("/g/{name}/threads", post(start_thread))
+        .route("/posts/{id}/reply", post(reply))
+        .route("/posts/{id}/like", post(like))
+        .route("/posts/{id}/delete", post(delete))
+        .route("/posts/{id}/lock", post(lock))
+        .route("/posts/{id}/report", post(report))
+        .route("/posts/{id}/edit", get(edit_form).post(edit))
+        .route("/feed/{feed}", get(feed))
+        .route("/tags/{tag}", get(tag))
+        .route("/admin/reports", get(report_queue))
+        .route("/admin/reports/{id}/resolve", post(resolve_report))
+}
+
+fn render(template: impl Template) -> PageResult<Html<String>> {
+    template
+        .render()
+        .map(Html)
+        .map_err(|e| PageError(ApiError::new(ErrorKind::Internal, format!("template: {e}"))))
+}
+
+fn signed_in(session: &MaybeSession) -> PageResult<Account> {
+    session
+        .0
+        .clone()
+        .ok_or_else(|| PageError(ApiError::new(ErrorKind::Unauthorized, "sign in first")))
+}
+
+/// A post as a page shows it.
+pub struct PostItem {
+    pub id: i64,
+    pub ap_id: String,
+    pub thread_id: i64,
+    pub title: String,
+    pub content_html: String,
+    pub summary: String,
+    pub sensitive: bool,
+    pub author: String,
+    pub author_url: String,
+    pub group: String,
+    pub group_url: String,
+    pub published: String,
+    pub edited: bool,
+    /// Why it shows no text: deleted or removed.
+    pub gone: String,
+    pub depth: usize,
+    pub likes: i32,
+    pub dislikes: i32,
+    pub boosts: i32,
+    pub replies: i32,
+    pub locked: bool,
+    pub members_only: bool,
+    pub liked: bool,
+    pub mine: bool,
+    pub moderator: bool,
+}
+
+async fn item(state: &AppState, viewer: Option<&Account>, view: &PostView) -> PageResult<PostItem> {
+    let post = &view.post;
+    let gone = if post.deleted_at.is_some() {
+        "deleted by its author"
+    } else if post.removed {
+        "removed by a moderator"
+    } else {
+        ""
+    };
+    let (liked, moderator) = match viewer {
+        Some(account) => (
+            queries::posts::reaction_of(state.db(), post.id, account.person.id, LIKE)
+                .await?
+                .is_some(),
+            posts::moderates(state.db(), account, post.group_id).await?,
+        ),
+        None => (false, false),
+    };
+    let page_of = |a: &healthcommons_db::entities::actor::Model| {
+        if a.local {
+            a.ap_id.clone()
+        } else {
+            a.url.clone().unwrap_or_else(|| a.ap_id.clone())
+        }
+    };
+    Ok(PostItem {
+        id: post.id,
+        ap_id: post.ap_id.clone(),
+        thread_id: post.root_id.unwrap_or(post.id),
+        title: post.title.clone().unwrap_or_default(),
+        content_html: if gone.is_empty() {
+            post.content_html.clone()
+        } else {
+            String::new()
+        },
+        summary: post.summary.clone().unwrap_or_default(),
+        sensitive: post.sensitive,
+        author: view
+            .author
+            .as_ref()
+            .map(|a| format!("@{}@{}", a.username, a.host))
+            .unwrap_or_default(),
+        author_url: view.author.as_ref().map(page_of).unwrap_or_default(),
+        group: view
+            .group
+            .as_ref()
+            .map(|g| g.display_name.clone().unwrap_or_else(|| g.username.clone()))
+            .unwrap_or_default(),
+        group_url: view.group.as_ref().map(page_of).unwrap_or_default(),
+        published: post.published.format("%Y-%m-%d %H:%M UTC").to_string(),
+        edited: post.updated_at.is_some(),
+        gone: gone.into(),
+        depth: view.depth.min(8),
+        likes: post.likes,
+        dislikes: post.dislikes,
+        boosts: post.boosts,
+        replies: post.replies,
+        locked: post.locked,
+        members_only: post.visibility == queries::posts::MEMBERS,
+        liked,
+        mine: viewer.is_some_and(|a| post.author_id == Some(a.person.id) && post.local),
+        moderator,
+    })
+}
+
+pub async fn items_for(
+    state: &AppState,
+    viewer: Option<&Account>,
+    views: &[PostView],
+) -> PageResult<Vec<PostItem>> {
+    items(state, viewer, views).await
+}
+
+async fn items(state: &AppState, viewer: Option<&Account>, views: &[PostView]) -> PageResult<Vec<PostItem>> {
+    let mut out = Vec::with_capacity(views.len());
+    for view in views {
+        out.push(item(state, viewer, view).await?);
+    }
+    Ok(out)
+}
+
+#[derive(Template)]
+#[template(path = "thread.html")]
+struct ThreadPage {
+    viewer: Option<Viewer>,
+    csrf: String,
+    posts: Vec<PostItem>,
+    /// The post a reply is being previewed for, with its text.
+    preview_for: i64,
+    preview_html: String,
+    draft: String,
+    error: String,
+}
+
+async fn render_thread(
+    state: &AppState,
+    session: &MaybeSession,
+    csrf: String,
+    ap_id: &str,
+    preview: Option<(i64, String, String)>,
+) -> PageResult<Html<String>> {
+    let viewer = session.0.as_ref();
+    let thread = posts::thread(state.db(), viewer.map(|a| &a.person), ap_id).await?;
+    let mut views = vec![thread.root];
+    views.extend(thread.replies);
+    let (preview_for, draft, error) = preview.unwrap_or((0, String::new(), String::new()));
+    render(ThreadPage {
+        viewer: Viewer::of(&session.0),
+        csrf,
+        posts: items(state, viewer, &views).await?,
+        preview_for,
+        preview_html: if draft.is_empty() {
+            String::new()
+        } else {
+            text::markdown_to_html(&draft)
+        },
+        draft,
+        error,
+    })
+}
+
+/// The thread page of a post (used at the post's own URL too).
+pub async fn thread_page(
+    state: &AppState,
+    session: MaybeSession,
+    headers: &HeaderMap,
+    ap_id: &str,
+) -> PageResult<Response> {
+    let (jar, csrf) = auth::csrf_token(CookieJar::from_headers(headers), state.secure_cookies);
+    let page = render_thread(state, &session, csrf, ap_id, None).await?;
+    Ok((jar, page).into_response())
+}
+
+async fn post_by_local_id(state: &AppState, id: i64) -> PageResult<post::Model> {
+    queries::posts::by_id(state.db(), id)
+        .await?
+        .filter(|p| p.author_id.is_some())
+        .ok_or_else(|| PageError(ApiError::new(ErrorKind::NotFound, "no such post")))
+}
+
+async fn thread_by_id(
+    State(state): State<AppState>,
+    session: MaybeSession,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> PageResult<Response> {
+    let post = post_by_local_id(&state, id).await?;
+    thread_page(&state, session, &headers, &post.ap_id).await
+}
+
+fn thread_location(post: &post::Model) -> String {
+    format!("/threads/{}#post-{}", post.root_id.unwrap_or(post.id), post.id)
+}
+
+#[derive(Deserialize)]
+struct ComposeForm {
+    csrf: String,
+    #[serde(default)]
+    title: String,
+    content: String,
+    #[serde(default)]
+    summary: String,
+    /// `preview` or `post`.
+    #[serde(default)]
+    action: String,
+}
+
+async fn start_thread(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Form(form): Form<ComposeForm>,
+) -> PageResult<Response> {
+    auth::check_csrf(&jar, &form.csrf)?;
+    let account = signed_in(&session)?;
+    let group = healthcommons_service::groups::local(state.db(), &name).await?;
+    let draft = crate::pages::Draft {
+        title: form.title.clone(),
+        content: form.content.clone(),
+        summary: form.summary.clone(),
+        preview_html: text::markdown_to_html(&form.content),
+        error: String::new(),
+    };
+    if form.action == "preview" {
+        return crate::pages::group_page_with_draft(&state, session, group, &headers, Some(draft)).await;
+    }
+    let body = discussions::NewPost {
+        group: Some(name.clone()),
+        title: Some(form.title),
+        content: form.content,
+        in_reply_to: None,
+        sensitive: false,
+        summary: Some(form.summary).filter(|s| !s.trim().is_empty()),
+        language: None,
+    };
+    match discussions::create(&state, &account, &body).await {
+        Ok(row) => Ok(Redirect::to(&thread_location(&row)).into_response()),
+        Err(err) if matches!(err.kind, ErrorKind::Validation | ErrorKind::Forbidden) => {
+            let draft = crate::pages::Draft {
+                error: err.message.clone(),
+                ..draft
+            };
+            crate::pages::group_page_with_draft(&state, session, group, &headers, Some(draft)).await
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+async fn reply(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Path(id): Path<i64>,
+    Form(form): Form<ComposeForm>,
+) -> PageResult<Response> {
+    auth::check_csrf(&jar, &form.csrf)?;
+    let account = signed_in(&session)?;
+    let parent = post_by_local_id(&state, id).await?;
+    if form.action == "preview" {
+        let page = render_thread(
+            &state,
+            &session,
+            form.csrf,
+            &parent.ap_id,
+            Some((id, form.content, String::new())),
+        )
+        .await?;
+        return Ok(page.into_response());
+    }
+    let body = discussions::NewPost {
+        group: None,
+        title: None,
+        content: form.content.clone(),
+        in_reply_to: Some(parent.ap_id.clone()),
+        sensitive: false,
+        summary: Some(form.summary).filter(|s| !s.trim().is_empty()),
+        language: None,
+    };
+    match discussions::create(&state, &account, &body).await {
+        Ok(row) => Ok(Redirect::to(&thread_location(&row)).into_response()),
+        Err(err) if matches!(err.kind, ErrorKind::Validation | ErrorKind::Forbidden) => {
+            let page = render_thread(
+                &state,
+                &session,
+                form.csrf,
+                &parent.ap_id,
+                Some((id, form.content, err.message)),
+            )
+            .await?;
+            Ok((http::StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+/// Like, or take the like back.
+async fn like(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfForm>,
+) -> PageResult<Response> {
+    auth::check_csrf(&jar, &form.csrf)?;
+    let account = signed_in(&session)?;
+    let post = post_by_local_id(&state, id).await?;
+    let liked = queries::posts::reaction_of(state.db(), post.id, account.person.id, LIKE)
+        .await?
+        .is_some();
+    let publisher = OutboxPublisher::from_context(state.context());
+    posts::react(
+        state.db(),
+        &state.context().node,
+        &publisher,
+        &account,
+        &post.ap_id,
+        LIKE,
+        !liked,
+    )
+    .await?;
+    Ok(Redirect::to(&thread_location(&post)).into_response())
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfForm>,
+) -> PageResult<Response> {
+    auth::check_csrf(&jar, &form.csrf)?;
+    let account = signed_in(&session)?;
+    let post = post_by_local_id(&state, id).await?;
+    let publisher = OutboxPublisher::from_context(state.context());
+    posts::delete(state.db(), &publisher, &account, &post.ap_id).await?;
+    Ok(Redirect::to(&thread_location(&post)).into_response())
+}
+
+#[derive(Deserialize)]
+struct LockForm {
+    csrf: String,
+    locked: String,
+}
+
+async fn lock(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Path(id): Path<i64>,
+    Form(form): Form<LockForm>,
+) -> PageResult<Response> {
+    auth::check_csrf(&jar, &form.csrf)?;
+    let account = signed_in(&session)?;
+    let post = post_by_local_id(&state, id).await?;
+    let publisher = OutboxPublisher::from_context(state.context());
+    posts::set_locked(
+        state.db(),
+        &publisher,
+        &account,
+        &post.ap_id,
+        form.locked == "true",
+    )
+    .await?;
+    Ok(Redirect::to(&thread_location(&post)).into_response())
+}
+
+#[derive(Deserialize)]
+struct ReportForm {
+    csrf: String,
+    comment: String,
+}
+
+async fn report(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Path(id): Path<i64>,
+    Form(form): Form<ReportForm>,
+) -> PageResult<Response> {
+    auth::check_csrf(&jar, &form.csrf)?;
+    let account = signed_in(&session)?;
+    let post = post_by_local_id(&state, id).await?;
+    let publisher = OutboxPublisher::from_context(state.context());
+    reports::file(
+        state.db(),
+        &state.context().node,
+        &publisher,
+        &account,
+        Some(&post.ap_id),
+        None,
+        &form.comment,
+    )
+    .await?;
+    Ok(Redirect::to(&format!(
+        "{}?reported=1",
+        thread_location(&post).split('#').next().unwrap_or("/")
+    ))
+    .into_response())
+}
+
+#[derive(Template)]
+#[template(path = "edit_post.html")]
+struct EditPage {
+    viewer: Option<Viewer>,
+    csrf: String,
+    id: i64,
+    is_thread: bool,
+    title: String,
+    content: String,
+    summary: String,
+    preview_html: String,
+    error: String,
+}
+
+async fn edit_form(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Path(id): Path<i64>,
+) -> PageResult<Response> {
+    let account = signed_in(&session)?;
+    let post = post_by_local_id(&state, id).await?;
+    if post.author_id != Some(account.person.id) || !post.local || post.is_gone() {
+        return Err(PageError(ApiError::new(
+            ErrorKind::Forbidden,
+            "only its author may edit a post",
+        )));
+    }
+    let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
+    let page = render(EditPage {
+        viewer: Viewer::of(&session.0),
+        csrf,
+        id,
+        is_thread: post.in_reply_to.is_none(),
+        title: post.title.unwrap_or_default(),
+        content: post.source.unwrap_or_default(),
+        summary: post.summary.unwrap_or_default(),
+        preview_html: String::new(),
+        error: String::new(),
+    })?;
+    Ok((jar, page).into_response())
+}
+
+async fn edit(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Path(id): Path<i64>,
+    Form(form): Form<ComposeForm>,
+) -> PageResult<Response> {
+    auth::check_csrf(&jar, &form.csrf)?;
+    let account = signed_in(&session)?;
+    let post = post_by_local_id(&state, id).await?;
+    let page = |preview_html: String, error: String| EditPage {
+        viewer: Viewer::of(&session.0),
+        csrf: form.csrf.clone(),
+        id,
+        is_thread: post.in_reply_to.is_none(),
+        title: form.title.clone(),
+        content: form.content.clone(),
+        summary: form.summary.clone(),
+        preview_html,
+        error,
+    };
+    if form.action == "preview" {
+        return Ok(render(page(text::markdown_to_html(&form.content), String::new()))?.into_response());
+    }
+    let publisher = OutboxPublisher::from_context(state.context());
+    let result = posts::edit(
+        state.db(),
+        &state.context().node,
+        &publisher,
+        &account,
+        &post.ap_id,
+        Edit {
+            title: Some(form.title.as_str()).filter(|_| post.in_reply_to.is_none()),
+            content: Some(form.content.as_str()),
+            summary: Some(Some(form.summary.as_str()).filter(|s| !s.trim().is_empty())),
+            sensitive: None,
+        },
+    )
+    .await;
+    match result {
+        Ok(row) => Ok(Redirect::to(&thread_location(&row)).into_response()),
+        Err(err) if err.kind() == ErrorKind::Validation => Ok((
+            http::StatusCode::UNPROCESSABLE_ENTITY,
+            render(page(String::new(), err.public_message()))?,
+        )
+            .into_response()),
+        Err(err) => Err(err.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "feed.html")]
+struct FeedPage {
+    viewer: Option<Viewer>,
+    heading: String,
+    posts: Vec<PostItem>,
+    page: u64,
+    has_more: bool,
+}
+
+#[derive(Deserialize)]
+struct PageParam {
+    page: Option<u64>,
+}
+
+const FEED_PAGE: u64 = 20;
+
+async fn feed(
+    State(state): State<AppState>,
+    session: MaybeSession,
+    Path(which): Path<String>,
+    Query(query): Query<PageParam>,
+) -> PageResult<Html<String>> {
+    let viewer = session.0.as_ref();
+    let (feed, heading) = match which.as_str() {
+        "home" => {
+            let account =
+                viewer.ok_or_else(|| PageError(ApiError::new(ErrorKind::Unauthorized, "sign in first")))?;
+            (
+                Feed::Home(&account.person),
+                "Your groups and the people you follow",
+            )
+        }
+        "local" => (Feed::Local, "Threads started on this node"),
+        "federated" => (Feed::Federated, "Threads from every node this one hears from"),
+        _ => {
+            return Err(PageError(ApiError::new(
+                ErrorKind::NotFound,
+                "feeds are home, local and federated",
+            )));
+        }
+    };
+    let page = Page {
+        number: query.page.unwrap_or(1).max(1),
+        size: FEED_PAGE,
+    };
+    let views = posts::feed(state.db(), feed, page).await?;
+    render(FeedPage {
+        viewer: Viewer::of(&session.0),
+        heading: heading.into(),
+        has_more: views.len() as u64 == FEED_PAGE,
+        posts: items(&state, viewer, &views).await?,
+        page: page.number,
+    })
+}
+
+async fn tag(
+    State(state): State<AppState>,
+    session: MaybeSession,
+    Path(tag): Path<String>,
+    Query(query): Query<PageParam>,
+) -> PageResult<Html<String>> {
+    let tag = tag.to_lowercase();
+    let page = Page {
+        number: query.page.unwrap_or(1).max(1),
+        size: FEED_PAGE,
+    };
+    let views = posts::tagged(state.db(), &tag, page).await?;
+    render(FeedPage {
+        viewer: Viewer::of(&session.0),
+        heading: format!("#{tag}"),
+        has_more: views.len() as u64 == FEED_PAGE,
+        posts: items(&state, session.0.as_ref(), &views).await?,
+        page: page.number,
+    })
+}
+
+struct ReportLine {
+    id: i64,
+    reporter: String,
+    target: String,
+    posts: Vec<String>,
+    comment: String,
+    state: String,
+    incoming: bool,
+    created_at: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_reports.html")]
+struct ReportsPage {
+    viewer: Option<Viewer>,
+    csrf: String,
+    reports: Vec<ReportLine>,
+}
+
+async fn report_queue(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+) -> PageResult<Response> {
+    let account = signed_in(&session)?;
+    let queue = reports::queue(state.db(), &account).await?;
+    let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
+    let handle = |a: &Option<healthcommons_db::entities::actor::Model>| {
+        a.as_ref()
+            .map(|a| format!("@{}@{}", a.username, a.host))
+            .unwrap_or_else(|| "unknown".into())
+    };
+    let page = render(ReportsPage {
+        viewer: Viewer::of(&session.0),
+        csrf,
+        reports: queue
+            .into_iter()
+            .map(|r| ReportLine {
+                id: r.report.id,
+                reporter: handle(&r.reporter),
+                target: handle(&r.target),
+                posts: r.post_ids,
+                comment: r.report.content,
+                state: r.report.state,
+                incoming: r.report.incoming,
+                created_at: r.report.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            })
+            .collect(),
+    })?;
+    Ok((jar, page).into_response())
+}
+
+async fn resolve_report(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfForm>,
+) -> PageResult<Response> {
+    auth::check_csrf(&jar, &form.csrf)?;
+    let account = signed_in(&session)?;
+    reports::resolve(state.db(), &account, id).await?;
+    Ok(Redirect::to("/admin/reports").into_response())
+}
