@@ -96,8 +96,17 @@ impl InboxActivity {
             InboxActivity::RejectFollow(a) => run(a, data).await,
             InboxActivity::UndoFollow(a) => run(a, data).await,
             InboxActivity::UndoReaction(a) => run(UndoReaction { raw, ..a }, data).await,
-            InboxActivity::CreatePost(a) => run(CreatePost { raw, ..a }, data).await,
-            InboxActivity::UpdatePost(a) => run(UpdatePost { raw, ..a }, data).await,
+            InboxActivity::CreatePost(a) => match not_a_post(&a.object) {
+                Some(reason) => Ok(Outcome::NotHandled(reason)),
+                None => run(CreatePost { raw, ..a }, data).await,
+            },
+            InboxActivity::UpdatePost(a) => match not_a_post(&a.object) {
+                Some(reason) => Ok(Outcome::NotHandled(reason)),
+                None => run(UpdatePost { raw, ..a }, data).await,
+            },
+            InboxActivity::DeletePost(a) if a.object_id().is_ok_and(|id| &id == a.actor.inner()) => Ok(
+                Outcome::NotHandled("deleting accounts is not handled by this node yet".into()),
+            ),
             InboxActivity::DeletePost(a) => run(DeletePost { raw, ..a }, data).await,
             InboxActivity::Like(a) => run(Like { raw, ..a }, data).await,
             InboxActivity::Flag(a) => run(a, data).await,
@@ -135,6 +144,15 @@ impl InboxActivity {
                 }
             }
         }
+    }
+}
+
+/// Why an embedded object of a Create or Update is not a post we keep, if it is not.
+fn not_a_post(object: &Value) -> Option<String> {
+    let kind = object.get("type").and_then(Value::as_str)?;
+    match kind {
+        "Note" | "Page" | "Article" => None,
+        other => Some(format!("{other} objects are not handled by this node yet")),
     }
 }
 
