@@ -185,8 +185,8 @@ async fn a_mastodon_shaped_peer_resolves_follows_and_gets_a_signed_accept() {
         "@context": "https://www.w3.org/ns/activitystreams",
         "id": format!("{}/statuses/1/activity", peer.base), "type": "Create", "actor": peer.actor_id("mia"),
         "to": ["https://www.w3.org/ns/activitystreams#Public"], "cc": [group_id],
-        "object": {"id": format!("{}/statuses/1", peer.base), "type": "Note", "attributedTo": peer.actor_id("mia"),
-                   "content": "<p>Hello walkers</p>"},
+        "object": {"id": format!("{}/statuses/1", peer.base), "type": "Question", "attributedTo": peer.actor_id("mia"),
+                   "content": "<p>Which route?</p>", "oneOf": [{"type": "Note", "name": "Park"}]},
     });
     assert_eq!(peer.deliver("mia", &inbox, &note).await.status(), 202);
     beta.run(&[
@@ -219,7 +219,7 @@ async fn a_mastodon_shaped_peer_resolves_follows_and_gets_a_signed_accept() {
             .ok()?;
         rows.as_array()?
             .iter()
-            .find(|r| r["kind"] == "Create{Note}")
+            .find(|r| r["kind"] == "Create{Question}")
             .cloned()
     })
     .await;
@@ -616,4 +616,392 @@ async fn a_group_that_approves_members_by_hand_answers_each_request() {
         .await;
     }
     assert_eq!(followers_count(&beta, "circle").await, 1);
+}
+
+async fn api<T: Into<Value> + Clone>(
+    node: &Node,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&T>,
+) -> (u16, Value) {
+    let mut request = client()
+        .request(method, format!("{}{path}", node.base))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body.clone().into());
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn encoded(id: &str) -> String {
+    url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
+}
+
+/// The thread `id` as `node` shows it to the holder of `token`, once `check` holds.
+async fn wait_for_thread(
+    node: &Node,
+    token: &str,
+    id: &str,
+    what: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
+    wait_for(&format!("{what} on {}", node.name), PATIENCE, || async {
+        let (status, body) = api::<Value>(
+            node,
+            token,
+            reqwest::Method::GET,
+            &format!("/api/v1/posts/{}", encoded(id)),
+            None,
+        )
+        .await;
+        (status == 200 && check(&body)).then_some(body)
+    })
+    .await
+}
+
+fn reply_ids(thread: &Value) -> Vec<String> {
+    thread["replies"]
+        .as_array()
+        .map(|r| {
+            r.iter()
+                .filter_map(|p| p["id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_discussion_in_a_working_group_spans_three_nodes() {
+    let (alpha, beta, gamma) = tokio::join!(
+        Node::start(NODE, "alpha.test", &[]),
+        Node::start(NODE, "beta.test", &[]),
+        Node::start(NODE, "gamma.test", &[])
+    );
+    let organiser = beta.user("organiser").await;
+    let group_id = create_group(&beta, &organiser, "walkers").await;
+    let handle = format!("@walkers@{}", beta.domain);
+    let (ana, gus) = (alpha.user("ana").await, gamma.user("gus").await);
+    assert_eq!(follow(&alpha, &ana, &handle).await.status(), 202);
+    assert_eq!(follow(&gamma, &gus, &handle).await.status(), 202);
+    wait_for_count(&beta, "walkers", 2).await;
+    for (node, token) in [(&alpha, &ana), (&gamma, &gus)] {
+        wait_for("the Accept", PATIENCE, || async {
+            follow_states(node, token)
+                .await
+                .contains(&(group_id.clone(), "accepted".to_owned()))
+                .then_some(())
+        })
+        .await;
+    }
+
+    // A member on alpha starts a thread in the group on beta.
+    let (status, created) = api(
+        &alpha,
+        &ana,
+        reqwest::Method::POST,
+        "/api/v1/posts",
+        Some(&json!({"group": handle, "title": "Saturday walk", "content": "Meet at the **park** #walking"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let thread_id = created["id"].as_str().expect("id").to_owned();
+    assert!(
+        thread_id.starts_with(&alpha.base),
+        "the post is the author's node's"
+    );
+
+    let on_beta = wait_for_thread(&beta, &organiser, &thread_id, "the thread", |_| true).await;
+    assert_eq!(on_beta["title"], "Saturday walk");
+    assert!(
+        on_beta["content_html"]
+            .as_str()
+            .is_some_and(|c| c.contains("<strong>park</strong>"))
+    );
+    assert_eq!(on_beta["hashtags"], json!(["walking"]));
+    let listed = api::<Value>(
+        &beta,
+        &organiser,
+        reqwest::Method::GET,
+        "/api/v1/groups/walkers/threads",
+        None,
+    )
+    .await
+    .1;
+    assert_eq!(listed[0]["id"], thread_id.as_str());
+    // gamma follows the group: the group's announce brings it there.
+    wait_for_thread(&gamma, &gus, &thread_id, "the announced thread", |t| {
+        t["title"] == "Saturday walk"
+    })
+    .await;
+
+    // gus replies from gamma; the reply shows under the thread on alpha and beta.
+    let (status, reply) = api(
+        &gamma,
+        &gus,
+        reqwest::Method::POST,
+        "/api/v1/posts",
+        Some(&json!({"in_reply_to": thread_id, "content": "I will bring water."})),
+    )
+    .await;
+    assert_eq!(status, 201, "{reply}");
+    let reply_id = reply["id"].as_str().expect("id").to_owned();
+    for (node, token) in [(&alpha, &ana), (&beta, &organiser)] {
+        let thread = wait_for_thread(node, token, &thread_id, "the reply", |t| {
+            reply_ids(t).contains(&reply_id) && t["replies_count"] == 1
+        })
+        .await;
+        assert_eq!(thread["replies"][0]["in_reply_to"], thread_id.as_str());
+        assert_eq!(thread["replies_count"], 1, "{}: {thread}", node.name);
+    }
+    // A reply to the reply nests below it everywhere.
+    let (status, nested) = api(
+        &alpha,
+        &ana,
+        reqwest::Method::POST,
+        "/api/v1/posts",
+        Some(&json!({"in_reply_to": reply_id, "content": "Thanks!"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{nested}");
+    let nested_id = nested["id"].as_str().expect("id").to_owned();
+    for (node, token) in [(&beta, &organiser), (&gamma, &gus)] {
+        wait_for_thread(node, token, &thread_id, "the nested reply", |t| {
+            t["replies"][0]["replies"][0]["id"] == nested_id.as_str()
+        })
+        .await;
+    }
+
+    // gus likes the thread: counted on beta and alpha.
+    let (status, _) = api::<Value>(
+        &gamma,
+        &gus,
+        reqwest::Method::POST,
+        &format!("/api/v1/posts/{}/like", encoded(&thread_id)),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    for (node, token) in [(&alpha, &ana), (&beta, &organiser)] {
+        wait_for_thread(node, token, &thread_id, "the like", |t| t["likes"] == 1).await;
+    }
+
+    // ana edits: the new text reaches beta and gamma.
+    let (status, _) = api(
+        &alpha,
+        &ana,
+        reqwest::Method::PATCH,
+        &format!("/api/v1/posts/{}", encoded(&thread_id)),
+        Some(&json!({"content": "Meet at the **lake** instead"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    for (node, token) in [(&beta, &organiser), (&gamma, &gus)] {
+        let thread = wait_for_thread(node, token, &thread_id, "the edit", |t| {
+            t["content_html"].as_str().is_some_and(|c| c.contains("lake"))
+        })
+        .await;
+        assert!(thread["updated"].is_string());
+    }
+
+    // gus deletes his reply: a tombstone everywhere, the nested reply keeps its place.
+    let (status, _) = api::<Value>(
+        &gamma,
+        &gus,
+        reqwest::Method::DELETE,
+        &format!("/api/v1/posts/{}", encoded(&reply_id)),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    for (node, token) in [(&alpha, &ana), (&beta, &organiser)] {
+        let thread = wait_for_thread(node, token, &thread_id, "the delete", |t| {
+            t["replies"][0]["deleted"] == true
+        })
+        .await;
+        assert_eq!(thread["replies"][0]["content_html"], "");
+        assert_eq!(thread["replies"][0]["replies"][0]["id"], nested_id.as_str());
+    }
+    let gone = client()
+        .get(&reply_id)
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .expect("fetch");
+    assert_eq!(gone.status(), 410, "a deleted post answers 410 Gone");
+
+    // The organiser removes ana's thread as moderator: removed on alpha and gamma too.
+    let (status, _) = api::<Value>(
+        &beta,
+        &organiser,
+        reqwest::Method::DELETE,
+        &format!("/api/v1/posts/{}", encoded(&thread_id)),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    for (node, token) in [(&alpha, &ana), (&gamma, &gus)] {
+        wait_for_thread(node, token, &thread_id, "the removal", |t| t["removed"] == true).await;
+    }
+
+    // A members-only group: its posts reach members only and are served to no one else.
+    let (status, _) = api(
+        &beta,
+        &organiser,
+        reqwest::Method::POST,
+        "/api/v1/groups",
+        Some(&json!({"name": "circle", "display_name": "Carers' circle", "visibility": "members", "posting_policy": "members"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(
+        follow(&alpha, &ana, &format!("@circle@{}", beta.domain))
+            .await
+            .status(),
+        202
+    );
+    wait_for_count(&beta, "circle", 1).await;
+    let (status, private) = api(
+        &beta,
+        &organiser,
+        reqwest::Method::POST,
+        "/api/v1/posts",
+        Some(&json!({"group": "circle", "title": "Between us", "content": "Only for the circle"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{private}");
+    let private_id = private["id"].as_str().expect("id").to_owned();
+    let seen = wait_for_thread(&alpha, &ana, &private_id, "the members-only post", |_| true).await;
+    assert_eq!(seen["visibility"], "members");
+    let unsigned = client()
+        .get(&private_id)
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .expect("fetch");
+    assert_eq!(unsigned.status(), 404, "never served as JSON");
+    let anonymous = client()
+        .get(format!("{}/api/v1/posts/{}", beta.base, encoded(&private_id)))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(anonymous.status(), 404);
+    let outsider = api::<Value>(
+        &gamma,
+        &gus,
+        reqwest::Method::GET,
+        &format!("/api/v1/posts/{}", encoded(&private_id)),
+        None,
+    )
+    .await;
+    assert_eq!(outsider.0, 404, "gamma never received it");
+    let (status, threads) = api::<Value>(
+        &beta,
+        &gus,
+        reqwest::Method::GET,
+        "/api/v1/groups/circle/threads",
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, threads.as_array().map(Vec::len)),
+        (401, None),
+        "gus's token is not beta's"
+    );
+    let public_list: Value = client()
+        .get(format!("{}/api/v1/groups/circle/threads", beta.base))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(public_list, json!([]));
+    let outbox: Value = client()
+        .get(format!("{}/g/circle/outbox", beta.base))
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .expect("outbox")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(outbox["totalItems"], 0);
+
+    // beta blocks gamma: what gamma sends is refused, and nothing more goes there.
+    let root = {
+        beta.run(&[
+            "admin",
+            "create-user",
+            "root",
+            "--password",
+            "long enough",
+            "--admin",
+        ]);
+        let body: Value = client()
+            .post(format!("{}/api/v1/auth/token", beta.base))
+            .json(&json!({"username": "root", "password": "long enough"}))
+            .send()
+            .await
+            .expect("token")
+            .json()
+            .await
+            .expect("json");
+        body["token"].as_str().expect("token").to_owned()
+    };
+    let (status, _) = api(
+        &beta,
+        &root,
+        reqwest::Method::POST,
+        "/api/v1/admin/blocks",
+        Some(&json!({"host": gamma.domain})),
+    )
+    .await;
+    assert!((200..300).contains(&status), "block: {status}");
+    let (status, late) = api(
+        &alpha,
+        &ana,
+        reqwest::Method::POST,
+        "/api/v1/posts",
+        Some(&json!({"group": handle, "title": "After the block", "content": "Not for gamma"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let late_id = late["id"].as_str().expect("id").to_owned();
+    wait_for_thread(&beta, &organiser, &late_id, "the new thread", |_| true).await;
+    let (status, blocked_reply) = api(
+        &gamma,
+        &gus,
+        reqwest::Method::POST,
+        "/api/v1/posts",
+        Some(&json!({"in_reply_to": nested_id, "content": "From a blocked node"})),
+    )
+    .await;
+    assert_eq!(status, 201, "gamma stores its own reply: {blocked_reply}");
+    let blocked_id = blocked_reply["id"].as_str().expect("id").to_owned();
+    // Give the announce to alpha time to land; gamma must not have it, and
+    // beta must not have gamma's reply.
+    wait_for_thread(&alpha, &ana, &late_id, "the new thread", |_| true).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let on_beta = api::<Value>(
+        &beta,
+        &organiser,
+        reqwest::Method::GET,
+        &format!("/api/v1/posts/{}", encoded(&blocked_id)),
+        None,
+    )
+    .await;
+    assert_eq!(on_beta.0, 404, "nothing is accepted from a blocked node");
+    let on_gamma = api::<Value>(
+        &gamma,
+        &gus,
+        reqwest::Method::GET,
+        &format!("/api/v1/posts/{}", encoded(&late_id)),
+        None,
+    )
+    .await;
+    assert_eq!(on_gamma.0, 404, "nothing is sent to a blocked node");
 }

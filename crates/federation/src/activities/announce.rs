@@ -97,46 +97,40 @@ impl Announce {
                 "an Announce may not announce an Announce".into(),
             ));
         }
-        if !same_origin {
-            match inner_type.as_str() {
-                "Create" | "Update" => {
-                    // Do not trust the copy: fetch the post from its origin.
-                    let object_id = inner.get("object").and_then(id_of);
-                    if let (Value::Object(map), Some(object_id)) = (&mut inner, object_id) {
-                        map.insert("object".into(), Value::String(object_id.to_string()));
-                    }
+        if inner_type == "Delete"
+            && let Some(object) = inner.get("object").and_then(id_of)
+            && let Some(post) = queries::posts::by_ap_id(&data.db, object.as_str()).await?
+        {
+            let author = match post.author_id {
+                Some(id) => queries::actors::by_id(&data.db, id).await?,
+                None => None,
+            };
+            if !author.as_ref().is_some_and(|a| a.ap_id == inner_actor.as_str()) {
+                // A moderator's removal: the group vouches for it, in itself only.
+                if post.group_id != Some(group.row.id) {
+                    return Err(FederationError::Forbidden(
+                        "a group may only remove posts in itself".into(),
+                    ));
                 }
-                "Delete" => {
-                    let object = inner.get("object").and_then(id_of);
-                    if let Some(object) = object
-                        && let Some(post) = queries::posts::by_ap_id(&data.db, object.as_str()).await?
-                    {
-                        let author = match post.author_id {
-                            Some(id) => queries::actors::by_id(&data.db, id).await?,
-                            None => None,
-                        };
-                        let by_author = author.as_ref().is_some_and(|a| a.ap_id == inner_actor.as_str());
-                        if !by_author {
-                            if post.group_id != Some(group.row.id) {
-                                return Err(FederationError::Forbidden(
-                                    "a group may only remove posts in itself".into(),
-                                ));
-                            }
-                            posts::receive_delete(&data.db, &group.row, object.as_str()).await?;
-                            return Ok(Outcome::Applied);
-                        }
-                        if ObjectId::<DbPost>::from(object)
-                            .dereference_forced(data)
-                            .await
-                            .is_ok()
-                        {
-                            return Err(FederationError::Forbidden(
-                                "the post still exists at its origin".into(),
-                            ));
-                        }
-                    }
-                }
-                _ => {}
+                posts::receive_delete(&data.db, &group.row, object.as_str()).await?;
+                return Ok(Outcome::Applied);
+            }
+            if !same_origin
+                && ObjectId::<DbPost>::from(object)
+                    .dereference_forced(data)
+                    .await
+                    .is_ok()
+            {
+                return Err(FederationError::Forbidden(
+                    "the post still exists at its origin".into(),
+                ));
+            }
+        }
+        if !same_origin && (inner_type == "Create" || inner_type == "Update") {
+            // Do not trust the copy: fetch the post from its origin.
+            let object_id = inner.get("object").and_then(id_of);
+            if let (Value::Object(map), Some(object_id)) = (&mut inner, object_id) {
+                map.insert("object".into(), Value::String(object_id.to_string()));
             }
         }
         let activity: InboxActivity = serde_json::from_value(inner.clone())?;
