@@ -42,6 +42,8 @@ struct PeerState {
     delay: Duration,
     authorized_fetch: bool,
     received: Mutex<Vec<Delivery>>,
+    /// Statuses served at their ids, as Mastodon serves them.
+    statuses: Mutex<HashMap<String, Value>>,
 }
 
 pub struct MastodonPeer {
@@ -74,10 +76,12 @@ impl MastodonPeer {
             delay,
             authorized_fetch,
             received: Mutex::new(Vec::new()),
+            statuses: Mutex::new(HashMap::new()),
         });
         let app = Router::new()
             .route("/users/{name}", get(actor))
             .route("/users/{name}/inbox", post(inbox))
+            .route("/users/{name}/statuses/{id}", get(status))
             .route("/inbox", post(inbox))
             .route("/.well-known/webfinger", get(webfinger))
             .with_state(state.clone());
@@ -98,6 +102,36 @@ impl MastodonPeer {
             .to_public_key_pem(LineEnding::LF)
             .expect("pem");
         *self.state.keys.lock().expect("lock") = (key, public_pem);
+    }
+
+    /// A status by `name`, Mastodon-shaped, served at its id from now on.
+    pub fn status(&self, name: &str, number: u32, mut note: Value) -> Value {
+        let id = format!("{}/statuses/{number}", self.actor_id(name));
+        if let Value::Object(map) = &mut note {
+            map.insert("id".into(), json!(id));
+            map.insert("type".into(), json!("Note"));
+            map.insert("attributedTo".into(), json!(self.actor_id(name)));
+            map.insert("url".into(), json!(format!("{}/@{name}/{number}", self.base)));
+            map.insert("published".into(), json!("2026-11-24T10:00:00Z"));
+            map.entry("to")
+                .or_insert(json!(["https://www.w3.org/ns/activitystreams#Public"]));
+        }
+        self.state.statuses.lock().expect("lock").insert(id, note.clone());
+        note
+    }
+
+    /// `Create` of a status, as Mastodon wraps it.
+    pub fn create(&self, name: &str, note: &Value) -> Value {
+        json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": format!("{}/activity", note["id"].as_str().unwrap_or_default()),
+            "type": "Create",
+            "actor": self.actor_id(name),
+            "published": note["published"],
+            "to": note["to"],
+            "cc": note.get("cc").cloned().unwrap_or(json!([])),
+            "object": note,
+        })
     }
 
     pub fn received(&self) -> Vec<Delivery> {
@@ -191,6 +225,20 @@ impl MastodonPeer {
             .send()
             .await
             .expect("deliver")
+    }
+}
+
+async fn status(State(state): State<Arc<PeerState>>, uri: Uri) -> impl IntoResponse {
+    let id = format!("{}{}", state.base, uri.path());
+    match state.statuses.lock().expect("lock").get(&id) {
+        Some(note) => {
+            let mut body = note.clone();
+            if let Value::Object(map) = &mut body {
+                map.insert("@context".into(), json!("https://www.w3.org/ns/activitystreams"));
+            }
+            ([("content-type", "application/activity+json")], Json(body)).into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
     }
 }
 

@@ -1005,3 +1005,168 @@ async fn a_discussion_in_a_working_group_spans_three_nodes() {
     .await;
     assert_eq!(on_gamma.0, 404, "nothing is sent to a blocked node");
 }
+
+async fn admin_token(node: &Node) -> String {
+    node.run(&[
+        "admin",
+        "create-user",
+        "root",
+        "--password",
+        "long enough",
+        "--admin",
+    ]);
+    let body: Value = client()
+        .post(format!("{}/api/v1/auth/token", node.base))
+        .json(&json!({"username": "root", "password": "long enough"}))
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    body["token"].as_str().expect("token").to_owned()
+}
+
+#[tokio::test]
+async fn mastodon_users_follow_post_reply_like_and_report_in_a_working_group() {
+    let (alpha, beta) = tokio::join!(
+        Node::start(NODE, "alpha.test", &[]),
+        Node::start(NODE, "beta.test", &[])
+    );
+    let organiser = beta.user("organiser").await;
+    let group_id = create_group(&beta, &organiser, "walkers").await;
+    let handle = format!("@walkers@{}", beta.domain);
+    let ana = alpha.user("ana").await;
+    assert_eq!(follow(&alpha, &ana, &handle).await.status(), 202);
+    let peer = MastodonPeer::start(Duration::ZERO).await;
+    let inbox = format!("{group_id}/inbox");
+    let follow_activity = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{}/follows/1", peer.base), "type": "Follow", "actor": peer.actor_id("mia"), "object": group_id,
+    });
+    assert_eq!(peer.deliver("mia", &inbox, &follow_activity).await.status(), 202);
+    wait_for_count(&beta, "walkers", 2).await;
+
+    // A new thread reaches the Mastodon follower as a signed boost of the post.
+    let (status, created) = api(
+        &beta,
+        &organiser,
+        reqwest::Method::POST,
+        "/api/v1/posts",
+        Some(&json!({"group": "walkers", "title": "Route for Sunday", "content": "Along the river"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let thread_id = created["id"].as_str().expect("id").to_owned();
+    let boost = wait_for("the boost at the peer", PATIENCE, || async {
+        peer.received()
+            .into_iter()
+            .find(|d| d.body["type"] == "Announce" && d.body["object"] == thread_id.as_str())
+    })
+    .await;
+    assert!(boost.signature_valid, "signed by the group");
+    assert_eq!(boost.body["actor"], group_id.as_str());
+    // Mastodon fetches the boosted post: a Note whose content is the whole text, titled by `name`.
+    let note: Value = client()
+        .get(&thread_id)
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .expect("note")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(note["type"], "Note");
+    assert_eq!(note["name"], "Route for Sunday");
+    assert_eq!(note["content"], "<p>Along the river</p>");
+    assert_eq!(note["audience"], group_id.as_str());
+    assert!(note["context"].as_str().is_some_and(|c| c.ends_with("/context")));
+    // The group-aware node gets the Create itself, announced.
+    wait_for_thread(&alpha, &ana, &thread_id, "the thread", |t| {
+        t["title"] == "Route for Sunday"
+    })
+    .await;
+
+    // A public Mastodon post that mentions the group starts a thread titled by its first line.
+    let mention = peer.status(
+        "mia",
+        1,
+        json!({
+            "cc": [group_id, format!("{}/followers", peer.actor_id("mia"))],
+            "content": format!("<p><span class=\"h-card\"><a href=\"{group_id}\" class=\"u-url mention\">@<span>walkers</span></a></span> Walking with a pram?</p><p>Which paths are flat enough?<script>alert(1)</script></p>"),
+            "tag": [{"type": "Mention", "href": group_id, "name": handle}],
+        }),
+    );
+    assert_eq!(
+        peer.deliver("mia", &inbox, &peer.create("mia", &mention))
+            .await
+            .status(),
+        202
+    );
+    let mention_id = mention["id"].as_str().expect("id").to_owned();
+    let started = wait_for_thread(&beta, &organiser, &mention_id, "the mention thread", |_| true).await;
+    assert_eq!(started["title"], "Walking with a pram?");
+    assert_eq!(started["group"], handle.as_str());
+    assert!(
+        !started["content_html"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("<script")
+    );
+    // … and is announced to the other followers.
+    wait_for_thread(&alpha, &ana, &mention_id, "the mention thread", |t| {
+        t["title"] == "Walking with a pram?"
+    })
+    .await;
+
+    // A Mastodon reply lands in the thread and is re-announced.
+    let reply = peer.status(
+        "mia",
+        2,
+        json!({"inReplyTo": thread_id, "cc": [format!("{}/followers", peer.actor_id("mia"))], "content": "<p>Count me in</p>"}),
+    );
+    assert_eq!(
+        peer.deliver("mia", &inbox, &peer.create("mia", &reply))
+            .await
+            .status(),
+        202
+    );
+    let reply_id = reply["id"].as_str().expect("id").to_owned();
+    for (node, token) in [(&beta, &organiser), (&alpha, &ana)] {
+        wait_for_thread(node, token, &thread_id, "the Mastodon reply", |t| {
+            reply_ids(t).contains(&reply_id)
+        })
+        .await;
+    }
+
+    // Likes and boosts from Mastodon are counted.
+    let like = json!({"@context": "https://www.w3.org/ns/activitystreams", "id": format!("{}/likes/1", peer.base),
+                      "type": "Like", "actor": peer.actor_id("mia"), "object": thread_id});
+    assert_eq!(peer.deliver("mia", &inbox, &like).await.status(), 202);
+    let reblog = json!({"@context": "https://www.w3.org/ns/activitystreams", "id": format!("{}/statuses/3/activity", peer.actor_id("mia")),
+                        "type": "Announce", "actor": peer.actor_id("mia"), "object": thread_id,
+                        "to": ["https://www.w3.org/ns/activitystreams#Public"]});
+    assert_eq!(peer.deliver("mia", &inbox, &reblog).await.status(), 202);
+    wait_for_thread(&beta, &organiser, &thread_id, "the like and boost", |t| {
+        t["likes"] == 1 && t["boosts"] == 1
+    })
+    .await;
+
+    // A report forwarded from Mastodon reaches the reports queue.
+    let flag = json!({"@context": "https://www.w3.org/ns/activitystreams", "id": format!("{}/reports/1", peer.base),
+                      "type": "Flag", "actor": peer.actor_id("mia"),
+                      "object": [format!("{}/u/organiser", beta.base), thread_id], "content": "Off topic"});
+    assert_eq!(peer.deliver("mia", &inbox, &flag).await.status(), 202);
+    let root = admin_token(&beta).await;
+    let report = wait_for("the report", PATIENCE, || async {
+        let (_, queue) = api::<Value>(&beta, &root, reqwest::Method::GET, "/api/v1/reports", None).await;
+        queue
+            .as_array()?
+            .iter()
+            .find(|r| r["comment"] == "Off topic")
+            .cloned()
+    })
+    .await;
+    assert_eq!(report["incoming"], true);
+    assert_eq!(report["posts"], json!([thread_id]));
+}
