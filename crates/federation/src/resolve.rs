@@ -166,6 +166,23 @@ fn self_link(jrd: &Jrd) -> Option<Url> {
         .find_map(|l| l.href.clone())
 }
 
+/// A post by its ActivityPub id: the stored copy, or fetched from its origin.
+pub async fn resolve_post(
+    id: &str,
+    data: &RequestData,
+) -> Result<crate::objects::post::DbPost, FederationError> {
+    let url = Url::parse(id.trim())?;
+    if let Some(row) = queries::posts::by_ap_id(&data.db, url.as_str()).await? {
+        return crate::objects::post::DbPost::new(row);
+    }
+    if url.as_str().starts_with(data.node.urls.base()) {
+        return Err(FederationError::NotFound);
+    }
+    ObjectId::<crate::objects::post::DbPost>::from(url)
+        .dereference(data)
+        .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,21 +210,4 @@ mod tests {
             Some("https://b.example/users/a")
         );
     }
-}
-
-/// A post by its ActivityPub id: the stored copy, or fetched from its origin.
-pub async fn resolve_post(
-    id: &str,
-    data: &RequestData,
-) -> Result<crate::objects::post::DbPost, FederationError> {
-    let url = Url::parse(id.trim())?;
-    if let Some(row) = queries::posts::by_ap_id(&data.db, url.as_str()).await? {
-        return crate::objects::post::DbPost::new(row);
-    }
-    if url.as_str().starts_with(data.node.urls.base()) {
-        return Err(FederationError::NotFound);
-    }
-    ObjectId::<crate::objects::post::DbPost>::from(url)
-        .dereference(data)
-        .await
 }

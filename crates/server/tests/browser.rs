@@ -173,6 +173,12 @@ impl Browser {
         .await;
     }
 
+    async fn clear(&self, css: &str) {
+        let id = self.find(css).await;
+        self.call(reqwest::Method::POST, &format!("/element/{id}/clear"), json!({}))
+            .await;
+    }
+
     async fn click(&self, css: &str) {
         let id = self.find(css).await;
         self.call(reqwest::Method::POST, &format!("/element/{id}/click"), json!({}))
@@ -281,4 +287,123 @@ async fn a_person_registers_signs_out_signs_in_and_joins_a_working_group() {
     browser.click("#join").await;
     browser.wait_text("#members", |t| t == "1 member").await;
     browser.wait_text("#leave", |t| t == "Leave").await;
+}
+
+#[tokio::test]
+async fn a_member_writes_previews_replies_likes_edits_reports_and_deletes_in_a_thread() {
+    let Some((chromium, chromedriver)) = browser_paths() else {
+        eprintln!("NOTICE: no Chromium/ChromeDriver here; browser test not run (CI installs them)");
+        return;
+    };
+    let node = TestNode::start().await;
+    let site = format!("http://{}", node.domain);
+    let registered = client()
+        .post(format!("{}/api/v1/accounts", node.base))
+        .json(&json!({"username": "noor", "password": "a long password"}))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(registered.status(), 201);
+    let token = node.token("noor", "a long password").await;
+    let created = client()
+        .post(format!("{}/api/v1/groups", node.base))
+        .bearer_auth(&token)
+        .json(&json!({"name": "carers", "display_name": "Carers", "topics": ["care"]}))
+        .send()
+        .await
+        .expect("group");
+    assert_eq!(created.status(), 201);
+
+    let browser = Browser::start(&chromium, &chromedriver).await;
+    browser.go(&format!("{site}/login")).await;
+    browser.type_into("#username", "noor").await;
+    browser.type_into("#password", "a long password").await;
+    browser.click("#login-submit").await;
+    browser.wait_text("#greeting", |t| t.contains("@noor")).await;
+
+    // Start a thread on the group page, previewing the markdown first.
+    browser.go(&format!("{site}/g/carers")).await;
+    browser
+        .wait_text("#threads .empty", |t| t == "No threads yet.")
+        .await;
+    browser.type_into("#thread-title", "Respite at weekends").await;
+    browser
+        .type_into("#thread-content", "Who covers **Saturday**? #care")
+        .await;
+    browser.click("#preview-button").await;
+    browser.wait_text("#preview strong", |t| t == "Saturday").await;
+    browser.click("#post-button").await;
+    browser
+        .wait_text(".post-title", |t| t == "Respite at weekends")
+        .await;
+    browser
+        .wait_text(".depth-0 .content strong", |t| t == "Saturday")
+        .await;
+    browser
+        .wait_text(".depth-0 .content a.hashtag", |t| t == "#care")
+        .await;
+
+    // Reply with a preview; the reply nests below the thread start.
+    browser.click(".depth-0 .actions details.reply summary").await;
+    browser
+        .type_into(".depth-0 .actions details.reply textarea", "I can, *until noon*.")
+        .await;
+    browser
+        .click(".depth-0 .actions details.reply .preview-button")
+        .await;
+    browser
+        .wait_text("details.reply .preview em", |t| t == "until noon")
+        .await;
+    browser.click("details[open].reply .post-button").await;
+    browser
+        .wait_text(".depth-1 .content em", |t| t == "until noon")
+        .await;
+    browser
+        .wait_text(".depth-0 .reply-count", |t| t == "1 replies")
+        .await;
+
+    // Like, then edit the thread start.
+    browser.click(".depth-0 .actions button.like").await;
+    browser.wait_text(".depth-0 .likes", |t| t == "1 likes").await;
+    browser.click(".depth-0 .actions a.edit").await;
+    browser.clear("#content").await;
+    browser
+        .type_into("#content", "Who covers **Sunday**? #care")
+        .await;
+    browser.click("#save").await;
+    browser
+        .wait_text(".depth-0 .content strong", |t| t == "Sunday")
+        .await;
+    browser
+        .wait_text(".depth-0 .meta", |t| t.contains("edited"))
+        .await;
+
+    // Report the reply; as the group's moderator noor sees it in the queue.
+    browser.click(".depth-1 .actions details.report summary").await;
+    browser
+        .type_into(".depth-1 .actions details.report textarea", "Testing the queue")
+        .await;
+    browser.click(".depth-1 .actions details.report button").await;
+    browser.go(&format!("{site}/admin/reports")).await;
+    browser.wait_text(".report-row .state", |t| t == "open").await;
+    browser.click(".report-row button").await;
+    browser.wait_text(".report-row .state", |t| t == "resolved").await;
+
+    // Delete the reply: a tombstone keeps its place.
+    browser.go(&format!("{site}/g/carers")).await;
+    browser.click(".post-title a").await;
+    browser.click(".depth-1 .actions button.delete").await;
+    browser
+        .wait_text(".depth-1 .gone-note", |t| t.contains("deleted by its author"))
+        .await;
+
+    // The node's feed and the tag page list the thread.
+    browser.go(&format!("{site}/feed/local")).await;
+    browser
+        .wait_text(".post-title", |t| t == "Respite at weekends")
+        .await;
+    browser.go(&format!("{site}/tags/care")).await;
+    browser
+        .wait_text(".post-title", |t| t == "Respite at weekends")
+        .await;
 }

@@ -105,7 +105,7 @@ impl Announce {
                 Some(id) => queries::actors::by_id(&data.db, id).await?,
                 None => None,
             };
-            if !author.as_ref().is_some_and(|a| a.ap_id == inner_actor.as_str()) {
+            if author.as_ref().is_none_or(|a| a.ap_id != inner_actor.as_str()) {
                 // A moderator's removal: the group vouches for it, in itself only.
                 if post.group_id != Some(group.row.id) {
                     return Err(FederationError::Forbidden(
