@@ -384,6 +384,11 @@ async fn a_member_writes_previews_replies_likes_edits_reports_and_deletes_in_a_t
         .type_into(".depth-1 .actions details.report textarea", "Testing the queue")
         .await;
     browser.click(".depth-1 .actions details.report button").await;
+    browser
+        .until("the report to be filed", || async {
+            browser.url().await.contains("reported=1")
+        })
+        .await;
     browser.go(&format!("{site}/admin/reports")).await;
     browser.wait_text(".report-row .state", |t| t == "open").await;
     browser.click(".report-row button").await;
