@@ -140,14 +140,13 @@ fn handle(actor: &actor::Model) -> String {
     format!("@{}@{}", actor.username, actor.host)
 }
 
-/// The local page of any post.
-pub fn page_url(state: &AppState, view: &PostView) -> String {
-    format!(
-        "{}/threads/{}#post-{}",
-        state.context().node.urls.base(),
-        view.post.root_id.unwrap_or(view.post.id),
-        view.post.id
-    )
+/// Where a post is read on this node: its thread's page, at the post.
+pub fn thread_path(post: &healthcommons_db::entities::post::Model) -> String {
+    format!("/threads/{}#post-{}", post.root_id.unwrap_or(post.id), post.id)
+}
+
+fn thread_url(state: &AppState, post: &healthcommons_db::entities::post::Model) -> String {
+    format!("{}{}", state.context().node.urls.base(), thread_path(post))
 }
 
 pub fn dto(state: &AppState, view: &PostView) -> PostDto {
@@ -155,7 +154,7 @@ pub fn dto(state: &AppState, view: &PostView) -> PostDto {
     let gone = post.is_gone();
     PostDto {
         id: post.ap_id.clone(),
-        url: page_url(state, view),
+        url: thread_url(state, &view.post),
         title: if gone { None } else { post.title.clone() },
         content_html: if gone {
             String::new()
@@ -271,12 +270,7 @@ async fn create_post(
     ApiJson(body): ApiJson<NewPost>,
 ) -> ApiResult<Response> {
     let row = create(&state, &account, &body).await?;
-    let url = format!(
-        "{}/threads/{}#post-{}",
-        state.context().node.urls.base(),
-        row.root_id.unwrap_or(row.id),
-        row.id
-    );
+    let url = thread_url(&state, &row);
     Ok((StatusCode::CREATED, Json(CreatedPost { id: row.ap_id, url })).into_response())
 }
 
@@ -353,12 +347,7 @@ async fn edit_post(
         },
     )
     .await?;
-    let url = format!(
-        "{}/threads/{}#post-{}",
-        state.context().node.urls.base(),
-        row.root_id.unwrap_or(row.id),
-        row.id
-    );
+    let url = thread_url(&state, &row);
     Ok(Json(CreatedPost { id: row.ap_id, url }))
 }
 
@@ -380,12 +369,6 @@ pub struct Reaction {
     /// A dislike (Lemmy's downvote) instead of a like.
     #[serde(default)]
     pub dislike: bool,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct Counts {
-    pub likes: i32,
-    pub dislikes: i32,
 }
 
 async fn react(

@@ -38,7 +38,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/deliveries", get(admin_deliveries))
 }
 
-fn render(template: impl Template) -> PageResult<Html<String>> {
+pub(crate) fn render(template: impl Template) -> PageResult<Html<String>> {
     template
         .render()
         .map(Html)
@@ -259,8 +259,8 @@ async fn login(
 }
 
 #[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
+pub(crate) struct CsrfForm {
+    pub csrf: String,
 }
 
 async fn logout(

@@ -7,6 +7,7 @@ use crate::{
     auth::{self, MaybeSession, Viewer},
     discussions,
     error::{ApiError, PageError, PageResult},
+    pages::{CsrfForm, render},
 };
 use askama::Template;
 use axum::{
@@ -47,13 +48,6 @@ pub fn routes() -> Router<AppState> {
         .route("/tags/{tag}", get(tag))
         .route("/admin/reports", get(report_queue))
         .route("/admin/reports/{id}/resolve", post(resolve_report))
-}
-
-fn render(template: impl Template) -> PageResult<Html<String>> {
-    template
-        .render()
-        .map(Html)
-        .map_err(|e| PageError(ApiError::new(ErrorKind::Internal, format!("template: {e}"))))
 }
 
 fn signed_in(session: &MaybeSession) -> PageResult<Account> {
@@ -242,10 +236,6 @@ async fn thread_by_id(
     thread_page(&state, session, &headers, &post.ap_id).await
 }
 
-fn thread_location(post: &post::Model) -> String {
-    format!("/threads/{}#post-{}", post.root_id.unwrap_or(post.id), post.id)
-}
-
 #[derive(Deserialize)]
 struct ComposeForm {
     csrf: String,
@@ -290,7 +280,7 @@ async fn start_thread(
         language: None,
     };
     match discussions::create(&state, &account, &body).await {
-        Ok(row) => Ok(Redirect::to(&thread_location(&row)).into_response()),
+        Ok(row) => Ok(Redirect::to(&discussions::thread_path(&row)).into_response()),
         Err(err) if matches!(err.kind, ErrorKind::Validation | ErrorKind::Forbidden) => {
             let draft = crate::pages::Draft {
                 error: err.message.clone(),
@@ -333,7 +323,7 @@ async fn reply(
         language: None,
     };
     match discussions::create(&state, &account, &body).await {
-        Ok(row) => Ok(Redirect::to(&thread_location(&row)).into_response()),
+        Ok(row) => Ok(Redirect::to(&discussions::thread_path(&row)).into_response()),
         Err(err) if matches!(err.kind, ErrorKind::Validation | ErrorKind::Forbidden) => {
             let page = render_thread(
                 &state,
@@ -347,11 +337,6 @@ async fn reply(
         }
         Err(err) => Err(err.into()),
     }
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
 }
 
 /// Like, or take the like back.
@@ -379,7 +364,7 @@ async fn like(
         !liked,
     )
     .await?;
-    Ok(Redirect::to(&thread_location(&post)).into_response())
+    Ok(Redirect::to(&discussions::thread_path(&post)).into_response())
 }
 
 async fn delete(
@@ -394,7 +379,7 @@ async fn delete(
     let post = post_by_local_id(&state, id).await?;
     let publisher = OutboxPublisher::from_context(state.context());
     posts::delete(state.db(), &publisher, &account, &post.ap_id).await?;
-    Ok(Redirect::to(&thread_location(&post)).into_response())
+    Ok(Redirect::to(&discussions::thread_path(&post)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -422,7 +407,7 @@ async fn lock(
         form.locked == "true",
     )
     .await?;
-    Ok(Redirect::to(&thread_location(&post)).into_response())
+    Ok(Redirect::to(&discussions::thread_path(&post)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -454,7 +439,7 @@ async fn report(
     .await?;
     Ok(Redirect::to(&format!(
         "{}?reported=1",
-        thread_location(&post).split('#').next().unwrap_or("/")
+        discussions::thread_path(&post).split('#').next().unwrap_or("/")
     ))
     .into_response())
 }
@@ -542,7 +527,7 @@ async fn edit(
     )
     .await;
     match result {
-        Ok(row) => Ok(Redirect::to(&thread_location(&row)).into_response()),
+        Ok(row) => Ok(Redirect::to(&discussions::thread_path(&row)).into_response()),
         Err(err) if err.kind() == ErrorKind::Validation => Ok((
             http::StatusCode::UNPROCESSABLE_ENTITY,
             render(page(String::new(), err.public_message()))?,
