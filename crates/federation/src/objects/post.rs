@@ -27,7 +27,7 @@ use healthcommons_service::{
     posts::{RemotePost, StoredPost},
     urls::NodeUrls,
 };
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, TransactionTrait};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -375,7 +375,12 @@ impl Object for DbPost {
             updated: json.updated,
             tags: json.stored_tags(),
         };
-        match healthcommons_service::posts::store_remote(&data.db, remote).await? {
+        // The post, its tags, its thread's counters and the replies waiting
+        // for it change together, so no reader sees half of it.
+        let txn = data.db.begin().await?;
+        let stored = healthcommons_service::posts::store_remote(&txn, remote).await?;
+        txn.commit().await?;
+        match stored {
             StoredPost::Created(row) | StoredPost::Updated(row) | StoredPost::Unchanged(row) => {
                 DbPost::new(row)
             }
