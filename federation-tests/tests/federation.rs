@@ -189,24 +189,7 @@ async fn a_mastodon_shaped_peer_resolves_follows_and_gets_a_signed_accept() {
                    "content": "<p>Which route?</p>", "oneOf": [{"type": "Note", "name": "Park"}]},
     });
     assert_eq!(peer.deliver("mia", &inbox, &note).await.status(), 202);
-    beta.run(&[
-        "admin",
-        "create-user",
-        "root",
-        "--password",
-        "long enough",
-        "--admin",
-    ]);
-    let token: Value = client()
-        .post(format!("{}/api/v1/auth/token", beta.base))
-        .json(&json!({"username": "root", "password": "long enough"}))
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("json");
-    let token = token["token"].as_str().expect("token").to_owned();
+    let token = admin_token(&beta).await;
     let kept = wait_for("the Create to be recorded", PATIENCE, || async {
         let rows: Value = client()
             .get(format!("{}/api/v1/admin/inbox", beta.base))
@@ -932,26 +915,7 @@ async fn a_discussion_in_a_working_group_spans_three_nodes() {
     assert_eq!(outbox["totalItems"], 0);
 
     // beta blocks gamma: what gamma sends is refused, and nothing more goes there.
-    let root = {
-        beta.run(&[
-            "admin",
-            "create-user",
-            "root",
-            "--password",
-            "long enough",
-            "--admin",
-        ]);
-        let body: Value = client()
-            .post(format!("{}/api/v1/auth/token", beta.base))
-            .json(&json!({"username": "root", "password": "long enough"}))
-            .send()
-            .await
-            .expect("token")
-            .json()
-            .await
-            .expect("json");
-        body["token"].as_str().expect("token").to_owned()
-    };
+    let root = admin_token(&beta).await;
     let (status, _) = api(
         &beta,
         &root,
