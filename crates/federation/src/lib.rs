@@ -16,6 +16,7 @@ pub mod error;
 pub mod http_client;
 pub mod inbox;
 pub mod metrics;
+pub mod moderators;
 pub mod negotiation;
 pub mod objects;
 pub mod publisher;

@@ -9,7 +9,7 @@ use crate::{
 use activitypub_federation::kinds::public;
 use healthcommons_db::{
     DatabaseTransaction,
-    entities::{actor, post, reaction},
+    entities::{actor, group_ban, post, reaction},
     queries,
 };
 use healthcommons_service::{Outgoing, Publisher, ServiceError, ServiceResult};
@@ -67,6 +67,20 @@ impl Publisher for OutboxPublisher {
             | Outgoing::AcceptFollow { .. }
             | Outgoing::RejectFollow { .. } => self.publish_follow(txn, outgoing).await,
             Outgoing::Report { report_id } => self.publish_report(txn, report_id).await,
+            Outgoing::Ban {
+                ban,
+                moderator_id,
+                banned,
+            } => self.publish_ban(txn, ban, moderator_id, banned).await,
+            Outgoing::ModeratorChange {
+                group_id,
+                moderator_id,
+                person_id,
+                added,
+            } => {
+                self.publish_moderator_change(txn, group_id, moderator_id, person_id, added)
+                    .await
+            }
             _ => self.publish_in_group(txn, outgoing).await,
         }
     }
@@ -157,6 +171,94 @@ impl OutboxPublisher {
             .clone()
             .unwrap_or_else(|| target.inbox.clone());
         relay::deliver(txn, &self.context, &instance, activity, vec![inbox]).await
+    }
+
+    /// A ban as Lemmy sends it: `Block` by the moderator with the group as
+    /// `target`, announced by the group and sent to the person banned.
+    async fn publish_ban(
+        &self,
+        txn: &DatabaseTransaction,
+        ban: group_ban::Model,
+        moderator_id: i64,
+        banned: bool,
+    ) -> ServiceResult<()> {
+        let group = actor_by_id(txn, ban.group_id).await?;
+        let moderator = actor_by_id(txn, moderator_id).await?;
+        let person = actor_by_id(txn, ban.actor_id).await?;
+        let block_id = ban
+            .ap_id
+            .clone()
+            .unwrap_or_else(|| self.context.node.urls.new_activity("block"));
+        let mut activity = json!({
+            "id": block_id,
+            "type": "Block",
+            "actor": moderator.ap_id,
+            "object": person.ap_id,
+            "target": group.ap_id,
+            "summary": ban.reason,
+            "to": [public()],
+            "cc": [group.ap_id],
+            "audience": group.ap_id,
+        });
+        if !banned {
+            activity = json!({
+                "id": self.context.node.urls.new_activity("undo"),
+                "type": "Undo",
+                "actor": moderator.ap_id,
+                "object": activity,
+                "to": [public()],
+                "cc": [group.ap_id],
+                "audience": group.ap_id,
+            });
+        }
+        self.send_moderation(txn, &group, &moderator, &person, activity)
+            .await
+    }
+
+    /// `Add` or `Remove` of a person on the group's moderators collection.
+    async fn publish_moderator_change(
+        &self,
+        txn: &DatabaseTransaction,
+        group_id: i64,
+        moderator_id: i64,
+        person_id: i64,
+        added: bool,
+    ) -> ServiceResult<()> {
+        let group = actor_by_id(txn, group_id).await?;
+        let moderator = actor_by_id(txn, moderator_id).await?;
+        let person = actor_by_id(txn, person_id).await?;
+        let kind = if added { "Add" } else { "Remove" };
+        let activity = json!({
+            "id": self.context.node.urls.new_activity(&kind.to_ascii_lowercase()),
+            "type": kind,
+            "actor": moderator.ap_id,
+            "object": person.ap_id,
+            "target": healthcommons_service::urls::NodeUrls::moderators_of(&group.ap_id),
+            "to": [public()],
+            "cc": [group.ap_id],
+            "audience": group.ap_id,
+        });
+        self.send_moderation(txn, &group, &moderator, &person, activity)
+            .await
+    }
+
+    /// The group announces a moderation activity to its group-aware
+    /// followers; the person it concerns gets it directly.
+    async fn send_moderation(
+        &self,
+        txn: &DatabaseTransaction,
+        group: &actor::Model,
+        moderator: &actor::Model,
+        person: &actor::Model,
+        activity: Value,
+    ) -> ServiceResult<()> {
+        relay::announce_moderation(txn, &self.context, group, &activity).await?;
+        let inboxes = if person.local {
+            Vec::new()
+        } else {
+            vec![person.inbox.clone()]
+        };
+        relay::deliver(txn, &self.context, moderator, activity, inboxes).await
     }
 
     /// Activities about a post: built for the acting member, then relayed

@@ -199,6 +199,47 @@ pub async fn announce(
     }
 }
 
+/// A local group announces a moderation activity (a ban, a change of
+/// moderators) to its followers on group-aware peers; the rest have nothing
+/// to show for it.
+pub async fn announce_moderation(
+    db: &impl ConnectionTrait,
+    context: &FederationContext,
+    group: &actor::Model,
+    activity: &Value,
+) -> ServiceResult<()> {
+    let mut inboxes: Vec<(String, String)> = Vec::new();
+    for follow in queries::follows::accepted_followers(db, group.id).await? {
+        if let Some(follower) = queries::actors::by_id(db, follow.follower_id).await?
+            && !follower.local
+        {
+            let inbox = follower.shared_inbox.clone().unwrap_or(follower.inbox.clone());
+            inboxes.push((inbox, follower.host));
+        }
+    }
+    let hosts: Vec<String> = inboxes
+        .iter()
+        .map(|(_, h)| h.clone())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let aware = queries::peers::group_aware_among(db, hosts).await?;
+    let announce = json!({
+        "id": context.node.urls.new_activity("announce"),
+        "type": "Announce",
+        "actor": group.ap_id,
+        "object": activity,
+        "to": [public()],
+        "cc": [group.followers_url.clone().unwrap_or_default()],
+    });
+    let inboxes = inboxes
+        .into_iter()
+        .filter(|(_, host)| aware.contains(host))
+        .map(|(inbox, _)| inbox)
+        .collect();
+    deliver(db, context, group, announce, inboxes).await
+}
+
 /// Ask a peer's NodeInfo what software it runs, once a day at most, and
 /// remember whether it understands groups. Failures leave it unknown (it is
 /// then treated as not group-aware, which every server can read).

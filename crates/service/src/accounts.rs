@@ -304,3 +304,22 @@ pub async fn approve(db: &impl ConnectionTrait, username: &str) -> ServiceResult
     queries::users::set_approved(db, user.id, true).await?;
     Ok(())
 }
+
+/// An admin suspends an account (or lifts the suspension). A suspended
+/// account cannot sign in, and its sessions and API tokens stop working at
+/// once, so it can neither post nor send anything to other nodes.
+pub async fn set_suspended(
+    db: &impl ConnectionTrait,
+    admin: &Account,
+    username: &str,
+    suspended: bool,
+) -> ServiceResult<()> {
+    let user = queries::users::by_username(db, username)
+        .await?
+        .ok_or_else(|| ServiceError::not_found(format!("no user named {username}")))?;
+    if user.id == admin.user.id {
+        return Err(ServiceError::validation("admins cannot suspend themselves"));
+    }
+    queries::users::set_suspended(db, user.id, suspended).await?;
+    Ok(())
+}

@@ -1,14 +1,14 @@
 //! Working groups: Group actors that people here and elsewhere follow to join.
 
 use crate::{
-    NodeContext, ServiceError, ServiceResult,
+    NodeContext, Outgoing, Publisher, ServiceError, ServiceResult,
     accounts::{Account, Role},
     actors, keys,
 };
 use healthcommons_core::{Username, text};
 use healthcommons_db::{
     TransactionTrait,
-    entities::{actor, group_settings},
+    entities::{actor, group_ban, group_settings},
     queries::{
         self,
         groups::{POST_MEMBERS, POST_MODERATORS, POST_OPEN, VISIBLE_MEMBERS, VISIBLE_PUBLIC},
@@ -262,4 +262,162 @@ pub async fn view_of(db: &impl ConnectionTrait, group: actor::Model) -> ServiceR
         settings,
         moderators,
     })
+}
+
+/// A moderator bans `person` from a local working group (`banned`), or lifts
+/// the ban. Banned people cannot post or reply in the group, here or anywhere
+/// the ban federates to.
+#[allow(clippy::too_many_arguments)]
+pub async fn set_ban(
+    db: &DatabaseConnection,
+    ctx: &NodeContext,
+    publisher: &dyn Publisher,
+    account: &Account,
+    name: &str,
+    person: &actor::Model,
+    banned: bool,
+    reason: Option<&str>,
+) -> ServiceResult<()> {
+    let group = moderated(db, account, name).await?;
+    if person.kind == queries::actors::GROUP {
+        return Err(ServiceError::validation(
+            "only people can be banned from a working group",
+        ));
+    }
+    if banned && queries::groups::is_moderator(db, group.id, person.id).await? {
+        return Err(ServiceError::validation(
+            "remove them as a moderator before banning them",
+        ));
+    }
+    let reason = reason.map(|r| text::plain_text(r, 500)).filter(|r| !r.is_empty());
+    let txn = db.begin().await?;
+    let ban = match queries::groups::ban(&txn, group.id, person.id).await? {
+        Some(_) if banned => return Ok(()),
+        Some(existing) => {
+            queries::groups::remove_ban(&txn, group.id, person.id).await?;
+            existing
+        }
+        None if banned => {
+            let ap_id = ctx.urls.new_activity("block");
+            queries::groups::add_ban(&txn, group.id, person.id, Some(&ap_id), reason.as_deref()).await?
+        }
+        None => {
+            return Err(ServiceError::not_found(
+                "that person is not banned from this working group",
+            ));
+        }
+    };
+    publisher
+        .publish(
+            &txn,
+            Outgoing::Ban {
+                ban,
+                moderator_id: account.person.id,
+                banned,
+            },
+        )
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// A moderator adds `person` as a moderator of a local working group, or
+/// removes them. The last moderator cannot be removed.
+pub async fn set_moderator(
+    db: &DatabaseConnection,
+    publisher: &dyn Publisher,
+    account: &Account,
+    name: &str,
+    person: &actor::Model,
+    added: bool,
+) -> ServiceResult<()> {
+    let group = moderated(db, account, name).await?;
+    if person.kind != queries::actors::PERSON {
+        return Err(ServiceError::validation(
+            "only people can moderate a working group",
+        ));
+    }
+    let txn = db.begin().await?;
+    let changed = if added {
+        if queries::groups::ban(&txn, group.id, person.id).await?.is_some() {
+            return Err(ServiceError::validation(
+                "lift their ban before making them a moderator",
+            ));
+        }
+        queries::groups::add_moderator(&txn, group.id, person.id).await?
+    } else {
+        let changed = queries::groups::remove_moderator(&txn, group.id, person.id).await?;
+        if changed && queries::groups::moderators(&txn, group.id).await?.is_empty() {
+            return Err(ServiceError::validation(
+                "a working group keeps at least one moderator",
+            ));
+        }
+        changed
+    };
+    if changed {
+        publisher
+            .publish(
+                &txn,
+                Outgoing::ModeratorChange {
+                    group_id: group.id,
+                    moderator_id: account.person.id,
+                    person_id: person.id,
+                    added,
+                },
+            )
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// A group's bans with the people banned.
+pub async fn bans(
+    db: &impl ConnectionTrait,
+    group: &actor::Model,
+) -> ServiceResult<Vec<(group_ban::Model, actor::Model)>> {
+    let mut out = Vec::new();
+    for ban in queries::groups::bans(db, group.id).await? {
+        if let Some(person) = queries::actors::by_id(db, ban.actor_id).await? {
+            out.push((ban, person));
+        }
+    }
+    Ok(out)
+}
+
+/// A ban (or its lifting) that a group's moderator sent from elsewhere.
+pub async fn receive_ban(
+    db: &impl ConnectionTrait,
+    group: &actor::Model,
+    person: &actor::Model,
+    ap_id: &str,
+    reason: Option<&str>,
+    banned: bool,
+) -> ServiceResult<()> {
+    if banned {
+        let reason = reason.map(|r| text::plain_text(r, 500)).filter(|r| !r.is_empty());
+        queries::groups::add_ban(db, group.id, person.id, Some(ap_id), reason.as_deref()).await?;
+    } else {
+        queries::groups::remove_ban(db, group.id, person.id).await?;
+    }
+    Ok(())
+}
+
+/// Where a remote group publishes its moderators, from its actor document.
+pub async fn remember_moderators_url(
+    db: &impl ConnectionTrait,
+    group_id: i64,
+    url: &str,
+) -> ServiceResult<()> {
+    let current = queries::groups::settings(db, group_id).await?;
+    if current
+        .as_ref()
+        .is_some_and(|s| s.moderators_url.as_deref() == Some(url))
+    {
+        return Ok(());
+    }
+    let mut row = merged_settings(group_id, current, &Settings::default())?;
+    row.moderators_url = Some(url.to_owned());
+    queries::groups::save_settings(db, row).await?;
+    Ok(())
 }

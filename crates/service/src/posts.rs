@@ -146,7 +146,7 @@ pub async fn check_group_policy(
             Some(root_id) => queries::posts::by_id(db, root_id).await?,
             None => Some(parent.clone()),
         };
-        if root.is_some_and(|r| r.locked) {
+        if parent.locked || root.is_some_and(|r| r.locked) {
             return Err(ServiceError::forbidden("this thread is locked"));
         }
         if parent.is_gone() {
@@ -489,6 +489,27 @@ pub async fn set_locked(
         .await?;
     txn.commit().await?;
     Ok(())
+}
+
+/// A lock (or unlock) of a post that arrived from elsewhere, already checked.
+pub async fn receive_lock(
+    db: &impl ConnectionTrait,
+    post: &post::Model,
+    locked: bool,
+) -> ServiceResult<post::Model> {
+    queries::posts::update(
+        db,
+        post::ActiveModel {
+            id: Set(post.id),
+            locked: Set(locked),
+            ..Default::default()
+        },
+    )
+    .await?;
+    Ok(post::Model {
+        locked,
+        ..post.clone()
+    })
 }
 
 /// A member likes (or dislikes) a post, or takes it back.

@@ -3,7 +3,7 @@
 //! written in the caller's transaction so neither exists without the other.
 
 use crate::ServiceResult;
-use healthcommons_db::entities::reaction;
+use healthcommons_db::entities::{group_ban, reaction};
 use sea_orm::DatabaseTransaction;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +36,20 @@ pub enum Outgoing {
     UndoReaction { reaction: reaction::Model },
     /// A report about someone on another node goes to that node.
     Report { report_id: i64 },
+    /// A moderator banned a person from a local working group, or lifted
+    /// the ban (`ban` is the row, read before it is removed).
+    Ban {
+        ban: group_ban::Model,
+        moderator_id: i64,
+        banned: bool,
+    },
+    /// A moderator added or removed a moderator of a local working group.
+    ModeratorChange {
+        group_id: i64,
+        moderator_id: i64,
+        person_id: i64,
+        added: bool,
+    },
 }
 
 #[async_trait::async_trait]

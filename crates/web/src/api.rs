@@ -44,6 +44,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/admin/inbox", get(inbox_activities))
         .route("/api/v1/admin/accounts", get(list_accounts))
         .route("/api/v1/admin/accounts/{name}/approve", post(approve_account))
+        .route(
+            "/api/v1/admin/accounts/{name}/suspension",
+            put(suspend_account).delete(unsuspend_account),
+        )
         .route("/api/v1/admin/blocks", post(block_node))
         .route("/api/v1/admin/blocks/{host}", delete(unblock_node))
 }
@@ -68,7 +72,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     paths(
         create_account, create_token, instance, create_group, get_group, list_requests, decide_request,
         create_follow, list_follows, delete_follow, set_registration, set_profile, delivery_queue,
-        block_node, unblock_node, inbox_activities, list_accounts, approve_account
+        block_node, unblock_node, inbox_activities, list_accounts, approve_account,
+        suspend_account, unsuspend_account
     ),
     components(schemas(
         ErrorBody, CreateAccount, CreatedAccount, TokenRequest, TokenResponse, Instance, Software, PlaceDto,
@@ -95,6 +100,7 @@ impl utoipa::Modify for BearerAuth {
 async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::discussions::DiscussionsDoc::openapi());
+    doc.merge(crate::group_moderation::GroupModerationDoc::openapi());
     Json(doc)
 }
 
@@ -705,5 +711,30 @@ async fn approve_account(
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
     accounts::approve(state.db(), &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(put, path = "/api/v1/admin/accounts/{name}/suspension", params(("name" = String, Path)),
+    security(("bearer" = [])),
+    description = "Suspend an account: it can no longer sign in, post or send anything to other nodes.",
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn suspend_account(
+    State(state): State<AppState>,
+    ApiAdmin(admin): ApiAdmin,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
+    accounts::set_suspended(state.db(), &admin, &name, true).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(delete, path = "/api/v1/admin/accounts/{name}/suspension", params(("name" = String, Path)),
+    security(("bearer" = [])),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn unsuspend_account(
+    State(state): State<AppState>,
+    ApiAdmin(admin): ApiAdmin,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
+    accounts::set_suspended(state.db(), &admin, &name, false).await?;
     Ok(StatusCode::NO_CONTENT)
 }

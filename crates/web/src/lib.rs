@@ -8,6 +8,7 @@ pub mod api;
 pub mod auth;
 pub mod discussions;
 pub mod error;
+pub mod group_moderation;
 pub mod ops;
 pub mod pages;
 pub mod thread_pages;
@@ -80,6 +81,7 @@ pub fn app(state: AppState) -> Router {
         .merge(thread_pages::routes())
         .merge(api::routes())
         .merge(discussions::routes())
+        .merge(group_moderation::routes())
         .merge(activitypub::routes(state.context().settings.max_inbox_body))
         .merge(wellknown::routes())
         .merge(ops::routes())

@@ -132,3 +132,24 @@ pub async fn remove_ban(db: &impl ConnectionTrait, group_id: i64, actor_id: i64)
         .await?;
     Ok(result.rows_affected > 0)
 }
+
+/// A group's bans, oldest first.
+pub async fn bans(db: &impl ConnectionTrait, group_id: i64) -> DbResult<Vec<group_ban::Model>> {
+    Ok(group_ban::Entity::find()
+        .filter(group_ban::Column::GroupId.eq(group_id))
+        .order_by_asc(group_ban::Column::CreatedAt)
+        .order_by_asc(group_ban::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// The remote group whose moderators collection is at `url`.
+pub async fn by_moderators_url(
+    db: &impl ConnectionTrait,
+    url: &str,
+) -> DbResult<Option<group_settings::Model>> {
+    Ok(group_settings::Entity::find()
+        .filter(group_settings::Column::ModeratorsUrl.eq(url))
+        .one(db)
+        .await?)
+}

@@ -74,3 +74,14 @@ pub async fn set_approved(db: &impl ConnectionTrait, id: i64, approved: bool) ->
     .await?;
     Ok(())
 }
+
+pub async fn set_suspended(db: &impl ConnectionTrait, id: i64, suspended: bool) -> DbResult<()> {
+    user::ActiveModel {
+        id: Set(id),
+        suspended: Set(suspended),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    Ok(())
+}

@@ -3,13 +3,17 @@
 
 pub mod accept_follow;
 pub mod announce;
+pub mod block_user;
 pub mod create_post;
 pub mod delete_post;
 pub mod flag;
 pub mod follow;
 pub mod like;
+pub mod lock_thread;
+pub mod moderator_change;
 pub mod reject_follow;
 pub mod undo_follow;
+pub mod undo_moderation;
 pub mod undo_reaction;
 pub mod update_post;
 
@@ -32,13 +36,17 @@ use url::Url;
 
 pub use accept_follow::AcceptFollow;
 pub use announce::Announce;
+pub use block_user::BlockUser;
 pub use create_post::CreatePost;
 pub use delete_post::DeletePost;
 pub use flag::Flag;
 pub use follow::Follow;
 pub use like::Like;
+pub use lock_thread::LockThread;
+pub use moderator_change::ModeratorChange;
 pub use reject_follow::RejectFollow;
 pub use undo_follow::UndoFollow;
+pub use undo_moderation::UndoModeration;
 pub use undo_reaction::UndoReaction;
 pub use update_post::UpdatePost;
 
@@ -59,6 +67,10 @@ pub enum InboxActivity {
     Like(Like),
     Announce(Announce),
     Flag(Flag),
+    BlockUser(BlockUser),
+    UndoModeration(UndoModeration),
+    LockThread(LockThread),
+    ModeratorChange(ModeratorChange),
     Unhandled(Value),
 }
 
@@ -83,6 +95,10 @@ impl InboxActivity {
             InboxActivity::Like(a) => format!("{:?}", a.kind),
             InboxActivity::Announce(_) => "Announce".into(),
             InboxActivity::Flag(_) => "Flag".into(),
+            InboxActivity::BlockUser(_) => "Block".into(),
+            InboxActivity::UndoModeration(_) => "Undo".into(),
+            InboxActivity::LockThread(_) => "Lock".into(),
+            InboxActivity::ModeratorChange(a) => format!("{:?}", a.kind),
             InboxActivity::Unhandled(value) => activity_type(value),
         }
     }
@@ -110,6 +126,19 @@ impl InboxActivity {
             InboxActivity::DeletePost(a) => run(DeletePost { raw, ..a }, data).await,
             InboxActivity::Like(a) => run(Like { raw, ..a }, data).await,
             InboxActivity::Flag(a) => run(a, data).await,
+            InboxActivity::BlockUser(a) => run(BlockUser { raw, ..a }, data).await,
+            InboxActivity::UndoModeration(a) => run(UndoModeration { raw, ..a }, data).await,
+            InboxActivity::LockThread(a) => run(LockThread { raw, ..a }, data).await,
+            InboxActivity::ModeratorChange(a) => {
+                if crate::moderators::is_moderators_collection(&a.target, data).await? {
+                    run(ModeratorChange { raw, ..a }, data).await
+                } else {
+                    Ok(Outcome::NotHandled(format!(
+                        "{:?} to {} (pinned posts) is not handled by this node yet",
+                        a.kind, a.target
+                    )))
+                }
+            }
             InboxActivity::Announce(a) => {
                 a.verify()?;
                 a.receive(data).await
@@ -134,6 +163,16 @@ impl InboxActivity {
                     "Like" | "Dislike" => serde_json::from_value::<Like>(value).err(),
                     "Announce" => serde_json::from_value::<Announce>(value).err(),
                     "Flag" => serde_json::from_value::<Flag>(value).err(),
+                    "Lock" => serde_json::from_value::<LockThread>(value).err(),
+                    // With a target it is a ban from a group; without, one person muting another.
+                    "Block" if value.get("target").is_some() => {
+                        serde_json::from_value::<BlockUser>(value).err()
+                    }
+                    "Undo{Block}" if value.get("object").and_then(|o| o.get("target")).is_some() => {
+                        serde_json::from_value::<UndoModeration>(value).err()
+                    }
+                    "Undo{Lock}" => serde_json::from_value::<UndoModeration>(value).err(),
+                    "Add" | "Remove" => serde_json::from_value::<ModeratorChange>(value).err(),
                     _ => None,
                 };
                 match parse_error {

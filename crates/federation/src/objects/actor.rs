@@ -11,6 +11,7 @@ use activitypub_federation::{
 use chrono::{DateTime, Utc};
 use healthcommons_core::text;
 use healthcommons_db::{entities::actor, queries};
+use healthcommons_service::urls::NodeUrls;
 use sea_orm::ActiveValue::Set;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -131,6 +132,20 @@ pub struct ApActor {
         skip_serializing_if = "Option::is_none"
     )]
     pub published: Option<DateTime<Utc>>,
+    /// A working group's moderators collection, as Lemmy publishes it.
+    #[serde(
+        default,
+        deserialize_with = "deserialize_skip_error",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub attributed_to: Option<Url>,
+    /// The same collection under the name Mbin gives it.
+    #[serde(
+        default,
+        deserialize_with = "deserialize_skip_error",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub moderators: Option<Url>,
 }
 
 /// `url` is a string for most servers, an array of links or an object for
@@ -202,6 +217,11 @@ impl Object for DbActor {
         };
         let parse_opt = |s: &Option<String>| s.as_deref().and_then(|s| Url::parse(s).ok());
         let shared_inbox = Url::parse(&data.node.urls.shared_inbox())?;
+        let moderators = if a.kind == queries::actors::GROUP {
+            Some(Url::parse(&NodeUrls::moderators_of(&a.ap_id))?)
+        } else {
+            None
+        };
         Ok(ApActor {
             kind,
             preferred_username: a.username.clone(),
@@ -223,6 +243,8 @@ impl Object for DbActor {
             manually_approves_followers: a.manually_approves_followers,
             discoverable: Some(a.discoverable),
             published: Some(a.published),
+            attributed_to: moderators.clone(),
+            moderators,
             id,
         })
     }
@@ -233,7 +255,15 @@ impl Object for DbActor {
 
     async fn from_json(json: ApActor, data: &RequestData) -> Result<Self, Self::Error> {
         let row = remote_actor_row(&json)?;
-        DbActor::new(queries::actors::upsert_remote(&data.db, row).await?)
+        let actor = DbActor::new(queries::actors::upsert_remote(&data.db, row).await?)?;
+        let moderators = json.moderators.as_ref().or(json.attributed_to.as_ref());
+        if actor.row.kind == queries::actors::GROUP
+            && let Some(url) = moderators.filter(|url| host_of(url) == host_of(&json.id))
+        {
+            healthcommons_service::groups::remember_moderators_url(&data.db, actor.row.id, url.as_str())
+                .await?;
+        }
+        Ok(actor)
     }
 }
 

@@ -1,0 +1,86 @@
+//! `Block` of a person by a working group's moderator, with the group as
+//! `target` (Lemmy's and Mbin's ban): the person may no longer post in the
+//! group. A `Block` without a target is one person muting another, which
+//! does not parse as this and is recorded as not handled.
+
+use crate::{
+    FederationContext, FederationError, RequestData, activities::verify_same_origin,
+    moderators::verify_moderator, objects::actor::DbActor, relay,
+};
+use activitypub_federation::{fetch::object_id::ObjectId, kinds::activity::BlockType, traits::Activity};
+use healthcommons_db::queries;
+use healthcommons_service::groups;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use url::Url;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockUser {
+    pub id: Url,
+    #[serde(rename = "type")]
+    pub kind: BlockType,
+    pub actor: ObjectId<DbActor>,
+    /// The person banned.
+    pub object: ObjectId<DbActor>,
+    /// The working group they are banned from.
+    pub target: ObjectId<DbActor>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    #[serde(skip)]
+    pub raw: Value,
+}
+
+impl BlockUser {
+    /// Check the ban and record it (or, with `banned` false, lift it); a
+    /// local group passes it on to its followers.
+    pub async fn apply(&self, banned: bool, raw: &Value, data: &RequestData) -> Result<(), FederationError> {
+        let group = self.target.dereference(data).await?.row;
+        if group.kind != queries::actors::GROUP {
+            return Err(FederationError::Invalid(
+                "the ban's target is not a working group".into(),
+            ));
+        }
+        let moderator = self.actor.dereference(data).await?.row;
+        verify_moderator(&moderator, &group, data).await?;
+        let person = self.object.dereference(data).await?.row;
+        if queries::groups::is_moderator(&data.db, group.id, person.id).await? && banned {
+            return Err(FederationError::Forbidden("a moderator cannot be banned".into()));
+        }
+        groups::receive_ban(
+            &data.db,
+            &group,
+            &person,
+            self.id.as_str(),
+            self.summary.as_deref(),
+            banned,
+        )
+        .await?;
+        if group.local && !raw.is_null() {
+            relay::announce_moderation(&data.db, data.app_data(), &group, raw).await?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Activity for BlockUser {
+    type DataType = FederationContext;
+    type Error = FederationError;
+
+    fn id(&self) -> &Url {
+        &self.id
+    }
+
+    fn actor(&self) -> &Url {
+        self.actor.inner()
+    }
+
+    async fn verify(&self, _data: &RequestData) -> Result<(), FederationError> {
+        verify_same_origin(&self.id, self.actor.inner())
+    }
+
+    async fn receive(self, data: &RequestData) -> Result<(), FederationError> {
+        self.apply(true, &self.raw, data).await
+    }
+}

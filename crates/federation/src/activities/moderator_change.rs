@@ -1,0 +1,82 @@
+//! `Add` and `Remove` of a person on a working group's moderators collection
+//! (Lemmy's and Mbin's shape), by one of its moderators. `Add`/`Remove` on
+//! other collections (Lemmy's `featured`: pinned posts) are recorded as not
+//! handled before they get here.
+
+use crate::{
+    FederationContext, FederationError, RequestData,
+    activities::verify_same_origin,
+    moderators::{group_of_collection, verify_moderator},
+    objects::actor::DbActor,
+    relay,
+};
+use activitypub_federation::{fetch::object_id::ObjectId, traits::Activity};
+use healthcommons_db::queries;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use url::Url;
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ModeratorChangeKind {
+    Add,
+    Remove,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModeratorChange {
+    pub id: Url,
+    #[serde(rename = "type")]
+    pub kind: ModeratorChangeKind,
+    pub actor: ObjectId<DbActor>,
+    /// The person added or removed.
+    pub object: ObjectId<DbActor>,
+    /// The group's moderators collection.
+    pub target: Url,
+    #[serde(skip)]
+    pub raw: Value,
+}
+
+#[async_trait::async_trait]
+impl Activity for ModeratorChange {
+    type DataType = FederationContext;
+    type Error = FederationError;
+
+    fn id(&self) -> &Url {
+        &self.id
+    }
+
+    fn actor(&self) -> &Url {
+        self.actor.inner()
+    }
+
+    async fn verify(&self, _data: &RequestData) -> Result<(), FederationError> {
+        verify_same_origin(&self.id, self.actor.inner())
+    }
+
+    async fn receive(self, data: &RequestData) -> Result<(), FederationError> {
+        let group = group_of_collection(&self.target, data)
+            .await?
+            .ok_or_else(|| FederationError::Invalid("the target is no working group's moderators".into()))?;
+        let actor = self.actor.dereference(data).await?.row;
+        verify_moderator(&actor, &group, data).await?;
+        let person = self.object.dereference(data).await?.row;
+        if person.kind != queries::actors::PERSON {
+            return Err(FederationError::Invalid(
+                "only people moderate working groups".into(),
+            ));
+        }
+        match self.kind {
+            ModeratorChangeKind::Add => {
+                queries::groups::add_moderator(&data.db, group.id, person.id).await?;
+            }
+            ModeratorChangeKind::Remove => {
+                queries::groups::remove_moderator(&data.db, group.id, person.id).await?;
+            }
+        }
+        if group.local && !self.raw.is_null() {
+            relay::announce_moderation(&data.db, data.app_data(), &group, &self.raw).await?;
+        }
+        Ok(())
+    }
+}
