@@ -1134,3 +1134,207 @@ async fn mastodon_users_follow_post_reply_like_and_report_in_a_working_group() {
     assert_eq!(report["incoming"], true);
     assert_eq!(report["posts"], json!([thread_id]));
 }
+
+/// Wait until `attempt` answers `status`, retrying while news travels.
+async fn wait_for_status(what: &str, status: u16, attempt: impl AsyncFn() -> (u16, Value)) -> Value {
+    wait_for(what, PATIENCE, || async {
+        let (got, body) = attempt().await;
+        (got == status).then_some(body)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn moderators_ban_and_appoint_across_nodes_and_a_late_member_catches_up() {
+    let (alpha, beta, gamma) = tokio::join!(
+        Node::start(NODE, "alpha.test", &[]),
+        Node::start(NODE, "beta.test", &[]),
+        Node::start(NODE, "gamma.test", &[])
+    );
+    let organiser = beta.user("organiser").await;
+    let group_id = create_group(&beta, &organiser, "benches").await;
+    let handle = format!("@benches@{}", beta.domain);
+    let (ana, gus) = (alpha.user("ana").await, gamma.user("gus").await);
+    assert_eq!(follow(&alpha, &ana, &handle).await.status(), 202);
+    wait_for("the Accept on alpha", PATIENCE, || async {
+        follow_states(&alpha, &ana)
+            .await
+            .contains(&(group_id.clone(), "accepted".to_owned()))
+            .then_some(())
+    })
+    .await;
+    let new_thread =
+        |title: &'static str| json!({"group": handle, "title": title, "content": "Which benches need work?"});
+    let (status, thread) = api(
+        &alpha,
+        &ana,
+        reqwest::Method::POST,
+        "/api/v1/posts",
+        Some(&new_thread("Bench repairs")),
+    )
+    .await;
+    assert_eq!(status, 201, "{thread}");
+    let thread_id = thread["id"].as_str().expect("id").to_owned();
+    wait_for_thread(&beta, &organiser, &thread_id, "the thread", |_| true).await;
+    let (status, reply) = api(
+        &beta,
+        &organiser,
+        reqwest::Method::POST,
+        "/api/v1/posts",
+        Some(&json!({"in_reply_to": thread_id, "content": "The one by the pond."})),
+    )
+    .await;
+    assert_eq!(status, 201, "{reply}");
+    let reply_id = reply["id"].as_str().expect("id").to_owned();
+
+    // gus joins later: gamma fetches the group's recent threads from its
+    // outbox and each thread's replies from its context collection.
+    assert_eq!(follow(&gamma, &gus, &handle).await.status(), 202);
+    let caught_up = wait_for_thread(&gamma, &gus, &thread_id, "the backlog", |t| {
+        reply_ids(t).contains(&reply_id)
+    })
+    .await;
+    assert_eq!(caught_up["title"], "Bench repairs");
+    assert_eq!(caught_up["group"], handle.as_str());
+
+    // The organiser bans ana: alpha learns it and refuses her posts in the group.
+    let ana_handle = format!("@ana@{}", alpha.domain);
+    let (status, body) = api(
+        &beta,
+        &organiser,
+        reqwest::Method::POST,
+        "/api/v1/groups/benches/bans",
+        Some(&json!({"person": ana_handle, "reason": "spam"})),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let (_, bans) = api::<Value>(
+        &beta,
+        &organiser,
+        reqwest::Method::GET,
+        "/api/v1/groups/benches/bans",
+        None,
+    )
+    .await;
+    assert_eq!(bans[0]["reason"], "spam");
+    let refused = wait_for_status("the ban on alpha", 403, || async {
+        api(
+            &alpha,
+            &ana,
+            reqwest::Method::POST,
+            "/api/v1/posts",
+            Some(&new_thread("Banned")),
+        )
+        .await
+    })
+    .await;
+    assert!(
+        refused["message"].as_str().is_some_and(|e| e.contains("banned")),
+        "{refused}"
+    );
+    // The ban is lifted: ana posts again and beta takes it.
+    let (status, _) = api::<Value>(
+        &beta,
+        &organiser,
+        reqwest::Method::DELETE,
+        &format!("/api/v1/groups/benches/bans/{}", encoded(&ana_handle)),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let welcome_back = wait_for_status("the lifted ban on alpha", 201, || async {
+        api(
+            &alpha,
+            &ana,
+            reqwest::Method::POST,
+            "/api/v1/posts",
+            Some(&new_thread("Back again")),
+        )
+        .await
+    })
+    .await;
+    let welcome_id = welcome_back["id"].as_str().expect("id").to_owned();
+    wait_for_thread(&beta, &organiser, &welcome_id, "the post after the ban", |_| true).await;
+
+    // gus on gamma is made a moderator: gamma learns it, and his removal
+    // and lock, sent from gamma, are carried out by the group on beta.
+    let gus_handle = format!("@gus@{}", gamma.domain);
+    let (status, body) = api(
+        &beta,
+        &organiser,
+        reqwest::Method::POST,
+        "/api/v1/groups/benches/moderators",
+        Some(&json!({"person": gus_handle})),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let moderators: Value = client()
+        .get(format!("{group_id}/moderators"))
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .expect("moderators")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(moderators["totalItems"], 2);
+    wait_for_thread(&gamma, &gus, &welcome_id, "the announced thread", |_| true).await;
+    wait_for_status("gus's removal", 204, || async {
+        api::<Value>(
+            &gamma,
+            &gus,
+            reqwest::Method::DELETE,
+            &format!("/api/v1/posts/{}", encoded(&thread_id)),
+            None,
+        )
+        .await
+    })
+    .await;
+    for (node, token) in [(&beta, &organiser), (&alpha, &ana)] {
+        wait_for_thread(node, token, &thread_id, "the remote moderator's removal", |t| {
+            t["removed"] == true
+        })
+        .await;
+    }
+    let (status, _) = api(
+        &gamma,
+        &gus,
+        reqwest::Method::POST,
+        &format!("/api/v1/posts/{}/lock", encoded(&welcome_id)),
+        Some(&json!({"locked": true})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    wait_for_thread(&alpha, &ana, &welcome_id, "the lock", |t| t["locked"] == true).await;
+    let (status, _) = api(
+        &alpha,
+        &ana,
+        reqwest::Method::POST,
+        "/api/v1/posts",
+        Some(&json!({"in_reply_to": welcome_id, "content": "Too late"})),
+    )
+    .await;
+    assert_eq!(status, 403, "a locked thread takes no replies");
+
+    // gus is removed as a moderator: gamma learns that too.
+    let (status, _) = api::<Value>(
+        &beta,
+        &organiser,
+        reqwest::Method::DELETE,
+        &format!("/api/v1/groups/benches/moderators/{}", encoded(&gus_handle)),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    wait_for_status("gus no longer moderating", 403, || async {
+        api(
+            &gamma,
+            &gus,
+            reqwest::Method::POST,
+            &format!("/api/v1/posts/{}/lock", encoded(&welcome_id)),
+            Some(&json!({"locked": false})),
+        )
+        .await
+    })
+    .await;
+}

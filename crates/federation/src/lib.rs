@@ -8,6 +8,7 @@
 //! - `publisher`: turns the service layer's `Outgoing` values into activities.
 
 pub mod activities;
+pub mod backfill;
 pub mod collections;
 pub mod context;
 pub mod delivery;

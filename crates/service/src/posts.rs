@@ -142,16 +142,7 @@ pub async fn check_group_policy(
         ));
     }
     if let Some(parent) = parent {
-        let root = match parent.root_id {
-            Some(root_id) => queries::posts::by_id(db, root_id).await?,
-            None => Some(parent.clone()),
-        };
-        if parent.locked || root.is_some_and(|r| r.locked) {
-            return Err(ServiceError::forbidden("this thread is locked"));
-        }
-        if parent.is_gone() {
-            return Err(ServiceError::validation("the post replied to has been deleted"));
-        }
+        check_thread_open(db, parent).await?;
     }
     let Some(settings) = queries::groups::settings(db, group.id).await? else {
         return Ok(());
@@ -166,6 +157,21 @@ pub async fn check_group_policy(
         ),
         _ => Ok(()),
     }
+}
+
+/// A reply needs its thread unlocked and its parent still there.
+async fn check_thread_open(db: &impl ConnectionTrait, parent: &post::Model) -> ServiceResult<()> {
+    let root = match parent.root_id {
+        Some(root_id) => queries::posts::by_id(db, root_id).await?,
+        None => Some(parent.clone()),
+    };
+    if parent.locked || root.is_some_and(|r| r.locked) {
+        return Err(ServiceError::forbidden("this thread is locked"));
+    }
+    if parent.is_gone() {
+        return Err(ServiceError::validation("the post replied to has been deleted"));
+    }
+    Ok(())
 }
 
 /// Visibility of a new post in `group`.
@@ -226,11 +232,17 @@ pub async fn create(
         }
         if group.local {
             check_group_policy(db, group, &author.person, parent.as_ref()).await?;
-        } else if queries::groups::ban(db, group.id, author.person.id)
-            .await?
-            .is_some()
-        {
-            return Err(ServiceError::forbidden("you are banned from this working group"));
+        } else {
+            // A group elsewhere decides for itself; refuse here what it would refuse.
+            if queries::groups::ban(db, group.id, author.person.id)
+                .await?
+                .is_some()
+            {
+                return Err(ServiceError::forbidden("you are banned from this working group"));
+            }
+            if let Some(parent) = &parent {
+                check_thread_open(db, parent).await?;
+            }
         }
     }
     if parent

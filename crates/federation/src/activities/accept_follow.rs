@@ -3,9 +3,11 @@
 use crate::{
     FederationContext, FederationError, RequestData,
     activities::{FollowRef, receive_follow_answer, verify_follow_answer},
+    backfill,
     objects::actor::DbActor,
 };
 use activitypub_federation::{fetch::object_id::ObjectId, kinds::activity::AcceptType, traits::Activity};
+use healthcommons_db::queries;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -37,6 +39,12 @@ impl Activity for AcceptFollow {
     }
 
     async fn receive(self, data: &RequestData) -> Result<(), FederationError> {
-        receive_follow_answer(&self.actor, &self.object, true, data).await
+        receive_follow_answer(&self.actor, &self.object, true, data).await?;
+        // Joined a working group elsewhere: fetch what it has been discussing.
+        let group = self.actor.dereference(data).await?.row;
+        if group.kind == queries::actors::GROUP && !group.local {
+            backfill::spawn(group, data);
+        }
+        Ok(())
     }
 }
