@@ -1338,3 +1338,294 @@ async fn moderators_ban_and_appoint_across_nodes_and_a_late_member_catches_up() 
     })
     .await;
 }
+
+#[tokio::test]
+async fn replies_that_arrive_before_their_parent_end_in_the_right_state() {
+    let (alpha, beta, gamma) = tokio::join!(
+        Node::start(NODE, "alpha.test", &[]),
+        Node::start(NODE, "beta.test", &[]),
+        Node::start(NODE, "gamma.test", &[])
+    );
+    let organiser = beta.user("organiser").await;
+    let group_id = create_group(&beta, &organiser, "walkers").await;
+    let handle = format!("@walkers@{}", beta.domain);
+    let (ana, gus) = (alpha.user("ana").await, gamma.user("gus").await);
+    assert_eq!(follow(&alpha, &ana, &handle).await.status(), 202);
+    assert_eq!(follow(&gamma, &gus, &handle).await.status(), 202);
+    let peer = MastodonPeer::start(Duration::ZERO).await;
+    let inbox = format!("{group_id}/inbox");
+    let follow_walkers = json!({"@context": "https://www.w3.org/ns/activitystreams", "id": format!("{}/follows/1", peer.base),
+                                "type": "Follow", "actor": peer.actor_id("mia"), "object": group_id});
+    assert_eq!(peer.deliver("mia", &inbox, &follow_walkers).await.status(), 202);
+    wait_for_count(&beta, "walkers", 3).await;
+    // Posts in the group as Mastodon addresses a group it mentions.
+    let in_group = |group: &str, to: Value, extra: Value| {
+        let mut note = json!({
+            "to": to,
+            "cc": [group],
+            "audience": group,
+            "tag": [{"type": "Mention", "href": group}],
+        });
+        if let (Value::Object(map), Value::Object(more)) = (&mut note, extra) {
+            map.extend(more);
+        }
+        note
+    };
+    let public = json!(["https://www.w3.org/ns/activitystreams#Public"]);
+
+    // Removal: max's reply reaches beta before mia's thread start. beta
+    // fetches the parent from its origin, relays both, and the later removal
+    // and the late Create of the parent leave it removed everywhere.
+    let start = peer.status(
+        "mia",
+        1,
+        in_group(
+            &group_id,
+            public.clone(),
+            json!({"content": "<p>Where can we rest on the way?</p>"}),
+        ),
+    );
+    let reply = peer.status(
+        "max",
+        2,
+        in_group(
+            &group_id,
+            public.clone(),
+            json!({"inReplyTo": start["id"], "content": "<p>By the oak</p>"}),
+        ),
+    );
+    let (start_id, reply_id) = (
+        start["id"].as_str().expect("id").to_owned(),
+        reply["id"].as_str().expect("id").to_owned(),
+    );
+    assert_eq!(
+        peer.deliver("max", &inbox, &peer.create("max", &reply))
+            .await
+            .status(),
+        202
+    );
+    for (node, token) in [(&beta, &organiser), (&alpha, &ana), (&gamma, &gus)] {
+        let thread = wait_for_thread(node, token, &start_id, "the parent fetched for its reply", |t| {
+            reply_ids(t).contains(&reply_id)
+        })
+        .await;
+        assert_eq!(thread["title"], "Where can we rest on the way?", "{}", node.name);
+    }
+    let (status, _) = api::<Value>(
+        &beta,
+        &organiser,
+        reqwest::Method::DELETE,
+        &format!("/api/v1/posts/{}", encoded(&start_id)),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    for (node, token) in [(&alpha, &ana), (&gamma, &gus)] {
+        wait_for_thread(node, token, &start_id, "the removal", |t| t["removed"] == true).await;
+    }
+    assert_eq!(
+        peer.deliver("mia", &inbox, &peer.create("mia", &start))
+            .await
+            .status(),
+        202
+    );
+    // A marker after the late Create: once it is in, the Create has been processed.
+    let marker = peer.status(
+        "mia",
+        3,
+        in_group(
+            &group_id,
+            public.clone(),
+            json!({"inReplyTo": reply_id, "content": "<p>Marker</p>"}),
+        ),
+    );
+    assert_eq!(
+        peer.deliver("mia", &inbox, &peer.create("mia", &marker))
+            .await
+            .status(),
+        202
+    );
+    let marker_id = marker["id"].as_str().expect("id").to_owned();
+    let thread = wait_for_thread(&beta, &organiser, &start_id, "the marker", |t| {
+        t["replies"][0]["replies"][0]["id"] == marker_id.as_str()
+    })
+    .await;
+    assert_eq!(thread["removed"], true, "the late Create does not bring it back");
+
+    // Members only: mia joins the circle; her reply arrives before her
+    // thread start. Members see both; gamma, not a member, gets neither, and
+    // beta serves neither to anyone who is not a member.
+    let (status, _) = api(
+        &beta,
+        &organiser,
+        reqwest::Method::POST,
+        "/api/v1/groups",
+        Some(&json!({"name": "circle", "display_name": "Carers' circle", "visibility": "members", "posting_policy": "members"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let circle_id = format!("{}/g/circle", beta.base);
+    assert_eq!(
+        follow(&alpha, &ana, &format!("@circle@{}", beta.domain))
+            .await
+            .status(),
+        202
+    );
+    let join = json!({"@context": "https://www.w3.org/ns/activitystreams", "id": format!("{}/follows/2", peer.base),
+                      "type": "Follow", "actor": peer.actor_id("mia"), "object": circle_id});
+    assert_eq!(
+        peer.deliver("mia", &format!("{circle_id}/inbox"), &join)
+            .await
+            .status(),
+        202
+    );
+    wait_for_count(&beta, "circle", 2).await;
+    let private_start = peer.status(
+        "mia",
+        4,
+        in_group(
+            &circle_id,
+            json!([circle_id]),
+            json!({"content": "<p>Respite care\nWho has tried it?</p>"}),
+        ),
+    );
+    let private_reply = peer.status(
+        "mia",
+        5,
+        in_group(
+            &circle_id,
+            json!([circle_id]),
+            json!({"inReplyTo": private_start["id"], "content": "<p>I can share notes</p>"}),
+        ),
+    );
+    let (private_start_id, private_reply_id) = (
+        private_start["id"].as_str().expect("id").to_owned(),
+        private_reply["id"].as_str().expect("id").to_owned(),
+    );
+    assert_eq!(
+        peer.deliver(
+            "mia",
+            &format!("{circle_id}/inbox"),
+            &peer.create("mia", &private_reply)
+        )
+        .await
+        .status(),
+        202
+    );
+    for (node, token) in [(&beta, &organiser), (&alpha, &ana)] {
+        let thread = wait_for_thread(node, token, &private_start_id, "the members-only thread", |t| {
+            reply_ids(t).contains(&private_reply_id)
+        })
+        .await;
+        assert_eq!(thread["visibility"], "members", "{}", node.name);
+    }
+    let anonymous = client()
+        .get(format!(
+            "{}/api/v1/posts/{}",
+            beta.base,
+            encoded(&private_start_id)
+        ))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(anonymous.status(), 404);
+    // gamma is told about everything else in walkers, so it would have it by now if it leaked.
+    let (status, later) = api(
+        &beta,
+        &organiser,
+        reqwest::Method::POST,
+        "/api/v1/posts",
+        Some(&json!({"group": "walkers", "title": "Later", "content": "Public again"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let later_id = later["id"].as_str().expect("id").to_owned();
+    wait_for_thread(&gamma, &gus, &later_id, "the public thread", |_| true).await;
+    wait_for("the boost at the peer", PATIENCE, || async {
+        peer.received()
+            .into_iter()
+            .find(|d| d.body["type"] == "Announce" && d.body["object"] == later_id.as_str())
+    })
+    .await;
+    for id in [&private_start_id, &private_reply_id] {
+        let (status, _) = api::<Value>(
+            &gamma,
+            &gus,
+            reqwest::Method::GET,
+            &format!("/api/v1/posts/{}", encoded(id)),
+            None,
+        )
+        .await;
+        assert_eq!(status, 404, "a non-member's node never gets {id}");
+    }
+
+    // Block: beta blocks the peer's node. A reply from there to a thread
+    // beta has never seen is refused without fetching its parent, and the
+    // next thread is not sent there.
+    let root = admin_token(&beta).await;
+    let (status, _) = api(
+        &beta,
+        &root,
+        reqwest::Method::POST,
+        "/api/v1/admin/blocks",
+        Some(&json!({"host": peer.domain})),
+    )
+    .await;
+    assert!((200..300).contains(&status), "block: {status}");
+    let unseen = peer.status(
+        "mia",
+        6,
+        in_group(&group_id, public.clone(), json!({"content": "<p>Never seen</p>"})),
+    );
+    let blocked_reply = peer.status(
+        "max",
+        7,
+        in_group(
+            &group_id,
+            public.clone(),
+            json!({"inReplyTo": unseen["id"], "content": "<p>Blocked</p>"}),
+        ),
+    );
+    let refused = peer
+        .deliver("max", &inbox, &peer.create("max", &blocked_reply))
+        .await;
+    assert_eq!(refused.status(), 403, "a blocked node's activities are refused");
+    let delivered_before = peer.received().len();
+    let (status, next) = api(
+        &beta,
+        &organiser,
+        reqwest::Method::POST,
+        "/api/v1/posts",
+        Some(&json!({"group": "walkers", "title": "After the block", "content": "Not for the peer"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    wait_for_thread(
+        &gamma,
+        &gus,
+        next["id"].as_str().expect("id"),
+        "the thread after the block",
+        |_| true,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for id in [
+        unseen["id"].as_str().expect("id"),
+        blocked_reply["id"].as_str().expect("id"),
+    ] {
+        let (status, _) = api::<Value>(
+            &beta,
+            &organiser,
+            reqwest::Method::GET,
+            &format!("/api/v1/posts/{}", encoded(id)),
+            None,
+        )
+        .await;
+        assert_eq!(status, 404, "{id} is not on beta");
+    }
+    assert_eq!(
+        peer.received().len(),
+        delivered_before,
+        "nothing is sent to a blocked node"
+    );
+}
