@@ -377,6 +377,15 @@ async fn a_member_writes_previews_replies_likes_edits_reports_and_deletes_in_a_t
     browser
         .wait_text(".depth-0 .meta", |t| t.contains("edited"))
         .await;
+    // The edit history keeps the first version.
+    browser.click(".depth-0 .meta a.history").await;
+    browser
+        .wait_text(".version:last-of-type .content strong", |t| t == "Saturday")
+        .await;
+    browser
+        .wait_text(".version:first-of-type .content strong", |t| t == "Sunday")
+        .await;
+    browser.click("#back-to-thread").await;
 
     // Report the reply; as the group's moderator noor sees it in the queue.
     browser.click(".depth-1 .actions details.report summary").await;
@@ -410,5 +419,160 @@ async fn a_member_writes_previews_replies_likes_edits_reports_and_deletes_in_a_t
     browser.go(&format!("{site}/tags/care")).await;
     browser
         .wait_text(".post-title", |t| t == "Respite at weekends")
+        .await;
+}
+
+#[tokio::test]
+async fn an_organiser_starts_and_moderates_a_group_and_an_admin_suspends_an_account() {
+    let Some((chromium, chromedriver)) = browser_paths() else {
+        eprintln!("NOTICE: no Chromium/ChromeDriver here; browser test not run (CI installs them)");
+        return;
+    };
+    let node = TestNode::start().await;
+    let site = format!("http://{}", node.domain);
+    let out = node.admin(&[
+        "admin",
+        "create-user",
+        "root",
+        "--password",
+        "long enough",
+        "--admin",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for name in ["lena", "omar"] {
+        let registered = client()
+            .post(format!("{}/api/v1/accounts", node.base))
+            .json(&json!({"username": name, "password": "a long password"}))
+            .send()
+            .await
+            .expect("register");
+        assert_eq!(registered.status(), 201);
+    }
+    let browser = Browser::start(&chromium, &chromedriver).await;
+    browser.go(&format!("{site}/login")).await;
+    browser.type_into("#username", "lena").await;
+    browser.type_into("#password", "a long password").await;
+    browser.click("#login-submit").await;
+    browser.wait_text("#greeting", |t| t.contains("@lena")).await;
+
+    // Start a group from the form; a bad name is refused with the reason.
+    browser.click("#nav-new-group").await;
+    browser.type_into("#group-name", "no spaces please").await;
+    browser
+        .type_into("#group-display-name", "Social prescribing")
+        .await;
+    browser.click("#create-group").await;
+    browser.wait_text("#group-error", |t| !t.is_empty()).await;
+    browser.clear("#group-name").await;
+    browser.type_into("#group-name", "prescribers").await;
+    browser
+        .type_into("#group-summary", "Link workers *compare notes*.")
+        .await;
+    browser.type_into("#group-topics", "#prescribing linkwork").await;
+    browser.type_into("#group-rules", "Be kind.").await;
+    browser.click("#create-group").await;
+    browser
+        .until("the group page", || async {
+            browser.url().await.ends_with("/g/prescribers")
+        })
+        .await;
+    browser
+        .wait_text("#display-name", |t| t == "Social prescribing")
+        .await;
+    browser
+        .wait_text(".topics", |t| {
+            t.contains("#prescribing") && t.contains("#linkwork")
+        })
+        .await;
+    browser.wait_text(".moderators", |t| t.contains("@lena@")).await;
+
+    // A thread for members only, from the compose form.
+    browser.type_into("#thread-title", "Caseloads").await;
+    browser
+        .type_into("#thread-content", "How many do you carry?")
+        .await;
+    browser.click("#thread-visibility option[value=followers]").await;
+    browser.click("#post-button").await;
+    browser
+        .wait_text(".depth-0 .meta", |t| t.contains("members only"))
+        .await;
+    let public_list: Value = client()
+        .get(format!("{}/api/v1/groups/prescribers/threads", node.base))
+        .send()
+        .await
+        .expect("threads")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        public_list,
+        json!([]),
+        "members-only threads are not listed to strangers"
+    );
+
+    // Settings: make it an announcement group; appoint omar; ban and unban someone.
+    browser.go(&format!("{site}/g/prescribers")).await;
+    browser.click("#group-settings").await;
+    browser
+        .click("#group-posting-policy option[value=moderators]")
+        .await;
+    browser.click("#save-settings").await;
+    browser
+        .wait_text("#settings-notice", |t| t == "Settings saved.")
+        .await;
+    browser.type_into("#moderator-person", "omar").await;
+    browser.click("#add-moderator").await;
+    browser
+        .wait_text("#settings-notice", |t| t == "Moderator added.")
+        .await;
+    browser
+        .wait_text("#moderators ul", |t| t.contains("@omar@"))
+        .await;
+    browser.type_into("#ban-person", "root").await;
+    browser.type_into("#ban-reason", "testing bans").await;
+    browser.click("#ban-button").await;
+    browser
+        .wait_text("#bans ul", |t| t.contains("@root@") && t.contains("testing bans"))
+        .await;
+    browser.click("#bans li.ban button").await;
+    browser
+        .wait_text("#bans .empty", |t| t == "No one is banned.")
+        .await;
+    browser.type_into("#ban-person", "nobody-here").await;
+    browser.click("#ban-button").await;
+    browser
+        .wait_text("#settings-error", |t| t.contains("nobody-here"))
+        .await;
+    browser.go(&format!("{site}/g/prescribers")).await;
+    browser
+        .wait_text(".compose .hint", |t| t.contains("Only moderators start threads"))
+        .await;
+
+    // The admin suspends omar: his token stops working at once.
+    let omar = node.token("omar", "a long password").await;
+    browser.go(&format!("{site}/")).await;
+    browser.click("#logout").await;
+    browser.go(&format!("{site}/login")).await;
+    browser.type_into("#username", "root").await;
+    browser.type_into("#password", "long enough").await;
+    browser.click("#login-submit").await;
+    browser.wait_text("#greeting", |t| t.contains("@root")).await;
+    browser.click("#nav-accounts").await;
+    browser.click("#suspend-omar").await;
+    browser
+        .wait_text("#account-omar .state", |t| t == "suspended")
+        .await;
+    let refused = client()
+        .post(format!("{}/api/v1/posts", node.base))
+        .bearer_auth(&omar)
+        .json(&json!({"group": "prescribers", "title": "Still here?", "content": "No"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(refused.status(), 401, "a suspended account cannot post");
+    browser.type_into("#block-host", "spam.example").await;
+    browser.click("#block-button").await;
+    browser
+        .wait_text(".blocked-node", |t| t.contains("spam.example"))
         .await;
 }

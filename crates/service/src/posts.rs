@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use healthcommons_core::text;
 use healthcommons_db::{
     TransactionTrait,
-    entities::{actor, post, post_tag},
+    entities::{actor, post, post_revision, post_tag},
     queries::{
         self,
         groups::{POST_MEMBERS, POST_MODERATORS, VISIBLE_MEMBERS},
@@ -36,6 +36,8 @@ pub struct Compose<'a> {
     /// Content warning.
     pub summary: Option<&'a str>,
     pub language: Option<&'a str>,
+    /// `public` (default), `unlisted` or `followers` (the group's members only).
+    pub visibility: Option<&'a str>,
 }
 
 /// A post with who wrote it and where, ready to show.
@@ -174,15 +176,36 @@ async fn check_thread_open(db: &impl ConnectionTrait, parent: &post::Model) -> S
     Ok(())
 }
 
-/// Visibility of a new post in `group`.
-async fn visibility_in(db: &impl ConnectionTrait, group: Option<&actor::Model>) -> ServiceResult<String> {
+/// Visibility of a new post in `group`: what its author asked for
+/// (`public`, `unlisted`, or `followers`: in a working group its followers are
+/// its members, so such a post is members-only), never wider than its
+/// group's visibility or the post it replies to.
+async fn visibility_in(
+    db: &impl ConnectionTrait,
+    group: Option<&actor::Model>,
+    parent: Option<&post::Model>,
+    requested: Option<&str>,
+) -> ServiceResult<String> {
+    let requested = match requested.map(str::trim).unwrap_or_default() {
+        "" | PUBLIC => PUBLIC,
+        queries::posts::UNLISTED => queries::posts::UNLISTED,
+        queries::posts::FOLLOWERS | MEMBERS => MEMBERS,
+        _ => {
+            return Err(ServiceError::validation(
+                "visibility is one of public, unlisted, followers",
+            ));
+        }
+    };
     if let Some(group) = group
         && let Some(settings) = queries::groups::settings(db, group.id).await?
         && settings.visibility == VISIBLE_MEMBERS
     {
         return Ok(MEMBERS.to_owned());
     }
-    Ok(PUBLIC.to_owned())
+    if parent.is_some_and(|p| p.visibility == MEMBERS || p.visibility == queries::posts::FOLLOWERS) {
+        return Ok(MEMBERS.to_owned());
+    }
+    Ok(requested.to_owned())
 }
 
 /// A member writes a thread start (in `group`) or a reply (`in_reply_to`).
@@ -254,7 +277,7 @@ pub async fn create(
         ));
     }
     let (content_html, tags) = render(db, ctx, compose.content).await?;
-    let visibility = visibility_in(db, group.as_ref()).await?;
+    let visibility = visibility_in(db, group.as_ref(), parent.as_ref(), compose.visibility).await?;
     let now = Utc::now();
     let ap_id = ctx.urls.new_post();
     let txn = db.begin().await?;
@@ -501,6 +524,24 @@ pub async fn set_locked(
         .await?;
     txn.commit().await?;
     Ok(())
+}
+
+/// A post's earlier versions, oldest first, for whoever may read it. A
+/// deleted or removed post has no history to show.
+pub async fn history(
+    db: &impl ConnectionTrait,
+    viewer: Option<&actor::Model>,
+    ap_id: &str,
+) -> ServiceResult<(post::Model, Vec<post_revision::Model>)> {
+    let post = queries::posts::by_ap_id(db, ap_id)
+        .await?
+        .filter(|p| !p.is_gone())
+        .ok_or_else(|| ServiceError::not_found("no such post"))?;
+    if !can_read(db, viewer, &post).await? {
+        return Err(ServiceError::not_found("no such post"));
+    }
+    let revisions = queries::posts::revisions(db, post.id).await?;
+    Ok((post, revisions))
 }
 
 /// A lock (or unlock) of a post that arrived from elsewhere, already checked.

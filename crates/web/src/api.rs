@@ -588,15 +588,21 @@ async fn block_node(
     ApiAdmin(_admin): ApiAdmin,
     ApiJson(body): ApiJson<BlockRequest>,
 ) -> ApiResult<StatusCode> {
-    let host = body.host.trim().to_ascii_lowercase();
+    set_node_blocked(&state, &body.host, true).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Block a node or lift the block, for the API and the admin page.
+pub async fn set_node_blocked(state: &AppState, host: &str, blocked: bool) -> ApiResult<()> {
+    let host = host.trim().to_ascii_lowercase();
     if host.is_empty() || host.contains('/') || host == state.context().node.domain {
         return Err(ApiError::new(
             ErrorKind::Validation,
             "give another node's host, e.g. spam.example",
         ));
     }
-    queries::peers::set_blocked(state.db(), &host, true).await?;
-    Ok(StatusCode::NO_CONTENT)
+    queries::peers::set_blocked(state.db(), &host, blocked).await?;
+    Ok(())
 }
 
 /// Lift a block (admin).
@@ -607,7 +613,7 @@ async fn unblock_node(
     ApiAdmin(_admin): ApiAdmin,
     Path(host): Path<String>,
 ) -> ApiResult<StatusCode> {
-    queries::peers::set_blocked(state.db(), &host.to_ascii_lowercase(), false).await?;
+    set_node_blocked(&state, &host, false).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

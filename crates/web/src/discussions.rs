@@ -37,6 +37,7 @@ pub fn routes() -> Router<AppState> {
             get(get_post).patch(edit_post).delete(delete_post),
         )
         .route("/api/v1/posts/{id}/like", post(like_post).delete(unlike_post))
+        .route("/api/v1/posts/{id}/revisions", get(post_revisions))
         .route("/api/v1/posts/{id}/lock", post(lock_thread))
         .route("/api/v1/groups/{name}/threads", get(group_threads))
         .route(
@@ -53,6 +54,7 @@ pub fn routes() -> Router<AppState> {
     paths(
         create_post,
         get_post,
+        post_revisions,
         edit_post,
         delete_post,
         like_post,
@@ -70,6 +72,7 @@ pub fn routes() -> Router<AppState> {
         CreatedPost,
         PostDto,
         PostEdit,
+        Revision,
         Reaction,
         LockRequest,
         GroupSettingsUpdate,
@@ -95,6 +98,9 @@ pub struct NewPost {
     /// Content warning.
     pub summary: Option<String>,
     pub language: Option<String>,
+    /// `public` (default), `unlisted` (left out of public feeds), or
+    /// `followers`: only the working group's members see it.
+    pub visibility: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -255,6 +261,7 @@ pub async fn create(
             sensitive: body.sensitive,
             summary: body.summary.as_deref(),
             language: body.language.as_deref(),
+            visibility: body.visibility.as_deref(),
         },
     )
     .await?)
@@ -659,4 +666,37 @@ async fn resolve_report(
 ) -> ApiResult<StatusCode> {
     reports::resolve(state.db(), &account, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// An earlier version of a post.
+#[derive(Serialize, ToSchema)]
+pub struct Revision {
+    pub title: Option<String>,
+    /// Sanitised HTML.
+    pub content_html: String,
+    pub summary: Option<String>,
+    /// When this version was replaced by the next.
+    pub replaced_at: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/posts/{id}/revisions", params(("id" = String, Path, description = "url-encoded ActivityPub id")),
+    description = "A post's earlier versions, oldest first (the current one is the post itself).",
+    responses((status = 200, body = [Revision]), (status = 404, body = ErrorBody)))]
+async fn post_revisions(
+    State(state): State<AppState>,
+    MaybeApiAccount(account): MaybeApiAccount,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<Revision>>> {
+    let (_, revisions) = posts::history(state.db(), account.as_ref().map(|a| &a.person), &id).await?;
+    Ok(Json(
+        revisions
+            .into_iter()
+            .map(|r| Revision {
+                title: r.title,
+                content_html: r.content_html,
+                summary: r.summary,
+                replaced_at: r.edited_at.to_rfc3339(),
+            })
+            .collect(),
+    ))
 }

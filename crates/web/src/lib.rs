@@ -9,6 +9,7 @@ pub mod auth;
 pub mod discussions;
 pub mod error;
 pub mod group_moderation;
+pub mod group_pages;
 pub mod ops;
 pub mod pages;
 pub mod thread_pages;
@@ -82,6 +83,7 @@ pub fn app(state: AppState) -> Router {
         .merge(api::routes())
         .merge(discussions::routes())
         .merge(group_moderation::routes())
+        .merge(group_pages::routes())
         .merge(activitypub::routes(state.context().settings.max_inbox_body))
         .merge(wellknown::routes())
         .merge(ops::routes())

@@ -306,6 +306,8 @@ pub struct Draft {
     pub title: String,
     pub content: String,
     pub summary: String,
+    /// `public`, `unlisted` or `followers`.
+    pub visibility: String,
     pub preview_html: String,
     pub error: String,
 }
@@ -331,6 +333,8 @@ struct GroupPage {
     approval_needed: bool,
     /// The viewer's membership: none, pending or accepted.
     membership: String,
+    /// The viewer moderates the group: link to its settings.
+    can_moderate: bool,
 }
 
 pub async fn group_page(
@@ -369,7 +373,12 @@ pub async fn group_page_with_draft(
             .unwrap_or_else(|| "none".into()),
         None => "none".into(),
     };
+    let can_moderate = match &session.0 {
+        Some(account) => healthcommons_service::posts::moderates(db, account, Some(row.id)).await?,
+        None => false,
+    };
     let page = GroupPage {
+        can_moderate,
         viewer: Viewer::of(&session.0),
         csrf,
         threads,

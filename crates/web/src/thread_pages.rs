@@ -44,13 +44,14 @@ pub fn routes() -> Router<AppState> {
         .route("/posts/{id}/lock", post(lock))
         .route("/posts/{id}/report", post(report))
         .route("/posts/{id}/edit", get(edit_form).post(edit))
+        .route("/posts/{id}/history", get(history))
         .route("/feed/{feed}", get(feed))
         .route("/tags/{tag}", get(tag))
         .route("/admin/reports", get(report_queue))
         .route("/admin/reports/{id}/resolve", post(resolve_report))
 }
 
-fn signed_in(session: &MaybeSession) -> PageResult<Account> {
+pub(crate) fn signed_in(session: &MaybeSession) -> PageResult<Account> {
     session
         .0
         .clone()
@@ -244,6 +245,9 @@ struct ComposeForm {
     content: String,
     #[serde(default)]
     summary: String,
+    /// `public`, `unlisted` or `followers` (thread starts only).
+    #[serde(default)]
+    visibility: String,
     /// `preview` or `post`.
     #[serde(default)]
     action: String,
@@ -264,6 +268,7 @@ async fn start_thread(
         title: form.title.clone(),
         content: form.content.clone(),
         summary: form.summary.clone(),
+        visibility: form.visibility.clone(),
         preview_html: text::markdown_to_html(&form.content),
         error: String::new(),
     };
@@ -278,6 +283,7 @@ async fn start_thread(
         sensitive: false,
         summary: Some(form.summary).filter(|s| !s.trim().is_empty()),
         language: None,
+        visibility: Some(form.visibility).filter(|v| !v.is_empty()),
     };
     match discussions::create(&state, &account, &body).await {
         Ok(row) => Ok(Redirect::to(&discussions::thread_path(&row)).into_response()),
@@ -321,6 +327,8 @@ async fn reply(
         sensitive: false,
         summary: Some(form.summary).filter(|s| !s.trim().is_empty()),
         language: None,
+        // A reply is as visible as what it answers.
+        visibility: None,
     };
     match discussions::create(&state, &account, &body).await {
         Ok(row) => Ok(Redirect::to(&discussions::thread_path(&row)).into_response()),
@@ -677,4 +685,59 @@ async fn resolve_report(
     let account = signed_in(&session)?;
     reports::resolve(state.db(), &account, id).await?;
     Ok(Redirect::to("/admin/reports").into_response())
+}
+
+struct VersionLine {
+    label: String,
+    title: String,
+    content_html: String,
+}
+
+#[derive(Template)]
+#[template(path = "post_history.html")]
+struct HistoryPage {
+    viewer: Option<Viewer>,
+    thread_path: String,
+    versions: Vec<VersionLine>,
+}
+
+/// A post's versions, newest first.
+async fn history(
+    State(state): State<AppState>,
+    session: MaybeSession,
+    Path(id): Path<i64>,
+) -> PageResult<Html<String>> {
+    let post = post_by_local_id(&state, id).await?;
+    let viewer = session.0.as_ref().map(|a| &a.person);
+    let (post, revisions) = healthcommons_service::posts::history(state.db(), viewer, &post.ap_id).await?;
+    let mut versions = vec![VersionLine {
+        label: format!(
+            "Now (edited {})",
+            post.updated_at
+                .unwrap_or(post.published)
+                .format("%Y-%m-%d %H:%M UTC")
+        ),
+        title: post.title.clone().unwrap_or_default(),
+        content_html: post.content_html.clone(),
+    }];
+    let mut from = post.published;
+    let mut earlier = Vec::new();
+    for revision in revisions {
+        earlier.push(VersionLine {
+            label: format!(
+                "From {} to {}",
+                from.format("%Y-%m-%d %H:%M UTC"),
+                revision.edited_at.format("%Y-%m-%d %H:%M UTC")
+            ),
+            title: revision.title.unwrap_or_default(),
+            content_html: revision.content_html,
+        });
+        from = revision.edited_at;
+    }
+    versions.extend(earlier.into_iter().rev());
+    render(HistoryPage {
+        viewer: Viewer::of(&session.0),
+        thread_path: discussions::thread_path(&post),
+        versions,
+    })
 }

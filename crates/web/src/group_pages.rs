@@ -1,0 +1,551 @@
+//! Pages to start a working group and, for its moderators, to change its
+//! settings, appoint moderators and ban people; and the admins' page for
+//! accounts (approve, suspend) and blocked nodes. Forms only, no JavaScript.
+
+use crate::{
+    AppState,
+    auth::{self, MaybeSession, Viewer},
+    error::{ApiError, PageError, PageResult},
+    group_moderation,
+    pages::render,
+    thread_pages::signed_in,
+};
+use askama::Template;
+use axum::{
+    Form, Router,
+    extract::{Path, State},
+    response::{IntoResponse, Redirect, Response},
+    routing::{get, post},
+};
+use axum_extra::extract::cookie::CookieJar;
+use healthcommons_core::{ErrorKind, text};
+use healthcommons_db::{entities::group_settings, queries};
+use healthcommons_service::{
+    accounts::{self, Account, Role},
+    groups, node,
+};
+use serde::Deserialize;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/groups/new", get(new_group_form))
+        .route("/groups", post(create_group))
+        .route("/g/{name}/settings", get(settings_page).post(save_settings))
+        .route("/g/{name}/moderators", post(change_moderators))
+        .route("/g/{name}/bans", post(change_bans))
+        .route("/admin/accounts", get(accounts_page))
+        .route("/admin/accounts/{name}", post(change_account))
+        .route("/admin/nodes", post(change_node_block))
+}
+
+/// The group form as submitted, and as shown again.
+#[derive(Deserialize, Default)]
+pub struct GroupForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    summary: String,
+    #[serde(default)]
+    topics: String,
+    #[serde(default)]
+    posting_policy: String,
+    #[serde(default)]
+    visibility: String,
+    #[serde(default)]
+    manually_approves_followers: Option<String>,
+    #[serde(default)]
+    announce_replies: Option<String>,
+    #[serde(default)]
+    rules: String,
+    #[serde(default)]
+    place_name: String,
+    #[serde(default)]
+    place_address: String,
+    #[serde(default)]
+    latitude: String,
+    #[serde(default)]
+    longitude: String,
+    #[serde(default)]
+    icon_url: String,
+}
+
+/// What the form's fields show.
+struct FormView {
+    name: String,
+    display_name: String,
+    summary: String,
+    topics: String,
+    posting_policy: String,
+    visibility: String,
+    manually_approves_followers: bool,
+    announce_replies: bool,
+    rules: String,
+    place_name: String,
+    place_address: String,
+    latitude: String,
+    longitude: String,
+    icon_url: String,
+}
+
+impl From<&GroupForm> for FormView {
+    fn from(form: &GroupForm) -> Self {
+        FormView {
+            name: form.name.clone(),
+            display_name: form.display_name.clone(),
+            summary: form.summary.clone(),
+            topics: form.topics.clone(),
+            posting_policy: form.posting_policy.clone(),
+            visibility: form.visibility.clone(),
+            manually_approves_followers: form.manually_approves_followers.is_some(),
+            announce_replies: form.announce_replies.is_some(),
+            rules: form.rules.clone(),
+            place_name: form.place_name.clone(),
+            place_address: form.place_address.clone(),
+            latitude: form.latitude.clone(),
+            longitude: form.longitude.clone(),
+            icon_url: form.icon_url.clone(),
+        }
+    }
+}
+
+impl FormView {
+    fn of_settings(settings: &group_settings::Model) -> Self {
+        let number = |n: Option<f64>| n.map(|n| n.to_string()).unwrap_or_default();
+        FormView {
+            name: String::new(),
+            display_name: String::new(),
+            summary: String::new(),
+            topics: groups::topics(settings).join(" "),
+            posting_policy: settings.posting_policy.clone(),
+            visibility: settings.visibility.clone(),
+            manually_approves_followers: false,
+            announce_replies: settings.announce_replies,
+            // Rules are kept as HTML; their text is what the form edits.
+            rules: settings
+                .rules_html
+                .as_deref()
+                .map(text::html_to_text)
+                .unwrap_or_default(),
+            place_name: settings.place_name.clone().unwrap_or_default(),
+            place_address: settings.place_address.clone().unwrap_or_default(),
+            latitude: number(settings.latitude),
+            longitude: number(settings.longitude),
+            icon_url: settings.icon_url.clone().unwrap_or_default(),
+        }
+    }
+}
+
+fn validation(message: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorKind::Validation, message)
+}
+
+impl GroupForm {
+    fn coordinate(raw: &str, what: &str) -> Result<Option<f64>, ApiError> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        raw.parse()
+            .map(Some)
+            .map_err(|_| validation(format!("{what} is a number, e.g. 52.37")))
+    }
+
+    fn settings(&self) -> Result<groups::Settings<'_>, ApiError> {
+        let topics = self
+            .topics
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+            .collect();
+        Ok(groups::Settings {
+            posting_policy: Some(self.posting_policy.as_str()).filter(|p| !p.is_empty()),
+            visibility: Some(self.visibility.as_str()).filter(|v| !v.is_empty()),
+            announce_replies: Some(self.announce_replies.is_some()),
+            list_followers: None,
+            rules: Some(&self.rules),
+            topics: Some(topics),
+            place: Some(node::Place {
+                name: self.place_name.clone(),
+                address: Some(self.place_address.clone()),
+                latitude: Self::coordinate(&self.latitude, "latitude")?,
+                longitude: Self::coordinate(&self.longitude, "longitude")?,
+            }),
+            icon_url: Some(&self.icon_url),
+        })
+    }
+}
+
+#[derive(Template)]
+#[template(path = "group_new.html")]
+struct NewGroupPage {
+    viewer: Option<Viewer>,
+    csrf: String,
+    form: FormView,
+    error: String,
+}
+
+async fn new_group_form(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+) -> PageResult<Response> {
+    signed_in(&session)?;
+    let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
+    let form = FormView {
+        posting_policy: "open".into(),
+        visibility: "public".into(),
+        announce_replies: true,
+        ..FormView::from(&GroupForm::default())
+    };
+    let page = render(NewGroupPage {
+        viewer: Viewer::of(&session.0),
+        csrf,
+        form,
+        error: String::new(),
+    })?;
+    Ok((jar, page).into_response())
+}
+
+async fn create_group(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Form(form): Form<GroupForm>,
+) -> PageResult<Response> {
+    auth::check_csrf(&jar, &form.csrf)?;
+    let account = signed_in(&session)?;
+    let created = match form.settings() {
+        Ok(settings) => groups::create(
+            state.db(),
+            &state.context().node,
+            &account,
+            groups::NewGroup {
+                name: &form.name,
+                display_name: &form.display_name,
+                summary: &form.summary,
+                manually_approves_followers: form.manually_approves_followers.is_some(),
+                settings,
+            },
+        )
+        .await
+        .map_err(ApiError::from),
+        Err(err) => Err(err),
+    };
+    match created {
+        Ok(group) => Ok(Redirect::to(&format!("/g/{}", group.username)).into_response()),
+        Err(err) if matches!(err.kind, ErrorKind::Validation | ErrorKind::Conflict) => {
+            let page = render(NewGroupPage {
+                viewer: Viewer::of(&session.0),
+                csrf: form.csrf.clone(),
+                form: FormView::from(&form),
+                error: err.message,
+            })?;
+            Ok(page.into_response())
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+struct BanLine {
+    person: String,
+    reason: String,
+}
+
+#[derive(Template)]
+#[template(path = "group_settings.html")]
+struct SettingsPage {
+    viewer: Option<Viewer>,
+    csrf: String,
+    name: String,
+    display_name: String,
+    form: FormView,
+    moderators: Vec<String>,
+    bans: Vec<BanLine>,
+    notice: String,
+    error: String,
+}
+
+fn handle(actor: &healthcommons_db::entities::actor::Model) -> String {
+    format!("@{}@{}", actor.username, actor.host)
+}
+
+async fn render_settings(
+    state: &AppState,
+    session: &MaybeSession,
+    account: &Account,
+    csrf: String,
+    name: &str,
+    notice: String,
+    error: String,
+) -> PageResult<Response> {
+    let group = groups::moderated(state.db(), account, name).await?;
+    let view = groups::view_of(state.db(), group.clone()).await?;
+    let bans = groups::bans(state.db(), &group).await?;
+    let settings = view.settings.clone().unwrap_or(group_settings::Model {
+        actor_id: group.id,
+        posting_policy: queries::groups::POST_OPEN.into(),
+        visibility: queries::groups::VISIBLE_PUBLIC.into(),
+        announce_replies: true,
+        list_followers: false,
+        rules_html: None,
+        topics: "[]".into(),
+        place_name: None,
+        place_address: None,
+        latitude: None,
+        longitude: None,
+        icon_url: None,
+        moderators_url: None,
+    });
+    let page = render(SettingsPage {
+        viewer: Viewer::of(&session.0),
+        csrf,
+        display_name: group
+            .display_name
+            .clone()
+            .unwrap_or_else(|| group.username.clone()),
+        name: group.username.clone(),
+        form: FormView::of_settings(&settings),
+        moderators: view.moderators.iter().map(handle).collect(),
+        bans: bans
+            .iter()
+            .map(|(ban, person)| BanLine {
+                person: handle(person),
+                reason: ban.reason.clone().unwrap_or_default(),
+            })
+            .collect(),
+        notice,
+        error,
+    })?;
+    Ok(page.into_response())
+}
+
+async fn settings_page(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Path(name): Path<String>,
+) -> PageResult<Response> {
+    let account = signed_in(&session)?;
+    let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
+    let page = render_settings(
+        &state,
+        &session,
+        &account,
+        csrf,
+        &name,
+        String::new(),
+        String::new(),
+    )
+    .await?;
+    Ok((jar, page).into_response())
+}
+
+/// Show the settings page again with what an action came to.
+async fn after_action(
+    state: &AppState,
+    session: &MaybeSession,
+    account: &Account,
+    csrf: String,
+    name: &str,
+    done: Result<&str, ApiError>,
+) -> PageResult<Response> {
+    match done {
+        Ok(notice) => {
+            render_settings(state, session, account, csrf, name, notice.into(), String::new()).await
+        }
+        Err(err)
+            if matches!(
+                err.kind,
+                ErrorKind::Validation | ErrorKind::NotFound | ErrorKind::Conflict
+            ) =>
+        {
+            render_settings(state, session, account, csrf, name, String::new(), err.message).await
+        }
+        Err(err) => Err(PageError(err)),
+    }
+}
+
+async fn save_settings(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Path(name): Path<String>,
+    Form(form): Form<GroupForm>,
+) -> PageResult<Response> {
+    auth::check_csrf(&jar, &form.csrf)?;
+    let account = signed_in(&session)?;
+    let group = groups::moderated(state.db(), &account, &name).await?;
+    let done = match form.settings() {
+        Ok(settings) => groups::update_settings(state.db(), &group, &settings)
+            .await
+            .map(|_| "Settings saved.")
+            .map_err(ApiError::from),
+        Err(err) => Err(err),
+    };
+    after_action(&state, &session, &account, form.csrf.clone(), &name, done).await
+}
+
+#[derive(Deserialize)]
+struct PersonForm {
+    csrf: String,
+    person: String,
+    #[serde(default)]
+    reason: String,
+    /// `add`/`remove` for moderators, `ban`/`lift` for bans.
+    action: String,
+}
+
+async fn change_moderators(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Path(name): Path<String>,
+    Form(form): Form<PersonForm>,
+) -> PageResult<Response> {
+    auth::check_csrf(&jar, &form.csrf)?;
+    let account = signed_in(&session)?;
+    let added = form.action == "add";
+    let done = group_moderation::set_moderator(&state, &account, &name, &form.person, added)
+        .await
+        .map(|_| {
+            if added {
+                "Moderator added."
+            } else {
+                "Moderator removed."
+            }
+        });
+    after_action(&state, &session, &account, form.csrf.clone(), &name, done).await
+}
+
+async fn change_bans(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Path(name): Path<String>,
+    Form(form): Form<PersonForm>,
+) -> PageResult<Response> {
+    auth::check_csrf(&jar, &form.csrf)?;
+    let account = signed_in(&session)?;
+    let banned = form.action == "ban";
+    let reason = Some(form.reason.as_str()).filter(|r| !r.trim().is_empty());
+    let done = group_moderation::set_ban(&state, &account, &name, &form.person, banned, reason)
+        .await
+        .map(|_| if banned { "Banned." } else { "Ban lifted." });
+    after_action(&state, &session, &account, form.csrf.clone(), &name, done).await
+}
+
+struct AccountLine {
+    username: String,
+    role: String,
+    state: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_accounts.html")]
+struct AccountsPage {
+    viewer: Option<Viewer>,
+    csrf: String,
+    accounts: Vec<AccountLine>,
+    blocked: Vec<String>,
+    error: String,
+}
+
+fn admin(session: &MaybeSession) -> PageResult<Account> {
+    let account = signed_in(session)?;
+    if account.role() != Role::Admin {
+        return Err(PageError(ApiError::new(
+            ErrorKind::Forbidden,
+            "only admins may do this",
+        )));
+    }
+    Ok(account)
+}
+
+async fn render_accounts(
+    state: &AppState,
+    session: &MaybeSession,
+    csrf: String,
+    error: String,
+) -> PageResult<Response> {
+    let accounts = queries::users::all(state.db())
+        .await?
+        .iter()
+        .map(|user| AccountLine {
+            username: user.username.clone(),
+            role: user.role.clone(),
+            state: accounts::standing(user).to_owned(),
+        })
+        .collect();
+    let blocked = queries::peers::all(state.db())
+        .await?
+        .into_iter()
+        .filter(|p| p.blocked)
+        .map(|p| p.host)
+        .collect();
+    Ok(render(AccountsPage {
+        viewer: Viewer::of(&session.0),
+        csrf,
+        accounts,
+        blocked,
+        error,
+    })?
+    .into_response())
+}
+
+async fn accounts_page(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+) -> PageResult<Response> {
+    admin(&session)?;
+    let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
+    let page = render_accounts(&state, &session, csrf, String::new()).await?;
+    Ok((jar, page).into_response())
+}
+
+#[derive(Deserialize)]
+struct ActionForm {
+    csrf: String,
+    action: String,
+    #[serde(default)]
+    host: String,
+}
+
+async fn change_account(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Path(name): Path<String>,
+    Form(form): Form<ActionForm>,
+) -> PageResult<Response> {
+    auth::check_csrf(&jar, &form.csrf)?;
+    let account = admin(&session)?;
+    let done = match form.action.as_str() {
+        "approve" => accounts::approve(state.db(), &name).await,
+        "suspend" => accounts::set_suspended(state.db(), &account, &name, true).await,
+        "unsuspend" => accounts::set_suspended(state.db(), &account, &name, false).await,
+        _ => Err(healthcommons_service::ServiceError::validation("unknown action")),
+    };
+    match done {
+        Ok(()) => Ok(Redirect::to("/admin/accounts").into_response()),
+        Err(err) => render_accounts(&state, &session, form.csrf, ApiError::from(err).message).await,
+    }
+}
+
+async fn change_node_block(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Form(form): Form<ActionForm>,
+) -> PageResult<Response> {
+    auth::check_csrf(&jar, &form.csrf)?;
+    admin(&session)?;
+    match crate::api::set_node_blocked(&state, &form.host, form.action == "block").await {
+        Ok(()) => Ok(Redirect::to("/admin/accounts").into_response()),
+        Err(err) => render_accounts(&state, &session, form.csrf, err.message).await,
+    }
+}
