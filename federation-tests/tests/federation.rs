@@ -1135,6 +1135,58 @@ async fn mastodon_users_follow_post_reply_like_and_report_in_a_working_group() {
     assert_eq!(report["posts"], json!([thread_id]));
 }
 
+/// Wait until `node` has processed an incoming activity of `kind`; fail
+/// with the reason if it refused it.
+async fn wait_for_processed(node: &Node, kind: &str) {
+    let admin = admin_token(node).await;
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        let (_, failed) = api::<Value>(
+            node,
+            &admin,
+            reqwest::Method::GET,
+            "/api/v1/admin/inbox?state=failed",
+            None,
+        )
+        .await;
+        if let Some(row) = failed
+            .as_array()
+            .and_then(|rows| rows.iter().find(|r| r["kind"] == kind))
+        {
+            panic!("{} refused a {kind}: {row}", node.name);
+        }
+        let (_, done) = api::<Value>(
+            node,
+            &admin,
+            reqwest::Method::GET,
+            "/api/v1/admin/inbox?state=done",
+            None,
+        )
+        .await;
+        if done
+            .as_array()
+            .is_some_and(|rows| rows.iter().any(|r| r["kind"] == kind))
+        {
+            return;
+        }
+        if std::time::Instant::now() > deadline {
+            let (_, pending) = api::<Value>(
+                node,
+                &admin,
+                reqwest::Method::GET,
+                "/api/v1/admin/inbox?state=pending",
+                None,
+            )
+            .await;
+            panic!(
+                "no {kind} processed on {}; pending: {pending}; done: {done}",
+                node.name
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Wait until `attempt` answers `status`, retrying while news travels.
 async fn wait_for_status(what: &str, status: u16, attempt: impl AsyncFn() -> (u16, Value)) -> Value {
     wait_for(what, PATIENCE, || async {
@@ -1217,17 +1269,16 @@ async fn moderators_ban_and_appoint_across_nodes_and_a_late_member_catches_up() 
     )
     .await;
     assert_eq!(bans[0]["reason"], "spam");
-    let refused = wait_for_status("the ban on alpha", 403, || async {
-        api(
-            &alpha,
-            &ana,
-            reqwest::Method::POST,
-            "/api/v1/posts",
-            Some(&new_thread("Banned")),
-        )
-        .await
-    })
+    wait_for_processed(&alpha, "Block").await;
+    let (status, refused) = api(
+        &alpha,
+        &ana,
+        reqwest::Method::POST,
+        "/api/v1/posts",
+        Some(&new_thread("Banned")),
+    )
     .await;
+    assert_eq!(status, 403, "{refused}");
     assert!(
         refused["message"].as_str().is_some_and(|e| e.contains("banned")),
         "{refused}"
@@ -1326,17 +1377,16 @@ async fn moderators_ban_and_appoint_across_nodes_and_a_late_member_catches_up() 
     )
     .await;
     assert_eq!(status, 204);
-    wait_for_status("gus no longer moderating", 403, || async {
-        api(
-            &gamma,
-            &gus,
-            reqwest::Method::POST,
-            &format!("/api/v1/posts/{}/lock", encoded(&welcome_id)),
-            Some(&json!({"locked": false})),
-        )
-        .await
-    })
+    wait_for_processed(&gamma, "Remove").await;
+    let (status, _) = api(
+        &gamma,
+        &gus,
+        reqwest::Method::POST,
+        &format!("/api/v1/posts/{}/lock", encoded(&welcome_id)),
+        Some(&json!({"locked": false})),
+    )
     .await;
+    assert_eq!(status, 403, "gus no longer moderates");
 }
 
 #[tokio::test]
