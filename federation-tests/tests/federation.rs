@@ -1249,6 +1249,40 @@ async fn moderators_ban_and_appoint_across_nodes_and_a_late_member_catches_up() 
     assert_eq!(caught_up["title"], "Bench repairs");
     assert_eq!(caught_up["group"], handle.as_str());
 
+    // Followers are counted, not listed, unless the group chooses to list them.
+    let followers = |group: String| async move {
+        client()
+            .get(format!("{group}/followers"))
+            .header("accept", "application/activity+json")
+            .send()
+            .await
+            .expect("followers")
+            .json::<Value>()
+            .await
+            .expect("json")
+    };
+    let counted = followers(group_id.clone()).await;
+    assert_eq!(
+        (counted["totalItems"].clone(), counted.get("orderedItems")),
+        (json!(2), None)
+    );
+    let (status, _) = api(
+        &beta,
+        &organiser,
+        reqwest::Method::PATCH,
+        "/api/v1/groups/benches/settings",
+        Some(&json!({"list_followers": true})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let listed = followers(group_id.clone()).await;
+    assert!(
+        listed["orderedItems"]
+            .as_array()
+            .is_some_and(|items| items.contains(&json!(format!("{}/u/gus", gamma.base)))),
+        "{listed}"
+    );
+
     // The organiser bans ana: alpha learns it and refuses her posts in the group.
     let ana_handle = format!("@ana@{}", alpha.domain);
     let (status, body) = api(

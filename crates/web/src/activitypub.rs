@@ -234,6 +234,15 @@ async fn collection_of(state: &AppState, name: &str, kind: &str, which: &str) ->
     };
     let id = format!("{}/{which}", row.ap_id);
     let value = match which {
+        "followers" if lists_followers(state, &row).await? => {
+            let mut ids = Vec::new();
+            for follow in queries::follows::accepted_followers(state.db(), row.id).await? {
+                if let Some(follower) = queries::actors::by_id(state.db(), follow.follower_id).await? {
+                    ids.push(follower.ap_id);
+                }
+            }
+            collections::ordered(&id, ids)
+        }
         "followers" => {
             collections::counted_collection(&id, queries::follows::count_followers(state.db(), row.id).await?)
         }
@@ -272,6 +281,14 @@ async fn collection_of(state: &AppState, name: &str, kind: &str, which: &str) ->
         _ => return Ok(not_found()),
     };
     Ok(activity_json(value))
+}
+
+/// Whether a working group has chosen to publish who follows it.
+async fn lists_followers(state: &AppState, row: &actor::Model) -> Result<bool, PageError> {
+    Ok(row.kind == queries::actors::GROUP
+        && queries::groups::settings(state.db(), row.id)
+            .await?
+            .is_some_and(|s| s.list_followers))
 }
 
 async fn person_collection(

@@ -503,6 +503,9 @@ pub struct GroupSettingsUpdate {
     pub visibility: Option<String>,
     /// Boost replies to followers on Mastodon and similar servers too.
     pub announce_replies: Option<bool>,
+    /// Publish who follows the group in its `followers` collection (by
+    /// default only their number is published).
+    pub list_followers: Option<bool>,
     /// Markdown.
     pub rules: Option<String>,
     pub topics: Option<Vec<String>>,
@@ -516,7 +519,7 @@ impl GroupSettingsUpdate {
             posting_policy: self.posting_policy.as_deref(),
             visibility: self.visibility.as_deref(),
             announce_replies: self.announce_replies,
-            list_followers: None,
+            list_followers: self.list_followers,
             rules: self.rules.as_deref(),
             topics: self.topics.clone(),
             place: self.place.clone().map(|p| healthcommons_service::node::Place {

@@ -60,6 +60,8 @@ pub struct GroupForm {
     #[serde(default)]
     announce_replies: Option<String>,
     #[serde(default)]
+    list_followers: Option<String>,
+    #[serde(default)]
     rules: String,
     #[serde(default)]
     place_name: String,
@@ -83,6 +85,7 @@ struct FormView {
     visibility: String,
     manually_approves_followers: bool,
     announce_replies: bool,
+    list_followers: bool,
     rules: String,
     place_name: String,
     place_address: String,
@@ -102,6 +105,7 @@ impl From<&GroupForm> for FormView {
             visibility: form.visibility.clone(),
             manually_approves_followers: form.manually_approves_followers.is_some(),
             announce_replies: form.announce_replies.is_some(),
+            list_followers: form.list_followers.is_some(),
             rules: form.rules.clone(),
             place_name: form.place_name.clone(),
             place_address: form.place_address.clone(),
@@ -124,6 +128,7 @@ impl FormView {
             visibility: settings.visibility.clone(),
             manually_approves_followers: false,
             announce_replies: settings.announce_replies,
+            list_followers: settings.list_followers,
             // Rules are kept as HTML; their text is what the form edits.
             rules: settings
                 .rules_html
@@ -165,7 +170,7 @@ impl GroupForm {
             posting_policy: Some(self.posting_policy.as_str()).filter(|p| !p.is_empty()),
             visibility: Some(self.visibility.as_str()).filter(|v| !v.is_empty()),
             announce_replies: Some(self.announce_replies.is_some()),
-            list_followers: None,
+            list_followers: Some(self.list_followers.is_some()),
             rules: Some(&self.rules),
             topics: Some(topics),
             place: Some(node::Place {
