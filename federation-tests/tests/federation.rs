@@ -1283,6 +1283,28 @@ async fn moderators_ban_and_appoint_across_nodes_and_a_late_member_catches_up() 
         "{listed}"
     );
 
+    // A new display name reaches the members' nodes as an Update of the group.
+    let (status, body) = api(
+        &beta,
+        &organiser,
+        reqwest::Method::PATCH,
+        "/api/v1/groups/benches/settings",
+        Some(&json!({"display_name": "Bench menders", "summary": "We *mend* benches."})),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    for (node, token) in [(&alpha, &ana), (&gamma, &gus)] {
+        wait_for("the renamed group", PATIENCE, || async {
+            let (_, follows) = api::<Value>(node, token, reqwest::Method::GET, "/api/v1/follows", None).await;
+            follows
+                .as_array()?
+                .iter()
+                .any(|f| f["name"] == "Bench menders")
+                .then_some(())
+        })
+        .await;
+    }
+
     // The organiser bans ana: alpha learns it and refuses her posts in the group.
     let ana_handle = format!("@ana@{}", alpha.domain);
     let (status, body) = api(

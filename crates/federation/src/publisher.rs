@@ -72,6 +72,7 @@ impl Publisher for OutboxPublisher {
                 moderator_id,
                 banned,
             } => self.publish_ban(txn, ban, moderator_id, banned).await,
+            Outgoing::UpdateActor { actor_id } => self.publish_actor_update(txn, actor_id).await,
             Outgoing::ModeratorChange {
                 group_id,
                 moderator_id,
@@ -213,6 +214,31 @@ impl OutboxPublisher {
         }
         self.send_moderation(txn, &group, &moderator, &person, activity)
             .await
+    }
+
+    /// `Update` of a local actor's profile, from the actor, to the nodes of
+    /// everyone who follows it (Mastodon, Lemmy and the rest all read it).
+    async fn publish_actor_update(&self, txn: &DatabaseTransaction, actor_id: i64) -> ServiceResult<()> {
+        let actor = actor_by_id(txn, actor_id).await?;
+        let profile = crate::objects::actor::ap_actor(&actor, &self.context.node.urls)
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let activity = json!({
+            "id": self.context.node.urls.new_activity("update"),
+            "type": "Update",
+            "actor": actor.ap_id,
+            "object": to_value(&profile)?,
+            "to": [public()],
+            "cc": [actor.followers_url],
+        });
+        let mut inboxes = Vec::new();
+        for follow in queries::follows::accepted_followers(txn, actor.id).await? {
+            if let Some(follower) = queries::actors::by_id(txn, follow.follower_id).await?
+                && !follower.local
+            {
+                inboxes.push(follower.shared_inbox.unwrap_or(follower.inbox));
+            }
+        }
+        relay::deliver(txn, &self.context, &actor, activity, inboxes).await
     }
 
     /// `Add` or `Remove` of a person on the group's moderators collection.

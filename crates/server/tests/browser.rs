@@ -513,6 +513,8 @@ async fn an_organiser_starts_and_moderates_a_group_and_an_admin_suspends_an_acco
     // Settings: make it an announcement group; appoint omar; ban and unban someone.
     browser.go(&format!("{site}/g/prescribers")).await;
     browser.click("#group-settings").await;
+    browser.clear("#group-display-name").await;
+    browser.type_into("#group-display-name", "Link workers").await;
     browser
         .click("#group-posting-policy option[value=moderators]")
         .await;
@@ -544,6 +546,7 @@ async fn an_organiser_starts_and_moderates_a_group_and_an_admin_suspends_an_acco
         .wait_text("#settings-error", |t| t.contains("nobody-here"))
         .await;
     browser.go(&format!("{site}/g/prescribers")).await;
+    browser.wait_text("#display-name", |t| t == "Link workers").await;
     browser
         .wait_text(".compose .hint", |t| t.contains("Only moderators start threads"))
         .await;

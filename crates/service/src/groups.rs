@@ -421,3 +421,47 @@ pub async fn remember_moderators_url(
     queries::groups::save_settings(db, row).await?;
     Ok(())
 }
+
+/// A moderator changes a local group's display name or description; its
+/// followers' nodes are sent the new profile.
+pub async fn update_profile(
+    db: &DatabaseConnection,
+    publisher: &dyn Publisher,
+    account: &Account,
+    name: &str,
+    display_name: Option<&str>,
+    summary: Option<&str>,
+) -> ServiceResult<()> {
+    let group = moderated(db, account, name).await?;
+    let mut row = actor::ActiveModel {
+        id: sea_orm::ActiveValue::Set(group.id),
+        ..Default::default()
+    };
+    if let Some(display_name) = display_name {
+        let display_name = text::plain_text(display_name, MAX_DISPLAY_NAME);
+        if display_name.is_empty() {
+            return Err(ServiceError::validation("display_name must not be empty"));
+        }
+        row.display_name = sea_orm::ActiveValue::Set(Some(display_name));
+    }
+    if let Some(summary) = summary {
+        if summary.len() > MAX_SUMMARY {
+            return Err(ServiceError::validation(format!(
+                "summary must be at most {MAX_SUMMARY} bytes"
+            )));
+        }
+        row.summary_html = sea_orm::ActiveValue::Set(Some(text::markdown_to_html(summary)));
+    }
+    if display_name.is_none() && summary.is_none() {
+        return Ok(());
+    }
+    let txn = db.begin().await?;
+    sea_orm::ActiveModelTrait::update(row, &txn)
+        .await
+        .map_err(healthcommons_db::DbError::from)?;
+    publisher
+        .publish(&txn, Outgoing::UpdateActor { actor_id: group.id })
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}

@@ -43,6 +43,8 @@ pub enum Outgoing {
         moderator_id: i64,
         banned: bool,
     },
+    /// A local actor's profile changed (a working group's name or description).
+    UpdateActor { actor_id: i64 },
     /// A moderator added or removed a moderator of a local working group.
     ModeratorChange {
         group_id: i64,

@@ -373,6 +373,8 @@ pub struct FollowTarget {
 pub struct FollowView {
     pub target: String,
     pub handle: String,
+    /// The display name as this node last saw it.
+    pub name: Option<String>,
     /// `pending`, `accepted` or `rejected`.
     pub state: String,
 }
@@ -386,6 +388,7 @@ async fn follow_view(
         .ok_or_else(|| ApiError::new(ErrorKind::NotFound, "the followed actor is gone"))?;
     Ok(FollowView {
         handle: format!("@{}@{}", target.username, target.host),
+        name: target.display_name,
         target: target.ap_id,
         state: row.state.clone(),
     })

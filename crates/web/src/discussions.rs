@@ -76,6 +76,7 @@ pub fn routes() -> Router<AppState> {
         Reaction,
         LockRequest,
         GroupSettingsUpdate,
+        GroupUpdate,
         PlaceInput,
         NewReport,
         ReportDto
@@ -534,18 +535,39 @@ impl GroupSettingsUpdate {
 }
 
 /// Change a working group's settings (its moderators).
-#[utoipa::path(patch, path = "/api/v1/groups/{name}/settings", request_body = GroupSettingsUpdate,
+#[utoipa::path(patch, path = "/api/v1/groups/{name}/settings", request_body = GroupUpdate,
     params(("name" = String, Path)), security(("bearer" = [])),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn update_group_settings(
     State(state): State<AppState>,
     ApiAccount(account): ApiAccount,
     Path(name): Path<String>,
-    ApiJson(body): ApiJson<GroupSettingsUpdate>,
+    ApiJson(body): ApiJson<GroupUpdate>,
 ) -> ApiResult<StatusCode> {
     let group = groups::moderated(state.db(), &account, &name).await?;
-    groups::update_settings(state.db(), &group, &body.as_settings()).await?;
+    groups::update_settings(state.db(), &group, &body.settings.as_settings()).await?;
+    let publisher = OutboxPublisher::from_context(state.context());
+    groups::update_profile(
+        state.db(),
+        &publisher,
+        &account,
+        &name,
+        body.display_name.as_deref(),
+        body.summary.as_deref(),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A change to a working group: its profile (sent to its followers' nodes
+/// as an `Update`) and its settings.
+#[derive(Deserialize, ToSchema)]
+pub struct GroupUpdate {
+    pub display_name: Option<String>,
+    /// Markdown.
+    pub summary: Option<String>,
+    #[serde(flatten)]
+    pub settings: GroupSettingsUpdate,
 }
 
 /// `home` (signed in: your groups and the people you follow), `local` or `federated`.

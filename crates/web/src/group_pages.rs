@@ -20,6 +20,7 @@ use axum::{
 use axum_extra::extract::cookie::CookieJar;
 use healthcommons_core::{ErrorKind, text};
 use healthcommons_db::{entities::group_settings, queries};
+use healthcommons_federation::publisher::OutboxPublisher;
 use healthcommons_service::{
     accounts::{self, Account, Role},
     groups, node,
@@ -305,6 +306,15 @@ async fn render_settings(
         icon_url: None,
         moderators_url: None,
     });
+    let form = FormView {
+        display_name: group.display_name.clone().unwrap_or_default(),
+        summary: group
+            .summary_html
+            .as_deref()
+            .map(text::html_to_text)
+            .unwrap_or_default(),
+        ..FormView::of_settings(&settings)
+    };
     let page = render(SettingsPage {
         viewer: Viewer::of(&session.0),
         csrf,
@@ -313,7 +323,7 @@ async fn render_settings(
             .clone()
             .unwrap_or_else(|| group.username.clone()),
         name: group.username.clone(),
-        form: FormView::of_settings(&settings),
+        form,
         moderators: view.moderators.iter().map(handle).collect(),
         bans: bans
             .iter()
@@ -384,11 +394,23 @@ async fn save_settings(
     auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
     let group = groups::moderated(state.db(), &account, &name).await?;
+    let publisher = OutboxPublisher::from_context(state.context());
     let done = match form.settings() {
-        Ok(settings) => groups::update_settings(state.db(), &group, &settings)
+        Ok(settings) => async {
+            groups::update_settings(state.db(), &group, &settings).await?;
+            groups::update_profile(
+                state.db(),
+                &publisher,
+                &account,
+                &name,
+                Some(&form.display_name),
+                Some(&form.summary),
+            )
             .await
-            .map(|_| "Settings saved.")
-            .map_err(ApiError::from),
+        }
+        .await
+        .map(|_| "Settings saved.")
+        .map_err(ApiError::from),
         Err(err) => Err(err),
     };
     after_action(&state, &session, &account, form.csrf.clone(), &name, done).await

@@ -15,6 +15,7 @@ pub mod reject_follow;
 pub mod undo_follow;
 pub mod undo_moderation;
 pub mod undo_reaction;
+pub mod update_actor;
 pub mod update_post;
 
 use crate::{
@@ -48,6 +49,7 @@ pub use reject_follow::RejectFollow;
 pub use undo_follow::UndoFollow;
 pub use undo_moderation::UndoModeration;
 pub use undo_reaction::UndoReaction;
+pub use update_actor::UpdateActor;
 pub use update_post::UpdatePost;
 
 /// Everything an inbox understands. Untagged: each variant checks its own
@@ -62,6 +64,7 @@ pub enum InboxActivity {
     UndoFollow(UndoFollow),
     UndoReaction(UndoReaction),
     CreatePost(CreatePost),
+    UpdateActor(UpdateActor),
     UpdatePost(UpdatePost),
     DeletePost(DeletePost),
     Like(Like),
@@ -90,7 +93,7 @@ impl InboxActivity {
             InboxActivity::RejectFollow(_) => "Reject".into(),
             InboxActivity::UndoFollow(_) | InboxActivity::UndoReaction(_) => "Undo".into(),
             InboxActivity::CreatePost(_) => "Create".into(),
-            InboxActivity::UpdatePost(_) => "Update".into(),
+            InboxActivity::UpdatePost(_) | InboxActivity::UpdateActor(_) => "Update".into(),
             InboxActivity::DeletePost(_) => "Delete".into(),
             InboxActivity::Like(a) => format!("{:?}", a.kind),
             InboxActivity::Announce(_) => "Announce".into(),
@@ -116,6 +119,7 @@ impl InboxActivity {
                 Some(reason) => Ok(Outcome::NotHandled(reason)),
                 None => run(CreatePost { raw, ..a }, data).await,
             },
+            InboxActivity::UpdateActor(a) => run(a, data).await,
             InboxActivity::UpdatePost(a) => match not_a_post(&a.object) {
                 Some(reason) => Ok(Outcome::NotHandled(reason)),
                 None => run(UpdatePost { raw, ..a }, data).await,

@@ -208,45 +208,7 @@ impl Object for DbActor {
     }
 
     async fn into_json(self, data: &RequestData) -> Result<ApActor, Self::Error> {
-        let id = self.id;
-        let a = self.row;
-        let kind = match a.kind.as_str() {
-            queries::actors::GROUP => ActorKind::Group(Default::default()),
-            queries::actors::APPLICATION => ActorKind::Application(Default::default()),
-            _ => ActorKind::Person(Default::default()),
-        };
-        let parse_opt = |s: &Option<String>| s.as_deref().and_then(|s| Url::parse(s).ok());
-        let shared_inbox = Url::parse(&data.node.urls.shared_inbox())?;
-        let moderators = if a.kind == queries::actors::GROUP {
-            Some(Url::parse(&NodeUrls::moderators_of(&a.ap_id))?)
-        } else {
-            None
-        };
-        Ok(ApActor {
-            kind,
-            preferred_username: a.username.clone(),
-            name: a.display_name.clone(),
-            summary: a.summary_html.clone(),
-            url: parse_opt(&a.url),
-            inbox: Url::parse(&a.inbox)?,
-            outbox: parse_opt(&a.outbox),
-            followers: parse_opt(&a.followers_url),
-            following: parse_opt(&a.following_url),
-            endpoints: Some(Endpoints {
-                shared_inbox: Some(shared_inbox),
-            }),
-            public_key: ActorKey {
-                id: a.public_key_id.clone(),
-                owner: Some(id.clone()),
-                public_key_pem: a.public_key_pem.clone(),
-            },
-            manually_approves_followers: a.manually_approves_followers,
-            discoverable: Some(a.discoverable),
-            published: Some(a.published),
-            attributed_to: moderators.clone(),
-            moderators,
-            id,
-        })
+        ap_actor(&self.row, &data.node.urls)
     }
 
     async fn verify(json: &ApActor, expected_domain: &Url, _data: &RequestData) -> Result<(), Self::Error> {
@@ -265,6 +227,48 @@ impl Object for DbActor {
         }
         Ok(actor)
     }
+}
+
+/// A local actor as ActivityPub JSON.
+pub fn ap_actor(a: &actor::Model, urls: &NodeUrls) -> Result<ApActor, FederationError> {
+    let id = Url::parse(&a.ap_id)?;
+    let kind = match a.kind.as_str() {
+        queries::actors::GROUP => ActorKind::Group(Default::default()),
+        queries::actors::APPLICATION => ActorKind::Application(Default::default()),
+        _ => ActorKind::Person(Default::default()),
+    };
+    let parse_opt = |s: &Option<String>| s.as_deref().and_then(|s| Url::parse(s).ok());
+    let shared_inbox = Url::parse(&urls.shared_inbox())?;
+    let moderators = if a.kind == queries::actors::GROUP {
+        Some(Url::parse(&NodeUrls::moderators_of(&a.ap_id))?)
+    } else {
+        None
+    };
+    Ok(ApActor {
+        kind,
+        preferred_username: a.username.clone(),
+        name: a.display_name.clone(),
+        summary: a.summary_html.clone(),
+        url: parse_opt(&a.url),
+        inbox: Url::parse(&a.inbox)?,
+        outbox: parse_opt(&a.outbox),
+        followers: parse_opt(&a.followers_url),
+        following: parse_opt(&a.following_url),
+        endpoints: Some(Endpoints {
+            shared_inbox: Some(shared_inbox),
+        }),
+        public_key: ActorKey {
+            id: a.public_key_id.clone(),
+            owner: Some(id.clone()),
+            public_key_pem: a.public_key_pem.clone(),
+        },
+        manually_approves_followers: a.manually_approves_followers,
+        discoverable: Some(a.discoverable),
+        published: Some(a.published),
+        attributed_to: moderators.clone(),
+        moderators,
+        id,
+    })
 }
 
 /// The checks an actor document must pass before we store it (O8): its key
