@@ -1289,10 +1289,21 @@ async fn moderators_ban_and_appoint_across_nodes_and_a_late_member_catches_up() 
         &organiser,
         reqwest::Method::PATCH,
         "/api/v1/groups/benches/settings",
-        Some(&json!({"display_name": "Bench menders", "summary": "We *mend* benches."})),
+        Some(&json!({"display_name": "Bench menders", "summary": "We *mend* benches.", "icon_url": "https://example.org/bench.png"})),
     )
     .await;
     assert_eq!(status, 204, "{body}");
+    let actor: Value = client()
+        .get(&group_id)
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .expect("group")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(actor["icon"]["url"], "https://example.org/bench.png");
+    assert_eq!(actor["attributedTo"], format!("{group_id}/moderators"));
     for (node, token) in [(&alpha, &ana), (&gamma, &gus)] {
         wait_for("the renamed group", PATIENCE, || async {
             let (_, follows) = api::<Value>(node, token, reqwest::Method::GET, "/api/v1/follows", None).await;

@@ -220,7 +220,10 @@ impl OutboxPublisher {
     /// everyone who follows it (Mastodon, Lemmy and the rest all read it).
     async fn publish_actor_update(&self, txn: &DatabaseTransaction, actor_id: i64) -> ServiceResult<()> {
         let actor = actor_by_id(txn, actor_id).await?;
-        let profile = crate::objects::actor::ap_actor(&actor, &self.context.node.urls)
+        let icon = queries::groups::settings(txn, actor.id)
+            .await?
+            .and_then(|s| s.icon_url);
+        let profile = crate::objects::actor::ap_actor(&actor, icon.as_deref(), &self.context.node.urls)
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
         let activity = json!({
             "id": self.context.node.urls.new_activity("update"),

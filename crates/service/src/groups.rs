@@ -423,7 +423,8 @@ pub async fn remember_moderators_url(
 }
 
 /// A moderator changes a local group's display name or description; its
-/// followers' nodes are sent the new profile.
+/// followers' nodes are sent the new profile (also after a change of
+/// settings such as its icon, which the profile shows).
 pub async fn update_profile(
     db: &DatabaseConnection,
     publisher: &dyn Publisher,
@@ -452,13 +453,12 @@ pub async fn update_profile(
         }
         row.summary_html = sea_orm::ActiveValue::Set(Some(text::markdown_to_html(summary)));
     }
-    if display_name.is_none() && summary.is_none() {
-        return Ok(());
-    }
     let txn = db.begin().await?;
-    sea_orm::ActiveModelTrait::update(row, &txn)
-        .await
-        .map_err(healthcommons_db::DbError::from)?;
+    if display_name.is_some() || summary.is_some() {
+        sea_orm::ActiveModelTrait::update(row, &txn)
+            .await
+            .map_err(healthcommons_db::DbError::from)?;
+    }
     publisher
         .publish(&txn, Outgoing::UpdateActor { actor_id: group.id })
         .await?;

@@ -335,6 +335,7 @@ struct GroupPage {
     membership: String,
     /// The viewer moderates the group: link to its settings.
     can_moderate: bool,
+    icon_url: String,
 }
 
 pub async fn group_page(
@@ -379,6 +380,10 @@ pub async fn group_page_with_draft(
     };
     let page = GroupPage {
         can_moderate,
+        icon_url: settings
+            .as_ref()
+            .and_then(|s| s.icon_url.clone())
+            .unwrap_or_default(),
         viewer: Viewer::of(&session.0),
         csrf,
         threads,

@@ -139,6 +139,13 @@ pub struct ApActor {
         skip_serializing_if = "Option::is_none"
     )]
     pub attributed_to: Option<Url>,
+    /// The picture shown for the actor (a working group's icon).
+    #[serde(
+        default,
+        deserialize_with = "deserialize_skip_error",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub icon: Option<Icon>,
     /// The same collection under the name Mbin gives it.
     #[serde(
         default,
@@ -146,6 +153,13 @@ pub struct ApActor {
         skip_serializing_if = "Option::is_none"
     )]
     pub moderators: Option<Url>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Icon {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub url: Url,
 }
 
 /// `url` is a string for most servers, an array of links or an object for
@@ -208,7 +222,10 @@ impl Object for DbActor {
     }
 
     async fn into_json(self, data: &RequestData) -> Result<ApActor, Self::Error> {
-        ap_actor(&self.row, &data.node.urls)
+        let icon = queries::groups::settings(&data.db, self.row.id)
+            .await?
+            .and_then(|s| s.icon_url);
+        ap_actor(&self.row, icon.as_deref(), &data.node.urls)
     }
 
     async fn verify(json: &ApActor, expected_domain: &Url, _data: &RequestData) -> Result<(), Self::Error> {
@@ -230,7 +247,7 @@ impl Object for DbActor {
 }
 
 /// A local actor as ActivityPub JSON.
-pub fn ap_actor(a: &actor::Model, urls: &NodeUrls) -> Result<ApActor, FederationError> {
+pub fn ap_actor(a: &actor::Model, icon: Option<&str>, urls: &NodeUrls) -> Result<ApActor, FederationError> {
     let id = Url::parse(&a.ap_id)?;
     let kind = match a.kind.as_str() {
         queries::actors::GROUP => ActorKind::Group(Default::default()),
@@ -265,6 +282,10 @@ pub fn ap_actor(a: &actor::Model, urls: &NodeUrls) -> Result<ApActor, Federation
         manually_approves_followers: a.manually_approves_followers,
         discoverable: Some(a.discoverable),
         published: Some(a.published),
+        icon: icon.and_then(|u| Url::parse(u).ok()).map(|url| Icon {
+            kind: "Image".into(),
+            url,
+        }),
         attributed_to: moderators.clone(),
         moderators,
         id,
