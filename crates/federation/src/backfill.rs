@@ -7,6 +7,7 @@ use crate::{
     FederationError, RequestData, moderators,
     objects::{
         actor::host_of,
+        id_of,
         post::{ApPost, DbPost},
     },
 };
@@ -60,13 +61,6 @@ pub async fn group_threads(group: &actor::Model, data: &RequestData) -> Result<u
 /// The post an outbox item is about: the object of a `Create`, or of the
 /// activity a group `Announce`d (Lemmy's outbox), or a bare post.
 fn post_in(item: &Value) -> Option<Url> {
-    let id_of = |value: &Value| match value {
-        Value::String(s) => Url::parse(s).ok(),
-        other => other
-            .get("id")
-            .and_then(Value::as_str)
-            .and_then(|s| Url::parse(s).ok()),
-    };
     let kind = item.get("type").and_then(Value::as_str).unwrap_or_default();
     match kind {
         "Create" | "Update" => item.get("object").and_then(id_of),
@@ -104,13 +98,7 @@ pub async fn thread(post_id: &Url, data: &RequestData) -> Result<usize, Federati
         .iter()
         .take(MAX_THREAD_POSTS)
     {
-        let id = match item {
-            Value::String(s) => Url::parse(s).ok(),
-            other => other
-                .get("id")
-                .and_then(Value::as_str)
-                .and_then(|s| Url::parse(s).ok()),
-        };
+        let id = id_of(item);
         let Some(id) = id.filter(|id| id != post_id) else {
             continue;
         };

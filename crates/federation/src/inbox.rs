@@ -73,17 +73,6 @@ struct Envelope {
     actor: Value,
 }
 
-fn actor_id(actor: &Value) -> Option<Url> {
-    match actor {
-        Value::String(s) => Url::parse(s).ok(),
-        Value::Object(map) => map
-            .get("id")
-            .and_then(Value::as_str)
-            .and_then(|s| Url::parse(s).ok()),
-        _ => None,
-    }
-}
-
 /// Verify one POST and persist it. `path_and_query` is the request target.
 pub async fn receive(
     data: &RequestData,
@@ -117,7 +106,7 @@ pub async fn receive(
     let envelope = Envelope::deserialize(&value)
         .map_err(|e| InboxRejection::Malformed(format!("not an activity: {e}")))?;
     let kind = envelope.kind.as_str().unwrap_or("").to_owned();
-    let actor_url = actor_id(&envelope.actor)
+    let actor_url = crate::objects::id_of(&envelope.actor)
         .ok_or_else(|| InboxRejection::Malformed("the activity names no actor".into()))?;
     if host_of(&envelope.id) != host_of(&actor_url) || envelope.id.scheme() != actor_url.scheme() {
         return Err(InboxRejection::Forbidden(

@@ -4,7 +4,10 @@
 
 use crate::{
     FederationError, RequestData,
-    objects::actor::{DbActor, host_of},
+    objects::{
+        actor::{DbActor, host_of},
+        id_of,
+    },
 };
 use activitypub_federation::fetch::{fetch_object_http, object_id::ObjectId};
 use healthcommons_db::{entities::actor, queries};
@@ -53,13 +56,7 @@ pub async fn refresh(group: &actor::Model, data: &RequestData) -> Result<(), Fed
         .unwrap_or_default();
     let mut ids = Vec::new();
     for item in items.iter().take(MAX_MODERATORS) {
-        let id = match item {
-            Value::String(s) => Url::parse(s).ok(),
-            other => other
-                .get("id")
-                .and_then(Value::as_str)
-                .and_then(|s| Url::parse(s).ok()),
-        };
+        let id = id_of(item);
         let Some(id) = id else { continue };
         if let Ok(moderator) = ObjectId::<DbActor>::from(id).dereference(data).await {
             ids.push(moderator.row.id);

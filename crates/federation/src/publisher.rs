@@ -233,14 +233,11 @@ impl OutboxPublisher {
             "to": [public()],
             "cc": [actor.followers_url],
         });
-        let mut inboxes = Vec::new();
-        for follow in queries::follows::accepted_followers(txn, actor.id).await? {
-            if let Some(follower) = queries::actors::by_id(txn, follow.follower_id).await?
-                && !follower.local
-            {
-                inboxes.push(follower.shared_inbox.unwrap_or(follower.inbox));
-            }
-        }
+        let inboxes = relay::follower_inboxes(txn, &actor, true)
+            .await?
+            .into_iter()
+            .map(|(inbox, _)| inbox)
+            .collect();
         relay::deliver(txn, &self.context, &actor, activity, inboxes).await
     }
 

@@ -98,6 +98,47 @@ pub async fn deliver(
     Ok(())
 }
 
+/// The inboxes of an actor's remote followers, with their hosts: shared
+/// inboxes where `shared` and a follower's node has one.
+pub async fn follower_inboxes(
+    db: &impl ConnectionTrait,
+    actor: &actor::Model,
+    shared: bool,
+) -> ServiceResult<Vec<(String, String)>> {
+    let mut inboxes = Vec::new();
+    for follow in queries::follows::accepted_followers(db, actor.id).await? {
+        if let Some(follower) = queries::actors::by_id(db, follow.follower_id).await?
+            && !follower.local
+        {
+            let inbox = match follower.shared_inbox {
+                Some(shared_inbox) if shared => shared_inbox,
+                _ => follower.inbox,
+            };
+            inboxes.push((inbox, follower.host));
+        }
+    }
+    Ok(inboxes)
+}
+
+/// Inboxes on group-aware peers, and the rest.
+async fn split_by_group_awareness(
+    db: &impl ConnectionTrait,
+    inboxes: Vec<(String, String)>,
+) -> ServiceResult<(Vec<String>, Vec<String>)> {
+    let hosts: Vec<String> = inboxes
+        .iter()
+        .map(|(_, host)| host.clone())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let aware = queries::peers::group_aware_among(db, hosts).await?;
+    let (aware, others): (Vec<_>, Vec<_>) = inboxes.into_iter().partition(|(_, host)| aware.contains(host));
+    Ok((
+        aware.into_iter().map(|(inbox, _)| inbox).collect(),
+        others.into_iter().map(|(inbox, _)| inbox).collect(),
+    ))
+}
+
 /// A local group announces `activity` (about `post`) to its remote followers.
 pub async fn announce(
     db: &impl ConnectionTrait,
@@ -110,44 +151,19 @@ pub async fn announce(
     let members_only = post.visibility == MEMBERS;
     let settings = queries::groups::settings(db, group.id).await?;
     let boost_replies = settings.as_ref().is_none_or(|s| s.announce_replies);
-    let mut inboxes: Vec<(String, String)> = Vec::new();
-    for follow in queries::follows::accepted_followers(db, group.id).await? {
-        let Some(follower) = queries::actors::by_id(db, follow.follower_id).await? else {
-            continue;
-        };
-        if follower.local {
-            continue;
-        }
-        // Members-only posts go to each member's own inbox, never to a
-        // shared inbox that serves others on that node.
-        let inbox = if members_only {
-            follower.inbox.clone()
-        } else {
-            follower
-                .shared_inbox
-                .clone()
-                .unwrap_or_else(|| follower.inbox.clone())
-        };
-        inboxes.push((inbox, follower.host.clone()));
-    }
+    // Members-only posts go to each member's own inbox, never to a shared
+    // inbox that serves others on that node.
+    let inboxes = follower_inboxes(db, group, !members_only).await?;
     if inboxes.is_empty() {
         return Ok(());
     }
-    let hosts: Vec<String> = inboxes
-        .iter()
-        .map(|(_, h)| h.clone())
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let aware = queries::peers::group_aware_among(db, hosts).await?;
+    let (aware_inboxes, other_inboxes) = split_by_group_awareness(db, inboxes).await?;
     let followers = group.followers_url.clone().unwrap_or_default();
     let (to, cc) = if members_only {
         (json!([followers]), json!([]))
     } else {
         (json!([public()]), json!([followers]))
     };
-    let (aware_inboxes, other_inboxes): (Vec<_>, Vec<_>) =
-        inboxes.into_iter().partition(|(_, host)| aware.contains(host));
     let announce = json!({
         "id": context.node.urls.new_activity("announce"),
         "type": "Announce",
@@ -156,14 +172,7 @@ pub async fn announce(
         "to": to,
         "cc": cc,
     });
-    deliver(
-        db,
-        context,
-        group,
-        announce,
-        aware_inboxes.into_iter().map(|(i, _)| i).collect(),
-    )
-    .await?;
+    deliver(db, context, group, announce, aware_inboxes).await?;
 
     // Peers that only understand posts: a boost of the post itself, which
     // they fetch from its origin, so members-only posts never go this way.
@@ -179,10 +188,9 @@ pub async fn announce(
         "cc": [followers],
         "published": post.published,
     });
-    let others: Vec<String> = other_inboxes.into_iter().map(|(i, _)| i).collect();
     match effect {
         Effect::NewPost if post.in_reply_to.is_none() || boost_replies => {
-            deliver(db, context, group, boost, others).await
+            deliver(db, context, group, boost, other_inboxes).await
         }
         Effect::PostGone => {
             let undo = json!({
@@ -193,7 +201,7 @@ pub async fn announce(
                 "to": [public()],
                 "cc": [followers],
             });
-            deliver(db, context, group, undo, others).await
+            deliver(db, context, group, undo, other_inboxes).await
         }
         _ => Ok(()),
     }
@@ -208,22 +216,7 @@ pub async fn announce_moderation(
     group: &actor::Model,
     activity: &Value,
 ) -> ServiceResult<()> {
-    let mut inboxes: Vec<(String, String)> = Vec::new();
-    for follow in queries::follows::accepted_followers(db, group.id).await? {
-        if let Some(follower) = queries::actors::by_id(db, follow.follower_id).await?
-            && !follower.local
-        {
-            let inbox = follower.shared_inbox.clone().unwrap_or(follower.inbox.clone());
-            inboxes.push((inbox, follower.host));
-        }
-    }
-    let hosts: Vec<String> = inboxes
-        .iter()
-        .map(|(_, h)| h.clone())
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let aware = queries::peers::group_aware_among(db, hosts).await?;
+    let (aware_inboxes, _) = split_by_group_awareness(db, follower_inboxes(db, group, true).await?).await?;
     let announce = json!({
         "id": context.node.urls.new_activity("announce"),
         "type": "Announce",
@@ -232,12 +225,7 @@ pub async fn announce_moderation(
         "to": [public()],
         "cc": [group.followers_url.clone().unwrap_or_default()],
     });
-    let inboxes = inboxes
-        .into_iter()
-        .filter(|(_, host)| aware.contains(host))
-        .map(|(inbox, _)| inbox)
-        .collect();
-    deliver(db, context, group, announce, inboxes).await
+    deliver(db, context, group, announce, aware_inboxes).await
 }
 
 /// Ask a peer's NodeInfo what software it runs, once a day at most, and

@@ -11,6 +11,7 @@ use crate::{
     activities::{InboxActivity, Outcome, verify_same_origin},
     objects::{
         actor::{DbActor, host_of},
+        id_of,
         post::DbPost,
     },
 };
@@ -30,17 +31,6 @@ pub struct Announce {
     pub actor: ObjectId<DbActor>,
     /// An activity, a post, or a post's id.
     pub object: Value,
-}
-
-fn id_of(value: &Value) -> Option<Url> {
-    match value {
-        Value::String(s) => Url::parse(s).ok(),
-        Value::Object(map) => map
-            .get("id")
-            .and_then(Value::as_str)
-            .and_then(|s| Url::parse(s).ok()),
-        _ => None,
-    }
 }
 
 impl Announce {

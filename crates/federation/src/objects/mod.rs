@@ -2,3 +2,18 @@
 
 pub mod actor;
 pub mod post;
+
+use serde_json::Value;
+use url::Url;
+
+/// The id a JSON reference names: a URL string, or an object with an `id`.
+pub fn id_of(value: &Value) -> Option<Url> {
+    match value {
+        Value::String(s) => Url::parse(s).ok(),
+        Value::Object(map) => map
+            .get("id")
+            .and_then(Value::as_str)
+            .and_then(|s| Url::parse(s).ok()),
+        _ => None,
+    }
+}

@@ -155,22 +155,11 @@ pub struct ApPost {
     pub context: Option<Value>,
 }
 
-fn url_of(value: &Value) -> Option<Url> {
-    match value {
-        Value::String(s) => Url::parse(s).ok(),
-        Value::Object(map) => map
-            .get("id")
-            .and_then(Value::as_str)
-            .and_then(|s| Url::parse(s).ok()),
-        _ => None,
-    }
-}
-
 /// `to`/`cc`: a string, an array of strings, or objects with an `id`.
 fn urls_of<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Url>, D::Error> {
     Ok(match Option::<Value>::deserialize(deserializer)? {
-        Some(Value::Array(items)) => items.iter().filter_map(url_of).collect(),
-        Some(other) => url_of(&other).into_iter().collect(),
+        Some(Value::Array(items)) => items.iter().filter_map(super::id_of).collect(),
+        Some(other) => super::id_of(&other).into_iter().collect(),
         None => Vec::new(),
     })
 }
@@ -192,8 +181,8 @@ fn author_of<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Url, D::Error
             .iter()
             .find(|i| i.get("type").and_then(Value::as_str) == Some("Person"))
             .or_else(|| items.first())
-            .and_then(url_of),
-        other => url_of(other),
+            .and_then(super::id_of),
+        other => super::id_of(other),
     };
     found.ok_or_else(|| serde::de::Error::custom("attributedTo names no actor"))
 }
