@@ -1249,6 +1249,36 @@ async fn moderators_ban_and_appoint_across_nodes_and_a_late_member_catches_up() 
     assert_eq!(caught_up["title"], "Bench repairs");
     assert_eq!(caught_up["group"], handle.as_str());
 
+    // A members-only reply in a public thread: members see it, strangers do not.
+    let (status, private_reply) = api(
+        &alpha,
+        &ana,
+        reqwest::Method::POST,
+        "/api/v1/posts",
+        Some(&json!({"in_reply_to": thread_id, "content": "Between members", "visibility": "followers"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{private_reply}");
+    let private_reply_id = private_reply["id"].as_str().expect("id").to_owned();
+    let seen = wait_for_thread(&beta, &organiser, &thread_id, "the members-only reply", |t| {
+        reply_ids(t).contains(&private_reply_id)
+    })
+    .await;
+    assert_eq!(seen["replies"][1]["visibility"], "members", "{seen}");
+    let public_view: Value = client()
+        .get(format!("{}/api/v1/posts/{}", beta.base, encoded(&thread_id)))
+        .send()
+        .await
+        .expect("thread")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        reply_ids(&public_view),
+        vec![reply_id.clone()],
+        "a stranger sees only the public reply"
+    );
+
     // Followers are counted, not listed, unless the group chooses to list them.
     let followers = |group: String| async move {
         client()

@@ -58,7 +58,7 @@ impl From<activitypub_federation::error::Error> for FederationError {
             E::FetchInvalidContentType(url) => {
                 FederationError::Invalid(format!("{url} did not answer with ActivityPub JSON"))
             }
-            E::ObjectDeleted(url) => FederationError::Fetch(format!("{url} is deleted")),
+            E::ObjectDeleted(_) => FederationError::Gone,
             E::UrlParse(e) => FederationError::Invalid(format!("invalid url: {e}")),
             other => FederationError::Fetch(other.to_string()),
         }

@@ -700,7 +700,17 @@ pub async fn thread(
     if !can_read(db, viewer, &root).await? {
         return Err(ServiceError::not_found("no such post"));
     }
-    let mut replies = queries::posts::replies_in_thread(db, root.id).await?;
+    let mut replies = Vec::new();
+    // A members-only reply (and so everything below it) is left out for
+    // those who may not read it, even in a public thread.
+    for reply in queries::posts::replies_in_thread(db, root.id).await? {
+        if reply.visibility == PUBLIC
+            || reply.visibility == queries::posts::UNLISTED
+            || can_read(db, viewer, &reply).await?
+        {
+            replies.push(reply);
+        }
+    }
     replies.sort_by_key(|p| (p.published, p.id));
     let mut children: HashMap<i64, Vec<post::Model>> = HashMap::new();
     for reply in replies {

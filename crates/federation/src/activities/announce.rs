@@ -8,7 +8,7 @@
 
 use crate::{
     FederationError, RequestData,
-    activities::{InboxActivity, Outcome, verify_same_origin},
+    activities::{InboxActivity, Outcome, activity_type, verify_same_origin},
     objects::{
         actor::{DbActor, host_of},
         id_of,
@@ -32,6 +32,19 @@ pub struct Announce {
     /// An activity, a post, or a post's id.
     pub object: Value,
 }
+
+/// What a group may relay from actors on other nodes: posts and their edits
+/// and deletions (checked at their origin), and reactions.
+const RELAYED_FROM_ELSEWHERE: &[&str] = &[
+    "Create",
+    "Update",
+    "Delete",
+    "Like",
+    "Dislike",
+    "Undo{Like}",
+    "Undo{Dislike}",
+    "Undo{Announce}",
+];
 
 impl Announce {
     pub fn verify(&self) -> Result<(), FederationError> {
@@ -87,6 +100,15 @@ impl Announce {
                 "an Announce may not announce an Announce".into(),
             ));
         }
+        let kind = activity_type(&inner);
+        let relayable = RELAYED_FROM_ELSEWHERE.contains(&inner_type.as_str())
+            || RELAYED_FROM_ELSEWHERE.contains(&kind.as_str());
+        if !same_origin && !relayable {
+            // Bans, locks, moderator changes, follows: only as the group's own node says.
+            return Err(FederationError::Forbidden(format!(
+                "a group relays {kind} only from its own node"
+            )));
+        }
         if inner_type == "Delete"
             && let Some(object) = inner.get("object").and_then(id_of)
             && let Some(post) = queries::posts::by_ap_id(&data.db, object.as_str()).await?
@@ -105,15 +127,19 @@ impl Announce {
                 posts::receive_delete(&data.db, &group.row, object.as_str()).await?;
                 return Ok(Outcome::Applied);
             }
-            if !same_origin
-                && ObjectId::<DbPost>::from(object)
-                    .dereference_forced(data)
-                    .await
-                    .is_ok()
-            {
-                return Err(FederationError::Forbidden(
-                    "the post still exists at its origin".into(),
-                ));
+        }
+        if !same_origin && inner_type == "Delete" {
+            // The author's Delete from elsewhere counts once the origin agrees.
+            if let Some(object) = inner.get("object").and_then(id_of) {
+                match ObjectId::<DbPost>::from(object).dereference_forced(data).await {
+                    Ok(_) => {
+                        return Err(FederationError::Forbidden(
+                            "the post still exists at its origin".into(),
+                        ));
+                    }
+                    Err(FederationError::Gone | FederationError::NotFound) => {}
+                    Err(err) => return Err(err),
+                }
             }
         }
         if !same_origin && (inner_type == "Create" || inner_type == "Update") {

@@ -5,6 +5,7 @@
 use crate::{
     FederationContext, FederationError, RequestData,
     activities::{relay_if_local_group, verify_same_origin},
+    moderators::verify_moderator,
     objects::actor::{DbActor, host_of},
     relay::Effect,
 };
@@ -63,9 +64,24 @@ impl Activity for DeletePost {
         let object = self.object_id()?;
         let actor = self.actor.dereference(data).await?;
         let known = queries::posts::by_ap_id(&data.db, object.as_str()).await?;
-        if known.is_none() && host_of(&object) != host_of(self.actor.inner()) {
-            // Only a post's own origin may leave a tombstone for an unknown id.
-            return Err(FederationError::NotFound);
+        match &known {
+            None if host_of(&object) != host_of(self.actor.inner()) => {
+                // Only a post's own origin may leave a tombstone for an unknown id.
+                return Err(FederationError::NotFound);
+            }
+            Some(post) if post.author_id != Some(actor.row.id) => {
+                // A removal: the remover must moderate the post's group (a
+                // newly appointed moderator is looked up at the group).
+                let group = match post.group_id {
+                    Some(id) => queries::actors::by_id(&data.db, id).await?,
+                    None => None,
+                }
+                .ok_or_else(|| {
+                    FederationError::Forbidden("only its author may delete a post outside a group".into())
+                })?;
+                verify_moderator(&actor.row, &group, data).await?;
+            }
+            _ => {}
         }
         posts::receive_delete(&data.db, &actor.row, object.as_str()).await?;
         if let Some(post) = queries::posts::by_ap_id(&data.db, object.as_str()).await? {

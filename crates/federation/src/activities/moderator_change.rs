@@ -68,9 +68,24 @@ impl Activity for ModeratorChange {
         }
         match self.kind {
             ModeratorChangeKind::Add => {
+                if group.local
+                    && queries::groups::ban(&data.db, group.id, person.id)
+                        .await?
+                        .is_some()
+                {
+                    return Err(FederationError::Forbidden(
+                        "a banned person cannot moderate".into(),
+                    ));
+                }
                 queries::groups::add_moderator(&data.db, group.id, person.id).await?;
             }
             ModeratorChangeKind::Remove => {
+                // A group here keeps at least one moderator; elsewhere its own node decides.
+                if group.local && queries::groups::moderators(&data.db, group.id).await?.len() <= 1 {
+                    return Err(FederationError::Forbidden(
+                        "a working group keeps at least one moderator".into(),
+                    ));
+                }
                 queries::groups::remove_moderator(&data.db, group.id, person.id).await?;
             }
         }
