@@ -518,6 +518,13 @@ async fn an_organiser_starts_and_moderates_a_group_and_an_admin_suspends_an_acco
     browser
         .click("#group-posting-policy option[value=moderators]")
         .await;
+    // A refused change keeps what was typed: fix the one field and save.
+    browser.type_into("#group-latitude", "north").await;
+    browser.click("#save-settings").await;
+    browser
+        .wait_text("#settings-error", |t| t.contains("latitude"))
+        .await;
+    browser.clear("#group-latitude").await;
     browser.click("#save-settings").await;
     browser
         .wait_text("#settings-notice", |t| t == "Settings saved.")

@@ -44,13 +44,9 @@ pub struct Settings<'a> {
 
 const MAX_TOPICS: usize = 20;
 
-/// Merge `changes` into `current` (or the defaults), checking every field.
-fn merged_settings(
-    actor_id: i64,
-    current: Option<group_settings::Model>,
-    changes: &Settings<'_>,
-) -> ServiceResult<group_settings::Model> {
-    let mut row = current.unwrap_or(group_settings::Model {
+/// A group's settings before anyone changes them: open, public, replies boosted.
+pub fn default_settings(actor_id: i64) -> group_settings::Model {
+    group_settings::Model {
         actor_id,
         posting_policy: POST_OPEN.into(),
         visibility: VISIBLE_PUBLIC.into(),
@@ -64,7 +60,16 @@ fn merged_settings(
         longitude: None,
         icon_url: None,
         moderators_url: None,
-    });
+    }
+}
+
+/// Merge `changes` into `current` (or the defaults), checking every field.
+fn merged_settings(
+    actor_id: i64,
+    current: Option<group_settings::Model>,
+    changes: &Settings<'_>,
+) -> ServiceResult<group_settings::Model> {
+    let mut row = current.unwrap_or_else(|| default_settings(actor_id));
     if let Some(policy) = changes.posting_policy {
         if ![POST_OPEN, POST_MEMBERS, POST_MODERATORS].contains(&policy) {
             return Err(ServiceError::validation(
@@ -141,6 +146,24 @@ pub fn topics(settings: &group_settings::Model) -> Vec<String> {
 pub const MAX_DISPLAY_NAME: usize = 100;
 pub const MAX_SUMMARY: usize = 10_000;
 
+fn clean_display_name(display_name: &str) -> ServiceResult<String> {
+    let display_name = text::plain_text(display_name, MAX_DISPLAY_NAME);
+    if display_name.is_empty() {
+        return Err(ServiceError::validation("display_name must not be empty"));
+    }
+    Ok(display_name)
+}
+
+/// A group's description, markdown in, sanitised HTML out.
+fn clean_summary(summary: &str) -> ServiceResult<String> {
+    if summary.len() > MAX_SUMMARY {
+        return Err(ServiceError::validation(format!(
+            "summary must be at most {MAX_SUMMARY} bytes"
+        )));
+    }
+    Ok(text::markdown_to_html(summary))
+}
+
 pub async fn create(
     db: &DatabaseConnection,
     ctx: &NodeContext,
@@ -148,15 +171,8 @@ pub async fn create(
     new: NewGroup<'_>,
 ) -> ServiceResult<actor::Model> {
     let name = Username::parse(new.name).map_err(|e| ServiceError::validation(e.to_string()))?;
-    let display_name = text::plain_text(new.display_name, MAX_DISPLAY_NAME);
-    if display_name.is_empty() {
-        return Err(ServiceError::validation("display_name must not be empty"));
-    }
-    if new.summary.len() > MAX_SUMMARY {
-        return Err(ServiceError::validation(format!(
-            "summary must be at most {MAX_SUMMARY} bytes"
-        )));
-    }
+    let display_name = clean_display_name(new.display_name)?;
+    let summary_html = clean_summary(new.summary)?;
     if queries::actors::local_by_username(db, name.as_str())
         .await?
         .is_some()
@@ -175,7 +191,7 @@ pub async fn create(
                 id: ctx.urls.group(name.as_str()),
                 username: name.as_str(),
                 display_name,
-                summary_html: Some(text::markdown_to_html(new.summary)),
+                summary_html: Some(summary_html),
                 keys,
                 user_id: None,
                 created_by: Some(creator.person.id),
@@ -197,17 +213,6 @@ pub async fn create(
     queries::groups::add_moderator(&txn, group.id, creator.person.id).await?;
     txn.commit().await?;
     Ok(group)
-}
-
-/// A moderator changes a local group's settings.
-pub async fn update_settings(
-    db: &impl ConnectionTrait,
-    group: &actor::Model,
-    changes: &Settings<'_>,
-) -> ServiceResult<group_settings::Model> {
-    let current = queries::groups::settings(db, group.id).await?;
-    let row = merged_settings(group.id, current, changes)?;
-    Ok(queries::groups::save_settings(db, row).await?)
 }
 
 /// A local working group, how many have joined it and who moderates it.
@@ -422,40 +427,45 @@ pub async fn remember_moderators_url(
     Ok(())
 }
 
-/// A moderator changes a local group's display name or description; its
-/// followers' nodes are sent the new profile (also after a change of
-/// settings such as its icon, which the profile shows).
-pub async fn update_profile(
+/// What a moderator changes about a local working group.
+#[derive(Debug, Clone, Default)]
+pub struct GroupChanges<'a> {
+    pub display_name: Option<&'a str>,
+    /// Markdown.
+    pub summary: Option<&'a str>,
+    pub settings: Settings<'a>,
+}
+
+/// A moderator changes a local group's profile and settings, all checked
+/// before anything is written, in one transaction. Its followers' nodes are
+/// sent the new profile (which also shows the icon).
+pub async fn update(
     db: &DatabaseConnection,
     publisher: &dyn Publisher,
     account: &Account,
     name: &str,
-    display_name: Option<&str>,
-    summary: Option<&str>,
+    changes: &GroupChanges<'_>,
 ) -> ServiceResult<()> {
     let group = moderated(db, account, name).await?;
-    let mut row = actor::ActiveModel {
+    let settings = merged_settings(
+        group.id,
+        queries::groups::settings(db, group.id).await?,
+        &changes.settings,
+    )?;
+    let mut profile = actor::ActiveModel {
         id: sea_orm::ActiveValue::Set(group.id),
         ..Default::default()
     };
-    if let Some(display_name) = display_name {
-        let display_name = text::plain_text(display_name, MAX_DISPLAY_NAME);
-        if display_name.is_empty() {
-            return Err(ServiceError::validation("display_name must not be empty"));
-        }
-        row.display_name = sea_orm::ActiveValue::Set(Some(display_name));
+    if let Some(display_name) = changes.display_name {
+        profile.display_name = sea_orm::ActiveValue::Set(Some(clean_display_name(display_name)?));
     }
-    if let Some(summary) = summary {
-        if summary.len() > MAX_SUMMARY {
-            return Err(ServiceError::validation(format!(
-                "summary must be at most {MAX_SUMMARY} bytes"
-            )));
-        }
-        row.summary_html = sea_orm::ActiveValue::Set(Some(text::markdown_to_html(summary)));
+    if let Some(summary) = changes.summary {
+        profile.summary_html = sea_orm::ActiveValue::Set(Some(clean_summary(summary)?));
     }
     let txn = db.begin().await?;
-    if display_name.is_some() || summary.is_some() {
-        sea_orm::ActiveModelTrait::update(row, &txn)
+    queries::groups::save_settings(&txn, settings).await?;
+    if changes.display_name.is_some() || changes.summary.is_some() {
+        sea_orm::ActiveModelTrait::update(profile, &txn)
             .await
             .map_err(healthcommons_db::DbError::from)?;
     }

@@ -544,18 +544,13 @@ async fn update_group_settings(
     Path(name): Path<String>,
     ApiJson(body): ApiJson<GroupUpdate>,
 ) -> ApiResult<StatusCode> {
-    let group = groups::moderated(state.db(), &account, &name).await?;
-    groups::update_settings(state.db(), &group, &body.settings.as_settings()).await?;
     let publisher = OutboxPublisher::from_context(state.context());
-    groups::update_profile(
-        state.db(),
-        &publisher,
-        &account,
-        &name,
-        body.display_name.as_deref(),
-        body.summary.as_deref(),
-    )
-    .await?;
+    let changes = groups::GroupChanges {
+        display_name: body.display_name.as_deref(),
+        summary: body.summary.as_deref(),
+        settings: body.settings.as_settings(),
+    };
+    groups::update(state.db(), &publisher, &account, &name, &changes).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -40,7 +40,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The group form as submitted, and as shown again.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize)]
 pub struct GroupForm {
     #[serde(default)]
     csrf: String,
@@ -201,12 +201,7 @@ async fn new_group_form(
 ) -> PageResult<Response> {
     signed_in(&session)?;
     let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
-    let form = FormView {
-        posting_policy: "open".into(),
-        visibility: "public".into(),
-        announce_replies: true,
-        ..FormView::from(&GroupForm::default())
-    };
+    let form = FormView::of_settings(&groups::default_settings(0));
     let page = render(NewGroupPage {
         viewer: Viewer::of(&session.0),
         csrf,
@@ -279,42 +274,47 @@ fn handle(actor: &healthcommons_db::entities::actor::Model) -> String {
     format!("@{}@{}", actor.username, actor.host)
 }
 
+/// What the settings page shows besides what is stored: the outcome of the
+/// last action, and after a refused change the form as it was sent.
+#[derive(Default)]
+struct Shown {
+    notice: String,
+    error: String,
+    posted: Option<FormView>,
+}
+
 async fn render_settings(
     state: &AppState,
     session: &MaybeSession,
     account: &Account,
     csrf: String,
     name: &str,
-    notice: String,
-    error: String,
+    shown: Shown,
 ) -> PageResult<Response> {
+    let Shown {
+        notice,
+        error,
+        posted,
+    } = shown;
     let group = groups::moderated(state.db(), account, name).await?;
     let view = groups::view_of(state.db(), group.clone()).await?;
     let bans = groups::bans(state.db(), &group).await?;
-    let settings = view.settings.clone().unwrap_or(group_settings::Model {
-        actor_id: group.id,
-        posting_policy: queries::groups::POST_OPEN.into(),
-        visibility: queries::groups::VISIBLE_PUBLIC.into(),
-        announce_replies: true,
-        list_followers: false,
-        rules_html: None,
-        topics: "[]".into(),
-        place_name: None,
-        place_address: None,
-        latitude: None,
-        longitude: None,
-        icon_url: None,
-        moderators_url: None,
+    // After a refused change, the form shows what was sent, not what is stored.
+    let form = posted.unwrap_or_else(|| {
+        let settings = view
+            .settings
+            .clone()
+            .unwrap_or_else(|| groups::default_settings(group.id));
+        FormView {
+            display_name: group.display_name.clone().unwrap_or_default(),
+            summary: group
+                .summary_html
+                .as_deref()
+                .map(text::html_to_text)
+                .unwrap_or_default(),
+            ..FormView::of_settings(&settings)
+        }
     });
-    let form = FormView {
-        display_name: group.display_name.clone().unwrap_or_default(),
-        summary: group
-            .summary_html
-            .as_deref()
-            .map(text::html_to_text)
-            .unwrap_or_default(),
-        ..FormView::of_settings(&settings)
-    };
     let page = render(SettingsPage {
         viewer: Viewer::of(&session.0),
         csrf,
@@ -346,20 +346,12 @@ async fn settings_page(
 ) -> PageResult<Response> {
     let account = signed_in(&session)?;
     let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
-    let page = render_settings(
-        &state,
-        &session,
-        &account,
-        csrf,
-        &name,
-        String::new(),
-        String::new(),
-    )
-    .await?;
+    let page = render_settings(&state, &session, &account, csrf, &name, Shown::default()).await?;
     Ok((jar, page).into_response())
 }
 
-/// Show the settings page again with what an action came to.
+/// Show the settings page again with what an action came to; refused
+/// changes keep what was `posted`.
 async fn after_action(
     state: &AppState,
     session: &MaybeSession,
@@ -367,18 +359,49 @@ async fn after_action(
     csrf: String,
     name: &str,
     done: Result<&str, ApiError>,
+    posted: Option<FormView>,
 ) -> PageResult<Response> {
     match done {
         Ok(notice) => {
-            render_settings(state, session, account, csrf, name, notice.into(), String::new()).await
+            match render_settings(
+                state,
+                session,
+                account,
+                csrf,
+                name,
+                Shown {
+                    notice: notice.into(),
+                    ..Shown::default()
+                },
+            )
+            .await
+            {
+                // Someone who just stopped moderating goes back to the group.
+                Err(PageError(err)) if err.kind == ErrorKind::Forbidden => {
+                    Ok(Redirect::to(&format!("/g/{name}")).into_response())
+                }
+                page => page,
+            }
         }
         Err(err)
             if matches!(
                 err.kind,
-                ErrorKind::Validation | ErrorKind::NotFound | ErrorKind::Conflict
+                ErrorKind::Validation | ErrorKind::NotFound | ErrorKind::Conflict | ErrorKind::Federation
             ) =>
         {
-            render_settings(state, session, account, csrf, name, String::new(), err.message).await
+            render_settings(
+                state,
+                session,
+                account,
+                csrf,
+                name,
+                Shown {
+                    error: err.message,
+                    posted,
+                    ..Shown::default()
+                },
+            )
+            .await
         }
         Err(err) => Err(PageError(err)),
     }
@@ -393,27 +416,23 @@ async fn save_settings(
 ) -> PageResult<Response> {
     auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
-    let group = groups::moderated(state.db(), &account, &name).await?;
     let publisher = OutboxPublisher::from_context(state.context());
     let done = match form.settings() {
-        Ok(settings) => async {
-            groups::update_settings(state.db(), &group, &settings).await?;
-            groups::update_profile(
-                state.db(),
-                &publisher,
-                &account,
-                &name,
-                Some(&form.display_name),
-                Some(&form.summary),
-            )
-            .await
+        Ok(settings) => {
+            let changes = groups::GroupChanges {
+                display_name: Some(&form.display_name),
+                summary: Some(&form.summary),
+                settings,
+            };
+            groups::update(state.db(), &publisher, &account, &name, &changes)
+                .await
+                .map(|_| "Settings saved.")
+                .map_err(ApiError::from)
         }
-        .await
-        .map(|_| "Settings saved.")
-        .map_err(ApiError::from),
         Err(err) => Err(err),
     };
-    after_action(&state, &session, &account, form.csrf.clone(), &name, done).await
+    let posted = Some(FormView::from(&form));
+    after_action(&state, &session, &account, form.csrf.clone(), &name, done, posted).await
 }
 
 #[derive(Deserialize)]
@@ -435,17 +454,16 @@ async fn change_moderators(
 ) -> PageResult<Response> {
     auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
-    let added = form.action == "add";
-    let done = group_moderation::set_moderator(&state, &account, &name, &form.person, added)
-        .await
-        .map(|_| {
-            if added {
-                "Moderator added."
-            } else {
-                "Moderator removed."
-            }
-        });
-    after_action(&state, &session, &account, form.csrf.clone(), &name, done).await
+    let done = match form.action.as_str() {
+        "add" => group_moderation::set_moderator(&state, &account, &name, &form.person, true)
+            .await
+            .map(|_| "Moderator added."),
+        "remove" => group_moderation::set_moderator(&state, &account, &name, &form.person, false)
+            .await
+            .map(|_| "Moderator removed."),
+        _ => Err(ApiError::new(ErrorKind::Validation, "unknown action")),
+    };
+    after_action(&state, &session, &account, form.csrf.clone(), &name, done, None).await
 }
 
 async fn change_bans(
@@ -457,12 +475,17 @@ async fn change_bans(
 ) -> PageResult<Response> {
     auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
-    let banned = form.action == "ban";
     let reason = Some(form.reason.as_str()).filter(|r| !r.trim().is_empty());
-    let done = group_moderation::set_ban(&state, &account, &name, &form.person, banned, reason)
-        .await
-        .map(|_| if banned { "Banned." } else { "Ban lifted." });
-    after_action(&state, &session, &account, form.csrf.clone(), &name, done).await
+    let done = match form.action.as_str() {
+        "ban" => group_moderation::set_ban(&state, &account, &name, &form.person, true, reason)
+            .await
+            .map(|_| "Banned."),
+        "lift" => group_moderation::set_ban(&state, &account, &name, &form.person, false, None)
+            .await
+            .map(|_| "Ban lifted."),
+        _ => Err(ApiError::new(ErrorKind::Validation, "unknown action")),
+    };
+    after_action(&state, &session, &account, form.csrf.clone(), &name, done, None).await
 }
 
 struct AccountLine {
@@ -557,9 +580,12 @@ async fn change_account(
         "unsuspend" => accounts::set_suspended(state.db(), &account, &name, false).await,
         _ => Err(healthcommons_service::ServiceError::validation("unknown action")),
     };
-    match done {
+    match done.map_err(ApiError::from) {
         Ok(()) => Ok(Redirect::to("/admin/accounts").into_response()),
-        Err(err) => render_accounts(&state, &session, form.csrf, ApiError::from(err).message).await,
+        Err(err) if matches!(err.kind, ErrorKind::Validation | ErrorKind::NotFound) => {
+            render_accounts(&state, &session, form.csrf, err.message).await
+        }
+        Err(err) => Err(PageError(err)),
     }
 }
 
@@ -571,8 +597,16 @@ async fn change_node_block(
 ) -> PageResult<Response> {
     auth::check_csrf(&jar, &form.csrf)?;
     admin(&session)?;
-    match crate::api::set_node_blocked(&state, &form.host, form.action == "block").await {
+    let done = match form.action.as_str() {
+        "block" => crate::api::set_node_blocked(&state, &form.host, true).await,
+        "unblock" => crate::api::set_node_blocked(&state, &form.host, false).await,
+        _ => Err(ApiError::new(ErrorKind::Validation, "unknown action")),
+    };
+    match done {
         Ok(()) => Ok(Redirect::to("/admin/accounts").into_response()),
-        Err(err) => render_accounts(&state, &session, form.csrf, err.message).await,
+        Err(err) if err.kind == ErrorKind::Validation => {
+            render_accounts(&state, &session, form.csrf, err.message).await
+        }
+        Err(err) => Err(PageError(err)),
     }
 }
