@@ -299,7 +299,7 @@ pub struct Group {
 async fn get_group(State(state): State<AppState>, Path(name): Path<String>) -> ApiResult<Json<Group>> {
     let view = groups::view(state.db(), &name).await?;
     Ok(Json(Group {
-        handle: format!("@{}@{}", view.group.username, view.group.host),
+        handle: view.group.handle(),
         name: view.group.username,
         display_name: view.group.display_name,
         summary_html: view.group.summary_html,
@@ -330,7 +330,7 @@ async fn list_requests(
         if let Some(actor) = queries::actors::by_id(state.db(), request.follower_id).await? {
             out.push(FollowRequestView {
                 id: request.id,
-                handle: format!("@{}@{}", actor.username, actor.host),
+                handle: actor.handle(),
                 actor_id: actor.ap_id,
             });
         }
@@ -387,7 +387,7 @@ async fn follow_view(
         .await?
         .ok_or_else(|| ApiError::new(ErrorKind::NotFound, "the followed actor is gone"))?;
     Ok(FollowView {
-        handle: format!("@{}@{}", target.username, target.host),
+        handle: target.handle(),
         name: target.display_name,
         target: target.ap_id,
         state: row.state.clone(),

@@ -143,10 +143,6 @@ pub struct PostDto {
     pub replies: Vec<PostDto>,
 }
 
-fn handle(actor: &actor::Model) -> String {
-    format!("@{}@{}", actor.username, actor.host)
-}
-
 /// Where a post is read on this node: its thread's page, at the post.
 pub fn thread_path(post: &healthcommons_db::entities::post::Model) -> String {
     format!("/threads/{}#post-{}", post.root_id.unwrap_or(post.id), post.id)
@@ -171,9 +167,9 @@ pub fn dto(state: &AppState, view: &PostView) -> PostDto {
         summary: post.summary.clone(),
         sensitive: post.sensitive,
         language: post.language.clone(),
-        author: view.author.as_ref().map(handle),
+        author: view.author.as_ref().map(actor::Model::handle),
         author_id: view.author.as_ref().map(|a| a.ap_id.clone()),
-        group: view.group.as_ref().map(handle),
+        group: view.group.as_ref().map(actor::Model::handle),
         in_reply_to: post.in_reply_to.clone(),
         visibility: post.visibility.clone(),
         published: post.published.to_rfc3339(),
@@ -638,7 +634,7 @@ async fn file_report(
     let created = ReportDto {
         id: row.id,
         activity_id: row.ap_id,
-        reporter: Some(handle(&account.person)),
+        reporter: Some(account.person.handle()),
         target: None,
         posts: serde_json::from_str(&row.post_ids).unwrap_or_default(),
         comment: row.content,
@@ -664,8 +660,8 @@ async fn report_queue(
             .map(|r| ReportDto {
                 id: r.report.id,
                 activity_id: r.report.ap_id,
-                reporter: r.reporter.as_ref().map(handle),
-                target: r.target.as_ref().map(handle),
+                reporter: r.reporter.as_ref().map(actor::Model::handle),
+                target: r.target.as_ref().map(actor::Model::handle),
                 posts: r.post_ids,
                 comment: r.report.content,
                 state: r.report.state,

@@ -73,7 +73,7 @@ impl From<&actor::Model> for PersonView {
     fn from(actor: &actor::Model) -> Self {
         PersonView {
             id: actor.ap_id.clone(),
-            handle: format!("@{}@{}", actor.username, actor.host),
+            handle: actor.handle(),
             name: actor.display_name.clone(),
         }
     }

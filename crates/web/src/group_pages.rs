@@ -270,10 +270,6 @@ struct SettingsPage {
     error: String,
 }
 
-fn handle(actor: &healthcommons_db::entities::actor::Model) -> String {
-    format!("@{}@{}", actor.username, actor.host)
-}
-
 /// What the settings page shows besides what is stored: the outcome of the
 /// last action, and after a refused change the form as it was sent.
 #[derive(Default)]
@@ -324,11 +320,15 @@ async fn render_settings(
             .unwrap_or_else(|| group.username.clone()),
         name: group.username.clone(),
         form,
-        moderators: view.moderators.iter().map(handle).collect(),
+        moderators: view
+            .moderators
+            .iter()
+            .map(healthcommons_db::entities::actor::Model::handle)
+            .collect(),
         bans: bans
             .iter()
             .map(|(ban, person)| BanLine {
-                person: handle(person),
+                person: person.handle(),
                 reason: ban.reason.clone().unwrap_or_default(),
             })
             .collect(),

@@ -294,7 +294,7 @@ pub async fn person_page(state: &AppState, session: MaybeSession, row: actor::Mo
         followers: queries::follows::count_followers(db, row.id).await?,
         following: queries::follows::count_following(db, row.id).await?,
         display_name: row.display_name.clone().unwrap_or_else(|| row.username.clone()),
-        handle: format!("@{}@{}", row.username, row.host),
+        handle: row.handle(),
         summary_html: row.summary_html.clone().unwrap_or_default(),
     };
     Ok(render(page)?.into_response())
@@ -410,14 +410,10 @@ pub async fn group_page_with_draft(
         members_only: settings
             .as_ref()
             .is_some_and(|s| s.visibility == queries::groups::VISIBLE_MEMBERS),
-        moderators: view
-            .moderators
-            .iter()
-            .map(|m| format!("@{}@{}", m.username, m.host))
-            .collect(),
+        moderators: view.moderators.iter().map(|m| m.handle()).collect(),
         members: queries::follows::count_followers(db, row.id).await?,
         display_name: row.display_name.clone().unwrap_or_else(|| row.username.clone()),
-        handle: format!("@{}@{}", row.username, row.host),
+        handle: row.handle(),
         summary_html: row.summary_html.clone().unwrap_or_default(),
         approval_needed: row.manually_approves_followers,
         membership,

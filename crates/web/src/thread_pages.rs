@@ -124,11 +124,7 @@ async fn item(state: &AppState, viewer: Option<&Account>, view: &PostView) -> Pa
         },
         summary: post.summary.clone().unwrap_or_default(),
         sensitive: post.sensitive,
-        author: view
-            .author
-            .as_ref()
-            .map(|a| format!("@{}@{}", a.username, a.host))
-            .unwrap_or_default(),
+        author: view.author.as_ref().map(|a| a.handle()).unwrap_or_default(),
         author_url: view.author.as_ref().map(page_of).unwrap_or_default(),
         group: view
             .group
@@ -650,9 +646,7 @@ async fn report_queue(
     let queue = reports::queue(state.db(), &account).await?;
     let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
     let handle = |a: &Option<healthcommons_db::entities::actor::Model>| {
-        a.as_ref()
-            .map(|a| format!("@{}@{}", a.username, a.host))
-            .unwrap_or_else(|| "unknown".into())
+        a.as_ref().map(|a| a.handle()).unwrap_or_else(|| "unknown".into())
     };
     let page = render(ReportsPage {
         viewer: Viewer::of(&session.0),

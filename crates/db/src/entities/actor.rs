@@ -38,3 +38,10 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// `@name@host`: how people write an actor's address.
+    pub fn handle(&self) -> String {
+        format!("@{}@{}", self.username, self.host)
+    }
+}
