@@ -38,7 +38,7 @@ pub fn spawn(group: actor::Model, data: &RequestData) {
 
 /// Fetch a remote group's moderators and recent threads; returns how many
 /// posts were stored.
-pub async fn group_threads(group: &actor::Model, data: &RequestData) -> Result<usize, FederationError> {
+async fn group_threads(group: &actor::Model, data: &RequestData) -> Result<usize, FederationError> {
     if let Err(err) = moderators::refresh(group, data).await {
         debug!(group = %group.ap_id, %err, "no moderators to read");
     }
@@ -79,7 +79,7 @@ fn post_in(item: &Value) -> Option<Url> {
 
 /// Store one post and, when it names a context collection on its own host,
 /// every post in that collection. Returns how many posts were stored.
-pub async fn thread(post_id: &Url, data: &RequestData) -> Result<usize, FederationError> {
+async fn thread(post_id: &Url, data: &RequestData) -> Result<usize, FederationError> {
     let fetched: Value = fetch_object_http::<_, Value>(post_id, data).await?.object;
     let context = fetched
         .get("context")
@@ -114,7 +114,7 @@ pub async fn thread(post_id: &Url, data: &RequestData) -> Result<usize, Federati
 }
 
 /// The items of a collection: inline, or on its first page.
-async fn collection_items(url: &Url, data: &RequestData) -> Result<Vec<Value>, FederationError> {
+pub(crate) async fn collection_items(url: &Url, data: &RequestData) -> Result<Vec<Value>, FederationError> {
     let collection: Value = fetch_object_http::<_, Value>(url, data).await?.object;
     if let Some(items) = items_of(&collection) {
         return Ok(items);

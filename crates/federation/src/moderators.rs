@@ -9,9 +9,8 @@ use crate::{
         id_of,
     },
 };
-use activitypub_federation::fetch::{fetch_object_http, object_id::ObjectId};
+use activitypub_federation::fetch::object_id::ObjectId;
 use healthcommons_db::{entities::actor, queries};
-use serde_json::Value;
 use url::Url;
 
 /// More than any real group has; the rest of a longer list is ignored.
@@ -47,20 +46,12 @@ pub async fn refresh(group: &actor::Model, data: &RequestData) -> Result<(), Fed
         .and_then(|s| s.moderators_url)
         .ok_or_else(|| FederationError::Forbidden("the group publishes no moderators".into()))?;
     let url = Url::parse(&url)?;
-    let collection: Value = fetch_object_http::<_, Value>(&url, data).await?.object;
-    let items = collection
-        .get("orderedItems")
-        .or_else(|| collection.get("items"))
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let items = crate::backfill::collection_items(&url, data).await?;
     let mut ids = Vec::new();
     for item in items.iter().take(MAX_MODERATORS) {
-        let id = id_of(item);
-        let Some(id) = id else { continue };
-        if let Ok(moderator) = ObjectId::<DbActor>::from(id).dereference(data).await {
-            ids.push(moderator.row.id);
-        }
+        let Some(id) = id_of(item) else { continue };
+        // One moderator that cannot be fetched now keeps the list as it was.
+        ids.push(ObjectId::<DbActor>::from(id).dereference(data).await?.row.id);
     }
     queries::groups::replace_moderators(&data.db, group.id, &ids).await?;
     Ok(())

@@ -202,10 +202,28 @@ async fn visibility_in(
     {
         return Ok(MEMBERS.to_owned());
     }
-    if parent.is_some_and(|p| p.visibility == MEMBERS || p.visibility == queries::posts::FOLLOWERS) {
-        return Ok(MEMBERS.to_owned());
+    match parent.map(|p| p.visibility.as_str()) {
+        Some(MEMBERS | queries::posts::FOLLOWERS) => Ok(MEMBERS.to_owned()),
+        Some(queries::posts::UNLISTED) if requested == PUBLIC => Ok(queries::posts::UNLISTED.to_owned()),
+        _ => Ok(requested.to_owned()),
     }
-    Ok(requested.to_owned())
+}
+
+/// A post that is still there and that `viewer` may read; anything else is
+/// "not found", so members-only posts do not show they exist.
+async fn readable_post(
+    db: &impl ConnectionTrait,
+    viewer: &actor::Model,
+    ap_id: &str,
+) -> ServiceResult<post::Model> {
+    let post = queries::posts::by_ap_id(db, ap_id)
+        .await?
+        .filter(|p| !p.is_gone())
+        .ok_or_else(|| ServiceError::not_found("no such post"))?;
+    if !can_read(db, Some(viewer), &post).await? {
+        return Err(ServiceError::not_found("no such post"));
+    }
+    Ok(post)
 }
 
 /// A member writes a thread start (in `group`) or a reply (`in_reply_to`).
@@ -221,10 +239,9 @@ pub async fn create(
     let title = clean_title(compose.title)?;
     let parent = match compose.in_reply_to {
         Some(id) => Some(
-            queries::posts::by_ap_id(db, id)
-                .await?
-                .filter(|p| !p.is_gone())
-                .ok_or_else(|| ServiceError::not_found("the post replied to is not known here"))?,
+            readable_post(db, &author.person, id)
+                .await
+                .map_err(|_| ServiceError::not_found("the post replied to is not known here"))?,
         ),
         None => None,
     };
@@ -578,10 +595,7 @@ pub async fn react(
     if kind != LIKE && kind != DISLIKE {
         return Err(ServiceError::validation("a reaction is a like or a dislike"));
     }
-    let post = queries::posts::by_ap_id(db, ap_id)
-        .await?
-        .filter(|p| !p.is_gone())
-        .ok_or_else(|| ServiceError::not_found("no such post"))?;
+    let post = readable_post(db, &account.person, ap_id).await?;
     let txn = db.begin().await?;
     let existing = queries::posts::reaction_of(&txn, post.id, account.person.id, kind).await?;
     match (on, existing) {

@@ -165,6 +165,8 @@ pub async fn set_ban(
     banned: bool,
     reason: Option<&str>,
 ) -> ApiResult<()> {
+    // Only moderators get to make this node look people up elsewhere.
+    groups::moderated(state.db(), account, group).await?;
     let person = find_person(state, person).await?;
     let publisher = OutboxPublisher::from_context(state.context());
     groups::set_ban(
@@ -189,6 +191,8 @@ pub async fn set_moderator(
     person: &str,
     added: bool,
 ) -> ApiResult<()> {
+    // Only moderators get to make this node look people up elsewhere.
+    groups::moderated(state.db(), account, group).await?;
     let person = find_person(state, person).await?;
     let publisher = OutboxPublisher::from_context(state.context());
     groups::set_moderator(state.db(), &publisher, account, group, &person, added).await?;

@@ -354,6 +354,13 @@ async fn receive_post(
         if existing.is_none() {
             healthcommons_service::posts::check_group_policy(&data.db, group, &author.row, parent.as_ref())
                 .await?;
+        } else if queries::groups::ban(&data.db, group.id, author.row.id)
+            .await?
+            .is_some()
+        {
+            return Err(FederationError::Forbidden(
+                "the author is banned from this working group".into(),
+            ));
         }
     }
     let stored = DbPost::from_json(json, data).await?;
