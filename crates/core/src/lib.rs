@@ -5,6 +5,7 @@
 //! maps its failures onto.
 
 pub mod error;
+pub mod garden;
 pub mod handle;
 pub mod text;
 
