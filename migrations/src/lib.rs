@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_create_spine;
 mod m20261124_000001_create_discussions;
+mod m20261125_000001_create_garden;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_create_spine::Migration),
             Box::new(m20261124_000001_create_discussions::Migration),
+            Box::new(m20261125_000001_create_garden::Migration),
         ]
     }
 }

@@ -239,14 +239,18 @@ impl Content {
             return Err(invalid("an item needs a title"));
         }
         if self.title.chars().count() > MAX_TITLE {
-            return Err(invalid(format!("the title must be at most {MAX_TITLE} characters")));
+            return Err(invalid(format!(
+                "the title must be at most {MAX_TITLE} characters"
+            )));
         }
         self.summary = self.summary.trim().to_owned();
         if self.summary.is_empty() {
             return Err(invalid("an item needs a summary: its essence in a few lines"));
         }
         if self.summary.chars().count() > MAX_SUMMARY {
-            return Err(invalid(format!("the summary must be at most {MAX_SUMMARY} characters")));
+            return Err(invalid(format!(
+                "the summary must be at most {MAX_SUMMARY} characters"
+            )));
         }
         let known: Vec<&str> = kind.fields().iter().map(|(key, _)| *key).collect();
         if let Some(unknown) = self.fields.keys().find(|k| !known.contains(&k.as_str())) {
@@ -468,11 +472,7 @@ fn lines_of(value: Option<&Value>) -> Vec<String> {
 fn compact(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
-        Value::Object(map) => map
-            .values()
-            .map(compact)
-            .collect::<Vec<_>>()
-            .join(" · "),
+        Value::Object(map) => map.values().map(compact).collect::<Vec<_>>().join(" · "),
         other => other.to_string(),
     }
 }

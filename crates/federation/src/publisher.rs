@@ -19,7 +19,7 @@ use url::Url;
 pub const AS_CONTEXT: &str = "https://www.w3.org/ns/activitystreams";
 
 pub struct OutboxPublisher {
-    context: FederationContext,
+    pub(crate) context: FederationContext,
 }
 
 impl OutboxPublisher {
@@ -36,7 +36,7 @@ impl OutboxPublisher {
     }
 }
 
-async fn actor_by_id(txn: &DatabaseTransaction, id: i64) -> ServiceResult<actor::Model> {
+pub(crate) async fn actor_by_id(txn: &DatabaseTransaction, id: i64) -> ServiceResult<actor::Model> {
     queries::actors::by_id(txn, id)
         .await?
         .ok_or_else(|| ServiceError::Internal(format!("actor {id} vanished while publishing")))
@@ -72,6 +72,10 @@ impl Publisher for OutboxPublisher {
                 moderator_id,
                 banned,
             } => self.publish_ban(txn, ban, moderator_id, banned).await,
+            Outgoing::CreateGardenItem { .. }
+            | Outgoing::UpdateGardenItem { .. }
+            | Outgoing::DeleteGardenItem { .. } => self.publish_garden_item(txn, outgoing).await,
+            Outgoing::Adopt { adoption_id } => self.publish_adoption(txn, adoption_id).await,
             Outgoing::UpdateActor { actor_id } => self.publish_actor_update(txn, actor_id).await,
             Outgoing::ModeratorChange {
                 group_id,
@@ -138,7 +142,7 @@ async fn post_by_id(txn: &DatabaseTransaction, id: i64) -> ServiceResult<post::M
         .ok_or_else(|| ServiceError::Internal(format!("post {id} vanished while publishing")))
 }
 
-fn to_value<T: serde::Serialize>(value: &T) -> ServiceResult<Value> {
+pub(crate) fn to_value<T: serde::Serialize>(value: &T) -> ServiceResult<Value> {
     serde_json::to_value(value).map_err(|e| ServiceError::Internal(e.to_string()))
 }
 
@@ -475,7 +479,15 @@ impl OutboxPublisher {
         }
         match &group {
             Some(group) if group.local => {
-                relay::announce(txn, &self.context, group, post, &activity, effect).await?;
+                relay::announce(
+                    txn,
+                    &self.context,
+                    group,
+                    &relay::Relayed::post(group, post),
+                    &activity,
+                    effect,
+                )
+                .await?;
             }
             Some(group) => inboxes.push(group.inbox.clone()),
             None => {}

@@ -10,7 +10,7 @@
 use crate::{FederationContext, RequestData, objects::actor::host_of, publisher::AS_CONTEXT};
 use activitypub_federation::kinds::public;
 use healthcommons_db::{
-    entities::{actor, post},
+    entities::{actor, garden_item, post},
     queries::{self, posts::MEMBERS},
 };
 use healthcommons_service::{ServiceError, ServiceResult};
@@ -55,6 +55,39 @@ fn internal(err: impl std::fmt::Display) -> ServiceError {
 /// The stable id of the boost of `post` by `group`, so it can be undone.
 pub fn boost_id(group: &actor::Model, post: &post::Model) -> String {
     format!("{}/boosts/{}", group.ap_id, post.id)
+}
+
+/// What a group relays: a post, or a garden item published to it.
+#[derive(Debug, Clone)]
+pub struct Relayed {
+    pub ap_id: String,
+    /// The id of the group's boost of it, stable so it can be undone.
+    pub boost_id: String,
+    pub members_only: bool,
+    pub is_reply: bool,
+    pub published: chrono::DateTime<chrono::Utc>,
+}
+
+impl Relayed {
+    pub fn post(group: &actor::Model, post: &post::Model) -> Self {
+        Relayed {
+            ap_id: post.ap_id.clone(),
+            boost_id: boost_id(group, post),
+            members_only: post.visibility == MEMBERS,
+            is_reply: post.in_reply_to.is_some(),
+            published: post.published,
+        }
+    }
+
+    pub fn garden_item(group: &actor::Model, item: &garden_item::Model) -> Self {
+        Relayed {
+            ap_id: item.ap_id.clone(),
+            boost_id: format!("{}/boosts/garden/{}", group.ap_id, item.id),
+            members_only: false,
+            is_reply: false,
+            published: item.published,
+        }
+    }
 }
 
 /// Enqueue one activity from `sender` to `inboxes` (deduplicated by inbox).
@@ -139,16 +172,16 @@ async fn split_by_group_awareness(
     ))
 }
 
-/// A local group announces `activity` (about `post`) to its remote followers.
+/// A local group announces `activity` (about a post or garden item) to its remote followers.
 pub async fn announce(
     db: &impl ConnectionTrait,
     context: &FederationContext,
     group: &actor::Model,
-    post: &post::Model,
+    relayed: &Relayed,
     activity: &Value,
     effect: Effect,
 ) -> ServiceResult<()> {
-    let members_only = post.visibility == MEMBERS;
+    let members_only = relayed.members_only;
     let settings = queries::groups::settings(db, group.id).await?;
     let boost_replies = settings.as_ref().is_none_or(|s| s.announce_replies);
     // Members-only posts go to each member's own inbox, never to a shared
@@ -180,16 +213,16 @@ pub async fn announce(
         return Ok(());
     }
     let boost = json!({
-        "id": boost_id(group, post),
+        "id": relayed.boost_id,
         "type": "Announce",
         "actor": group.ap_id,
-        "object": post.ap_id,
+        "object": relayed.ap_id,
         "to": [public()],
         "cc": [followers],
-        "published": post.published,
+        "published": relayed.published,
     });
     match effect {
-        Effect::NewPost if post.in_reply_to.is_none() || boost_replies => {
+        Effect::NewPost if !relayed.is_reply || boost_replies => {
             deliver(db, context, group, boost, other_inboxes).await
         }
         Effect::PostGone => {

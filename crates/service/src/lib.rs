@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod actors;
 pub mod error;
 pub mod follows;
+pub mod garden;
 pub mod groups;
 pub mod keys;
 pub mod node;

@@ -43,6 +43,14 @@ pub enum Outgoing {
         moderator_id: i64,
         banned: bool,
     },
+    /// A garden item was published (written as published, or a draft published).
+    CreateGardenItem { item_id: i64 },
+    /// A new revision of a published garden item.
+    UpdateGardenItem { item_id: i64 },
+    /// A published garden item was deleted (the row is already marked).
+    DeleteGardenItem { item_id: i64 },
+    /// A member recorded an adoption of a garden item.
+    Adopt { adoption_id: i64 },
     /// A local actor's profile changed (a working group's name or description).
     UpdateActor { actor_id: i64 },
     /// A moderator added or removed a moderator of a local working group.

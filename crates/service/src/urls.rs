@@ -47,6 +47,18 @@ impl NodeUrls {
     pub fn new_post(&self) -> String {
         format!("{}/p/{}", self.base, uuid_like_token())
     }
+    /// A fresh id for a garden item.
+    pub fn new_garden_item(&self) -> String {
+        format!("{}/garden/{}", self.base, uuid_like_token())
+    }
+    /// A fresh id for an adoption.
+    pub fn new_adoption(&self) -> String {
+        format!("{}/adoptions/{}", self.base, uuid_like_token())
+    }
+    /// The garden's JSON-LD context document.
+    pub fn garden_context(&self) -> String {
+        format!("{}/ns/garden", self.base)
+    }
     /// The page of a hashtag.
     pub fn tag(&self, tag: &str) -> String {
         format!("{}/tags/{tag}", self.base)

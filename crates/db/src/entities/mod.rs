@@ -1,9 +1,14 @@
 //! One module per table. Column names match the migrations.
 
 pub mod actor;
+pub mod adoption;
 pub mod api_token;
 pub mod delivery;
 pub mod follow;
+pub mod garden_item;
+pub mod garden_relation;
+pub mod garden_revision;
+pub mod garden_tag;
 pub mod group_ban;
 pub mod group_settings;
 pub mod inbox_activity;

@@ -19,6 +19,13 @@ pub async fn by_id(db: &impl ConnectionTrait, id: i64) -> DbResult<Option<actor:
     Ok(actor::Entity::find_by_id(id).one(db).await?)
 }
 
+pub async fn by_ids(db: &impl ConnectionTrait, ids: Vec<i64>) -> DbResult<Vec<actor::Model>> {
+    Ok(actor::Entity::find()
+        .filter(actor::Column::Id.is_in(ids))
+        .all(db)
+        .await?)
+}
+
 /// A local actor by its name (persons, groups and the instance actor share names).
 pub async fn local_by_username(db: &impl ConnectionTrait, username: &str) -> DbResult<Option<actor::Model>> {
     Ok(actor::Entity::find()

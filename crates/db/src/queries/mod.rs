@@ -5,6 +5,7 @@ pub mod actors;
 pub mod auth;
 pub mod deliveries;
 pub mod follows;
+pub mod garden;
 pub mod groups;
 pub mod inbox;
 pub mod peers;

@@ -4,7 +4,10 @@
 pub mod accept_follow;
 pub mod announce;
 pub mod block_user;
+pub mod create_adoption;
+pub mod create_garden_item;
 pub mod create_post;
+pub mod delete_garden_item;
 pub mod delete_post;
 pub mod flag;
 pub mod follow;
@@ -22,6 +25,8 @@ use crate::{
     FederationError, RequestData,
     objects::{
         actor::{DbActor, host_of},
+        adoption::is_adoption_object,
+        garden_item::is_garden_object,
         post::{ApPost, DbPost, group_of},
     },
     relay::{self, Effect},
@@ -38,7 +43,10 @@ use url::Url;
 pub use accept_follow::AcceptFollow;
 pub use announce::Announce;
 pub use block_user::BlockUser;
+pub use create_adoption::CreateAdoption;
+pub use create_garden_item::CreateGardenItem;
 pub use create_post::CreatePost;
+pub use delete_garden_item::DeleteGardenItem;
 pub use delete_post::DeletePost;
 pub use flag::Flag;
 pub use follow::Follow;
@@ -115,19 +123,45 @@ impl InboxActivity {
             InboxActivity::RejectFollow(a) => run(a, data).await,
             InboxActivity::UndoFollow(a) => run(a, data).await,
             InboxActivity::UndoReaction(a) => run(UndoReaction { raw, ..a }, data).await,
-            InboxActivity::CreatePost(a) => match not_a_post(&a.object) {
-                Some(reason) => Ok(Outcome::NotHandled(reason)),
-                None => run(CreatePost { raw, ..a }, data).await,
-            },
+            InboxActivity::CreatePost(a) => {
+                let object = embedded_object(&a.actor, a.object.clone(), data).await?;
+                if is_garden_object(&object) {
+                    run(with_object::<CreateGardenItem>(&raw, object)?, data).await
+                } else if is_adoption_object(&object) {
+                    run(with_object::<CreateAdoption>(&raw, object)?, data).await
+                } else {
+                    match not_a_post(&object) {
+                        Some(reason) => Ok(Outcome::NotHandled(reason)),
+                        None => run(CreatePost { raw, object, ..a }, data).await,
+                    }
+                }
+            }
             InboxActivity::UpdateActor(a) => run(a, data).await,
-            InboxActivity::UpdatePost(a) => match not_a_post(&a.object) {
-                Some(reason) => Ok(Outcome::NotHandled(reason)),
-                None => run(UpdatePost { raw, ..a }, data).await,
-            },
+            InboxActivity::UpdatePost(a) => {
+                let object = embedded_object(&a.actor, a.object.clone(), data).await?;
+                if is_garden_object(&object) {
+                    run(with_object::<CreateGardenItem>(&raw, object)?, data).await
+                } else {
+                    match not_a_post(&object) {
+                        Some(reason) => Ok(Outcome::NotHandled(reason)),
+                        None => run(UpdatePost { raw, object, ..a }, data).await,
+                    }
+                }
+            }
             InboxActivity::DeletePost(a) if a.object_id().is_ok_and(|id| &id == a.actor.inner()) => Ok(
                 Outcome::NotHandled("deleting accounts is not handled by this node yet".into()),
             ),
-            InboxActivity::DeletePost(a) => run(DeletePost { raw, ..a }, data).await,
+            InboxActivity::DeletePost(a) => {
+                let object = a.object_id()?;
+                if queries::garden::by_ap_id(&data.db, object.as_str())
+                    .await?
+                    .is_some()
+                {
+                    run(with_object::<DeleteGardenItem>(&raw, a.object)?, data).await
+                } else {
+                    run(DeletePost { raw, ..a }, data).await
+                }
+            }
             InboxActivity::Like(a) => run(Like { raw, ..a }, data).await,
             InboxActivity::Flag(a) => run(a, data).await,
             InboxActivity::BlockUser(a) => run(BlockUser { raw, ..a }, data).await,
@@ -188,6 +222,38 @@ impl InboxActivity {
             }
         }
     }
+}
+
+/// The object of a Create or Update, fetched from its origin when only its
+/// id was sent (which must then be on the actor's host).
+async fn embedded_object(
+    actor: &ObjectId<DbActor>,
+    object: Value,
+    data: &RequestData,
+) -> Result<Value, FederationError> {
+    let Value::String(id) = &object else {
+        return Ok(object);
+    };
+    let url = Url::parse(id)?;
+    if host_of(&url) != host_of(actor.inner()) {
+        return Err(FederationError::Forbidden(
+            "the object is on another host than its actor".into(),
+        ));
+    }
+    Ok(
+        activitypub_federation::fetch::fetch_object_http::<_, Value>(&url, data)
+            .await?
+            .object,
+    )
+}
+
+/// An activity as received, read again as `A` with its object in place.
+fn with_object<A: serde::de::DeserializeOwned>(raw: &Value, object: Value) -> Result<A, FederationError> {
+    let mut activity = raw.clone();
+    if let Value::Object(map) = &mut activity {
+        map.insert("object".into(), object);
+    }
+    Ok(serde_json::from_value(activity)?)
 }
 
 /// Why an embedded object of a Create or Update is not a post we keep, if it is not.
@@ -387,6 +453,14 @@ async fn relay_if_local_group(
     if raw.is_null() {
         return Ok(());
     }
-    relay::announce(&data.db, data.app_data(), &group, post, raw, effect).await?;
+    relay::announce(
+        &data.db,
+        data.app_data(),
+        &group,
+        &relay::Relayed::post(&group, post),
+        raw,
+        effect,
+    )
+    .await?;
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! Objects as they travel: each has a wire struct and an `Object` impl.
 
 pub mod actor;
+pub mod adoption;
+pub mod garden_item;
 pub mod post;
 
 use serde_json::Value;

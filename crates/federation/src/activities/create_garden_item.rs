@@ -1,0 +1,62 @@
+//! `Create` and `Update` of a garden item (an `Article` with our terms): a
+//! new item or a new revision, from its author. A fork's `Create` also
+//! reaches the authors up its chain of forks, which is how an origin learns
+//! who forked it.
+
+use crate::{
+    FederationContext, FederationError, RequestData,
+    activities::verify_same_origin,
+    objects::{
+        actor::DbActor,
+        garden_item::{ApGardenItem, DbGardenItem},
+    },
+};
+use activitypub_federation::{fetch::object_id::ObjectId, traits::Activity, traits::Object};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum GardenChange {
+    Create,
+    Update,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateGardenItem {
+    pub id: Url,
+    #[serde(rename = "type")]
+    pub kind: GardenChange,
+    pub actor: ObjectId<DbActor>,
+    pub object: ApGardenItem,
+}
+
+#[async_trait::async_trait]
+impl Activity for CreateGardenItem {
+    type DataType = FederationContext;
+    type Error = FederationError;
+
+    fn id(&self) -> &Url {
+        &self.id
+    }
+
+    fn actor(&self) -> &Url {
+        self.actor.inner()
+    }
+
+    async fn verify(&self, data: &RequestData) -> Result<(), FederationError> {
+        verify_same_origin(&self.id, self.actor.inner())?;
+        DbGardenItem::verify(&self.object, self.actor.inner(), data).await?;
+        if &self.object.attributed_to != self.actor.inner() {
+            return Err(FederationError::Forbidden(
+                "only its author may create or revise a garden item".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn receive(self, data: &RequestData) -> Result<(), FederationError> {
+        DbGardenItem::from_json(self.object, data).await?;
+        Ok(())
+    }
+}

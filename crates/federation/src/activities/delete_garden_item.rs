@@ -1,0 +1,63 @@
+//! `Delete` of a garden item by its author. Forks of it here stay, marked
+//! as having lost their origin.
+
+use crate::{
+    FederationContext, FederationError, RequestData,
+    activities::verify_same_origin,
+    objects::{actor::DbActor, id_of},
+};
+use activitypub_federation::{fetch::object_id::ObjectId, kinds::activity::DeleteType, traits::Activity};
+use healthcommons_db::queries;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use url::Url;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteGardenItem {
+    pub id: Url,
+    #[serde(rename = "type")]
+    pub kind: DeleteType,
+    pub actor: ObjectId<DbActor>,
+    /// The item's id, or a Tombstone naming it.
+    pub object: Value,
+}
+
+impl DeleteGardenItem {
+    pub fn object_id(&self) -> Result<Url, FederationError> {
+        id_of(&self.object).ok_or_else(|| FederationError::Invalid("Delete names no object".into()))
+    }
+}
+
+#[async_trait::async_trait]
+impl Activity for DeleteGardenItem {
+    type DataType = FederationContext;
+    type Error = FederationError;
+
+    fn id(&self) -> &Url {
+        &self.id
+    }
+
+    fn actor(&self) -> &Url {
+        self.actor.inner()
+    }
+
+    async fn verify(&self, _data: &RequestData) -> Result<(), FederationError> {
+        verify_same_origin(&self.id, self.actor.inner())
+    }
+
+    async fn receive(self, data: &RequestData) -> Result<(), FederationError> {
+        let object = self.object_id()?;
+        let Some(item) = queries::garden::by_ap_id(&data.db, object.as_str()).await? else {
+            return Ok(());
+        };
+        let actor = self.actor.dereference(data).await?;
+        if item.local || item.author_id != Some(actor.row.id) {
+            return Err(FederationError::Forbidden(
+                "only its author may delete a garden item".into(),
+            ));
+        }
+        healthcommons_service::garden::receive_delete(&data.db, &item).await?;
+        Ok(())
+    }
+}
