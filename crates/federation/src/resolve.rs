@@ -183,6 +183,54 @@ pub async fn resolve_post(
         .await
 }
 
+/// A garden item by id: known here, or fetched from its origin.
+pub async fn resolve_garden_item(
+    id: &str,
+    data: &RequestData,
+) -> Result<crate::objects::garden_item::DbGardenItem, FederationError> {
+    let url = Url::parse(id.trim())?;
+    if let Some(row) = queries::garden::by_ap_id(&data.db, url.as_str()).await? {
+        return crate::objects::garden_item::DbGardenItem::new(row);
+    }
+    if url.as_str().starts_with(data.node.urls.base()) {
+        return Err(FederationError::NotFound);
+    }
+    ObjectId::<crate::objects::garden_item::DbGardenItem>::from(url)
+        .dereference(data)
+        .await
+}
+
+/// The item a fork was taken from, as its origin has it now: read here when
+/// it is ours, fetched afresh otherwise. A deleted origin marks its forks.
+pub async fn refresh_origin(
+    fork: &healthcommons_db::entities::garden_item::Model,
+    data: &RequestData,
+) -> Result<healthcommons_db::entities::garden_item::Model, FederationError> {
+    let origin = fork
+        .forked_from
+        .as_deref()
+        .ok_or_else(|| FederationError::Invalid("this item is not a fork".into()))?;
+    let url = Url::parse(origin)?;
+    let fetched = if url.as_str().starts_with(data.node.urls.base()) {
+        queries::garden::by_ap_id(&data.db, url.as_str())
+            .await?
+            .filter(|i| i.deleted_at.is_none())
+            .ok_or(FederationError::Gone)
+    } else {
+        ObjectId::<crate::objects::garden_item::DbGardenItem>::from(url)
+            .dereference_forced(data)
+            .await
+            .map(|item| item.row)
+    };
+    match fetched {
+        Err(FederationError::Gone | FederationError::NotFound) => {
+            queries::garden::mark_origin_gone(&data.db, origin).await?;
+            Err(FederationError::Gone)
+        }
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -101,6 +101,7 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::discussions::DiscussionsDoc::openapi());
     doc.merge(crate::group_moderation::GroupModerationDoc::openapi());
+    doc.merge(crate::garden::GardenDoc::openapi());
     Json(doc)
 }
 

@@ -8,6 +8,8 @@ pub mod api;
 pub mod auth;
 pub mod discussions;
 pub mod error;
+pub mod garden;
+pub mod garden_pages;
 pub mod group_moderation;
 pub mod group_pages;
 pub mod ops;
@@ -82,6 +84,8 @@ pub fn app(state: AppState) -> Router {
         .merge(thread_pages::routes())
         .merge(api::routes())
         .merge(discussions::routes())
+        .merge(garden::routes())
+        .merge(garden_pages::routes())
         .merge(group_moderation::routes())
         .merge(group_pages::routes())
         .merge(activitypub::routes(state.context().settings.max_inbox_body))

@@ -1,0 +1,1116 @@
+//! The garden's pages: browse and search, an item with its provenance,
+//! forks, adoptions and related items, and forms to plant, revise (with a
+//! preview), compare revisions, revert, fork, pull from upstream and adopt.
+//! Forms only, no JavaScript. A local item's id (`/garden/{token}`) serves
+//! its `Article` to servers and its page to people.
+
+use crate::{
+    AppState,
+    auth::{self, MaybeSession, Viewer},
+    error::{ApiError, PageError, PageResult},
+    garden::{
+        self as api, GardenItemEdit, GardenPlace, GardenRelation, GardenResource, ListQuery, NewAdoption,
+        NewGardenItem,
+    },
+    pages::render,
+    thread_pages::signed_in,
+};
+use askama::Template;
+use axum::{
+    Form, Router,
+    extract::{Path, Query, State},
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Redirect, Response},
+    routing::{get, post},
+};
+use axum_extra::extract::cookie::CookieJar;
+use healthcommons_core::{
+    ErrorKind,
+    garden::{Content, DiffLine, Kind},
+};
+use healthcommons_db::{entities::garden_item, queries};
+use healthcommons_federation::{
+    negotiation,
+    objects::garden_item::{article_of, tombstone_json},
+};
+use healthcommons_service::garden::{self, ItemView};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use tracing::error;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/garden", get(list_page))
+        .route("/garden/new", get(new_form).post(create_item))
+        .route("/garden/{token}", get(item_at_id))
+        .route("/garden/items/{id}", get(item_page))
+        .route("/garden/items/{id}/edit", get(edit_form).post(save_edit))
+        .route("/garden/items/{id}/history", get(history_page))
+        .route("/garden/items/{id}/diff", get(diff_page))
+        .route("/garden/items/{id}/revert", post(revert))
+        .route("/garden/items/{id}/fork", post(fork))
+        .route("/garden/items/{id}/upstream", get(upstream_page))
+        .route("/garden/items/{id}/pull", post(pull))
+        .route("/garden/items/{id}/adopt", get(adopt_form).post(adopt))
+}
+
+/// The page of any item known here (ours or learned from another node).
+pub fn item_path(item: &garden_item::Model) -> String {
+    format!("/garden/items/{}", item.id)
+}
+
+async fn item_by_local_id(
+    state: &AppState,
+    viewer: Option<&healthcommons_db::entities::actor::Model>,
+    id: i64,
+) -> PageResult<garden_item::Model> {
+    let item = queries::garden::by_id(state.db(), id)
+        .await?
+        .ok_or_else(|| PageError(ApiError::new(ErrorKind::NotFound, "no such garden item")))?;
+    Ok(garden::readable(state.db(), viewer, &item.ap_id).await?)
+}
+
+struct ItemLine {
+    path: String,
+    kind: String,
+    title: String,
+    summary: String,
+    by: String,
+    place: String,
+    tags: Vec<String>,
+    remote: bool,
+}
+
+fn line(view: &ItemView) -> ItemLine {
+    ItemLine {
+        path: item_path(&view.item),
+        kind: view.item.kind.clone(),
+        title: view.item.title.clone(),
+        summary: view.item.summary.clone(),
+        by: view.author.as_ref().map(|a| a.handle()).unwrap_or_default(),
+        place: view.item.place_name.clone().unwrap_or_default(),
+        tags: view.content.tags.clone(),
+        remote: !view.item.local,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "garden_list.html")]
+struct ListPage {
+    viewer: Option<Viewer>,
+    q: String,
+    kind: String,
+    tag: String,
+    place: String,
+    drafts: bool,
+    items: Vec<ItemLine>,
+}
+
+async fn list_page(
+    State(state): State<AppState>,
+    session: MaybeSession,
+    Query(query): Query<ListQuery>,
+) -> PageResult<Response> {
+    let viewer = session.0.as_ref().map(|a| &a.person);
+    let views = api::find(&state, viewer, &query).await?;
+    Ok(render(ListPage {
+        viewer: Viewer::of(&session.0),
+        q: query.q.clone().unwrap_or_default(),
+        kind: query.kind.clone().unwrap_or_default(),
+        tag: query.tag.clone().unwrap_or_default(),
+        place: query.place.clone().unwrap_or_default(),
+        drafts: query.status.as_deref() == Some("draft"),
+        items: views.iter().map(line).collect(),
+    })?
+    .into_response())
+}
+
+/// The item form as submitted, and as shown again.
+#[derive(Deserialize, Default, Clone)]
+pub struct ItemForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    group: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    summary: String,
+    #[serde(default)]
+    problem: String,
+    #[serde(default)]
+    context: String,
+    #[serde(default)]
+    forces: String,
+    #[serde(default)]
+    solution: String,
+    #[serde(default)]
+    evidence: String,
+    #[serde(default)]
+    measures: String,
+    #[serde(default)]
+    rationale: String,
+    #[serde(default)]
+    method: String,
+    #[serde(default)]
+    narrative: String,
+    #[serde(default)]
+    outcome: String,
+    #[serde(default)]
+    unit: String,
+    #[serde(default)]
+    happened: String,
+    /// One per line: `title | https://…` (or only the link).
+    #[serde(default)]
+    resources: String,
+    /// One per line: `relation https://…`.
+    #[serde(default)]
+    relations: String,
+    #[serde(default)]
+    tags: String,
+    #[serde(default)]
+    license: String,
+    #[serde(default)]
+    place_name: String,
+    #[serde(default)]
+    latitude: String,
+    #[serde(default)]
+    longitude: String,
+    /// Set when the preview button was pressed.
+    #[serde(default)]
+    preview: Option<String>,
+}
+
+fn validation(message: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorKind::Validation, message)
+}
+
+impl ItemForm {
+    fn of(kind: Kind, item: Option<&garden_item::Model>, content: &Content) -> ItemForm {
+        let field = |key: &str| content.fields.get(key).cloned().unwrap_or_default();
+        let place = content.place.as_ref();
+        ItemForm {
+            kind: kind.as_str().to_owned(),
+            status: item
+                .map(|i| i.status.clone())
+                .unwrap_or_else(|| "published".into()),
+            title: content.title.clone(),
+            summary: content.summary.clone(),
+            problem: field("problem"),
+            context: field("context"),
+            forces: field("forces"),
+            solution: field("solution"),
+            evidence: field("evidence"),
+            measures: field("measures"),
+            rationale: field("rationale"),
+            method: field("method"),
+            narrative: field("narrative"),
+            outcome: field("outcome"),
+            unit: content.unit.clone().unwrap_or_default(),
+            happened: content.happened.clone().unwrap_or_default(),
+            resources: content
+                .resources
+                .iter()
+                .map(|r| format!("{} | {}", r.title, r.href))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            relations: content
+                .relations
+                .iter()
+                .map(|r| format!("{} {}", r.kind.as_str(), r.target))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            tags: content.tags.join(", "),
+            license: content.license.clone(),
+            place_name: place.map(|p| p.name.clone()).unwrap_or_default(),
+            latitude: place
+                .and_then(|p| p.latitude)
+                .map(|l| l.to_string())
+                .unwrap_or_default(),
+            longitude: place
+                .and_then(|p| p.longitude)
+                .map(|l| l.to_string())
+                .unwrap_or_default(),
+            ..Default::default()
+        }
+    }
+
+    fn kind(&self) -> Result<Kind, ApiError> {
+        Kind::parse(&self.kind).ok_or_else(|| validation("choose pattern, metric or story"))
+    }
+
+    /// The long fields this kind has, non-empty ones only.
+    fn fields(&self, kind: Kind) -> BTreeMap<String, String> {
+        let all = [
+            ("problem", &self.problem),
+            ("context", &self.context),
+            ("forces", &self.forces),
+            ("solution", &self.solution),
+            ("evidence", &self.evidence),
+            ("measures", &self.measures),
+            ("rationale", &self.rationale),
+            ("method", &self.method),
+            ("narrative", &self.narrative),
+            ("outcome", &self.outcome),
+        ];
+        let wanted: Vec<&str> = kind.fields().iter().map(|(key, _)| *key).collect();
+        all.into_iter()
+            .filter(|(key, value)| wanted.contains(key) && !value.trim().is_empty())
+            .map(|(key, value)| (key.to_owned(), value.clone()))
+            .collect()
+    }
+
+    fn coordinate(raw: &str, what: &str) -> Result<Option<f64>, ApiError> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        raw.parse()
+            .map(Some)
+            .map_err(|_| validation(format!("{what} is a number, e.g. 52.37")))
+    }
+
+    fn resources(&self) -> Vec<GardenResource> {
+        self.resources
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(|l| match l.rsplit_once('|') {
+                Some((title, href)) => GardenResource {
+                    title: title.trim().to_owned(),
+                    href: href.trim().to_owned(),
+                },
+                None => GardenResource {
+                    title: String::new(),
+                    href: l.to_owned(),
+                },
+            })
+            .collect()
+    }
+
+    fn relations(&self) -> Result<Vec<GardenRelation>, ApiError> {
+        self.relations
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let (kind, target) = l
+                    .split_once(char::is_whitespace)
+                    .ok_or_else(|| validation(format!("a related item is `relation link`: {l:?}")))?;
+                Ok(GardenRelation {
+                    kind: kind.trim().to_owned(),
+                    target: target.trim().to_owned(),
+                })
+            })
+            .collect()
+    }
+
+    fn tags(&self) -> Vec<String> {
+        self.tags
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn place(&self) -> Result<Option<GardenPlace>, ApiError> {
+        let latitude = Self::coordinate(&self.latitude, "latitude")?;
+        let longitude = Self::coordinate(&self.longitude, "longitude")?;
+        Ok(
+            (!self.place_name.trim().is_empty() || latitude.is_some()).then(|| GardenPlace {
+                name: self.place_name.trim().to_owned(),
+                latitude,
+                longitude,
+            }),
+        )
+    }
+
+    fn optional(raw: &str) -> Option<String> {
+        Some(raw.trim().to_owned()).filter(|s| !s.is_empty())
+    }
+
+    fn new_item(&self) -> Result<NewGardenItem, ApiError> {
+        let kind = self.kind()?;
+        Ok(NewGardenItem {
+            kind: self.kind.clone(),
+            group: Self::optional(&self.group),
+            status: Self::optional(&self.status),
+            message: Self::optional(&self.message),
+            title: self.title.clone(),
+            summary: self.summary.clone(),
+            fields: self.fields(kind),
+            unit: Self::optional(&self.unit),
+            happened: Self::optional(&self.happened),
+            resources: self.resources(),
+            relations: self.relations()?,
+            tags: self.tags(),
+            license: Self::optional(&self.license),
+            place: self.place()?,
+        })
+    }
+
+    fn edit(&self, kind: Kind) -> Result<GardenItemEdit, ApiError> {
+        Ok(GardenItemEdit {
+            message: Self::optional(&self.message),
+            status: Self::optional(&self.status),
+            title: Some(self.title.clone()),
+            summary: Some(self.summary.clone()),
+            fields: Some(self.fields(kind)),
+            unit: Some(self.unit.clone()),
+            happened: Some(self.happened.clone()),
+            resources: Some(self.resources()),
+            relations: Some(self.relations()?),
+            tags: Some(self.tags()),
+            license: Some(self.license.clone()),
+            place: self.place()?,
+        })
+    }
+
+    /// The item as it would read, for the preview.
+    fn preview_html(&self) -> Result<String, ApiError> {
+        let kind = self.kind()?;
+        let body = self.new_item()?;
+        let content = Content {
+            title: body.title,
+            summary: body.summary,
+            fields: body.fields,
+            unit: body.unit,
+            happened: body.happened,
+            resources: body
+                .resources
+                .into_iter()
+                .map(|r| healthcommons_core::garden::Resource {
+                    title: r.title,
+                    href: r.href,
+                })
+                .collect(),
+            license: body.license.unwrap_or_default(),
+            ..Default::default()
+        }
+        .validated(kind)
+        .map_err(|e| validation(e.0))?;
+        Ok(content.to_html(kind))
+    }
+}
+
+#[derive(Template)]
+#[template(path = "garden_form.html")]
+struct FormPage {
+    viewer: Option<Viewer>,
+    csrf: String,
+    /// Where the form posts.
+    action: String,
+    /// Editing an existing item (its kind is fixed).
+    editing: bool,
+    form: ItemForm,
+    error: String,
+    preview_html: String,
+}
+
+async fn new_form(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> PageResult<Response> {
+    signed_in(&session)?;
+    let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
+    let kind = query
+        .get("kind")
+        .and_then(|k| Kind::parse(k))
+        .unwrap_or(Kind::Pattern);
+    let mut form = ItemForm::of(kind, None, &Content::default());
+    form.license = healthcommons_core::garden::DEFAULT_LICENSE.to_owned();
+    form.group = query.get("group").cloned().unwrap_or_default();
+    let page = render(FormPage {
+        viewer: Viewer::of(&session.0),
+        csrf,
+        action: "/garden/new".into(),
+        editing: false,
+        form,
+        error: String::new(),
+        preview_html: String::new(),
+    })?;
+    Ok((jar, page).into_response())
+}
+
+fn form_again(
+    session: &MaybeSession,
+    action: String,
+    editing: bool,
+    form: ItemForm,
+    error: String,
+    preview_html: String,
+) -> PageResult<Response> {
+    Ok(render(FormPage {
+        viewer: Viewer::of(&session.0),
+        csrf: form.csrf.clone(),
+        action,
+        editing,
+        form,
+        error,
+        preview_html,
+    })?
+    .into_response())
+}
+
+async fn create_item(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Form(form): Form<ItemForm>,
+) -> PageResult<Response> {
+    auth::check_csrf(&jar, &form.csrf)?;
+    let account = signed_in(&session)?;
+    let action = "/garden/new".to_owned();
+    if form.preview.is_some() {
+        return match form.preview_html() {
+            Ok(html) => form_again(&session, action, false, form, String::new(), html),
+            Err(err) => form_again(&session, action, false, form, err.message, String::new()),
+        };
+    }
+    let result = match form.new_item() {
+        Ok(body) => api::create(&state, &account, &body).await,
+        Err(err) => Err(err),
+    };
+    match result {
+        Ok(item) => Ok(Redirect::to(&item_path(&item)).into_response()),
+        Err(err)
+            if matches!(
+                err.kind,
+                ErrorKind::Validation | ErrorKind::Forbidden | ErrorKind::NotFound
+            ) =>
+        {
+            form_again(&session, action, false, form, err.message, String::new())
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+async fn edit_form(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Path(id): Path<i64>,
+) -> PageResult<Response> {
+    let account = signed_in(&session)?;
+    let item = item_by_local_id(&state, Some(&account.person), id).await?;
+    let kind = Kind::parse(&item.kind).unwrap_or(Kind::Pattern);
+    let form = ItemForm::of(kind, Some(&item), &garden::parse_content(&item)?);
+    let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
+    let page = render(FormPage {
+        viewer: Viewer::of(&session.0),
+        csrf,
+        action: format!("{}/edit", item_path(&item)),
+        editing: true,
+        form,
+        error: String::new(),
+        preview_html: String::new(),
+    })?;
+    Ok((jar, page).into_response())
+}
+
+async fn save_edit(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Path(id): Path<i64>,
+    Form(mut form): Form<ItemForm>,
+) -> PageResult<Response> {
+    auth::check_csrf(&jar, &form.csrf)?;
+    let account = signed_in(&session)?;
+    let item = item_by_local_id(&state, Some(&account.person), id).await?;
+    let kind = Kind::parse(&item.kind).unwrap_or(Kind::Pattern);
+    form.kind = kind.as_str().to_owned();
+    let action = format!("{}/edit", item_path(&item));
+    if form.preview.is_some() {
+        return match form.preview_html() {
+            Ok(html) => form_again(&session, action, true, form, String::new(), html),
+            Err(err) => form_again(&session, action, true, form, err.message, String::new()),
+        };
+    }
+    let result = match form.edit(kind) {
+        Ok(edit) => api::edit(&state, &account, &item.ap_id, &edit).await,
+        Err(err) => Err(err),
+    };
+    match result {
+        Ok(item) => Ok(Redirect::to(&item_path(&item)).into_response()),
+        Err(err) if matches!(err.kind, ErrorKind::Validation | ErrorKind::Forbidden) => {
+            form_again(&session, action, true, form, err.message, String::new())
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+struct LinkLine {
+    href: String,
+    label: String,
+    note: String,
+}
+
+struct AdoptionLine {
+    by: String,
+    place: String,
+    context_html: String,
+    outcome_html: String,
+    story: String,
+    via_fork: String,
+}
+
+struct SectionLine {
+    label: String,
+    html: String,
+}
+
+#[derive(Template)]
+#[template(path = "garden_item.html")]
+struct ItemPageTemplate {
+    viewer: Option<Viewer>,
+    csrf: String,
+    path: String,
+    ap_id: String,
+    kind: String,
+    title: String,
+    summary: String,
+    by: String,
+    group: String,
+    status: String,
+    license: String,
+    place: String,
+    unit: String,
+    happened: String,
+    revision: i32,
+    sections: Vec<SectionLine>,
+    resources: Vec<LinkLine>,
+    tags: Vec<String>,
+    related: Vec<LinkLine>,
+    provenance: Vec<LinkLine>,
+    origin_gone: bool,
+    is_fork: bool,
+    forks: Vec<LinkLine>,
+    adoptions: Vec<AdoptionLine>,
+    /// Places of adoptions with coordinates, for the map link list.
+    mapped: Vec<LinkLine>,
+    can_edit: bool,
+    remote_url: String,
+}
+
+/// A link to an item: its page here when known, else its id.
+async fn link_to(state: &AppState, ap_id: &str) -> PageResult<(String, String)> {
+    Ok(match queries::garden::by_ap_id(state.db(), ap_id).await? {
+        Some(item) if item.deleted_at.is_none() => (item_path(&item), item.title),
+        _ => (ap_id.to_owned(), ap_id.to_owned()),
+    })
+}
+
+async fn item_page(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Path(id): Path<i64>,
+) -> PageResult<Response> {
+    let viewer = session.0.as_ref().map(|a| &a.person);
+    let item = item_by_local_id(&state, viewer, id).await?;
+    show_item(&state, jar, session, item).await
+}
+
+async fn show_item(
+    state: &AppState,
+    jar: CookieJar,
+    session: MaybeSession,
+    item: garden_item::Model,
+) -> PageResult<Response> {
+    let viewer = session.0.as_ref().map(|a| &a.person);
+    let page = garden::page(state.db(), viewer, &item.ap_id).await?;
+    let view = &page.view;
+    let content = &view.content;
+    let mut provenance = Vec::new();
+    for origin in &view.provenance {
+        let (href, label) = link_to(state, &origin.id).await?;
+        provenance.push(LinkLine {
+            href,
+            label,
+            note: format!("revision {}", origin.revision),
+        });
+    }
+    let can_edit = session.0.as_ref().is_some_and(|a| {
+        view.item.local
+            && (view.item.author_id == Some(a.person.id)
+                || a.role() >= healthcommons_service::accounts::Role::Moderator)
+    });
+    let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
+    let adoptions: Vec<AdoptionLine> = page
+        .adoptions
+        .iter()
+        .map(|a| AdoptionLine {
+            by: a.by.as_ref().map(|b| b.handle()).unwrap_or_default(),
+            place: a.adoption.place_name.clone().unwrap_or_default(),
+            context_html: a.adoption.context_html.clone(),
+            outcome_html: a.adoption.outcome_html.clone(),
+            story: a.adoption.story.clone().unwrap_or_default(),
+            via_fork: if a.item.id == view.item.id {
+                String::new()
+            } else {
+                item_path(&a.item)
+            },
+        })
+        .collect();
+    let mapped = page
+        .adoptions
+        .iter()
+        .filter_map(|a| {
+            let (lat, lon) = (a.adoption.latitude?, a.adoption.longitude?);
+            Some(LinkLine {
+                href: format!("https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=12/{lat}/{lon}"),
+                label: a
+                    .adoption
+                    .place_name
+                    .clone()
+                    .unwrap_or_else(|| format!("{lat}, {lon}")),
+                note: a.by.as_ref().map(|b| b.handle()).unwrap_or_default(),
+            })
+        })
+        .collect();
+    let template = ItemPageTemplate {
+        viewer: Viewer::of(&session.0),
+        csrf,
+        path: item_path(&view.item),
+        ap_id: view.item.ap_id.clone(),
+        kind: view.item.kind.clone(),
+        title: view.item.title.clone(),
+        summary: view.item.summary.clone(),
+        by: view.author.as_ref().map(|a| a.handle()).unwrap_or_default(),
+        group: view.group.as_ref().map(|g| g.handle()).unwrap_or_default(),
+        status: view.item.status.clone(),
+        license: view.item.license.clone(),
+        place: view.item.place_name.clone().unwrap_or_default(),
+        unit: content.unit.clone().unwrap_or_default(),
+        happened: content.happened.clone().unwrap_or_default(),
+        revision: view.item.revision,
+        sections: view
+            .kind
+            .fields()
+            .iter()
+            .filter_map(|(key, label)| {
+                content.fields.get(*key).map(|markdown| SectionLine {
+                    label: (*label).to_owned(),
+                    html: healthcommons_core::text::markdown_to_html(markdown),
+                })
+            })
+            .collect(),
+        resources: content
+            .resources
+            .iter()
+            .map(|r| LinkLine {
+                href: r.href.clone(),
+                label: r.title.clone(),
+                note: String::new(),
+            })
+            .collect(),
+        tags: content.tags.clone(),
+        related: page
+            .related
+            .iter()
+            .map(|r| LinkLine {
+                href: r.item.as_ref().map(item_path).unwrap_or_else(|| r.target.clone()),
+                label: r
+                    .item
+                    .as_ref()
+                    .map(|i| i.title.clone())
+                    .unwrap_or_else(|| r.target.clone()),
+                note: if r.incoming {
+                    format!("{} this", r.relation.label())
+                } else {
+                    r.relation.label().to_owned()
+                },
+            })
+            .collect(),
+        provenance,
+        origin_gone: view.item.origin_gone,
+        is_fork: view.item.forked_from.is_some(),
+        forks: page
+            .forks
+            .iter()
+            .map(|f| LinkLine {
+                href: item_path(&f.item),
+                label: f.item.title.clone(),
+                note: f.author.as_ref().map(|a| a.handle()).unwrap_or_default(),
+            })
+            .collect(),
+        adoptions,
+        mapped,
+        can_edit,
+        remote_url: if view.item.local {
+            String::new()
+        } else {
+            view.item.url.clone().unwrap_or_else(|| view.item.ap_id.clone())
+        },
+    };
+    Ok((jar, render(template)?).into_response())
+}
+
+/// A local item's id: its `Article` for servers, its page for people.
+async fn item_at_id(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> PageResult<Response> {
+    let ap_id = format!("{}/garden/{token}", state.context().node.urls.base());
+    let json = negotiation::wants_activity_json(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
+    let item = queries::garden::by_ap_id(state.db(), &ap_id)
+        .await?
+        .filter(|i| i.local && (json || i.deleted_at.is_none()));
+    let Some(item) = item.filter(|i| i.status == queries::garden::PUBLISHED || !json) else {
+        return Err(PageError(ApiError::new(
+            ErrorKind::NotFound,
+            "no such garden item",
+        )));
+    };
+    let mut response = if !json {
+        show_item(&state, jar, session, item).await?
+    } else if item.deleted_at.is_some() {
+        let mut gone = healthcommons_federation_json(tombstone_json(&item.ap_id, item.deleted_at));
+        *gone.status_mut() = StatusCode::GONE;
+        gone
+    } else {
+        match article_of(state.db(), &state.context().node.urls, &item).await {
+            Ok(article) => healthcommons_federation_json(serde_json::to_value(article).unwrap_or_default()),
+            Err(err) => {
+                error!(%err, "could not render a garden item");
+                return Err(PageError(ApiError::new(ErrorKind::Internal, "internal error")));
+            }
+        }
+    };
+    response
+        .headers_mut()
+        .insert(header::VARY, header::HeaderValue::from_static("Accept"));
+    Ok(response)
+}
+
+fn healthcommons_federation_json(value: serde_json::Value) -> Response {
+    crate::activitypub::activity_json(value)
+}
+
+struct RevisionLine {
+    number: i32,
+    message: String,
+    by: String,
+    at: String,
+}
+
+#[derive(Template)]
+#[template(path = "garden_history.html")]
+struct HistoryPage {
+    viewer: Option<Viewer>,
+    csrf: String,
+    path: String,
+    title: String,
+    current: i32,
+    can_edit: bool,
+    revisions: Vec<RevisionLine>,
+}
+
+async fn history_page(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Path(id): Path<i64>,
+) -> PageResult<Response> {
+    let viewer = session.0.as_ref().map(|a| &a.person);
+    let item = item_by_local_id(&state, viewer, id).await?;
+    let (item, revisions) = garden::revisions(state.db(), viewer, &item.ap_id).await?;
+    let authors =
+        queries::actors::by_ids(state.db(), revisions.iter().filter_map(|r| r.author_id).collect()).await?;
+    let can_edit = session.0.as_ref().is_some_and(|a| {
+        item.local
+            && (item.author_id == Some(a.person.id)
+                || a.role() >= healthcommons_service::accounts::Role::Moderator)
+    });
+    let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
+    let page = render(HistoryPage {
+        viewer: Viewer::of(&session.0),
+        csrf,
+        path: item_path(&item),
+        title: item.title.clone(),
+        current: item.revision,
+        can_edit,
+        revisions: revisions
+            .iter()
+            .map(|r| RevisionLine {
+                number: r.number,
+                message: r.message.clone(),
+                by: r
+                    .author_id
+                    .and_then(|id| authors.iter().find(|a| a.id == id))
+                    .map(|a| a.handle())
+                    .unwrap_or_default(),
+                at: r.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            })
+            .collect(),
+    })?;
+    Ok((jar, page).into_response())
+}
+
+struct DiffSection {
+    field: String,
+    lines: Vec<(String, String)>,
+}
+
+fn diff_sections(changes: Vec<healthcommons_core::garden::FieldDiff>) -> Vec<DiffSection> {
+    changes
+        .into_iter()
+        .map(|change| DiffSection {
+            field: change.field,
+            lines: change
+                .lines
+                .into_iter()
+                .map(|line| match line {
+                    DiffLine::Same(t) => ("same".to_owned(), t),
+                    DiffLine::Added(t) => ("added".to_owned(), t),
+                    DiffLine::Removed(t) => ("removed".to_owned(), t),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "garden_diff.html")]
+struct DiffPage {
+    viewer: Option<Viewer>,
+    csrf: String,
+    path: String,
+    title: String,
+    heading: String,
+    sections: Vec<DiffSection>,
+    /// For an upstream comparison: whether the viewer may pull.
+    can_pull: bool,
+    error: String,
+}
+
+#[derive(Deserialize)]
+struct DiffQuery {
+    from: i32,
+    to: i32,
+}
+
+async fn diff_page(
+    State(state): State<AppState>,
+    session: MaybeSession,
+    Path(id): Path<i64>,
+    Query(query): Query<DiffQuery>,
+) -> PageResult<Response> {
+    let viewer = session.0.as_ref().map(|a| &a.person);
+    let item = item_by_local_id(&state, viewer, id).await?;
+    let changes = garden::diff(state.db(), viewer, &item.ap_id, query.from, query.to).await?;
+    Ok(render(DiffPage {
+        viewer: Viewer::of(&session.0),
+        csrf: String::new(),
+        path: item_path(&item),
+        title: item.title.clone(),
+        heading: format!("Changes from revision {} to revision {}", query.from, query.to),
+        sections: diff_sections(changes),
+        can_pull: false,
+        error: String::new(),
+    })?
+    .into_response())
+}
+
+async fn upstream_page(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Path(id): Path<i64>,
+) -> PageResult<Response> {
+    let viewer = session.0.as_ref().map(|a| &a.person);
+    let item = item_by_local_id(&state, viewer, id).await?;
+    let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
+    let (heading, sections, can_pull, error) = match api::upstream(&state, viewer, &item.ap_id).await {
+        Ok(upstream) => (
+            format!(
+                "Upstream changes since revision {} (upstream is at revision {})",
+                upstream.since_revision, upstream.origin.revision
+            ),
+            diff_sections(upstream.changes),
+            upstream.origin.revision > upstream.since_revision
+                && item.local
+                && session
+                    .0
+                    .as_ref()
+                    .is_some_and(|a| item.author_id == Some(a.person.id)),
+            String::new(),
+        ),
+        Err(err) => ("Upstream changes".to_owned(), Vec::new(), false, err.message),
+    };
+    let page = render(DiffPage {
+        viewer: Viewer::of(&session.0),
+        csrf,
+        path: item_path(&item),
+        title: item.title.clone(),
+        heading,
+        sections,
+        can_pull,
+        error,
+    })?;
+    Ok((jar, page).into_response())
+}
+
+#[derive(Deserialize)]
+struct ActionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    revision: Option<i32>,
+    #[serde(default)]
+    message: String,
+}
+
+async fn revert(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Path(id): Path<i64>,
+    Form(form): Form<ActionForm>,
+) -> PageResult<Response> {
+    auth::check_csrf(&jar, &form.csrf)?;
+    let account = signed_in(&session)?;
+    let item = item_by_local_id(&state, Some(&account.person), id).await?;
+    let revision = form.revision.ok_or_else(|| validation("choose a revision"))?;
+    let publisher = healthcommons_federation::publisher::OutboxPublisher::from_context(state.context());
+    garden::revert(state.db(), &publisher, &account, &item.ap_id, revision).await?;
+    Ok(Redirect::to(&item_path(&item)).into_response())
+}
+
+async fn fork(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Path(id): Path<i64>,
+    Form(form): Form<ActionForm>,
+) -> PageResult<Response> {
+    auth::check_csrf(&jar, &form.csrf)?;
+    let account = signed_in(&session)?;
+    let item = item_by_local_id(&state, Some(&account.person), id).await?;
+    let message = Some(form.message.trim()).filter(|m| !m.is_empty());
+    let fork = api::fork(&state, &account, &item.ap_id, message).await?;
+    Ok(Redirect::to(&item_path(&fork)).into_response())
+}
+
+async fn pull(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Path(id): Path<i64>,
+    Form(form): Form<ActionForm>,
+) -> PageResult<Response> {
+    auth::check_csrf(&jar, &form.csrf)?;
+    let account = signed_in(&session)?;
+    let item = item_by_local_id(&state, Some(&account.person), id).await?;
+    api::pull(&state, &account, &item.ap_id).await?;
+    Ok(Redirect::to(&format!("{}/history", item_path(&item))).into_response())
+}
+
+#[derive(Deserialize, Default)]
+struct AdoptForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    context: String,
+    #[serde(default)]
+    outcome: String,
+    #[serde(default)]
+    story: String,
+    #[serde(default)]
+    metrics: String,
+    #[serde(default)]
+    place_name: String,
+    #[serde(default)]
+    latitude: String,
+    #[serde(default)]
+    longitude: String,
+}
+
+#[derive(Template)]
+#[template(path = "garden_adopt.html")]
+struct AdoptPage {
+    viewer: Option<Viewer>,
+    csrf: String,
+    path: String,
+    title: String,
+    form: AdoptForm,
+    error: String,
+}
+
+async fn adopt_form(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Path(id): Path<i64>,
+) -> PageResult<Response> {
+    let account = signed_in(&session)?;
+    let item = item_by_local_id(&state, Some(&account.person), id).await?;
+    let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
+    let page = render(AdoptPage {
+        viewer: Viewer::of(&session.0),
+        csrf,
+        path: item_path(&item),
+        title: item.title,
+        form: AdoptForm::default(),
+        error: String::new(),
+    })?;
+    Ok((jar, page).into_response())
+}
+
+async fn adopt(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Path(id): Path<i64>,
+    Form(form): Form<AdoptForm>,
+) -> PageResult<Response> {
+    auth::check_csrf(&jar, &form.csrf)?;
+    let account = signed_in(&session)?;
+    let item = item_by_local_id(&state, Some(&account.person), id).await?;
+    let body = (|| {
+        let latitude = ItemForm::coordinate(&form.latitude, "latitude")?;
+        let longitude = ItemForm::coordinate(&form.longitude, "longitude")?;
+        Ok::<_, ApiError>(NewAdoption {
+            context: form.context.clone(),
+            outcome: form.outcome.clone(),
+            story: Some(form.story.trim().to_owned()).filter(|s| !s.is_empty()),
+            metrics: form.metrics.split_whitespace().map(str::to_owned).collect(),
+            place: (!form.place_name.trim().is_empty() || latitude.is_some()).then(|| GardenPlace {
+                name: form.place_name.trim().to_owned(),
+                latitude,
+                longitude,
+            }),
+        })
+    })();
+    let result = match body {
+        Ok(body) => api::adopt(&state, &account, &item.ap_id, &body).await,
+        Err(err) => Err(err),
+    };
+    match result {
+        Ok(_) => Ok(Redirect::to(&format!("{}#adoptions", item_path(&item))).into_response()),
+        Err(err) if matches!(err.kind, ErrorKind::Validation | ErrorKind::NotFound) => {
+            Ok(render(AdoptPage {
+                viewer: Viewer::of(&session.0),
+                csrf: form.csrf.clone(),
+                path: item_path(&item),
+                title: item.title,
+                form,
+                error: err.message,
+            })?
+            .into_response())
+        }
+        Err(err) => Err(err.into()),
+    }
+}
