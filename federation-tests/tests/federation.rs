@@ -1776,3 +1776,344 @@ async fn replies_that_arrive_before_their_parent_end_in_the_right_state() {
         "nothing is sent to a blocked node"
     );
 }
+
+/// GET a garden item through the API of `node`, once `check` holds.
+async fn wait_for_item(node: &Node, id: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    wait_for(&format!("{what} on {}", node.name), PATIENCE, || async {
+        let response = client()
+            .get(format!("{}/api/v1/garden/{}", node.base, encoded(id)))
+            .send()
+            .await
+            .ok()?;
+        let body: Value = response.json().await.ok()?;
+        check(&body).then_some(body)
+    })
+    .await
+}
+
+/// Expand a JSON-LD document with pyld (Debian's python3-pyld). The
+/// ActivityStreams context is served from a stand-in (its terms under the AS
+/// namespace) because the suite has no network; our own context is embedded.
+fn expand_json_ld(document: &Value) -> Value {
+    let script = r#"
+import json, sys
+from pyld import jsonld
+def loader(url, options=None):
+    if url.startswith("https://www.w3.org/ns/activitystreams"):
+        return {"contextUrl": None, "documentUrl": url, "document": {"@context": {
+            "@vocab": "https://www.w3.org/ns/activitystreams#", "id": "@id", "type": "@type",
+            "as": "https://www.w3.org/ns/activitystreams#"}}}
+    raise Exception("no network in the suite: " + url)
+jsonld.set_document_loader(loader)
+print(json.dumps(jsonld.expand(json.load(sys.stdin))))
+"#;
+    let mut child = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 with pyld (apt-get install python3-pyld; .ci/run installs it)");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(document.to_string().as_bytes()).expect("write");
+    }
+    let output = child.wait_with_output().expect("pyld");
+    assert!(output.status.success(), "pyld failed");
+    serde_json::from_slice(&output.stdout).expect("expanded JSON-LD")
+}
+
+#[tokio::test]
+async fn a_pattern_is_forked_revised_pulled_adopted_and_deleted_across_three_nodes() {
+    let (alpha, beta, gamma) = tokio::join!(
+        Node::start(NODE, "alpha.test", &[]),
+        Node::start(NODE, "beta.test", &[]),
+        Node::start(NODE, "gamma.test", &[])
+    );
+    let ana = alpha.user("ana").await;
+    let group_id = create_group(&alpha, &ana, "commons").await;
+    let handle = format!("@commons@{}", alpha.domain);
+    let bea = beta.user("bea").await;
+    assert_eq!(follow(&beta, &bea, &handle).await.status(), 202);
+    let peer = MastodonPeer::start(Duration::ZERO).await;
+    let follow_activity = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{}/follows/1", peer.base), "type": "Follow", "actor": peer.actor_id("mia"), "object": group_id,
+    });
+    assert_eq!(
+        peer.deliver("mia", &format!("{group_id}/inbox"), &follow_activity)
+            .await
+            .status(),
+        202
+    );
+    wait_for_count(&alpha, "commons", 2).await;
+    wait_for("beta's membership", PATIENCE, || async {
+        follow_states(&beta, &bea)
+            .await
+            .contains(&(group_id.clone(), "accepted".to_owned()))
+            .then_some(())
+    })
+    .await;
+
+    // A pattern planted on alpha, published to the group.
+    let (status, created) = api(
+        &alpha,
+        &ana,
+        reqwest::Method::POST,
+        "/api/v1/garden",
+        Some(&json!({
+            "kind": "pattern", "group": "commons", "title": "Walking prescriptions",
+            "summary": "GPs prescribe a weekly group walk instead of a pill.",
+            "fields": {"problem": "Isolation makes people ill.", "context": "Neighbourhood practices.",
+                       "forces": "Time\nWeather", "solution": "Walk **together** every Monday.",
+                       "evidence": "Fewer visits to the GP."},
+            "resources": [{"title": "Guide", "href": "https://guide.example/walks"}],
+            "relations": [{"kind": "complements", "target": "https://elsewhere.example/garden/1"}],
+            "tags": ["walking", "Prescribing"], "place": {"name": "Leeds", "latitude": 53.8, "longitude": -1.55}
+        })),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let pattern = created["id"].as_str().expect("id").to_owned();
+
+    // It reaches beta through the group.
+    let on_beta = wait_for_item(&beta, &pattern, "the pattern", |i| {
+        i["title"] == "Walking prescriptions"
+    })
+    .await;
+    assert_eq!(
+        on_beta["content"]["fields"]["solution"],
+        "Walk **together** every Monday."
+    );
+    assert_eq!(on_beta["tags"], json!(["prescribing", "walking"]));
+    assert_eq!(on_beta["local"], false);
+
+    // The Mastodon follower gets a boost of the item; the item reads as an
+    // Article with its title, its essence and a link to a page that works.
+    wait_for("the boost at the peer", PATIENCE, || async {
+        peer.received()
+            .into_iter()
+            .find(|d| d.body["type"] == "Announce" && d.body["object"] == pattern.as_str())
+    })
+    .await;
+    let article: Value = client()
+        .get(&pattern)
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .expect("article")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(article["type"], "Article");
+    assert_eq!(article["name"], "Walking prescriptions");
+    assert_eq!(
+        article["summary"],
+        "GPs prescribe a weekly group walk instead of a pill."
+    );
+    let link = article["url"].as_str().expect("url");
+    let page = client().get(link).send().await.expect("page");
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.expect("html");
+    assert!(html.contains("Walking prescriptions") && html.contains("<strong>together</strong>"));
+
+    // Expanded by a JSON-LD processor, every structured part has our IRI.
+    let expanded = expand_json_ld(&article);
+    let node = &expanded[0];
+    let ns = "https://w3id.org/healthcommons/ns#";
+    for term in [
+        "gardenKind",
+        "revision",
+        "license",
+        "problem",
+        "context",
+        "forces",
+        "solution",
+        "evidence",
+        "resources",
+        "complements",
+    ] {
+        assert!(
+            node.get(format!("{ns}{term}")).is_some(),
+            "{term} expands to {ns}{term}: {node}"
+        );
+    }
+    assert_eq!(
+        node[format!("{ns}complements")][0]["@id"],
+        "https://elsewhere.example/garden/1"
+    );
+    let context_doc: Value = client()
+        .get(format!("{}/ns/garden", alpha.base))
+        .send()
+        .await
+        .expect("context")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(context_doc["@context"]["solution"], "hc:solution");
+
+    // bea forks it into beta's garden; alpha hears of it.
+    let (status, forked) = api(
+        &beta,
+        &bea,
+        reqwest::Method::POST,
+        &format!("/api/v1/garden/{}/fork", encoded(&pattern)),
+        Some(&json!({"message": "For our rural practice"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{forked}");
+    let fork = forked["id"].as_str().expect("id").to_owned();
+    assert!(fork.starts_with(&beta.base));
+    let on_alpha = wait_for_item(&alpha, &pattern, "the fork", |i| {
+        i["forks"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|f| f["id"] == fork.as_str()))
+    })
+    .await;
+    assert!(
+        on_alpha["forks"][0]["author"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("@bea@"))
+    );
+
+    // bea changes the forces; ana revises the solution and the forces on alpha.
+    let (status, _) = api(
+        &beta,
+        &bea,
+        reqwest::Method::PATCH,
+        &format!("/api/v1/garden/{}", encoded(&fork)),
+        Some(&json!({"fields": {"problem": "Isolation makes people ill.", "context": "Neighbourhood practices.",
+                                 "forces": "Distance", "solution": "Walk **together** every Monday.",
+                                 "evidence": "Fewer visits to the GP."}, "message": "Rural forces"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = api(
+        &alpha,
+        &ana,
+        reqwest::Method::PATCH,
+        &format!("/api/v1/garden/{}", encoded(&pattern)),
+        Some(&json!({"fields": {"problem": "Isolation makes people ill.", "context": "Neighbourhood practices.",
+                                 "forces": "Time\nWeather\nDogs", "solution": "Walk together every Monday and Thursday.",
+                                 "evidence": "Fewer visits to the GP."}, "message": "Twice a week"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    wait_for_item(&beta, &pattern, "the revision", |i| i["revision"] == 2).await;
+    let (status, upstream) = api::<Value>(
+        &beta,
+        &bea,
+        reqwest::Method::GET,
+        &format!("/api/v1/garden/{}/upstream", encoded(&fork)),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{upstream}");
+    assert_eq!(
+        (
+            upstream["since_revision"].as_i64(),
+            upstream["upstream_revision"].as_i64()
+        ),
+        (Some(1), Some(2))
+    );
+    let changed: Vec<&str> = upstream["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter_map(|c| c["field"].as_str())
+        .collect();
+    assert_eq!(changed, vec!["forces", "solution"]);
+    let (status, pulled) = api::<Value>(
+        &beta,
+        &bea,
+        reqwest::Method::POST,
+        &format!("/api/v1/garden/{}/pull", encoded(&fork)),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{pulled}");
+    assert_eq!(pulled["taken"], json!(["solution"]));
+    assert_eq!(pulled["conflicts"], json!(["forces"]));
+    let fork_now = wait_for_item(&beta, &fork, "the pulled fork", |_| true).await;
+    assert_eq!(
+        fork_now["content"]["fields"]["solution"],
+        "Walk together every Monday and Thursday."
+    );
+    assert_eq!(fork_now["content"]["fields"]["forces"], "Distance");
+    assert_eq!(fork_now["forked_revision"], 2);
+
+    // gus on gamma adopts beta's fork with a story; alpha and beta both show it.
+    let gus = gamma.user("gus").await;
+    let (status, story) = api(
+        &gamma,
+        &gus,
+        reqwest::Method::POST,
+        "/api/v1/garden",
+        Some(
+            &json!({"kind": "story", "title": "Dales walkers", "summary": "Forty people walk weekly now.",
+                     "fields": {"narrative": "We started in May."}, "happened": "2026"}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{story}");
+    let story = story["id"].as_str().expect("id").to_owned();
+    let (status, adopted) = api(
+        &gamma,
+        &gus,
+        reqwest::Method::POST,
+        &format!("/api/v1/garden/{}/adoptions", encoded(&fork)),
+        Some(
+            &json!({"context": "Three villages in the Dales", "outcome": "GP visits down a fifth",
+                     "story": story, "place": {"name": "Skipton", "latitude": 53.96, "longitude": -2.02}}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{adopted}");
+    let adoption = adopted["id"].as_str().expect("id").to_owned();
+    for (node, id) in [(&beta, &fork), (&alpha, &pattern)] {
+        let item = wait_for_item(node, id, "the adoption", |i| {
+            i["adoptions"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|a| a["id"] == adoption.as_str()))
+        })
+        .await;
+        let recorded = &item["adoptions"][0];
+        assert_eq!(recorded["item"], fork.as_str());
+        assert_eq!(recorded["story"], story.as_str());
+        assert_eq!(recorded["place"]["name"], "Skipton");
+        assert!(recorded["by"].as_str().is_some_and(|b| b.starts_with("@gus@")));
+    }
+
+    // Deleting the pattern on alpha leaves the fork with provenance that says the origin is gone.
+    let (status, _) = api::<Value>(
+        &alpha,
+        &ana,
+        reqwest::Method::DELETE,
+        &format!("/api/v1/garden/{}", encoded(&pattern)),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let fork_after = wait_for_item(&beta, &fork, "the origin gone", |i| i["origin_gone"] == true).await;
+    assert_eq!(fork_after["provenance"][0]["id"], pattern.as_str());
+    assert_eq!(
+        fork_after["content"]["fields"]["solution"],
+        "Walk together every Monday and Thursday."
+    );
+    let gone = client()
+        .get(&pattern)
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .expect("tombstone");
+    assert_eq!(gone.status(), 410);
+    let (status, _) = api::<Value>(
+        &beta,
+        &bea,
+        reqwest::Method::GET,
+        &format!("/api/v1/garden/{}/upstream", encoded(&fork)),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+}

@@ -888,6 +888,18 @@ pub async fn adopt(
     body: &NewAdoption,
 ) -> ApiResult<healthcommons_db::entities::adoption::Model> {
     let item = known_item(state, id).await?;
+    // The adoption goes up the item's chain of forks: make each link known
+    // here so its author can be told. A link that cannot be fetched is skipped.
+    if let Some(row) = healthcommons_db::queries::garden::by_ap_id(state.db(), &item)
+        .await
+        .map_err(healthcommons_service::ServiceError::from)?
+    {
+        for origin in garden::view(state.db(), row).await?.provenance {
+            if let Err(err) = resolve::resolve_garden_item(&origin.id, &state.data()).await {
+                tracing::debug!(%err, origin = %origin.id, "an origin of an adopted fork could not be fetched");
+            }
+        }
+    }
     let story = match body.story.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(story) => Some(known_item(state, story).await?),
         None => None,
