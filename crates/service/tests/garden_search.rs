@@ -1,0 +1,283 @@
+//! Full-text search over the garden finds the same items in the same order
+//! on SQLite (FTS5) and PostgreSQL (tsvector), for a fixed corpus. CI sets
+//! `HEALTHCOMMONS_TEST_POSTGRES_URL` so both run; without it only SQLite does.
+
+use chrono::{Duration, TimeZone, Utc};
+use healthcommons_core::garden::{Content, Kind, Place};
+use healthcommons_db::{Db, entities::actor, queries, queries::posts::Page, testing};
+use healthcommons_service::garden::{self, Query, RemoteItem, StoredItem};
+use sea_orm::ActiveValue::Set;
+
+/// (kind, title, summary, a field's text, tags, place)
+const CORPUS: &[(&str, &str, &str, &str, &[&str], &str)] = &[
+    (
+        "pattern",
+        "Walking prescriptions",
+        "GPs prescribe a weekly walk.",
+        "Walk together every Monday.",
+        &["walking", "prescribing"],
+        "Leeds",
+    ),
+    (
+        "pattern",
+        "Peer support circles",
+        "Patients meet to share what helps.",
+        "Self-help groups meet monthly.",
+        &["peer-support"],
+        "Zürich",
+    ),
+    (
+        "pattern",
+        "Community kitchens",
+        "Cook and eat together.",
+        "A café opens its kitchen on Sundays.",
+        &["food"],
+        "Lyon",
+    ),
+    (
+        "pattern",
+        "Green social prescribing",
+        "Gardening as therapy.",
+        "Walkers and gardeners share plots.",
+        &["gardening", "prescribing"],
+        "Leeds",
+    ),
+    (
+        "pattern",
+        "Health champions",
+        "Neighbours trained to share health information.",
+        "Champions meet 24/7 online.",
+        &["training"],
+        "Bristol",
+    ),
+    (
+        "metric",
+        "Weekly active walkers",
+        "People who walked at least once a week.",
+        "Count walkers at each walk.",
+        &["walking"],
+        "",
+    ),
+    (
+        "metric",
+        "GP visits per patient",
+        "Visits in the last year.",
+        "From practice records.",
+        &["prescribing"],
+        "",
+    ),
+    (
+        "metric",
+        "Loneliness score",
+        "UCLA three-item scale.",
+        "Ask at the start and after six months.",
+        &["wellbeing"],
+        "",
+    ),
+    (
+        "story",
+        "Dales walkers",
+        "Forty people walk weekly now.",
+        "We started walking in May 2025.",
+        &["walking"],
+        "Skipton",
+    ),
+    (
+        "story",
+        "Café conversations",
+        "A café became a meeting place.",
+        "Older people come on Tuesdays.",
+        &["food", "wellbeing"],
+        "Lyon",
+    ),
+    (
+        "story",
+        "Self-help in Zürich",
+        "Peer circles for chronic pain.",
+        "Twelve circles meet monthly.",
+        &["peer-support"],
+        "Zürich",
+    ),
+    (
+        "pattern",
+        "Walk leaders",
+        "Volunteers lead walks.",
+        "Leaders walk at the pace of the slowest.",
+        &["walking", "volunteering"],
+        "Bristol",
+    ),
+];
+
+const QUERIES: &[(&str, Option<Kind>, Option<&str>, Option<&str>)] = &[
+    ("walk", None, None, None),
+    ("walkers", None, None, None),
+    ("walk", Some(Kind::Metric), None, None),
+    ("walk weekly", None, None, None),
+    ("café", None, None, None),
+    ("cafe", None, None, None),
+    ("zürich", None, None, None),
+    ("self-help", None, None, None),
+    ("24/7", None, None, None),
+    ("prescrib", None, None, None),
+    ("", None, Some("prescribing"), None),
+    ("", Some(Kind::Story), None, None),
+    ("meet", None, None, Some("zür")),
+    ("nothing-like-this", None, None, None),
+];
+
+async fn remote_author(db: &Db) -> actor::Model {
+    let now = Utc::now();
+    let ap_id = "https://far.example/u/writer";
+    queries::actors::insert(
+        db,
+        actor::ActiveModel {
+            ap_id: Set(ap_id.into()),
+            kind: Set(queries::actors::PERSON.into()),
+            local: Set(false),
+            username: Set("writer".into()),
+            host: Set("far.example".into()),
+            inbox: Set(format!("{ap_id}/inbox")),
+            public_key_id: Set(format!("{ap_id}#main-key")),
+            public_key_pem: Set("pem".into()),
+            manually_approves_followers: Set(false),
+            discoverable: Set(true),
+            published: Set(now),
+            last_fetched_at: Set(now),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("author")
+}
+
+async fn load_corpus(db: &Db) {
+    let author = remote_author(db).await;
+    let start = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().expect("date");
+    for (index, (kind, title, summary, text, tags, place)) in CORPUS.iter().enumerate() {
+        let kind = Kind::parse(kind).expect("kind");
+        let field = kind.fields()[0].0.to_owned();
+        let content = Content {
+            title: (*title).into(),
+            summary: (*summary).into(),
+            fields: [(field, (*text).to_owned())].into(),
+            tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+            license: "CC-BY-SA-4.0".into(),
+            place: (!place.is_empty()).then(|| Place {
+                name: (*place).into(),
+                latitude: None,
+                longitude: None,
+            }),
+            ..Default::default()
+        };
+        let stored = garden::store_remote(
+            db,
+            RemoteItem {
+                ap_id: format!("https://far.example/garden/{index}"),
+                url: None,
+                kind,
+                author: author.clone(),
+                group: None,
+                content,
+                revision: 1,
+                message: None,
+                provenance: Vec::new(),
+                published: start + Duration::days(index as i64),
+                updated: None,
+            },
+        )
+        .await
+        .expect("store");
+        assert!(matches!(stored, StoredItem::Created(_)));
+    }
+}
+
+async fn results(db: &Db) -> Vec<Vec<String>> {
+    let mut all = Vec::new();
+    for (text, kind, tag, place) in QUERIES {
+        let found = garden::search(
+            db,
+            None,
+            Query {
+                text,
+                kind: *kind,
+                tag: *tag,
+                place: *place,
+                drafts: false,
+            },
+            Page { number: 1, size: 50 },
+        )
+        .await
+        .expect("search");
+        all.push(found.into_iter().map(|v| v.item.title).collect());
+    }
+    all
+}
+
+#[tokio::test]
+async fn search_finds_the_same_items_in_the_same_order_on_every_backend() {
+    let mut per_backend = Vec::new();
+    for backend in testing::backends() {
+        let db = testing::fresh(backend).await.expect(backend);
+        load_corpus(&db).await;
+        per_backend.push((backend, results(&db).await));
+    }
+    let (_, sqlite) = &per_backend[0];
+    let expect = |query: usize, titles: &[&str]| {
+        assert_eq!(sqlite[query], titles, "query {:?}", QUERIES[query]);
+    };
+    // Titles with the words rank first, then summaries, then newest.
+    expect(
+        0,
+        &[
+            "Walk leaders",
+            "Dales walkers",
+            "Weekly active walkers",
+            "Walking prescriptions",
+            "Green social prescribing",
+        ],
+    );
+    expect(
+        1,
+        &[
+            "Dales walkers",
+            "Weekly active walkers",
+            "Green social prescribing",
+        ],
+    );
+    expect(2, &["Weekly active walkers"]);
+    expect(
+        3,
+        &["Weekly active walkers", "Dales walkers", "Walking prescriptions"],
+    );
+    expect(4, &["Café conversations", "Community kitchens"]);
+    // No accent folding on either side: "cafe" is another word.
+    expect(5, &[]);
+    expect(6, &["Self-help in Zürich", "Peer support circles"]);
+    expect(7, &["Self-help in Zürich", "Peer support circles"]);
+    expect(8, &["Health champions"]);
+    expect(
+        9,
+        &[
+            "Green social prescribing",
+            "Walking prescriptions",
+            "GP visits per patient",
+        ],
+    );
+    expect(
+        10,
+        &[
+            "GP visits per patient",
+            "Green social prescribing",
+            "Walking prescriptions",
+        ],
+    );
+    expect(
+        11,
+        &["Self-help in Zürich", "Café conversations", "Dales walkers"],
+    );
+    expect(12, &["Peer support circles", "Self-help in Zürich"]);
+    expect(13, &[]);
+    for (backend, found) in &per_backend[1..] {
+        assert_eq!(found, sqlite, "{backend} and SQLite disagree");
+    }
+}
