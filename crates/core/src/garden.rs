@@ -647,7 +647,12 @@ mod tests {
             title: "x".into(),
             href: "javascript:alert(1)".into(),
         });
-        assert!(link.validated(Kind::Pattern).unwrap_err().0.contains("http"));
+        assert!(
+            link.validated(Kind::Pattern)
+                .expect_err("a javascript link")
+                .0
+                .contains("http")
+        );
 
         let mut relation = pattern("a", "b");
         relation.relations.push(Relation {

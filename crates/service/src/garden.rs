@@ -894,16 +894,13 @@ pub async fn search(
                 .filter(|w| text_words.iter().any(|t| t.starts_with(w.as_str())))
                 .count()
         };
-        let mut scored: Vec<((usize, usize, DateTime<Utc>, i64), garden_item::Model)> = rows
-            .into_iter()
-            .map(|r| ((score(&r.title), score(&r.summary), r.published, r.id), r))
-            .collect();
-        scored.sort_by(|a, b| b.0.cmp(&a.0));
-        rows = scored
+        rows.sort_by_cached_key(|r| {
+            std::cmp::Reverse((score(&r.title), score(&r.summary), r.published, r.id))
+        });
+        rows = rows
             .into_iter()
             .skip(page.offset() as usize)
             .take(page.size as usize)
-            .map(|(_, r)| r)
             .collect();
     }
     views(db, rows).await

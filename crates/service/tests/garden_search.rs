@@ -8,8 +8,17 @@ use healthcommons_db::{Db, entities::actor, queries, queries::posts::Page, testi
 use healthcommons_service::garden::{self, Query, RemoteItem, StoredItem};
 use sea_orm::ActiveValue::Set;
 
-/// (kind, title, summary, a field's text, tags, place)
-const CORPUS: &[(&str, &str, &str, &str, &[&str], &str)] = &[
+/// kind, title, summary, a field's text, tags, place
+type CorpusItem = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static str,
+);
+
+const CORPUS: &[CorpusItem] = &[
     (
         "pattern",
         "Walking prescriptions",
@@ -108,7 +117,15 @@ const CORPUS: &[(&str, &str, &str, &str, &[&str], &str)] = &[
     ),
 ];
 
-const QUERIES: &[(&str, Option<Kind>, Option<&str>, Option<&str>)] = &[
+/// words, kind, tag, place
+type SearchCase = (
+    &'static str,
+    Option<Kind>,
+    Option<&'static str>,
+    Option<&'static str>,
+);
+
+const QUERIES: &[SearchCase] = &[
     ("walk", None, None, None),
     ("walkers", None, None, None),
     ("walk", Some(Kind::Metric), None, None),
