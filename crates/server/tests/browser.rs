@@ -586,3 +586,147 @@ async fn an_organiser_starts_and_moderates_a_group_and_an_admin_suspends_an_acco
         .wait_text(".blocked-node", |t| t.contains("spam.example"))
         .await;
 }
+
+#[tokio::test]
+async fn a_member_plants_previews_revises_compares_reverts_forks_adopts_and_finds_a_pattern() {
+    let Some((chromium, chromedriver)) = browser_paths() else {
+        eprintln!("NOTICE: no Chromium/ChromeDriver here; browser test not run (CI installs them)");
+        return;
+    };
+    let node = TestNode::start().await;
+    let site = format!("http://{}", node.domain);
+    let registered = client()
+        .post(format!("{}/api/v1/accounts", node.base))
+        .json(&json!({"username": "lea", "password": "a long password"}))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(registered.status(), 201);
+
+    let browser = Browser::start(&chromium, &chromedriver).await;
+    browser.go(&format!("{site}/login")).await;
+    browser.type_into("#username", "lea").await;
+    browser.type_into("#password", "a long password").await;
+    browser.click("#login-submit").await;
+    browser.wait_text("#greeting", |t| t.contains("@lea")).await;
+
+    // Plant a pattern: the preview renders the markdown and drops the script;
+    // a bad latitude is refused with the reason and keeps what was typed.
+    browser.go(&format!("{site}/garden/new?kind=pattern")).await;
+    browser.type_into("#garden-title", "Walking prescriptions").await;
+    browser
+        .type_into("#garden-summary", "GPs prescribe a weekly group walk.")
+        .await;
+    browser
+        .type_into(
+            "#garden-solution",
+            "Walk **together** on Mondays.<script>alert(1)</script>",
+        )
+        .await;
+    browser.type_into("#garden-tags", "walking, prescribing").await;
+    browser.type_into("#garden-latitude", "north").await;
+    browser.click("#garden-save").await;
+    browser
+        .wait_text("#garden-error", |t| t.contains("latitude is a number"))
+        .await;
+    browser.clear("#garden-latitude").await;
+    browser.click("#garden-preview-button").await;
+    browser
+        .wait_text("#garden-preview strong", |t| t == "together")
+        .await;
+    assert!(browser.try_text("#garden-preview script").await.is_none());
+    browser.click("#garden-save").await;
+    browser
+        .wait_text("#item-title", |t| t == "Walking prescriptions")
+        .await;
+    let item_page = browser.url().await;
+
+    // Revise it, compare the two revisions, then revert to the first.
+    browser.click("#edit-link").await;
+    browser.clear("#garden-solution").await;
+    browser
+        .type_into("#garden-solution", "Walk together on Mondays and Thursdays.")
+        .await;
+    browser.type_into("#garden-message", "Twice a week").await;
+    browser.click("#garden-save").await;
+    browser
+        .wait_text("#garden-item", |t| t.contains("Mondays and Thursdays"))
+        .await;
+    browser.click("#history-link").await;
+    browser
+        .wait_text("#revisions", |t| {
+            t.contains("Twice a week") && t.contains("Planted")
+        })
+        .await;
+    browser.click("#compare").await;
+    browser
+        .wait_text("section.diff", |t| {
+            t.contains("- Walk **together** on Mondays.")
+                && t.contains("+ Walk together on Mondays and Thursdays.")
+        })
+        .await;
+    browser.go(&format!("{item_page}/history")).await;
+    browser.click("#revert-button").await;
+    browser
+        .wait_text("#garden-item strong", |t| t == "together")
+        .await;
+    browser
+        .wait_text("#garden-item .meta", |t| t.contains("revision 3"))
+        .await;
+
+    // Fork it: the fork names where it came from, and the original lists the fork.
+    browser.go(&item_page).await;
+    browser.type_into("#fork-message", "For the allotments").await;
+    browser.click("#fork-button").await;
+    browser
+        .wait_text("#provenance", |t| {
+            t.contains("Walking prescriptions") && t.contains("revision 3")
+        })
+        .await;
+    browser.go(&item_page).await;
+    browser.wait_text("#forks", |t| t.contains("@lea@")).await;
+
+    // Record an adoption, with a place; it shows with the place on the map list.
+    browser.click("#adopt-link").await;
+    browser.type_into("#adopt-context", "   ").await;
+    browser.click("#adopt-button").await;
+    browser
+        .wait_text("#adopt-error", |t| t.contains("where and how"))
+        .await;
+    browser.clear("#adopt-context").await;
+    browser
+        .type_into("#adopt-context", "Our *Tuesday* group in Leeds")
+        .await;
+    browser.type_into("#adopt-place", "Leeds").await;
+    browser.type_into("#adopt-latitude", "53.8").await;
+    browser.type_into("#adopt-longitude", "-1.55").await;
+    browser.click("#adopt-button").await;
+    browser
+        .wait_text("#adoptions .adoption", |t| {
+            t.contains("@lea@") && t.contains("Tuesday")
+        })
+        .await;
+    browser
+        .wait_text("#adoption-places", |t| t.contains("Leeds"))
+        .await;
+
+    // Search finds both; the tag filter too; a word that is nowhere finds nothing.
+    browser.go(&format!("{site}/garden")).await;
+    browser.type_into("#garden-q", "walk prescr").await;
+    browser.click("#garden-search").await;
+    browser
+        .wait_text("#garden-items", |t| {
+            t.matches("Walking prescriptions").count() == 2
+        })
+        .await;
+    browser
+        .go(&format!("{site}/garden?tag=walking&kind=pattern"))
+        .await;
+    browser
+        .wait_text("#garden-items", |t| t.contains("Walking prescriptions"))
+        .await;
+    browser.go(&format!("{site}/garden?q=zebra")).await;
+    browser
+        .wait_text("#garden-empty", |t| t == "Nothing here yet.")
+        .await;
+}
