@@ -172,6 +172,23 @@ pub struct Place {
     pub longitude: Option<f64>,
 }
 
+impl Place {
+    /// A plain-text name and coordinates in range (both or neither);
+    /// `None` when it names nothing.
+    pub fn validated(mut self) -> Result<Option<Place>, Invalid> {
+        self.name = text::plain_text(&self.name, 200);
+        if self.latitude.is_some_and(|l| !(-90.0..=90.0).contains(&l))
+            || self.longitude.is_some_and(|l| !(-180.0..=180.0).contains(&l))
+        {
+            return Err(invalid("latitude must be within ±90 and longitude within ±180"));
+        }
+        if self.latitude.is_some() != self.longitude.is_some() {
+            return Err(invalid("give both latitude and longitude, or neither"));
+        }
+        Ok((!self.name.is_empty() || self.latitude.is_some()).then_some(self))
+    }
+}
+
 /// Everything an author writes in one revision of an item. Long fields are
 /// markdown; a revision stores this whole value, so a diff, a revert or a
 /// merge works on it alone.
@@ -320,24 +337,7 @@ impl Content {
         if self.license.is_empty() {
             self.license = DEFAULT_LICENSE.to_owned();
         }
-        if let Some(place) = &mut self.place {
-            place.name = text::plain_text(&place.name, 200);
-            if place.latitude.is_some_and(|l| !(-90.0..=90.0).contains(&l))
-                || place.longitude.is_some_and(|l| !(-180.0..=180.0).contains(&l))
-            {
-                return Err(invalid("latitude must be within ±90 and longitude within ±180"));
-            }
-            if place.latitude.is_some() != place.longitude.is_some() {
-                return Err(invalid("give both latitude and longitude, or neither"));
-            }
-        }
-        if self
-            .place
-            .as_ref()
-            .is_some_and(|p| p.name.is_empty() && p.latitude.is_none())
-        {
-            self.place = None;
-        }
+        self.place = self.place.map(Place::validated).transpose()?.flatten();
         Ok(self)
     }
 

@@ -137,9 +137,7 @@ impl OutboxPublisher {
             .ok_or_else(|| internal("an adoption vanished while publishing"))?;
         let item = item_by_id(txn, adoption.item_id).await?;
         let adopter = actor_by_id(txn, adoption.actor_id).await?;
-        let object = adoption_json(txn, &adoption, &item, &adopter)
-            .await
-            .map_err(internal)?;
+        let object = adoption_json(&adoption, &item, &adopter).map_err(internal)?;
         let activity = json!({
             "@context": context_value(),
             "id": self.context.node.urls.new_activity("create"),

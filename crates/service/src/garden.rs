@@ -278,6 +278,12 @@ pub async fn readable(
     Ok(item)
 }
 
+/// Whether `account` may revise `item`: a local item, by its author or a
+/// moderator of this node (anyone else forks it).
+pub fn may_edit(account: &Account, item: &garden_item::Model) -> bool {
+    item.local && (item.author_id == Some(account.person.id) || account.role() >= Role::Moderator)
+}
+
 /// A local item its author (or a moderator of this node) may change.
 async fn editable(
     db: &impl ConnectionTrait,
@@ -290,7 +296,7 @@ async fn editable(
             "this item lives on another node: fork it to change it here",
         ));
     }
-    if item.author_id != Some(account.person.id) && account.role() < Role::Moderator {
+    if !may_edit(account, &item) {
         return Err(ServiceError::forbidden(
             "only its author or a moderator of this node may change an item: fork it to make your own",
         ));
@@ -696,15 +702,11 @@ pub async fn adopt(
 }
 
 fn check_place(place: Option<Place>) -> ServiceResult<Option<Place>> {
-    let Some(place) = place else { return Ok(None) };
-    let probe = Content {
-        title: "place".into(),
-        summary: "place".into(),
-        license: garden::DEFAULT_LICENSE.into(),
-        place: Some(place),
-        ..Default::default()
-    };
-    Ok(validated(probe, Kind::Story)?.place)
+    Ok(place
+        .map(Place::validated)
+        .transpose()
+        .map_err(|e| ServiceError::validation(e.0))?
+        .flatten())
 }
 
 async fn views(db: &impl ConnectionTrait, rows: Vec<garden_item::Model>) -> ServiceResult<Vec<ItemView>> {
@@ -943,6 +945,11 @@ pub async fn store_remote(db: &impl ConnectionTrait, remote: RemoteItem) -> Serv
         Some(existing) if existing.deleted_at.is_some() => return Ok(StoredItem::AlreadyDeleted),
         Some(existing) if existing.local => {
             return Err(ServiceError::forbidden("this node's own items change only here"));
+        }
+        Some(existing) if existing.author_id != Some(remote.author.id) => {
+            return Err(ServiceError::forbidden(
+                "only its author may revise a garden item",
+            ));
         }
         Some(existing) if existing.revision >= revision => return Ok(StoredItem::Unchanged(existing)),
         Some(existing) => {

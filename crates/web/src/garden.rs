@@ -323,7 +323,7 @@ fn place(input: &GardenPlace) -> Place {
     }
 }
 
-fn new_content(body: &NewGardenItem) -> ApiResult<Content> {
+pub fn new_content(body: &NewGardenItem) -> ApiResult<Content> {
     Ok(Content {
         title: body.title.clone(),
         summary: body.summary.clone(),

@@ -6,12 +6,14 @@
 
 use crate::{
     AppState,
+    activitypub::activity_json,
     auth::{self, MaybeSession, Viewer},
     error::{ApiError, PageError, PageResult},
     garden::{
         self as api, GardenItemEdit, GardenPlace, GardenRelation, GardenResource, ListQuery, NewAdoption,
         NewGardenItem,
     },
+    group_pages::coordinate,
     pages::render,
     thread_pages::signed_in,
 };
@@ -266,16 +268,6 @@ impl ItemForm {
             .collect()
     }
 
-    fn coordinate(raw: &str, what: &str) -> Result<Option<f64>, ApiError> {
-        let raw = raw.trim();
-        if raw.is_empty() {
-            return Ok(None);
-        }
-        raw.parse()
-            .map(Some)
-            .map_err(|_| validation(format!("{what} is a number, e.g. 52.37")))
-    }
-
     fn resources(&self) -> Vec<GardenResource> {
         self.resources
             .lines()
@@ -320,8 +312,8 @@ impl ItemForm {
     }
 
     fn place(&self) -> Result<Option<GardenPlace>, ApiError> {
-        let latitude = Self::coordinate(&self.latitude, "latitude")?;
-        let longitude = Self::coordinate(&self.longitude, "longitude")?;
+        let latitude = coordinate(&self.latitude, "latitude")?;
+        let longitude = coordinate(&self.longitude, "longitude")?;
         Ok(
             (!self.place_name.trim().is_empty() || latitude.is_some()).then(|| GardenPlace {
                 name: self.place_name.trim().to_owned(),
@@ -375,26 +367,9 @@ impl ItemForm {
     /// The item as it would read, for the preview.
     fn preview_html(&self) -> Result<String, ApiError> {
         let kind = self.kind()?;
-        let body = self.new_item()?;
-        let content = Content {
-            title: body.title,
-            summary: body.summary,
-            fields: body.fields,
-            unit: body.unit,
-            happened: body.happened,
-            resources: body
-                .resources
-                .into_iter()
-                .map(|r| healthcommons_core::garden::Resource {
-                    title: r.title,
-                    href: r.href,
-                })
-                .collect(),
-            license: body.license.unwrap_or_default(),
-            ..Default::default()
-        }
-        .validated(kind)
-        .map_err(|e| validation(e.0))?;
+        let content = api::new_content(&self.new_item()?)?
+            .validated(kind)
+            .map_err(|e| validation(e.0))?;
         Ok(content.to_html(kind))
     }
 }
@@ -639,11 +614,10 @@ async fn show_item(
             note: format!("revision {}", origin.revision),
         });
     }
-    let can_edit = session.0.as_ref().is_some_and(|a| {
-        view.item.local
-            && (view.item.author_id == Some(a.person.id)
-                || a.role() >= healthcommons_service::accounts::Role::Moderator)
-    });
+    let can_edit = session
+        .0
+        .as_ref()
+        .is_some_and(|a| garden::may_edit(a, &view.item));
     let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
     let adoptions: Vec<AdoptionLine> = page
         .adoptions
@@ -777,12 +751,12 @@ async fn item_at_id(
     let mut response = if !json {
         show_item(&state, jar, session, item).await?
     } else if item.deleted_at.is_some() {
-        let mut gone = healthcommons_federation_json(tombstone_json(&item.ap_id, item.deleted_at));
+        let mut gone = activity_json(tombstone_json(&item.ap_id, item.deleted_at));
         *gone.status_mut() = StatusCode::GONE;
         gone
     } else {
         match article_of(state.db(), &state.context().node.urls, &item).await {
-            Ok(article) => healthcommons_federation_json(serde_json::to_value(article).unwrap_or_default()),
+            Ok(article) => activity_json(serde_json::to_value(article).unwrap_or_default()),
             Err(err) => {
                 error!(%err, "could not render a garden item");
                 return Err(PageError(ApiError::new(ErrorKind::Internal, "internal error")));
@@ -793,10 +767,6 @@ async fn item_at_id(
         .headers_mut()
         .insert(header::VARY, header::HeaderValue::from_static("Accept"));
     Ok(response)
-}
-
-fn healthcommons_federation_json(value: serde_json::Value) -> Response {
-    crate::activitypub::activity_json(value)
 }
 
 struct RevisionLine {
@@ -829,11 +799,7 @@ async fn history_page(
     let (item, revisions) = garden::revisions(state.db(), viewer, &item.ap_id).await?;
     let authors =
         queries::actors::by_ids(state.db(), revisions.iter().filter_map(|r| r.author_id).collect()).await?;
-    let can_edit = session.0.as_ref().is_some_and(|a| {
-        item.local
-            && (item.author_id == Some(a.person.id)
-                || a.role() >= healthcommons_service::accounts::Role::Moderator)
-    });
+    let can_edit = session.0.as_ref().is_some_and(|a| garden::may_edit(a, &item));
     let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
     let page = render(HistoryPage {
         viewer: Viewer::of(&session.0),
@@ -1080,8 +1046,8 @@ async fn adopt(
     let account = signed_in(&session)?;
     let item = item_by_local_id(&state, Some(&account.person), id).await?;
     let body = (|| {
-        let latitude = ItemForm::coordinate(&form.latitude, "latitude")?;
-        let longitude = ItemForm::coordinate(&form.longitude, "longitude")?;
+        let latitude = coordinate(&form.latitude, "latitude")?;
+        let longitude = coordinate(&form.longitude, "longitude")?;
         Ok::<_, ApiError>(NewAdoption {
             context: form.context.clone(),
             outcome: form.outcome.clone(),

@@ -149,17 +149,18 @@ fn validation(message: impl Into<String>) -> ApiError {
     ApiError::new(ErrorKind::Validation, message)
 }
 
-impl GroupForm {
-    fn coordinate(raw: &str, what: &str) -> Result<Option<f64>, ApiError> {
-        let raw = raw.trim();
-        if raw.is_empty() {
-            return Ok(None);
-        }
-        raw.parse()
-            .map(Some)
-            .map_err(|_| validation(format!("{what} is a number, e.g. 52.37")))
+/// A latitude or longitude typed into a form; empty means none.
+pub(crate) fn coordinate(raw: &str, what: &str) -> Result<Option<f64>, ApiError> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
     }
+    raw.parse()
+        .map(Some)
+        .map_err(|_| validation(format!("{what} is a number, e.g. 52.37")))
+}
 
+impl GroupForm {
     fn settings(&self) -> Result<groups::Settings<'_>, ApiError> {
         let topics = self
             .topics
@@ -177,8 +178,8 @@ impl GroupForm {
             place: Some(node::Place {
                 name: self.place_name.clone(),
                 address: Some(self.place_address.clone()),
-                latitude: Self::coordinate(&self.latitude, "latitude")?,
-                longitude: Self::coordinate(&self.longitude, "longitude")?,
+                latitude: coordinate(&self.latitude, "latitude")?,
+                longitude: coordinate(&self.longitude, "longitude")?,
             }),
             icon_url: Some(&self.icon_url),
         })

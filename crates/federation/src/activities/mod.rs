@@ -379,20 +379,8 @@ async fn receive_post(
     effect: Effect,
     data: &RequestData,
 ) -> Result<(), FederationError> {
-    let json: ApPost = match &object {
-        Value::String(id) => {
-            let url = Url::parse(id)?;
-            if host_of(&url) != host_of(actor.inner()) {
-                return Err(FederationError::Forbidden(
-                    "the post is on another host than its actor".into(),
-                ));
-            }
-            activitypub_federation::fetch::fetch_object_http(&url, data)
-                .await?
-                .object
-        }
-        other => serde_json::from_value(other.clone())?,
-    };
+    // `process` has fetched an object sent by id (see `embedded_object`).
+    let json: ApPost = serde_json::from_value(object)?;
     DbPost::verify(&json, actor.inner(), data).await?;
     if &json.attributed_to != actor.inner() {
         return Err(FederationError::Forbidden(

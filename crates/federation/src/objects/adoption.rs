@@ -12,11 +12,7 @@ use crate::{
 };
 use activitypub_federation::kinds::public;
 use chrono::{DateTime, Utc};
-use healthcommons_db::{
-    entities::{actor, adoption, garden_item},
-    queries,
-};
-use sea_orm::ConnectionTrait;
+use healthcommons_db::entities::{actor, adoption, garden_item};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
@@ -67,8 +63,7 @@ pub fn is_adoption_object(object: &Value) -> bool {
 }
 
 /// A local adoption on the wire, addressed to everyone and to the adopter's followers.
-pub async fn adoption_json(
-    db: &impl ConnectionTrait,
+pub fn adoption_json(
     row: &adoption::Model,
     item: &garden_item::Model,
     adopter: &actor::Model,
@@ -80,11 +75,10 @@ pub async fn adoption_json(
         latitude: row.latitude,
         longitude: row.longitude,
     });
-    // The story and metrics must be known here (the service checked); keep their ids.
-    let mut measured_by = Vec::new();
-    for metric in queries::garden::by_ap_ids(db, metrics).await? {
-        measured_by.push(Url::parse(&metric.ap_id)?);
-    }
+    let measured_by = metrics
+        .iter()
+        .map(|m| Url::parse(m))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(ApAdoption {
         context: context_value(),
         kind: "Adoption".into(),

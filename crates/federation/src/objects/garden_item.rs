@@ -217,8 +217,6 @@ pub fn is_garden_object(object: &Value) -> bool {
     object.get("gardenKind").is_some()
 }
 
-const SIMPLE_PARTS: &[&str] = &["unit", "happened"];
-
 impl ApGardenItem {
     /// The item's content as its author wrote it. Parts not understood are ignored.
     pub fn content(&self) -> Content {
@@ -264,8 +262,8 @@ impl ApGardenItem {
             title: self.name.clone(),
             summary: self.summary.clone(),
             fields,
-            unit: text_part(SIMPLE_PARTS[0]),
-            happened: text_part(SIMPLE_PARTS[1]),
+            unit: text_part("unit"),
+            happened: text_part("happened"),
             resources,
             relations,
             tags,

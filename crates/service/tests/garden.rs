@@ -1,5 +1,6 @@
-//! Full-text search over the garden finds the same items in the same order
-//! on SQLite (FTS5) and PostgreSQL (tsvector), for a fixed corpus. CI sets
+//! The garden on every backend: full-text search finds the same items in the
+//! same order on SQLite (FTS5) and PostgreSQL (tsvector) for a fixed corpus,
+//! and items from other nodes change only by their author. CI sets
 //! `HEALTHCOMMONS_TEST_POSTGRES_URL` so both run; without it only SQLite does.
 
 use chrono::{Duration, TimeZone, Utc};
@@ -143,15 +144,19 @@ const QUERIES: &[SearchCase] = &[
 ];
 
 async fn remote_author(db: &Db) -> actor::Model {
+    remote_person(db, "writer").await
+}
+
+async fn remote_person(db: &Db, name: &str) -> actor::Model {
     let now = Utc::now();
-    let ap_id = "https://far.example/u/writer";
+    let ap_id = format!("https://far.example/u/{name}");
     queries::actors::insert(
         db,
         actor::ActiveModel {
-            ap_id: Set(ap_id.into()),
+            ap_id: Set(ap_id.clone()),
             kind: Set(queries::actors::PERSON.into()),
             local: Set(false),
-            username: Set("writer".into()),
+            username: Set(name.into()),
             host: Set("far.example".into()),
             inbox: Set(format!("{ap_id}/inbox")),
             public_key_id: Set(format!("{ap_id}#main-key")),
@@ -296,5 +301,46 @@ async fn search_finds_the_same_items_in_the_same_order_on_every_backend() {
     expect(13, &[]);
     for (backend, found) in &per_backend[1..] {
         assert_eq!(found, sqlite, "{backend} and SQLite disagree");
+    }
+}
+
+#[tokio::test]
+async fn another_person_on_the_same_node_cannot_revise_an_item() {
+    for backend in testing::backends() {
+        let db = testing::fresh(backend).await.expect(backend);
+        load_corpus(&db).await;
+        let intruder = remote_person(&db, "intruder").await;
+        let refused = garden::store_remote(
+            &db,
+            RemoteItem {
+                ap_id: "https://far.example/garden/0".into(),
+                url: None,
+                kind: Kind::Pattern,
+                author: intruder,
+                group: None,
+                content: Content {
+                    title: "Taken over".into(),
+                    summary: "Not the author's words.".into(),
+                    license: "CC-BY-SA-4.0".into(),
+                    ..Default::default()
+                },
+                revision: 2,
+                message: None,
+                provenance: Vec::new(),
+                published: Utc::now(),
+                updated: None,
+            },
+        )
+        .await;
+        assert!(refused.is_err(), "{backend}");
+        let item = queries::garden::by_ap_id(&db, "https://far.example/garden/0")
+            .await
+            .expect("query")
+            .expect("item");
+        assert_eq!(
+            (item.title.as_str(), item.revision),
+            ("Walking prescriptions", 1),
+            "{backend}"
+        );
     }
 }
