@@ -2117,3 +2117,158 @@ async fn a_pattern_is_forked_revised_pulled_adopted_and_deleted_across_three_nod
     .await;
     assert_eq!(status, 404);
 }
+
+/// The discussion of a garden item: a thread started from Mastodon (which
+/// names no group, only the item's author) and one started on beta, with a
+/// reply from alpha, all reach both nodes through the item's group.
+#[tokio::test]
+async fn a_garden_item_is_discussed_from_another_node_and_from_mastodon() {
+    let (alpha, beta) = tokio::join!(
+        Node::start(NODE, "alpha.test", &[]),
+        Node::start(NODE, "beta.test", &[])
+    );
+    let ana = alpha.user("ana").await;
+    let group_id = create_group(&alpha, &ana, "walkers").await;
+    let bea = beta.user("bea").await;
+    assert_eq!(
+        follow(&beta, &bea, &format!("@walkers@{}", alpha.domain))
+            .await
+            .status(),
+        202
+    );
+    wait_for("beta's membership", PATIENCE, || async {
+        follow_states(&beta, &bea)
+            .await
+            .contains(&(group_id.clone(), "accepted".to_owned()))
+            .then_some(())
+    })
+    .await;
+    let (status, created) = api(
+        &alpha,
+        &ana,
+        reqwest::Method::POST,
+        "/api/v1/garden",
+        Some(&json!({"kind": "story", "group": "walkers", "title": "The Monday walk",
+                     "summary": "Forty people walk every Monday.", "fields": {"narrative": "We started with four."}})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let story = created["id"].as_str().expect("id").to_owned();
+    wait_for_item(&beta, &story, "the story", |i| i["title"] == "The Monday walk").await;
+
+    // Mastodon: a reply to the Article, to its author's inbox.
+    let peer = MastodonPeer::start(Duration::ZERO).await;
+    let ana_id = format!("{}/u/ana", alpha.base);
+    let comment = peer.status(
+        "mia",
+        1,
+        json!({"inReplyTo": story, "cc": [ana_id, format!("{}/followers", peer.actor_id("mia"))],
+               "content": "<p>We do this in Bristol too!</p>"}),
+    );
+    let comment_id = comment["id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        peer.deliver("mia", &format!("{ana_id}/inbox"), &peer.create("mia", &comment))
+            .await
+            .status(),
+        202
+    );
+
+    // bea starts a thread about it on beta; ana answers it on alpha.
+    let (status, body) = api(
+        &beta,
+        &bea,
+        reqwest::Method::POST,
+        "/api/v1/posts",
+        Some(&json!({"in_reply_to": story, "content": "How did you find the first four?"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let question = body["id"].as_str().expect("id").to_owned();
+    let question_page = body["url"].as_str().expect("url").to_owned();
+    let discussion_on = |node: &Node, token: &str| {
+        let (node, token) = (node.base.clone(), token.to_owned());
+        let story = story.clone();
+        async move {
+            client()
+                .get(format!("{node}/api/v1/garden/{}/discussion", encoded(&story)))
+                .bearer_auth(token)
+                .send()
+                .await
+                .ok()?
+                .json::<Value>()
+                .await
+                .ok()
+        }
+    };
+    let on_alpha = wait_for("both threads on alpha", PATIENCE, || async {
+        discussion_on(&alpha, &ana)
+            .await
+            .filter(|d| d.as_array().is_some_and(|a| a.len() == 2))
+    })
+    .await;
+    let starts: Vec<&str> = on_alpha
+        .as_array()
+        .expect("threads")
+        .iter()
+        .filter_map(|t| t["id"].as_str())
+        .collect();
+    assert!(
+        starts.contains(&comment_id.as_str()) && starts.contains(&question.as_str()),
+        "{on_alpha}"
+    );
+    let (status, body) = api(
+        &alpha,
+        &ana,
+        reqwest::Method::POST,
+        "/api/v1/posts",
+        Some(&json!({"in_reply_to": question, "content": "We put up posters in the surgery."})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let answer = body["id"].as_str().expect("id").to_owned();
+
+    // beta gets the Mastodon thread through the group, and ana's answer under bea's question.
+    let on_beta = wait_for("the discussion on beta", PATIENCE, || async {
+        discussion_on(&beta, &bea).await.filter(|d| {
+            d.as_array().is_some_and(|threads| {
+                threads.len() == 2
+                    && threads.iter().any(|t| {
+                        t["id"] == question.as_str()
+                            && t["replies"]
+                                .as_array()
+                                .is_some_and(|r| r.iter().any(|r| r["id"] == answer.as_str()))
+                    })
+            })
+        })
+    })
+    .await;
+    assert!(
+        on_beta.to_string().contains("We do this in Bristol too!"),
+        "{on_beta}"
+    );
+
+    // The item's page shows its discussion; a thread links back to the item.
+    let page = client()
+        .get(format!("{}/garden/items/1", alpha.base))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        page.contains("We do this in Bristol too!") && page.contains("We put up posters in the surgery.")
+    );
+    let thread = client()
+        .get(&question_page)
+        .send()
+        .await
+        .expect("thread page")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        thread.contains("Part of the discussion of") && thread.contains("The Monday walk"),
+        "{thread}"
+    );
+}

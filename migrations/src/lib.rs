@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_create_spine;
 mod m20261124_000001_create_discussions;
 mod m20261125_000001_create_garden;
+mod m20261126_000001_discuss_garden;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_create_spine::Migration),
             Box::new(m20261124_000001_create_discussions::Migration),
             Box::new(m20261125_000001_create_garden::Migration),
+            Box::new(m20261126_000001_discuss_garden::Migration),
         ]
     }
 }

@@ -461,6 +461,15 @@ impl OutboxPublisher {
         {
             concerned.push(author);
         }
+        // A reply to a garden item goes to the item's author.
+        if effect == Effect::NewPost
+            && post.parent_id.is_none()
+            && let Some(item_id) = post.garden_item_id
+            && let Some(item) = queries::garden::by_id(txn, item_id).await?
+            && let Some(author) = item.author_id
+        {
+            concerned.push(author);
+        }
         for tag in queries::posts::tags_of(txn, vec![post.id]).await? {
             if tag.kind == queries::posts::MENTION
                 && let Some(href) = &tag.href

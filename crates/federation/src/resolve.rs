@@ -200,6 +200,32 @@ pub async fn resolve_garden_item(
         .await
 }
 
+/// What a reply answers, made known here: a post, or a garden item (a reply
+/// to one is part of its discussion). Both are tried, so an `Article` that is
+/// a garden item is never stored as a post.
+pub async fn learn_reply_target(parent: &Url, data: &RequestData) -> Result<(), FederationError> {
+    if queries::posts::by_ap_id(&data.db, parent.as_str())
+        .await?
+        .is_some()
+        || queries::garden::by_ap_id(&data.db, parent.as_str())
+            .await?
+            .is_some()
+    {
+        return Ok(());
+    }
+    match ObjectId::<crate::objects::post::DbPost>::from(parent.clone())
+        .dereference(data)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(err @ (FederationError::NotFound | FederationError::Gone)) => Err(err),
+        Err(as_post) => resolve_garden_item(parent.as_str(), data)
+            .await
+            .map(|_| ())
+            .map_err(|_| as_post),
+    }
+}
+
 /// The item a fork was taken from, as its origin has it now: read here when
 /// it is ours, fetched afresh otherwise. A deleted origin marks its forks.
 pub async fn refresh_origin(

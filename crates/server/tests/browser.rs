@@ -710,6 +710,36 @@ async fn a_member_plants_previews_revises_compares_reverts_forks_adopts_and_find
         .wait_text("#adoption-places", |t| t.contains("Leeds"))
         .await;
 
+    // Discuss it: a blank thread is refused with the reason, a real one shows
+    // under the item and its thread page leads back to the item.
+    browser.type_into("#discuss-content", "   ").await;
+    browser.click("#discuss-button").await;
+    browser
+        .wait_text("#discuss-error", |t| t.contains("must not be empty"))
+        .await;
+    browser.clear("#discuss-content").await;
+    browser
+        .type_into("#discuss-content", "Did the **rain** stop anyone?")
+        .await;
+    browser.click("#discuss-button").await;
+    browser
+        .wait_text("#discussion .post", |t| t.contains("Did the rain stop anyone?"))
+        .await;
+    let landed = browser.url().await;
+    let post_id = landed
+        .rsplit_once("#post-")
+        .expect("the page lands on the new post")
+        .1
+        .to_owned();
+    browser.go(&format!("{site}/threads/{post_id}")).await;
+    browser
+        .wait_text("#discusses", |t| t.contains("Walking prescriptions"))
+        .await;
+    browser.click("#discusses a").await;
+    browser
+        .wait_text("#discussion", |t| t.contains("Did the rain stop anyone?"))
+        .await;
+
     // Search finds both; the tag filter too; a word that is nowhere finds nothing.
     browser.go(&format!("{site}/garden")).await;
     browser.type_into("#garden-q", "walk prescr").await;

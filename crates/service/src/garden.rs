@@ -211,7 +211,7 @@ async fn check_group(db: &impl ConnectionTrait, group: &actor::Model, author: &A
             "garden items are published to working groups on this node",
         ));
     }
-    crate::posts::check_group_policy(db, group, &author.person, None).await
+    crate::posts::check_group_policy(db, group, &author.person, crate::posts::Under::Nothing).await
 }
 
 struct LocalItem<'a> {
@@ -1009,6 +1009,9 @@ pub async fn store_remote(db: &impl ConnectionTrait, remote: RemoteItem) -> Serv
     )
     .await?;
     reindex(db, row, &content).await?;
+    if let StoredItem::Created(row) = &item {
+        crate::posts::open_discussion(db, row).await?;
+    }
     Ok(item)
 }
 

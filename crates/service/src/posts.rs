@@ -7,10 +7,10 @@ use crate::{
     publish::{Outgoing, Publisher},
 };
 use chrono::{DateTime, Utc};
-use healthcommons_core::text;
+use healthcommons_core::{ErrorKind, text};
 use healthcommons_db::{
     TransactionTrait,
-    entities::{actor, post, post_revision, post_tag},
+    entities::{actor, garden_item, post, post_revision, post_tag},
     queries::{
         self,
         groups::{POST_MEMBERS, POST_MODERATORS, VISIBLE_MEMBERS},
@@ -131,19 +131,30 @@ pub async fn is_member(db: &impl ConnectionTrait, group_id: i64, actor_id: i64) 
         .is_some_and(|f| f.state == queries::follows::ACCEPTED))
 }
 
+/// What a new post answers, for its group's rules.
+#[derive(Debug, Clone, Copy)]
+pub enum Under<'a> {
+    /// Nothing: it starts a thread.
+    Nothing,
+    Post(&'a post::Model),
+    /// A garden item published to the group: it starts a thread of the
+    /// item's discussion, which counts as a reply (the item started it).
+    GardenItem,
+}
+
 /// The rules a local working group applies to a new post, wherever it was written.
 pub async fn check_group_policy(
     db: &impl ConnectionTrait,
     group: &actor::Model,
     author: &actor::Model,
-    parent: Option<&post::Model>,
+    under: Under<'_>,
 ) -> ServiceResult<()> {
     if queries::groups::ban(db, group.id, author.id).await?.is_some() {
         return Err(ServiceError::forbidden(
             "the author is banned from this working group",
         ));
     }
-    if let Some(parent) = parent {
+    if let Under::Post(parent) = under {
         check_thread_open(db, parent).await?;
     }
     let Some(settings) = queries::groups::settings(db, group.id).await? else {
@@ -151,7 +162,7 @@ pub async fn check_group_policy(
     };
     let moderator = queries::groups::is_moderator(db, group.id, author.id).await?;
     match settings.posting_policy.as_str() {
-        POST_MODERATORS if parent.is_none() && !moderator => Err(ServiceError::forbidden(
+        POST_MODERATORS if matches!(under, Under::Nothing) && !moderator => Err(ServiceError::forbidden(
             "only moderators start threads in this working group",
         )),
         POST_MEMBERS if !moderator && !is_member(db, group.id, author.id).await? => Err(
@@ -226,7 +237,42 @@ async fn readable_post(
     Ok(post)
 }
 
-/// A member writes a thread start (in `group`) or a reply (`in_reply_to`).
+/// What a reply written here answers.
+enum ReplyTarget {
+    Post(post::Model),
+    GardenItem(garden_item::Model),
+}
+
+/// A post `viewer` may read, or else a published garden item: replies to an
+/// item are its discussion.
+async fn reply_target(
+    db: &impl ConnectionTrait,
+    viewer: &actor::Model,
+    ap_id: &str,
+) -> ServiceResult<ReplyTarget> {
+    let unknown = || ServiceError::not_found("the post replied to is not known here");
+    match readable_post(db, viewer, ap_id).await {
+        Ok(post) => return Ok(ReplyTarget::Post(post)),
+        Err(err) if err.kind() != ErrorKind::NotFound => return Err(err),
+        Err(_) => {}
+    }
+    let item = crate::garden::readable(db, Some(viewer), ap_id)
+        .await
+        .map_err(|err| {
+            if err.kind() == ErrorKind::NotFound {
+                unknown()
+            } else {
+                err
+            }
+        })?;
+    if item.status != queries::garden::PUBLISHED {
+        return Err(ServiceError::validation("a draft is not open for discussion yet"));
+    }
+    Ok(ReplyTarget::GardenItem(item))
+}
+
+/// A member writes a thread start (in `group`) or a reply (`in_reply_to`: a
+/// post, or a garden item to discuss).
 pub async fn create(
     db: &DatabaseConnection,
     ctx: &NodeContext,
@@ -237,41 +283,48 @@ pub async fn create(
 ) -> ServiceResult<post::Model> {
     check_content(compose.content)?;
     let title = clean_title(compose.title)?;
-    let parent = match compose.in_reply_to {
-        Some(id) => Some(
-            readable_post(db, &author.person, id)
-                .await
-                .map_err(|_| ServiceError::not_found("the post replied to is not known here"))?,
-        ),
+    let target = match compose.in_reply_to {
+        Some(id) => Some(reply_target(db, &author.person, id).await?),
         None => None,
     };
-    let group = match (&parent, group) {
-        (Some(parent), given) => {
-            let parent_group = match parent.group_id {
+    let (parent, item) = match &target {
+        Some(ReplyTarget::Post(post)) => (Some(post), None),
+        Some(ReplyTarget::GardenItem(item)) => (None, Some(item)),
+        None => (None, None),
+    };
+    let target_group_id = parent.map(|p| p.group_id).or(item.map(|i| i.group_id));
+    let group = match (target_group_id, group) {
+        (Some(target_group_id), given) => {
+            let target_group = match target_group_id {
                 Some(id) => queries::actors::by_id(db, id).await?,
                 None => None,
             };
-            if let (Some(given), Some(actual)) = (given, &parent_group)
+            if let (Some(given), Some(actual)) = (given, &target_group)
                 && given.id != actual.id
             {
                 return Err(ServiceError::validation(
                     "the post replied to is in another working group",
                 ));
             }
-            parent_group.or_else(|| given.cloned())
+            target_group.or_else(|| given.cloned())
         }
         (None, Some(group)) => Some(group.clone()),
         (None, None) => return Err(ServiceError::validation("a thread needs a working group")),
     };
-    if parent.is_none() && title.is_none() {
+    if target.is_none() && title.is_none() {
         return Err(ServiceError::validation("a thread needs a title"));
     }
+    let under = match (parent, item) {
+        (Some(parent), _) => Under::Post(parent),
+        (None, Some(_)) => Under::GardenItem,
+        (None, None) => Under::Nothing,
+    };
     if let Some(group) = &group {
         if group.kind != queries::actors::GROUP {
             return Err(ServiceError::validation("posts go to working groups"));
         }
         if group.local {
-            check_group_policy(db, group, &author.person, parent.as_ref()).await?;
+            check_group_policy(db, group, &author.person, under).await?;
         } else {
             // A group elsewhere decides for itself; refuse here what it would refuse.
             if queries::groups::ban(db, group.id, author.person.id)
@@ -280,21 +333,18 @@ pub async fn create(
             {
                 return Err(ServiceError::forbidden("you are banned from this working group"));
             }
-            if let Some(parent) = &parent {
+            if let Some(parent) = parent {
                 check_thread_open(db, parent).await?;
             }
         }
     }
-    if parent
-        .as_ref()
-        .is_some_and(|p| p.root_id.is_none() && p.in_reply_to.is_some())
-    {
+    if parent.is_some_and(|p| !p.is_placed()) {
         return Err(ServiceError::validation(
             "the post replied to is still waiting for its own parent",
         ));
     }
     let (content_html, tags) = render(db, ctx, compose.content).await?;
-    let visibility = visibility_in(db, group.as_ref(), parent.as_ref(), compose.visibility).await?;
+    let visibility = visibility_in(db, group.as_ref(), parent, compose.visibility).await?;
     let now = Utc::now();
     let ap_id = ctx.urls.new_post();
     let txn = db.begin().await?;
@@ -305,10 +355,11 @@ pub async fn create(
             url: Set(Some(ap_id)),
             author_id: Set(Some(author.person.id)),
             group_id: Set(group.as_ref().map(|g| g.id)),
-            in_reply_to: Set(parent.as_ref().map(|p| p.ap_id.clone())),
-            parent_id: Set(parent.as_ref().map(|p| p.id)),
-            root_id: Set(parent.as_ref().map(|p| p.root_id.unwrap_or(p.id))),
-            title: Set(if parent.is_none() { title } else { None }),
+            in_reply_to: Set(parent.map(|p| p.ap_id.clone()).or(item.map(|i| i.ap_id.clone()))),
+            parent_id: Set(parent.map(|p| p.id)),
+            root_id: Set(parent.map(|p| p.root_id.unwrap_or(p.id))),
+            garden_item_id: Set(parent.and_then(|p| p.garden_item_id).or(item.map(|i| i.id))),
+            title: Set(if target.is_none() { title } else { None }),
             content_html: Set(content_html),
             source: Set(Some(compose.content.to_owned())),
             summary: Set(clean_summary(compose.summary)),
@@ -924,14 +975,19 @@ pub async fn store_remote(db: &impl ConnectionTrait, remote: RemotePost) -> Serv
         Some(id) => queries::posts::by_ap_id(db, id).await?,
         None => None,
     };
-    // A reply belongs to its thread's group, whatever it names.
-    let group_id = match &parent {
-        Some(parent) => parent.group_id.or(remote.group.as_ref().map(|g| g.id)),
-        None => remote.group.as_ref().map(|g| g.id),
+    let item = match (&parent, &remote.in_reply_to) {
+        (None, Some(id)) => queries::garden::by_ap_id(db, id)
+            .await?
+            .filter(|i| i.deleted_at.is_none()),
+        _ => None,
     };
-    let placed = parent
+    // A reply belongs to its thread's group (or its item's), whatever it names.
+    let group_id = parent
         .as_ref()
-        .filter(|p| p.root_id.is_some() || p.in_reply_to.is_none());
+        .and_then(|p| p.group_id)
+        .or(item.as_ref().and_then(|i| i.group_id))
+        .or(remote.group.as_ref().map(|g| g.id));
+    let placed = parent.as_ref().filter(|p| p.is_placed());
     let row = queries::posts::insert(
         db,
         post::ActiveModel {
@@ -942,6 +998,10 @@ pub async fn store_remote(db: &impl ConnectionTrait, remote: RemotePost) -> Serv
             in_reply_to: Set(remote.in_reply_to.clone()),
             parent_id: Set(parent.as_ref().map(|p| p.id)),
             root_id: Set(placed.map(|p| p.root_id.unwrap_or(p.id))),
+            garden_item_id: Set(parent
+                .as_ref()
+                .and_then(|p| p.garden_item_id)
+                .or(item.as_ref().map(|i| i.id))),
             title: Set(if remote.in_reply_to.is_none() { title } else { None }),
             content_html: Set(content_html),
             source: Set(None),
@@ -978,26 +1038,76 @@ pub async fn store_remote(db: &impl ConnectionTrait, remote: RemotePost) -> Serv
 /// Replies that arrived before `post` now hang below it, and so does
 /// everything that was waiting below them.
 async fn place_waiting_replies(db: &impl ConnectionTrait, post: &post::Model) -> ServiceResult<()> {
-    let placed = post.root_id.is_some() || post.in_reply_to.is_none();
+    let placed = post.is_placed();
     let root_id = post.root_id.unwrap_or(post.id);
     let mut touched = false;
     for waiting in queries::posts::waiting_for_parent(db, &post.ap_id).await? {
         queries::posts::set_thread(db, waiting.id, post.id, root_id).await?;
+        if let Some(item_id) = post.garden_item_id {
+            queries::posts::set_garden_item(db, waiting.id, item_id).await?;
+        }
         touched = true;
         if placed {
-            let mut below = vec![waiting.id];
-            while let Some(parent) = below.pop() {
-                for child in queries::posts::children(db, parent).await? {
-                    queries::posts::set_thread(db, child.id, parent, root_id).await?;
-                    below.push(child.id);
-                }
-            }
+            place_below(db, waiting.id, root_id, post.garden_item_id).await?;
         }
     }
     if touched && placed {
         queries::posts::touch_thread(db, root_id, post.last_activity_at).await?;
     }
     Ok(())
+}
+
+/// Everything below `top` joins the thread started by `root_id` (and the
+/// discussion of `garden_item_id`).
+async fn place_below(
+    db: &impl ConnectionTrait,
+    top: i64,
+    root_id: i64,
+    garden_item_id: Option<i64>,
+) -> ServiceResult<()> {
+    let mut below = vec![top];
+    while let Some(parent) = below.pop() {
+        for child in queries::posts::children(db, parent).await? {
+            queries::posts::set_thread(db, child.id, parent, root_id).await?;
+            if let Some(item_id) = garden_item_id {
+                queries::posts::set_garden_item(db, child.id, item_id).await?;
+            }
+            below.push(child.id);
+        }
+    }
+    Ok(())
+}
+
+/// A garden item from another node has arrived: replies to it that came
+/// first start threads of its discussion, with what hangs below them.
+pub async fn open_discussion(db: &impl ConnectionTrait, item: &garden_item::Model) -> ServiceResult<()> {
+    for waiting in queries::posts::waiting_for_parent(db, &item.ap_id).await? {
+        queries::posts::set_garden_item(db, waiting.id, item.id).await?;
+        place_below(db, waiting.id, waiting.id, Some(item.id)).await?;
+        queries::posts::touch_thread(db, waiting.id, waiting.last_activity_at).await?;
+    }
+    Ok(())
+}
+
+/// The discussion of a garden item: each thread started by a reply to it,
+/// as `viewer` may read them, oldest first.
+pub async fn discussion(
+    db: &impl ConnectionTrait,
+    viewer: Option<&actor::Model>,
+    item: &garden_item::Model,
+) -> ServiceResult<Vec<ThreadView>> {
+    let mut threads = Vec::new();
+    for start in queries::posts::discussion_of(db, item.id).await? {
+        if start.parent_id.is_some() || start.author_id.is_none() {
+            continue;
+        }
+        match thread(db, viewer, &start.ap_id).await {
+            Ok(thread) => threads.push(thread),
+            Err(err) if err.kind() == ErrorKind::NotFound => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(threads)
 }
 
 /// Another node deleted a post. `by` must be its author or a moderator of its

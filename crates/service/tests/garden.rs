@@ -344,3 +344,89 @@ async fn another_person_on_the_same_node_cannot_revise_an_item() {
         );
     }
 }
+
+fn remote_post(
+    author: &actor::Model,
+    id: &str,
+    in_reply_to: &str,
+) -> healthcommons_service::posts::RemotePost {
+    healthcommons_service::posts::RemotePost {
+        ap_id: id.into(),
+        url: None,
+        author: author.clone(),
+        group: None,
+        in_reply_to: Some(in_reply_to.into()),
+        title: None,
+        content_html: format!("<p>{id}</p>"),
+        summary: None,
+        sensitive: false,
+        language: None,
+        visibility: "public".into(),
+        published: Utc::now(),
+        updated: None,
+        tags: Vec::new(),
+    }
+}
+
+#[tokio::test]
+async fn replies_that_arrive_before_their_item_join_its_discussion_when_it_comes() {
+    use healthcommons_service::posts;
+    for backend in testing::backends() {
+        let db = testing::fresh(backend).await.expect(backend);
+        let author = remote_author(&db).await;
+        let mia = remote_person(&db, "mia").await;
+        let item_id = "https://far.example/garden/late";
+        let comment = "https://far.example/notes/1";
+        let answer = "https://far.example/notes/2";
+        posts::store_remote(&db, remote_post(&mia, comment, item_id))
+            .await
+            .expect(backend);
+        posts::store_remote(&db, remote_post(&author, answer, comment))
+            .await
+            .expect(backend);
+        let waiting = queries::posts::by_ap_id(&db, comment)
+            .await
+            .expect("query")
+            .expect("comment");
+        assert!(
+            !waiting.is_placed(),
+            "{backend}: a reply to something unknown waits"
+        );
+
+        let stored = garden::store_remote(
+            &db,
+            RemoteItem {
+                ap_id: item_id.into(),
+                url: None,
+                kind: Kind::Story,
+                author: author.clone(),
+                group: None,
+                content: Content {
+                    title: "Late story".into(),
+                    summary: "It came after its replies.".into(),
+                    license: "CC-BY-SA-4.0".into(),
+                    ..Default::default()
+                },
+                revision: 1,
+                message: None,
+                provenance: Vec::new(),
+                published: Utc::now(),
+                updated: None,
+            },
+        )
+        .await
+        .expect(backend);
+        let StoredItem::Created(item) = stored else {
+            panic!("{backend}: the item is new")
+        };
+        let threads = posts::discussion(&db, None, &item).await.expect(backend);
+        assert_eq!(threads.len(), 1, "{backend}");
+        assert_eq!(threads[0].root.post.ap_id, comment, "{backend}");
+        let replies: Vec<&str> = threads[0].replies.iter().map(|r| r.post.ap_id.as_str()).collect();
+        assert_eq!(replies, vec![answer], "{backend}");
+        assert_eq!(
+            threads[0].root.post.replies, 1,
+            "{backend}: the thread counts its reply"
+        );
+    }
+}

@@ -92,7 +92,8 @@ pub struct NewPost {
     pub title: Option<String>,
     /// Markdown.
     pub content: String,
-    /// The ActivityPub id of the post replied to.
+    /// The ActivityPub id of the post replied to, or of a garden item to
+    /// discuss (a reply to it starts a thread of its discussion).
     pub in_reply_to: Option<String>,
     #[serde(default)]
     pub sensitive: bool,
@@ -198,7 +199,7 @@ pub fn dto(state: &AppState, view: &PostView) -> PostDto {
 }
 
 /// Nest a depth-first list of replies under their parents.
-fn nest(state: &AppState, replies: &[PostView]) -> Vec<PostDto> {
+pub fn nest(state: &AppState, replies: &[PostView]) -> Vec<PostDto> {
     fn take(state: &AppState, replies: &[PostView], index: &mut usize, depth: usize) -> Vec<PostDto> {
         let mut level = Vec::new();
         while *index < replies.len() && replies[*index].depth == depth {
@@ -241,8 +242,10 @@ pub async fn create(
         _ => None,
     };
     if let Some(parent) = &body.in_reply_to {
-        // Make sure the parent is known here, fetching it if need be.
-        resolve::resolve_post(parent, &state.data()).await?;
+        // Make sure the post or garden item replied to is known here, fetching it if need be.
+        let url = url::Url::parse(parent.trim())
+            .map_err(|_| ApiError::new(ErrorKind::Validation, "in_reply_to is not a URL"))?;
+        resolve::learn_reply_target(&url, &state.data()).await?;
     }
     let publisher = OutboxPublisher::from_context(state.context());
     Ok(posts::create(

@@ -35,6 +35,7 @@ pub fn routes() -> Router<AppState> {
             get(get_item).patch(edit_item).delete(delete_item),
         )
         .route("/api/v1/garden/{id}/revisions", get(item_revisions))
+        .route("/api/v1/garden/{id}/discussion", get(item_discussion))
         .route("/api/v1/garden/{id}/diff", get(item_diff))
         .route("/api/v1/garden/{id}/revert", post(revert_item))
         .route("/api/v1/garden/{id}/fork", post(fork_item))
@@ -57,6 +58,7 @@ pub fn routes() -> Router<AppState> {
         edit_item,
         delete_item,
         item_revisions,
+        item_discussion,
         item_diff,
         revert_item,
         fork_item,
@@ -627,6 +629,31 @@ pub struct RevisionDto {
     pub created: String,
     #[schema(value_type = Object)]
     pub content: Value,
+}
+
+/// The item's discussion: each thread started by a reply to it (from here or
+/// any node, Mastodon included), with its replies nested, oldest first. To
+/// take part, `POST /api/v1/posts` with `in_reply_to` the item's id.
+#[utoipa::path(get, path = "/api/v1/garden/{id}/discussion", params(("id" = String, Path)),
+    responses((status = 200, body = [crate::discussions::PostDto]), (status = 404, body = ErrorBody)))]
+async fn item_discussion(
+    State(state): State<AppState>,
+    MaybeApiAccount(account): MaybeApiAccount,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<crate::discussions::PostDto>>> {
+    let viewer = account.as_ref().map(|a| &a.person);
+    let item = garden::readable(state.db(), viewer, &id).await?;
+    let threads = healthcommons_service::posts::discussion(state.db(), viewer, &item).await?;
+    Ok(Json(
+        threads
+            .iter()
+            .map(|thread| {
+                let mut start = crate::discussions::dto(&state, &thread.root);
+                start.replies = crate::discussions::nest(&state, &thread.replies);
+                start
+            })
+            .collect(),
+    ))
 }
 
 /// Every revision of an item known here, newest first.

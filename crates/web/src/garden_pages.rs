@@ -8,6 +8,7 @@ use crate::{
     AppState,
     activitypub::activity_json,
     auth::{self, MaybeSession, Viewer},
+    discussions,
     error::{ApiError, PageError, PageResult},
     garden::{
         self as api, GardenItemEdit, GardenPlace, GardenRelation, GardenResource, ListQuery, NewAdoption,
@@ -15,7 +16,7 @@ use crate::{
     },
     group_pages::coordinate,
     pages::render,
-    thread_pages::signed_in,
+    thread_pages::{PostItem, items_for, signed_in},
 };
 use askama::Template;
 use axum::{
@@ -54,6 +55,7 @@ pub fn routes() -> Router<AppState> {
         .route("/garden/items/{id}/upstream", get(upstream_page))
         .route("/garden/items/{id}/pull", post(pull))
         .route("/garden/items/{id}/adopt", get(adopt_form).post(adopt))
+        .route("/garden/items/{id}/discuss", post(discuss))
 }
 
 /// The page of any item known here (ours or learned from another node).
@@ -574,6 +576,16 @@ struct ItemPageTemplate {
     mapped: Vec<LinkLine>,
     can_edit: bool,
     remote_url: String,
+    /// The discussion: each thread start followed by its replies.
+    posts: Vec<PostItem>,
+    /// What a reply form shows (replies are previewed on the thread page).
+    preview_for: i64,
+    preview_html: String,
+    draft: String,
+    error: String,
+    /// A new thread about the item that was refused, with the reason.
+    discuss_draft: String,
+    discuss_error: String,
 }
 
 /// A link to an item: its page here when known, else its id.
@@ -592,7 +604,7 @@ async fn item_page(
 ) -> PageResult<Response> {
     let viewer = session.0.as_ref().map(|a| &a.person);
     let item = item_by_local_id(&state, viewer, id).await?;
-    show_item(&state, jar, session, item).await
+    show_item(&state, jar, session, item, None).await
 }
 
 async fn show_item(
@@ -600,9 +612,17 @@ async fn show_item(
     jar: CookieJar,
     session: MaybeSession,
     item: garden_item::Model,
+    refused_thread: Option<(String, String)>,
 ) -> PageResult<Response> {
     let viewer = session.0.as_ref().map(|a| &a.person);
     let page = garden::page(state.db(), viewer, &item.ap_id).await?;
+    let mut discussion = Vec::new();
+    for thread in healthcommons_service::posts::discussion(state.db(), viewer, &page.view.item).await? {
+        discussion.push(thread.root);
+        discussion.extend(thread.replies);
+    }
+    let posts = items_for(state, session.0.as_ref(), &discussion).await?;
+    let (discuss_draft, discuss_error) = refused_thread.unwrap_or_default();
     let view = &page.view;
     let content = &view.content;
     let mut provenance = Vec::new();
@@ -725,8 +745,51 @@ async fn show_item(
         } else {
             view.item.url.clone().unwrap_or_else(|| view.item.ap_id.clone())
         },
+        posts,
+        preview_for: 0,
+        preview_html: String::new(),
+        draft: String::new(),
+        error: String::new(),
+        discuss_draft,
+        discuss_error,
     };
     Ok((jar, render(template)?).into_response())
+}
+
+#[derive(Deserialize)]
+struct DiscussForm {
+    csrf: String,
+    content: String,
+}
+
+/// Start a thread about an item: a reply to it, federated like any reply.
+async fn discuss(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Path(id): Path<i64>,
+    Form(form): Form<DiscussForm>,
+) -> PageResult<Response> {
+    auth::check_csrf(&jar, &form.csrf)?;
+    let account = signed_in(&session)?;
+    let item = item_by_local_id(&state, Some(&account.person), id).await?;
+    let body = discussions::NewPost {
+        group: None,
+        title: None,
+        content: form.content.clone(),
+        in_reply_to: Some(item.ap_id.clone()),
+        sensitive: false,
+        summary: None,
+        language: None,
+        visibility: None,
+    };
+    match discussions::create(&state, &account, &body).await {
+        Ok(post) => Ok(Redirect::to(&format!("{}#post-{}", item_path(&item), post.id)).into_response()),
+        Err(err) if matches!(err.kind, ErrorKind::Validation | ErrorKind::Forbidden) => {
+            show_item(&state, jar, session, item, Some((form.content, err.message))).await
+        }
+        Err(err) => Err(PageError(err)),
+    }
 }
 
 /// A local item's id: its `Article` for servers, its page for people.
@@ -749,7 +812,7 @@ async fn item_at_id(
         )));
     };
     let mut response = if !json {
-        show_item(&state, jar, session, item).await?
+        show_item(&state, jar, session, item, None).await?
     } else if item.deleted_at.is_some() {
         let mut gone = activity_json(tombstone_json(&item.ap_id, item.deleted_at));
         *gone.status_mut() = StatusCode::GONE;

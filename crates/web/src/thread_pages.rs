@@ -170,6 +170,8 @@ struct ThreadPage {
     viewer: Option<Viewer>,
     csrf: String,
     posts: Vec<PostItem>,
+    /// The garden item this thread discusses (its page and title), if any.
+    discusses: Option<(String, String)>,
     /// The post a reply is being previewed for, with its text.
     preview_for: i64,
     preview_html: String,
@@ -186,6 +188,13 @@ async fn render_thread(
 ) -> PageResult<Html<String>> {
     let viewer = session.0.as_ref();
     let thread = posts::thread(state.db(), viewer.map(|a| &a.person), ap_id).await?;
+    let discusses = match thread.root.post.garden_item_id {
+        Some(item_id) => queries::garden::by_id(state.db(), item_id)
+            .await?
+            .filter(|i| i.deleted_at.is_none())
+            .map(|i| (crate::garden_pages::item_path(&i), i.title)),
+        None => None,
+    };
     let mut views = vec![thread.root];
     views.extend(thread.replies);
     let (preview_for, draft, error) = preview.unwrap_or((0, String::new(), String::new()));
@@ -193,6 +202,7 @@ async fn render_thread(
         viewer: Viewer::of(&session.0),
         csrf,
         posts: items(state, viewer, &views).await?,
+        discusses,
         preview_for,
         preview_html: if draft.is_empty() {
             String::new()

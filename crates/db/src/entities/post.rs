@@ -44,11 +44,21 @@ pub struct Model {
     pub replies: i32,
     /// For a thread start: the newest reply or edit, to order threads by activity.
     pub last_activity_at: DateTimeUtc,
+    /// The garden item this post discusses: set on a reply to the item (a
+    /// thread start of its discussion) and on every reply below it.
+    pub garden_item_id: Option<i64>,
 }
 
 impl Model {
     pub fn is_gone(&self) -> bool {
         self.deleted_at.is_some() || self.removed
+    }
+
+    /// In a thread: a thread start (of a group, or of a garden item's
+    /// discussion) or a reply below one. A reply whose parent has not
+    /// arrived yet is not.
+    pub fn is_placed(&self) -> bool {
+        self.root_id.is_some() || self.in_reply_to.is_none() || self.garden_item_id.is_some()
     }
 }
 

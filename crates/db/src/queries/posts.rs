@@ -119,6 +119,27 @@ pub async fn set_thread(
     Ok(())
 }
 
+/// Every post of a garden item's discussion (deleted ones too: they keep
+/// their place), oldest first.
+pub async fn discussion_of(db: &impl ConnectionTrait, garden_item_id: i64) -> DbResult<Vec<post::Model>> {
+    Ok(post::Entity::find()
+        .filter(post::Column::GardenItemId.eq(garden_item_id))
+        .order_by_asc(post::Column::Published)
+        .order_by_asc(post::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Mark a post as part of a garden item's discussion.
+pub async fn set_garden_item(db: &impl ConnectionTrait, post_id: i64, garden_item_id: i64) -> DbResult<()> {
+    post::Entity::update_many()
+        .col_expr(post::Column::GardenItemId, Expr::value(garden_item_id))
+        .filter(post::Column::Id.eq(post_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 pub async fn children(db: &impl ConnectionTrait, parent_id: i64) -> DbResult<Vec<post::Model>> {
     Ok(post::Entity::find()
         .filter(post::Column::ParentId.eq(parent_id))

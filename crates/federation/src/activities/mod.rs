@@ -36,8 +36,10 @@ use activitypub_federation::{
     traits::{Activity, Object},
 };
 use healthcommons_db::queries;
+use healthcommons_service::posts::Under;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tracing::debug;
 use url::Url;
 
 pub use accept_follow::AcceptFollow;
@@ -394,20 +396,37 @@ async fn receive_post(
         // Deleted before it arrived: the tombstone wins.
         return Ok(());
     }
-    let group = group_of(&json, data).await?;
-    if let Some(group) = group.as_ref().filter(|g| g.local) {
-        let parent = match &json.in_reply_to {
-            Some(parent) => {
-                let _ = ObjectId::<DbPost>::from(parent.clone()).dereference(data).await;
-                queries::posts::by_ap_id(&data.db, parent.as_str()).await?
+    let mut group = group_of(&json, data).await?;
+    let (parent, item) = match &json.in_reply_to {
+        Some(target) => {
+            if let Err(err) = crate::resolve::learn_reply_target(target, data).await {
+                debug!(%err, %target, "what a reply answers could not be fetched");
             }
-            None => None,
+            let parent = queries::posts::by_ap_id(&data.db, target.as_str()).await?;
+            let item = match parent {
+                Some(_) => None,
+                None => queries::garden::by_ap_id(&data.db, target.as_str())
+                    .await?
+                    .filter(|i| i.deleted_at.is_none()),
+            };
+            (parent, item)
+        }
+        None => (None, None),
+    };
+    // A reply to a garden item is in the item's group, named or not (Mastodon names none).
+    if let Some(group_id) = item.as_ref().and_then(|i| i.group_id) {
+        group = queries::actors::by_id(&data.db, group_id).await?;
+    }
+    if let Some(group) = group.as_ref().filter(|g| g.local) {
+        let under = match (&parent, &item) {
+            (Some(parent), _) => Under::Post(parent),
+            (None, Some(_)) => Under::GardenItem,
+            (None, None) => Under::Nothing,
         };
         let author = actor.dereference(data).await?;
         let existing = queries::posts::by_ap_id(&data.db, json.id.inner().as_str()).await?;
         if existing.is_none() {
-            healthcommons_service::posts::check_group_policy(&data.db, group, &author.row, parent.as_ref())
-                .await?;
+            healthcommons_service::posts::check_group_policy(&data.db, group, &author.row, under).await?;
         } else if queries::groups::ban(&data.db, group.id, author.row.id)
             .await?
             .is_some()

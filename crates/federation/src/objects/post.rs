@@ -153,6 +153,9 @@ pub struct ApPost {
     /// FEP-7888: the thread's context collection (ours); others send other things.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<Value>,
+    /// Set on our garden items (also `Article`s), which are not posts.
+    #[serde(default, skip_serializing)]
+    pub garden_kind: Option<Value>,
 }
 
 /// `to`/`cc`: a string, an array of strings, or objects with an `id`.
@@ -329,6 +332,9 @@ impl Object for DbPost {
     async fn verify(json: &ApPost, expected_domain: &Url, _data: &RequestData) -> Result<(), Self::Error> {
         verify_domains_match(json.id.inner(), expected_domain)
             .map_err(|_| FederationError::Invalid("the post's id is on another host".into()))?;
+        if json.garden_kind.is_some() {
+            return Err(FederationError::Invalid("a garden item, not a post".into()));
+        }
         if host_of(&json.attributed_to) != host_of(json.id.inner()) {
             return Err(FederationError::Invalid(
                 "the post's author is on another host than the post".into(),
@@ -342,7 +348,7 @@ impl Object for DbPost {
             .dereference(data)
             .await?;
         if let Some(parent) = &json.in_reply_to
-            && let Err(err) = ObjectId::<DbPost>::from(parent.clone()).dereference(data).await
+            && let Err(err) = crate::resolve::learn_reply_target(parent, data).await
         {
             // Kept as an orphan; it is placed when its parent arrives.
             debug!(%err, %parent, "the parent of a reply could not be fetched");
@@ -432,6 +438,7 @@ pub async fn note_of(db: &impl ConnectionTrait, row: post::Model) -> Result<ApPo
         context: thread_start
             .local
             .then(|| json!(NodeUrls::context_of(&thread_start.ap_id))),
+        garden_kind: None,
     })
 }
 
