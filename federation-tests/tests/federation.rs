@@ -2272,3 +2272,184 @@ async fn a_garden_item_is_discussed_from_another_node_and_from_mastodon() {
         "{thread}"
     );
 }
+
+/// No lock-in: an item as Markdown, the whole garden as a zip of Markdown
+/// and JSON, imported on another node as forks that keep their provenance
+/// (and that the origin lists), refused clearly when it is not an export.
+#[tokio::test]
+async fn a_garden_is_exported_and_imported_into_another_node_keeping_provenance() {
+    use std::io::Read;
+    let (alpha, beta) = tokio::join!(
+        Node::start(NODE, "alpha.test", &[]),
+        Node::start(NODE, "beta.test", &[])
+    );
+    let ana = alpha.user("ana").await;
+    let bea = beta.user("bea").await;
+    let mut planted = Vec::new();
+    for (kind, title, status) in [
+        ("pattern", "Walking prescriptions", "published"),
+        ("story", "The Monday walk: forty people", "published"),
+        ("metric", "A draft metric", "draft"),
+    ] {
+        let (code, created) = api(
+            &alpha,
+            &ana,
+            reqwest::Method::POST,
+            "/api/v1/garden",
+            Some(
+                &json!({"kind": kind, "title": title, "summary": format!("About {title}."), "status": status,
+                         "tags": ["walking"]}),
+            ),
+        )
+        .await;
+        assert_eq!(code, 201, "{created}");
+        planted.push(created["id"].as_str().expect("id").to_owned());
+    }
+
+    // One item as Markdown.
+    let markdown = client()
+        .get(format!(
+            "{}/api/v1/garden/{}/markdown",
+            alpha.base,
+            encoded(&planted[0])
+        ))
+        .send()
+        .await
+        .expect("markdown");
+    assert_eq!(markdown.status(), 200);
+    assert!(
+        markdown.headers()["content-type"]
+            .to_str()
+            .expect("type")
+            .starts_with("text/markdown")
+    );
+    let text = markdown.text().await.expect("text");
+    assert!(
+        text.starts_with("---\nkind: \"pattern\"\ntitle: \"Walking prescriptions\"\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("id: \"{}\"", planted[0])) && text.contains("author: \"@ana@alpha.test"),
+        "{text}"
+    );
+    assert!(text.contains("\n# Walking prescriptions\n"));
+
+    // The whole garden: published items only, as Markdown and in garden.json.
+    let export = client()
+        .get(format!("{}/api/v1/garden/export", alpha.base))
+        .send()
+        .await
+        .expect("export");
+    assert_eq!(export.status(), 200);
+    assert_eq!(export.headers()["content-type"], "application/zip");
+    let zip_bytes = export.bytes().await.expect("zip").to_vec();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(zip_bytes.clone())).expect("a zip");
+    let names: Vec<String> = zip
+        .file_names()
+        .map(|name| name.expect("a file name").into_owned())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("items/patterns/") && n.ends_with("-walking-prescriptions.md")),
+        "{names:?}"
+    );
+    assert!(names.iter().any(|n| n.starts_with("items/stories/")), "{names:?}");
+    assert!(!names.iter().any(|n| n.contains("draft")), "{names:?}");
+    let mut garden_json = String::new();
+    zip.by_name("garden.json")
+        .expect("garden.json")
+        .read_to_string(&mut garden_json)
+        .expect("read");
+    let garden: Value = serde_json::from_str(&garden_json).expect("json");
+    assert_eq!(garden["format"], "healthcommons-garden");
+    assert_eq!(garden["items"].as_array().map(Vec::len), Some(2));
+
+    // Refused clearly: the wrong media type, and a body that is not an export.
+    let import = |body: Vec<u8>, content_type: &'static str| {
+        let (base, token) = (beta.base.clone(), bea.clone());
+        async move {
+            let response = client()
+                .post(format!("{base}/api/v1/garden/import"))
+                .bearer_auth(token)
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .expect("import");
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap_or_default())
+        }
+    };
+    let (status, body) = import(zip_bytes.clone(), "application/json").await;
+    assert_eq!(status, 415, "{body}");
+    let (status, body) = import(b"PK but not really".to_vec(), "application/zip").await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| m.contains("not a zip")),
+        "{body}"
+    );
+    let (status, _) = import(vec![0; 17 * 1024 * 1024], "application/zip").await;
+    assert_eq!(status, 413);
+    let (status, items) = api::<Value>(&beta, &bea, reqwest::Method::GET, "/api/v1/garden", None).await;
+    assert_eq!(
+        (status, items.as_array().map(Vec::len)),
+        (200, Some(0)),
+        "nothing stored: {items}"
+    );
+
+    // Imported on beta: forks by bea that keep where they came from.
+    let (status, report) = import(zip_bytes.clone(), "application/zip").await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["imported"].as_array().map(Vec::len), Some(2), "{report}");
+    let copy = report["imported"]
+        .as_array()
+        .expect("imported")
+        .iter()
+        .find(|i| i["from"] == planted[0].as_str())
+        .and_then(|i| i["id"].as_str())
+        .expect("the pattern's copy")
+        .to_owned();
+    assert!(copy.starts_with(&beta.base));
+    let (_, on_beta) = api::<Value>(
+        &beta,
+        &bea,
+        reqwest::Method::GET,
+        &format!("/api/v1/garden/{}", encoded(&copy)),
+        None,
+    )
+    .await;
+    assert_eq!(on_beta["forked_from"], planted[0].as_str(), "{on_beta}");
+    assert_eq!(on_beta["provenance"][0]["id"], planted[0].as_str());
+    assert_eq!(on_beta["provenance"][0]["revision"], 1);
+    assert_eq!(on_beta["title"], "Walking prescriptions");
+    let (status, upstream) = api::<Value>(
+        &beta,
+        &bea,
+        reqwest::Method::GET,
+        &format!("/api/v1/garden/{}/upstream", encoded(&copy)),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{upstream}");
+    assert_eq!(upstream["changes"], json!([]));
+
+    // alpha lists the copy among the pattern's forks.
+    wait_for_item(&alpha, &planted[0], "the imported copy", |i| {
+        i["forks"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|f| f["id"] == copy.as_str()))
+    })
+    .await;
+
+    // The same export again changes nothing.
+    let (status, again) = import(zip_bytes, "application/zip").await;
+    assert_eq!(status, 200);
+    assert_eq!(again["imported"], json!([]));
+    assert!(
+        again["skipped"]
+            .as_array()
+            .is_some_and(|s| s.len() == 2 && s.iter().all(|s| s["reason"] == "it is already in this garden")),
+        "{again}"
+    );
+}

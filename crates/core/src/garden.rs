@@ -221,6 +221,11 @@ pub struct Content {
 #[error("{0}")]
 pub struct Invalid(pub String);
 
+/// Text for a Markdown heading or link: one line.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 fn invalid(message: impl Into<String>) -> Invalid {
     Invalid(message.into())
 }
@@ -371,6 +376,63 @@ impl Content {
             html.push_str("</ul>");
         }
         text::sanitize_html(&html)
+    }
+
+    /// The item as one Markdown file, for people and for other tools: a
+    /// front matter block (YAML; every value is written as JSON, which YAML
+    /// reads too) with the item's data and `extra` (its id, author, …), then
+    /// its parts as sections.
+    pub fn to_markdown(&self, kind: Kind, extra: &[(&str, Value)]) -> String {
+        let mut front: Vec<(&str, Value)> = vec![
+            ("kind", Value::from(kind.as_str())),
+            ("title", Value::from(self.title.as_str())),
+            ("summary", Value::from(self.summary.as_str())),
+            ("license", Value::from(self.license.as_str())),
+        ];
+        if !self.tags.is_empty() {
+            front.push(("tags", Value::from(self.tags.clone())));
+        }
+        if let Some(unit) = &self.unit {
+            front.push(("unit", Value::from(unit.as_str())));
+        }
+        if let Some(happened) = &self.happened {
+            front.push(("happened", Value::from(happened.as_str())));
+        }
+        if let Some(place) = &self.place {
+            front.push(("place", serde_json::to_value(place).unwrap_or(Value::Null)));
+        }
+        front.extend(extra.iter().cloned());
+        let mut out = String::from("---\n");
+        for (key, value) in front {
+            out.push_str(&format!("{key}: {value}\n"));
+        }
+        out.push_str(&format!(
+            "---\n\n# {}\n\n{}\n",
+            one_line(&self.title),
+            self.summary.trim()
+        ));
+        for (key, label) in kind.fields() {
+            if let Some(markdown) = self.fields.get(*key) {
+                out.push_str(&format!("\n## {label}\n\n{}\n", markdown.trim_end()));
+            }
+        }
+        if !self.resources.is_empty() {
+            out.push_str("\n## Resources\n\n");
+            for resource in &self.resources {
+                out.push_str(&format!(
+                    "- [{}](<{}>)\n",
+                    one_line(&resource.title).replace(['[', ']'], ""),
+                    resource.href.replace(['<', '>', ' '], "")
+                ));
+            }
+        }
+        if !self.relations.is_empty() {
+            out.push_str("\n## Related\n\n");
+            for relation in &self.relations {
+                out.push_str(&format!("- {}: <{}>\n", relation.kind.label(), relation.target));
+            }
+        }
+        out
     }
 
     /// The words full-text search indexes: title, summary, fields, tags and
@@ -634,6 +696,37 @@ mod tests {
             license: DEFAULT_LICENSE.into(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn markdown_export_has_front_matter_in_json_values_and_the_parts_in_order() {
+        let mut item = pattern("Walk **together**.", "Time\nWeather");
+        item.title = "Walking\ngroup: \"Mondays\"".into();
+        item.tags = vec!["walking".into()];
+        item.resources.push(Resource {
+            title: "The [guide]".into(),
+            href: "https://guide.example/walks".into(),
+        });
+        let markdown = item.to_markdown(
+            Kind::Pattern,
+            &[("id", Value::from("https://a.example/garden/1"))],
+        );
+        let (front, body) = markdown
+            .strip_prefix("---\n")
+            .and_then(|rest| rest.split_once("---\n"))
+            .expect("front matter");
+        // Every value parses as JSON, so a title with a colon or quotes is safe.
+        for line in front.lines() {
+            let (_, value) = line.split_once(": ").expect("key: value");
+            serde_json::from_str::<Value>(value).expect(line);
+        }
+        assert!(front.contains("title: \"Walking\\ngroup: \\\"Mondays\\\"\"\n"));
+        assert!(front.contains("id: \"https://a.example/garden/1\""));
+        assert!(body.starts_with("\n# Walking group: \"Mondays\"\n"));
+        let forces = body.find("## Forces").expect("forces");
+        let solution = body.find("## Solution").expect("solution");
+        assert!(forces < solution, "in the kind's order: {body}");
+        assert!(body.contains("- [The guide](<https://guide.example/walks>)"));
     }
 
     #[test]

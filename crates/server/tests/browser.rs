@@ -759,4 +759,30 @@ async fn a_member_plants_previews_revises_compares_reverts_forks_adopts_and_find
     browser
         .wait_text("#garden-empty", |t| t == "Nothing here yet.")
         .await;
+
+    // Export and import: the garden's zip, uploaded through the form, is
+    // read; this node's own items are skipped with the reason.
+    let export = reqwest::get(format!("{site}/garden/export.zip"))
+        .await
+        .expect("export")
+        .bytes()
+        .await
+        .expect("zip");
+    let folder = tempfile::tempdir().expect("tempdir");
+    let zip_path = folder.path().join("garden.zip");
+    std::fs::write(&zip_path, &export).expect("write the zip");
+    browser.click("#garden-import").await;
+    browser.click("#import-button").await;
+    browser
+        .wait_text("#import-error", |t| t.contains("choose the zip"))
+        .await;
+    browser
+        .type_into("#import-file", zip_path.to_str().expect("a path"))
+        .await;
+    browser.click("#import-button").await;
+    browser
+        .wait_text("#import-report", |t| {
+            t.contains("Imported 0") && t.contains("Skipped 2") && t.contains("this node's own item")
+        })
+        .await;
 }

@@ -82,13 +82,13 @@ pub fn parse_content(row: &garden_item::Model) -> ServiceResult<Content> {
         .map_err(|e| ServiceError::Internal(format!("garden item {} has unreadable content: {e}", row.id)))
 }
 
-fn kind_of(row: &garden_item::Model) -> ServiceResult<Kind> {
+pub(crate) fn kind_of(row: &garden_item::Model) -> ServiceResult<Kind> {
     Kind::parse(&row.kind).ok_or_else(|| {
         ServiceError::Internal(format!("garden item {} has unknown kind {}", row.id, row.kind))
     })
 }
 
-fn provenance_of(row: &garden_item::Model) -> Vec<Origin> {
+pub(crate) fn provenance_of(row: &garden_item::Model) -> Vec<Origin> {
     serde_json::from_str(&row.provenance).unwrap_or_default()
 }
 
@@ -96,11 +96,11 @@ fn to_json<T: Serialize>(value: &T) -> ServiceResult<String> {
     serde_json::to_string(value).map_err(|e| ServiceError::Internal(e.to_string()))
 }
 
-fn validated(content: Content, kind: Kind) -> ServiceResult<Content> {
+pub(crate) fn validated(content: Content, kind: Kind) -> ServiceResult<Content> {
     content.validated(kind).map_err(|e| ServiceError::validation(e.0))
 }
 
-fn clean_message(message: Option<&str>, default: &str) -> String {
+pub(crate) fn clean_message(message: Option<&str>, default: &str) -> String {
     let message = text::plain_text(message.unwrap_or_default(), MAX_MESSAGE);
     if message.is_empty() {
         default.to_owned()
@@ -127,7 +127,7 @@ fn set_content(row: &mut garden_item::ActiveModel, kind: Kind, content: &Content
 }
 
 /// Keep tags, relations and the search index in step with the current content.
-async fn reindex(
+pub(crate) async fn reindex(
     db: &impl ConnectionTrait,
     item: &garden_item::Model,
     content: &Content,
@@ -214,18 +214,21 @@ async fn check_group(db: &impl ConnectionTrait, group: &actor::Model, author: &A
     crate::posts::check_group_policy(db, group, &author.person, crate::posts::Under::Nothing).await
 }
 
-struct LocalItem<'a> {
-    ap_id: String,
-    kind: Kind,
-    author_id: i64,
-    group_id: Option<i64>,
-    status: Status,
-    content: &'a Content,
+pub(crate) struct LocalItem<'a> {
+    pub ap_id: String,
+    pub kind: Kind,
+    pub author_id: i64,
+    pub group_id: Option<i64>,
+    pub status: Status,
+    pub content: &'a Content,
     /// For a fork: the chain, the item forked and the content taken from it.
-    origin: Option<(Vec<Origin>, &'a Content)>,
+    pub origin: Option<(Vec<Origin>, &'a Content)>,
 }
 
-async fn insert_local(db: &impl ConnectionTrait, new: LocalItem<'_>) -> ServiceResult<garden_item::Model> {
+pub(crate) async fn insert_local(
+    db: &impl ConnectionTrait,
+    new: LocalItem<'_>,
+) -> ServiceResult<garden_item::Model> {
     let now = Utc::now();
     let (provenance, forked_from, forked_revision, base_content) = match &new.origin {
         Some((chain, base)) => {

@@ -8,6 +8,7 @@ pub mod actors;
 pub mod error;
 pub mod follows;
 pub mod garden;
+pub mod garden_archive;
 pub mod groups;
 pub mod keys;
 pub mod node;

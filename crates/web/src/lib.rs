@@ -9,6 +9,7 @@ pub mod auth;
 pub mod discussions;
 pub mod error;
 pub mod garden;
+pub mod garden_archive;
 pub mod garden_pages;
 pub mod group_moderation;
 pub mod group_pages;
@@ -86,6 +87,7 @@ pub fn app(state: AppState) -> Router {
         .merge(discussions::routes())
         .merge(garden::routes())
         .merge(garden_pages::routes())
+        .merge(garden_archive::routes())
         .merge(group_moderation::routes())
         .merge(group_pages::routes())
         .merge(activitypub::routes(state.context().settings.max_inbox_body))
