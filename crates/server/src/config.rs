@@ -31,6 +31,10 @@ pub struct Config {
     pub delivery_claim_lease_secs: u64,
     /// Deliveries in flight at once.
     pub delivery_concurrency: usize,
+    /// Map tiles, `{z}/{x}/{y}` filled in by the browser.
+    pub map_tiles: String,
+    /// The credit the tile provider asks for, shown on every map.
+    pub map_attribution: String,
 }
 
 impl Default for Config {
@@ -48,6 +52,8 @@ impl Default for Config {
             delivery_retry_hours: 7 * 24,
             delivery_claim_lease_secs: 120,
             delivery_concurrency: 32,
+            map_tiles: "https://tile.openstreetmap.org/{z}/{x}/{y}.png".into(),
+            map_attribution: "© OpenStreetMap contributors".into(),
         }
     }
 }

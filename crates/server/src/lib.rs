@@ -296,6 +296,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         federation: node.federation.clone(),
         workers,
         secure_cookies: !config.dev_federation && !local_trial,
+        map_tiles: healthcommons_web::MapTiles {
+            url: config.map_tiles.clone(),
+            attribution: config.map_attribution.clone(),
+        },
     };
     if !config.metrics_bind.is_empty() {
         let listener = TcpListener::bind(&config.metrics_bind)

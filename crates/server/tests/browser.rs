@@ -185,6 +185,18 @@ impl Browser {
             .await;
     }
 
+    /// How many elements match `css` now.
+    async fn count(&self, css: &str) -> usize {
+        self.call(
+            reqwest::Method::POST,
+            "/elements",
+            json!({"using": "css selector", "value": css}),
+        )
+        .await
+        .as_array()
+        .map_or(0, Vec::len)
+    }
+
     async fn url(&self) -> String {
         self.call(reqwest::Method::GET, "/url", json!({}))
             .await
@@ -708,6 +720,15 @@ async fn a_member_plants_previews_revises_compares_reverts_forks_adopts_and_find
         .await;
     browser
         .wait_text("#adoption-places", |t| t.contains("Leeds"))
+        .await;
+    // The map draws the place (its tiles cannot load here: no network).
+    browser
+        .until("the adoption's marker on the map", || async {
+            browser
+                .count("#adoption-map .hc-marker[aria-label*='Leeds']")
+                .await
+                == 1
+        })
         .await;
 
     // Discuss it: a blank thread is refused with the reason, a real one shows

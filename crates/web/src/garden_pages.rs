@@ -574,6 +574,9 @@ struct ItemPageTemplate {
     adoptions: Vec<AdoptionLine>,
     /// Places of adoptions with coordinates, for the map link list.
     mapped: Vec<LinkLine>,
+    /// The same places for the drawn map: JSON `[{lat, lon, label}]`.
+    map_points: String,
+    map_tiles: crate::MapTiles,
     can_edit: bool,
     remote_url: String,
     /// The discussion: each thread start followed by its replies.
@@ -653,6 +656,16 @@ async fn show_item(
             } else {
                 item_path(&a.item)
             },
+        })
+        .collect();
+    let map_points: Vec<serde_json::Value> = page
+        .adoptions
+        .iter()
+        .filter_map(|a| {
+            let (lat, lon) = (a.adoption.latitude?, a.adoption.longitude?);
+            let by = a.by.as_ref().map(|b| b.handle()).unwrap_or_default();
+            let place = a.adoption.place_name.clone().unwrap_or_default();
+            Some(serde_json::json!({"lat": lat, "lon": lon, "label": format!("{place} ({by})")}))
         })
         .collect();
     let mapped = page
@@ -739,6 +752,8 @@ async fn show_item(
             .collect(),
         adoptions,
         mapped,
+        map_points: serde_json::Value::from(map_points).to_string(),
+        map_tiles: state.map_tiles.clone(),
         can_edit,
         remote_url: if view.item.local {
             String::new()

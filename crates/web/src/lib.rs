@@ -62,6 +62,14 @@ pub struct AppState {
     pub workers: Arc<WorkerStatus>,
     /// Mark cookies `Secure` (on unless dev federation serves plain http).
     pub secure_cookies: bool,
+    pub map_tiles: MapTiles,
+}
+
+/// Where maps take their tiles from, and the credit they show.
+#[derive(Clone, Debug)]
+pub struct MapTiles {
+    pub url: String,
+    pub attribution: String,
 }
 
 impl AppState {

@@ -25,11 +25,13 @@ use healthcommons_service::{
 use serde::Deserialize;
 
 const STYLE: &str = include_str!("../templates/style.css");
+const MAP_SCRIPT: &str = include_str!("../static/map.js");
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(home))
         .route("/static/style.css", get(style))
+        .route("/static/map.js", get(map_script))
         .route("/register", get(register_form).post(register))
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
@@ -47,6 +49,14 @@ pub(crate) fn render(template: impl Template) -> PageResult<Html<String>> {
 
 async fn style() -> Response {
     ([(http::header::CONTENT_TYPE, "text/css")], STYLE).into_response()
+}
+
+async fn map_script() -> Response {
+    (
+        [(http::header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        MAP_SCRIPT,
+    )
+        .into_response()
 }
 
 #[derive(Template)]
