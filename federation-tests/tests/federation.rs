@@ -1916,6 +1916,11 @@ async fn a_pattern_is_forked_revised_pulled_adopted_and_deleted_across_three_nod
     assert_eq!(page.status(), 200);
     let html = page.text().await.expect("html");
     assert!(html.contains("Walking prescriptions") && html.contains("<strong>together</strong>"));
+    // The related items, drawn as a graph with the relation on each edge.
+    assert!(
+        html.contains("id=\"related-graph\"") && html.contains("class=\"edge-label\">complements</text>"),
+        "{html}"
+    );
 
     // Expanded by a JSON-LD processor, every structured part has our IRI.
     let expanded = expand_json_ld(&article);

@@ -531,6 +531,48 @@ struct LinkLine {
     note: String,
 }
 
+/// A related item placed around the item in the drawn graph.
+struct GraphNode {
+    x: i32,
+    y: i32,
+    /// Where the edge's label sits: halfway along it.
+    label_x: i32,
+    label_y: i32,
+    href: String,
+    title: String,
+    relation: String,
+}
+
+const GRAPH_WIDTH: f64 = 640.0;
+const GRAPH_HEIGHT: f64 = 300.0;
+
+/// The related items on an ellipse around the item, in list order.
+fn graph_of(related: &[LinkLine]) -> Vec<GraphNode> {
+    let (cx, cy) = (GRAPH_WIDTH / 2.0, GRAPH_HEIGHT / 2.0);
+    let count = related.len().max(1) as f64;
+    related
+        .iter()
+        .enumerate()
+        .map(|(index, line)| {
+            let angle = std::f64::consts::TAU * index as f64 / count - std::f64::consts::FRAC_PI_2;
+            let (x, y) = (cx + 230.0 * angle.cos(), cy + 110.0 * angle.sin());
+            let mut title: String = line.label.chars().take(26).collect();
+            if line.label.chars().count() > 26 {
+                title.push('…');
+            }
+            GraphNode {
+                x: x.round() as i32,
+                y: y.round() as i32,
+                label_x: ((x + cx) / 2.0).round() as i32,
+                label_y: ((y + cy) / 2.0).round() as i32,
+                href: line.href.clone(),
+                title,
+                relation: line.note.clone(),
+            }
+        })
+        .collect()
+}
+
 struct AdoptionLine {
     by: String,
     place: String,
@@ -567,6 +609,8 @@ struct ItemPageTemplate {
     resources: Vec<LinkLine>,
     tags: Vec<String>,
     related: Vec<LinkLine>,
+    graph: Vec<GraphNode>,
+    short_title: String,
     provenance: Vec<LinkLine>,
     origin_gone: bool,
     is_fork: bool,
@@ -684,7 +728,26 @@ async fn show_item(
             })
         })
         .collect();
+    let related: Vec<LinkLine> = page
+        .related
+        .iter()
+        .map(|r| LinkLine {
+            href: r.item.as_ref().map(item_path).unwrap_or_else(|| r.target.clone()),
+            label: r
+                .item
+                .as_ref()
+                .map(|i| i.title.clone())
+                .unwrap_or_else(|| r.target.clone()),
+            note: if r.incoming {
+                format!("{} this", r.relation.label())
+            } else {
+                r.relation.label().to_owned()
+            },
+        })
+        .collect();
     let template = ItemPageTemplate {
+        graph: graph_of(&related),
+        short_title: view.item.title.chars().take(26).collect(),
         viewer: Viewer::of(&session.0),
         csrf,
         path: item_path(&view.item),
@@ -721,23 +784,7 @@ async fn show_item(
             })
             .collect(),
         tags: content.tags.clone(),
-        related: page
-            .related
-            .iter()
-            .map(|r| LinkLine {
-                href: r.item.as_ref().map(item_path).unwrap_or_else(|| r.target.clone()),
-                label: r
-                    .item
-                    .as_ref()
-                    .map(|i| i.title.clone())
-                    .unwrap_or_else(|| r.target.clone()),
-                note: if r.incoming {
-                    format!("{} this", r.relation.label())
-                } else {
-                    r.relation.label().to_owned()
-                },
-            })
-            .collect(),
+        related,
         provenance,
         origin_gone: view.item.origin_gone,
         is_fork: view.item.forked_from.is_some(),
