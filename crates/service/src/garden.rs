@@ -890,24 +890,29 @@ pub async fn search(
         place: query.place.map(|p| p.trim().to_owned()),
         drafts_of: if query.drafts { viewer.map(|v| v.id) } else { None },
     };
-    let mut rows = queries::garden::find(db, &filter, page).await?;
-    if !words.is_empty() {
-        let score = |text: &str| {
-            let text_words = garden::search_words(text);
-            words
-                .iter()
-                .filter(|w| text_words.iter().any(|t| t.starts_with(w.as_str())))
-                .count()
-        };
-        rows.sort_by_cached_key(|r| {
-            std::cmp::Reverse((score(&r.title), score(&r.summary), r.published, r.id))
-        });
-        rows = rows
-            .into_iter()
-            .skip(page.offset() as usize)
-            .take(page.size as usize)
-            .collect();
+    if words.is_empty() {
+        let rows = queries::garden::find(db, &filter, page).await?;
+        return views(db, rows).await;
     }
+    // Rank every match on its title and summary, then load one page of them.
+    let score = |text: &str| {
+        let text_words = garden::search_words(text);
+        words
+            .iter()
+            .filter(|w| text_words.iter().any(|t| t.starts_with(w.as_str())))
+            .count()
+    };
+    let mut candidates = queries::garden::search_candidates(db, &filter).await?;
+    candidates
+        .sort_by_cached_key(|c| std::cmp::Reverse((score(&c.title), score(&c.summary), c.published, c.id)));
+    let page_ids: Vec<i64> = candidates
+        .iter()
+        .skip(page.offset() as usize)
+        .take(page.size as usize)
+        .map(|c| c.id)
+        .collect();
+    let mut rows = queries::garden::by_ids(db, page_ids.clone()).await?;
+    rows.sort_by_key(|r| page_ids.iter().position(|id| *id == r.id));
     views(db, rows).await
 }
 

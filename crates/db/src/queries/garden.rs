@@ -18,8 +18,9 @@ use sea_orm::{
 pub const DRAFT: &str = "draft";
 pub const PUBLISHED: &str = "published";
 
-/// How many full-text matches are ranked at most.
-const MAX_MATCHES: u64 = 2_000;
+/// How many matches a search ranks at most: far more than any garden holds
+/// today; a bound on the work one query can ask for.
+pub const MAX_CANDIDATES: u64 = 50_000;
 
 pub async fn by_ap_id(db: &impl ConnectionTrait, ap_id: &str) -> DbResult<Option<garden_item::Model>> {
     Ok(garden_item::Entity::find()
@@ -184,25 +185,21 @@ pub async fn remove_from_search(db: &impl ConnectionTrait, item_id: i64) -> DbRe
     Ok(())
 }
 
-/// Ids of items whose words include every one of `words` as a prefix.
-async fn full_text_matches(db: &impl ConnectionTrait, words: &[String]) -> DbResult<Vec<i64>> {
-    let backend = db.get_database_backend();
-    // `words` hold letters and digits only (core::garden::search_words), so
-    // quoting each makes a query neither syntax can misread.
-    let statement = match backend {
+/// The condition "the item's indexed words match all of `words` (each as a
+/// prefix)", as a subquery on the full-text index. `words` hold letters and
+/// digits only (core::garden::search_words), so quoting each makes a query
+/// neither syntax can misread.
+fn full_text_match(backend: DbBackend, words: &[String]) -> sea_orm::sea_query::SimpleExpr {
+    match backend {
         DbBackend::Postgres => {
             let query = words
                 .iter()
                 .map(|w| format!("'{w}':*"))
                 .collect::<Vec<_>>()
                 .join(" & ");
-            Statement::from_sql_and_values(
-                backend,
-                format!(
-                    "SELECT item_id AS id FROM garden_search WHERE document @@ CAST($1 AS tsquery) \
-                     ORDER BY item_id DESC LIMIT {MAX_MATCHES}"
-                ),
-                [query.into()],
+            Expr::cust_with_values(
+                "garden_item.id IN (SELECT item_id FROM garden_search WHERE document @@ CAST($1 AS tsquery))",
+                [query],
             )
         }
         _ => {
@@ -211,22 +208,12 @@ async fn full_text_matches(db: &impl ConnectionTrait, words: &[String]) -> DbRes
                 .map(|w| format!("\"{w}\"*"))
                 .collect::<Vec<_>>()
                 .join(" ");
-            Statement::from_sql_and_values(
-                backend,
-                format!(
-                    "SELECT rowid AS id FROM garden_search WHERE garden_search MATCH ? \
-                     ORDER BY rowid DESC LIMIT {MAX_MATCHES}"
-                ),
-                [query.into()],
+            Expr::cust_with_values(
+                "garden_item.id IN (SELECT rowid FROM garden_search WHERE garden_search MATCH ?)",
+                [query],
             )
         }
-    };
-    let rows = db.query_all_raw(statement).await?;
-    let mut ids = Vec::with_capacity(rows.len());
-    for row in rows {
-        ids.push(row.try_get::<i64>("", "id")?);
     }
-    Ok(ids)
 }
 
 /// What a listing or a search asks for.
@@ -242,20 +229,12 @@ pub struct Filter {
     pub drafts_of: Option<i64>,
 }
 
-/// Items matching `filter`, newest first (a search's matches are ranked by
-/// the caller). Deleted items never appear.
-pub async fn find(
-    db: &impl ConnectionTrait,
-    filter: &Filter,
-    page: Page,
-) -> DbResult<Vec<garden_item::Model>> {
+/// Every condition of `filter` in one query, the full-text match included,
+/// so that a limit applies to what matches all of them.
+fn filtered(backend: DbBackend, filter: &Filter) -> sea_orm::Select<garden_item::Entity> {
     let mut query = garden_item::Entity::find().filter(garden_item::Column::DeletedAt.is_null());
     if !filter.words.is_empty() {
-        let ids = full_text_matches(db, &filter.words).await?;
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        query = query.filter(garden_item::Column::Id.is_in(ids));
+        query = query.filter(full_text_match(backend, &filter.words));
     }
     query = match filter.drafts_of {
         Some(author) => query
@@ -267,14 +246,15 @@ pub async fn find(
         query = query.filter(garden_item::Column::Kind.eq(kind.as_str()));
     }
     if let Some(tag) = &filter.tag {
-        let tagged: Vec<i64> = garden_tag::Entity::find()
-            .select_only()
-            .column(garden_tag::Column::ItemId)
-            .filter(garden_tag::Column::Name.eq(tag.as_str()))
-            .into_tuple()
-            .all(db)
-            .await?;
-        query = query.filter(garden_item::Column::Id.is_in(tagged));
+        query = query.filter(
+            garden_item::Column::Id.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(garden_tag::Column::ItemId)
+                    .from(garden_tag::Entity)
+                    .and_where(garden_tag::Column::Name.eq(tag.as_str()))
+                    .to_owned(),
+            ),
+        );
     }
     if let Some(place) = filter.place.as_deref().filter(|p| !p.is_empty()) {
         let pattern = format!("%{}%", place.to_lowercase().replace(['%', '_'], ""));
@@ -283,17 +263,46 @@ pub async fn find(
                 .add(Expr::expr(Func::lower(Expr::col(garden_item::Column::PlaceName))).like(pattern)),
         );
     }
-    let limit = if filter.words.is_empty() {
-        page.size
-    } else {
-        MAX_MATCHES
-    };
-    let offset = if filter.words.is_empty() { page.offset() } else { 0 };
-    Ok(query
+    query
+}
+
+/// Items matching `filter`, newest first, one page. Deleted items never appear.
+pub async fn find(
+    db: &impl ConnectionTrait,
+    filter: &Filter,
+    page: Page,
+) -> DbResult<Vec<garden_item::Model>> {
+    Ok(filtered(db.get_database_backend(), filter)
         .order_by_desc(garden_item::Column::Published)
         .order_by_desc(garden_item::Column::Id)
-        .offset(offset)
-        .limit(limit)
+        .offset(page.offset())
+        .limit(page.size)
+        .all(db)
+        .await?)
+}
+
+/// What a search ranks an item by: only these columns, so that thousands of
+/// matches are ranked without loading their content.
+#[derive(Debug, Clone, sea_orm::FromQueryResult)]
+pub struct Candidate {
+    pub id: i64,
+    pub title: String,
+    pub summary: String,
+    pub published: DateTime<Utc>,
+}
+
+/// Every item matching `filter` (up to [`MAX_CANDIDATES`], newest first), to rank.
+pub async fn search_candidates(db: &impl ConnectionTrait, filter: &Filter) -> DbResult<Vec<Candidate>> {
+    Ok(filtered(db.get_database_backend(), filter)
+        .select_only()
+        .column(garden_item::Column::Id)
+        .column(garden_item::Column::Title)
+        .column(garden_item::Column::Summary)
+        .column(garden_item::Column::Published)
+        .order_by_desc(garden_item::Column::Published)
+        .order_by_desc(garden_item::Column::Id)
+        .limit(MAX_CANDIDATES)
+        .into_model::<Candidate>()
         .all(db)
         .await?)
 }
