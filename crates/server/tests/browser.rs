@@ -574,6 +574,8 @@ async fn an_organiser_starts_and_moderates_a_group_and_an_admin_suspends_an_acco
     let omar = node.token("omar", "a long password").await;
     browser.go(&format!("{site}/")).await;
     browser.click("#logout").await;
+    // Wait for the sign-out to land before going on, or it may land after.
+    browser.wait_text("#nav-login", |t| t == "Sign in").await;
     browser.go(&format!("{site}/login")).await;
     browser.type_into("#username", "root").await;
     browser.type_into("#password", "long enough").await;
@@ -793,6 +795,7 @@ async fn a_member_plants_previews_revises_compares_reverts_forks_adopts_and_find
     let zip_path = folder.path().join("garden.zip");
     std::fs::write(&zip_path, &export).expect("write the zip");
     browser.click("#garden-import").await;
+    browser.wait_text("h1", |t| t == "Import a garden").await;
     browser.click("#import-button").await;
     browser
         .wait_text("#import-error", |t| t.contains("choose the zip"))
