@@ -127,7 +127,7 @@ fn set_content(row: &mut garden_item::ActiveModel, kind: Kind, content: &Content
 }
 
 /// Keep tags, relations and the search index in step with the current content.
-pub(crate) async fn reindex(
+async fn reindex(
     db: &impl ConnectionTrait,
     item: &garden_item::Model,
     content: &Content,
@@ -214,21 +214,18 @@ async fn check_group(db: &impl ConnectionTrait, group: &actor::Model, author: &A
     crate::posts::check_group_policy(db, group, &author.person, crate::posts::Under::Nothing).await
 }
 
-pub(crate) struct LocalItem<'a> {
-    pub ap_id: String,
-    pub kind: Kind,
-    pub author_id: i64,
-    pub group_id: Option<i64>,
-    pub status: Status,
-    pub content: &'a Content,
+struct LocalItem<'a> {
+    ap_id: String,
+    kind: Kind,
+    author_id: i64,
+    group_id: Option<i64>,
+    status: Status,
+    content: &'a Content,
     /// For a fork: the chain, the item forked and the content taken from it.
-    pub origin: Option<(Vec<Origin>, &'a Content)>,
+    origin: Option<(Vec<Origin>, &'a Content)>,
 }
 
-pub(crate) async fn insert_local(
-    db: &impl ConnectionTrait,
-    new: LocalItem<'_>,
-) -> ServiceResult<garden_item::Model> {
+async fn insert_local(db: &impl ConnectionTrait, new: LocalItem<'_>) -> ServiceResult<garden_item::Model> {
     let now = Utc::now();
     let (provenance, forked_from, forked_revision, base_content) = match &new.origin {
         Some((chain, base)) => {
@@ -490,21 +487,59 @@ pub async fn fork(
     if source.status != PUBLISHED {
         return Err(ServiceError::validation("publish a draft before forking it"));
     }
-    let kind = kind_of(&source)?;
-    let content = parse_content(&source)?;
-    let mut chain = provenance_of(&source);
-    chain.push(Origin {
-        id: source.ap_id.clone(),
-        revision: source.revision,
-    });
+    let origin_name = source.url.as_deref().unwrap_or(&source.ap_id);
+    let default_message = format!("Forked from {origin_name} (revision {})", source.revision);
+    plant_fork(
+        db,
+        ctx,
+        publisher,
+        account,
+        Planted {
+            kind: kind_of(&source)?,
+            content: parse_content(&source)?,
+            chain: provenance_of(&source),
+            origin: Origin {
+                id: source.ap_id.clone(),
+                revision: source.revision,
+            },
+            message: clean_message(message, &default_message),
+        },
+    )
+    .await
+}
+
+/// What a fork (or an import, which is one) plants in this node's garden.
+pub(crate) struct Planted {
+    pub kind: Kind,
+    pub content: Content,
+    /// Where `origin` itself came from, oldest first.
+    pub chain: Vec<Origin>,
+    /// The item and revision copied.
+    pub origin: Origin,
+    pub message: String,
+}
+
+/// Plant a fork by `account`: a published copy with the whole chain it came
+/// from (the oldest links dropped past [`MAX_FORK_DEPTH`]), its first
+/// revision, its place in the index, and its `Create`, which tells the origin.
+pub(crate) async fn plant_fork(
+    db: &DatabaseConnection,
+    ctx: &NodeContext,
+    publisher: &dyn Publisher,
+    account: &Account,
+    planted: Planted,
+) -> ServiceResult<garden_item::Model> {
+    let Planted {
+        kind,
+        content,
+        mut chain,
+        origin,
+        message,
+    } = planted;
+    chain.push(origin);
     if chain.len() > MAX_FORK_DEPTH {
         chain.drain(..chain.len() - MAX_FORK_DEPTH);
     }
-    let origin_name = source.url.as_deref().unwrap_or(&source.ap_id);
-    let message = clean_message(
-        message,
-        &format!("Forked from {origin_name} (revision {})", source.revision),
-    );
     let txn = db.begin().await?;
     let item = insert_local(
         &txn,

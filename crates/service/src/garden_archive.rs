@@ -7,13 +7,12 @@
 use crate::{
     NodeContext, ServiceError, ServiceResult,
     accounts::Account,
-    garden::{self, LocalItem, MAX_FORK_DEPTH, Origin},
-    publish::{Outgoing, Publisher},
+    garden::{self, Origin, Planted},
+    publish::Publisher,
 };
 use chrono::{DateTime, Utc};
-use healthcommons_core::garden::{Content, Kind, Status};
+use healthcommons_core::garden::{Content, Kind};
 use healthcommons_db::{
-    TransactionTrait,
     entities::{actor, garden_item},
     queries,
 };
@@ -237,8 +236,11 @@ pub enum Imported {
     /// Now in this garden as a fork of `from`.
     Added {
         from: String,
-        /// Its id here.
+        /// Its ActivityPub id here.
         id: String,
+        /// Its row here, for a link to its page.
+        local_id: i64,
+        title: String,
     },
     Skipped {
         from: String,
@@ -259,7 +261,12 @@ pub async fn import(
     for archived in archive.items {
         let from = archived.id.clone();
         let outcome = match import_one(db, ctx, publisher, account, archived).await {
-            Ok(item) => Imported::Added { from, id: item.ap_id },
+            Ok(item) => Imported::Added {
+                from,
+                id: item.ap_id,
+                local_id: item.id,
+                title: item.title,
+            },
             Err(ServiceError::Rejected { message, .. }) => Imported::Skipped {
                 from,
                 reason: message,
@@ -299,14 +306,6 @@ async fn import_one(
         return Err(ServiceError::validation("it is already in this garden"));
     }
     let revision = archived.revision.max(1);
-    let mut chain = archived.provenance;
-    chain.push(Origin {
-        id: origin.to_string(),
-        revision,
-    });
-    if chain.len() > MAX_FORK_DEPTH {
-        chain.drain(..chain.len() - MAX_FORK_DEPTH);
-    }
     let by = archived
         .author
         .as_deref()
@@ -319,36 +318,23 @@ async fn import_one(
             archived.url.as_deref().unwrap_or(origin.as_str())
         ),
     );
-    let txn = db.begin().await?;
-    let item = garden::insert_local(
-        &txn,
-        LocalItem {
-            ap_id: ctx.urls.new_garden_item(),
+    garden::plant_fork(
+        db,
+        ctx,
+        publisher,
+        account,
+        Planted {
             kind,
-            author_id: account.person.id,
-            group_id: None,
-            status: Status::Published,
-            content: &content,
-            origin: Some((chain, &content)),
+            content,
+            chain: archived.provenance,
+            origin: Origin {
+                id: origin.to_string(),
+                revision,
+            },
+            message,
         },
     )
-    .await?;
-    queries::garden::add_revision(
-        &txn,
-        item.id,
-        1,
-        Some(account.person.id),
-        &message,
-        &item.content,
-        item.published,
-    )
-    .await?;
-    garden::reindex(&txn, &item, &content).await?;
-    publisher
-        .publish(&txn, Outgoing::CreateGardenItem { item_id: item.id })
-        .await?;
-    txn.commit().await?;
-    Ok(item)
+    .await
 }
 
 #[cfg(test)]
