@@ -6,7 +6,7 @@ use crate::{
     AppState,
     auth::{self, ApiAccount, MaybeApiAccount, MaybeSession, Viewer},
     error::{ApiError, ApiResult, ErrorBody, PageError, PageResult},
-    garden_pages::item_path,
+    garden_pages::{item_by_local_id, item_path_of},
     pages::render,
     thread_pages::signed_in,
 };
@@ -62,13 +62,10 @@ pub fn routes() -> Router<AppState> {
 )]
 pub struct GardenArchiveDoc;
 
-fn markdown_response(item: &garden_item::Model, markdown: String) -> Response {
-    let disposition = format!(
-        "attachment; filename=\"{}\"",
-        garden_archive::markdown_file_name(item)
-    );
-    let mut response = ([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], markdown).into_response();
-    if let Ok(value) = HeaderValue::from_str(&disposition) {
+/// A download: `body` as `content_type`, saved as `file_name`.
+fn attachment(content_type: &'static str, file_name: &str, body: impl IntoResponse) -> Response {
+    let mut response = ([(header::CONTENT_TYPE, content_type)], body).into_response();
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
         response.headers_mut().insert(header::CONTENT_DISPOSITION, value);
     }
     response
@@ -82,7 +79,11 @@ async fn item_markdown(state: &AppState, item: &garden_item::Model) -> ApiResult
         None => None,
     };
     let markdown = garden_archive::item_markdown(item, author.as_ref())?;
-    Ok(markdown_response(item, markdown))
+    Ok(attachment(
+        "text/markdown; charset=utf-8",
+        &garden_archive::markdown_file_name(item),
+        markdown,
+    ))
 }
 
 /// One item as a Markdown file, with its id, author and provenance in the
@@ -103,10 +104,7 @@ async fn markdown_page(
     session: MaybeSession,
     Path(id): Path<i64>,
 ) -> PageResult<Response> {
-    let item = queries::garden::by_id(state.db(), id)
-        .await?
-        .ok_or_else(|| PageError(ApiError::new(ErrorKind::NotFound, "no such garden item")))?;
-    let item = garden::readable(state.db(), session.0.as_ref().map(|a| &a.person), &item.ap_id).await?;
+    let item = item_by_local_id(&state, session.0.as_ref().map(|a| &a.person), id).await?;
     Ok(item_markdown(&state, &item).await?)
 }
 
@@ -119,15 +117,11 @@ async fn export_api(State(state): State<AppState>) -> ApiResult<Response> {
     let node = &state.context().node;
     let zip = garden_archive::export(state.db(), node).await?;
     let name = format!(
-        "attachment; filename=\"garden-{}-{}.zip\"",
+        "garden-{}-{}.zip",
         node.domain.replace(':', "_"),
         chrono::Utc::now().format("%Y-%m-%d")
     );
-    let mut response = ([(header::CONTENT_TYPE, "application/zip")], zip).into_response();
-    if let Ok(value) = HeaderValue::from_str(&name) {
-        response.headers_mut().insert(header::CONTENT_DISPOSITION, value);
-    }
-    Ok(response)
+    Ok(attachment("application/zip", &name, zip))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -169,23 +163,11 @@ async fn learn_origins(state: &AppState, archive: &Archive) {
     }
 }
 
-async fn import(state: &AppState, account: &Account, zip: &[u8]) -> ApiResult<ImportReport> {
+async fn import(state: &AppState, account: &Account, zip: &[u8]) -> ApiResult<Vec<Imported>> {
     let archive = garden_archive::read_archive(zip)?;
     learn_origins(state, &archive).await;
     let publisher = OutboxPublisher::from_context(state.context());
-    let outcomes =
-        garden_archive::import(state.db(), &state.context().node, &publisher, account, archive).await?;
-    let mut report = ImportReport {
-        imported: Vec::new(),
-        skipped: Vec::new(),
-    };
-    for outcome in outcomes {
-        match outcome {
-            Imported::Added { from, id } => report.imported.push(ImportedDto { from, id }),
-            Imported::Skipped { from, reason } => report.skipped.push(SkippedDto { from, reason }),
-        }
-    }
-    Ok(report)
+    Ok(garden_archive::import(state.db(), &state.context().node, &publisher, account, archive).await?)
 }
 
 /// Import a garden export (the zip from `GET /api/v1/garden/export` on any
@@ -212,7 +194,17 @@ async fn import_api(
             "send the garden export as application/zip",
         ));
     }
-    Ok(Json(import(&state, &account, &body).await?))
+    let mut report = ImportReport {
+        imported: Vec::new(),
+        skipped: Vec::new(),
+    };
+    for outcome in import(&state, &account, &body).await? {
+        match outcome {
+            Imported::Added { from, id, .. } => report.imported.push(ImportedDto { from, id }),
+            Imported::Skipped { from, reason } => report.skipped.push(SkippedDto { from, reason }),
+        }
+    }
+    Ok(Json(report))
 }
 
 struct ImportLine {
@@ -231,6 +223,20 @@ struct ImportPage {
     skipped: Vec<ImportLine>,
 }
 
+impl ImportPage {
+    /// The form, before anything was sent.
+    fn blank(session: &MaybeSession, csrf: String) -> Self {
+        ImportPage {
+            viewer: Viewer::of(&session.0),
+            csrf,
+            error: String::new(),
+            done: false,
+            imported: Vec::new(),
+            skipped: Vec::new(),
+        }
+    }
+}
+
 async fn import_form(
     jar: CookieJar,
     State(state): State<AppState>,
@@ -238,14 +244,7 @@ async fn import_form(
 ) -> PageResult<Response> {
     signed_in(&session)?;
     let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
-    let page = ImportPage {
-        viewer: Viewer::of(&session.0),
-        csrf,
-        error: String::new(),
-        done: false,
-        imported: Vec::new(),
-        skipped: Vec::new(),
-    };
+    let page = ImportPage::blank(&session, csrf);
     Ok((jar, render(page)?).into_response())
 }
 
@@ -273,36 +272,26 @@ async fn import_page(
     let (csrf, zip) = read_upload(multipart).await?;
     auth::check_csrf(&jar, &csrf)?;
     let account = signed_in(&session)?;
-    let mut page = ImportPage {
-        viewer: Viewer::of(&session.0),
-        csrf,
-        error: String::new(),
-        done: false,
-        imported: Vec::new(),
-        skipped: Vec::new(),
-    };
+    let mut page = ImportPage::blank(&session, csrf);
     if zip.is_empty() {
         page.error = "choose the zip of a garden export first".into();
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(page)?).into_response());
     }
     match import(&state, &account, &zip).await {
-        Ok(report) => {
+        Ok(outcomes) => {
             page.done = true;
-            for imported in report.imported {
-                let item = queries::garden::by_ap_id(state.db(), &imported.id).await?;
-                page.imported.push(ImportLine {
-                    href: item.as_ref().map(item_path).unwrap_or(imported.id),
-                    label: item.map(|i| i.title).unwrap_or(imported.from),
-                });
+            for outcome in outcomes {
+                match outcome {
+                    Imported::Added { local_id, title, .. } => page.imported.push(ImportLine {
+                        href: item_path_of(local_id),
+                        label: title,
+                    }),
+                    Imported::Skipped { from, reason } => page.skipped.push(ImportLine {
+                        href: from,
+                        label: reason,
+                    }),
+                }
             }
-            page.skipped = report
-                .skipped
-                .into_iter()
-                .map(|s| ImportLine {
-                    href: s.from,
-                    label: s.reason,
-                })
-                .collect();
             Ok(render(page)?.into_response())
         }
         Err(err) if err.kind == ErrorKind::Validation => {

@@ -60,10 +60,15 @@ pub fn routes() -> Router<AppState> {
 
 /// The page of any item known here (ours or learned from another node).
 pub fn item_path(item: &garden_item::Model) -> String {
-    format!("/garden/items/{}", item.id)
+    item_path_of(item.id)
 }
 
-async fn item_by_local_id(
+/// An item's page by its row id.
+pub fn item_path_of(id: i64) -> String {
+    format!("/garden/items/{id}")
+}
+
+pub(crate) async fn item_by_local_id(
     state: &AppState,
     viewer: Option<&healthcommons_db::entities::actor::Model>,
     id: i64,
@@ -546,6 +551,15 @@ struct GraphNode {
 const GRAPH_WIDTH: f64 = 640.0;
 const GRAPH_HEIGHT: f64 = 300.0;
 
+/// A title short enough for a node of the graph.
+fn graph_label(title: &str) -> String {
+    let mut label: String = title.chars().take(26).collect();
+    if title.chars().count() > 26 {
+        label.push('…');
+    }
+    label
+}
+
 /// The related items on an ellipse around the item, in list order.
 fn graph_of(related: &[LinkLine]) -> Vec<GraphNode> {
     let (cx, cy) = (GRAPH_WIDTH / 2.0, GRAPH_HEIGHT / 2.0);
@@ -556,17 +570,13 @@ fn graph_of(related: &[LinkLine]) -> Vec<GraphNode> {
         .map(|(index, line)| {
             let angle = std::f64::consts::TAU * index as f64 / count - std::f64::consts::FRAC_PI_2;
             let (x, y) = (cx + 230.0 * angle.cos(), cy + 110.0 * angle.sin());
-            let mut title: String = line.label.chars().take(26).collect();
-            if line.label.chars().count() > 26 {
-                title.push('…');
-            }
             GraphNode {
                 x: x.round() as i32,
                 y: y.round() as i32,
                 label_x: ((x + cx) / 2.0).round() as i32,
                 label_y: ((y + cy) / 2.0).round() as i32,
                 href: line.href.clone(),
-                title,
+                title: graph_label(&line.label),
                 relation: line.note.clone(),
             }
         })
@@ -702,32 +712,26 @@ async fn show_item(
             },
         })
         .collect();
-    let map_points: Vec<serde_json::Value> = page
-        .adoptions
-        .iter()
-        .filter_map(|a| {
-            let (lat, lon) = (a.adoption.latitude?, a.adoption.longitude?);
-            let by = a.by.as_ref().map(|b| b.handle()).unwrap_or_default();
-            let place = a.adoption.place_name.clone().unwrap_or_default();
-            Some(serde_json::json!({"lat": lat, "lon": lon, "label": format!("{place} ({by})")}))
-        })
-        .collect();
-    let mapped = page
-        .adoptions
-        .iter()
-        .filter_map(|a| {
-            let (lat, lon) = (a.adoption.latitude?, a.adoption.longitude?);
-            Some(LinkLine {
-                href: format!("https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=12/{lat}/{lon}"),
-                label: a
-                    .adoption
-                    .place_name
-                    .clone()
-                    .unwrap_or_else(|| format!("{lat}, {lon}")),
-                note: a.by.as_ref().map(|b| b.handle()).unwrap_or_default(),
-            })
-        })
-        .collect();
+    // Adoptions with coordinates: linked in the list, drawn on the map.
+    let mut mapped = Vec::new();
+    let mut map_points = Vec::new();
+    for a in &page.adoptions {
+        let (Some(lat), Some(lon)) = (a.adoption.latitude, a.adoption.longitude) else {
+            continue;
+        };
+        let by = a.by.as_ref().map(|b| b.handle()).unwrap_or_default();
+        let place = a
+            .adoption
+            .place_name
+            .clone()
+            .unwrap_or_else(|| format!("{lat}, {lon}"));
+        map_points.push(serde_json::json!({"lat": lat, "lon": lon, "label": format!("{place} ({by})")}));
+        mapped.push(LinkLine {
+            href: format!("https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=12/{lat}/{lon}"),
+            label: place,
+            note: by,
+        });
+    }
     let related: Vec<LinkLine> = page
         .related
         .iter()
@@ -747,7 +751,7 @@ async fn show_item(
         .collect();
     let template = ItemPageTemplate {
         graph: graph_of(&related),
-        short_title: view.item.title.chars().take(26).collect(),
+        short_title: graph_label(&view.item.title),
         viewer: Viewer::of(&session.0),
         csrf,
         path: item_path(&view.item),
