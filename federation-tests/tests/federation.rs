@@ -111,13 +111,7 @@ async fn people_on_two_nodes_join_a_working_group_on_a_third() {
     assert_eq!(body["state"], "pending");
     assert_eq!(body["target"], group_id);
 
-    wait_for("alpha to see the Accept", PATIENCE, || async {
-        follow_states(&alpha, &ana)
-            .await
-            .contains(&(group_id.clone(), "accepted".to_owned()))
-            .then_some(())
-    })
-    .await;
+    wait_for_membership(&alpha, &ana, &group_id).await;
     wait_for_count(&beta, "walkers", 1).await;
 
     // gamma follows by actor URL rather than handle.
@@ -1208,13 +1202,7 @@ async fn moderators_ban_and_appoint_across_nodes_and_a_late_member_catches_up() 
     let handle = format!("@benches@{}", beta.domain);
     let (ana, gus) = (alpha.user("ana").await, gamma.user("gus").await);
     assert_eq!(follow(&alpha, &ana, &handle).await.status(), 202);
-    wait_for("the Accept on alpha", PATIENCE, || async {
-        follow_states(&alpha, &ana)
-            .await
-            .contains(&(group_id.clone(), "accepted".to_owned()))
-            .then_some(())
-    })
-    .await;
+    wait_for_membership(&alpha, &ana, &group_id).await;
     let new_thread =
         |title: &'static str| json!({"group": handle, "title": title, "content": "Which benches need work?"});
     let (status, thread) = api(
@@ -1778,6 +1766,17 @@ async fn replies_that_arrive_before_their_parent_end_in_the_right_state() {
 }
 
 /// GET a garden item through the API of `node`, once `check` holds.
+/// Until `node` has the Accept of its member's follow of `group_id`.
+async fn wait_for_membership(node: &Node, token: &str, group_id: &str) {
+    wait_for(&format!("the membership on {}", node.name), PATIENCE, || async {
+        follow_states(node, token)
+            .await
+            .contains(&(group_id.to_owned(), "accepted".to_owned()))
+            .then_some(())
+    })
+    .await;
+}
+
 async fn wait_for_item(node: &Node, id: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
     wait_for(&format!("{what} on {}", node.name), PATIENCE, || async {
         let response = client()
@@ -1847,13 +1846,7 @@ async fn a_pattern_is_forked_revised_pulled_adopted_and_deleted_across_three_nod
         202
     );
     wait_for_count(&alpha, "commons", 2).await;
-    wait_for("beta's membership", PATIENCE, || async {
-        follow_states(&beta, &bea)
-            .await
-            .contains(&(group_id.clone(), "accepted".to_owned()))
-            .then_some(())
-    })
-    .await;
+    wait_for_membership(&beta, &bea, &group_id).await;
 
     // A pattern planted on alpha, published to the group.
     let (status, created) = api(
@@ -2141,13 +2134,7 @@ async fn a_garden_item_is_discussed_from_another_node_and_from_mastodon() {
             .status(),
         202
     );
-    wait_for("beta's membership", PATIENCE, || async {
-        follow_states(&beta, &bea)
-            .await
-            .contains(&(group_id.clone(), "accepted".to_owned()))
-            .then_some(())
-    })
-    .await;
+    wait_for_membership(&beta, &bea, &group_id).await;
     let (status, created) = api(
         &alpha,
         &ana,

@@ -185,6 +185,16 @@ impl Browser {
             .await;
     }
 
+    /// Sign in through the form and wait for the greeting.
+    async fn sign_in(&self, site: &str, username: &str, password: &str) {
+        self.go(&format!("{site}/login")).await;
+        self.type_into("#username", username).await;
+        self.type_into("#password", password).await;
+        self.click("#login-submit").await;
+        self.wait_text("#greeting", |t| t.contains(&format!("@{username}")))
+            .await;
+    }
+
     /// How many elements match `css` now.
     async fn count(&self, css: &str) -> usize {
         self.call(
@@ -327,11 +337,7 @@ async fn a_member_writes_previews_replies_likes_edits_reports_and_deletes_in_a_t
     assert_eq!(created.status(), 201);
 
     let browser = Browser::start(&chromium, &chromedriver).await;
-    browser.go(&format!("{site}/login")).await;
-    browser.type_into("#username", "noor").await;
-    browser.type_into("#password", "a long password").await;
-    browser.click("#login-submit").await;
-    browser.wait_text("#greeting", |t| t.contains("@noor")).await;
+    browser.sign_in(&site, "noor", "a long password").await;
 
     // Start a thread on the group page, previewing the markdown first.
     browser.go(&format!("{site}/g/carers")).await;
@@ -461,11 +467,7 @@ async fn an_organiser_starts_and_moderates_a_group_and_an_admin_suspends_an_acco
         assert_eq!(registered.status(), 201);
     }
     let browser = Browser::start(&chromium, &chromedriver).await;
-    browser.go(&format!("{site}/login")).await;
-    browser.type_into("#username", "lena").await;
-    browser.type_into("#password", "a long password").await;
-    browser.click("#login-submit").await;
-    browser.wait_text("#greeting", |t| t.contains("@lena")).await;
+    browser.sign_in(&site, "lena", "a long password").await;
 
     // Start a group from the form; a bad name is refused with the reason.
     browser.click("#nav-new-group").await;
@@ -576,11 +578,7 @@ async fn an_organiser_starts_and_moderates_a_group_and_an_admin_suspends_an_acco
     browser.click("#logout").await;
     // Wait for the sign-out to land before going on, or it may land after.
     browser.wait_text("#nav-login", |t| t == "Sign in").await;
-    browser.go(&format!("{site}/login")).await;
-    browser.type_into("#username", "root").await;
-    browser.type_into("#password", "long enough").await;
-    browser.click("#login-submit").await;
-    browser.wait_text("#greeting", |t| t.contains("@root")).await;
+    browser.sign_in(&site, "root", "long enough").await;
     browser.click("#nav-accounts").await;
     browser.click("#suspend-omar").await;
     browser
@@ -618,11 +616,7 @@ async fn a_member_plants_previews_revises_compares_reverts_forks_adopts_and_find
     assert_eq!(registered.status(), 201);
 
     let browser = Browser::start(&chromium, &chromedriver).await;
-    browser.go(&format!("{site}/login")).await;
-    browser.type_into("#username", "lea").await;
-    browser.type_into("#password", "a long password").await;
-    browser.click("#login-submit").await;
-    browser.wait_text("#greeting", |t| t.contains("@lea")).await;
+    browser.sign_in(&site, "lea", "a long password").await;
 
     // Plant a pattern: the preview renders the markdown and drops the script;
     // a bad latitude is refused with the reason and keeps what was typed.
