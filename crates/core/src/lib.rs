@@ -4,7 +4,9 @@
 //! pipeline (markdown to sanitised HTML), and the error kinds every other crate
 //! maps its failures onto.
 
+pub mod calendar;
 pub mod error;
+pub mod event;
 pub mod garden;
 pub mod handle;
 pub mod text;

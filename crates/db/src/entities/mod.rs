@@ -4,6 +4,8 @@ pub mod actor;
 pub mod adoption;
 pub mod api_token;
 pub mod delivery;
+pub mod event;
+pub mod event_participant;
 pub mod follow;
 pub mod garden_item;
 pub mod garden_relation;

@@ -4,6 +4,7 @@
 pub mod actors;
 pub mod auth;
 pub mod deliveries;
+pub mod events;
 pub mod follows;
 pub mod garden;
 pub mod groups;
