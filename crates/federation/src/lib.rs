@@ -14,6 +14,7 @@ pub mod context;
 pub mod delivery;
 pub mod discovery;
 pub mod error;
+mod event_delivery;
 mod garden_delivery;
 pub mod http_client;
 pub mod inbox;

@@ -76,6 +76,12 @@ impl Publisher for OutboxPublisher {
             | Outgoing::UpdateGardenItem { .. }
             | Outgoing::DeleteGardenItem { .. } => self.publish_garden_item(txn, outgoing).await,
             Outgoing::Adopt { adoption_id } => self.publish_adoption(txn, adoption_id).await,
+            Outgoing::CreateEvent { .. }
+            | Outgoing::UpdateEvent { .. }
+            | Outgoing::DeleteEvent { .. }
+            | Outgoing::JoinEvent { .. }
+            | Outgoing::LeaveEvent { .. }
+            | Outgoing::AnswerJoin { .. } => self.publish_event(txn, outgoing).await,
             Outgoing::UpdateActor { actor_id } => self.publish_actor_update(txn, actor_id).await,
             Outgoing::ModeratorChange {
                 group_id,

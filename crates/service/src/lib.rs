@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod actors;
 pub mod error;
+pub mod events;
 pub mod follows;
 pub mod garden;
 pub mod garden_archive;

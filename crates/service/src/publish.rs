@@ -3,7 +3,7 @@
 //! written in the caller's transaction so neither exists without the other.
 
 use crate::ServiceResult;
-use healthcommons_db::entities::{group_ban, reaction};
+use healthcommons_db::entities::{event_participant, group_ban, reaction};
 use sea_orm::DatabaseTransaction;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -53,6 +53,19 @@ pub enum Outgoing {
     Adopt { adoption_id: i64 },
     /// A local actor's profile changed (a working group's name or description).
     UpdateActor { actor_id: i64 },
+    /// An event was organised here.
+    CreateEvent { event_id: i64 },
+    /// A local event changed (its details, its status, how many take part).
+    UpdateEvent { event_id: i64 },
+    /// A local event was deleted (the row is already marked).
+    DeleteEvent { event_id: i64 },
+    /// A member asks to take part in an event on another node.
+    JoinEvent { participant_id: i64 },
+    /// A member no longer takes part in an event on another node. Sent
+    /// before the row is removed.
+    LeaveEvent { participant: event_participant::Model },
+    /// A local event's organisers answer a remote participant (by its state).
+    AnswerJoin { participant_id: i64 },
     /// A moderator added or removed a moderator of a local working group.
     ModeratorChange {
         group_id: i64,

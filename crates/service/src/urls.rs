@@ -51,6 +51,10 @@ impl NodeUrls {
     pub fn new_garden_item(&self) -> String {
         format!("{}/garden/{}", self.base, uuid_like_token())
     }
+    /// A fresh id for an event (also its page).
+    pub fn new_event(&self) -> String {
+        format!("{}/events/{}", self.base, uuid_like_token())
+    }
     /// A fresh id for an adoption.
     pub fn new_adoption(&self) -> String {
         format!("{}/adoptions/{}", self.base, uuid_like_token())

@@ -3,14 +3,19 @@
 
 pub mod accept_follow;
 pub mod announce;
+pub mod answer_join;
 pub mod block_user;
 pub mod create_adoption;
+pub mod create_event;
 pub mod create_garden_item;
 pub mod create_post;
+pub mod delete_event;
 pub mod delete_garden_item;
 pub mod delete_post;
 pub mod flag;
 pub mod follow;
+pub mod join_event;
+pub mod leave_event;
 pub mod like;
 pub mod lock_thread;
 pub mod moderator_change;
@@ -26,6 +31,7 @@ use crate::{
     objects::{
         actor::{DbActor, host_of},
         adoption::is_adoption_object,
+        event::is_event_object,
         garden_item::is_garden_object,
         post::{ApPost, DbPost, group_of},
     },
@@ -44,14 +50,19 @@ use url::Url;
 
 pub use accept_follow::AcceptFollow;
 pub use announce::Announce;
+pub use answer_join::AnswerJoin;
 pub use block_user::BlockUser;
 pub use create_adoption::CreateAdoption;
+pub use create_event::CreateEvent;
 pub use create_garden_item::CreateGardenItem;
 pub use create_post::CreatePost;
+pub use delete_event::DeleteEvent;
 pub use delete_garden_item::DeleteGardenItem;
 pub use delete_post::DeletePost;
 pub use flag::Flag;
 pub use follow::Follow;
+pub use join_event::JoinEvent;
+pub use leave_event::LeaveEvent;
 pub use like::Like;
 pub use lock_thread::LockThread;
 pub use moderator_change::ModeratorChange;
@@ -84,6 +95,9 @@ pub enum InboxActivity {
     UndoModeration(UndoModeration),
     LockThread(LockThread),
     ModeratorChange(ModeratorChange),
+    JoinEvent(JoinEvent),
+    AnswerJoin(AnswerJoin),
+    LeaveEvent(LeaveEvent),
     Unhandled(Value),
 }
 
@@ -112,6 +126,9 @@ impl InboxActivity {
             InboxActivity::UndoModeration(_) => "Undo".into(),
             InboxActivity::LockThread(_) => "Lock".into(),
             InboxActivity::ModeratorChange(a) => format!("{:?}", a.kind),
+            InboxActivity::JoinEvent(_) => "Join".into(),
+            InboxActivity::AnswerJoin(a) => format!("{:?}", a.kind),
+            InboxActivity::LeaveEvent(a) => format!("{:?}", a.kind),
             InboxActivity::Unhandled(value) => activity_type(value),
         }
     }
@@ -121,14 +138,28 @@ impl InboxActivity {
     pub async fn process(self, raw: Value, data: &RequestData) -> Result<Outcome, FederationError> {
         match self {
             InboxActivity::Follow(a) => run(a, data).await,
+            InboxActivity::AcceptFollow(a) if answers_our_join(&a.object, data).await? => {
+                run(serde_json::from_value::<AnswerJoin>(raw)?, data).await
+            }
+            InboxActivity::RejectFollow(a) if answers_our_join(&a.object, data).await? => {
+                run(serde_json::from_value::<AnswerJoin>(raw)?, data).await
+            }
             InboxActivity::AcceptFollow(a) => run(a, data).await,
             InboxActivity::RejectFollow(a) => run(a, data).await,
+            InboxActivity::JoinEvent(a) => run(a, data).await,
+            InboxActivity::AnswerJoin(a) => run(a, data).await,
+            InboxActivity::LeaveEvent(a) if a.undoes_something_else() => Ok(Outcome::NotHandled(
+                "Undo of an activity named only by its id is not handled by this node yet".into(),
+            )),
+            InboxActivity::LeaveEvent(a) => run(a, data).await,
             InboxActivity::UndoFollow(a) => run(a, data).await,
             InboxActivity::UndoReaction(a) => run(UndoReaction { raw, ..a }, data).await,
             InboxActivity::CreatePost(a) => {
                 let object = embedded_object(&a.actor, a.object.clone(), data).await?;
                 if is_garden_object(&object) {
                     run(with_object::<CreateGardenItem>(&raw, object)?, data).await
+                } else if is_event_object(&object) {
+                    run(with_object::<CreateEvent>(&raw, object)?, data).await
                 } else if is_adoption_object(&object) {
                     run(with_object::<CreateAdoption>(&raw, object)?, data).await
                 } else {
@@ -143,6 +174,8 @@ impl InboxActivity {
                 let object = embedded_object(&a.actor, a.object.clone(), data).await?;
                 if is_garden_object(&object) {
                     run(with_object::<CreateGardenItem>(&raw, object)?, data).await
+                } else if is_event_object(&object) {
+                    run(with_object::<CreateEvent>(&raw, object)?, data).await
                 } else {
                     match not_a_post(&object) {
                         Some(reason) => Ok(Outcome::NotHandled(reason)),
@@ -160,6 +193,11 @@ impl InboxActivity {
                     .is_some()
                 {
                     run(with_object::<DeleteGardenItem>(&raw, a.object)?, data).await
+                } else if queries::events::by_ap_id(&data.db, object.as_str())
+                    .await?
+                    .is_some()
+                {
+                    run(with_object::<DeleteEvent>(&raw, a.object)?, data).await
                 } else {
                     run(DeletePost { raw, ..a }, data).await
                 }
@@ -213,6 +251,9 @@ impl InboxActivity {
                     }
                     "Undo{Lock}" => serde_json::from_value::<UndoModeration>(value).err(),
                     "Add" | "Remove" => serde_json::from_value::<ModeratorChange>(value).err(),
+                    "Join" => serde_json::from_value::<JoinEvent>(value).err(),
+                    "Leave" | "Undo{Join}" => serde_json::from_value::<LeaveEvent>(value).err(),
+                    "Accept{Join}" | "Reject{Join}" => serde_json::from_value::<AnswerJoin>(value).err(),
                     _ => None,
                 };
                 match parse_error {
@@ -224,6 +265,22 @@ impl InboxActivity {
             }
         }
     }
+}
+
+/// An Accept or Reject naming only an id: of a Join of ours, or else of a Follow.
+async fn answers_our_join(object: &FollowRef, data: &RequestData) -> Result<bool, FederationError> {
+    let FollowRef::Id(id) = object else {
+        return Ok(false);
+    };
+    Ok(queries::events::participant_by_ap_id(&data.db, id.as_str())
+        .await?
+        .is_some())
+}
+
+/// An object's id, sent as a URL or as the object itself.
+pub(crate) fn object_id<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Url, D::Error> {
+    let value = Value::deserialize(deserializer)?;
+    crate::objects::id_of(&value).ok_or_else(|| serde::de::Error::custom("the object names no id"))
 }
 
 /// The object of a Create or Update, fetched from its origin when only its

@@ -2,6 +2,7 @@
 
 pub mod actor;
 pub mod adoption;
+pub mod event;
 pub mod garden_item;
 pub mod post;
 

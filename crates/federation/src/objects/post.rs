@@ -159,7 +159,7 @@ pub struct ApPost {
 }
 
 /// `to`/`cc`: a string, an array of strings, or objects with an `id`.
-fn urls_of<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Url>, D::Error> {
+pub(crate) fn urls_of<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Url>, D::Error> {
     Ok(match Option::<Value>::deserialize(deserializer)? {
         Some(Value::Array(items)) => items.iter().filter_map(super::id_of).collect(),
         Some(other) => super::id_of(&other).into_iter().collect(),
@@ -177,7 +177,7 @@ fn tags_of<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Value>, D::
 
 /// `attributedTo`: one actor, or a list where the person comes first or is
 /// marked `Person` (PeerTube lists the channel too).
-fn author_of<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Url, D::Error> {
+pub(crate) fn author_of<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Url, D::Error> {
     let value = Value::deserialize(deserializer)?;
     let found = match &value {
         Value::Array(items) => items

@@ -1,0 +1,69 @@
+//! `Accept` or `Reject` of a `Join` one of our members sent to an event on
+//! another node: the organiser's answer. Mobilizon sends the `Join` whole;
+//! others send only its id.
+
+use crate::{
+    FederationContext, FederationError, RequestData,
+    activities::verify_same_origin,
+    objects::{actor::DbActor, id_of},
+};
+use activitypub_federation::{fetch::object_id::ObjectId, traits::Activity};
+use healthcommons_db::queries;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use url::Url;
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Answer {
+    Accept,
+    Reject,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnswerJoin {
+    pub id: Url,
+    #[serde(rename = "type")]
+    pub kind: Answer,
+    pub actor: ObjectId<DbActor>,
+    /// The `Join` (whole, of type `Join`) or its id.
+    pub object: Value,
+}
+
+/// True when an Accept or Reject answers a Join sent whole.
+pub fn answers_a_join(object: &Value) -> bool {
+    object.get("type").and_then(Value::as_str) == Some("Join")
+}
+
+#[async_trait::async_trait]
+impl Activity for AnswerJoin {
+    type DataType = FederationContext;
+    type Error = FederationError;
+
+    fn id(&self) -> &Url {
+        &self.id
+    }
+
+    fn actor(&self) -> &Url {
+        self.actor.inner()
+    }
+
+    async fn verify(&self, _data: &RequestData) -> Result<(), FederationError> {
+        verify_same_origin(&self.id, self.actor.inner())?;
+        if id_of(&self.object).is_none() {
+            return Err(FederationError::Invalid("the answer names no Join".into()));
+        }
+        Ok(())
+    }
+
+    async fn receive(self, data: &RequestData) -> Result<(), FederationError> {
+        let join_id = id_of(&self.object).ok_or_else(|| FederationError::Invalid("the answer names no Join".into()))?;
+        let participant = queries::events::participant_by_ap_id(&data.db, join_id.as_str())
+            .await?
+            .ok_or(FederationError::NotFound)?;
+        let by = self.actor.dereference(data).await?;
+        healthcommons_service::events::receive_answer(&data.db, &by.row, participant, self.kind == Answer::Accept)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,52 @@
+//! `Delete` of an event by its organiser (or the member who created it for
+//! its group).
+
+use crate::{
+    FederationContext, FederationError, RequestData,
+    activities::verify_same_origin,
+    objects::{actor::DbActor, id_of},
+};
+use activitypub_federation::{fetch::object_id::ObjectId, kinds::activity::DeleteType, traits::Activity};
+use healthcommons_db::queries;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use url::Url;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteEvent {
+    pub id: Url,
+    #[serde(rename = "type")]
+    pub kind: DeleteType,
+    pub actor: ObjectId<DbActor>,
+    /// The event's id, or a Tombstone naming it.
+    pub object: Value,
+}
+
+#[async_trait::async_trait]
+impl Activity for DeleteEvent {
+    type DataType = FederationContext;
+    type Error = FederationError;
+
+    fn id(&self) -> &Url {
+        &self.id
+    }
+
+    fn actor(&self) -> &Url {
+        self.actor.inner()
+    }
+
+    async fn verify(&self, _data: &RequestData) -> Result<(), FederationError> {
+        verify_same_origin(&self.id, self.actor.inner())
+    }
+
+    async fn receive(self, data: &RequestData) -> Result<(), FederationError> {
+        let object = id_of(&self.object).ok_or_else(|| FederationError::Invalid("Delete names no object".into()))?;
+        let Some(event) = queries::events::by_ap_id(&data.db, object.as_str()).await? else {
+            return Ok(());
+        };
+        let actor = self.actor.dereference(data).await?;
+        healthcommons_service::events::receive_delete(&data.db, &actor.row, event).await?;
+        Ok(())
+    }
+}

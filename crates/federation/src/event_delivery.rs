@@ -1,0 +1,191 @@
+//! Where event activity goes. An event's `Create`, `Update` and `Delete` go
+//! from its author to their followers, to everyone taking part elsewhere, and
+//! through its working group (announced to the group's followers). A `Join`
+//! or `Leave` goes to the organiser; the organiser's `Accept` or `Reject` to
+//! the participant.
+
+use crate::{
+    objects::event::{event_context, event_of},
+    publisher::{OutboxPublisher, actor_by_id, to_value},
+    relay::{self, Effect, Relayed},
+};
+use activitypub_federation::kinds::public;
+use healthcommons_db::{
+    DatabaseTransaction,
+    entities::{actor, event, event_participant},
+    queries::{self, events::ACCEPTED},
+};
+use healthcommons_service::{Outgoing, ServiceError, ServiceResult};
+use serde_json::{Value, json};
+
+fn internal(err: impl std::fmt::Display) -> ServiceError {
+    ServiceError::Internal(err.to_string())
+}
+
+async fn event_by_id(txn: &DatabaseTransaction, id: i64) -> ServiceResult<event::Model> {
+    queries::events::by_id(txn, id)
+        .await?
+        .ok_or_else(|| internal(format!("event {id} vanished while publishing")))
+}
+
+async fn participant_by_id(txn: &DatabaseTransaction, id: i64) -> ServiceResult<event_participant::Model> {
+    queries::events::participant_by_id(txn, id)
+        .await?
+        .ok_or_else(|| internal(format!("participant {id} vanished while publishing")))
+}
+
+/// Who answers for an event: its working group, or its author.
+async fn organiser_of(txn: &DatabaseTransaction, event: &event::Model) -> ServiceResult<actor::Model> {
+    let id = event
+        .group_id
+        .or(event.author_id)
+        .ok_or_else(|| internal("an event without an organiser"))?;
+    actor_by_id(txn, id).await
+}
+
+/// The inboxes of everyone on other nodes taking part (or waiting to).
+async fn participant_inboxes(txn: &DatabaseTransaction, event: &event::Model) -> ServiceResult<Vec<String>> {
+    let participants = queries::events::participants(txn, event.id).await?;
+    let actors = queries::actors::by_ids(txn, participants.iter().map(|p| p.actor_id).collect()).await?;
+    Ok(actors
+        .into_iter()
+        .filter(|a| !a.local)
+        .map(|a| a.shared_inbox.unwrap_or(a.inbox))
+        .collect())
+}
+
+impl Relayed {
+    pub fn event(group: &actor::Model, event: &event::Model) -> Self {
+        Relayed {
+            ap_id: event.ap_id.clone(),
+            boost_id: format!("{}/boosts/events/{}", group.ap_id, event.id),
+            members_only: false,
+            is_reply: false,
+            published: event.published,
+        }
+    }
+}
+
+impl OutboxPublisher {
+    pub(crate) async fn publish_event(&self, txn: &DatabaseTransaction, outgoing: Outgoing) -> ServiceResult<()> {
+        match outgoing {
+            Outgoing::CreateEvent { event_id } => self.publish_event_change(txn, event_id, "Create").await,
+            Outgoing::UpdateEvent { event_id } => self.publish_event_change(txn, event_id, "Update").await,
+            Outgoing::DeleteEvent { event_id } => self.publish_event_change(txn, event_id, "Delete").await,
+            Outgoing::JoinEvent { participant_id } => {
+                let participant = participant_by_id(txn, participant_id).await?;
+                self.publish_participation(txn, &participant, "Join").await
+            }
+            Outgoing::LeaveEvent { participant } => self.publish_participation(txn, &participant, "Leave").await,
+            Outgoing::AnswerJoin { participant_id } => self.publish_answer(txn, participant_id).await,
+            other => Err(internal(format!("not an event activity: {other:?}"))),
+        }
+    }
+
+    async fn publish_event_change(&self, txn: &DatabaseTransaction, event_id: i64, kind: &str) -> ServiceResult<()> {
+        let urls = &self.context.node.urls;
+        let event = event_by_id(txn, event_id).await?;
+        let author = actor_by_id(txn, event.author_id.unwrap_or_default()).await?;
+        let organiser = organiser_of(txn, &event).await?;
+        let followers = organiser.followers_url.clone().unwrap_or_default();
+        let activity = if kind == "Delete" {
+            json!({
+                "@context": event_context(),
+                "id": urls.new_activity("delete"),
+                "type": "Delete",
+                "actor": author.ap_id,
+                "object": event.ap_id,
+                "to": [public()],
+                "cc": [followers],
+            })
+        } else {
+            let object = event_of(txn, &event).await.map_err(internal)?;
+            json!({
+                "@context": event_context(),
+                "id": urls.new_activity(&kind.to_ascii_lowercase()),
+                "type": kind,
+                "actor": author.ap_id,
+                "object": to_value(&object)?,
+                "to": object.to,
+                "cc": object.cc,
+            })
+        };
+        let mut inboxes: Vec<String> = relay::follower_inboxes(txn, &author, true)
+            .await?
+            .into_iter()
+            .map(|(inbox, _)| inbox)
+            .collect();
+        inboxes.extend(participant_inboxes(txn, &event).await?);
+        if event.group_id.is_some() {
+            let effect = match kind {
+                "Create" => Effect::NewPost,
+                "Delete" => Effect::PostGone,
+                _ => Effect::Other,
+            };
+            relay::announce(
+                txn,
+                &self.context,
+                &organiser,
+                &Relayed::event(&organiser, &event),
+                &activity,
+                effect,
+            )
+            .await?;
+        }
+        relay::deliver(txn, &self.context, &author, activity, inboxes).await
+    }
+
+    /// A member's `Join` or `Leave`, to the organiser of an event elsewhere.
+    async fn publish_participation(
+        &self,
+        txn: &DatabaseTransaction,
+        participant: &event_participant::Model,
+        kind: &str,
+    ) -> ServiceResult<()> {
+        let event = event_by_id(txn, participant.event_id).await?;
+        let member = actor_by_id(txn, participant.actor_id).await?;
+        let organiser = organiser_of(txn, &event).await?;
+        let id = if kind == "Join" {
+            participant.ap_id.clone()
+        } else {
+            self.context.node.urls.new_activity("leave")
+        };
+        let mut activity = json!({
+            "@context": event_context(),
+            "id": id,
+            "type": kind,
+            "actor": member.ap_id,
+            "object": event.ap_id,
+            "to": [organiser.ap_id],
+        });
+        if let (Value::Object(map), Some(message)) = (&mut activity, &participant.message)
+            && kind == "Join"
+        {
+            map.insert("participationMessage".into(), json!(message));
+        }
+        relay::deliver(txn, &self.context, &member, activity, vec![organiser.inbox]).await
+    }
+
+    /// The organiser's answer to a participant on another node.
+    async fn publish_answer(&self, txn: &DatabaseTransaction, participant_id: i64) -> ServiceResult<()> {
+        let participant = participant_by_id(txn, participant_id).await?;
+        let event = event_by_id(txn, participant.event_id).await?;
+        let member = actor_by_id(txn, participant.actor_id).await?;
+        let organiser = organiser_of(txn, &event).await?;
+        let kind = if participant.state == ACCEPTED { "Accept" } else { "Reject" };
+        let activity = json!({
+            "@context": event_context(),
+            "id": self.context.node.urls.new_activity(&kind.to_ascii_lowercase()),
+            "type": kind,
+            "actor": organiser.ap_id,
+            "object": {
+                "type": "Join",
+                "id": participant.ap_id,
+                "actor": member.ap_id,
+                "object": event.ap_id,
+            },
+            "to": [member.ap_id],
+        });
+        relay::deliver(txn, &self.context, &organiser, activity, vec![member.inbox]).await
+    }
+}

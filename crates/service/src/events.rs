@@ -1,0 +1,743 @@
+//! Events: workshops, seminars, trainings and meetings that a working group
+//! or a person organises, and who takes part. Taking part is a `Join` that
+//! the organiser's node answers: accepted while places last (or once the
+//! organiser approves), refused when the event is full.
+
+use crate::{
+    NodeContext, ServiceError, ServiceResult,
+    accounts::Account,
+    posts::{self, Under},
+    publish::{Outgoing, Publisher},
+};
+use chrono::{DateTime, Utc};
+use healthcommons_core::{
+    event::{EventKind, EventStatus, JoinMode, time_zone},
+    text,
+};
+use healthcommons_db::{
+    TransactionTrait,
+    entities::{actor, event, event_participant},
+    queries::{
+        self,
+        events::{ACCEPTED, Listing, PENDING, REJECTED},
+    },
+};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, DatabaseTransaction, IntoActiveModel};
+use url::Url;
+
+pub const MAX_TITLE: usize = 200;
+pub const MAX_DESCRIPTION: usize = 50_000;
+pub const MAX_MESSAGE: usize = 1_000;
+/// More places than any gathering this is for; a bound on nonsense.
+pub const MAX_CAPACITY: i32 = 100_000;
+
+/// Where an event takes place.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventPlace {
+    pub name: String,
+    pub address: String,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+}
+
+/// Everything an organiser writes about an event.
+#[derive(Debug, Clone)]
+pub struct EventDraft {
+    pub kind: EventKind,
+    pub title: String,
+    /// Markdown.
+    pub description: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: Option<DateTime<Utc>>,
+    pub timezone: Option<String>,
+    pub place: Option<EventPlace>,
+    pub online_url: Option<String>,
+    pub capacity: Option<i32>,
+    pub join_mode: JoinMode,
+    pub status: EventStatus,
+}
+
+/// An event with who organises it and how full it is.
+#[derive(Debug, Clone)]
+pub struct EventView {
+    pub event: event::Model,
+    /// The working group organising it, or else its author.
+    pub organiser: Option<actor::Model>,
+    pub author: Option<actor::Model>,
+    pub group: Option<actor::Model>,
+}
+
+impl EventView {
+    /// Places left, when the event has a limit.
+    pub fn places_left(&self) -> Option<i32> {
+        self.event
+            .capacity
+            .map(|c| (c - self.event.participant_count).max(0))
+    }
+    pub fn is_cancelled(&self) -> bool {
+        self.event.status == EventStatus::Cancelled.as_str()
+    }
+}
+
+/// A participant with who they are.
+#[derive(Debug, Clone)]
+pub struct ParticipantView {
+    pub participant: event_participant::Model,
+    pub actor: actor::Model,
+}
+
+fn check_draft(draft: &mut EventDraft) -> ServiceResult<()> {
+    draft.title = text::plain_text(&draft.title, MAX_TITLE + 1);
+    if draft.title.is_empty() {
+        return Err(ServiceError::validation("an event needs a title"));
+    }
+    if draft.title.chars().count() > MAX_TITLE {
+        return Err(ServiceError::validation(format!(
+            "the title must be at most {MAX_TITLE} characters"
+        )));
+    }
+    if draft.description.len() > MAX_DESCRIPTION {
+        return Err(ServiceError::validation(format!(
+            "the description must be at most {MAX_DESCRIPTION} bytes"
+        )));
+    }
+    if draft.ends_at.is_some_and(|end| end < draft.starts_at) {
+        return Err(ServiceError::validation("an event cannot end before it starts"));
+    }
+    if let Some(zone) = &draft.timezone {
+        let Some(parsed) = time_zone(zone) else {
+            return Err(ServiceError::validation(format!(
+                "{zone:?} is not a time zone: use an IANA name such as Europe/Berlin"
+            )));
+        };
+        draft.timezone = Some(parsed.name().to_owned());
+    }
+    if let Some(capacity) = draft.capacity
+        && !(1..=MAX_CAPACITY).contains(&capacity)
+    {
+        return Err(ServiceError::validation(format!(
+            "capacity must be between 1 and {MAX_CAPACITY}, or left empty for no limit"
+        )));
+    }
+    draft.online_url = match draft.online_url.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(link) => Some(web_link(link)?),
+    };
+    draft.place = match draft.place.take() {
+        Some(place) => clean_place(place)?,
+        None => None,
+    };
+    Ok(())
+}
+
+/// An http(s) link, or a clear refusal.
+fn web_link(raw: &str) -> ServiceResult<String> {
+    match Url::parse(raw) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(url.to_string()),
+        _ => Err(ServiceError::validation(format!(
+            "{raw:?} is not a web address (http:// or https://)"
+        ))),
+    }
+}
+
+/// A place with plain-text name and address and coordinates in range
+/// (both or neither); `None` when it names nothing.
+pub fn clean_place(place: EventPlace) -> ServiceResult<Option<EventPlace>> {
+    let place = EventPlace {
+        name: text::plain_text(&place.name, 200),
+        address: text::plain_text(&place.address, 500),
+        ..place
+    };
+    if place.latitude.is_some_and(|l| !(-90.0..=90.0).contains(&l))
+        || place.longitude.is_some_and(|l| !(-180.0..=180.0).contains(&l))
+    {
+        return Err(ServiceError::validation(
+            "latitude must be within ±90 and longitude within ±180",
+        ));
+    }
+    if place.latitude.is_some() != place.longitude.is_some() {
+        return Err(ServiceError::validation(
+            "give both latitude and longitude, or neither",
+        ));
+    }
+    let names_something = !place.name.is_empty() || !place.address.is_empty() || place.latitude.is_some();
+    Ok(names_something.then_some(place))
+}
+
+fn non_empty(value: &str) -> Option<String> {
+    (!value.is_empty()).then(|| value.to_owned())
+}
+
+/// The columns a draft sets, on a new row or an existing one.
+fn apply(row: &mut event::ActiveModel, draft: &EventDraft) {
+    let place = draft.place.clone().unwrap_or_default();
+    row.kind = Set(draft.kind.as_str().to_owned());
+    row.title = Set(draft.title.clone());
+    row.description_html = Set(text::markdown_to_html(&draft.description));
+    row.source = Set(Some(draft.description.clone()));
+    row.starts_at = Set(draft.starts_at);
+    row.ends_at = Set(draft.ends_at);
+    row.timezone = Set(draft.timezone.clone());
+    row.place_name = Set(non_empty(&place.name));
+    row.address = Set(non_empty(&place.address));
+    row.latitude = Set(place.latitude);
+    row.longitude = Set(place.longitude);
+    row.online_url = Set(draft.online_url.clone());
+    row.capacity = Set(draft.capacity);
+    row.join_mode = Set(draft.join_mode.as_str().to_owned());
+    row.status = Set(draft.status.as_str().to_owned());
+}
+
+/// A member organises an event, for a working group of this node or on their own.
+pub async fn create(
+    db: &DatabaseConnection,
+    ctx: &NodeContext,
+    publisher: &dyn Publisher,
+    author: &Account,
+    group: Option<&actor::Model>,
+    mut draft: EventDraft,
+) -> ServiceResult<event::Model> {
+    check_draft(&mut draft)?;
+    if let Some(group) = group {
+        if group.kind != queries::actors::GROUP || !group.local {
+            return Err(ServiceError::validation(
+                "events are organised by working groups of this node",
+            ));
+        }
+        // Whoever may start a thread in the group may organise for it.
+        posts::check_group_policy(db, group, &author.person, Under::Nothing).await?;
+    }
+    let ap_id = ctx.urls.new_event();
+    let mut row = event::ActiveModel {
+        ap_id: Set(ap_id.clone()),
+        url: Set(Some(ap_id)),
+        author_id: Set(Some(author.person.id)),
+        group_id: Set(group.map(|g| g.id)),
+        participant_count: Set(0),
+        local: Set(true),
+        published: Set(Utc::now()),
+        updated_at: Set(None),
+        deleted_at: Set(None),
+        ..Default::default()
+    };
+    apply(&mut row, &draft);
+    let txn = db.begin().await?;
+    let created = queries::events::insert(&txn, row).await?;
+    publisher
+        .publish(&txn, Outgoing::CreateEvent { event_id: created.id })
+        .await?;
+    txn.commit().await?;
+    Ok(created)
+}
+
+/// A live event by id.
+pub async fn by_id(db: &impl ConnectionTrait, id: i64) -> ServiceResult<event::Model> {
+    queries::events::by_id(db, id)
+        .await?
+        .filter(|e| e.deleted_at.is_none())
+        .ok_or_else(|| ServiceError::not_found("no such event"))
+}
+
+/// Whether `account` may change a local event and answer its participants:
+/// its author, or a moderator of the working group organising it.
+pub async fn may_manage(db: &impl ConnectionTrait, account: &Account, event: &event::Model) -> ServiceResult<bool> {
+    Ok(event.local
+        && (event.author_id == Some(account.person.id) || posts::moderates(db, account, event.group_id).await?))
+}
+
+async fn managed(db: &impl ConnectionTrait, account: &Account, id: i64) -> ServiceResult<event::Model> {
+    let event = by_id(db, id).await?;
+    if !may_manage(db, account, &event).await? {
+        return Err(ServiceError::forbidden(
+            "only its organisers may change an event and answer its participants",
+        ));
+    }
+    Ok(event)
+}
+
+/// The organisers change an event (moving it, cancelling it, …).
+pub async fn update(
+    db: &DatabaseConnection,
+    publisher: &dyn Publisher,
+    account: &Account,
+    id: i64,
+    mut draft: EventDraft,
+) -> ServiceResult<event::Model> {
+    let event = managed(db, account, id).await?;
+    check_draft(&mut draft)?;
+    if draft.capacity.is_some_and(|c| c < event.participant_count) {
+        return Err(ServiceError::validation(format!(
+            "{} people already take part: the capacity cannot be lower",
+            event.participant_count
+        )));
+    }
+    let mut row = event.into_active_model();
+    apply(&mut row, &draft);
+    row.updated_at = Set(Some(Utc::now()));
+    let txn = db.begin().await?;
+    let updated = queries::events::update(&txn, row).await?;
+    publisher
+        .publish(&txn, Outgoing::UpdateEvent { event_id: updated.id })
+        .await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// The organisers delete an event.
+pub async fn delete(
+    db: &DatabaseConnection,
+    publisher: &dyn Publisher,
+    account: &Account,
+    id: i64,
+) -> ServiceResult<()> {
+    let event = managed(db, account, id).await?;
+    let txn = db.begin().await?;
+    let mut row = event.into_active_model();
+    row.deleted_at = Set(Some(Utc::now()));
+    let deleted = queries::events::update(&txn, row).await?;
+    publisher
+        .publish(&txn, Outgoing::DeleteEvent { event_id: deleted.id })
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Refuse taking part in an event that is over or called off.
+fn check_open(event: &event::Model) -> ServiceResult<()> {
+    if event.status == EventStatus::Cancelled.as_str() {
+        return Err(ServiceError::conflict("this event has been cancelled"));
+    }
+    if event.ends_at.unwrap_or(event.starts_at) < Utc::now() {
+        return Err(ServiceError::conflict("this event is over"));
+    }
+    Ok(())
+}
+
+/// What an organiser's node decides for a new participant of a local event.
+async fn admit(db: &impl ConnectionTrait, event: &event::Model) -> ServiceResult<&'static str> {
+    if event.join_mode == JoinMode::Restricted.as_str() {
+        return Ok(PENDING);
+    }
+    Ok(if queries::events::take_place(db, event.id).await? {
+        ACCEPTED
+    } else {
+        REJECTED
+    })
+}
+
+/// A member takes part: at once for a local event (or a refusal when it is
+/// full), as a `Join` to the organiser's node for a remote one.
+pub async fn join(
+    db: &DatabaseConnection,
+    ctx: &NodeContext,
+    publisher: &dyn Publisher,
+    account: &Account,
+    id: i64,
+    message: Option<&str>,
+) -> ServiceResult<event_participant::Model> {
+    let event = by_id(db, id).await?;
+    check_open(&event)?;
+    let message = message
+        .map(|m| text::plain_text(m, MAX_MESSAGE))
+        .filter(|m| !m.is_empty());
+    if let Some(existing) = queries::events::participant(db, event.id, account.person.id).await?
+        && existing.state != REJECTED
+    {
+        return Ok(existing);
+    }
+    let txn = db.begin().await?;
+    if let Some(refused) = queries::events::participant(&txn, event.id, account.person.id).await? {
+        queries::events::delete_participant(&txn, refused.id).await?;
+    }
+    let state = if event.local { admit(&txn, &event).await? } else { PENDING };
+    if state == REJECTED {
+        return Err(ServiceError::conflict("this event is full"));
+    }
+    let participant = queries::events::insert_participant(
+        &txn,
+        event_participant::ActiveModel {
+            event_id: Set(event.id),
+            actor_id: Set(account.person.id),
+            ap_id: Set(ctx.urls.new_activity("join")),
+            state: Set(state.to_owned()),
+            message: Set(message),
+            created_at: Set(Utc::now()),
+            ..Default::default()
+        },
+    )
+    .await?;
+    if event.local {
+        if state == ACCEPTED {
+            publisher
+                .publish(&txn, Outgoing::UpdateEvent { event_id: event.id })
+                .await?;
+        }
+    } else {
+        publisher
+            .publish(
+                &txn,
+                Outgoing::JoinEvent {
+                    participant_id: participant.id,
+                },
+            )
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(participant)
+}
+
+/// A member stops taking part.
+pub async fn leave(db: &DatabaseConnection, publisher: &dyn Publisher, account: &Account, id: i64) -> ServiceResult<()> {
+    let event = by_id(db, id).await?;
+    let participant = queries::events::participant(db, event.id, account.person.id)
+        .await?
+        .ok_or_else(|| ServiceError::not_found("you do not take part in this event"))?;
+    let txn = db.begin().await?;
+    if !event.local {
+        publisher
+            .publish(
+                &txn,
+                Outgoing::LeaveEvent {
+                    participant: participant.clone(),
+                },
+            )
+            .await?;
+    }
+    remove_participant(&txn, publisher, &event, &participant).await?;
+    Ok(txn.commit().await?)
+}
+
+/// Drop a participation, giving its place back on a local event.
+async fn remove_participant(
+    txn: &DatabaseTransaction,
+    publisher: &dyn Publisher,
+    event: &event::Model,
+    participant: &event_participant::Model,
+) -> ServiceResult<()> {
+    queries::events::delete_participant(txn, participant.id).await?;
+    if event.local && participant.state == ACCEPTED {
+        queries::events::free_place(txn, event.id).await?;
+        publisher
+            .publish(txn, Outgoing::UpdateEvent { event_id: event.id })
+            .await?;
+    }
+    Ok(())
+}
+
+/// The organisers accept or refuse someone waiting to take part (or take
+/// back an acceptance).
+pub async fn decide(
+    db: &DatabaseConnection,
+    publisher: &dyn Publisher,
+    account: &Account,
+    participant_id: i64,
+    accept: bool,
+) -> ServiceResult<event_participant::Model> {
+    let participant = queries::events::participant_by_id(db, participant_id)
+        .await?
+        .ok_or_else(|| ServiceError::not_found("no such participant"))?;
+    let event = managed(db, account, participant.event_id).await?;
+    let wanted = if accept { ACCEPTED } else { REJECTED };
+    if participant.state == wanted {
+        return Ok(participant);
+    }
+    let txn = db.begin().await?;
+    if accept && !queries::events::take_place(&txn, event.id).await? {
+        return Err(ServiceError::conflict("this event is full"));
+    }
+    if participant.state == ACCEPTED {
+        queries::events::free_place(&txn, event.id).await?;
+    }
+    let mut row = participant.into_active_model();
+    row.state = Set(wanted.to_owned());
+    let decided = queries::events::update_participant(&txn, row).await?;
+    publish_answer(&txn, publisher, &decided).await?;
+    publisher
+        .publish(&txn, Outgoing::UpdateEvent { event_id: event.id })
+        .await?;
+    txn.commit().await?;
+    Ok(decided)
+}
+
+/// Tell a remote participant the organiser's answer.
+async fn publish_answer(
+    txn: &DatabaseTransaction,
+    publisher: &dyn Publisher,
+    participant: &event_participant::Model,
+) -> ServiceResult<()> {
+    if participant.state == PENDING {
+        return Ok(());
+    }
+    let remote = queries::actors::by_id(txn, participant.actor_id)
+        .await?
+        .is_some_and(|a| !a.local);
+    if remote {
+        publisher
+            .publish(
+                txn,
+                Outgoing::AnswerJoin {
+                    participant_id: participant.id,
+                },
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// A `Join` from another node to a local event: admitted like a member's,
+/// answered with `Accept` or `Reject` (or later, when the organiser approves).
+/// A repeated `Join` gets the answer again.
+pub async fn receive_join(
+    db: &DatabaseConnection,
+    publisher: &dyn Publisher,
+    event: &event::Model,
+    actor: &actor::Model,
+    join_id: &str,
+    message: Option<&str>,
+) -> ServiceResult<event_participant::Model> {
+    if !event.local {
+        return Err(ServiceError::validation(
+            "a Join goes to the node that organises the event",
+        ));
+    }
+    let txn = db.begin().await?;
+    let existing = queries::events::participant(&txn, event.id, actor.id).await?;
+    let participant = match existing {
+        Some(existing) if existing.state != REJECTED => {
+            let mut row = existing.into_active_model();
+            row.ap_id = Set(join_id.to_owned());
+            queries::events::update_participant(&txn, row).await?
+        }
+        refused => {
+            if let Some(refused) = refused {
+                queries::events::delete_participant(&txn, refused.id).await?;
+            }
+            let state = match check_open(event) {
+                Ok(()) => admit(&txn, event).await?,
+                Err(_) => REJECTED,
+            };
+            let participant = queries::events::insert_participant(
+                &txn,
+                event_participant::ActiveModel {
+                    event_id: Set(event.id),
+                    actor_id: Set(actor.id),
+                    ap_id: Set(join_id.to_owned()),
+                    state: Set(state.to_owned()),
+                    message: Set(message
+                        .map(|m| text::plain_text(m, MAX_MESSAGE))
+                        .filter(|m| !m.is_empty())),
+                    created_at: Set(Utc::now()),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            if state == ACCEPTED {
+                publisher
+                    .publish(&txn, Outgoing::UpdateEvent { event_id: event.id })
+                    .await?;
+            }
+            participant
+        }
+    };
+    publish_answer(&txn, publisher, &participant).await?;
+    txn.commit().await?;
+    Ok(participant)
+}
+
+/// A `Leave` (or `Undo{Join}`) from another node.
+pub async fn receive_leave(
+    db: &DatabaseConnection,
+    publisher: &dyn Publisher,
+    event: &event::Model,
+    actor: &actor::Model,
+) -> ServiceResult<()> {
+    let Some(participant) = queries::events::participant(db, event.id, actor.id).await? else {
+        return Ok(());
+    };
+    let txn = db.begin().await?;
+    remove_participant(&txn, publisher, event, &participant).await?;
+    Ok(txn.commit().await?)
+}
+
+/// The organiser's node answered one of our members' `Join`.
+pub async fn receive_answer(
+    db: &impl ConnectionTrait,
+    by: &actor::Model,
+    participant: event_participant::Model,
+    accepted: bool,
+) -> ServiceResult<()> {
+    let event = queries::events::by_id(db, participant.event_id)
+        .await?
+        .ok_or_else(|| ServiceError::not_found("no such event"))?;
+    let organisers = [event.group_id, event.author_id];
+    if event.local || !organisers.contains(&Some(by.id)) {
+        return Err(ServiceError::forbidden(
+            "only the event's organiser answers who takes part",
+        ));
+    }
+    let mut row = participant.into_active_model();
+    row.state = Set(if accepted { ACCEPTED } else { REJECTED }.to_owned());
+    queries::events::update_participant(db, row).await?;
+    Ok(())
+}
+
+/// An event as another node describes it.
+#[derive(Debug, Clone)]
+pub struct RemoteEvent {
+    pub ap_id: String,
+    pub url: Option<String>,
+    pub author: actor::Model,
+    /// The working group organising it (Mobilizon's `attributedTo` a group).
+    pub group: Option<actor::Model>,
+    pub kind: EventKind,
+    pub title: String,
+    /// HTML, sanitised here.
+    pub description_html: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: Option<DateTime<Utc>>,
+    pub timezone: Option<String>,
+    pub place: Option<EventPlace>,
+    pub online_url: Option<String>,
+    pub capacity: Option<i32>,
+    pub join_mode: JoinMode,
+    pub status: EventStatus,
+    pub participant_count: i32,
+    pub published: DateTime<Utc>,
+    pub updated: Option<DateTime<Utc>>,
+}
+
+/// Store or refresh an event from another node. What is wrong in it is
+/// dropped (an unknown zone, a link that is not http, a place out of range),
+/// not the event.
+pub async fn store_remote(db: &impl ConnectionTrait, remote: RemoteEvent) -> ServiceResult<event::Model> {
+    let existing = queries::events::by_ap_id(db, &remote.ap_id).await?;
+    if existing.as_ref().is_some_and(|e| e.local) {
+        return Err(ServiceError::forbidden("this event belongs to this node"));
+    }
+    if existing.as_ref().is_some_and(|e| e.deleted_at.is_some()) {
+        return Err(ServiceError::conflict("this event was deleted"));
+    }
+    let title = {
+        let plain = text::plain_text(&remote.title, MAX_TITLE);
+        if plain.is_empty() { "Event".to_owned() } else { plain }
+    };
+    let place = remote.place.and_then(|p| clean_place(p).ok().flatten()).unwrap_or_default();
+    let mut row = match existing {
+        Some(existing) => existing.into_active_model(),
+        None => event::ActiveModel {
+            ap_id: Set(remote.ap_id.clone()),
+            local: Set(false),
+            deleted_at: Set(None),
+            ..Default::default()
+        },
+    };
+    row.url = Set(remote.url);
+    row.kind = Set(remote.kind.as_str().to_owned());
+    row.author_id = Set(Some(remote.author.id));
+    row.group_id = Set(remote.group.map(|g| g.id));
+    row.title = Set(title);
+    row.description_html = Set(text::sanitize_html(&remote.description_html));
+    row.source = Set(None);
+    row.starts_at = Set(remote.starts_at);
+    row.ends_at = Set(remote.ends_at.filter(|e| *e >= remote.starts_at));
+    row.timezone = Set(remote
+        .timezone
+        .as_deref()
+        .and_then(time_zone)
+        .map(|z| z.name().to_owned()));
+    row.place_name = Set(non_empty(&place.name));
+    row.address = Set(non_empty(&place.address));
+    row.latitude = Set(place.latitude);
+    row.longitude = Set(place.longitude);
+    row.online_url = Set(remote.online_url.and_then(|l| web_link(&l).ok()));
+    row.capacity = Set(remote.capacity.filter(|c| (1..=MAX_CAPACITY).contains(c)));
+    row.join_mode = Set(remote.join_mode.as_str().to_owned());
+    row.status = Set(remote.status.as_str().to_owned());
+    row.participant_count = Set(remote.participant_count.clamp(0, MAX_CAPACITY));
+    row.published = Set(remote.published);
+    row.updated_at = Set(remote.updated);
+    let stored = if row.id.is_set() {
+        queries::events::update(db, row).await?
+    } else {
+        queries::events::insert(db, row).await?
+    };
+    Ok(stored)
+}
+
+/// A `Delete` of a remote event by its author or organising group.
+pub async fn receive_delete(db: &impl ConnectionTrait, by: &actor::Model, event: event::Model) -> ServiceResult<()> {
+    if event.local || ![event.author_id, event.group_id].contains(&Some(by.id)) {
+        return Err(ServiceError::forbidden("only its organiser may delete an event"));
+    }
+    if event.deleted_at.is_none() {
+        let mut row = event.into_active_model();
+        row.deleted_at = Set(Some(Utc::now()));
+        queries::events::update(db, row).await?;
+    }
+    Ok(())
+}
+
+async fn view_of(db: &impl ConnectionTrait, event: event::Model) -> ServiceResult<EventView> {
+    let author = match event.author_id {
+        Some(id) => queries::actors::by_id(db, id).await?,
+        None => None,
+    };
+    let group = match event.group_id {
+        Some(id) => queries::actors::by_id(db, id).await?,
+        None => None,
+    };
+    Ok(EventView {
+        organiser: group.clone().or_else(|| author.clone()),
+        event,
+        author,
+        group,
+    })
+}
+
+/// One event with its organiser.
+pub async fn view(db: &impl ConnectionTrait, id: i64) -> ServiceResult<EventView> {
+    view_of(db, by_id(db, id).await?).await
+}
+
+/// Events still to come (or running), soonest first.
+pub async fn upcoming(db: &impl ConnectionTrait, listing: Listing) -> ServiceResult<Vec<EventView>> {
+    let events = queries::events::upcoming(db, listing).await?;
+    let mut ids: Vec<i64> = events.iter().filter_map(|e| e.author_id).collect();
+    ids.extend(events.iter().filter_map(|e| e.group_id));
+    let actors: std::collections::HashMap<i64, actor::Model> = queries::actors::by_ids(db, ids)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a))
+        .collect();
+    Ok(events
+        .into_iter()
+        .map(|event| {
+            let author = event.author_id.and_then(|id| actors.get(&id).cloned());
+            let group = event.group_id.and_then(|id| actors.get(&id).cloned());
+            EventView {
+                organiser: group.clone().or_else(|| author.clone()),
+                event,
+                author,
+                group,
+            }
+        })
+        .collect())
+}
+
+/// Who takes part (and who waits or was refused), in the order they asked.
+pub async fn participants(db: &impl ConnectionTrait, event: &event::Model) -> ServiceResult<Vec<ParticipantView>> {
+    let rows = queries::events::participants(db, event.id).await?;
+    let actors: std::collections::HashMap<i64, actor::Model> =
+        queries::actors::by_ids(db, rows.iter().map(|p| p.actor_id).collect())
+            .await?
+            .into_iter()
+            .map(|a| (a.id, a))
+            .collect();
+    Ok(rows
+        .into_iter()
+        .filter_map(|participant| {
+            let actor = actors.get(&participant.actor_id)?.clone();
+            Some(ParticipantView { participant, actor })
+        })
+        .collect())
+}
