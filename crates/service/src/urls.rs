@@ -53,7 +53,7 @@ impl NodeUrls {
     }
     /// A fresh id for an event (also its page).
     pub fn new_event(&self) -> String {
-        format!("{}/events/{}", self.base, uuid_like_token())
+        format!("{}/e/{}", self.base, uuid_like_token())
     }
     /// A fresh id for an adoption.
     pub fn new_adoption(&self) -> String {

@@ -8,6 +8,8 @@ pub mod api;
 pub mod auth;
 pub mod discussions;
 pub mod error;
+pub mod event_pages;
+pub mod events;
 pub mod garden;
 pub mod garden_archive;
 pub mod garden_pages;
@@ -93,6 +95,8 @@ pub fn app(state: AppState) -> Router {
         .merge(thread_pages::routes())
         .merge(api::routes())
         .merge(discussions::routes())
+        .merge(events::routes())
+        .merge(event_pages::routes())
         .merge(garden::routes())
         .merge(garden_pages::routes())
         .merge(garden_archive::routes())

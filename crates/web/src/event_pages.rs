@@ -1,0 +1,607 @@
+//! Event pages: what is coming up on this node and in each working group,
+//! an event with its participants and the RSVP buttons, and the form to
+//! organise or change one. Forms only, no JavaScript.
+
+use crate::{
+    AppState,
+    api::PlaceDto,
+    auth::{self, MaybeSession, Viewer},
+    error::{ApiError, PageResult},
+    events::{NewEvent, draft_of, event_path},
+    group_pages::coordinate,
+    pages::render,
+    thread_pages::signed_in,
+};
+use askama::Template;
+use axum::{
+    Form, Router,
+    extract::{Path, Query, State},
+    response::{IntoResponse, Redirect, Response},
+    routing::{get, post},
+};
+use axum_extra::extract::cookie::CookieJar;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use healthcommons_core::{
+    ErrorKind,
+    event::{EventKind, at_wall_clock, time_zone, wall_clock},
+};
+use healthcommons_db::{entities::actor, queries, queries::events::Listing};
+use healthcommons_federation::publisher::OutboxPublisher;
+use healthcommons_service::{
+    accounts::Account,
+    events::{self, EventView},
+    groups,
+};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/events", get(node_events))
+        .route("/events/new", get(new_form).post(create))
+        .route("/events/{id}", get(event_page))
+        .route("/events/{id}/edit", get(edit_form).post(save_edit))
+        .route("/events/{id}/delete", post(delete))
+        .route("/events/{id}/join", post(join))
+        .route("/events/{id}/leave", post(leave))
+        .route("/events/{id}/participants/{participant}", post(decide))
+        .route("/g/{name}/events", get(group_events))
+}
+
+/// An event as a list or page shows it.
+pub struct EventItem {
+    pub path: String,
+    pub title: String,
+    pub kind: String,
+    pub when: String,
+    pub place: String,
+    pub organiser: String,
+    pub organiser_url: String,
+    pub status: String,
+    pub cancelled: bool,
+    pub taking_part: String,
+    pub description_html: String,
+    pub online_url: String,
+    pub local: bool,
+    pub ap_id: String,
+}
+
+fn when(view: &EventView) -> String {
+    let event = &view.event;
+    let zone = event.timezone.as_deref().and_then(time_zone);
+    let show = |at: DateTime<Utc>| match zone {
+        Some(zone) => wall_clock(at, zone).format("%a %-d %b %Y, %H:%M").to_string(),
+        None => at.format("%a %-d %b %Y, %H:%M").to_string(),
+    };
+    let zone_name = zone.map(|z| z.name().to_owned()).unwrap_or_else(|| "UTC".into());
+    match event.ends_at {
+        Some(end) if end.date_naive() == event.starts_at.date_naive() => format!(
+            "{} – {} ({zone_name})",
+            show(event.starts_at),
+            show(end).rsplit(", ").next().unwrap_or_default()
+        ),
+        Some(end) => format!("{} – {} ({zone_name})", show(event.starts_at), show(end)),
+        None => format!("{} ({zone_name})", show(event.starts_at)),
+    }
+}
+
+pub fn item_of(view: &EventView) -> EventItem {
+    let event = &view.event;
+    let taking_part = match (event.capacity, view.places_left()) {
+        (Some(capacity), Some(left)) => format!("{} of {capacity} places taken, {left} left", event.participant_count),
+        _ => format!("{} taking part", event.participant_count),
+    };
+    EventItem {
+        path: event_path(event),
+        title: event.title.clone(),
+        kind: event.kind.clone(),
+        when: when(view),
+        place: [event.place_name.as_deref(), event.address.as_deref()]
+            .into_iter()
+            .flatten()
+            .filter(|p| !p.is_empty())
+            .collect::<Vec<_>>()
+            .join(", "),
+        organiser: view.organiser.as_ref().map(actor::Model::handle).unwrap_or_default(),
+        organiser_url: view.organiser.as_ref().map(|o| o.ap_id.clone()).unwrap_or_default(),
+        status: event.status.clone(),
+        cancelled: view.is_cancelled(),
+        taking_part,
+        description_html: event.description_html.clone(),
+        online_url: event.online_url.clone().unwrap_or_default(),
+        local: event.local,
+        ap_id: event.ap_id.clone(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "events.html")]
+struct ListPage {
+    viewer: Option<Viewer>,
+    heading: String,
+    calendar: String,
+    new_link: String,
+    events: Vec<EventItem>,
+}
+
+async fn node_events(State(state): State<AppState>, session: MaybeSession) -> PageResult<Response> {
+    let views = events::upcoming(
+        state.db(),
+        Listing {
+            group_id: None,
+            local_only: false,
+            from: Utc::now(),
+        },
+    )
+    .await?;
+    Ok(render(ListPage {
+        viewer: Viewer::of(&session.0),
+        heading: "Events to come".into(),
+        calendar: "/events.ics".into(),
+        new_link: "/events/new".into(),
+        events: views.iter().map(item_of).collect(),
+    })?
+    .into_response())
+}
+
+async fn group_events(
+    State(state): State<AppState>,
+    session: MaybeSession,
+    Path(name): Path<String>,
+) -> PageResult<Response> {
+    let group = groups::local(state.db(), &name).await?;
+    let views = events::upcoming(
+        state.db(),
+        Listing {
+            group_id: Some(group.id),
+            local_only: false,
+            from: Utc::now(),
+        },
+    )
+    .await?;
+    let title = group.display_name.clone().unwrap_or_else(|| group.handle());
+    Ok(render(ListPage {
+        viewer: Viewer::of(&session.0),
+        heading: format!("Events of {title}"),
+        calendar: format!("/g/{name}/events.ics"),
+        new_link: format!("/events/new?group={name}"),
+        events: views.iter().map(item_of).collect(),
+    })?
+    .into_response())
+}
+
+/// Someone on the event's page, with what they may do there.
+pub struct ParticipantRow {
+    pub id: i64,
+    pub handle: String,
+    pub url: String,
+    pub state: String,
+    pub message: String,
+}
+
+#[derive(Template)]
+#[template(path = "event.html")]
+struct EventPage {
+    viewer: Option<Viewer>,
+    csrf: String,
+    event: EventItem,
+    id: i64,
+    signed_in: bool,
+    /// The viewer's participation: empty, `pending`, `accepted` or `rejected`.
+    participation: String,
+    organiser_view: bool,
+    accepted: Vec<ParticipantRow>,
+    waiting: Vec<ParticipantRow>,
+    map_points: String,
+    map_tiles: String,
+    map_attribution: String,
+    error: String,
+}
+
+async fn show(
+    state: &AppState,
+    jar: CookieJar,
+    session: &MaybeSession,
+    id: i64,
+    error: String,
+) -> PageResult<Response> {
+    let view = events::view(state.db(), id).await?;
+    let account = session.0.as_ref();
+    let participation = match account {
+        Some(account) => queries::events::participant(state.db(), id, account.person.id)
+            .await?
+            .map(|p| p.state)
+            .unwrap_or_default(),
+        None => String::new(),
+    };
+    let organiser_view = match account {
+        Some(account) => events::may_manage(state.db(), account, &view.event).await?,
+        None => false,
+    };
+    let rows: Vec<ParticipantRow> = events::participants(state.db(), &view.event)
+        .await?
+        .into_iter()
+        .map(|p| ParticipantRow {
+            id: p.participant.id,
+            handle: p.actor.handle(),
+            url: p.actor.ap_id.clone(),
+            state: p.participant.state.clone(),
+            message: p.participant.message.clone().unwrap_or_default(),
+        })
+        .collect();
+    let (accepted, waiting): (Vec<_>, Vec<_>) = rows
+        .into_iter()
+        .partition(|r| r.state == queries::events::ACCEPTED);
+    let map_points = match (view.event.latitude, view.event.longitude) {
+        (Some(lat), Some(lon)) => {
+            serde_json::json!([{"lat": lat, "lon": lon, "label": view.event.title}]).to_string()
+        }
+        _ => String::new(),
+    };
+    let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
+    let page = render(EventPage {
+        viewer: Viewer::of(&session.0),
+        csrf,
+        event: item_of(&view),
+        id,
+        signed_in: account.is_some(),
+        participation,
+        organiser_view,
+        accepted,
+        waiting: if organiser_view { waiting } else { Vec::new() },
+        map_points,
+        map_tiles: state.map_tiles.url.clone(),
+        map_attribution: state.map_tiles.attribution.clone(),
+        error,
+    })?;
+    Ok((jar, page).into_response())
+}
+
+async fn event_page(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Path(id): Path<i64>,
+) -> PageResult<Response> {
+    show(&state, jar, &session, id, String::new()).await
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+    #[serde(default)]
+    message: String,
+}
+
+/// Run an action from the event's page: back to the page, with the reason
+/// when it was refused.
+async fn act<F>(state: &AppState, jar: CookieJar, session: &MaybeSession, id: i64, action: F) -> PageResult<Response>
+where
+    F: AsyncFnOnce(&Account) -> Result<(), healthcommons_service::ServiceError>,
+{
+    let account = signed_in(session)?;
+    match action(&account).await {
+        Ok(()) => Ok(Redirect::to(&format!("/events/{id}")).into_response()),
+        Err(err) if matches!(err.kind(), ErrorKind::Conflict | ErrorKind::Forbidden | ErrorKind::NotFound) => {
+            show(state, jar, session, id, err.public_message()).await
+        }
+        Err(err) => Err(ApiError::from(err).into()),
+    }
+}
+
+async fn join(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfForm>,
+) -> PageResult<Response> {
+    auth::check_csrf(&jar, &form.csrf)?;
+    let publisher = OutboxPublisher::from_context(state.context());
+    let message = Some(form.message.as_str()).filter(|m| !m.trim().is_empty());
+    act(&state, jar.clone(), &session, id, async |account| {
+        events::join(state.db(), &state.context().node, &publisher, account, id, message)
+            .await
+            .map(|_| ())
+    })
+    .await
+}
+
+async fn leave(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfForm>,
+) -> PageResult<Response> {
+    auth::check_csrf(&jar, &form.csrf)?;
+    let publisher = OutboxPublisher::from_context(state.context());
+    act(&state, jar.clone(), &session, id, async |account| {
+        events::leave(state.db(), &publisher, account, id).await
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct DecisionForm {
+    csrf: String,
+    /// `accept` or `reject`.
+    decision: String,
+}
+
+async fn decide(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Path((id, participant)): Path<(i64, i64)>,
+    Form(form): Form<DecisionForm>,
+) -> PageResult<Response> {
+    auth::check_csrf(&jar, &form.csrf)?;
+    let publisher = OutboxPublisher::from_context(state.context());
+    let accept = form.decision == "accept";
+    act(&state, jar.clone(), &session, id, async |account| {
+        events::decide(state.db(), &publisher, account, participant, accept)
+            .await
+            .map(|_| ())
+    })
+    .await
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfForm>,
+) -> PageResult<Response> {
+    auth::check_csrf(&jar, &form.csrf)?;
+    let account = signed_in(&session)?;
+    let publisher = OutboxPublisher::from_context(state.context());
+    events::delete(state.db(), &publisher, &account, id).await?;
+    Ok(Redirect::to("/events").into_response())
+}
+
+/// The organiser's form, as typed (times on the wall clock of `timezone`).
+#[derive(Deserialize, Default, Clone)]
+pub struct EventForm {
+    #[serde(default)]
+    pub csrf: String,
+    #[serde(default)]
+    pub group: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    /// `YYYY-MM-DDTHH:MM`, as a `datetime-local` input sends it.
+    #[serde(default)]
+    pub starts: String,
+    #[serde(default)]
+    pub ends: String,
+    #[serde(default)]
+    pub timezone: String,
+    #[serde(default)]
+    pub place_name: String,
+    #[serde(default)]
+    pub address: String,
+    #[serde(default)]
+    pub latitude: String,
+    #[serde(default)]
+    pub longitude: String,
+    #[serde(default)]
+    pub online_url: String,
+    #[serde(default)]
+    pub capacity: String,
+    #[serde(default)]
+    pub join_mode: String,
+    #[serde(default)]
+    pub status: String,
+}
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorKind::Validation, message)
+}
+
+/// A wall-clock time typed in the form.
+fn wall_clock_input(raw: &str, zone: chrono_tz::Tz, what: &str) -> Result<DateTime<Utc>, ApiError> {
+    let raw = raw.trim();
+    let local = NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M")
+        .or_else(|_| NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S"))
+        .or_else(|_| NaiveDateTime::parse_from_str(raw, "%Y-%m-%d %H:%M"))
+        .map_err(|_| invalid(format!("the {what} must be a date and time such as 2026-12-03T18:00")))?;
+    at_wall_clock(local, zone)
+        .ok_or_else(|| invalid(format!("the {what} does not exist in {} (the clocks change then)", zone.name())))
+}
+
+impl EventForm {
+    fn of(view: &EventView) -> EventForm {
+        let event = &view.event;
+        let zone = event.timezone.as_deref().and_then(time_zone).unwrap_or(chrono_tz::UTC);
+        let typed = |at: DateTime<Utc>| wall_clock(at, zone).format("%Y-%m-%dT%H:%M").to_string();
+        let number = |n: Option<f64>| n.map(|n| n.to_string()).unwrap_or_default();
+        EventForm {
+            kind: event.kind.clone(),
+            title: event.title.clone(),
+            description: event.source.clone().unwrap_or_default(),
+            starts: typed(event.starts_at),
+            ends: event.ends_at.map(typed).unwrap_or_default(),
+            timezone: zone.name().to_owned(),
+            place_name: event.place_name.clone().unwrap_or_default(),
+            address: event.address.clone().unwrap_or_default(),
+            latitude: number(event.latitude),
+            longitude: number(event.longitude),
+            online_url: event.online_url.clone().unwrap_or_default(),
+            capacity: event.capacity.map(|c| c.to_string()).unwrap_or_default(),
+            join_mode: event.join_mode.clone(),
+            status: event.status.clone(),
+            ..Default::default()
+        }
+    }
+
+    fn new_event(&self) -> Result<NewEvent, ApiError> {
+        let zone_name = Some(self.timezone.trim()).filter(|z| !z.is_empty()).unwrap_or("UTC");
+        let zone = time_zone(zone_name).ok_or_else(|| {
+            invalid(format!(
+                "{zone_name:?} is not a time zone: use a name such as Europe/Berlin"
+            ))
+        })?;
+        let starts_at = wall_clock_input(&self.starts, zone, "start")?;
+        let ends_at = match self.ends.trim() {
+            "" => None,
+            raw => Some(wall_clock_input(raw, zone, "end")?),
+        };
+        let latitude = coordinate(&self.latitude, "latitude")?;
+        let longitude = coordinate(&self.longitude, "longitude")?;
+        let capacity = match self.capacity.trim() {
+            "" => None,
+            raw => Some(
+                raw.parse::<i32>()
+                    .map_err(|_| invalid("the capacity must be a whole number of places"))?,
+            ),
+        };
+        let has_place = !self.place_name.trim().is_empty() || !self.address.trim().is_empty() || latitude.is_some();
+        Ok(NewEvent {
+            kind: self.kind.clone(),
+            title: self.title.clone(),
+            description: self.description.clone(),
+            starts_at,
+            ends_at,
+            timezone: Some(zone.name().to_owned()),
+            place: has_place.then(|| PlaceDto {
+                name: self.place_name.trim().to_owned(),
+                address: Some(self.address.trim().to_owned()),
+                latitude,
+                longitude,
+            }),
+            online_url: Some(self.online_url.trim().to_owned()).filter(|l| !l.is_empty()),
+            capacity,
+            join_mode: Some(self.join_mode.clone()),
+            status: Some(self.status.clone()),
+            group: Some(self.group.trim().to_owned()).filter(|g| !g.is_empty()),
+        })
+    }
+}
+
+#[derive(Template)]
+#[template(path = "event_form.html")]
+struct FormPage {
+    viewer: Option<Viewer>,
+    csrf: String,
+    action: String,
+    editing: bool,
+    form: EventForm,
+    kinds: Vec<&'static str>,
+    error: String,
+}
+
+fn form_page(session: &MaybeSession, csrf: String, action: String, editing: bool, form: EventForm, error: String) -> PageResult<Response> {
+    Ok(render(FormPage {
+        viewer: Viewer::of(&session.0),
+        csrf,
+        action,
+        editing,
+        form,
+        kinds: EventKind::ALL.iter().map(|k| k.as_str()).collect(),
+        error,
+    })?
+    .into_response())
+}
+
+async fn new_form(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> PageResult<Response> {
+    signed_in(&session)?;
+    let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
+    let form = EventForm {
+        group: query.get("group").cloned().unwrap_or_default(),
+        kind: "workshop".into(),
+        timezone: "UTC".into(),
+        join_mode: "free".into(),
+        status: "confirmed".into(),
+        ..Default::default()
+    };
+    let page = form_page(&session, csrf, "/events/new".into(), false, form, String::new())?;
+    Ok((jar, page).into_response())
+}
+
+async fn create(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Form(form): Form<EventForm>,
+) -> PageResult<Response> {
+    auth::check_csrf(&jar, &form.csrf)?;
+    let account = signed_in(&session)?;
+    let result = async {
+        let body = form.new_event()?;
+        let group = match body.group.as_deref() {
+            Some(name) => Some(crate::discussions::find_group(&state, name).await?),
+            None => None,
+        };
+        let draft = draft_of(body)?;
+        let publisher = OutboxPublisher::from_context(state.context());
+        Ok::<_, ApiError>(
+            events::create(
+                state.db(),
+                &state.context().node,
+                &publisher,
+                &account,
+                group.as_ref(),
+                draft,
+            )
+            .await?,
+        )
+    }
+    .await;
+    match result {
+        Ok(event) => Ok(Redirect::to(&event_path(&event)).into_response()),
+        Err(err) if matches!(err.kind, ErrorKind::Validation | ErrorKind::Forbidden | ErrorKind::NotFound) => {
+            form_page(&session, form.csrf.clone(), "/events/new".into(), false, form, err.message)
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+async fn edit_form(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Path(id): Path<i64>,
+) -> PageResult<Response> {
+    let account = signed_in(&session)?;
+    let view = events::view(state.db(), id).await?;
+    if !events::may_manage(state.db(), &account, &view.event).await? {
+        return Err(ApiError::new(ErrorKind::Forbidden, "only its organisers may change an event").into());
+    }
+    let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
+    let page = form_page(&session, csrf, format!("/events/{id}/edit"), true, EventForm::of(&view), String::new())?;
+    Ok((jar, page).into_response())
+}
+
+async fn save_edit(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Path(id): Path<i64>,
+    Form(form): Form<EventForm>,
+) -> PageResult<Response> {
+    auth::check_csrf(&jar, &form.csrf)?;
+    let account = signed_in(&session)?;
+    let result = async {
+        let draft = draft_of(form.new_event()?)?;
+        let publisher = OutboxPublisher::from_context(state.context());
+        Ok::<_, ApiError>(events::update(state.db(), &publisher, &account, id, draft).await?)
+    }
+    .await;
+    match result {
+        Ok(event) => Ok(Redirect::to(&event_path(&event)).into_response()),
+        Err(err) if matches!(err.kind, ErrorKind::Validation | ErrorKind::Forbidden) => {
+            form_page(&session, form.csrf.clone(), format!("/events/{id}/edit"), true, form, err.message)
+        }
+        Err(err) => Err(err.into()),
+    }
+}

@@ -1,0 +1,576 @@
+//! The events API (`/api/v1/events`), events as ActivityPub objects at
+//! their ids (`/e/{token}`), and the iCalendar feeds: one per event, per
+//! working group and per node.
+
+use crate::{
+    AppState,
+    activitypub::activity_json,
+    api::{ApiJson, PlaceDto},
+    auth::{ApiAccount, MaybeApiAccount},
+    error::{ApiError, ApiResult, ErrorBody},
+};
+use axum::{
+    Json, Router,
+    extract::{Path, Query, State},
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Redirect, Response},
+    routing::{get, post},
+};
+use chrono::{DateTime, Utc};
+use healthcommons_core::{
+    ErrorKind,
+    calendar::{self, CalendarEvent, Organizer},
+    event::{EventKind, EventStatus, JoinMode},
+    text,
+};
+use healthcommons_db::{
+    entities::{actor, event},
+    queries::{self, events::Listing},
+};
+use healthcommons_federation::{
+    negotiation,
+    objects::{event::event_of, post::tombstone_json},
+    publisher::OutboxPublisher,
+};
+use healthcommons_service::{
+    accounts::Account,
+    events::{self, EventDraft, EventPlace, EventView, ParticipantView},
+    groups,
+};
+use serde::{Deserialize, Serialize};
+use tracing::error;
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/events", get(list_events).post(create_event))
+        .route(
+            "/api/v1/events/{id}",
+            get(get_event).put(update_event).delete(delete_event),
+        )
+        .route(
+            "/api/v1/events/{id}/participation",
+            post(join_event).delete(leave_event),
+        )
+        .route("/api/v1/events/{id}/participants", get(list_participants))
+        .route("/api/v1/events/{id}/participants/{participant}", post(decide_participant))
+        .route("/e/{token}", get(event_object))
+        .route("/events.ics", get(node_calendar))
+        .route("/events/{id}/calendar.ics", get(event_calendar))
+        .route("/g/{name}/events.ics", get(group_calendar))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(
+        list_events,
+        create_event,
+        get_event,
+        update_event,
+        delete_event,
+        join_event,
+        leave_event,
+        list_participants,
+        decide_participant
+    ),
+    components(schemas(NewEvent, EventDto, ParticipationRequest, ParticipantDto, Decision))
+)]
+pub struct EventsDoc;
+
+/// An event as an organiser writes it (the whole of it, also to change it).
+#[derive(Deserialize, ToSchema, Clone)]
+pub struct NewEvent {
+    /// `workshop`, `seminar`, `training` or `meeting`.
+    pub kind: String,
+    pub title: String,
+    /// Markdown.
+    #[serde(default)]
+    pub description: String,
+    /// RFC 3339, e.g. `2026-12-03T18:00:00+01:00`.
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: Option<DateTime<Utc>>,
+    /// IANA name of the zone it is held in, e.g. `Europe/Berlin`.
+    pub timezone: Option<String>,
+    pub place: Option<PlaceDto>,
+    /// Where to join online (http or https).
+    pub online_url: Option<String>,
+    /// Places available; leave out for no limit.
+    pub capacity: Option<i32>,
+    /// `free` (default: accepted while places last) or `restricted` (organisers approve).
+    pub join_mode: Option<String>,
+    /// `confirmed` (default), `tentative` or `cancelled`.
+    pub status: Option<String>,
+    /// A working group of this node that organises it (when creating).
+    pub group: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EventDto {
+    /// This node's id of the event (in API paths).
+    pub id: i64,
+    /// The ActivityPub id.
+    pub ap_id: String,
+    /// Its page on this node.
+    pub url: String,
+    pub kind: String,
+    pub title: String,
+    /// Sanitised HTML.
+    pub description_html: String,
+    pub starts_at: String,
+    pub ends_at: Option<String>,
+    pub timezone: Option<String>,
+    pub place: Option<PlaceDto>,
+    pub online_url: Option<String>,
+    pub capacity: Option<i32>,
+    pub places_left: Option<i32>,
+    pub join_mode: String,
+    pub status: String,
+    pub participant_count: i32,
+    /// Handle of the working group or person organising it.
+    pub organiser: Option<String>,
+    pub group: Option<String>,
+    pub author: Option<String>,
+    pub local: bool,
+    pub ical_url: String,
+    /// Your participation: `pending`, `accepted` or `rejected`.
+    pub participation: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+pub struct ParticipationRequest {
+    /// A note to the organisers.
+    pub message: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ParticipantDto {
+    pub id: i64,
+    /// Handle of who takes part.
+    pub actor: String,
+    pub actor_id: String,
+    /// `pending`, `accepted` or `rejected`.
+    pub state: String,
+    pub message: Option<String>,
+    pub since: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct Decision {
+    pub accept: bool,
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct EventsQuery {
+    /// Only this working group's (a local name or `name@host`).
+    pub group: Option<String>,
+    /// Only events organised on this node.
+    pub local: Option<bool>,
+}
+
+pub fn event_path(event: &event::Model) -> String {
+    format!("/events/{}", event.id)
+}
+
+pub fn place_of(event: &event::Model) -> Option<PlaceDto> {
+    (event.place_name.is_some() || event.address.is_some() || event.latitude.is_some()).then(|| PlaceDto {
+        name: event.place_name.clone().unwrap_or_default(),
+        address: event.address.clone(),
+        latitude: event.latitude,
+        longitude: event.longitude,
+    })
+}
+
+pub fn dto(state: &AppState, view: &EventView, participation: Option<String>) -> EventDto {
+    let event = &view.event;
+    let base = state.context().node.urls.base();
+    EventDto {
+        id: event.id,
+        ap_id: event.ap_id.clone(),
+        url: format!("{base}{}", event_path(event)),
+        kind: event.kind.clone(),
+        title: event.title.clone(),
+        description_html: event.description_html.clone(),
+        starts_at: event.starts_at.to_rfc3339(),
+        ends_at: event.ends_at.map(|e| e.to_rfc3339()),
+        timezone: event.timezone.clone(),
+        place: place_of(event),
+        online_url: event.online_url.clone(),
+        capacity: event.capacity,
+        places_left: view.places_left(),
+        join_mode: event.join_mode.clone(),
+        status: event.status.clone(),
+        participant_count: event.participant_count,
+        organiser: view.organiser.as_ref().map(actor::Model::handle),
+        group: view.group.as_ref().map(actor::Model::handle),
+        author: view.author.as_ref().map(actor::Model::handle),
+        local: event.local,
+        ical_url: format!("{base}{}/calendar.ics", event_path(event)),
+        participation,
+    }
+}
+
+fn participant_dto(view: &ParticipantView) -> ParticipantDto {
+    ParticipantDto {
+        id: view.participant.id,
+        actor: view.actor.handle(),
+        actor_id: view.actor.ap_id.clone(),
+        state: view.participant.state.clone(),
+        message: view.participant.message.clone(),
+        since: view.participant.created_at.to_rfc3339(),
+    }
+}
+
+/// A draft from the API's words, refusing what is not understood.
+pub fn draft_of(body: NewEvent) -> ApiResult<EventDraft> {
+    let invalid = |message: String| ApiError::new(ErrorKind::Validation, message);
+    let kind = EventKind::parse(&body.kind).ok_or_else(|| {
+        invalid(format!(
+            "{:?} is not a kind of event: workshop, seminar, training or meeting",
+            body.kind
+        ))
+    })?;
+    let join_mode = match body.join_mode.as_deref().map(str::trim).filter(|m| !m.is_empty()) {
+        Some(raw) => JoinMode::parse(raw)
+            .ok_or_else(|| invalid(format!("{raw:?} is not a join mode: free or restricted")))?,
+        None => JoinMode::Free,
+    };
+    let status = match body.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(raw) => EventStatus::parse(raw).ok_or_else(|| {
+            invalid(format!(
+                "{raw:?} is not a status: tentative, confirmed or cancelled"
+            ))
+        })?,
+        None => EventStatus::Confirmed,
+    };
+    Ok(EventDraft {
+        kind,
+        title: body.title,
+        description: body.description,
+        starts_at: body.starts_at,
+        ends_at: body.ends_at,
+        timezone: body.timezone.filter(|z| !z.trim().is_empty()),
+        place: body.place.map(|p| EventPlace {
+            name: p.name,
+            address: p.address.unwrap_or_default(),
+            latitude: p.latitude,
+            longitude: p.longitude,
+        }),
+        online_url: body.online_url,
+        capacity: body.capacity,
+        join_mode,
+        status,
+    })
+}
+
+async fn participation_of(state: &AppState, account: Option<&Account>, event_id: i64) -> ApiResult<Option<String>> {
+    Ok(match account {
+        Some(account) => queries::events::participant(state.db(), event_id, account.person.id)
+            .await?
+            .map(|p| p.state),
+        None => None,
+    })
+}
+
+async fn group_named(state: &AppState, name: Option<&str>) -> ApiResult<Option<actor::Model>> {
+    match name.map(str::trim).filter(|n| !n.is_empty()) {
+        Some(name) => Ok(Some(crate::discussions::find_group(state, name).await?)),
+        None => Ok(None),
+    }
+}
+
+/// Events still to come (or running), soonest first: this node's and those
+/// learned from others.
+#[utoipa::path(get, path = "/api/v1/events", params(EventsQuery),
+    responses((status = 200, body = [EventDto]), (status = 404, body = ErrorBody)))]
+async fn list_events(
+    State(state): State<AppState>,
+    MaybeApiAccount(account): MaybeApiAccount,
+    Query(query): Query<EventsQuery>,
+) -> ApiResult<Json<Vec<EventDto>>> {
+    let group = group_named(&state, query.group.as_deref()).await?;
+    let views = events::upcoming(
+        state.db(),
+        Listing {
+            group_id: group.map(|g| g.id),
+            local_only: query.local.unwrap_or(false),
+            from: Utc::now(),
+        },
+    )
+    .await?;
+    let mut dtos = Vec::with_capacity(views.len());
+    for view in &views {
+        let participation = participation_of(&state, account.as_ref(), view.event.id).await?;
+        dtos.push(dto(&state, view, participation));
+    }
+    Ok(Json(dtos))
+}
+
+/// Organise an event, for a working group of this node or on your own.
+#[utoipa::path(post, path = "/api/v1/events", request_body = NewEvent, security(("bearer" = [])),
+    responses((status = 201, body = EventDto), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_event(
+    State(state): State<AppState>,
+    ApiAccount(account): ApiAccount,
+    ApiJson(body): ApiJson<NewEvent>,
+) -> ApiResult<Response> {
+    let group = group_named(&state, body.group.as_deref()).await?;
+    let draft = draft_of(body)?;
+    let publisher = OutboxPublisher::from_context(state.context());
+    let created = events::create(
+        state.db(),
+        &state.context().node,
+        &publisher,
+        &account,
+        group.as_ref(),
+        draft,
+    )
+    .await?;
+    let view = events::view(state.db(), created.id).await?;
+    Ok((StatusCode::CREATED, Json(dto(&state, &view, None))).into_response())
+}
+
+/// One event.
+#[utoipa::path(get, path = "/api/v1/events/{id}", params(("id" = i64, Path)),
+    responses((status = 200, body = EventDto), (status = 404, body = ErrorBody)))]
+async fn get_event(
+    State(state): State<AppState>,
+    MaybeApiAccount(account): MaybeApiAccount,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<EventDto>> {
+    let view = events::view(state.db(), id).await?;
+    let participation = participation_of(&state, account.as_ref(), id).await?;
+    Ok(Json(dto(&state, &view, participation)))
+}
+
+/// Change an event (the whole of it): its organisers only.
+#[utoipa::path(put, path = "/api/v1/events/{id}", params(("id" = i64, Path)), request_body = NewEvent,
+    security(("bearer" = [])),
+    responses((status = 200, body = EventDto), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn update_event(
+    State(state): State<AppState>,
+    ApiAccount(account): ApiAccount,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<NewEvent>,
+) -> ApiResult<Json<EventDto>> {
+    let draft = draft_of(body)?;
+    let publisher = OutboxPublisher::from_context(state.context());
+    events::update(state.db(), &publisher, &account, id, draft).await?;
+    let view = events::view(state.db(), id).await?;
+    Ok(Json(dto(&state, &view, None)))
+}
+
+/// Delete an event: its organisers only.
+#[utoipa::path(delete, path = "/api/v1/events/{id}", params(("id" = i64, Path)), security(("bearer" = [])),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn delete_event(
+    State(state): State<AppState>,
+    ApiAccount(account): ApiAccount,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    let publisher = OutboxPublisher::from_context(state.context());
+    events::delete(state.db(), &publisher, &account, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Take part (RSVP). On this node the answer is immediate; for an event on
+/// another node the participation is `pending` until its organisers answer.
+#[utoipa::path(post, path = "/api/v1/events/{id}/participation", params(("id" = i64, Path)),
+    request_body = ParticipationRequest, security(("bearer" = [])),
+    responses((status = 200, body = ParticipantDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "full, cancelled or over")))]
+async fn join_event(
+    State(state): State<AppState>,
+    ApiAccount(account): ApiAccount,
+    Path(id): Path<i64>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<ParticipantDto>> {
+    // The body is optional: an empty one is a participation without a note.
+    let body: ParticipationRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        ParticipationRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::new(ErrorKind::Validation, format!("invalid JSON: {e}")))?
+    };
+    let publisher = OutboxPublisher::from_context(state.context());
+    let participant = events::join(
+        state.db(),
+        &state.context().node,
+        &publisher,
+        &account,
+        id,
+        body.message.as_deref(),
+    )
+    .await?;
+    Ok(Json(participant_dto(&ParticipantView {
+        participant,
+        actor: account.person.clone(),
+    })))
+}
+
+/// No longer take part.
+#[utoipa::path(delete, path = "/api/v1/events/{id}/participation", params(("id" = i64, Path)),
+    security(("bearer" = [])), responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn leave_event(
+    State(state): State<AppState>,
+    ApiAccount(account): ApiAccount,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    let publisher = OutboxPublisher::from_context(state.context());
+    events::leave(state.db(), &publisher, &account, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Who takes part, waits or was refused. Organisers see everyone; others
+/// see those accepted.
+#[utoipa::path(get, path = "/api/v1/events/{id}/participants", params(("id" = i64, Path)),
+    responses((status = 200, body = [ParticipantDto]), (status = 404, body = ErrorBody)))]
+async fn list_participants(
+    State(state): State<AppState>,
+    MaybeApiAccount(account): MaybeApiAccount,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Vec<ParticipantDto>>> {
+    let event = events::by_id(state.db(), id).await?;
+    let organiser = match &account {
+        Some(account) => events::may_manage(state.db(), account, &event).await?,
+        None => false,
+    };
+    let participants = events::participants(state.db(), &event).await?;
+    Ok(Json(
+        participants
+            .iter()
+            .filter(|p| organiser || p.participant.state == queries::events::ACCEPTED)
+            .map(participant_dto)
+            .collect(),
+    ))
+}
+
+/// Accept or refuse someone (organisers only).
+#[utoipa::path(post, path = "/api/v1/events/{id}/participants/{participant}",
+    params(("id" = i64, Path), ("participant" = i64, Path)), request_body = Decision, security(("bearer" = [])),
+    responses((status = 200, body = ParticipantDto), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody, description = "full")))]
+async fn decide_participant(
+    State(state): State<AppState>,
+    ApiAccount(account): ApiAccount,
+    Path((id, participant)): Path<(i64, i64)>,
+    ApiJson(body): ApiJson<Decision>,
+) -> ApiResult<Json<ParticipantDto>> {
+    let publisher = OutboxPublisher::from_context(state.context());
+    let decided = events::decide(state.db(), &publisher, &account, participant, body.accept).await?;
+    if decided.event_id != id {
+        return Err(ApiError::new(ErrorKind::NotFound, "no such participant of this event"));
+    }
+    let actor = queries::actors::by_id(state.db(), decided.actor_id)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorKind::NotFound, "no such participant"))?;
+    Ok(Json(participant_dto(&ParticipantView {
+        participant: decided,
+        actor,
+    })))
+}
+
+/// A local event at its ActivityPub id: JSON for servers, its page for people.
+async fn event_object(State(state): State<AppState>, Path(token): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
+    let ap_id = format!("{}/e/{token}", state.context().node.urls.base());
+    let event = queries::events::by_ap_id(state.db(), &ap_id)
+        .await?
+        .filter(|e| e.local)
+        .ok_or_else(|| ApiError::new(ErrorKind::NotFound, "no such event"))?;
+    if !negotiation::wants_activity_json(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok())) {
+        return Ok(Redirect::to(&event_path(&event)).into_response());
+    }
+    if event.deleted_at.is_some() {
+        let mut gone = activity_json(tombstone_json(&event.ap_id, event.deleted_at));
+        *gone.status_mut() = StatusCode::GONE;
+        return Ok(gone);
+    }
+    match event_of(state.db(), &event).await {
+        Ok(object) => Ok(activity_json(serde_json::to_value(object).unwrap_or_default())),
+        Err(err) => {
+            error!(%err, "could not render an event");
+            Err(ApiError::new(ErrorKind::Internal, "internal error"))
+        }
+    }
+}
+
+fn calendar_event(state: &AppState, view: &EventView) -> CalendarEvent {
+    let event = &view.event;
+    let base = state.context().node.urls.base();
+    let mut description = text::html_to_text(&event.description_html);
+    if let Some(zone) = &event.timezone {
+        description = format!("{description}\n\nTimes are in {zone}.").trim().to_owned();
+    }
+    if let Some(link) = &event.online_url {
+        description = format!("{description}\n\nOnline: {link}").trim().to_owned();
+    }
+    let location = [event.place_name.as_deref(), event.address.as_deref()]
+        .into_iter()
+        .flatten()
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ");
+    CalendarEvent {
+        uid: event.ap_id.clone(),
+        url: format!("{base}{}", event_path(event)),
+        summary: event.title.clone(),
+        description,
+        starts_at: event.starts_at,
+        ends_at: event.ends_at,
+        location: (!location.is_empty())
+            .then_some(location)
+            .or_else(|| event.online_url.clone()),
+        geo: event.latitude.zip(event.longitude),
+        status: EventStatus::parse(&event.status)
+            .unwrap_or(EventStatus::Confirmed)
+            .ical(),
+        organizer: view.organiser.as_ref().map(|o| Organizer {
+            name: o.display_name.clone().unwrap_or_else(|| o.handle()),
+            uri: o.ap_id.clone(),
+        }),
+        categories: vec![event.kind.clone()],
+        created: event.published,
+        last_modified: event.updated_at,
+    }
+}
+
+fn ics_response(name: &str, time_zone: Option<&str>, state: &AppState, views: &[EventView]) -> Response {
+    let events: Vec<CalendarEvent> = views.iter().map(|v| calendar_event(state, v)).collect();
+    let body = calendar::calendar(name, time_zone, &events, Utc::now());
+    ([(header::CONTENT_TYPE, "text/calendar; charset=utf-8")], body).into_response()
+}
+
+/// Every event to come on this node and those it knows.
+async fn node_calendar(State(state): State<AppState>) -> ApiResult<Response> {
+    let views = events::upcoming(
+        state.db(),
+        Listing {
+            group_id: None,
+            local_only: false,
+            from: Utc::now(),
+        },
+    )
+    .await?;
+    let name = format!("Events on {}", state.context().node.domain);
+    Ok(ics_response(&name, None, &state, &views))
+}
+
+/// A working group's events to come.
+async fn group_calendar(State(state): State<AppState>, Path(name): Path<String>) -> ApiResult<Response> {
+    let group = groups::local(state.db(), &name).await?;
+    let views = events::upcoming(
+        state.db(),
+        Listing {
+            group_id: Some(group.id),
+            local_only: false,
+            from: Utc::now(),
+        },
+    )
+    .await?;
+    let title = group.display_name.clone().unwrap_or_else(|| group.handle());
+    Ok(ics_response(&title, None, &state, &views))
+}
+
+/// One event, to add to a calendar.
+async fn event_calendar(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Response> {
+    let view = events::view(state.db(), id).await?;
+    let zone = view.event.timezone.clone();
+    let title = view.event.title.clone();
+    Ok(ics_response(&title, zone.as_deref(), &state, &[view]))
+}
