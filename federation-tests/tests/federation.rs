@@ -2445,3 +2445,280 @@ async fn a_garden_is_exported_and_imported_into_another_node_keeping_provenance(
         "{again}"
     );
 }
+
+/// The event `ap_id` as `node` lists it, once `check` holds.
+async fn wait_for_event(
+    node: &Node,
+    token: &str,
+    ap_id: &str,
+    what: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
+    wait_for(&format!("{what} on {}", node.name), PATIENCE, || async {
+        let (_, events) = api::<Value>(node, token, reqwest::Method::GET, "/api/v1/events", None).await;
+        let event = events.as_array()?.iter().find(|e| e["ap_id"] == ap_id)?.clone();
+        check(&event).then_some(event)
+    })
+    .await
+}
+
+/// Read an iCalendar feed back with a standard parser: its events' summaries.
+async fn calendar_summaries(url: &str) -> Vec<String> {
+    use icalendar::{Component, parser};
+    let response = client().get(url).send().await.expect("calendar");
+    assert_eq!(response.status(), 200, "{url}");
+    assert!(
+        response.headers()[reqwest::header::CONTENT_TYPE]
+            .to_str()
+            .is_ok_and(|t| t.starts_with("text/calendar")),
+        "{url}"
+    );
+    let body = response.text().await.expect("text");
+    assert!(body.lines().all(|l| l.len() <= 76), "{url}: a line is not folded");
+    let unfolded = parser::unfold(&body);
+    let calendar: icalendar::Calendar = parser::read_calendar(&unfolded)
+        .unwrap_or_else(|e| panic!("{url} does not parse: {e}"))
+        .into();
+    calendar
+        .components
+        .iter()
+        .filter_map(|c| c.as_event())
+        .map(|e| e.get_summary().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_event_takes_rsvps_from_two_other_nodes_within_its_capacity() {
+    let (alpha, beta, gamma) = tokio::join!(
+        Node::start(NODE, "alpha.test", &[]),
+        Node::start(NODE, "beta.test", &[]),
+        Node::start(NODE, "gamma.test", &[])
+    );
+    let ana = alpha.user("ana").await;
+    let ali = alpha.user("ali").await;
+    let group_id = create_group(&alpha, &ana, "walkers").await;
+    let (bea, cai, cid) = tokio::join!(beta.user("bea"), gamma.user("cai"), gamma.user("cid"));
+    let handle = format!("@walkers@{}", alpha.domain);
+    for (node, token) in [(&beta, &bea), (&gamma, &cai)] {
+        assert_eq!(follow(node, token, &handle).await.status(), 202);
+        wait_for_membership(node, token, &group_id).await;
+    }
+    let starts = chrono::Utc::now() + chrono::Duration::days(7);
+    let (status, created) = api(
+        &alpha,
+        &ana,
+        reqwest::Method::POST,
+        "/api/v1/events",
+        Some(&json!({
+            "kind": "workshop", "group": "walkers", "title": "Walk leader training",
+            "description": "Learn to lead a **health walk**.",
+            "starts_at": starts.to_rfc3339(), "ends_at": (starts + chrono::Duration::hours(2)).to_rfc3339(),
+            "timezone": "Europe/London",
+            "place": {"name": "Community centre", "address": "1 High Street, Bristol", "latitude": 51.45, "longitude": -2.58},
+            "capacity": 2
+        })),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let ap_id = created["ap_id"].as_str().expect("ap id").to_owned();
+    let local_id = created["id"].as_i64().expect("id");
+    assert_eq!(created["places_left"], 2);
+
+    // The event reaches both nodes through the working group.
+    let on_beta = wait_for_event(&beta, &bea, &ap_id, "the event", |e| {
+        e["title"] == "Walk leader training"
+    })
+    .await;
+    let on_gamma = wait_for_event(&gamma, &cai, &ap_id, "the event", |_| true).await;
+    assert_eq!(on_beta["capacity"], 2);
+    assert_eq!(on_beta["timezone"], "Europe/London");
+    assert_eq!(on_beta["place"]["latitude"], 51.45);
+    assert_eq!(on_beta["group"], format!("@walkers@{}", alpha.domain));
+    let rsvp = |node: &Node, token: &str, event: &Value| {
+        let path = format!("/api/v1/events/{}/participation", event["id"]);
+        let (node, token) = (node.base.clone(), token.to_owned());
+        async move {
+            let response = client()
+                .post(format!("{node}{path}"))
+                .bearer_auth(token)
+                .json(&json!({"message": "See you there"}))
+                .send()
+                .await
+                .expect("rsvp");
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+
+    // bea (beta) and cai (gamma) take the two places.
+    let (status, body) = rsvp(&beta, &bea, &on_beta).await;
+    assert_eq!((status, body["state"].as_str()), (200, Some("pending")), "{body}");
+    wait_for_event(&beta, &bea, &ap_id, "bea's acceptance", |e| {
+        e["participation"] == "accepted"
+    })
+    .await;
+    let (status, _) = rsvp(&gamma, &cai, &on_gamma).await;
+    assert_eq!(status, 200);
+    wait_for_event(&gamma, &cai, &ap_id, "cai's acceptance", |e| {
+        e["participation"] == "accepted"
+    })
+    .await;
+
+    // cid (gamma) asks for a third place: refused by alpha; ali (alpha) is told at once.
+    let (status, _) = rsvp(&gamma, &cid, &on_gamma).await;
+    assert_eq!(status, 200);
+    wait_for_event(&gamma, &cid, &ap_id, "cid's refusal", |e| {
+        e["participation"] == "rejected"
+    })
+    .await;
+    let (status, body) = api(
+        &alpha,
+        &ali,
+        reqwest::Method::POST,
+        &format!("/api/v1/events/{local_id}/participation"),
+        Some(&json!({})),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["message"], "this event is full");
+    let (_, on_alpha) = api::<Value>(
+        &alpha,
+        &ana,
+        reqwest::Method::GET,
+        &format!("/api/v1/events/{local_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (
+            on_alpha["participant_count"].as_i64(),
+            on_alpha["places_left"].as_i64()
+        ),
+        (Some(2), Some(0))
+    );
+    let (_, participants) = api::<Value>(
+        &alpha,
+        &ana,
+        reqwest::Method::GET,
+        &format!("/api/v1/events/{local_id}/participants"),
+        None,
+    )
+    .await;
+    let states: Vec<(String, String)> = participants
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|p| {
+            (
+                p["actor"].as_str().unwrap_or_default().to_owned(),
+                p["state"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        vec![
+            (format!("@bea@{}", beta.domain), "accepted".to_owned()),
+            (format!("@cai@{}", gamma.domain), "accepted".to_owned()),
+            (format!("@cid@{}", gamma.domain), "rejected".to_owned()),
+        ]
+    );
+    assert_eq!(participants[0]["message"], "See you there");
+    // The count reaches the other nodes with the organiser's Update.
+    wait_for_event(&beta, &bea, &ap_id, "the count", |e| {
+        e["participant_count"] == 2 && e["places_left"] == 0
+    })
+    .await;
+
+    // bea cannot come after all: her place goes to cid, who asks again.
+    let (status, _) = api::<Value>(
+        &beta,
+        &bea,
+        reqwest::Method::DELETE,
+        &format!("/api/v1/events/{}/participation", on_beta["id"]),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    wait_for_event(&gamma, &cid, &ap_id, "the freed place", |e| {
+        e["participant_count"] == 1
+    })
+    .await;
+    let (status, _) = rsvp(&gamma, &cid, &on_gamma).await;
+    assert_eq!(status, 200);
+    wait_for_event(&gamma, &cid, &ap_id, "cid's acceptance", |e| {
+        e["participation"] == "accepted"
+    })
+    .await;
+
+    // Cancelled: every node shows it, and no one can join any more.
+    let mut change = json!({
+        "kind": "workshop", "title": "Walk leader training", "description": "Postponed.",
+        "starts_at": starts.to_rfc3339(), "timezone": "Europe/London", "capacity": 2, "status": "cancelled"
+    });
+    let (status, body) = api(
+        &alpha,
+        &ana,
+        reqwest::Method::PUT,
+        &format!("/api/v1/events/{local_id}"),
+        Some(&change),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    wait_for_event(&beta, &bea, &ap_id, "the cancellation", |e| {
+        e["status"] == "cancelled"
+    })
+    .await;
+    let (status, body) = rsvp(&beta, &bea, &on_beta).await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (409, Some("this event has been cancelled"))
+    );
+    change["capacity"] = json!(1);
+    let (status, body) = api(
+        &alpha,
+        &ana,
+        reqwest::Method::PUT,
+        &format!("/api/v1/events/{local_id}"),
+        Some(&change),
+    )
+    .await;
+    assert_eq!(
+        status, 422,
+        "two take part, so the capacity cannot drop to one: {body}"
+    );
+
+    // The calendars read back with a standard parser.
+    assert_eq!(
+        calendar_summaries(&format!("{}/events/{local_id}/calendar.ics", alpha.base)).await,
+        vec!["Walk leader training"]
+    );
+    assert_eq!(
+        calendar_summaries(&format!("{}/g/walkers/events.ics", alpha.base)).await,
+        vec!["Walk leader training"]
+    );
+    assert_eq!(
+        calendar_summaries(&format!("{}/events.ics", beta.base)).await,
+        vec!["Walk leader training"]
+    );
+
+    // Deleted by its organiser: gone everywhere.
+    let (status, _) = api::<Value>(
+        &alpha,
+        &ana,
+        reqwest::Method::DELETE,
+        &format!("/api/v1/events/{local_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    wait_for("the deletion on beta", PATIENCE, || async {
+        let (_, events) = api::<Value>(&beta, &bea, reqwest::Method::GET, "/api/v1/events", None).await;
+        events
+            .as_array()?
+            .iter()
+            .all(|e| e["ap_id"] != ap_id.as_str())
+            .then_some(())
+    })
+    .await;
+}

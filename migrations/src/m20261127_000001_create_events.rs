@@ -55,7 +55,11 @@ enum EventParticipant {
     CreatedAt,
 }
 
-fn to_actor(table: impl IntoIden, column: impl IntoIden, on_delete: ForeignKeyAction) -> ForeignKeyCreateStatement {
+fn to_actor(
+    table: impl IntoIden,
+    column: impl IntoIden,
+    on_delete: ForeignKeyAction,
+) -> ForeignKeyCreateStatement {
     ForeignKey::create()
         .from(table, column)
         .to(Actor::Table, Actor::Id)
@@ -95,8 +99,16 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone(Event::Published))
                     .col(timestamp_with_time_zone_null(Event::UpdatedAt))
                     .col(timestamp_with_time_zone_null(Event::DeletedAt))
-                    .foreign_key(&mut to_actor(Event::Table, Event::AuthorId, ForeignKeyAction::SetNull))
-                    .foreign_key(&mut to_actor(Event::Table, Event::GroupId, ForeignKeyAction::SetNull))
+                    .foreign_key(&mut to_actor(
+                        Event::Table,
+                        Event::AuthorId,
+                        ForeignKeyAction::SetNull,
+                    ))
+                    .foreign_key(&mut to_actor(
+                        Event::Table,
+                        Event::GroupId,
+                        ForeignKeyAction::SetNull,
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -169,6 +181,8 @@ impl MigrationTrait for Migration {
         manager
             .drop_table(Table::drop().table(EventParticipant::Table).to_owned())
             .await?;
-        manager.drop_table(Table::drop().table(Event::Table).to_owned()).await
+        manager
+            .drop_table(Table::drop().table(Event::Table).to_owned())
+            .await
     }
 }

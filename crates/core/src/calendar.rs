@@ -119,7 +119,10 @@ fn param(value: &str) -> String {
 
 /// A URI value: nothing to escape, but no controls or spaces.
 fn uri(value: &str) -> String {
-    value.chars().filter(|c| !c.is_control() && !c.is_whitespace()).collect()
+    value
+        .chars()
+        .filter(|c| !c.is_control() && !c.is_whitespace())
+        .collect()
 }
 
 /// A content line, folded at 75 octets (§3.1) without splitting a character.
@@ -185,7 +188,10 @@ mod tests {
         let events: Vec<_> = calendar.components.iter().filter_map(|c| c.as_event()).collect();
         assert_eq!(events.len(), 2);
         let event = events[0];
-        assert_eq!(event.get_summary(), Some("Walking group; training, part 1 \\ Übung"));
+        assert_eq!(
+            event.get_summary(),
+            Some("Walking group; training, part 1 \\ Übung")
+        );
         assert_eq!(event.get_location(), Some("Café Zentral, Hauptstraße 1; Berlin"));
         assert!(
             event

@@ -17,7 +17,9 @@ impl EventKind {
     pub const ALL: [EventKind; 4] = [Self::Workshop, Self::Seminar, Self::Training, Self::Meeting];
 
     pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == raw.trim().to_ascii_lowercase())
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == raw.trim().to_ascii_lowercase())
     }
     pub fn as_str(self) -> &'static str {
         match self {
@@ -56,7 +58,9 @@ impl EventStatus {
 
     /// Either our word or iCalendar's (any case).
     pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == raw.trim().to_ascii_lowercase())
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str() == raw.trim().to_ascii_lowercase())
     }
     pub fn as_str(self) -> &'static str {
         match self {
@@ -130,7 +134,10 @@ mod tests {
         }
         assert_eq!(EventKind::parse("Dance"), None);
         assert_eq!(EventKind::from_mobilizon_category("SPORTS"), EventKind::Meeting);
-        assert_eq!(EventKind::from_mobilizon_category("learning"), EventKind::Workshop);
+        assert_eq!(
+            EventKind::from_mobilizon_category("learning"),
+            EventKind::Workshop
+        );
         assert_eq!(EventStatus::parse("CANCELLED"), Some(EventStatus::Cancelled));
         assert_eq!(EventStatus::parse("maybe"), None);
         assert_eq!(JoinMode::parse("invite"), Some(JoinMode::Restricted));
@@ -146,8 +153,14 @@ mod tests {
         let summer = NaiveDate::from_ymd_opt(2026, 7, 15)
             .and_then(|d| d.and_hms_opt(18, 0, 0))
             .expect("date");
-        assert_eq!(at_wall_clock(winter, zone).expect("t").to_rfc3339(), "2026-01-15T17:00:00+00:00");
-        assert_eq!(at_wall_clock(summer, zone).expect("t").to_rfc3339(), "2026-07-15T16:00:00+00:00");
+        assert_eq!(
+            at_wall_clock(winter, zone).expect("t").to_rfc3339(),
+            "2026-01-15T17:00:00+00:00"
+        );
+        assert_eq!(
+            at_wall_clock(summer, zone).expect("t").to_rfc3339(),
+            "2026-07-15T16:00:00+00:00"
+        );
         let skipped = NaiveDate::from_ymd_opt(2026, 3, 29)
             .and_then(|d| d.and_hms_opt(2, 30, 0))
             .expect("date");

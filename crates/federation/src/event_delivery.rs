@@ -67,7 +67,11 @@ impl Relayed {
 }
 
 impl OutboxPublisher {
-    pub(crate) async fn publish_event(&self, txn: &DatabaseTransaction, outgoing: Outgoing) -> ServiceResult<()> {
+    pub(crate) async fn publish_event(
+        &self,
+        txn: &DatabaseTransaction,
+        outgoing: Outgoing,
+    ) -> ServiceResult<()> {
         match outgoing {
             Outgoing::CreateEvent { event_id } => self.publish_event_change(txn, event_id, "Create").await,
             Outgoing::UpdateEvent { event_id } => self.publish_event_change(txn, event_id, "Update").await,
@@ -76,13 +80,20 @@ impl OutboxPublisher {
                 let participant = participant_by_id(txn, participant_id).await?;
                 self.publish_participation(txn, &participant, "Join").await
             }
-            Outgoing::LeaveEvent { participant } => self.publish_participation(txn, &participant, "Leave").await,
+            Outgoing::LeaveEvent { participant } => {
+                self.publish_participation(txn, &participant, "Leave").await
+            }
             Outgoing::AnswerJoin { participant_id } => self.publish_answer(txn, participant_id).await,
             other => Err(internal(format!("not an event activity: {other:?}"))),
         }
     }
 
-    async fn publish_event_change(&self, txn: &DatabaseTransaction, event_id: i64, kind: &str) -> ServiceResult<()> {
+    async fn publish_event_change(
+        &self,
+        txn: &DatabaseTransaction,
+        event_id: i64,
+        kind: &str,
+    ) -> ServiceResult<()> {
         let urls = &self.context.node.urls;
         let event = event_by_id(txn, event_id).await?;
         let author = actor_by_id(txn, event.author_id.unwrap_or_default()).await?;
@@ -172,7 +183,11 @@ impl OutboxPublisher {
         let event = event_by_id(txn, participant.event_id).await?;
         let member = actor_by_id(txn, participant.actor_id).await?;
         let organiser = organiser_of(txn, &event).await?;
-        let kind = if participant.state == ACCEPTED { "Accept" } else { "Reject" };
+        let kind = if participant.state == ACCEPTED {
+            "Accept"
+        } else {
+            "Reject"
+        };
         let activity = json!({
             "@context": event_context(),
             "id": self.context.node.urls.new_activity(&kind.to_ascii_lowercase()),

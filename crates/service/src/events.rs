@@ -240,9 +240,14 @@ pub async fn by_id(db: &impl ConnectionTrait, id: i64) -> ServiceResult<event::M
 
 /// Whether `account` may change a local event and answer its participants:
 /// its author, or a moderator of the working group organising it.
-pub async fn may_manage(db: &impl ConnectionTrait, account: &Account, event: &event::Model) -> ServiceResult<bool> {
+pub async fn may_manage(
+    db: &impl ConnectionTrait,
+    account: &Account,
+    event: &event::Model,
+) -> ServiceResult<bool> {
     Ok(event.local
-        && (event.author_id == Some(account.person.id) || posts::moderates(db, account, event.group_id).await?))
+        && (event.author_id == Some(account.person.id)
+            || posts::moderates(db, account, event.group_id).await?))
 }
 
 async fn managed(db: &impl ConnectionTrait, account: &Account, id: i64) -> ServiceResult<event::Model> {
@@ -349,7 +354,11 @@ pub async fn join(
     if let Some(refused) = queries::events::participant(&txn, event.id, account.person.id).await? {
         queries::events::delete_participant(&txn, refused.id).await?;
     }
-    let state = if event.local { admit(&txn, &event).await? } else { PENDING };
+    let state = if event.local {
+        admit(&txn, &event).await?
+    } else {
+        PENDING
+    };
     if state == REJECTED {
         return Err(ServiceError::conflict("this event is full"));
     }
@@ -387,7 +396,12 @@ pub async fn join(
 }
 
 /// A member stops taking part.
-pub async fn leave(db: &DatabaseConnection, publisher: &dyn Publisher, account: &Account, id: i64) -> ServiceResult<()> {
+pub async fn leave(
+    db: &DatabaseConnection,
+    publisher: &dyn Publisher,
+    account: &Account,
+    id: i64,
+) -> ServiceResult<()> {
     let event = by_id(db, id).await?;
     let participant = queries::events::participant(db, event.id, account.person.id)
         .await?
@@ -619,9 +633,17 @@ pub async fn store_remote(db: &impl ConnectionTrait, remote: RemoteEvent) -> Ser
     }
     let title = {
         let plain = text::plain_text(&remote.title, MAX_TITLE);
-        if plain.is_empty() { "Event".to_owned() } else { plain }
+        if plain.is_empty() {
+            "Event".to_owned()
+        } else {
+            plain
+        }
     };
-    let place = remote.place.and_then(|p| clean_place(p).ok().flatten()).unwrap_or_default();
+    let place = remote
+        .place
+        .and_then(|p| clean_place(p).ok().flatten())
+        .unwrap_or_default();
+    let known = existing.is_some();
     let mut row = match existing {
         Some(existing) => existing.into_active_model(),
         None => event::ActiveModel {
@@ -656,7 +678,7 @@ pub async fn store_remote(db: &impl ConnectionTrait, remote: RemoteEvent) -> Ser
     row.participant_count = Set(remote.participant_count.clamp(0, MAX_CAPACITY));
     row.published = Set(remote.published);
     row.updated_at = Set(remote.updated);
-    let stored = if row.id.is_set() {
+    let stored = if known {
         queries::events::update(db, row).await?
     } else {
         queries::events::insert(db, row).await?
@@ -665,7 +687,11 @@ pub async fn store_remote(db: &impl ConnectionTrait, remote: RemoteEvent) -> Ser
 }
 
 /// A `Delete` of a remote event by its author or organising group.
-pub async fn receive_delete(db: &impl ConnectionTrait, by: &actor::Model, event: event::Model) -> ServiceResult<()> {
+pub async fn receive_delete(
+    db: &impl ConnectionTrait,
+    by: &actor::Model,
+    event: event::Model,
+) -> ServiceResult<()> {
     if event.local || ![event.author_id, event.group_id].contains(&Some(by.id)) {
         return Err(ServiceError::forbidden("only its organiser may delete an event"));
     }
@@ -725,7 +751,10 @@ pub async fn upcoming(db: &impl ConnectionTrait, listing: Listing) -> ServiceRes
 }
 
 /// Who takes part (and who waits or was refused), in the order they asked.
-pub async fn participants(db: &impl ConnectionTrait, event: &event::Model) -> ServiceResult<Vec<ParticipantView>> {
+pub async fn participants(
+    db: &impl ConnectionTrait,
+    event: &event::Model,
+) -> ServiceResult<Vec<ParticipantView>> {
     let rows = queries::events::participants(db, event.id).await?;
     let actors: std::collections::HashMap<i64, actor::Model> =
         queries::actors::by_ids(db, rows.iter().map(|p| p.actor_id).collect())

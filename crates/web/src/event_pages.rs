@@ -88,7 +88,10 @@ fn when(view: &EventView) -> String {
 pub fn item_of(view: &EventView) -> EventItem {
     let event = &view.event;
     let taking_part = match (event.capacity, view.places_left()) {
-        (Some(capacity), Some(left)) => format!("{} of {capacity} places taken, {left} left", event.participant_count),
+        (Some(capacity), Some(left)) => format!(
+            "{} of {capacity} places taken, {left} left",
+            event.participant_count
+        ),
         _ => format!("{} taking part", event.participant_count),
     };
     EventItem {
@@ -102,8 +105,16 @@ pub fn item_of(view: &EventView) -> EventItem {
             .filter(|p| !p.is_empty())
             .collect::<Vec<_>>()
             .join(", "),
-        organiser: view.organiser.as_ref().map(actor::Model::handle).unwrap_or_default(),
-        organiser_url: view.organiser.as_ref().map(|o| o.ap_id.clone()).unwrap_or_default(),
+        organiser: view
+            .organiser
+            .as_ref()
+            .map(actor::Model::handle)
+            .unwrap_or_default(),
+        organiser_url: view
+            .organiser
+            .as_ref()
+            .map(|o| o.ap_id.clone())
+            .unwrap_or_default(),
         status: event.status.clone(),
         cancelled: view.is_cancelled(),
         taking_part,
@@ -275,14 +286,25 @@ struct CsrfForm {
 
 /// Run an action from the event's page: back to the page, with the reason
 /// when it was refused.
-async fn act<F>(state: &AppState, jar: CookieJar, session: &MaybeSession, id: i64, action: F) -> PageResult<Response>
+async fn act<F>(
+    state: &AppState,
+    jar: CookieJar,
+    session: &MaybeSession,
+    id: i64,
+    action: F,
+) -> PageResult<Response>
 where
     F: AsyncFnOnce(&Account) -> Result<(), healthcommons_service::ServiceError>,
 {
     let account = signed_in(session)?;
     match action(&account).await {
         Ok(()) => Ok(Redirect::to(&format!("/events/{id}")).into_response()),
-        Err(err) if matches!(err.kind(), ErrorKind::Conflict | ErrorKind::Forbidden | ErrorKind::NotFound) => {
+        Err(err)
+            if matches!(
+                err.kind(),
+                ErrorKind::Conflict | ErrorKind::Forbidden | ErrorKind::NotFound
+            ) =>
+        {
             show(state, jar, session, id, err.public_message()).await
         }
         Err(err) => Err(ApiError::from(err).into()),
@@ -300,9 +322,16 @@ async fn join(
     let publisher = OutboxPublisher::from_context(state.context());
     let message = Some(form.message.as_str()).filter(|m| !m.trim().is_empty());
     act(&state, jar.clone(), &session, id, async |account| {
-        events::join(state.db(), &state.context().node, &publisher, account, id, message)
-            .await
-            .map(|_| ())
+        events::join(
+            state.db(),
+            &state.context().node,
+            &publisher,
+            account,
+            id,
+            message,
+        )
+        .await
+        .map(|_| ())
     })
     .await
 }
@@ -409,15 +438,27 @@ fn wall_clock_input(raw: &str, zone: chrono_tz::Tz, what: &str) -> Result<DateTi
     let local = NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M")
         .or_else(|_| NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S"))
         .or_else(|_| NaiveDateTime::parse_from_str(raw, "%Y-%m-%d %H:%M"))
-        .map_err(|_| invalid(format!("the {what} must be a date and time such as 2026-12-03T18:00")))?;
-    at_wall_clock(local, zone)
-        .ok_or_else(|| invalid(format!("the {what} does not exist in {} (the clocks change then)", zone.name())))
+        .map_err(|_| {
+            invalid(format!(
+                "the {what} must be a date and time such as 2026-12-03T18:00"
+            ))
+        })?;
+    at_wall_clock(local, zone).ok_or_else(|| {
+        invalid(format!(
+            "the {what} does not exist in {} (the clocks change then)",
+            zone.name()
+        ))
+    })
 }
 
 impl EventForm {
     fn of(view: &EventView) -> EventForm {
         let event = &view.event;
-        let zone = event.timezone.as_deref().and_then(time_zone).unwrap_or(chrono_tz::UTC);
+        let zone = event
+            .timezone
+            .as_deref()
+            .and_then(time_zone)
+            .unwrap_or(chrono_tz::UTC);
         let typed = |at: DateTime<Utc>| wall_clock(at, zone).format("%Y-%m-%dT%H:%M").to_string();
         let number = |n: Option<f64>| n.map(|n| n.to_string()).unwrap_or_default();
         EventForm {
@@ -440,7 +481,9 @@ impl EventForm {
     }
 
     fn new_event(&self) -> Result<NewEvent, ApiError> {
-        let zone_name = Some(self.timezone.trim()).filter(|z| !z.is_empty()).unwrap_or("UTC");
+        let zone_name = Some(self.timezone.trim())
+            .filter(|z| !z.is_empty())
+            .unwrap_or("UTC");
         let zone = time_zone(zone_name).ok_or_else(|| {
             invalid(format!(
                 "{zone_name:?} is not a time zone: use a name such as Europe/Berlin"
@@ -460,7 +503,8 @@ impl EventForm {
                     .map_err(|_| invalid("the capacity must be a whole number of places"))?,
             ),
         };
-        let has_place = !self.place_name.trim().is_empty() || !self.address.trim().is_empty() || latitude.is_some();
+        let has_place =
+            !self.place_name.trim().is_empty() || !self.address.trim().is_empty() || latitude.is_some();
         Ok(NewEvent {
             kind: self.kind.clone(),
             title: self.title.clone(),
@@ -495,7 +539,14 @@ struct FormPage {
     error: String,
 }
 
-fn form_page(session: &MaybeSession, csrf: String, action: String, editing: bool, form: EventForm, error: String) -> PageResult<Response> {
+fn form_page(
+    session: &MaybeSession,
+    csrf: String,
+    action: String,
+    editing: bool,
+    form: EventForm,
+    error: String,
+) -> PageResult<Response> {
     Ok(render(FormPage {
         viewer: Viewer::of(&session.0),
         csrf,
@@ -559,8 +610,20 @@ async fn create(
     .await;
     match result {
         Ok(event) => Ok(Redirect::to(&event_path(&event)).into_response()),
-        Err(err) if matches!(err.kind, ErrorKind::Validation | ErrorKind::Forbidden | ErrorKind::NotFound) => {
-            form_page(&session, form.csrf.clone(), "/events/new".into(), false, form, err.message)
+        Err(err)
+            if matches!(
+                err.kind,
+                ErrorKind::Validation | ErrorKind::Forbidden | ErrorKind::NotFound
+            ) =>
+        {
+            form_page(
+                &session,
+                form.csrf.clone(),
+                "/events/new".into(),
+                false,
+                form,
+                err.message,
+            )
         }
         Err(err) => Err(err.into()),
     }
@@ -578,7 +641,14 @@ async fn edit_form(
         return Err(ApiError::new(ErrorKind::Forbidden, "only its organisers may change an event").into());
     }
     let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
-    let page = form_page(&session, csrf, format!("/events/{id}/edit"), true, EventForm::of(&view), String::new())?;
+    let page = form_page(
+        &session,
+        csrf,
+        format!("/events/{id}/edit"),
+        true,
+        EventForm::of(&view),
+        String::new(),
+    )?;
     Ok((jar, page).into_response())
 }
 
@@ -599,9 +669,14 @@ async fn save_edit(
     .await;
     match result {
         Ok(event) => Ok(Redirect::to(&event_path(&event)).into_response()),
-        Err(err) if matches!(err.kind, ErrorKind::Validation | ErrorKind::Forbidden) => {
-            form_page(&session, form.csrf.clone(), format!("/events/{id}/edit"), true, form, err.message)
-        }
+        Err(err) if matches!(err.kind, ErrorKind::Validation | ErrorKind::Forbidden) => form_page(
+            &session,
+            form.csrf.clone(),
+            format!("/events/{id}/edit"),
+            true,
+            form,
+            err.message,
+        ),
         Err(err) => Err(err.into()),
     }
 }

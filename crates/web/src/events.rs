@@ -53,7 +53,10 @@ pub fn routes() -> Router<AppState> {
             post(join_event).delete(leave_event),
         )
         .route("/api/v1/events/{id}/participants", get(list_participants))
-        .route("/api/v1/events/{id}/participants/{participant}", post(decide_participant))
+        .route(
+            "/api/v1/events/{id}/participants/{participant}",
+            post(decide_participant),
+        )
         .route("/e/{token}", get(event_object))
         .route("/events.ics", get(node_calendar))
         .route("/events/{id}/calendar.ics", get(event_calendar))
@@ -262,7 +265,11 @@ pub fn draft_of(body: NewEvent) -> ApiResult<EventDraft> {
     })
 }
 
-async fn participation_of(state: &AppState, account: Option<&Account>, event_id: i64) -> ApiResult<Option<String>> {
+async fn participation_of(
+    state: &AppState,
+    account: Option<&Account>,
+    event_id: i64,
+) -> ApiResult<Option<String>> {
     Ok(match account {
         Some(account) => queries::events::participant(state.db(), event_id, account.person.id)
             .await?
@@ -387,7 +394,8 @@ async fn join_event(
     let body: ParticipationRequest = if body.iter().all(u8::is_ascii_whitespace) {
         ParticipationRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::new(ErrorKind::Validation, format!("invalid JSON: {e}")))?
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::new(ErrorKind::Validation, format!("invalid JSON: {e}")))?
     };
     let publisher = OutboxPublisher::from_context(state.context());
     let participant = events::join(
@@ -455,7 +463,10 @@ async fn decide_participant(
     let publisher = OutboxPublisher::from_context(state.context());
     let decided = events::decide(state.db(), &publisher, &account, participant, body.accept).await?;
     if decided.event_id != id {
-        return Err(ApiError::new(ErrorKind::NotFound, "no such participant of this event"));
+        return Err(ApiError::new(
+            ErrorKind::NotFound,
+            "no such participant of this event",
+        ));
     }
     let actor = queries::actors::by_id(state.db(), decided.actor_id)
         .await?
@@ -467,7 +478,11 @@ async fn decide_participant(
 }
 
 /// A local event at its ActivityPub id: JSON for servers, its page for people.
-async fn event_object(State(state): State<AppState>, Path(token): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
+async fn event_object(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     let ap_id = format!("{}/e/{token}", state.context().node.urls.base());
     let event = queries::events::by_ap_id(state.db(), &ap_id)
         .await?

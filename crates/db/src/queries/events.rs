@@ -6,7 +6,8 @@ use crate::{
 };
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
     sea_query::{Expr, ExprTrait},
 };
 
@@ -59,13 +60,11 @@ pub async fn upcoming(db: &impl ConnectionTrait, listing: Listing) -> DbResult<V
     let mut query = event::Entity::find()
         .filter(event::Column::DeletedAt.is_null())
         .filter(
-            Condition::any()
-                .add(event::Column::EndsAt.gte(listing.from))
-                .add(
-                    Condition::all()
-                        .add(event::Column::EndsAt.is_null())
-                        .add(event::Column::StartsAt.gte(listing.from)),
-                ),
+            Condition::any().add(event::Column::EndsAt.gte(listing.from)).add(
+                Condition::all()
+                    .add(event::Column::EndsAt.is_null())
+                    .add(event::Column::StartsAt.gte(listing.from)),
+            ),
         );
     if let Some(group_id) = listing.group_id {
         query = query.filter(event::Column::GroupId.eq(group_id));
@@ -126,7 +125,10 @@ pub async fn participant(
         .await?)
 }
 
-pub async fn participant_by_id(db: &impl ConnectionTrait, id: i64) -> DbResult<Option<event_participant::Model>> {
+pub async fn participant_by_id(
+    db: &impl ConnectionTrait,
+    id: i64,
+) -> DbResult<Option<event_participant::Model>> {
     Ok(event_participant::Entity::find_by_id(id).one(db).await?)
 }
 
@@ -140,7 +142,10 @@ pub async fn participant_by_ap_id(
         .await?)
 }
 
-pub async fn participants(db: &impl ConnectionTrait, event_id: i64) -> DbResult<Vec<event_participant::Model>> {
+pub async fn participants(
+    db: &impl ConnectionTrait,
+    event_id: i64,
+) -> DbResult<Vec<event_participant::Model>> {
     Ok(event_participant::Entity::find()
         .filter(event_participant::Column::EventId.eq(event_id))
         .order_by_asc(event_participant::Column::CreatedAt)

@@ -57,13 +57,19 @@ impl Activity for AnswerJoin {
     }
 
     async fn receive(self, data: &RequestData) -> Result<(), FederationError> {
-        let join_id = id_of(&self.object).ok_or_else(|| FederationError::Invalid("the answer names no Join".into()))?;
+        let join_id =
+            id_of(&self.object).ok_or_else(|| FederationError::Invalid("the answer names no Join".into()))?;
         let participant = queries::events::participant_by_ap_id(&data.db, join_id.as_str())
             .await?
             .ok_or(FederationError::NotFound)?;
         let by = self.actor.dereference(data).await?;
-        healthcommons_service::events::receive_answer(&data.db, &by.row, participant, self.kind == Answer::Accept)
-            .await?;
+        healthcommons_service::events::receive_answer(
+            &data.db,
+            &by.row,
+            participant,
+            self.kind == Answer::Accept,
+        )
+        .await?;
         Ok(())
     }
 }

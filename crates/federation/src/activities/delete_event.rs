@@ -41,7 +41,8 @@ impl Activity for DeleteEvent {
     }
 
     async fn receive(self, data: &RequestData) -> Result<(), FederationError> {
-        let object = id_of(&self.object).ok_or_else(|| FederationError::Invalid("Delete names no object".into()))?;
+        let object =
+            id_of(&self.object).ok_or_else(|| FederationError::Invalid("Delete names no object".into()))?;
         let Some(event) = queries::events::by_ap_id(&data.db, object.as_str()).await? else {
             return Ok(());
         };

@@ -101,8 +101,13 @@ impl Activity for LeaveEvent {
             .filter(|e| e.local)
             .ok_or(FederationError::NotFound)?;
         let actor = self.actor.dereference(data).await?;
-        healthcommons_service::events::receive_leave(&data.db, &OutboxPublisher::new(data), &event, &actor.row)
-            .await?;
+        healthcommons_service::events::receive_leave(
+            &data.db,
+            &OutboxPublisher::new(data),
+            &event,
+            &actor.row,
+        )
+        .await?;
         Ok(())
     }
 }

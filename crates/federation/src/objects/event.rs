@@ -125,7 +125,13 @@ impl ApEvent {
     /// `PostalAddress` or plain text).
     fn place(&self) -> Option<EventPlace> {
         let location = self.location.as_ref()?;
-        let text_at = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::trim).unwrap_or_default().to_owned();
+        let text_at = |v: &Value, key: &str| {
+            v.get(key)
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .unwrap_or_default()
+                .to_owned()
+        };
         let number = |v: &Value, key: &str| v.get(key).and_then(Value::as_f64);
         let address = match location.get("address") {
             Some(Value::String(s)) => s.trim().to_owned(),
@@ -216,7 +222,11 @@ pub async fn event_of(db: &impl ConnectionTrait, row: &event::Model) -> Result<A
         .map(|href| json!({"type": "Link", "name": "Website", "mediaType": "text/html", "href": href}))
         .collect();
     let mut cc = Vec::new();
-    if let Some(followers) = organiser.followers_url.as_deref().and_then(|f| Url::parse(f).ok()) {
+    if let Some(followers) = organiser
+        .followers_url
+        .as_deref()
+        .and_then(|f| Url::parse(f).ok())
+    {
         cc.push(followers);
     }
     Ok(ApEvent {
@@ -238,7 +248,9 @@ pub async fn event_of(db: &impl ConnectionTrait, row: &event::Model) -> Result<A
         attachment,
         is_online: Some(row.online_url.is_some() && row.place_name.is_none() && row.address.is_none()),
         maximum_attendee_capacity: Some(row.capacity.map(i64::from).unwrap_or(0)),
-        remaining_attendee_capacity: row.capacity.map(|c| i64::from((c - row.participant_count).max(0))),
+        remaining_attendee_capacity: row
+            .capacity
+            .map(|c| i64::from((c - row.participant_count).max(0))),
         participant_count: Some(i64::from(row.participant_count)),
         join_mode: Some(row.join_mode.clone()),
         status: Some(status.ical().to_owned()),
@@ -282,7 +294,10 @@ impl Object for DbEvent {
         verify_domains_match(json.id.inner(), expected_domain)
             .map_err(|_| FederationError::Invalid("the event's id is on another host".into()))?;
         if host_of(&json.attributed_to) != host_of(json.id.inner())
-            || json.actor.as_ref().is_some_and(|a| host_of(a) != host_of(json.id.inner()))
+            || json
+                .actor
+                .as_ref()
+                .is_some_and(|a| host_of(a) != host_of(json.id.inner()))
         {
             return Err(FederationError::Invalid(
                 "the event's organiser is on another host than the event".into(),
@@ -291,7 +306,8 @@ impl Object for DbEvent {
         if json.kind != "Event" {
             return Err(FederationError::Invalid(format!("not an Event: {}", json.kind)));
         }
-        if !json.to.iter().chain(&json.cc).any(is_public) && !json.to.iter().any(|t| t == &json.attributed_to) {
+        if !json.to.iter().chain(&json.cc).any(is_public) && !json.to.iter().any(|t| t == &json.attributed_to)
+        {
             return Err(FederationError::Invalid(
                 "only public events (or events addressed to their group) are kept".into(),
             ));
@@ -306,7 +322,12 @@ impl Object for DbEvent {
             .row;
         let (author, group) = if organiser.kind == queries::actors::GROUP {
             let author = match &json.actor {
-                Some(actor) => ObjectId::<DbActor>::from(actor.clone()).dereference(data).await?.row,
+                Some(actor) => {
+                    ObjectId::<DbActor>::from(actor.clone())
+                        .dereference(data)
+                        .await?
+                        .row
+                }
                 None => organiser.clone(),
             };
             (author, Some(organiser))
@@ -330,7 +351,11 @@ impl Object for DbEvent {
                 .maximum_attendee_capacity
                 .filter(|c| *c > 0)
                 .and_then(|c| i32::try_from(c).ok()),
-            join_mode: json.join_mode.as_deref().and_then(JoinMode::parse).unwrap_or(JoinMode::Free),
+            join_mode: json
+                .join_mode
+                .as_deref()
+                .and_then(JoinMode::parse)
+                .unwrap_or(JoinMode::Free),
             status: json
                 .status
                 .as_deref()
