@@ -7,6 +7,7 @@ mod m20261124_000001_create_discussions;
 mod m20261125_000001_create_garden;
 mod m20261126_000001_discuss_garden;
 mod m20261127_000001_create_events;
+mod m20261127_000002_create_agenda;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_create_garden::Migration),
             Box::new(m20261126_000001_discuss_garden::Migration),
             Box::new(m20261127_000001_create_events::Migration),
+            Box::new(m20261127_000002_create_agenda::Migration),
         ]
     }
 }

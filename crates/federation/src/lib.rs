@@ -16,6 +16,7 @@ pub mod discovery;
 pub mod error;
 mod event_delivery;
 mod garden_delivery;
+mod question_delivery;
 pub mod http_client;
 pub mod inbox;
 pub mod metrics;

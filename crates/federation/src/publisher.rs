@@ -82,6 +82,9 @@ impl Publisher for OutboxPublisher {
             | Outgoing::JoinEvent { .. }
             | Outgoing::LeaveEvent { .. }
             | Outgoing::AnswerJoin { .. } => self.publish_event(txn, outgoing).await,
+            Outgoing::CreateQuestion { .. } | Outgoing::UpdateQuestion { .. } | Outgoing::Vote { .. } => {
+                self.publish_agenda(txn, outgoing).await
+            }
             Outgoing::UpdateActor { actor_id } => self.publish_actor_update(txn, actor_id).await,
             Outgoing::ModeratorChange {
                 group_id,

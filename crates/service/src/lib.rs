@@ -4,6 +4,7 @@
 //! [`Outgoing`] value to a [`Publisher`] inside the same transaction.
 
 pub mod accounts;
+pub mod agenda;
 pub mod actors;
 pub mod error;
 pub mod events;

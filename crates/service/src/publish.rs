@@ -66,6 +66,12 @@ pub enum Outgoing {
     LeaveEvent { participant: event_participant::Model },
     /// A local event's organisers answer a remote participant (by its state).
     AnswerJoin { participant_id: i64 },
+    /// A question was put on a local working group's agenda.
+    CreateQuestion { question_id: i64 },
+    /// A local question's totals (or closing) changed.
+    UpdateQuestion { question_id: i64 },
+    /// A member voted on a question asked on another node (one vote per choice).
+    Vote { question_id: i64, vote_ids: Vec<i64> },
     /// A moderator added or removed a moderator of a local working group.
     ModeratorChange {
         group_id: i64,

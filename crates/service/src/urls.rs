@@ -55,6 +55,10 @@ impl NodeUrls {
     pub fn new_event(&self) -> String {
         format!("{}/e/{}", self.base, uuid_like_token())
     }
+    /// A fresh id for an agenda question.
+    pub fn new_question(&self) -> String {
+        format!("{}/q/{}", self.base, uuid_like_token())
+    }
     /// A fresh id for an adoption.
     pub fn new_adoption(&self) -> String {
         format!("{}/adoptions/{}", self.base, uuid_like_token())

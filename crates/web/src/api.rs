@@ -103,6 +103,7 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     doc.merge(crate::group_moderation::GroupModerationDoc::openapi());
     doc.merge(crate::garden::GardenDoc::openapi());
     doc.merge(crate::events::EventsDoc::openapi());
+    doc.merge(crate::agenda::AgendaDoc::openapi());
     doc.merge(crate::garden_archive::GardenArchiveDoc::openapi());
     Json(doc)
 }

@@ -5,7 +5,7 @@
 use crate::{
     AppState,
     activitypub::activity_json,
-    api::{ApiJson, PlaceDto},
+    api::{ApiJson, Decision, PlaceDto},
     auth::{ApiAccount, MaybeApiAccount},
     error::{ApiError, ApiResult, ErrorBody},
 };
@@ -76,7 +76,7 @@ pub fn routes() -> Router<AppState> {
         list_participants,
         decide_participant
     ),
-    components(schemas(NewEvent, EventDto, ParticipationRequest, ParticipantDto, Decision))
+    components(schemas(NewEvent, EventDto, ParticipationRequest, ParticipantDto))
 )]
 pub struct EventsDoc;
 
@@ -155,11 +155,6 @@ pub struct ParticipantDto {
     pub state: String,
     pub message: Option<String>,
     pub since: String,
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct Decision {
-    pub accept: bool,
 }
 
 #[derive(Deserialize, IntoParams)]

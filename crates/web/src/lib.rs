@@ -4,6 +4,7 @@
 //! the federation crate, so a page, the API and the inbox never disagree.
 
 pub mod activitypub;
+pub mod agenda;
 pub mod api;
 pub mod auth;
 pub mod discussions;
@@ -95,6 +96,7 @@ pub fn app(state: AppState) -> Router {
         .merge(thread_pages::routes())
         .merge(api::routes())
         .merge(discussions::routes())
+        .merge(agenda::routes())
         .merge(events::routes())
         .merge(event_pages::routes())
         .merge(garden::routes())

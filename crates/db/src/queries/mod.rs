@@ -2,6 +2,7 @@
 //! same query runs on a plain connection or inside a transaction.
 
 pub mod actors;
+pub mod agenda;
 pub mod auth;
 pub mod deliveries;
 pub mod events;

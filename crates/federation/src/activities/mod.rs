@@ -9,6 +9,7 @@ pub mod create_adoption;
 pub mod create_event;
 pub mod create_garden_item;
 pub mod create_post;
+pub mod create_question;
 pub mod delete_event;
 pub mod delete_garden_item;
 pub mod delete_post;
@@ -25,6 +26,7 @@ pub mod undo_moderation;
 pub mod undo_reaction;
 pub mod update_actor;
 pub mod update_post;
+pub mod vote;
 
 use crate::{
     FederationError, RequestData,
@@ -32,6 +34,7 @@ use crate::{
         actor::{DbActor, host_of},
         adoption::is_adoption_object,
         event::is_event_object,
+        question::{is_question_object, vote_parts},
         garden_item::is_garden_object,
         post::{ApPost, DbPost, group_of},
     },
@@ -56,6 +59,7 @@ pub use create_adoption::CreateAdoption;
 pub use create_event::CreateEvent;
 pub use create_garden_item::CreateGardenItem;
 pub use create_post::CreatePost;
+pub use create_question::CreateQuestion;
 pub use delete_event::DeleteEvent;
 pub use delete_garden_item::DeleteGardenItem;
 pub use delete_post::DeletePost;
@@ -72,6 +76,7 @@ pub use undo_moderation::UndoModeration;
 pub use undo_reaction::UndoReaction;
 pub use update_actor::UpdateActor;
 pub use update_post::UpdatePost;
+pub use vote::Vote;
 
 /// Everything an inbox understands. Untagged: each variant checks its own
 /// `type`, and `Unhandled` (last) keeps what no variant matched so it is
@@ -160,6 +165,16 @@ impl InboxActivity {
                     run(with_object::<CreateGardenItem>(&raw, object)?, data).await
                 } else if is_event_object(&object) {
                     run(with_object::<CreateEvent>(&raw, object)?, data).await
+                } else if is_question_object(&object) {
+                    run(with_object::<CreateQuestion>(&raw, object)?, data).await
+                } else if let Some((_, question)) = vote_parts(&object) {
+                    if queries::agenda::by_ap_id(&data.db, question.as_str()).await?.is_some() {
+                        run(with_object::<Vote>(&raw, object)?, data).await
+                    } else {
+                        Ok(Outcome::NotHandled(
+                            "a vote on a question this node does not know".into(),
+                        ))
+                    }
                 } else if is_adoption_object(&object) {
                     run(with_object::<CreateAdoption>(&raw, object)?, data).await
                 } else {
@@ -176,6 +191,8 @@ impl InboxActivity {
                     run(with_object::<CreateGardenItem>(&raw, object)?, data).await
                 } else if is_event_object(&object) {
                     run(with_object::<CreateEvent>(&raw, object)?, data).await
+                } else if is_question_object(&object) {
+                    run(with_object::<CreateQuestion>(&raw, object)?, data).await
                 } else {
                     match not_a_post(&object) {
                         Some(reason) => Ok(Outcome::NotHandled(reason)),

@@ -5,6 +5,7 @@ pub mod adoption;
 pub mod event;
 pub mod garden_item;
 pub mod post;
+pub mod question;
 
 use serde_json::Value;
 use url::Url;
