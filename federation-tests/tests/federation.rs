@@ -2722,3 +2722,144 @@ async fn an_event_takes_rsvps_from_two_other_nodes_within_its_capacity() {
     })
     .await;
 }
+
+/// The options of `question` on `node`'s agenda of the group `group` as (name, votes), once `check` holds.
+async fn wait_for_totals(node: &Node, token: &str, group: &str, question: &str, check: impl Fn(&Value) -> bool) -> Value {
+    wait_for(&format!("the totals on {}", node.name), PATIENCE, || async {
+        let (_, agenda) = api::<Value>(node, token, reqwest::Method::GET, &format!("/api/v1/groups/{group}/agenda"), None).await;
+        let found = agenda.as_array()?.iter().find(|q| q["ap_id"] == question)?.clone();
+        check(&found).then_some(found)
+    })
+    .await
+}
+
+fn totals(question: &Value) -> Vec<(String, i64)> {
+    question["options"]
+        .as_array()
+        .map(|options| {
+            options
+                .iter()
+                .map(|o| (o["name"].as_str().unwrap_or_default().to_owned(), o["votes"].as_i64().unwrap_or(-1)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn an_agenda_question_takes_one_vote_each_from_another_node_and_from_mastodon() {
+    let (alpha, beta) = tokio::join!(
+        Node::start(NODE, "alpha.test", &[]),
+        Node::start(NODE, "beta.test", &[])
+    );
+    let ana = alpha.user("ana").await;
+    let group_id = create_group(&alpha, &ana, "walkers").await;
+    let bea = beta.user("bea").await;
+    let remote_group = format!("walkers@{}", alpha.domain);
+    assert_eq!(follow(&beta, &bea, &format!("@{remote_group}")).await.status(), 202);
+    wait_for_membership(&beta, &bea, &group_id).await;
+    let ask = |question: &str, options: Value| {
+        json!({"question": question, "options": options,
+               "closes_at": (chrono::Utc::now() + chrono::Duration::days(3)).to_rfc3339()})
+    };
+    let (status, created) = api(
+        &alpha,
+        &ana,
+        reqwest::Method::POST,
+        "/api/v1/groups/walkers/agenda",
+        Some(&ask("When should we walk?", json!(["Monday walks", "Saturday walks", "Both"]))),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let question = created["ap_id"].as_str().expect("ap id").to_owned();
+    let local_id = created["id"].as_i64().expect("id");
+    let (status, body) = api(
+        &alpha,
+        &ana,
+        reqwest::Method::POST,
+        "/api/v1/groups/walkers/agenda",
+        Some(&ask("One option only?", json!(["Yes"]))),
+    )
+    .await;
+    assert_eq!((status, body["message"].as_str()), (422, Some("a question offers 2 to 10 options")));
+    let (status, second) = api(
+        &alpha,
+        &ana,
+        reqwest::Method::POST,
+        "/api/v1/groups/walkers/agenda",
+        Some(&ask("Which routes?", json!(["Park", "River"]))),
+    )
+    .await;
+    assert_eq!(status, 201, "{second}");
+
+    // bea votes from beta, once.
+    let on_beta = wait_for_totals(&beta, &bea, &remote_group, &question, |_| true).await;
+    assert_eq!(on_beta["content_html"], "<p>When should we walk?</p>");
+    let vote_path = format!("/api/v1/questions/{}/votes", on_beta["id"]);
+    let (status, body) = api(&beta, &bea, reqwest::Method::POST, &vote_path, Some(&json!({"choices": [1]}))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["your_choices"], json!([1]));
+    let (status, body) = api(&beta, &bea, reqwest::Method::POST, &vote_path, Some(&json!({"choices": [0]}))).await;
+    assert_eq!((status, body["message"].as_str()), (409, Some("you have already voted")));
+
+    // mia votes from Mastodon (a Note named after the option), then tries again.
+    let peer = MastodonPeer::start(Duration::ZERO).await;
+    let ana_id = format!("{}/u/ana", alpha.base);
+    let ana_inbox = format!("{ana_id}/inbox");
+    let vote = |number: u32, option: &str| {
+        let note = json!({"id": format!("{}#votes/{number}", peer.actor_id("mia")), "type": "Note",
+                          "name": option, "inReplyTo": question, "attributedTo": peer.actor_id("mia"), "to": ana_id});
+        json!({"@context": "https://www.w3.org/ns/activitystreams", "id": format!("{}#votes/{number}/activity", peer.actor_id("mia")),
+               "type": "Create", "actor": peer.actor_id("mia"), "to": ana_id, "object": note})
+    };
+    assert_eq!(peer.deliver("mia", &ana_inbox, &vote(1, "Monday walks")).await.status(), 202);
+    let on_alpha = wait_for_totals(&alpha, &ana, "walkers", &question, |q| q["voters_count"] == 2).await;
+    assert_eq!(
+        totals(&on_alpha),
+        vec![("Monday walks".to_owned(), 1), ("Saturday walks".to_owned(), 1), ("Both".to_owned(), 0)]
+    );
+    assert_eq!(peer.deliver("mia", &ana_inbox, &vote(2, "Both")).await.status(), 202);
+    assert_eq!(peer.deliver("mia", &ana_inbox, &vote(3, "Tuesday walks")).await.status(), 202);
+    // Both are refused, each with its reason, and change nothing.
+    let admin = admin_token(&alpha).await;
+    let refusals = wait_for("the refused votes", PATIENCE, || async {
+        let (_, failed) = api::<Value>(&alpha, &admin, reqwest::Method::GET, "/api/v1/admin/inbox?state=failed", None).await;
+        let reasons: Vec<String> = failed
+            .as_array()?
+            .iter()
+            .filter(|r| r["id"].as_str().is_some_and(|id| id.contains("#votes/")))
+            .map(|r| r["reason"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        (reasons.len() == 2).then_some(reasons)
+    })
+    .await;
+    assert!(refusals.iter().any(|r| r.contains("you have already voted")), "{refusals:?}");
+    assert!(refusals.iter().any(|r| r.contains("is not an option")), "{refusals:?}");
+    let (_, after) = api::<Value>(&alpha, &ana, reqwest::Method::GET, &format!("/api/v1/questions/{local_id}"), None).await;
+    assert_eq!(totals(&after), totals(&on_alpha), "a second vote from mia counted");
+    assert_eq!(after["voters_count"], 2);
+
+    // The totals reach beta and Mastodon with the author's Update.
+    let on_beta = wait_for_totals(&beta, &bea, &remote_group, &question, |q| q["voters_count"] == 2).await;
+    assert_eq!(totals(&on_beta), totals(&on_alpha));
+    assert_eq!(on_beta["your_choices"], json!([1]));
+    let update = wait_for("the Update at Mastodon", PATIENCE, || async {
+        peer.received().into_iter().rev().find(|d| {
+            d.body["type"] == "Update" && d.body["object"]["id"] == question.as_str() && d.body["object"]["votersCount"] == 2
+        })
+    })
+    .await;
+    assert!(update.signature_valid);
+    let one_of: Vec<(String, i64)> = update.body["object"]["oneOf"]
+        .as_array()
+        .expect("oneOf")
+        .iter()
+        .map(|o| (o["name"].as_str().unwrap_or_default().to_owned(), o["replies"]["totalItems"].as_i64().unwrap_or(-1)))
+        .collect();
+    assert_eq!(one_of, totals(&on_alpha));
+
+    // The agenda ranks the supported question first, its options by votes.
+    let (_, agenda) = api::<Value>(&alpha, &ana, reqwest::Method::GET, "/api/v1/groups/walkers/agenda", None).await;
+    let ranked: Vec<&str> = agenda.as_array().expect("agenda").iter().map(|q| q["ap_id"].as_str().unwrap_or_default()).collect();
+    assert_eq!(ranked, vec![question.as_str(), second["ap_id"].as_str().unwrap_or_default()]);
+    assert_eq!(agenda[0]["ranked"][2]["name"], "Both");
+}
