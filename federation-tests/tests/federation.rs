@@ -2724,10 +2724,27 @@ async fn an_event_takes_rsvps_from_two_other_nodes_within_its_capacity() {
 }
 
 /// The options of `question` on `node`'s agenda of the group `group` as (name, votes), once `check` holds.
-async fn wait_for_totals(node: &Node, token: &str, group: &str, question: &str, check: impl Fn(&Value) -> bool) -> Value {
+async fn wait_for_totals(
+    node: &Node,
+    token: &str,
+    group: &str,
+    question: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
     wait_for(&format!("the totals on {}", node.name), PATIENCE, || async {
-        let (_, agenda) = api::<Value>(node, token, reqwest::Method::GET, &format!("/api/v1/groups/{group}/agenda"), None).await;
-        let found = agenda.as_array()?.iter().find(|q| q["ap_id"] == question)?.clone();
+        let (_, agenda) = api::<Value>(
+            node,
+            token,
+            reqwest::Method::GET,
+            &format!("/api/v1/groups/{group}/agenda"),
+            None,
+        )
+        .await;
+        let found = agenda
+            .as_array()?
+            .iter()
+            .find(|q| q["ap_id"] == question)?
+            .clone();
         check(&found).then_some(found)
     })
     .await
@@ -2739,7 +2756,12 @@ fn totals(question: &Value) -> Vec<(String, i64)> {
         .map(|options| {
             options
                 .iter()
-                .map(|o| (o["name"].as_str().unwrap_or_default().to_owned(), o["votes"].as_i64().unwrap_or(-1)))
+                .map(|o| {
+                    (
+                        o["name"].as_str().unwrap_or_default().to_owned(),
+                        o["votes"].as_i64().unwrap_or(-1),
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -2755,7 +2777,10 @@ async fn an_agenda_question_takes_one_vote_each_from_another_node_and_from_masto
     let group_id = create_group(&alpha, &ana, "walkers").await;
     let bea = beta.user("bea").await;
     let remote_group = format!("walkers@{}", alpha.domain);
-    assert_eq!(follow(&beta, &bea, &format!("@{remote_group}")).await.status(), 202);
+    assert_eq!(
+        follow(&beta, &bea, &format!("@{remote_group}")).await.status(),
+        202
+    );
     wait_for_membership(&beta, &bea, &group_id).await;
     let ask = |question: &str, options: Value| {
         json!({"question": question, "options": options,
@@ -2766,7 +2791,10 @@ async fn an_agenda_question_takes_one_vote_each_from_another_node_and_from_masto
         &ana,
         reqwest::Method::POST,
         "/api/v1/groups/walkers/agenda",
-        Some(&ask("When should we walk?", json!(["Monday walks", "Saturday walks", "Both"]))),
+        Some(&ask(
+            "When should we walk?",
+            json!(["Monday walks", "Saturday walks", "Both"]),
+        )),
     )
     .await;
     assert_eq!(status, 201, "{created}");
@@ -2780,7 +2808,10 @@ async fn an_agenda_question_takes_one_vote_each_from_another_node_and_from_masto
         Some(&ask("One option only?", json!(["Yes"]))),
     )
     .await;
-    assert_eq!((status, body["message"].as_str()), (422, Some("a question offers 2 to 10 options")));
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (422, Some("a question offers 2 to 10 options"))
+    );
     let (status, second) = api(
         &alpha,
         &ana,
@@ -2795,11 +2826,28 @@ async fn an_agenda_question_takes_one_vote_each_from_another_node_and_from_masto
     let on_beta = wait_for_totals(&beta, &bea, &remote_group, &question, |_| true).await;
     assert_eq!(on_beta["content_html"], "<p>When should we walk?</p>");
     let vote_path = format!("/api/v1/questions/{}/votes", on_beta["id"]);
-    let (status, body) = api(&beta, &bea, reqwest::Method::POST, &vote_path, Some(&json!({"choices": [1]}))).await;
+    let (status, body) = api(
+        &beta,
+        &bea,
+        reqwest::Method::POST,
+        &vote_path,
+        Some(&json!({"choices": [1]})),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["your_choices"], json!([1]));
-    let (status, body) = api(&beta, &bea, reqwest::Method::POST, &vote_path, Some(&json!({"choices": [0]}))).await;
-    assert_eq!((status, body["message"].as_str()), (409, Some("you have already voted")));
+    let (status, body) = api(
+        &beta,
+        &bea,
+        reqwest::Method::POST,
+        &vote_path,
+        Some(&json!({"choices": [0]})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (409, Some("you have already voted"))
+    );
 
     // mia votes from Mastodon (a Note named after the option), then tries again.
     let peer = MastodonPeer::start(Duration::ZERO).await;
@@ -2811,18 +2859,42 @@ async fn an_agenda_question_takes_one_vote_each_from_another_node_and_from_masto
         json!({"@context": "https://www.w3.org/ns/activitystreams", "id": format!("{}#votes/{number}/activity", peer.actor_id("mia")),
                "type": "Create", "actor": peer.actor_id("mia"), "to": ana_id, "object": note})
     };
-    assert_eq!(peer.deliver("mia", &ana_inbox, &vote(1, "Monday walks")).await.status(), 202);
+    assert_eq!(
+        peer.deliver("mia", &ana_inbox, &vote(1, "Monday walks"))
+            .await
+            .status(),
+        202
+    );
     let on_alpha = wait_for_totals(&alpha, &ana, "walkers", &question, |q| q["voters_count"] == 2).await;
     assert_eq!(
         totals(&on_alpha),
-        vec![("Monday walks".to_owned(), 1), ("Saturday walks".to_owned(), 1), ("Both".to_owned(), 0)]
+        vec![
+            ("Monday walks".to_owned(), 1),
+            ("Saturday walks".to_owned(), 1),
+            ("Both".to_owned(), 0)
+        ]
     );
-    assert_eq!(peer.deliver("mia", &ana_inbox, &vote(2, "Both")).await.status(), 202);
-    assert_eq!(peer.deliver("mia", &ana_inbox, &vote(3, "Tuesday walks")).await.status(), 202);
+    assert_eq!(
+        peer.deliver("mia", &ana_inbox, &vote(2, "Both")).await.status(),
+        202
+    );
+    assert_eq!(
+        peer.deliver("mia", &ana_inbox, &vote(3, "Tuesday walks"))
+            .await
+            .status(),
+        202
+    );
     // Both are refused, each with its reason, and change nothing.
     let admin = admin_token(&alpha).await;
     let refusals = wait_for("the refused votes", PATIENCE, || async {
-        let (_, failed) = api::<Value>(&alpha, &admin, reqwest::Method::GET, "/api/v1/admin/inbox?state=failed", None).await;
+        let (_, failed) = api::<Value>(
+            &alpha,
+            &admin,
+            reqwest::Method::GET,
+            "/api/v1/admin/inbox?state=failed",
+            None,
+        )
+        .await;
         let reasons: Vec<String> = failed
             .as_array()?
             .iter()
@@ -2832,10 +2904,27 @@ async fn an_agenda_question_takes_one_vote_each_from_another_node_and_from_masto
         (reasons.len() == 2).then_some(reasons)
     })
     .await;
-    assert!(refusals.iter().any(|r| r.contains("you have already voted")), "{refusals:?}");
-    assert!(refusals.iter().any(|r| r.contains("is not an option")), "{refusals:?}");
-    let (_, after) = api::<Value>(&alpha, &ana, reqwest::Method::GET, &format!("/api/v1/questions/{local_id}"), None).await;
-    assert_eq!(totals(&after), totals(&on_alpha), "a second vote from mia counted");
+    assert!(
+        refusals.iter().any(|r| r.contains("you have already voted")),
+        "{refusals:?}"
+    );
+    assert!(
+        refusals.iter().any(|r| r.contains("is not an option")),
+        "{refusals:?}"
+    );
+    let (_, after) = api::<Value>(
+        &alpha,
+        &ana,
+        reqwest::Method::GET,
+        &format!("/api/v1/questions/{local_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        totals(&after),
+        totals(&on_alpha),
+        "a second vote from mia counted"
+    );
     assert_eq!(after["voters_count"], 2);
 
     // The totals reach beta and Mastodon with the author's Update.
@@ -2844,7 +2933,9 @@ async fn an_agenda_question_takes_one_vote_each_from_another_node_and_from_masto
     assert_eq!(on_beta["your_choices"], json!([1]));
     let update = wait_for("the Update at Mastodon", PATIENCE, || async {
         peer.received().into_iter().rev().find(|d| {
-            d.body["type"] == "Update" && d.body["object"]["id"] == question.as_str() && d.body["object"]["votersCount"] == 2
+            d.body["type"] == "Update"
+                && d.body["object"]["id"] == question.as_str()
+                && d.body["object"]["votersCount"] == 2
         })
     })
     .await;
@@ -2853,13 +2944,33 @@ async fn an_agenda_question_takes_one_vote_each_from_another_node_and_from_masto
         .as_array()
         .expect("oneOf")
         .iter()
-        .map(|o| (o["name"].as_str().unwrap_or_default().to_owned(), o["replies"]["totalItems"].as_i64().unwrap_or(-1)))
+        .map(|o| {
+            (
+                o["name"].as_str().unwrap_or_default().to_owned(),
+                o["replies"]["totalItems"].as_i64().unwrap_or(-1),
+            )
+        })
         .collect();
     assert_eq!(one_of, totals(&on_alpha));
 
     // The agenda ranks the supported question first, its options by votes.
-    let (_, agenda) = api::<Value>(&alpha, &ana, reqwest::Method::GET, "/api/v1/groups/walkers/agenda", None).await;
-    let ranked: Vec<&str> = agenda.as_array().expect("agenda").iter().map(|q| q["ap_id"].as_str().unwrap_or_default()).collect();
-    assert_eq!(ranked, vec![question.as_str(), second["ap_id"].as_str().unwrap_or_default()]);
+    let (_, agenda) = api::<Value>(
+        &alpha,
+        &ana,
+        reqwest::Method::GET,
+        "/api/v1/groups/walkers/agenda",
+        None,
+    )
+    .await;
+    let ranked: Vec<&str> = agenda
+        .as_array()
+        .expect("agenda")
+        .iter()
+        .map(|q| q["ap_id"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        ranked,
+        vec![question.as_str(), second["ap_id"].as_str().unwrap_or_default()]
+    );
     assert_eq!(agenda[0]["ranked"][2]["name"], "Both");
 }

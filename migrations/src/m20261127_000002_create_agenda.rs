@@ -53,7 +53,12 @@ enum Vote {
     CreatedAt,
 }
 
-fn cascade(table: impl IntoIden, column: impl IntoIden, to: impl IntoIden, to_column: impl IntoIden) -> ForeignKeyCreateStatement {
+fn cascade(
+    table: impl IntoIden,
+    column: impl IntoIden,
+    to: impl IntoIden,
+    to_column: impl IntoIden,
+) -> ForeignKeyCreateStatement {
     ForeignKey::create()
         .from(table, column)
         .to(to, to_column)
@@ -147,7 +152,12 @@ impl MigrationTrait for Migration {
                     .col(big_integer(Vote::ActorId))
                     .col(string_len(Vote::ApId, 2048))
                     .col(timestamp_with_time_zone(Vote::CreatedAt))
-                    .foreign_key(&mut cascade(Vote::Table, Vote::QuestionId, Question::Table, Question::Id))
+                    .foreign_key(&mut cascade(
+                        Vote::Table,
+                        Vote::QuestionId,
+                        Question::Table,
+                        Question::Id,
+                    ))
                     .foreign_key(&mut cascade(
                         Vote::Table,
                         Vote::OptionId,
@@ -173,10 +183,14 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_table(Table::drop().table(Vote::Table).to_owned()).await?;
+        manager
+            .drop_table(Table::drop().table(Vote::Table).to_owned())
+            .await?;
         manager
             .drop_table(Table::drop().table(QuestionOption::Table).to_owned())
             .await?;
-        manager.drop_table(Table::drop().table(Question::Table).to_owned()).await
+        manager
+            .drop_table(Table::drop().table(Question::Table).to_owned())
+            .await
     }
 }

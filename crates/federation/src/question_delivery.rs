@@ -40,16 +40,32 @@ impl Relayed {
 }
 
 impl OutboxPublisher {
-    pub(crate) async fn publish_agenda(&self, txn: &DatabaseTransaction, outgoing: Outgoing) -> ServiceResult<()> {
+    pub(crate) async fn publish_agenda(
+        &self,
+        txn: &DatabaseTransaction,
+        outgoing: Outgoing,
+    ) -> ServiceResult<()> {
         match outgoing {
-            Outgoing::CreateQuestion { question_id } => self.publish_question(txn, question_id, "Create").await,
-            Outgoing::UpdateQuestion { question_id } => self.publish_question(txn, question_id, "Update").await,
-            Outgoing::Vote { question_id, vote_ids } => self.publish_votes(txn, question_id, &vote_ids).await,
+            Outgoing::CreateQuestion { question_id } => {
+                self.publish_question(txn, question_id, "Create").await
+            }
+            Outgoing::UpdateQuestion { question_id } => {
+                self.publish_question(txn, question_id, "Update").await
+            }
+            Outgoing::Vote {
+                question_id,
+                vote_ids,
+            } => self.publish_votes(txn, question_id, &vote_ids).await,
             other => Err(internal(format!("not an agenda activity: {other:?}"))),
         }
     }
 
-    async fn publish_question(&self, txn: &DatabaseTransaction, question_id: i64, kind: &str) -> ServiceResult<()> {
+    async fn publish_question(
+        &self,
+        txn: &DatabaseTransaction,
+        question_id: i64,
+        kind: &str,
+    ) -> ServiceResult<()> {
         let question = question_by_id(txn, question_id).await?;
         let author = actor_by_id(txn, question.author_id.unwrap_or_default()).await?;
         let object = question_of(txn, &question).await.map_err(internal)?;
@@ -68,12 +84,22 @@ impl OutboxPublisher {
             .into_iter()
             .map(|(inbox, _)| inbox)
             .collect();
-        let voters = queries::actors::by_ids(txn, queries::agenda::voter_ids(txn, question.id).await?).await?;
-        inboxes.extend(voters.into_iter().filter(|v| !v.local).map(|v| v.shared_inbox.unwrap_or(v.inbox)));
+        let voters =
+            queries::actors::by_ids(txn, queries::agenda::voter_ids(txn, question.id).await?).await?;
+        inboxes.extend(
+            voters
+                .into_iter()
+                .filter(|v| !v.local)
+                .map(|v| v.shared_inbox.unwrap_or(v.inbox)),
+        );
         if let Some(group_id) = question.group_id {
             let group = actor_by_id(txn, group_id).await?;
             if group.local {
-                let effect = if kind == "Create" { Effect::NewPost } else { Effect::Other };
+                let effect = if kind == "Create" {
+                    Effect::NewPost
+                } else {
+                    Effect::Other
+                };
                 relay::announce(
                     txn,
                     &self.context,
@@ -88,7 +114,12 @@ impl OutboxPublisher {
         relay::deliver(txn, &self.context, &author, activity, inboxes).await
     }
 
-    async fn publish_votes(&self, txn: &DatabaseTransaction, question_id: i64, vote_ids: &[i64]) -> ServiceResult<()> {
+    async fn publish_votes(
+        &self,
+        txn: &DatabaseTransaction,
+        question_id: i64,
+        vote_ids: &[i64],
+    ) -> ServiceResult<()> {
         let question = question_by_id(txn, question_id).await?;
         let author = actor_by_id(txn, question.author_id.unwrap_or_default()).await?;
         let options = queries::agenda::options(txn, question.id).await?;

@@ -8,7 +8,7 @@ use activitypub_federation::config::FederationConfig;
 use activitypub_federation::traits::Object;
 use chrono::Utc;
 use healthcommons_db::{
-    entities::{actor, event, event_participant, outbox_activity},
+    entities::{actor, event, event_participant, outbox_activity, question},
     queries,
 };
 use healthcommons_federation::{
@@ -20,6 +20,7 @@ use healthcommons_federation::{
     objects::{
         actor::{ApActor, DbActor, host_of, remote_actor_row, verify_actor_json},
         event::{ApEvent, DbEvent},
+        question::{ApQuestion, DbQuestion},
     },
     resolve::parse_jrd,
 };
@@ -262,7 +263,7 @@ async fn answers_to_our_follows_are_recorded() {
             continue;
         }
         let inner_type = str_at(&json, &["object", "type"]);
-        if is_event_family(&json) {
+        if is_event_family(&json) || is_agenda_family(&json) {
             continue;
         }
         if inner_type.is_some_and(|t| t != "Follow") {
@@ -381,6 +382,7 @@ async fn every_other_payload_is_kept_with_a_reason_and_fetches_nothing() {
             || (kind == "Undo" && inner == "Follow");
         if follow_family
             || is_event_family(&json)
+            || is_agenda_family(&json)
             || is_actor_update(&json)
             || is_discussion_family(&json)
             || is_moderation_family(&json)
@@ -499,6 +501,7 @@ async fn discussion_payloads_land_where_they_should() {
         if !is_discussion_family(&json)
             || is_actor_update(&json)
             || is_event_family(&json)
+            || is_agenda_family(&json)
             || json.get("actor").is_none()
         {
             continue;
@@ -809,6 +812,161 @@ async fn actor_updates_refresh_the_stored_profile() {
         seen += 1;
     }
     assert!(seen >= 2, "saw {seen}");
+}
+
+/// Agenda questions (polls) and votes on them.
+fn is_agenda_family(json: &Value) -> bool {
+    let kind = json.get("type").and_then(Value::as_str).unwrap_or_default();
+    let object = json.get("object").cloned().unwrap_or_default();
+    kind == "Question"
+        || (matches!(kind, "Create" | "Update")
+            && (str_at(json, &["object", "type"]) == Some("Question") || is_vote(&object)))
+}
+
+/// Mastodon's vote: a Note with a `name`, in reply to the question, without content.
+fn is_vote(object: &Value) -> bool {
+    object.get("type").and_then(Value::as_str) == Some("Note")
+        && object.get("name").is_some()
+        && object.get("inReplyTo").is_some_and(|r| !r.is_null())
+        && object
+            .get("content")
+            .and_then(Value::as_str)
+            .is_none_or(|c| c.trim().is_empty())
+}
+
+#[tokio::test]
+async fn agenda_payloads_land_where_they_should() {
+    let mut applied = 0;
+    let mut refused = Vec::new();
+    for (name, json) in all_fixtures() {
+        let Ok(json) = json else { continue };
+        if !is_agenda_family(&json) {
+            continue;
+        }
+        let kind = json
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let object = if kind == "Question" {
+            json.clone()
+        } else {
+            json.get("object").cloned().unwrap_or_default()
+        };
+        if is_vote(&object) {
+            let question_id = id_in(object.get("inReplyTo"));
+            let Some(question_url) = question_id.as_deref().and_then(|q| Url::parse(q).ok()) else {
+                let err = activity_error(&name, &json).await;
+                assert!(matches!(err, FederationError::Invalid(_)), "{name}: {err}");
+                refused.push(format!("{name}: {err}"));
+                continue;
+            };
+            let config = offline_node(&host_of(&question_url)).await;
+            let data = config.to_request_data();
+            let asker = id_in(object.get("to")).expect("the vote names the question's author");
+            let asker = queries::actors::insert(&data.db, actor_row(&asker, queries::actors::PERSON, true))
+                .await
+                .expect("asker");
+            let question = queries::agenda::insert(
+                &data.db,
+                question::ActiveModel {
+                    ap_id: Set(question_url.to_string()),
+                    author_id: Set(Some(asker.id)),
+                    content_html: Set("<p>Which?</p>".into()),
+                    multiple: Set(false),
+                    voters_count: Set(0),
+                    local: Set(true),
+                    published: Set(Utc::now()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("question");
+            let option = str_at(&object, &["name"]).expect("option");
+            for (position, option) in [option, "Another answer"].into_iter().enumerate() {
+                queries::agenda::insert_option(&data.db, question.id, position as i32, option, 0)
+                    .await
+                    .expect("option");
+            }
+            known_actor(&data, id_in(json.get("actor")), queries::actors::PERSON).await;
+            let outcome = process_stored(&json.to_string(), &data)
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(outcome, Outcome::Applied, "{name}");
+            let options = queries::agenda::options(&data.db, question.id).await.expect("q");
+            assert_eq!(options[0].votes, 1, "{name}: the vote did not count");
+            let after = queries::agenda::by_id(&data.db, question.id)
+                .await
+                .expect("q")
+                .expect("question");
+            assert_eq!(after.voters_count, 1, "{name}");
+            applied += 1;
+            continue;
+        }
+        let config = offline_node("fixtures.test").await;
+        let data = config.to_request_data();
+        known_actor(&data, id_in(object.get("attributedTo")), queries::actors::PERSON).await;
+        known_actor(&data, id_in(json.get("actor")), queries::actors::PERSON).await;
+        known_actor(&data, id_in(object.get("audience")), queries::actors::GROUP).await;
+        let result = if kind == "Question" {
+            match serde_json::from_value::<ApQuestion>(object.clone()) {
+                Ok(parsed) => {
+                    let id = parsed.id.inner().clone();
+                    match DbQuestion::verify(&parsed, &id, &data).await {
+                        Ok(()) => DbQuestion::from_json(parsed, &data)
+                            .await
+                            .map(|_| Outcome::Applied),
+                        Err(err) => Err(err),
+                    }
+                }
+                Err(err) => Err(FederationError::Invalid(err.to_string())),
+            }
+        } else {
+            process_stored(&json.to_string(), &data).await
+        };
+        match result {
+            Ok(outcome) => {
+                assert_eq!(outcome, Outcome::Applied, "{name}");
+                let id = str_at(&object, &["id"]).expect("question id");
+                let stored = queries::agenda::by_ap_id(&data.db, id)
+                    .await
+                    .expect("q")
+                    .unwrap_or_else(|| panic!("{name}: no question stored"));
+                let several = object
+                    .get("anyOf")
+                    .and_then(Value::as_array)
+                    .filter(|o| !o.is_empty());
+                let offered = several
+                    .or_else(|| object.get("oneOf").and_then(Value::as_array))
+                    .expect("options");
+                let options = queries::agenda::options(&data.db, stored.id).await.expect("q");
+                assert_eq!(options.len(), offered.len(), "{name}");
+                for (option, sent) in options.iter().zip(offered) {
+                    assert_eq!(Some(option.name.as_str()), str_at(sent, &["name"]), "{name}");
+                    assert_eq!(
+                        i64::from(option.votes),
+                        sent.get("replies")
+                            .and_then(|r| r.get("totalItems"))
+                            .and_then(Value::as_i64)
+                            .unwrap_or(0),
+                        "{name}"
+                    );
+                }
+                assert_eq!(stored.multiple, several.is_some(), "{name}");
+                assert!(!stored.content_html.contains("<script"), "{name}");
+                applied += 1;
+            }
+            Err(err) => {
+                assert!(
+                    matches!(err, FederationError::Invalid(_) | FederationError::Forbidden(_)),
+                    "{name}: {err}"
+                );
+                refused.push(format!("{name}: {err}"));
+            }
+        }
+    }
+    println!("refused:\n{}", refused.join("\n"));
+    assert!(applied >= 6, "applied {applied}; refused {refused:#?}");
 }
 
 /// Events and taking part in them: Mobilizon's `Event` (as an object or in a

@@ -182,7 +182,10 @@ fn check_vote(
             ServiceError::conflict("you have already voted")
         });
     }
-    if options.iter().any(|o| earlier.iter().any(|v| v.option_id == o.id)) {
+    if options
+        .iter()
+        .any(|o| earlier.iter().any(|v| v.option_id == o.id))
+    {
         return Err(ServiceError::conflict("you have already voted for this option"));
     }
     Ok(())
@@ -234,7 +237,12 @@ pub async fn vote(
     if question.local {
         queries::agenda::recount(&txn, question.id).await?;
         publisher
-            .publish(&txn, Outgoing::UpdateQuestion { question_id: question.id })
+            .publish(
+                &txn,
+                Outgoing::UpdateQuestion {
+                    question_id: question.id,
+                },
+            )
             .await?;
     } else {
         publisher
@@ -262,13 +270,17 @@ pub async fn receive_vote(
     vote_id: &str,
 ) -> ServiceResult<vote::Model> {
     if !question.local || question.deleted_at.is_some() {
-        return Err(ServiceError::not_found("votes go to the node that asks the question"));
+        return Err(ServiceError::not_found(
+            "votes go to the node that asks the question",
+        ));
     }
     let options = queries::agenda::options(db, question.id).await?;
     let option = options
         .iter()
         .find(|o| o.name == option_name.trim())
-        .ok_or_else(|| ServiceError::validation(format!("{option_name:?} is not an option of this question")))?;
+        .ok_or_else(|| {
+            ServiceError::validation(format!("{option_name:?} is not an option of this question"))
+        })?;
     let earlier = queries::agenda::votes_by(db, question.id, voter.id).await?;
     if let Some(same) = earlier.iter().find(|v| v.ap_id == vote_id) {
         return Ok(same.clone());
@@ -289,7 +301,12 @@ pub async fn receive_vote(
     .await?;
     queries::agenda::recount(&txn, question.id).await?;
     publisher
-        .publish(&txn, Outgoing::UpdateQuestion { question_id: question.id })
+        .publish(
+            &txn,
+            Outgoing::UpdateQuestion {
+                question_id: question.id,
+            },
+        )
         .await?;
     txn.commit().await?;
     Ok(vote)
@@ -356,7 +373,8 @@ pub async fn store_remote(db: &DatabaseConnection, remote: RemoteQuestion) -> Se
         queries::agenda::insert(&txn, row).await?
     };
     let current = queries::agenda::options(&txn, stored.id).await?;
-    let same_options = current.len() == options.len() && current.iter().zip(&options).all(|(c, (n, _))| &c.name == n);
+    let same_options =
+        current.len() == options.len() && current.iter().zip(&options).all(|(c, (n, _))| &c.name == n);
     if same_options {
         for (option, (_, votes)) in current.iter().zip(&options) {
             queries::agenda::set_option_votes(&txn, option.id, *votes).await?;
@@ -365,15 +383,24 @@ pub async fn store_remote(db: &DatabaseConnection, remote: RemoteQuestion) -> Se
         // The options changed (Mastodon resets the votes then).
         queries::agenda::delete_options(&txn, stored.id).await?;
         for (position, (name, votes)) in options.iter().enumerate() {
-            queries::agenda::insert_option(&txn, stored.id, i32::try_from(position).unwrap_or(0), name, *votes)
-                .await?;
+            queries::agenda::insert_option(
+                &txn,
+                stored.id,
+                i32::try_from(position).unwrap_or(0),
+                name,
+                *votes,
+            )
+            .await?;
         }
     }
     txn.commit().await?;
     Ok(stored)
 }
 
-async fn views_of(db: &impl ConnectionTrait, questions: Vec<question::Model>) -> ServiceResult<Vec<QuestionView>> {
+async fn views_of(
+    db: &impl ConnectionTrait,
+    questions: Vec<question::Model>,
+) -> ServiceResult<Vec<QuestionView>> {
     let mut options: HashMap<i64, Vec<question_option::Model>> = HashMap::new();
     for option in queries::agenda::options_of(db, questions.iter().map(|q| q.id).collect()).await? {
         options.entry(option.question_id).or_default().push(option);
@@ -424,7 +451,11 @@ pub async fn agenda(db: &impl ConnectionTrait, group: &actor::Model) -> ServiceR
 }
 
 /// The positions an account voted for.
-pub async fn choices_of(db: &impl ConnectionTrait, view: &QuestionView, account: &Account) -> ServiceResult<Vec<i32>> {
+pub async fn choices_of(
+    db: &impl ConnectionTrait,
+    view: &QuestionView,
+    account: &Account,
+) -> ServiceResult<Vec<i32>> {
     let votes = queries::agenda::votes_by(db, view.question.id, account.person.id).await?;
     Ok(view
         .options

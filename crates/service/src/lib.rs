@@ -4,8 +4,8 @@
 //! [`Outgoing`] value to a [`Publisher`] inside the same transaction.
 
 pub mod accounts;
-pub mod agenda;
 pub mod actors;
+pub mod agenda;
 pub mod error;
 pub mod events;
 pub mod follows;

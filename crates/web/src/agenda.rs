@@ -36,7 +36,10 @@ use utoipa::{OpenApi, ToSchema};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/api/v1/groups/{name}/agenda", get(group_agenda).post(ask_question))
+        .route(
+            "/api/v1/groups/{name}/agenda",
+            get(group_agenda).post(ask_question),
+        )
         .route("/api/v1/questions/{id}", get(get_question))
         .route("/api/v1/questions/{id}/votes", post(vote))
         .route("/q/{token}", get(question_object))
@@ -120,7 +123,11 @@ fn dto(state: &AppState, view: &QuestionView, your_choices: Vec<i32>) -> Questio
     QuestionDto {
         id: question.id,
         ap_id: question.ap_id.clone(),
-        url: format!("{}{}", state.context().node.urls.base(), question_path(question.id)),
+        url: format!(
+            "{}{}",
+            state.context().node.urls.base(),
+            question_path(question.id)
+        ),
         content_html: question.content_html.clone(),
         author: view.author.as_ref().map(actor::Model::handle),
         group: view.group.as_ref().map(actor::Model::handle),
@@ -484,7 +491,16 @@ async fn vote_from_page(
         .filter_map(|(_, v)| v.parse().ok())
         .collect();
     let publisher = OutboxPublisher::from_context(state.context());
-    match agenda::vote(state.db(), &state.context().node, &publisher, &account, id, &chosen).await {
+    match agenda::vote(
+        state.db(),
+        &state.context().node,
+        &publisher,
+        &account,
+        id,
+        &chosen,
+    )
+    .await
+    {
         Ok(_) => Ok(Redirect::to(&question_path(id)).into_response()),
         Err(err) if matches!(err.kind(), ErrorKind::Validation | ErrorKind::Conflict) => {
             question_view(&state, jar, &session, id, err.public_message()).await

@@ -5,8 +5,8 @@ use crate::{
     entities::{question, question_option, vote},
 };
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, sea_query::Expr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
 };
 
 /// At most this many questions on one agenda page.
@@ -50,7 +50,10 @@ pub async fn options(db: &impl ConnectionTrait, question_id: i64) -> DbResult<Ve
         .await?)
 }
 
-pub async fn options_of(db: &impl ConnectionTrait, question_ids: Vec<i64>) -> DbResult<Vec<question_option::Model>> {
+pub async fn options_of(
+    db: &impl ConnectionTrait,
+    question_ids: Vec<i64>,
+) -> DbResult<Vec<question_option::Model>> {
     Ok(question_option::Entity::find()
         .filter(question_option::Column::QuestionId.is_in(question_ids))
         .order_by_asc(question_option::Column::Position)
@@ -94,7 +97,11 @@ pub async fn delete_options(db: &impl ConnectionTrait, question_id: i64) -> DbRe
 }
 
 /// An actor's votes on a question.
-pub async fn votes_by(db: &impl ConnectionTrait, question_id: i64, actor_id: i64) -> DbResult<Vec<vote::Model>> {
+pub async fn votes_by(
+    db: &impl ConnectionTrait,
+    question_id: i64,
+    actor_id: i64,
+) -> DbResult<Vec<vote::Model>> {
     Ok(vote::Entity::find()
         .filter(vote::Column::QuestionId.eq(question_id))
         .filter(vote::Column::ActorId.eq(actor_id))

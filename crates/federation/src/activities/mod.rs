@@ -34,9 +34,9 @@ use crate::{
         actor::{DbActor, host_of},
         adoption::is_adoption_object,
         event::is_event_object,
-        question::{is_question_object, vote_parts},
         garden_item::is_garden_object,
         post::{ApPost, DbPost, group_of},
+        question::{is_question_object, vote_parts},
     },
     relay::{self, Effect},
 };
@@ -168,7 +168,10 @@ impl InboxActivity {
                 } else if is_question_object(&object) {
                     run(with_object::<CreateQuestion>(&raw, object)?, data).await
                 } else if let Some((_, question)) = vote_parts(&object) {
-                    if queries::agenda::by_ap_id(&data.db, question.as_str()).await?.is_some() {
+                    if queries::agenda::by_ap_id(&data.db, question.as_str())
+                        .await?
+                        .is_some()
+                    {
                         run(with_object::<Vote>(&raw, object)?, data).await
                     } else {
                         Ok(Outcome::NotHandled(
@@ -249,12 +252,10 @@ impl InboxActivity {
                     "Undo{Like}" | "Undo{Dislike}" | "Undo{Announce}" => {
                         serde_json::from_value::<UndoReaction>(value).err()
                     }
-                    "Create" | "Create{Note}" | "Create{Page}" | "Create{Article}" => {
-                        serde_json::from_value::<CreatePost>(value).err()
-                    }
-                    "Update{Note}" | "Update{Page}" | "Update{Article}" => {
-                        serde_json::from_value::<UpdatePost>(value).err()
-                    }
+                    "Create" | "Create{Note}" | "Create{Page}" | "Create{Article}" | "Create{Question}"
+                    | "Create{Event}" => serde_json::from_value::<CreatePost>(value).err(),
+                    "Update{Note}" | "Update{Page}" | "Update{Article}" | "Update{Question}"
+                    | "Update{Event}" => serde_json::from_value::<UpdatePost>(value).err(),
                     "Like" | "Dislike" => serde_json::from_value::<Like>(value).err(),
                     "Announce" => serde_json::from_value::<Announce>(value).err(),
                     "Flag" => serde_json::from_value::<Flag>(value).err(),

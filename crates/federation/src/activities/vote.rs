@@ -29,7 +29,8 @@ impl Vote {
     fn parts(&self) -> Result<(String, Url, Url), FederationError> {
         let (name, question) =
             vote_parts(&self.object).ok_or_else(|| FederationError::Invalid("not a vote".into()))?;
-        let id = crate::objects::id_of(&self.object).ok_or_else(|| FederationError::Invalid("a vote without an id".into()))?;
+        let id = crate::objects::id_of(&self.object)
+            .ok_or_else(|| FederationError::Invalid("a vote without an id".into()))?;
         Ok((name, question, id))
     }
 }
@@ -53,7 +54,9 @@ impl Activity for Vote {
         verify_same_origin(&id, self.actor.inner())?;
         let author = self.object.get("attributedTo").and_then(crate::objects::id_of);
         if author.as_ref() != Some(self.actor.inner()) {
-            return Err(FederationError::Forbidden("a vote is cast by its own actor".into()));
+            return Err(FederationError::Forbidden(
+                "a vote is cast by its own actor".into(),
+            ));
         }
         Ok(())
     }

@@ -106,9 +106,7 @@ pub fn vote_parts(object: &Value) -> Option<(String, Url)> {
         .and_then(Value::as_str)
         .is_some_and(|c| !c.trim().is_empty());
     let name = object.get("name").and_then(Value::as_str)?;
-    let question = object
-        .get("inReplyTo")
-        .and_then(crate::objects::id_of)?;
+    let question = object.get("inReplyTo").and_then(crate::objects::id_of)?;
     (!has_content).then(|| (name.to_owned(), question))
 }
 
@@ -126,7 +124,10 @@ impl DbQuestion {
 }
 
 /// A local question on the wire, with its totals.
-pub async fn question_of(db: &impl ConnectionTrait, row: &question::Model) -> Result<ApQuestion, FederationError> {
+pub async fn question_of(
+    db: &impl ConnectionTrait,
+    row: &question::Model,
+) -> Result<ApQuestion, FederationError> {
     let author = match row.author_id {
         Some(id) => queries::actors::by_id(db, id).await?,
         None => None,
@@ -146,9 +147,12 @@ pub async fn question_of(db: &impl ConnectionTrait, row: &question::Model) -> Re
         })
         .collect();
     let mut cc = Vec::new();
-    for followers in [author.followers_url.as_deref(), group.as_ref().and_then(|g| g.followers_url.as_deref())]
-        .into_iter()
-        .flatten()
+    for followers in [
+        author.followers_url.as_deref(),
+        group.as_ref().and_then(|g| g.followers_url.as_deref()),
+    ]
+    .into_iter()
+    .flatten()
     {
         cc.push(Url::parse(followers)?);
     }
@@ -202,7 +206,11 @@ impl Object for DbQuestion {
         question_of(&data.db, &self.row).await
     }
 
-    async fn verify(json: &ApQuestion, expected_domain: &Url, _data: &RequestData) -> Result<(), Self::Error> {
+    async fn verify(
+        json: &ApQuestion,
+        expected_domain: &Url,
+        _data: &RequestData,
+    ) -> Result<(), Self::Error> {
         verify_domains_match(json.id.inner(), expected_domain)
             .map_err(|_| FederationError::Invalid("the question's id is on another host".into()))?;
         if host_of(&json.attributed_to) != host_of(json.id.inner()) {
@@ -210,7 +218,7 @@ impl Object for DbQuestion {
                 "the question's author is on another host than the question".into(),
             ));
         }
-        if json.one_of.is_none() && json.any_of.is_none() {
+        if json.one_of.iter().chain(&json.any_of).all(Vec::is_empty) {
             return Err(FederationError::Invalid("a question without options".into()));
         }
         if !json.to.iter().chain(&json.cc).any(is_public) {
@@ -232,8 +240,10 @@ impl Object for DbQuestion {
                 .filter(|g| g.kind == queries::actors::GROUP),
             None => None,
         };
-        let multiple = json.any_of.is_some();
-        let options = json.any_of.as_ref().or(json.one_of.as_ref()).cloned().unwrap_or_default();
+        // Pleroma sends both lists, one of them empty.
+        let several = json.any_of.clone().filter(|o| !o.is_empty());
+        let multiple = several.is_some();
+        let options = several.or_else(|| json.one_of.clone()).unwrap_or_default();
         let closed_at = json
             .closed
             .as_ref()
@@ -242,7 +252,11 @@ impl Object for DbQuestion {
             .map(|c| c.with_timezone(&Utc));
         let remote = RemoteQuestion {
             ap_id: json.id.inner().to_string(),
-            url: json.url.as_ref().and_then(crate::objects::id_of).map(|u| u.to_string()),
+            url: json
+                .url
+                .as_ref()
+                .and_then(crate::objects::id_of)
+                .map(|u| u.to_string()),
             author: author.row,
             group,
             content_html: json.content.clone().unwrap_or_default(),
