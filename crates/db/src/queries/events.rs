@@ -172,15 +172,3 @@ pub async fn delete_participant(db: &impl ConnectionTrait, id: i64) -> DbResult<
     event_participant::Entity::delete_by_id(id).exec(db).await?;
     Ok(())
 }
-
-/// The events an actor takes part in (accepted or waiting), soonest first.
-pub async fn joined_by(db: &impl ConnectionTrait, actor_id: i64) -> DbResult<Vec<i64>> {
-    Ok(event_participant::Entity::find()
-        .select_only()
-        .column(event_participant::Column::EventId)
-        .filter(event_participant::Column::ActorId.eq(actor_id))
-        .filter(event_participant::Column::State.ne(REJECTED))
-        .into_tuple()
-        .all(db)
-        .await?)
-}
