@@ -6,6 +6,7 @@ mod m20261123_000001_create_spine;
 mod m20261124_000001_create_discussions;
 mod m20261125_000001_create_garden;
 mod m20261126_000001_discuss_garden;
+mod m20261128_000001_directory;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_create_discussions::Migration),
             Box::new(m20261125_000001_create_garden::Migration),
             Box::new(m20261126_000001_discuss_garden::Migration),
+            Box::new(m20261128_000001_directory::Migration),
         ]
     }
 }

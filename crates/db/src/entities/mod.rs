@@ -4,6 +4,7 @@ pub mod actor;
 pub mod adoption;
 pub mod api_token;
 pub mod delivery;
+pub mod directory_node;
 pub mod follow;
 pub mod garden_item;
 pub mod garden_relation;

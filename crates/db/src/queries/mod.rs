@@ -4,10 +4,12 @@
 pub mod actors;
 pub mod auth;
 pub mod deliveries;
+pub mod directory;
 pub mod follows;
 pub mod garden;
 pub mod groups;
 pub mod inbox;
+pub mod map;
 pub mod peers;
 pub mod posts;
 pub mod reports;
