@@ -5,12 +5,14 @@
 
 pub mod accounts;
 pub mod actors;
+pub mod directory;
 pub mod error;
 pub mod follows;
 pub mod garden;
 pub mod garden_archive;
 pub mod groups;
 pub mod keys;
+pub mod map;
 pub mod node;
 pub mod posts;
 pub mod publish;
