@@ -39,8 +39,9 @@ pub struct Config {
     /// Seconds between two rounds of the directory crawler; a failing node
     /// is retried after one round, then after twice as long, and so on.
     pub directory_crawl_interval_secs: u64,
-    /// How often a node's profile is fetched again, in hours.
-    pub directory_refresh_hours: u64,
+    /// How long a fetched profile (and peer list) is kept before it is
+    /// fetched again, in seconds.
+    pub directory_refresh_secs: u64,
     /// How many hops away the directory reaches: 1 is the nodes this node
     /// dealt with, 2 their peers, and so on.
     pub directory_max_hops: u32,
@@ -64,7 +65,7 @@ impl Default for Config {
             map_tiles: "https://tile.openstreetmap.org/{z}/{x}/{y}.png".into(),
             map_attribution: "© OpenStreetMap contributors".into(),
             directory_crawl_interval_secs: 300,
-            directory_refresh_hours: 6,
+            directory_refresh_secs: 6 * 3600,
             directory_max_hops: 3,
         }
     }
@@ -169,7 +170,7 @@ impl Config {
             directory_interval: Duration::from_secs(self.directory_crawl_interval_secs.max(1)),
             directory_policy: CrawlPolicy {
                 max_hops: self.directory_max_hops.clamp(1, 10) as i32,
-                refresh: chrono::Duration::hours(self.directory_refresh_hours.clamp(1, 24 * 365) as i64),
+                refresh: chrono::Duration::seconds(self.directory_refresh_secs.clamp(1, 365 * 86_400) as i64),
                 retry_base: chrono::Duration::seconds(self.directory_crawl_interval_secs.clamp(1, 86_400) as i64),
                 ..Default::default()
             },
