@@ -2466,7 +2466,9 @@ async fn initiatives_on_map(node: &Node) -> Vec<(String, Vec<f64>)> {
         .filter_map(|f| {
             let name = f.property("name")?.as_str()?.to_owned();
             match &f.geometry.as_ref()?.value {
-                geojson::GeometryValue::Point { coordinates } => Some((name, coordinates.as_slice().to_vec())),
+                geojson::GeometryValue::Point { coordinates } => {
+                    Some((name, coordinates.as_slice().to_vec()))
+                }
                 _ => None,
             }
         })
@@ -2499,8 +2501,10 @@ async fn three_nodes_that_know_one_neighbour_each_map_all_three_initiatives() {
         let response = client()
             .put(format!("{}/api/v1/node/profile", node.base))
             .bearer_auth(&admin)
-            .json(&json!({"initiative_name": name, "description": "Health, together.",
-                          "location": {"name": name, "latitude": latitude, "longitude": longitude}}))
+            .json(
+                &json!({"initiative_name": name, "description": "Health, together.",
+                          "location": {"name": name, "latitude": latitude, "longitude": longitude}}),
+            )
             .send()
             .await
             .expect("profile");
@@ -2526,9 +2530,11 @@ async fn three_nodes_that_know_one_neighbour_each_map_all_three_initiatives() {
         ("Gamma Gardens".to_owned(), vec![13.4, 52.52]),
     ];
     for node in [&alpha, &beta, &gamma] {
-        wait_for(&format!("all three initiatives on {}'s map", node.name), PATIENCE, || async {
-            (initiatives_on_map(node).await == everyone).then_some(())
-        })
+        wait_for(
+            &format!("all three initiatives on {}'s map", node.name),
+            PATIENCE,
+            || async { (initiatives_on_map(node).await == everyone).then_some(()) },
+        )
         .await;
         let page = client()
             .get(format!("{}/map", node.base))
@@ -2538,9 +2544,16 @@ async fn three_nodes_that_know_one_neighbour_each_map_all_three_initiatives() {
             .text()
             .await
             .expect("html");
-        let list = page.split("id=\"map-initiatives\"").nth(1).expect("the list of initiatives");
+        let list = page
+            .split("id=\"map-initiatives\"")
+            .nth(1)
+            .expect("the list of initiatives");
         for (name, _) in &everyone {
-            assert!(list.contains(name.as_str()), "{name} is listed on {}'s map page", node.name);
+            assert!(
+                list.contains(name.as_str()),
+                "{name} is listed on {}'s map page",
+                node.name
+            );
         }
     }
     // Alpha learned of gamma only through beta's list.
@@ -2565,13 +2578,20 @@ async fn three_nodes_that_know_one_neighbour_each_map_all_three_initiatives() {
     // Hidden on alpha: gone from alpha's map and from the peers beta reads
     // from alpha; still on the others' maps.
     let hidden = client()
-        .put(format!("{}/api/v1/admin/directory/{}/hidden", alpha.base, beta.domain))
+        .put(format!(
+            "{}/api/v1/admin/directory/{}/hidden",
+            alpha.base, beta.domain
+        ))
         .bearer_auth(&admins[0])
         .send()
         .await
         .expect("hide");
     assert_eq!(hidden.status(), 204);
-    let names: Vec<String> = initiatives_on_map(&alpha).await.into_iter().map(|(n, _)| n).collect();
+    let names: Vec<String> = initiatives_on_map(&alpha)
+        .await
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
     assert_eq!(names, ["Alpha Walkers", "Gamma Gardens"]);
     let published: Value = client()
         .get(format!("{}/api/v1/directory/peers", alpha.base))
@@ -2593,6 +2613,10 @@ async fn three_nodes_that_know_one_neighbour_each_map_all_three_initiatives() {
         .await
         .expect("block");
     assert_eq!(blocked.status(), 204);
-    let names: Vec<String> = initiatives_on_map(&gamma).await.into_iter().map(|(n, _)| n).collect();
+    let names: Vec<String> = initiatives_on_map(&gamma)
+        .await
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
     assert_eq!(names, ["Alpha Walkers", "Gamma Gardens"]);
 }

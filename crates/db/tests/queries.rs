@@ -283,21 +283,54 @@ async fn the_directory_learns_hosts_keeps_the_nearest_route_and_records_fetches(
         group.display_name = Set(Some("Walkers".into()));
         let group = queries::actors::insert(&db, group).await.expect("group");
         queries::peers::record_seen(&db, "d.test").await.expect("seen");
-        queries::peers::set_blocked(&db, "e.test", true).await.expect("block");
+        queries::peers::set_blocked(&db, "e.test", true)
+            .await
+            .expect("block");
 
-        let met: Vec<String> = directory::hosts_met(&db).await.expect("met").into_iter().collect();
+        let met: Vec<String> = directory::hosts_met(&db)
+            .await
+            .expect("met")
+            .into_iter()
+            .collect();
         assert_eq!(met, ["b.test", "c.test", "d.test"], "{backend}");
-        let blocked: Vec<String> = directory::blocked_hosts(&db).await.expect("blocked").into_iter().collect();
+        let blocked: Vec<String> = directory::blocked_hosts(&db)
+            .await
+            .expect("blocked")
+            .into_iter()
+            .collect();
         assert_eq!(blocked, ["e.test"], "{backend}");
 
-        assert!(directory::learn(&db, "b.test", 1, None).await.expect("learn"), "{backend}");
-        assert!(!directory::learn(&db, "b.test", 1, None).await.expect("again"), "{backend}");
-        assert!(directory::learn(&db, "f.test", 3, Some("x.test")).await.expect("far"));
-        directory::learn(&db, "f.test", 2, Some("b.test")).await.expect("nearer");
-        directory::learn(&db, "f.test", 3, Some("y.test")).await.expect("further");
+        assert!(
+            directory::learn(&db, "b.test", 1, None).await.expect("learn"),
+            "{backend}"
+        );
+        assert!(
+            !directory::learn(&db, "b.test", 1, None).await.expect("again"),
+            "{backend}"
+        );
+        assert!(
+            directory::learn(&db, "f.test", 3, Some("x.test"))
+                .await
+                .expect("far")
+        );
+        directory::learn(&db, "f.test", 2, Some("b.test"))
+            .await
+            .expect("nearer");
+        directory::learn(&db, "f.test", 3, Some("y.test"))
+            .await
+            .expect("further");
         let far = directory::get(&db, "f.test").await.expect("get").expect("row");
-        assert_eq!((far.hops, far.learned_from.as_deref()), (2, Some("b.test")), "{backend}");
-        let order: Vec<String> = directory::all(&db).await.expect("all").into_iter().map(|n| n.host).collect();
+        assert_eq!(
+            (far.hops, far.learned_from.as_deref()),
+            (2, Some("b.test")),
+            "{backend}"
+        );
+        let order: Vec<String> = directory::all(&db)
+            .await
+            .expect("all")
+            .into_iter()
+            .map(|n| n.host)
+            .collect();
         assert_eq!(order, ["b.test", "f.test"], "{backend}: nearest first");
 
         let profile = directory::FetchedProfile {
@@ -307,16 +340,41 @@ async fn the_directory_learns_hosts_keeps_the_nearest_route_and_records_fetches(
             topics: r#"["walking"]"#.into(),
             ..Default::default()
         };
-        directory::record_profile(&db, "b.test", profile).await.expect("profile");
-        directory::record_failure(&db, "b.test", "HTTP 502").await.expect("failure");
+        directory::record_profile(&db, "b.test", profile)
+            .await
+            .expect("profile");
+        directory::record_failure(&db, "b.test", "HTTP 502")
+            .await
+            .expect("failure");
         let b = directory::get(&db, "b.test").await.expect("get").expect("row");
-        assert_eq!(b.initiative_name.as_deref(), Some("Bee Circle"), "{backend}: a failure keeps the profile");
-        assert_eq!((b.failures, b.last_error.as_deref()), (1, Some("HTTP 502")), "{backend}");
-        assert!(b.fetched_at.is_some() && b.attempted_at >= b.fetched_at, "{backend}");
+        assert_eq!(
+            b.initiative_name.as_deref(),
+            Some("Bee Circle"),
+            "{backend}: a failure keeps the profile"
+        );
+        assert_eq!(
+            (b.failures, b.last_error.as_deref()),
+            (1, Some("HTTP 502")),
+            "{backend}"
+        );
+        assert!(
+            b.fetched_at.is_some() && b.attempted_at >= b.fetched_at,
+            "{backend}"
+        );
 
-        assert!(!directory::set_hidden(&db, "unknown.test", true).await.expect("unknown"));
+        assert!(
+            !directory::set_hidden(&db, "unknown.test", true)
+                .await
+                .expect("unknown")
+        );
         assert!(directory::set_hidden(&db, "b.test", true).await.expect("hide"));
-        assert!(directory::get(&db, "b.test").await.expect("get").expect("row").hidden);
+        assert!(
+            directory::get(&db, "b.test")
+                .await
+                .expect("get")
+                .expect("row")
+                .hidden
+        );
 
         queries::groups::save_settings(
             &db,
@@ -340,8 +398,13 @@ async fn the_directory_learns_hosts_keeps_the_nearest_route_and_records_fetches(
         .expect("settings");
         let placed = queries::map::groups_with_places(&db).await.expect("groups");
         assert_eq!(placed.len(), 1, "{backend}");
-        assert_eq!((placed[0].0.username.as_str(), placed[0].1.latitude), ("walkers", Some(52.5)));
-        let stories = queries::map::garden_items_with_places(&db, "story").await.expect("stories");
+        assert_eq!(
+            (placed[0].0.username.as_str(), placed[0].1.latitude),
+            ("walkers", Some(52.5))
+        );
+        let stories = queries::map::garden_items_with_places(&db, "story")
+            .await
+            .expect("stories");
         assert!(stories.is_empty(), "{backend}");
     }
 }

@@ -151,7 +151,10 @@ pub async fn get_small_json(client: &reqwest::Client, url: &str) -> Result<Value
     if !response.status().is_success() {
         return Err(format!("{url}: HTTP {}", response.status().as_u16()));
     }
-    if response.content_length().is_some_and(|len| len > MAX_DOCUMENT as u64) {
+    if response
+        .content_length()
+        .is_some_and(|len| len > MAX_DOCUMENT as u64)
+    {
         return Err(format!("{url}: larger than {MAX_DOCUMENT} bytes"));
     }
     let bytes = response.bytes().await.map_err(|e| format!("{url}: {e}"))?;

@@ -171,7 +171,9 @@ impl Config {
             directory_policy: CrawlPolicy {
                 max_hops: self.directory_max_hops.clamp(1, 10) as i32,
                 refresh: chrono::Duration::seconds(self.directory_refresh_secs.clamp(1, 365 * 86_400) as i64),
-                retry_base: chrono::Duration::seconds(self.directory_crawl_interval_secs.clamp(1, 86_400) as i64),
+                retry_base: chrono::Duration::seconds(
+                    self.directory_crawl_interval_secs.clamp(1, 86_400) as i64
+                ),
                 ..Default::default()
             },
             ..Default::default()

@@ -520,7 +520,9 @@ async fn registration_follows_the_admins_policy() {
         "PUT",
         "/node/profile",
         admin,
-        Body::Json(json!({"initiative_name": "X", "location": {"name": "Nowhere", "latitude": 123.0, "longitude": 0.0}})),
+        Body::Json(
+            json!({"initiative_name": "X", "location": {"name": "Nowhere", "latitude": 123.0, "longitude": 0.0}}),
+        ),
         422,
         "validation",
     );
@@ -688,7 +690,11 @@ fn parse_map(text: &str) -> Vec<(String, String, Vec<f64>)> {
                     .unwrap_or_default()
                     .to_owned()
             };
-            (property("kind"), property("name"), coordinates.as_slice().to_vec())
+            (
+                property("kind"),
+                property("name"),
+                coordinates.as_slice().to_vec(),
+            )
         })
         .collect()
 }
@@ -696,7 +702,14 @@ fn parse_map(text: &str) -> Vec<(String, String, Vec<f64>)> {
 #[tokio::test]
 async fn the_node_profile_is_checked_published_and_put_on_the_map() {
     let node = TestNode::start().await;
-    let out = node.admin(&["admin", "create-user", "root", "--password", "long enough", "--admin"]);
+    let out = node.admin(&[
+        "admin",
+        "create-user",
+        "root",
+        "--password",
+        "long enough",
+        "--admin",
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let http = client();
     let admin = node.token("root", "long enough").await;
@@ -730,14 +743,35 @@ async fn the_node_profile_is_checked_published_and_put_on_the_map() {
     assert_eq!(denied.status(), 403);
 
     let hostile = [
-        (json!({"initiative_name": "X", "location": {"name": "N", "latitude": 95.0, "longitude": 0.0}}), "latitude"),
-        (json!({"initiative_name": "X", "location": {"name": "N", "latitude": 0.0, "longitude": 181.0}}), "longitude"),
-        (json!({"initiative_name": "X", "location": {"name": "N", "latitude": 10.0}}), "latitude"),
-        (json!({"initiative_name": "X", "website": "javascript:alert(1)"}), "website"),
-        (json!({"initiative_name": "X", "website": "not a link"}), "website"),
+        (
+            json!({"initiative_name": "X", "location": {"name": "N", "latitude": 95.0, "longitude": 0.0}}),
+            "latitude",
+        ),
+        (
+            json!({"initiative_name": "X", "location": {"name": "N", "latitude": 0.0, "longitude": 181.0}}),
+            "longitude",
+        ),
+        (
+            json!({"initiative_name": "X", "location": {"name": "N", "latitude": 10.0}}),
+            "latitude",
+        ),
+        (
+            json!({"initiative_name": "X", "website": "javascript:alert(1)"}),
+            "website",
+        ),
+        (
+            json!({"initiative_name": "X", "website": "not a link"}),
+            "website",
+        ),
         (json!({"initiative_name": "\u{7}  "}), "initiative_name"),
-        (json!({"initiative_name": "X", "topics": (0..30).map(|i| format!("t{i}")).collect::<Vec<_>>()}), "topics"),
-        (json!({"initiative_name": "X", "location": {"name": "N", "latitude": "north", "longitude": 0.0}}), "latitude"),
+        (
+            json!({"initiative_name": "X", "topics": (0..30).map(|i| format!("t{i}")).collect::<Vec<_>>()}),
+            "topics",
+        ),
+        (
+            json!({"initiative_name": "X", "location": {"name": "N", "latitude": "north", "longitude": 0.0}}),
+            "latitude",
+        ),
     ];
     for (body, field) in hostile {
         let response = http
@@ -797,7 +831,11 @@ async fn the_node_profile_is_checked_published_and_put_on_the_map() {
     assert_eq!(
         features,
         vec![
-            ("initiative".into(), "Riverside Health Circle".into(), vec![-0.1, 51.5]),
+            (
+                "initiative".into(),
+                "Riverside Health Circle".into(),
+                vec![-0.1, 51.5]
+            ),
             ("group".into(), "Saturday walkers".into(), vec![-0.12, 51.51]),
         ]
     );
@@ -812,6 +850,9 @@ async fn the_node_profile_is_checked_published_and_put_on_the_map() {
         "/api/v1/admin/directory",
         "/api/v1/admin/directory/{host}/hidden",
     ] {
-        assert!(openapi["paths"][path].is_object(), "{path} is in the OpenAPI document");
+        assert!(
+            openapi["paths"][path].is_object(),
+            "{path} is in the OpenAPI document"
+        );
     }
 }

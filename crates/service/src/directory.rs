@@ -156,7 +156,11 @@ pub async fn record_profile(
 
 /// A node answered, but publishes no initiative profile (not a Health
 /// Commons node, or an old one): remembered as fetched, never shown.
-pub async fn record_no_profile(db: &impl ConnectionTrait, host: &str, software: Option<&str>) -> ServiceResult<()> {
+pub async fn record_no_profile(
+    db: &impl ConnectionTrait,
+    host: &str,
+    software: Option<&str>,
+) -> ServiceResult<()> {
     queries::directory::record_profile(
         db,
         host,
@@ -212,7 +216,8 @@ pub async fn published_peers(db: &impl ConnectionTrait) -> ServiceResult<Vec<Str
 
 /// Hide a node from the map and the published list, or show it again.
 pub async fn set_hidden(db: &impl ConnectionTrait, host: &str, hidden: bool) -> ServiceResult<()> {
-    let host = parse_host(host).ok_or_else(|| ServiceError::validation("give a node's host, e.g. health.example"))?;
+    let host = parse_host(host)
+        .ok_or_else(|| ServiceError::validation("give a node's host, e.g. health.example"))?;
     if queries::directory::set_hidden(db, &host, hidden).await? {
         Ok(())
     } else {
@@ -273,10 +278,22 @@ mod tests {
         let now = Utc::now();
         assert!(is_due(&node(0, None, None), &policy, now), "never fetched");
         assert!(!is_due(&node(0, Some(60), Some(60)), &policy, now), "fresh");
-        assert!(is_due(&node(0, Some(7 * 60), Some(7 * 60)), &policy, now), "stale");
+        assert!(
+            is_due(&node(0, Some(7 * 60), Some(7 * 60)), &policy, now),
+            "stale"
+        );
         assert!(!is_due(&node(1, None, Some(1)), &policy, now), "just failed");
-        assert!(is_due(&node(1, None, Some(6)), &policy, now), "past the first backoff");
-        assert!(!is_due(&node(3, None, Some(6)), &policy, now), "third failure waits 20 minutes");
-        assert!(is_due(&node(30, None, Some(6 * 60 + 1)), &policy, now), "never longer than the refresh");
+        assert!(
+            is_due(&node(1, None, Some(6)), &policy, now),
+            "past the first backoff"
+        );
+        assert!(
+            !is_due(&node(3, None, Some(6)), &policy, now),
+            "third failure waits 20 minutes"
+        );
+        assert!(
+            is_due(&node(30, None, Some(6 * 60 + 1)), &policy, now),
+            "never longer than the refresh"
+        );
     }
 }

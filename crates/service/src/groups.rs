@@ -99,8 +99,8 @@ fn merged_settings(
         row.rules_html = Some(text::markdown_to_html(rules)).filter(|r| !r.is_empty());
     }
     if let Some(topics) = &changes.topics {
-        row.topics =
-            serde_json::to_string(&clean_topics(topics)?).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        row.topics = serde_json::to_string(&clean_topics(topics)?)
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
     }
     if let Some(place) = &changes.place {
         let place = place.clone().checked()?;

@@ -77,7 +77,9 @@ async fn initiatives(db: &impl ConnectionTrait, ctx: &NodeContext) -> ServiceRes
         });
     }
     for peer in directory::shown_initiatives(db).await? {
-        if let (Some(name), Some(latitude), Some(longitude)) = (peer.initiative_name, peer.latitude, peer.longitude) {
+        if let (Some(name), Some(latitude), Some(longitude)) =
+            (peer.initiative_name, peer.latitude, peer.longitude)
+        {
             out.push(MapFeature {
                 kind: FeatureKind::Initiative,
                 name,
@@ -100,7 +102,10 @@ async fn groups(db: &impl ConnectionTrait) -> ServiceResult<Vec<MapFeature>> {
         .filter_map(|(group, place)| {
             Some(MapFeature {
                 kind: FeatureKind::Group,
-                name: group.display_name.clone().unwrap_or_else(|| group.username.clone()),
+                name: group
+                    .display_name
+                    .clone()
+                    .unwrap_or_else(|| group.username.clone()),
                 url: group.url.clone().unwrap_or_else(|| group.ap_id.clone()),
                 host: group.host,
                 place_name: place.place_name,

@@ -109,7 +109,8 @@ fn checked_web_url(raw: &str) -> ServiceResult<Option<String>> {
     if raw.is_empty() {
         return Ok(None);
     }
-    let refused = || ServiceError::validation("website must be an http or https URL, like https://example.org");
+    let refused =
+        || ServiceError::validation("website must be an http or https URL, like https://example.org");
     if raw.len() > MAX_URL {
         return Err(refused());
     }

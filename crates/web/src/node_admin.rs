@@ -108,7 +108,9 @@ impl From<NodeProfileBody> for NodeProfile {
 /// The node's profile.
 #[utoipa::path(get, path = "/api/v1/node/profile", responses((status = 200, body = NodeProfileBody)))]
 async fn get_profile(State(state): State<AppState>) -> ApiResult<Json<NodeProfileBody>> {
-    Ok(Json(node::profile(state.db(), &state.context().node).await?.into()))
+    Ok(Json(
+        node::profile(state.db(), &state.context().node).await?.into(),
+    ))
 }
 
 /// Set the node's profile (admin); answers with the profile as stored.
@@ -354,7 +356,9 @@ async fn save_profile_form(
     auth::check_csrf(&jar, &form.csrf)?;
     admin(&session)?;
     let saved = match form.to_profile() {
-        Ok(profile) => node::set_profile(state.db(), profile).await.map_err(ApiError::from),
+        Ok(profile) => node::set_profile(state.db(), profile)
+            .await
+            .map_err(ApiError::from),
         Err(err) => Err(err),
     };
     match saved {

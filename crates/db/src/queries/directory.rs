@@ -12,7 +12,9 @@ use sea_orm::{
 use std::collections::BTreeSet;
 
 pub async fn get(db: &impl ConnectionTrait, host: &str) -> DbResult<Option<directory_node::Model>> {
-    Ok(directory_node::Entity::find_by_id(host.to_owned()).one(db).await?)
+    Ok(directory_node::Entity::find_by_id(host.to_owned())
+        .one(db)
+        .await?)
 }
 
 /// Every node in the directory, nearest first.

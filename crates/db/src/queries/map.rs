@@ -5,8 +5,8 @@ use crate::{
     entities::{actor, garden_item, group_settings},
     queries::garden::PUBLISHED,
 };
-use std::collections::HashMap;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use std::collections::HashMap;
 
 /// Working groups, here and on other nodes, whose settings give coordinates.
 pub async fn groups_with_places(
