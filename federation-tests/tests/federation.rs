@@ -2534,6 +2534,32 @@ async fn an_event_takes_rsvps_from_two_other_nodes_within_its_capacity() {
     assert_eq!(on_beta["timezone"], "Europe/London");
     assert_eq!(on_beta["place"]["latitude"], 51.45);
     assert_eq!(on_beta["group"], format!("@walkers@{}", alpha.domain));
+    // It has a place, so it is on beta's map too, a valid GeoJSON point.
+    let map: geojson::FeatureCollection = client()
+        .get(format!("{}/api/v1/map.geojson", beta.base))
+        .send()
+        .await
+        .expect("map")
+        .text()
+        .await
+        .expect("text")
+        .parse::<geojson::GeoJson>()
+        .expect("valid GeoJSON")
+        .try_into()
+        .expect("a feature collection");
+    let on_map = map
+        .features
+        .iter()
+        .find(|f| f.property("kind").and_then(Value::as_str) == Some("event"))
+        .expect("the event on the map");
+    assert_eq!(
+        on_map.property("name").and_then(Value::as_str),
+        Some("Walk leader training")
+    );
+    assert_eq!(
+        serde_json::to_value(&on_map.geometry).expect("geometry"),
+        json!({"type": "Point", "coordinates": [-2.58, 51.45]})
+    );
     let rsvp = |node: &Node, token: &str, event: &Value| {
         let path = format!("/api/v1/events/{}/participation", event["id"]);
         let (node, token) = (node.base.clone(), token.to_owned());
@@ -2973,4 +2999,179 @@ async fn an_agenda_question_takes_one_vote_each_from_another_node_and_from_masto
         vec![question.as_str(), second["ap_id"].as_str().unwrap_or_default()]
     );
     assert_eq!(agenda[0]["ranked"][2]["name"], "Both");
+}
+
+/// The initiatives on `node`'s map.geojson, read with the `geojson` crate,
+/// as (name, [lon, lat]).
+async fn initiatives_on_map(node: &Node) -> Vec<(String, Vec<f64>)> {
+    let response = client()
+        .get(format!("{}/api/v1/map.geojson", node.base))
+        .send()
+        .await
+        .expect("map.geojson");
+    assert_eq!(response.headers()["content-type"], "application/geo+json");
+    let text = response.text().await.expect("text");
+    let geojson::GeoJson::FeatureCollection(collection) = text.parse().expect("valid GeoJSON") else {
+        panic!("not a FeatureCollection: {text}");
+    };
+    let mut found: Vec<(String, Vec<f64>)> = collection
+        .features
+        .iter()
+        .filter(|f| f.property("kind").and_then(Value::as_str) == Some("initiative"))
+        .filter_map(|f| {
+            let name = f.property("name")?.as_str()?.to_owned();
+            match &f.geometry.as_ref()?.value {
+                geojson::GeometryValue::Point { coordinates } => {
+                    Some((name, coordinates.as_slice().to_vec()))
+                }
+                _ => None,
+            }
+        })
+        .collect();
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found
+}
+
+#[tokio::test]
+async fn three_nodes_that_know_one_neighbour_each_map_all_three_initiatives() {
+    // Crawl every second and refetch after two, so the test sees in seconds
+    // what takes hours in production.
+    let fast = [
+        ("HEALTHCOMMONS_DIRECTORY_CRAWL_INTERVAL_SECS", "1"),
+        ("HEALTHCOMMONS_DIRECTORY_REFRESH_SECS", "2"),
+    ];
+    let (alpha, beta, gamma) = tokio::join!(
+        Node::start(NODE, "alpha.test", &fast),
+        Node::start(NODE, "beta.test", &fast),
+        Node::start(NODE, "gamma.test", &fast)
+    );
+    let profiles = [
+        (&alpha, "Alpha Walkers", 51.5, -0.1),
+        (&beta, "Beta Carers", 48.85, 2.35),
+        (&gamma, "Gamma Gardens", 52.52, 13.4),
+    ];
+    let mut admins = Vec::new();
+    for (node, name, latitude, longitude) in profiles {
+        let admin = admin_token(node).await;
+        let response = client()
+            .put(format!("{}/api/v1/node/profile", node.base))
+            .bearer_auth(&admin)
+            .json(
+                &json!({"initiative_name": name, "description": "Health, together.",
+                          "location": {"name": name, "latitude": latitude, "longitude": longitude}}),
+            )
+            .send()
+            .await
+            .expect("profile");
+        assert_eq!(response.status(), 200);
+        admins.push(admin);
+    }
+
+    // Beta knows alpha only: Bea joins a working group there.
+    let ana = alpha.user("ana").await;
+    let walkers = create_group(&alpha, &ana, "walkers").await;
+    let bea = beta.user("bea").await;
+    follow(&beta, &bea, &walkers).await;
+    wait_for_membership(&beta, &bea, &walkers).await;
+    // Gamma knows beta only: Gil joins a working group there.
+    let carers = create_group(&beta, &bea, "carers").await;
+    let gil = gamma.user("gil").await;
+    follow(&gamma, &gil, &carers).await;
+    wait_for_membership(&gamma, &gil, &carers).await;
+
+    let everyone = vec![
+        ("Alpha Walkers".to_owned(), vec![-0.1, 51.5]),
+        ("Beta Carers".to_owned(), vec![2.35, 48.85]),
+        ("Gamma Gardens".to_owned(), vec![13.4, 52.52]),
+    ];
+    for node in [&alpha, &beta, &gamma] {
+        wait_for(
+            &format!("all three initiatives on {}'s map", node.name),
+            PATIENCE,
+            || async { (initiatives_on_map(node).await == everyone).then_some(()) },
+        )
+        .await;
+        let page = client()
+            .get(format!("{}/map", node.base))
+            .send()
+            .await
+            .expect("map page")
+            .text()
+            .await
+            .expect("html");
+        let list = page
+            .split("id=\"map-initiatives\"")
+            .nth(1)
+            .expect("the list of initiatives");
+        for (name, _) in &everyone {
+            assert!(
+                list.contains(name.as_str()),
+                "{name} is listed on {}'s map page",
+                node.name
+            );
+        }
+    }
+    // Alpha learned of gamma only through beta's list.
+    let directory: Value = client()
+        .get(format!("{}/api/v1/admin/directory", alpha.base))
+        .bearer_auth(&admins[0])
+        .send()
+        .await
+        .expect("directory")
+        .json()
+        .await
+        .expect("json");
+    let gamma_entry = directory
+        .as_array()
+        .expect("entries")
+        .iter()
+        .find(|e| e["host"] == gamma.domain)
+        .expect("gamma is in alpha's directory");
+    assert_eq!(gamma_entry["hops"], 2);
+    assert_eq!(gamma_entry["learned_from"], beta.domain);
+
+    // Hidden on alpha: gone from alpha's map and from the peers beta reads
+    // from alpha; still on the others' maps.
+    let hidden = client()
+        .put(format!(
+            "{}/api/v1/admin/directory/{}/hidden",
+            alpha.base, beta.domain
+        ))
+        .bearer_auth(&admins[0])
+        .send()
+        .await
+        .expect("hide");
+    assert_eq!(hidden.status(), 204);
+    let names: Vec<String> = initiatives_on_map(&alpha)
+        .await
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(names, ["Alpha Walkers", "Gamma Gardens"]);
+    let published: Value = client()
+        .get(format!("{}/api/v1/directory/peers", alpha.base))
+        .send()
+        .await
+        .expect("peers")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(published, json!([]), "alpha met only beta, and hid it");
+    assert_eq!(initiatives_on_map(&gamma).await, everyone);
+
+    // Blocked on gamma: beta's initiative leaves gamma's map at once.
+    let blocked = client()
+        .post(format!("{}/api/v1/admin/blocks", gamma.base))
+        .bearer_auth(&admins[2])
+        .json(&json!({"host": beta.domain}))
+        .send()
+        .await
+        .expect("block");
+    assert_eq!(blocked.status(), 204);
+    let names: Vec<String> = initiatives_on_map(&gamma)
+        .await
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(names, ["Alpha Walkers", "Gamma Gardens"]);
 }

@@ -8,6 +8,7 @@ mod m20261125_000001_create_garden;
 mod m20261126_000001_discuss_garden;
 mod m20261127_000001_create_events;
 mod m20261127_000002_create_agenda;
+mod m20261128_000001_directory;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_discuss_garden::Migration),
             Box::new(m20261127_000001_create_events::Migration),
             Box::new(m20261127_000002_create_agenda::Migration),
+            Box::new(m20261128_000001_directory::Migration),
         ]
     }
 }

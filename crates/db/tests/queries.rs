@@ -266,3 +266,145 @@ async fn peers_become_unreachable_and_recover_when_seen() {
         assert!(!queries::peers::is_blocked(&db, "down.test").await.expect("q"));
     }
 }
+
+#[tokio::test]
+async fn the_directory_learns_hosts_keeps_the_nearest_route_and_records_fetches() {
+    use healthcommons_db::{entities::group_settings, queries::directory};
+    for backend in testing::backends() {
+        let db = testing::fresh(backend).await.expect(backend);
+        queries::actors::insert(&db, actor_row("https://a.test/u/ana", "ana", "a.test", true))
+            .await
+            .expect("local");
+        queries::actors::insert(&db, actor_row("https://b.test/u/bo", "bo", "b.test", false))
+            .await
+            .expect("remote");
+        let mut group = actor_row("https://c.test/g/walkers", "walkers", "c.test", false);
+        group.kind = Set(queries::actors::GROUP.into());
+        group.display_name = Set(Some("Walkers".into()));
+        let group = queries::actors::insert(&db, group).await.expect("group");
+        queries::peers::record_seen(&db, "d.test").await.expect("seen");
+        queries::peers::set_blocked(&db, "e.test", true)
+            .await
+            .expect("block");
+
+        let met: Vec<String> = directory::hosts_met(&db)
+            .await
+            .expect("met")
+            .into_iter()
+            .collect();
+        assert_eq!(met, ["b.test", "c.test", "d.test"], "{backend}");
+        let blocked: Vec<String> = directory::blocked_hosts(&db)
+            .await
+            .expect("blocked")
+            .into_iter()
+            .collect();
+        assert_eq!(blocked, ["e.test"], "{backend}");
+
+        assert!(
+            directory::learn(&db, "b.test", 1, None).await.expect("learn"),
+            "{backend}"
+        );
+        assert!(
+            !directory::learn(&db, "b.test", 1, None).await.expect("again"),
+            "{backend}"
+        );
+        assert!(
+            directory::learn(&db, "f.test", 3, Some("x.test"))
+                .await
+                .expect("far")
+        );
+        directory::learn(&db, "f.test", 2, Some("b.test"))
+            .await
+            .expect("nearer");
+        directory::learn(&db, "f.test", 3, Some("y.test"))
+            .await
+            .expect("further");
+        let far = directory::get(&db, "f.test").await.expect("get").expect("row");
+        assert_eq!(
+            (far.hops, far.learned_from.as_deref()),
+            (2, Some("b.test")),
+            "{backend}"
+        );
+        let order: Vec<String> = directory::all(&db)
+            .await
+            .expect("all")
+            .into_iter()
+            .map(|n| n.host)
+            .collect();
+        assert_eq!(order, ["b.test", "f.test"], "{backend}: nearest first");
+
+        let profile = directory::FetchedProfile {
+            initiative_name: Some("Bee Circle".into()),
+            latitude: Some(48.85),
+            longitude: Some(2.35),
+            topics: r#"["walking"]"#.into(),
+            ..Default::default()
+        };
+        directory::record_profile(&db, "b.test", profile)
+            .await
+            .expect("profile");
+        directory::record_failure(&db, "b.test", "HTTP 502")
+            .await
+            .expect("failure");
+        let b = directory::get(&db, "b.test").await.expect("get").expect("row");
+        assert_eq!(
+            b.initiative_name.as_deref(),
+            Some("Bee Circle"),
+            "{backend}: a failure keeps the profile"
+        );
+        assert_eq!(
+            (b.failures, b.last_error.as_deref()),
+            (1, Some("HTTP 502")),
+            "{backend}"
+        );
+        assert!(
+            b.fetched_at.is_some() && b.attempted_at >= b.fetched_at,
+            "{backend}"
+        );
+
+        assert!(
+            !directory::set_hidden(&db, "unknown.test", true)
+                .await
+                .expect("unknown")
+        );
+        assert!(directory::set_hidden(&db, "b.test", true).await.expect("hide"));
+        assert!(
+            directory::get(&db, "b.test")
+                .await
+                .expect("get")
+                .expect("row")
+                .hidden
+        );
+
+        queries::groups::save_settings(
+            &db,
+            group_settings::Model {
+                actor_id: group.id,
+                posting_policy: "open".into(),
+                visibility: "public".into(),
+                announce_replies: true,
+                list_followers: false,
+                rules_html: None,
+                topics: "[]".into(),
+                place_name: Some("The park".into()),
+                place_address: None,
+                latitude: Some(52.5),
+                longitude: Some(13.4),
+                icon_url: None,
+                moderators_url: None,
+            },
+        )
+        .await
+        .expect("settings");
+        let placed = queries::map::groups_with_places(&db).await.expect("groups");
+        assert_eq!(placed.len(), 1, "{backend}");
+        assert_eq!(
+            (placed[0].0.username.as_str(), placed[0].1.latitude),
+            ("walkers", Some(52.5))
+        );
+        let stories = queries::map::garden_items_with_places(&db, "story")
+            .await
+            .expect("stories");
+        assert!(stories.is_empty(), "{backend}");
+    }
+}

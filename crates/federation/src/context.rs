@@ -34,6 +34,10 @@ pub struct FederationSettings {
     pub max_inbox_body: usize,
     /// How long a delivery worker owns a claimed row.
     pub claim_lease: Duration,
+    /// Time between two rounds of the directory crawler.
+    pub directory_interval: Duration,
+    /// How far and how often the directory crawler reaches.
+    pub directory_policy: healthcommons_service::directory::CrawlPolicy,
 }
 
 impl Default for FederationSettings {
@@ -50,6 +54,8 @@ impl Default for FederationSettings {
             signature_window: Duration::from_secs(3600),
             max_inbox_body: 256 * 1024,
             claim_lease: Duration::from_secs(120),
+            directory_interval: Duration::from_secs(5 * 60),
+            directory_policy: Default::default(),
         }
     }
 }

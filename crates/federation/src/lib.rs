@@ -12,6 +12,7 @@ pub mod backfill;
 pub mod collections;
 pub mod context;
 pub mod delivery;
+pub mod directory;
 pub mod discovery;
 pub mod error;
 mod event_delivery;

@@ -282,46 +282,8 @@ pub async fn learn_software(data: &RequestData, actor_id: &Url) {
 }
 
 async fn nodeinfo_software(data: &RequestData, actor_id: &Url) -> Option<String> {
-    let base = format!("{}://{}", actor_id.scheme(), host_of(actor_id));
-    let get_json = |url: String| async move {
-        let response = data
-            .client
-            .get(&url)
-            .header("accept", "application/json")
-            .timeout(std::time::Duration::from_secs(10))
-            .send()
-            .await
-            .ok()?;
-        if !response.status().is_success() {
-            return None;
-        }
-        let bytes = response.bytes().await.ok()?;
-        if bytes.len() > 256 * 1024 {
-            return None;
-        }
-        serde_json::from_slice::<Value>(&bytes).ok()
-    };
-    let links = get_json(format!("{base}/.well-known/nodeinfo")).await?;
-    let href = links
-        .get("links")?
-        .as_array()?
-        .iter()
-        .filter(|l| {
-            l.get("rel")
-                .and_then(Value::as_str)
-                .is_some_and(|r| r.contains("nodeinfo.diaspora.software/ns/schema/2"))
-        })
-        .filter_map(|l| l.get("href").and_then(Value::as_str))
-        .next_back()?
-        .to_owned();
-    // The document must live on the same host as the actor.
-    let href_url = Url::parse(&href).ok()?;
-    if host_of(&href_url) != host_of(actor_id) {
-        return None;
-    }
-    let info = get_json(href).await?;
-    info.get("software")?
-        .get("name")?
-        .as_str()
-        .map(|s| s.to_ascii_lowercase())
+    let info = crate::discovery::fetch_nodeinfo(&data.client, actor_id.scheme(), &host_of(actor_id))
+        .await
+        .ok()?;
+    crate::discovery::software_name(&info)
 }

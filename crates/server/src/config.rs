@@ -1,6 +1,7 @@
 //! Configuration in layers: built-in defaults, then `healthcommons.toml`
 //! (if present), then `HEALTHCOMMONS_*` environment variables, one per key.
 
+use healthcommons_service::directory::CrawlPolicy;
 use serde::{Deserialize, Serialize};
 use std::{collections::HashMap, net::IpAddr, path::PathBuf, time::Duration};
 
@@ -35,6 +36,15 @@ pub struct Config {
     pub map_tiles: String,
     /// The credit the tile provider asks for, shown on every map.
     pub map_attribution: String,
+    /// Seconds between two rounds of the directory crawler; a failing node
+    /// is retried after one round, then after twice as long, and so on.
+    pub directory_crawl_interval_secs: u64,
+    /// How long a fetched profile (and peer list) is kept before it is
+    /// fetched again, in seconds.
+    pub directory_refresh_secs: u64,
+    /// How many hops away the directory reaches: 1 is the nodes this node
+    /// dealt with, 2 their peers, and so on.
+    pub directory_max_hops: u32,
 }
 
 impl Default for Config {
@@ -54,6 +64,9 @@ impl Default for Config {
             delivery_concurrency: 32,
             map_tiles: "https://tile.openstreetmap.org/{z}/{x}/{y}.png".into(),
             map_attribution: "© OpenStreetMap contributors".into(),
+            directory_crawl_interval_secs: 300,
+            directory_refresh_secs: 6 * 3600,
+            directory_max_hops: 3,
         }
     }
 }
@@ -154,6 +167,15 @@ impl Config {
             retry_for: Duration::from_secs(self.delivery_retry_hours * 3600),
             claim_lease: Duration::from_secs(self.delivery_claim_lease_secs.max(1)),
             delivery_concurrency: self.delivery_concurrency.max(1),
+            directory_interval: Duration::from_secs(self.directory_crawl_interval_secs.max(1)),
+            directory_policy: CrawlPolicy {
+                max_hops: self.directory_max_hops.clamp(1, 10) as i32,
+                refresh: chrono::Duration::seconds(self.directory_refresh_secs.clamp(1, 365 * 86_400) as i64),
+                retry_base: chrono::Duration::seconds(
+                    self.directory_crawl_interval_secs.clamp(1, 86_400) as i64
+                ),
+                ..Default::default()
+            },
             ..Default::default()
         })
     }

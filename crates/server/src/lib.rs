@@ -282,6 +282,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         let _alive = AliveGuard::new(&delivery_workers.delivery_alive);
         delivery::run(delivery_context).await;
     });
+    tokio::spawn(healthcommons_federation::directory::run(context.clone()));
     let inbox_workers = workers.clone();
     let inbox_config = node.federation.clone();
     tokio::spawn(async move {

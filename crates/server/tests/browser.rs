@@ -804,3 +804,78 @@ async fn a_member_plants_previews_revises_compares_reverts_forks_adopts_and_find
         })
         .await;
 }
+
+#[tokio::test]
+async fn an_admin_sets_the_node_profile_and_the_map_shows_it_with_its_list() {
+    let Some((chromium, chromedriver)) = browser_paths() else {
+        eprintln!("NOTICE: no Chromium/ChromeDriver here; browser test not run (CI installs them)");
+        return;
+    };
+    let node = TestNode::start().await;
+    let site = format!("http://{}", node.domain);
+    let out = node.admin(&[
+        "admin",
+        "create-user",
+        "root",
+        "--password",
+        "long enough",
+        "--admin",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let token = node.token("root", "long enough").await;
+    let group = client()
+        .post(format!("{}/api/v1/groups", node.base))
+        .bearer_auth(&token)
+        .json(&json!({"name": "walkers", "display_name": "Saturday walkers",
+                      "place": {"name": "The park", "latitude": 53.81, "longitude": -1.55}}))
+        .send()
+        .await
+        .expect("group");
+    assert_eq!(group.status(), 201);
+
+    let browser = Browser::start(&chromium, &chromedriver).await;
+    browser.sign_in(&site, "root", "long enough").await;
+    browser.click("#nav-node").await;
+    browser.wait_text("#profile-form", |_| true).await;
+    browser.clear("#profile-name").await;
+    browser.type_into("#profile-name", "Leeds Health Circle").await;
+    browser.type_into("#profile-place", "Leeds").await;
+    browser.type_into("#profile-latitude", "95").await;
+    browser.type_into("#profile-longitude", "-1.55").await;
+    browser
+        .type_into("#profile-website", "https://leeds.example")
+        .await;
+    browser.click("#profile-save").await;
+    browser
+        .wait_text("#profile-error", |t| t.contains("latitude"))
+        .await;
+    // The form comes back with what was typed, to be corrected.
+    browser.clear("#profile-latitude").await;
+    browser.type_into("#profile-latitude", "53.8").await;
+    browser.click("#profile-save").await;
+    browser.wait_text("#profile-saved", |t| !t.is_empty()).await;
+
+    browser.click("#nav-map").await;
+    browser
+        .wait_text("#map-initiatives", |t| {
+            t.contains("Leeds Health Circle") && t.contains("Leeds")
+        })
+        .await;
+    browser
+        .wait_text("#map-groups", |t| t.contains("Saturday walkers"))
+        .await;
+    browser
+        .wait_text("#map-stories", |t| t.contains("None with a place yet"))
+        .await;
+    browser
+        .until("both markers on the map", || async {
+            browser.count("#directory-map .hc-marker").await == 2
+        })
+        .await;
+    assert_eq!(
+        browser
+            .count("#directory-map .hc-marker[aria-label*='Leeds Health Circle']")
+            .await,
+        1
+    );
+}

@@ -503,13 +503,13 @@ async fn registration_follows_the_admins_policy() {
 
     let profile: Case = (
         "PUT",
-        "/admin/profile",
+        "/node/profile",
         admin,
         Body::Json(json!({
             "initiative_name": "Riverside Health Circle", "description": "Walking groups and peer support",
             "location": {"name": "Riverside", "latitude": 51.5, "longitude": -0.1}
         })),
-        204,
+        200,
         "",
     );
     expect(&http, &api(profile.1), profile).await;
@@ -518,9 +518,11 @@ async fn registration_follows_the_admins_policy() {
     assert_eq!(instance["location"]["latitude"], 51.5);
     let bad: Case = (
         "PUT",
-        "/admin/profile",
+        "/node/profile",
         admin,
-        Body::Json(json!({"initiative_name": "X", "location": {"name": "Nowhere", "latitude": 123.0}})),
+        Body::Json(
+            json!({"initiative_name": "X", "location": {"name": "Nowhere", "latitude": 123.0, "longitude": 0.0}}),
+        ),
         422,
         "validation",
     );
@@ -664,4 +666,193 @@ async fn readiness_and_metrics_are_served() {
             .status(),
         404
     );
+}
+
+/// Every feature of a map.geojson document, read with the `geojson` crate:
+/// (kind, name, [lon, lat]).
+fn parse_map(text: &str) -> Vec<(String, String, Vec<f64>)> {
+    let parsed: geojson::GeoJson = text.parse().expect("valid GeoJSON");
+    let geojson::GeoJson::FeatureCollection(collection) = parsed else {
+        panic!("not a FeatureCollection: {text}");
+    };
+    collection
+        .features
+        .iter()
+        .map(|feature| {
+            let geometry = feature.geometry.as_ref().expect("a geometry");
+            let geojson::GeometryValue::Point { coordinates } = &geometry.value else {
+                panic!("not a point: {text}");
+            };
+            let property = |key: &str| {
+                feature
+                    .property(key)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            (
+                property("kind"),
+                property("name"),
+                coordinates.as_slice().to_vec(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_node_profile_is_checked_published_and_put_on_the_map() {
+    let node = TestNode::start().await;
+    let out = node.admin(&[
+        "admin",
+        "create-user",
+        "root",
+        "--password",
+        "long enough",
+        "--admin",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let http = client();
+    let admin = node.token("root", "long enough").await;
+    let api = |path: &str| format!("{}/api/v1{path}", node.base);
+    let member = {
+        let created = http
+            .post(api("/accounts"))
+            .json(&json!({"username": "mia", "password": "long enough"}))
+            .send()
+            .await
+            .expect("register");
+        assert_eq!(created.status(), 201);
+        node.token("mia", "long enough").await
+    };
+
+    let good = json!({
+        "initiative_name": "Riverside\u{202e} Health Circle",
+        "description": "Walking groups and peer support",
+        "location": {"name": "Riverside", "address": "1 River Lane", "latitude": 51.5, "longitude": -0.1},
+        "topics": ["#Walking", "walking", "peer_support"],
+        "website": "https://riverside.example/",
+        "contact": "hello@riverside.example"
+    });
+    let denied = http
+        .put(api("/node/profile"))
+        .bearer_auth(&member)
+        .json(&good)
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(denied.status(), 403);
+
+    let hostile = [
+        (
+            json!({"initiative_name": "X", "location": {"name": "N", "latitude": 95.0, "longitude": 0.0}}),
+            "latitude",
+        ),
+        (
+            json!({"initiative_name": "X", "location": {"name": "N", "latitude": 0.0, "longitude": 181.0}}),
+            "longitude",
+        ),
+        (
+            json!({"initiative_name": "X", "location": {"name": "N", "latitude": 10.0}}),
+            "latitude",
+        ),
+        (
+            json!({"initiative_name": "X", "website": "javascript:alert(1)"}),
+            "website",
+        ),
+        (
+            json!({"initiative_name": "X", "website": "not a link"}),
+            "website",
+        ),
+        (json!({"initiative_name": "\u{7}  "}), "initiative_name"),
+        (
+            json!({"initiative_name": "X", "topics": (0..30).map(|i| format!("t{i}")).collect::<Vec<_>>()}),
+            "topics",
+        ),
+        (
+            json!({"initiative_name": "X", "location": {"name": "N", "latitude": "north", "longitude": 0.0}}),
+            "latitude",
+        ),
+    ];
+    for (body, field) in hostile {
+        let response = http
+            .put(api("/node/profile"))
+            .bearer_auth(&admin)
+            .json(&body)
+            .send()
+            .await
+            .expect("put");
+        assert_eq!(response.status(), 422, "{body}");
+        let error: Value = response.json().await.expect("json");
+        assert_eq!(error["error"], "validation", "{body}");
+        assert!(
+            error["message"].as_str().is_some_and(|m| m.contains(field)),
+            "{body}: {error}"
+        );
+    }
+
+    let saved: Value = http
+        .put(api("/node/profile"))
+        .bearer_auth(&admin)
+        .json(&good)
+        .send()
+        .await
+        .expect("put")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(saved["initiative_name"], "Riverside Health Circle");
+    assert_eq!(saved["topics"], json!(["walking", "peer_support"]));
+    assert_eq!(get_json(&http, api("/node/profile")).await, saved);
+
+    let info: Value = get_json(&http, format!("{}/nodeinfo/2.1", node.base)).await;
+    let initiative = &info["metadata"]["initiative"];
+    assert_eq!(initiative["name"], "Riverside Health Circle");
+    assert_eq!(initiative["location"]["latitude"], 51.5);
+    assert_eq!(initiative["website"], "https://riverside.example/");
+    assert_eq!(
+        info["metadata"]["directoryPeers"],
+        format!("https://{}/api/v1/directory/peers", node.domain)
+    );
+
+    let group = http
+        .post(api("/groups"))
+        .bearer_auth(&member)
+        .json(&json!({"name": "walkers", "display_name": "Saturday walkers",
+                      "place": {"name": "The park", "latitude": 51.51, "longitude": -0.12}}))
+        .send()
+        .await
+        .expect("group");
+    assert_eq!(group.status(), 201);
+
+    let response = http.get(api("/map.geojson")).send().await.expect("geojson");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/geo+json");
+    let features = parse_map(&response.text().await.expect("text"));
+    assert_eq!(
+        features,
+        vec![
+            (
+                "initiative".into(),
+                "Riverside Health Circle".into(),
+                vec![-0.1, 51.5]
+            ),
+            ("group".into(), "Saturday walkers".into(), vec![-0.12, 51.51]),
+        ]
+    );
+    let peers: Value = get_json(&http, api("/directory/peers")).await;
+    assert_eq!(peers, json!([]));
+
+    let openapi: Value = get_json(&http, format!("{}/api/openapi.json", node.base)).await;
+    for path in [
+        "/api/v1/node/profile",
+        "/api/v1/map.geojson",
+        "/api/v1/directory/peers",
+        "/api/v1/admin/directory",
+        "/api/v1/admin/directory/{host}/hidden",
+    ] {
+        assert!(
+            openapi["paths"][path].is_object(),
+            "{path} is in the OpenAPI document"
+        );
+    }
 }

@@ -99,22 +99,8 @@ fn merged_settings(
         row.rules_html = Some(text::markdown_to_html(rules)).filter(|r| !r.is_empty());
     }
     if let Some(topics) = &changes.topics {
-        let mut clean: Vec<String> = Vec::new();
-        for topic in topics {
-            let topic: String = topic
-                .trim_start_matches('#')
-                .chars()
-                .filter(|c| c.is_alphanumeric() || *c == '_')
-                .collect::<String>()
-                .to_lowercase();
-            if !topic.is_empty() && !clean.contains(&topic) {
-                clean.push(topic);
-            }
-        }
-        if clean.len() > MAX_TOPICS {
-            return Err(ServiceError::validation(format!("at most {MAX_TOPICS} topics")));
-        }
-        row.topics = serde_json::to_string(&clean).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        row.topics = serde_json::to_string(&clean_topics(topics)?)
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
     }
     if let Some(place) = &changes.place {
         let place = place.clone().checked()?;
@@ -136,6 +122,28 @@ fn merged_settings(
         }
     }
     Ok(row)
+}
+
+/// Topics as hashtags: without `#`, letters, digits and `_` only, lower
+/// case, each once, at most `MAX_TOPICS`.
+pub fn clean_topics(topics: &[String]) -> ServiceResult<Vec<String>> {
+    let mut clean: Vec<String> = Vec::new();
+    for topic in topics {
+        let topic: String = topic
+            .trim_start_matches('#')
+            .chars()
+            .filter(|c| c.is_alphanumeric() || *c == '_')
+            .take(50)
+            .collect::<String>()
+            .to_lowercase();
+        if !topic.is_empty() && !clean.contains(&topic) {
+            clean.push(topic);
+        }
+    }
+    if clean.len() > MAX_TOPICS {
+        return Err(ServiceError::validation(format!("at most {MAX_TOPICS} topics")));
+    }
+    Ok(clean)
 }
 
 /// The topics of a group's settings as a list.

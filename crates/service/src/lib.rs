@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod actors;
 pub mod agenda;
+pub mod directory;
 pub mod error;
 pub mod events;
 pub mod follows;
@@ -13,6 +14,7 @@ pub mod garden;
 pub mod garden_archive;
 pub mod groups;
 pub mod keys;
+pub mod map;
 pub mod node;
 pub mod posts;
 pub mod publish;

@@ -2,6 +2,7 @@
 //! registration policy and its instance actor.
 
 use crate::{ServiceError, ServiceResult, actors, keys, urls::NodeUrls};
+use healthcommons_core::text::plain_text;
 use healthcommons_db::{entities::actor, queries};
 use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
@@ -61,8 +62,63 @@ pub struct NodeProfile {
     pub initiative_name: String,
     pub description: String,
     pub location: Option<Place>,
+    /// Hashtags without `#`, as working groups have them.
+    #[serde(default)]
+    pub topics: Vec<String>,
     pub website: Option<String>,
+    /// An address, phone number or link, shown as plain text.
     pub contact: Option<String>,
+}
+
+const MAX_NAME: usize = 200;
+const MAX_DESCRIPTION: usize = 5000;
+const MAX_CONTACT: usize = 500;
+const MAX_URL: usize = 2048;
+
+impl NodeProfile {
+    /// The profile with its text made plain and everything else checked; the
+    /// same rules hold for this node's profile and for those fetched from
+    /// peers.
+    pub fn checked(self) -> ServiceResult<NodeProfile> {
+        let initiative_name = plain_text(&self.initiative_name, MAX_NAME);
+        if initiative_name.is_empty() {
+            return Err(ServiceError::validation("initiative_name must not be empty"));
+        }
+        Ok(NodeProfile {
+            initiative_name,
+            description: plain_text(&self.description, MAX_DESCRIPTION),
+            location: self.location.map(Place::checked).transpose()?,
+            topics: crate::groups::clean_topics(&self.topics)?,
+            website: self
+                .website
+                .as_deref()
+                .map(checked_web_url)
+                .transpose()?
+                .flatten(),
+            contact: self
+                .contact
+                .map(|c| plain_text(&c, MAX_CONTACT))
+                .filter(|c| !c.is_empty()),
+        })
+    }
+}
+
+/// An http(s) URL, or none for an empty field.
+fn checked_web_url(raw: &str) -> ServiceResult<Option<String>> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let refused =
+        || ServiceError::validation("website must be an http or https URL, like https://example.org");
+    if raw.len() > MAX_URL {
+        return Err(refused());
+    }
+    let url = url::Url::parse(raw).map_err(|_| refused())?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(refused());
+    }
+    Ok(Some(url.to_string()))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -92,10 +148,10 @@ impl Place {
             }
         }
         Ok(Place {
-            name: healthcommons_core::text::plain_text(&self.name, 200),
+            name: plain_text(&self.name, MAX_NAME),
             address: self
                 .address
-                .map(|a| healthcommons_core::text::plain_text(&a, 500))
+                .map(|a| plain_text(&a, 500))
                 .filter(|a| !a.is_empty()),
             ..self
         })
@@ -125,19 +181,12 @@ pub async fn profile(db: &impl ConnectionTrait, ctx: &NodeContext) -> ServiceRes
     Ok(profile)
 }
 
-pub async fn set_profile(db: &impl ConnectionTrait, profile: &NodeProfile) -> ServiceResult<()> {
-    let name = healthcommons_core::text::plain_text(&profile.initiative_name, 200);
-    if name.is_empty() {
-        return Err(ServiceError::validation("initiative_name must not be empty"));
-    }
-    let cleaned = NodeProfile {
-        initiative_name: name,
-        description: healthcommons_core::text::plain_text(&profile.description, 5000),
-        ..profile.clone()
-    };
+/// Check and store the profile; returns it as stored.
+pub async fn set_profile(db: &impl ConnectionTrait, profile: NodeProfile) -> ServiceResult<NodeProfile> {
+    let cleaned = profile.checked()?;
     let json = serde_json::to_string(&cleaned).map_err(|e| ServiceError::Internal(e.to_string()))?;
     queries::settings::set(db, PROFILE_KEY, &json).await?;
-    Ok(())
+    Ok(cleaned)
 }
 
 /// Every id in the database carries the domain the node first ran under; a

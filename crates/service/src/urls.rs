@@ -16,6 +16,19 @@ impl NodeUrls {
     pub fn base(&self) -> &str {
         &self.base
     }
+    /// The home page of another node, with the scheme this node federates over.
+    pub fn peer_home(&self, host: &str) -> String {
+        let scheme = self.base.split_once("://").map_or("https", |(scheme, _)| scheme);
+        format!("{scheme}://{host}/")
+    }
+    /// The page of a garden item (written here or learned from a peer) on this node.
+    pub fn garden_item_page(&self, id: i64) -> String {
+        format!("{}/garden/items/{id}", self.base)
+    }
+    /// The page of an event (organised here or learned from a peer) on this node.
+    pub fn event_page(&self, id: i64) -> String {
+        format!("{}/events/{id}", self.base)
+    }
     pub fn person(&self, name: &str) -> String {
         format!("{}/u/{name}", self.base)
     }

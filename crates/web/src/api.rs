@@ -19,7 +19,7 @@ use healthcommons_federation::{objects::actor::DbActor, publisher::OutboxPublish
 use healthcommons_service::{
     accounts::{self, Registration, RegistrationOutcome},
     follows, groups,
-    node::{self, NodeProfile, Place, RegistrationMode},
+    node::{self, RegistrationMode},
 };
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use utoipa::{OpenApi, ToSchema};
@@ -39,7 +39,6 @@ pub fn routes() -> Router<AppState> {
             post(create_follow).get(list_follows).delete(delete_follow),
         )
         .route("/api/v1/admin/registration", put(set_registration))
-        .route("/api/v1/admin/profile", put(set_profile))
         .route("/api/v1/admin/deliveries", get(delivery_queue))
         .route("/api/v1/admin/inbox", get(inbox_activities))
         .route("/api/v1/admin/accounts", get(list_accounts))
@@ -71,14 +70,14 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     info(title = "Health Commons API", description = "The JSON API of a Health Commons node."),
     paths(
         create_account, create_token, instance, create_group, get_group, list_requests, decide_request,
-        create_follow, list_follows, delete_follow, set_registration, set_profile, delivery_queue,
+        create_follow, list_follows, delete_follow, set_registration, delivery_queue,
         block_node, unblock_node, inbox_activities, list_accounts, approve_account,
         suspend_account, unsuspend_account
     ),
     components(schemas(
         ErrorBody, CreateAccount, CreatedAccount, TokenRequest, TokenResponse, Instance, Software, PlaceDto,
         CreateGroup, CreatedGroup, Group, FollowTarget, FollowView, FollowRequestView, Decision,
-        RegistrationSetting, ProfileUpdate, QueueRow, PeerView, DeliveryQueue, BlockRequest, InboxRow, AccountRow
+        RegistrationSetting, QueueRow, PeerView, DeliveryQueue, BlockRequest, InboxRow, AccountRow
     )),
     modifiers(&BearerAuth)
 )]
@@ -105,6 +104,8 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     doc.merge(crate::events::EventsDoc::openapi());
     doc.merge(crate::agenda::AgendaDoc::openapi());
     doc.merge(crate::garden_archive::GardenArchiveDoc::openapi());
+    doc.merge(crate::map::MapDoc::openapi());
+    doc.merge(crate::node_admin::NodeAdminDoc::openapi());
     Json(doc)
 }
 
@@ -474,50 +475,6 @@ async fn set_registration(
     let mode = RegistrationMode::parse(&body.mode)
         .ok_or_else(|| ApiError::new(ErrorKind::Validation, "mode must be open, approval or closed"))?;
     node::set_registration_mode(state.db(), mode).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct ProfileUpdate {
-    pub initiative_name: String,
-    #[serde(default)]
-    pub description: String,
-    pub location: Option<PlaceDto>,
-    pub website: Option<String>,
-    pub contact: Option<String>,
-}
-
-/// Set the node's profile (admin).
-#[utoipa::path(put, path = "/api/v1/admin/profile", request_body = ProfileUpdate, security(("bearer" = [])),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn set_profile(
-    State(state): State<AppState>,
-    ApiAdmin(_admin): ApiAdmin,
-    ApiJson(body): ApiJson<ProfileUpdate>,
-) -> ApiResult<StatusCode> {
-    if let Some(place) = &body.location {
-        let lat_ok = place.latitude.is_none_or(|l| (-90.0..=90.0).contains(&l));
-        let lon_ok = place.longitude.is_none_or(|l| (-180.0..=180.0).contains(&l));
-        if !lat_ok || !lon_ok {
-            return Err(ApiError::new(
-                ErrorKind::Validation,
-                "latitude or longitude out of range",
-            ));
-        }
-    }
-    let profile = NodeProfile {
-        initiative_name: body.initiative_name,
-        description: body.description,
-        location: body.location.map(|p| Place {
-            name: p.name,
-            address: p.address,
-            latitude: p.latitude,
-            longitude: p.longitude,
-        }),
-        website: body.website,
-        contact: body.contact,
-    };
-    node::set_profile(state.db(), &profile).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -16,6 +16,8 @@ pub mod garden_archive;
 pub mod garden_pages;
 pub mod group_moderation;
 pub mod group_pages;
+pub mod map;
+pub mod node_admin;
 pub mod ops;
 pub mod pages;
 pub mod thread_pages;
@@ -104,6 +106,8 @@ pub fn app(state: AppState) -> Router {
         .merge(garden_archive::routes())
         .merge(group_moderation::routes())
         .merge(group_pages::routes())
+        .merge(map::routes())
+        .merge(node_admin::routes())
         .merge(activitypub::routes(state.context().settings.max_inbox_body))
         .merge(wellknown::routes())
         .merge(ops::routes())

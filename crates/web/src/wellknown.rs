@@ -95,23 +95,22 @@ async fn stats(state: &AppState) -> Result<NodeStats, ApiError> {
         // Discussions arrive with working groups; until then nothing is posted.
         local_posts: 0,
         open_registrations: node::registration_mode(db).await? != RegistrationMode::Closed,
-        initiative_name: profile.initiative_name,
-        description: profile.description,
+        profile,
         groups: queries::actors::count_local_groups(db).await?,
     })
 }
 
-fn nodeinfo_response(version: &str, stats: &NodeStats) -> Response {
+fn nodeinfo_response(state: &AppState, version: &str, stats: &NodeStats) -> Response {
     let profile =
         format!("application/json; profile=\"http://nodeinfo.diaspora.software/ns/schema/{version}#\"");
-    let body = discovery::nodeinfo(version, stats).to_string();
+    let body = discovery::nodeinfo(version, state.context().node.urls.base(), stats).to_string();
     ([(http::header::CONTENT_TYPE, profile)], body).into_response()
 }
 
 async fn nodeinfo_20(State(state): State<AppState>) -> Result<Response, ApiError> {
-    Ok(nodeinfo_response("2.0", &stats(&state).await?))
+    Ok(nodeinfo_response(&state, "2.0", &stats(&state).await?))
 }
 
 async fn nodeinfo_21(State(state): State<AppState>) -> Result<Response, ApiError> {
-    Ok(nodeinfo_response("2.1", &stats(&state).await?))
+    Ok(nodeinfo_response(&state, "2.1", &stats(&state).await?))
 }

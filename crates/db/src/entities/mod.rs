@@ -4,6 +4,7 @@ pub mod actor;
 pub mod adoption;
 pub mod api_token;
 pub mod delivery;
+pub mod directory_node;
 pub mod event;
 pub mod event_participant;
 pub mod follow;

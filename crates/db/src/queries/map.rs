@@ -1,0 +1,51 @@
+//! What has a place, for the map.
+
+use crate::{
+    DbResult,
+    entities::{actor, garden_item, group_settings},
+    queries::garden::PUBLISHED,
+};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use std::collections::HashMap;
+
+/// Working groups, here and on other nodes, whose settings give coordinates.
+pub async fn groups_with_places(
+    db: &impl ConnectionTrait,
+) -> DbResult<Vec<(actor::Model, group_settings::Model)>> {
+    let mut settings: HashMap<i64, group_settings::Model> = group_settings::Entity::find()
+        .filter(group_settings::Column::Latitude.is_not_null())
+        .filter(group_settings::Column::Longitude.is_not_null())
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|s| (s.actor_id, s))
+        .collect();
+    let groups = actor::Entity::find()
+        .filter(actor::Column::Id.is_in(settings.keys().copied()))
+        .order_by_asc(actor::Column::Id)
+        .all(db)
+        .await?;
+    Ok(groups
+        .into_iter()
+        .filter_map(|group| {
+            let place = settings.remove(&group.id)?;
+            Some((group, place))
+        })
+        .collect())
+}
+
+/// Published garden items of one kind (`story`, …) that have coordinates.
+pub async fn garden_items_with_places(
+    db: &impl ConnectionTrait,
+    kind: &str,
+) -> DbResult<Vec<garden_item::Model>> {
+    Ok(garden_item::Entity::find()
+        .filter(garden_item::Column::Kind.eq(kind))
+        .filter(garden_item::Column::Status.eq(PUBLISHED))
+        .filter(garden_item::Column::DeletedAt.is_null())
+        .filter(garden_item::Column::Latitude.is_not_null())
+        .filter(garden_item::Column::Longitude.is_not_null())
+        .order_by_asc(garden_item::Column::Id)
+        .all(db)
+        .await?)
+}

@@ -1,0 +1,190 @@
+//! The map of initiatives, working groups and stories (`/map`, with a list
+//! beside it that needs no JavaScript), its GeoJSON (RFC 7946), and the list
+//! of peers this node publishes for other nodes' directories.
+
+use crate::{
+    AppState,
+    auth::{MaybeSession, Viewer},
+    error::{ApiResult, PageResult},
+    pages::render,
+};
+use askama::Template;
+use axum::{
+    Json, Router,
+    extract::State,
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use healthcommons_service::{
+    directory,
+    map::{self, FeatureKind, MapFeature},
+};
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/map", get(map_page))
+        .route("/api/v1/map.geojson", get(geojson))
+        .route("/api/v1/directory/peers", get(peers))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(geojson, peers),
+    components(schemas(FeatureCollection, Feature, PointGeometry, FeatureProperties))
+)]
+pub struct MapDoc;
+
+/// A GeoJSON FeatureCollection (RFC 7946) of points.
+#[derive(Serialize, ToSchema)]
+pub struct FeatureCollection {
+    /// Always `FeatureCollection`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub features: Vec<Feature>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Feature {
+    /// Always `Feature`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub geometry: PointGeometry,
+    pub properties: FeatureProperties,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PointGeometry {
+    /// Always `Point`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// `[longitude, latitude]`, in that order (RFC 7946, section 3.1.1).
+    pub coordinates: [f64; 2],
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FeatureProperties {
+    /// `initiative`, `group`, `event` or `story`.
+    pub kind: &'static str,
+    pub name: String,
+    pub url: String,
+    /// The node it comes from, `host[:port]`.
+    pub host: String,
+    pub place: Option<String>,
+}
+
+fn to_geojson(features: Vec<MapFeature>) -> FeatureCollection {
+    FeatureCollection {
+        kind: "FeatureCollection",
+        features: features
+            .into_iter()
+            .map(|f| Feature {
+                kind: "Feature",
+                geometry: PointGeometry {
+                    kind: "Point",
+                    coordinates: [f.longitude, f.latitude],
+                },
+                properties: FeatureProperties {
+                    kind: f.kind.as_str(),
+                    name: f.name,
+                    url: f.url,
+                    host: f.host,
+                    place: f.place_name,
+                },
+            })
+            .collect(),
+    }
+}
+
+/// Initiatives, working groups and stories with a place, from this node and
+/// the nodes in its directory (hidden and blocked nodes left out).
+#[utoipa::path(get, path = "/api/v1/map.geojson",
+    responses((status = 200, description = "RFC 7946 GeoJSON", body = FeatureCollection,
+               content_type = "application/geo+json")))]
+async fn geojson(State(state): State<AppState>) -> ApiResult<Response> {
+    let features = map::features(state.db(), &state.context().node).await?;
+    let body = serde_json::to_vec(&to_geojson(features))
+        .map_err(|e| crate::error::ApiError::new(healthcommons_core::ErrorKind::Internal, e.to_string()))?;
+    Ok(([(http::header::CONTENT_TYPE, "application/geo+json")], body).into_response())
+}
+
+/// The nodes this node has dealt with directly and whose initiative it
+/// knows, as `host[:port]` (hidden and blocked nodes left out). Other nodes'
+/// directories read it to find peers of peers; NodeInfo links it as
+/// `metadata.directoryPeers`.
+#[utoipa::path(get, path = "/api/v1/directory/peers", responses((status = 200, body = Vec<String>)))]
+async fn peers(State(state): State<AppState>) -> ApiResult<Json<Vec<String>>> {
+    Ok(Json(directory::published_peers(state.db()).await?))
+}
+
+struct MapLine {
+    name: String,
+    url: String,
+    host: String,
+    place: String,
+    /// Not this node's: the link leaves it.
+    remote: bool,
+}
+
+struct MapSection {
+    id: &'static str,
+    title: &'static str,
+    lines: Vec<MapLine>,
+}
+
+#[derive(Template)]
+#[template(path = "map.html")]
+struct MapPage {
+    viewer: Option<Viewer>,
+    sections: Vec<MapSection>,
+    /// JSON `[{lat, lon, label, href}]` for map.js.
+    map_points: String,
+    map_tiles: crate::MapTiles,
+}
+
+const SECTIONS: [(FeatureKind, &str, &str); 4] = [
+    (FeatureKind::Initiative, "map-initiatives", "Initiatives"),
+    (FeatureKind::Group, "map-groups", "Working groups"),
+    (FeatureKind::Event, "map-events", "Events"),
+    (FeatureKind::Story, "map-stories", "Stories"),
+];
+
+async fn map_page(State(state): State<AppState>, session: MaybeSession) -> PageResult<Response> {
+    let base = state.context().node.urls.base();
+    let features = map::features(state.db(), &state.context().node).await?;
+    let points: Vec<serde_json::Value> = features
+        .iter()
+        .map(|f| {
+            serde_json::json!({
+                "lat": f.latitude, "lon": f.longitude, "href": f.url,
+                "label": format!("{} ({}, {})", f.name, f.kind.as_str(), f.host),
+            })
+        })
+        .collect();
+    let sections = SECTIONS
+        .iter()
+        .map(|(kind, id, title)| MapSection {
+            id,
+            title,
+            lines: features
+                .iter()
+                .filter(|f| f.kind == *kind)
+                .map(|f| MapLine {
+                    name: f.name.clone(),
+                    url: f.url.clone(),
+                    host: f.host.clone(),
+                    place: f.place_name.clone().unwrap_or_default(),
+                    remote: !f.url.starts_with(base),
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(render(MapPage {
+        viewer: Viewer::of(&session.0),
+        sections,
+        map_points: serde_json::Value::from(points).to_string(),
+        map_tiles: state.map_tiles.clone(),
+    })?
+    .into_response())
+}
