@@ -179,6 +179,17 @@ impl Browser {
             .await;
     }
 
+    /// Set an input's value directly (a `datetime-local` input's typed
+    /// format depends on the browser's locale).
+    async fn set_value(&self, css: &str, value: &str) {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            json!({"script": "document.querySelector(arguments[0]).value = arguments[1];", "args": [css, value]}),
+        )
+        .await;
+    }
+
     async fn click(&self, css: &str) {
         let id = self.find(css).await;
         self.call(reqwest::Method::POST, &format!("/element/{id}/click"), json!({}))
@@ -878,4 +889,134 @@ async fn an_admin_sets_the_node_profile_and_the_map_shows_it_with_its_list() {
             .await,
         1
     );
+}
+
+#[tokio::test]
+async fn an_organiser_plans_an_event_members_answer_it_and_the_agenda_takes_votes() {
+    let Some((chromium, chromedriver)) = browser_paths() else {
+        eprintln!("NOTICE: no Chromium/ChromeDriver here; browser test not run (CI installs them)");
+        return;
+    };
+    let node = TestNode::start().await;
+    let site = format!("http://{}", node.domain);
+    for name in ["ines", "yusuf"] {
+        let registered = client()
+            .post(format!("{}/api/v1/accounts", node.base))
+            .json(&json!({"username": name, "password": "a long password"}))
+            .send()
+            .await
+            .expect("register");
+        assert_eq!(registered.status(), 201);
+    }
+    let browser = Browser::start(&chromium, &chromedriver).await;
+    browser.sign_in(&site, "ines", "a long password").await;
+    browser.go(&format!("{site}/groups/new")).await;
+    browser.type_into("#group-name", "carers").await;
+    browser.type_into("#group-display-name", "Carers together").await;
+    browser.click("#create-group").await;
+    browser
+        .wait_text("#display-name", |t| t == "Carers together")
+        .await;
+
+    // Organise a workshop: a wrong latitude is refused with the reason.
+    browser.go(&format!("{site}/events/new?group=carers")).await;
+    browser
+        .type_into("#event-title-input", "First aid for carers")
+        .await;
+    browser
+        .type_into("#event-description", "Bring a **friend**.")
+        .await;
+    let starts = (chrono::Utc::now() + chrono::Duration::days(10))
+        .format("%Y-%m-%dT18:30")
+        .to_string();
+    browser.set_value("#event-starts", &starts).await;
+    browser.clear("#event-timezone").await;
+    browser.type_into("#event-timezone", "Europe/Berlin").await;
+    browser.type_into("#event-place", "Nachbarschaftshaus").await;
+    browser.type_into("#event-latitude", "north").await;
+    browser.type_into("#event-longitude", "13.4").await;
+    browser.type_into("#event-capacity", "1").await;
+    browser.click("#event-save").await;
+    browser
+        .wait_text("#event-error", |t| t.contains("latitude is a number"))
+        .await;
+    browser.clear("#event-latitude").await;
+    browser.type_into("#event-latitude", "52.5").await;
+    browser.click("#event-save").await;
+    browser
+        .wait_text("#event-title", |t| t == "First aid for carers")
+        .await;
+    let event_page = browser.url().await;
+    let when = browser.wait_text("#event-when", |_| true).await;
+    assert!(
+        when.contains("18:30") && when.contains("(Europe/Berlin)"),
+        "{when}"
+    );
+    assert_eq!(browser.count(".hc-map").await, 1);
+
+    // The organiser takes the one place; the event is listed with its calendar.
+    browser.click("#rsvp-join").await;
+    browser.wait_text("#rsvp-state", |t| t == "You take part.").await;
+    let taking_part = browser.wait_text("#event-taking-part", |_| true).await;
+    assert_eq!(taking_part, "1 of 1 places taken, 0 left");
+    browser.go(&format!("{site}/g/carers/events")).await;
+    browser
+        .wait_text("#events-list", |t| t.contains("First aid for carers"))
+        .await;
+    let calendar = client()
+        .get(format!("{}/g/carers/events.ics", node.base))
+        .send()
+        .await
+        .expect("calendar")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        calendar.contains("SUMMARY:First aid for carers\r\n"),
+        "{calendar}"
+    );
+
+    // A question on the agenda.
+    browser.go(&format!("{site}/g/carers/agenda")).await;
+    browser
+        .type_into("#ask-question", "What should we learn next?")
+        .await;
+    browser.type_into("#ask-options", "Lifting safely").await;
+    browser.click("#ask-button").await;
+    browser
+        .wait_text("#ask-error", |t| t.contains("2 to 10 options"))
+        .await;
+    browser.type_into("#ask-options", "\nSleep").await;
+    browser.click("#ask-button").await;
+    browser
+        .wait_text("#agenda", |t| t.contains("What should we learn next?"))
+        .await;
+
+    browser.go(&format!("{site}/")).await;
+    browser.wait_text("#greeting", |t| t.contains("@ines")).await;
+    browser.click("#logout").await;
+    browser.wait_text("#nav-login", |t| t == "Sign in").await;
+    browser.sign_in(&site, "yusuf", "a long password").await;
+
+    // The event is full for yusuf; he votes on the agenda instead, once.
+    browser.go(&event_page).await;
+    browser.click("#rsvp-join").await;
+    browser
+        .wait_text("#rsvp-error", |t| t == "this event is full")
+        .await;
+    browser.go(&format!("{site}/g/carers/agenda")).await;
+    browser.click(".question-link").await;
+    browser
+        .wait_text("#question-content", |t| t.contains("What should we learn next?"))
+        .await;
+    browser.click("#vote-button").await;
+    browser
+        .wait_text("#vote-error", |t| t == "choose an option")
+        .await;
+    browser.click("#choice-1").await;
+    browser.click("#vote-button").await;
+    browser.wait_text("#vote-done", |t| t.contains("Sleep")).await;
+    let results = browser.wait_text("#question-results", |_| true).await;
+    assert!(results.starts_with("Sleep: 1 (100%)"), "{results}");
+    assert_eq!(browser.count("#vote-form").await, 0);
 }
