@@ -179,8 +179,8 @@ async fn a_mastodon_shaped_peer_resolves_follows_and_gets_a_signed_accept() {
         "@context": "https://www.w3.org/ns/activitystreams",
         "id": format!("{}/statuses/1/activity", peer.base), "type": "Create", "actor": peer.actor_id("mia"),
         "to": ["https://www.w3.org/ns/activitystreams#Public"], "cc": [group_id],
-        "object": {"id": format!("{}/statuses/1", peer.base), "type": "Question", "attributedTo": peer.actor_id("mia"),
-                   "content": "<p>Which route?</p>", "oneOf": [{"type": "Note", "name": "Park"}]},
+        "object": {"id": format!("{}/statuses/1", peer.base), "type": "Audio", "attributedTo": peer.actor_id("mia"),
+                   "name": "Our walking song", "url": format!("{}/media/1.mp3", peer.base)},
     });
     assert_eq!(peer.deliver("mia", &inbox, &note).await.status(), 202);
     let token = admin_token(&beta).await;
@@ -196,7 +196,7 @@ async fn a_mastodon_shaped_peer_resolves_follows_and_gets_a_signed_accept() {
             .ok()?;
         rows.as_array()?
             .iter()
-            .find(|r| r["kind"] == "Create{Question}")
+            .find(|r| r["kind"] == "Create{Audio}")
             .cloned()
     })
     .await;
