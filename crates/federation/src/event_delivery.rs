@@ -7,7 +7,7 @@
 use crate::{
     objects::event::{event_context, event_of},
     publisher::{OutboxPublisher, actor_by_id, to_value},
-    relay::{self, Effect, Relayed},
+    relay::{self, Effect, Relayed, internal},
 };
 use activitypub_federation::kinds::public;
 use healthcommons_db::{
@@ -15,12 +15,8 @@ use healthcommons_db::{
     entities::{actor, event, event_participant},
     queries::{self, events::ACCEPTED},
 };
-use healthcommons_service::{Outgoing, ServiceError, ServiceResult};
+use healthcommons_service::{Outgoing, ServiceResult};
 use serde_json::{Value, json};
-
-fn internal(err: impl std::fmt::Display) -> ServiceError {
-    ServiceError::Internal(err.to_string())
-}
 
 async fn event_by_id(txn: &DatabaseTransaction, id: i64) -> ServiceResult<event::Model> {
     queries::events::by_id(txn, id)
@@ -52,18 +48,6 @@ async fn participant_inboxes(txn: &DatabaseTransaction, event: &event::Model) ->
         .filter(|a| !a.local)
         .map(|a| a.shared_inbox.unwrap_or(a.inbox))
         .collect())
-}
-
-impl Relayed {
-    pub fn event(group: &actor::Model, event: &event::Model) -> Self {
-        Relayed {
-            ap_id: event.ap_id.clone(),
-            boost_id: format!("{}/boosts/events/{}", group.ap_id, event.id),
-            members_only: false,
-            is_reply: false,
-            published: event.published,
-        }
-    }
 }
 
 impl OutboxPublisher {
@@ -121,11 +105,7 @@ impl OutboxPublisher {
                 "cc": object.cc,
             })
         };
-        let mut inboxes: Vec<String> = relay::follower_inboxes(txn, &author, true)
-            .await?
-            .into_iter()
-            .map(|(inbox, _)| inbox)
-            .collect();
+        let mut inboxes = relay::follower_inbox_urls(txn, &author).await?;
         inboxes.extend(participant_inboxes(txn, &event).await?);
         if event.group_id.is_some() {
             let effect = match kind {
@@ -137,7 +117,7 @@ impl OutboxPublisher {
                 txn,
                 &self.context,
                 &organiser,
-                &Relayed::event(&organiser, &event),
+                &Relayed::standalone(&organiser, "events", event.id, &event.ap_id, event.published),
                 &activity,
                 effect,
             )

@@ -10,20 +10,12 @@ use crate::{
         garden_item::{article_of, context_value},
     },
     publisher::{AS_CONTEXT, OutboxPublisher, actor_by_id, to_value},
-    relay::{self, Effect, Relayed},
+    relay::{self, Effect, Relayed, internal},
 };
 use activitypub_federation::kinds::public;
-use healthcommons_db::{
-    DatabaseTransaction,
-    entities::{actor, garden_item},
-    queries,
-};
-use healthcommons_service::{Outgoing, ServiceError, ServiceResult, garden::Origin};
+use healthcommons_db::{DatabaseTransaction, entities::garden_item, queries};
+use healthcommons_service::{Outgoing, ServiceResult, garden::Origin};
 use serde_json::json;
-
-fn internal(err: impl std::fmt::Display) -> ServiceError {
-    ServiceError::Internal(err.to_string())
-}
 
 async fn item_by_id(txn: &DatabaseTransaction, id: i64) -> ServiceResult<garden_item::Model> {
     queries::garden::by_id(txn, id)
@@ -57,14 +49,6 @@ async fn fork_inboxes(txn: &DatabaseTransaction, item: &garden_item::Model) -> S
         .into_iter()
         .filter(|a| !a.local)
         .map(|a| a.inbox)
-        .collect())
-}
-
-async fn follower_inboxes(txn: &DatabaseTransaction, actor: &actor::Model) -> ServiceResult<Vec<String>> {
-    Ok(relay::follower_inboxes(txn, actor, true)
-        .await?
-        .into_iter()
-        .map(|(inbox, _)| inbox)
         .collect())
 }
 
@@ -105,7 +89,7 @@ impl OutboxPublisher {
                 "cc": article.cc,
             })
         };
-        let mut inboxes = follower_inboxes(txn, &author).await?;
+        let mut inboxes = relay::follower_inbox_urls(txn, &author).await?;
         inboxes.extend(chain_inboxes(txn, &item).await?);
         inboxes.extend(fork_inboxes(txn, &item).await?);
         if let Some(group_id) = item.group_id {
@@ -115,7 +99,7 @@ impl OutboxPublisher {
                     txn,
                     &self.context,
                     &group,
-                    &Relayed::garden_item(&group, &item),
+                    &Relayed::standalone(&group, "garden", item.id, &item.ap_id, item.published),
                     &activity,
                     effect,
                 )
@@ -147,7 +131,7 @@ impl OutboxPublisher {
             "to": object.to,
             "cc": object.cc,
         });
-        let mut inboxes = follower_inboxes(txn, &adopter).await?;
+        let mut inboxes = relay::follower_inbox_urls(txn, &adopter).await?;
         inboxes.extend(chain_inboxes(txn, &item).await?);
         relay::deliver(txn, &self.context, &adopter, activity, inboxes).await
     }

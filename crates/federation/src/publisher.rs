@@ -246,11 +246,7 @@ impl OutboxPublisher {
             "to": [public()],
             "cc": [actor.followers_url],
         });
-        let inboxes = relay::follower_inboxes(txn, &actor, true)
-            .await?
-            .into_iter()
-            .map(|(inbox, _)| inbox)
-            .collect();
+        let inboxes = relay::follower_inbox_urls(txn, &actor).await?;
         relay::deliver(txn, &self.context, &actor, activity, inboxes).await
     }
 

@@ -7,36 +7,16 @@
 use crate::{
     objects::question::{question_context, question_of},
     publisher::{OutboxPublisher, actor_by_id, to_value},
-    relay::{self, Effect, Relayed},
+    relay::{self, Effect, Relayed, internal},
 };
-use healthcommons_db::{
-    DatabaseTransaction,
-    entities::{actor, question},
-    queries,
-};
-use healthcommons_service::{Outgoing, ServiceError, ServiceResult};
+use healthcommons_db::{DatabaseTransaction, entities::question, queries};
+use healthcommons_service::{Outgoing, ServiceResult};
 use serde_json::json;
-
-fn internal(err: impl std::fmt::Display) -> ServiceError {
-    ServiceError::Internal(err.to_string())
-}
 
 async fn question_by_id(txn: &DatabaseTransaction, id: i64) -> ServiceResult<question::Model> {
     queries::agenda::by_id(txn, id)
         .await?
         .ok_or_else(|| internal(format!("question {id} vanished while publishing")))
-}
-
-impl Relayed {
-    pub fn question(group: &actor::Model, question: &question::Model) -> Self {
-        Relayed {
-            ap_id: question.ap_id.clone(),
-            boost_id: format!("{}/boosts/questions/{}", group.ap_id, question.id),
-            members_only: false,
-            is_reply: false,
-            published: question.published,
-        }
-    }
 }
 
 impl OutboxPublisher {
@@ -79,11 +59,7 @@ impl OutboxPublisher {
             "cc": object.cc,
             "audience": object.audience,
         });
-        let mut inboxes: Vec<String> = relay::follower_inboxes(txn, &author, true)
-            .await?
-            .into_iter()
-            .map(|(inbox, _)| inbox)
-            .collect();
+        let mut inboxes = relay::follower_inbox_urls(txn, &author).await?;
         let voters =
             queries::actors::by_ids(txn, queries::agenda::voter_ids(txn, question.id).await?).await?;
         inboxes.extend(
@@ -104,7 +80,13 @@ impl OutboxPublisher {
                     txn,
                     &self.context,
                     &group,
-                    &Relayed::question(&group, &question),
+                    &Relayed::standalone(
+                        &group,
+                        "questions",
+                        question.id,
+                        &question.ap_id,
+                        question.published,
+                    ),
                     &activity,
                     effect,
                 )

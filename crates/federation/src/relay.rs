@@ -10,7 +10,7 @@
 use crate::{FederationContext, RequestData, objects::actor::host_of, publisher::AS_CONTEXT};
 use activitypub_federation::kinds::public;
 use healthcommons_db::{
-    entities::{actor, garden_item, post},
+    entities::{actor, post},
     queries::{self, posts::MEMBERS},
 };
 use healthcommons_service::{ServiceError, ServiceResult};
@@ -48,7 +48,7 @@ pub fn is_group_aware(software: &str) -> bool {
     GROUP_AWARE_SOFTWARE.contains(&software.to_ascii_lowercase().as_str())
 }
 
-fn internal(err: impl std::fmt::Display) -> ServiceError {
+pub(crate) fn internal(err: impl std::fmt::Display) -> ServiceError {
     ServiceError::Internal(err.to_string())
 }
 
@@ -79,13 +79,21 @@ impl Relayed {
         }
     }
 
-    pub fn garden_item(group: &actor::Model, item: &garden_item::Model) -> Self {
+    /// A public object of its own published to the group (a garden item,
+    /// an event, a question): `kind` names it in the boost's id.
+    pub fn standalone(
+        group: &actor::Model,
+        kind: &str,
+        row_id: i64,
+        ap_id: &str,
+        published: chrono::DateTime<chrono::Utc>,
+    ) -> Self {
         Relayed {
-            ap_id: item.ap_id.clone(),
-            boost_id: format!("{}/boosts/garden/{}", group.ap_id, item.id),
+            ap_id: ap_id.to_owned(),
+            boost_id: format!("{}/boosts/{kind}/{row_id}", group.ap_id),
             members_only: false,
             is_reply: false,
-            published: item.published,
+            published,
         }
     }
 }
@@ -151,6 +159,18 @@ pub async fn follower_inboxes(
         }
     }
     Ok(inboxes)
+}
+
+/// The inboxes (shared where there is one) of an actor's remote followers.
+pub async fn follower_inbox_urls(
+    db: &impl ConnectionTrait,
+    actor: &actor::Model,
+) -> ServiceResult<Vec<String>> {
+    Ok(follower_inboxes(db, actor, true)
+        .await?
+        .into_iter()
+        .map(|(inbox, _)| inbox)
+        .collect())
 }
 
 /// Inboxes on group-aware peers, and the rest.

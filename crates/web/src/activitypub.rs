@@ -20,7 +20,7 @@ use healthcommons_federation::{
     inbox::{self, InboxRejection},
     negotiation::{self, AP_CONTENT_TYPE},
     objects::actor::DbActor,
-    objects::post::{note_of, tombstone_json},
+    objects::{post::note_of, tombstone_json},
 };
 use serde_json::{Value, json};
 use tracing::{debug, error};
@@ -344,7 +344,7 @@ async fn post_object(
         return vary_on_accept(thread_pages::thread_page(&state, session, &headers, &post.ap_id).await);
     }
     if post.is_gone() {
-        let mut response = activity_json(tombstone_json(&post.ap_id, post.deleted_at));
+        let mut response = activity_json(tombstone_json(&post.ap_id, "Note", post.deleted_at));
         *response.status_mut() = StatusCode::GONE;
         return Ok(response);
     }

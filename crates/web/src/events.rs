@@ -29,7 +29,7 @@ use healthcommons_db::{
 };
 use healthcommons_federation::{
     negotiation,
-    objects::{event::event_of, post::tombstone_json},
+    objects::{event::event_of, tombstone_json},
     publisher::OutboxPublisher,
 };
 use healthcommons_service::{
@@ -487,7 +487,7 @@ async fn event_object(
         return Ok(Redirect::to(&event_path(&event)).into_response());
     }
     if event.deleted_at.is_some() {
-        let mut gone = activity_json(tombstone_json(&event.ap_id, event.deleted_at));
+        let mut gone = activity_json(tombstone_json(&event.ap_id, "Event", event.deleted_at));
         *gone.status_mut() = StatusCode::GONE;
         return Ok(gone);
     }

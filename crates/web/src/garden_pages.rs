@@ -34,7 +34,7 @@ use healthcommons_core::{
 use healthcommons_db::{entities::garden_item, queries};
 use healthcommons_federation::{
     negotiation,
-    objects::garden_item::{article_of, tombstone_json},
+    objects::{garden_item::article_of, tombstone_json},
 };
 use healthcommons_service::garden::{self, ItemView};
 use serde::Deserialize;
@@ -880,7 +880,7 @@ async fn item_at_id(
     let mut response = if !json {
         show_item(&state, jar, session, item, None).await?
     } else if item.deleted_at.is_some() {
-        let mut gone = activity_json(tombstone_json(&item.ap_id, item.deleted_at));
+        let mut gone = activity_json(tombstone_json(&item.ap_id, "Article", item.deleted_at));
         *gone.status_mut() = StatusCode::GONE;
         gone
     } else {

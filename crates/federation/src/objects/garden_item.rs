@@ -377,17 +377,6 @@ pub async fn article_of(
     })
 }
 
-/// What a deleted item's URL answers (with 410 Gone).
-pub fn tombstone_json(ap_id: &str, deleted: Option<DateTime<Utc>>) -> Value {
-    json!({
-        "@context": AS_CONTEXT,
-        "id": ap_id,
-        "type": "Tombstone",
-        "formerType": "Article",
-        "deleted": deleted,
-    })
-}
-
 #[async_trait::async_trait]
 impl Object for DbGardenItem {
     type DataType = FederationContext;

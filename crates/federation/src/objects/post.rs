@@ -7,7 +7,6 @@ use crate::{
     FederationError, RequestData,
     context::FederationContext,
     objects::actor::{DbActor, first_url, host_of},
-    publisher::AS_CONTEXT,
 };
 use activitypub_federation::{
     fetch::object_id::ObjectId,
@@ -474,15 +473,4 @@ fn addressing(
             author_followers.into_iter().chain(mentions).collect(),
         ),
     }
-}
-
-/// What a deleted post's URL answers (with 410 Gone).
-pub fn tombstone_json(ap_id: &str, deleted: Option<DateTime<Utc>>) -> Value {
-    json!({
-        "@context": AS_CONTEXT,
-        "id": ap_id,
-        "type": "Tombstone",
-        "formerType": "Note",
-        "deleted": deleted,
-    })
 }
