@@ -405,13 +405,15 @@ async fn views_of(
     for option in queries::agenda::options_of(db, questions.iter().map(|q| q.id).collect()).await? {
         options.entry(option.question_id).or_default().push(option);
     }
-    let mut actor_ids: Vec<i64> = questions.iter().filter_map(|q| q.author_id).collect();
-    actor_ids.extend(questions.iter().filter_map(|q| q.group_id));
-    let actors: HashMap<i64, actor::Model> = queries::actors::by_ids(db, actor_ids)
-        .await?
-        .into_iter()
-        .map(|a| (a.id, a))
-        .collect();
+    let actors = queries::actors::map_by_ids(
+        db,
+        questions
+            .iter()
+            .flat_map(|q| [q.author_id, q.group_id])
+            .flatten()
+            .collect(),
+    )
+    .await?;
     Ok(questions
         .into_iter()
         .map(|question| QuestionView {
@@ -450,17 +452,32 @@ pub async fn agenda(db: &impl ConnectionTrait, group: &actor::Model) -> ServiceR
     Ok(views)
 }
 
-/// The positions an account voted for.
+/// The positions a viewer voted for, by question (none when signed out),
+/// read in one query.
 pub async fn choices_of(
     db: &impl ConnectionTrait,
-    view: &QuestionView,
-    account: &Account,
-) -> ServiceResult<Vec<i32>> {
-    let votes = queries::agenda::votes_by(db, view.question.id, account.person.id).await?;
-    Ok(view
-        .options
+    views: &[QuestionView],
+    viewer: Option<&Account>,
+) -> ServiceResult<HashMap<i64, Vec<i32>>> {
+    let Some(viewer) = viewer else {
+        return Ok(HashMap::new());
+    };
+    let votes = queries::agenda::votes_on(
+        db,
+        viewer.person.id,
+        views.iter().map(|v| v.question.id).collect(),
+    )
+    .await?;
+    Ok(views
         .iter()
-        .filter(|o| votes.iter().any(|v| v.option_id == o.id))
-        .map(|o| o.position)
+        .map(|view| {
+            let chosen = view
+                .options
+                .iter()
+                .filter(|o| votes.iter().any(|v| v.option_id == o.id))
+                .map(|o| o.position)
+                .collect();
+            (view.question.id, chosen)
+        })
         .collect())
 }

@@ -6,6 +6,7 @@
 use crate::{
     NodeContext, ServiceError, ServiceResult,
     accounts::Account,
+    node::{Place, checked_web_url},
     posts::{self, Under},
     publish::{Outgoing, Publisher},
 };
@@ -23,22 +24,12 @@ use healthcommons_db::{
     },
 };
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, DatabaseTransaction, IntoActiveModel};
-use url::Url;
 
 pub const MAX_TITLE: usize = 200;
 pub const MAX_DESCRIPTION: usize = 50_000;
 pub const MAX_MESSAGE: usize = 1_000;
 /// More places than any gathering this is for; a bound on nonsense.
 pub const MAX_CAPACITY: i32 = 100_000;
-
-/// Where an event takes place.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct EventPlace {
-    pub name: String,
-    pub address: String,
-    pub latitude: Option<f64>,
-    pub longitude: Option<f64>,
-}
 
 /// Everything an organiser writes about an event.
 #[derive(Debug, Clone)]
@@ -50,7 +41,7 @@ pub struct EventDraft {
     pub starts_at: DateTime<Utc>,
     pub ends_at: Option<DateTime<Utc>>,
     pub timezone: Option<String>,
-    pub place: Option<EventPlace>,
+    pub place: Option<Place>,
     pub online_url: Option<String>,
     pub capacity: Option<i32>,
     pub join_mode: JoinMode,
@@ -119,9 +110,9 @@ fn check_draft(draft: &mut EventDraft) -> ServiceResult<()> {
             "capacity must be between 1 and {MAX_CAPACITY}, or left empty for no limit"
         )));
     }
-    draft.online_url = match draft.online_url.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(link) => Some(web_link(link)?),
+    draft.online_url = match draft.online_url.as_deref() {
+        Some(link) => checked_web_url(link, "the online link")?,
+        None => None,
     };
     draft.place = match draft.place.take() {
         Some(place) => clean_place(place)?,
@@ -130,47 +121,25 @@ fn check_draft(draft: &mut EventDraft) -> ServiceResult<()> {
     Ok(())
 }
 
-/// An http(s) link, or a clear refusal.
-fn web_link(raw: &str) -> ServiceResult<String> {
-    match Url::parse(raw) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(url.to_string()),
-        _ => Err(ServiceError::validation(format!(
-            "{raw:?} is not a web address (http:// or https://)"
-        ))),
-    }
-}
-
-/// A place with plain-text name and address and coordinates in range
-/// (both or neither); `None` when it names nothing.
-pub fn clean_place(place: EventPlace) -> ServiceResult<Option<EventPlace>> {
-    let place = EventPlace {
-        name: text::plain_text(&place.name, 200),
-        address: text::plain_text(&place.address, 500),
-        ..place
-    };
-    if place.latitude.is_some_and(|l| !(-90.0..=90.0).contains(&l))
-        || place.longitude.is_some_and(|l| !(-180.0..=180.0).contains(&l))
-    {
-        return Err(ServiceError::validation(
-            "latitude must be within ±90 and longitude within ±180",
-        ));
-    }
-    if place.latitude.is_some() != place.longitude.is_some() {
-        return Err(ServiceError::validation(
-            "give both latitude and longitude, or neither",
-        ));
-    }
-    let names_something = !place.name.is_empty() || !place.address.is_empty() || place.latitude.is_some();
+/// A place checked as every place is (`node::Place::checked`); `None` when
+/// it names nothing.
+fn clean_place(place: Place) -> ServiceResult<Option<Place>> {
+    let place = place.checked()?;
+    let names_something = !place.name.is_empty() || place.address.is_some() || place.latitude.is_some();
     Ok(names_something.then_some(place))
 }
 
-fn non_empty(value: &str) -> Option<String> {
-    (!value.is_empty()).then(|| value.to_owned())
+/// The place columns of an event.
+fn set_place(row: &mut event::ActiveModel, place: Option<Place>) {
+    let place = place.unwrap_or_default();
+    row.place_name = Set(Some(place.name).filter(|n| !n.is_empty()));
+    row.address = Set(place.address);
+    row.latitude = Set(place.latitude);
+    row.longitude = Set(place.longitude);
 }
 
 /// The columns a draft sets, on a new row or an existing one.
 fn apply(row: &mut event::ActiveModel, draft: &EventDraft) {
-    let place = draft.place.clone().unwrap_or_default();
     row.kind = Set(draft.kind.as_str().to_owned());
     row.title = Set(draft.title.clone());
     row.description_html = Set(text::markdown_to_html(&draft.description));
@@ -178,10 +147,7 @@ fn apply(row: &mut event::ActiveModel, draft: &EventDraft) {
     row.starts_at = Set(draft.starts_at);
     row.ends_at = Set(draft.ends_at);
     row.timezone = Set(draft.timezone.clone());
-    row.place_name = Set(non_empty(&place.name));
-    row.address = Set(non_empty(&place.address));
-    row.latitude = Set(place.latitude);
-    row.longitude = Set(place.longitude);
+    set_place(row, draft.place.clone());
     row.online_url = Set(draft.online_url.clone());
     row.capacity = Set(draft.capacity);
     row.join_mode = Set(draft.join_mode.as_str().to_owned());
@@ -345,13 +311,13 @@ pub async fn join(
     let message = message
         .map(|m| text::plain_text(m, MAX_MESSAGE))
         .filter(|m| !m.is_empty());
-    if let Some(existing) = queries::events::participant(db, event.id, account.person.id).await?
-        && existing.state != REJECTED
-    {
+    let earlier = queries::events::participant(db, event.id, account.person.id).await?;
+    if let Some(existing) = earlier.clone().filter(|p| p.state != REJECTED) {
         return Ok(existing);
     }
     let txn = db.begin().await?;
-    if let Some(refused) = queries::events::participant(&txn, event.id, account.person.id).await? {
+    if let Some(refused) = earlier {
+        // Refused before: asking again starts afresh.
         queries::events::delete_participant(&txn, refused.id).await?;
     }
     let state = if event.local {
@@ -610,7 +576,7 @@ pub struct RemoteEvent {
     pub starts_at: DateTime<Utc>,
     pub ends_at: Option<DateTime<Utc>>,
     pub timezone: Option<String>,
-    pub place: Option<EventPlace>,
+    pub place: Option<Place>,
     pub online_url: Option<String>,
     pub capacity: Option<i32>,
     pub join_mode: JoinMode,
@@ -639,10 +605,6 @@ pub async fn store_remote(db: &impl ConnectionTrait, remote: RemoteEvent) -> Ser
             plain
         }
     };
-    let place = remote
-        .place
-        .and_then(|p| clean_place(p).ok().flatten())
-        .unwrap_or_default();
     let known = existing.is_some();
     let mut row = match existing {
         Some(existing) => existing.into_active_model(),
@@ -667,11 +629,10 @@ pub async fn store_remote(db: &impl ConnectionTrait, remote: RemoteEvent) -> Ser
         .as_deref()
         .and_then(time_zone)
         .map(|z| z.name().to_owned()));
-    row.place_name = Set(non_empty(&place.name));
-    row.address = Set(non_empty(&place.address));
-    row.latitude = Set(place.latitude);
-    row.longitude = Set(place.longitude);
-    row.online_url = Set(remote.online_url.and_then(|l| web_link(&l).ok()));
+    set_place(&mut row, remote.place.and_then(|p| clean_place(p).ok().flatten()));
+    row.online_url = Set(remote
+        .online_url
+        .and_then(|l| checked_web_url(&l, "").ok().flatten()));
     row.capacity = Set(remote.capacity.filter(|c| (1..=MAX_CAPACITY).contains(c)));
     row.join_mode = Set(remote.join_mode.as_str().to_owned());
     row.status = Set(remote.status.as_str().to_owned());
@@ -703,38 +664,17 @@ pub async fn receive_delete(
     Ok(())
 }
 
-async fn view_of(db: &impl ConnectionTrait, event: event::Model) -> ServiceResult<EventView> {
-    let author = match event.author_id {
-        Some(id) => queries::actors::by_id(db, id).await?,
-        None => None,
-    };
-    let group = match event.group_id {
-        Some(id) => queries::actors::by_id(db, id).await?,
-        None => None,
-    };
-    Ok(EventView {
-        organiser: group.clone().or_else(|| author.clone()),
-        event,
-        author,
-        group,
-    })
-}
-
-/// One event with its organiser.
-pub async fn view(db: &impl ConnectionTrait, id: i64) -> ServiceResult<EventView> {
-    view_of(db, by_id(db, id).await?).await
-}
-
-/// Events still to come (or running), soonest first.
-pub async fn upcoming(db: &impl ConnectionTrait, listing: Listing) -> ServiceResult<Vec<EventView>> {
-    let events = queries::events::upcoming(db, listing).await?;
-    let mut ids: Vec<i64> = events.iter().filter_map(|e| e.author_id).collect();
-    ids.extend(events.iter().filter_map(|e| e.group_id));
-    let actors: std::collections::HashMap<i64, actor::Model> = queries::actors::by_ids(db, ids)
-        .await?
-        .into_iter()
-        .map(|a| (a.id, a))
-        .collect();
+/// Events with their authors and groups, read in one query.
+async fn views_of(db: &impl ConnectionTrait, events: Vec<event::Model>) -> ServiceResult<Vec<EventView>> {
+    let actors = queries::actors::map_by_ids(
+        db,
+        events
+            .iter()
+            .flat_map(|e| [e.author_id, e.group_id])
+            .flatten()
+            .collect(),
+    )
+    .await?;
     Ok(events
         .into_iter()
         .map(|event| {
@@ -750,18 +690,44 @@ pub async fn upcoming(db: &impl ConnectionTrait, listing: Listing) -> ServiceRes
         .collect())
 }
 
+/// One event with its organiser.
+pub async fn view(db: &impl ConnectionTrait, id: i64) -> ServiceResult<EventView> {
+    views_of(db, vec![by_id(db, id).await?])
+        .await?
+        .pop()
+        .ok_or_else(|| ServiceError::not_found("no such event"))
+}
+
+/// Events still to come (or running), soonest first.
+pub async fn upcoming(db: &impl ConnectionTrait, listing: Listing) -> ServiceResult<Vec<EventView>> {
+    views_of(db, queries::events::upcoming(db, listing).await?).await
+}
+
+/// A viewer's participation (`pending`, `accepted`, `rejected`) by event id,
+/// read in one query (none when signed out).
+pub async fn participation_in(
+    db: &impl ConnectionTrait,
+    views: &[EventView],
+    viewer: Option<&Account>,
+) -> ServiceResult<std::collections::HashMap<i64, String>> {
+    let Some(viewer) = viewer else {
+        return Ok(Default::default());
+    };
+    let ids = views.iter().map(|v| v.event.id).collect();
+    Ok(queries::events::participations_of(db, viewer.person.id, ids)
+        .await?
+        .into_iter()
+        .map(|p| (p.event_id, p.state))
+        .collect())
+}
+
 /// Who takes part (and who waits or was refused), in the order they asked.
 pub async fn participants(
     db: &impl ConnectionTrait,
     event: &event::Model,
 ) -> ServiceResult<Vec<ParticipantView>> {
     let rows = queries::events::participants(db, event.id).await?;
-    let actors: std::collections::HashMap<i64, actor::Model> =
-        queries::actors::by_ids(db, rows.iter().map(|p| p.actor_id).collect())
-            .await?
-            .into_iter()
-            .map(|a| (a.id, a))
-            .collect();
+    let actors = queries::actors::map_by_ids(db, rows.iter().map(|p| p.actor_id).collect()).await?;
     Ok(rows
         .into_iter()
         .filter_map(|participant| {

@@ -748,18 +748,14 @@ fn check_place(place: Option<Place>) -> ServiceResult<Option<Place>> {
 }
 
 async fn views(db: &impl ConnectionTrait, rows: Vec<garden_item::Model>) -> ServiceResult<Vec<ItemView>> {
-    let actor_ids: Vec<i64> = rows
-        .iter()
-        .flat_map(|r| [r.author_id, r.group_id])
-        .flatten()
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let actors: HashMap<i64, actor::Model> = queries::actors::by_ids(db, actor_ids)
-        .await?
-        .into_iter()
-        .map(|a| (a.id, a))
-        .collect();
+    let actors = queries::actors::map_by_ids(
+        db,
+        rows.iter()
+            .flat_map(|r| [r.author_id, r.group_id])
+            .flatten()
+            .collect(),
+    )
+    .await?;
     rows.into_iter()
         .map(|item| {
             Ok(ItemView {
@@ -828,12 +824,7 @@ pub async fn page(
     let mut by_id: HashMap<i64, garden_item::Model> = below.into_iter().map(|i| (i.id, i)).collect();
     by_id.insert(item.id, item.clone());
     let adoptions = queries::garden::adoptions_of(db, by_id.keys().copied().collect()).await?;
-    let adopters: HashMap<i64, actor::Model> =
-        queries::actors::by_ids(db, adoptions.iter().map(|a| a.actor_id).collect())
-            .await?
-            .into_iter()
-            .map(|a| (a.id, a))
-            .collect();
+    let adopters = queries::actors::map_by_ids(db, adoptions.iter().map(|a| a.actor_id).collect()).await?;
     let adoptions = adoptions
         .into_iter()
         .filter_map(|adoption| {

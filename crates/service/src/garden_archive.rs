@@ -19,10 +19,7 @@ use healthcommons_db::{
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::{
-    collections::HashMap,
-    io::{Cursor, Read, Write},
-};
+use std::io::{Cursor, Read, Write};
 use url::Url;
 
 /// What `garden.json` says it is.
@@ -133,18 +130,15 @@ pub async fn export(db: &impl ConnectionTrait, ctx: &NodeContext) -> ServiceResu
         .into_iter()
         .filter(|i| i.status == queries::garden::PUBLISHED)
         .collect();
-    let mut actor_ids: Vec<i64> = items
-        .iter()
-        .flat_map(|i| [i.author_id, i.group_id])
-        .flatten()
-        .collect();
-    actor_ids.sort_unstable();
-    actor_ids.dedup();
-    let actors: HashMap<i64, actor::Model> = queries::actors::by_ids(db, actor_ids)
-        .await?
-        .into_iter()
-        .map(|a| (a.id, a))
-        .collect();
+    let actors = queries::actors::map_by_ids(
+        db,
+        items
+            .iter()
+            .flat_map(|i| [i.author_id, i.group_id])
+            .flatten()
+            .collect(),
+    )
+    .await?;
     let options =
         zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
     let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));

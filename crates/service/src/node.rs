@@ -92,7 +92,7 @@ impl NodeProfile {
             website: self
                 .website
                 .as_deref()
-                .map(checked_web_url)
+                .map(|w| checked_web_url(w, "website"))
                 .transpose()?
                 .flatten(),
             contact: self
@@ -103,14 +103,17 @@ impl NodeProfile {
     }
 }
 
-/// An http(s) URL, or none for an empty field.
-fn checked_web_url(raw: &str) -> ServiceResult<Option<String>> {
+/// An http(s) URL, or none for an empty field; `what` names it in the refusal.
+pub fn checked_web_url(raw: &str, what: &str) -> ServiceResult<Option<String>> {
     let raw = raw.trim();
     if raw.is_empty() {
         return Ok(None);
     }
-    let refused =
-        || ServiceError::validation("website must be an http or https URL, like https://example.org");
+    let refused = || {
+        ServiceError::validation(format!(
+            "{what} must be an http or https URL, like https://example.org"
+        ))
+    };
     if raw.len() > MAX_URL {
         return Err(refused());
     }
@@ -121,7 +124,7 @@ fn checked_web_url(raw: &str) -> ServiceResult<Option<String>> {
     Ok(Some(url.to_string()))
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Place {
     pub name: String,
     pub address: Option<String>,

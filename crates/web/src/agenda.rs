@@ -143,11 +143,10 @@ fn dto(state: &AppState, view: &QuestionView, your_choices: Vec<i32>) -> Questio
     }
 }
 
+/// The viewer's choices on one question.
 async fn choices(state: &AppState, view: &QuestionView, account: Option<&Account>) -> ApiResult<Vec<i32>> {
-    Ok(match account {
-        Some(account) => agenda::choices_of(state.db(), view, account).await?,
-        None => Vec::new(),
-    })
+    let mut chosen = agenda::choices_of(state.db(), std::slice::from_ref(view), account).await?;
+    Ok(chosen.remove(&view.question.id).unwrap_or_default())
 }
 
 /// A working group's agenda: open questions, the most supported first, each
@@ -160,12 +159,14 @@ async fn group_agenda(
     Path(name): Path<String>,
 ) -> ApiResult<Json<Vec<QuestionDto>>> {
     let group = crate::discussions::find_group(&state, &name).await?;
-    let mut dtos = Vec::new();
-    for view in agenda::agenda(state.db(), &group).await? {
-        let yours = choices(&state, &view, account.as_ref()).await?;
-        dtos.push(dto(&state, &view, yours));
-    }
-    Ok(Json(dtos))
+    let views = agenda::agenda(state.db(), &group).await?;
+    let mut chosen = agenda::choices_of(state.db(), &views, account.as_ref()).await?;
+    Ok(Json(
+        views
+            .iter()
+            .map(|view| dto(&state, view, chosen.remove(&view.question.id).unwrap_or_default()))
+            .collect(),
+    ))
 }
 
 async fn ask(state: &AppState, account: &Account, group_name: &str, body: NewQuestion) -> ApiResult<i64> {
@@ -352,11 +353,12 @@ async fn agenda_view(
     form: AskForm,
 ) -> PageResult<Response> {
     let group = groups::local(state.db(), name).await?;
-    let mut questions = Vec::new();
-    for view in agenda::agenda(state.db(), &group).await? {
-        let chosen = choices(state, &view, session.0.as_ref()).await?;
-        questions.push(item_of(&view, &chosen));
-    }
+    let views = agenda::agenda(state.db(), &group).await?;
+    let chosen = agenda::choices_of(state.db(), &views, session.0.as_ref()).await?;
+    let questions = views
+        .iter()
+        .map(|view| item_of(view, chosen.get(&view.question.id).map_or(&[][..], Vec::as_slice)))
+        .collect();
     let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
     let page = render(AgendaPage {
         viewer: Viewer::of(&session.0),

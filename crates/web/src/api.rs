@@ -186,6 +186,28 @@ pub struct PlaceDto {
     pub longitude: Option<f64>,
 }
 
+impl From<node::Place> for PlaceDto {
+    fn from(place: node::Place) -> Self {
+        PlaceDto {
+            name: place.name,
+            address: place.address,
+            latitude: place.latitude,
+            longitude: place.longitude,
+        }
+    }
+}
+
+impl From<PlaceDto> for node::Place {
+    fn from(place: PlaceDto) -> Self {
+        node::Place {
+            name: place.name,
+            address: place.address,
+            latitude: place.latitude,
+            longitude: place.longitude,
+        }
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct Software {
     pub name: String,
@@ -216,12 +238,7 @@ async fn instance(State(state): State<AppState>) -> ApiResult<Json<Instance>> {
         domain: state.context().node.domain.clone(),
         initiative_name: profile.initiative_name,
         description: profile.description,
-        location: profile.location.map(|p| PlaceDto {
-            name: p.name,
-            address: p.address,
-            latitude: p.latitude,
-            longitude: p.longitude,
-        }),
+        location: profile.location.map(PlaceDto::from),
         website: profile.website,
         contact: profile.contact,
         software: Software {

@@ -34,7 +34,7 @@ use healthcommons_federation::{
 };
 use healthcommons_service::{
     accounts::Account,
-    events::{self, EventDraft, EventPlace, EventView, ParticipantView},
+    events::{self, EventDraft, EventView, ParticipantView},
     groups,
 };
 use serde::{Deserialize, Serialize};
@@ -247,12 +247,7 @@ pub fn draft_of(body: NewEvent) -> ApiResult<EventDraft> {
         starts_at: body.starts_at,
         ends_at: body.ends_at,
         timezone: body.timezone.filter(|z| !z.trim().is_empty()),
-        place: body.place.map(|p| EventPlace {
-            name: p.name,
-            address: p.address.unwrap_or_default(),
-            latitude: p.latitude,
-            longitude: p.longitude,
-        }),
+        place: body.place.map(Into::into),
         online_url: body.online_url,
         capacity: body.capacity,
         join_mode,
@@ -260,17 +255,14 @@ pub fn draft_of(body: NewEvent) -> ApiResult<EventDraft> {
     })
 }
 
+/// The viewer's participation in one event.
 async fn participation_of(
     state: &AppState,
     account: Option<&Account>,
-    event_id: i64,
+    view: &EventView,
 ) -> ApiResult<Option<String>> {
-    Ok(match account {
-        Some(account) => queries::events::participant(state.db(), event_id, account.person.id)
-            .await?
-            .map(|p| p.state),
-        None => None,
-    })
+    let mut states = events::participation_in(state.db(), std::slice::from_ref(view), account).await?;
+    Ok(states.remove(&view.event.id))
 }
 
 async fn group_named(state: &AppState, name: Option<&str>) -> ApiResult<Option<actor::Model>> {
@@ -299,12 +291,13 @@ async fn list_events(
         },
     )
     .await?;
-    let mut dtos = Vec::with_capacity(views.len());
-    for view in &views {
-        let participation = participation_of(&state, account.as_ref(), view.event.id).await?;
-        dtos.push(dto(&state, view, participation));
-    }
-    Ok(Json(dtos))
+    let mut states = events::participation_in(state.db(), &views, account.as_ref()).await?;
+    Ok(Json(
+        views
+            .iter()
+            .map(|view| dto(&state, view, states.remove(&view.event.id)))
+            .collect(),
+    ))
 }
 
 /// Organise an event, for a working group of this node or on your own.
@@ -340,7 +333,7 @@ async fn get_event(
     Path(id): Path<i64>,
 ) -> ApiResult<Json<EventDto>> {
     let view = events::view(state.db(), id).await?;
-    let participation = participation_of(&state, account.as_ref(), id).await?;
+    let participation = participation_of(&state, account.as_ref(), &view).await?;
     Ok(Json(dto(&state, &view, participation)))
 }
 

@@ -74,12 +74,7 @@ impl From<NodeProfile> for NodeProfileBody {
         NodeProfileBody {
             initiative_name: profile.initiative_name,
             description: profile.description,
-            location: profile.location.map(|p| PlaceDto {
-                name: p.name,
-                address: p.address,
-                latitude: p.latitude,
-                longitude: p.longitude,
-            }),
+            location: profile.location.map(PlaceDto::from),
             topics: profile.topics,
             website: profile.website,
             contact: profile.contact,
@@ -92,12 +87,7 @@ impl From<NodeProfileBody> for NodeProfile {
         NodeProfile {
             initiative_name: body.initiative_name,
             description: body.description,
-            location: body.location.map(|p| Place {
-                name: p.name,
-                address: p.address,
-                latitude: p.latitude,
-                longitude: p.longitude,
-            }),
+            location: body.location.map(Into::into),
             topics: body.topics,
             website: body.website,
             contact: body.contact,

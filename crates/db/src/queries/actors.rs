@@ -26,6 +26,16 @@ pub async fn by_ids(db: &impl ConnectionTrait, ids: Vec<i64>) -> DbResult<Vec<ac
         .await?)
 }
 
+/// Actors by id, keyed by id (ids repeated or unknown are fine).
+pub async fn map_by_ids(
+    db: &impl ConnectionTrait,
+    mut ids: Vec<i64>,
+) -> DbResult<std::collections::HashMap<i64, actor::Model>> {
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(by_ids(db, ids).await?.into_iter().map(|a| (a.id, a)).collect())
+}
+
 /// A local actor by its name (persons, groups and the instance actor share names).
 pub async fn local_by_username(db: &impl ConnectionTrait, username: &str) -> DbResult<Option<actor::Model>> {
     Ok(actor::Entity::find()

@@ -96,6 +96,19 @@ pub async fn delete_options(db: &impl ConnectionTrait, question_id: i64) -> DbRe
     Ok(())
 }
 
+/// An actor's votes on any of `question_ids`.
+pub async fn votes_on(
+    db: &impl ConnectionTrait,
+    actor_id: i64,
+    question_ids: Vec<i64>,
+) -> DbResult<Vec<vote::Model>> {
+    Ok(vote::Entity::find()
+        .filter(vote::Column::ActorId.eq(actor_id))
+        .filter(vote::Column::QuestionId.is_in(question_ids))
+        .all(db)
+        .await?)
+}
+
 /// An actor's votes on a question.
 pub async fn votes_by(
     db: &impl ConnectionTrait,
@@ -117,28 +130,38 @@ pub async fn insert_vote(db: &impl ConnectionTrait, row: vote::ActiveModel) -> D
     Ok(row.insert(db).await?)
 }
 
-/// Count the votes again from the vote rows: each option's, and how many
-/// distinct actors voted.
+/// Count the votes again from the vote rows: each option's (one grouped
+/// query), and how many distinct actors voted.
 pub async fn recount(db: &impl ConnectionTrait, question_id: i64) -> DbResult<()> {
+    let counts: Vec<(i64, i64)> = vote::Entity::find()
+        .select_only()
+        .column(vote::Column::OptionId)
+        .column_as(vote::Column::Id.count(), "votes")
+        .filter(vote::Column::QuestionId.eq(question_id))
+        .group_by(vote::Column::OptionId)
+        .into_tuple()
+        .all(db)
+        .await?;
     for option in options(db, question_id).await? {
-        let votes = vote::Entity::find()
-            .filter(vote::Column::OptionId.eq(option.id))
-            .count(db)
-            .await?;
-        set_option_votes(db, option.id, i32::try_from(votes).unwrap_or(i32::MAX)).await?;
+        let votes = counts
+            .iter()
+            .find(|(id, _)| *id == option.id)
+            .map_or(0, |(_, n)| *n);
+        if i64::from(option.votes) != votes {
+            set_option_votes(db, option.id, i32::try_from(votes).unwrap_or(i32::MAX)).await?;
+        }
     }
-    let voters: Vec<i64> = vote::Entity::find()
+    let voters = vote::Entity::find()
         .select_only()
         .column(vote::Column::ActorId)
         .distinct()
         .filter(vote::Column::QuestionId.eq(question_id))
-        .into_tuple()
-        .all(db)
+        .count(db)
         .await?;
     question::Entity::update_many()
         .col_expr(
             question::Column::VotersCount,
-            Expr::value(i32::try_from(voters.len()).unwrap_or(i32::MAX)),
+            Expr::value(i32::try_from(voters).unwrap_or(i32::MAX)),
         )
         .filter(question::Column::Id.eq(question_id))
         .exec(db)

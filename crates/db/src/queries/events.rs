@@ -125,6 +125,19 @@ pub async fn participant(
         .await?)
 }
 
+/// An actor's participations in any of `event_ids`.
+pub async fn participations_of(
+    db: &impl ConnectionTrait,
+    actor_id: i64,
+    event_ids: Vec<i64>,
+) -> DbResult<Vec<event_participant::Model>> {
+    Ok(event_participant::Entity::find()
+        .filter(event_participant::Column::ActorId.eq(actor_id))
+        .filter(event_participant::Column::EventId.is_in(event_ids))
+        .all(db)
+        .await?)
+}
+
 pub async fn participant_by_id(
     db: &impl ConnectionTrait,
     id: i64,

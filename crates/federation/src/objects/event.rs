@@ -21,7 +21,7 @@ use activitypub_federation::{
 use chrono::{DateTime, Utc};
 use healthcommons_core::event::{EventKind, EventStatus, JoinMode};
 use healthcommons_db::{entities::event, queries};
-use healthcommons_service::events::{EventPlace, RemoteEvent};
+use healthcommons_service::{events::RemoteEvent, node::Place};
 use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -123,7 +123,7 @@ impl ApEvent {
     /// Where it takes place, from a schema.org `Place` (Mobilizon puts the
     /// coordinates on the place itself or in `geo`, and the address as a
     /// `PostalAddress` or plain text).
-    fn place(&self) -> Option<EventPlace> {
+    fn place(&self) -> Option<Place> {
         let location = self.location.as_ref()?;
         let text_at = |v: &Value, key: &str| {
             v.get(key)
@@ -150,9 +150,9 @@ impl ApEvent {
             _ => String::new(),
         };
         let geo = location.get("geo").unwrap_or(location);
-        Some(EventPlace {
+        Some(Place {
             name: text_at(location, "name"),
-            address,
+            address: Some(address).filter(|a| !a.is_empty()),
             latitude: number(geo, "latitude"),
             longitude: number(geo, "longitude"),
         })
