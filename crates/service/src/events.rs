@@ -115,18 +115,10 @@ fn check_draft(draft: &mut EventDraft) -> ServiceResult<()> {
         None => None,
     };
     draft.place = match draft.place.take() {
-        Some(place) => clean_place(place)?,
+        Some(place) => place.checked()?,
         None => None,
     };
     Ok(())
-}
-
-/// A place checked as every place is (`node::Place::checked`); `None` when
-/// it names nothing.
-fn clean_place(place: Place) -> ServiceResult<Option<Place>> {
-    let place = place.checked()?;
-    let names_something = !place.name.is_empty() || place.address.is_some() || place.latitude.is_some();
-    Ok(names_something.then_some(place))
 }
 
 /// The place columns of an event.
@@ -629,7 +621,7 @@ pub async fn store_remote(db: &impl ConnectionTrait, remote: RemoteEvent) -> Ser
         .as_deref()
         .and_then(time_zone)
         .map(|z| z.name().to_owned()));
-    set_place(&mut row, remote.place.and_then(|p| clean_place(p).ok().flatten()));
+    set_place(&mut row, remote.place.and_then(|p| p.checked().ok().flatten()));
     row.online_url = Set(remote
         .online_url
         .and_then(|l| checked_web_url(&l, "").ok().flatten()));

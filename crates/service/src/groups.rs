@@ -103,7 +103,7 @@ fn merged_settings(
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
     }
     if let Some(place) = &changes.place {
-        let place = place.clone().checked()?;
+        let place = place.clone().checked()?.unwrap_or_default();
         row.place_name = Some(place.name).filter(|n| !n.is_empty());
         row.place_address = place.address;
         row.latitude = place.latitude;

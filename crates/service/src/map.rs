@@ -145,15 +145,9 @@ async fn stories(db: &impl ConnectionTrait, ctx: &NodeContext) -> ServiceResult<
 
 /// Events to come (or running) with a place, cancelled ones left out.
 async fn events(db: &impl ConnectionTrait, ctx: &NodeContext) -> ServiceResult<Vec<MapFeature>> {
-    let listing = queries::events::Listing {
-        group_id: None,
-        local_only: false,
-        from: chrono::Utc::now(),
-    };
-    Ok(queries::events::upcoming(db, listing)
+    Ok(queries::map::events_with_places(db, chrono::Utc::now())
         .await?
         .into_iter()
-        .filter(|event| event.status != queries::events::CANCELLED)
         .filter_map(|event| {
             let host = if event.local {
                 ctx.domain.clone()

@@ -87,7 +87,7 @@ impl NodeProfile {
         Ok(NodeProfile {
             initiative_name,
             description: plain_text(&self.description, MAX_DESCRIPTION),
-            location: self.location.map(Place::checked).transpose()?,
+            location: self.location.map(Place::checked).transpose()?.flatten(),
             topics: crate::groups::clean_topics(&self.topics)?,
             website: self
                 .website
@@ -133,8 +133,9 @@ pub struct Place {
 }
 
 impl Place {
-    /// The place with its text made plain and its coordinates checked.
-    pub fn checked(self) -> ServiceResult<Place> {
+    /// The place with its text made plain and its coordinates checked;
+    /// `None` when it names nothing (no name, address or coordinates).
+    pub fn checked(self) -> ServiceResult<Option<Place>> {
         match (self.latitude, self.longitude) {
             (Some(lat), Some(lon)) => {
                 if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
@@ -150,14 +151,16 @@ impl Place {
                 ));
             }
         }
-        Ok(Place {
+        let place = Place {
             name: plain_text(&self.name, MAX_NAME),
             address: self
                 .address
                 .map(|a| plain_text(&a, 500))
                 .filter(|a| !a.is_empty()),
             ..self
-        })
+        };
+        let names_something = !place.name.is_empty() || place.address.is_some() || place.latitude.is_some();
+        Ok(names_something.then_some(place))
     }
 }
 

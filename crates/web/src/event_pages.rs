@@ -503,8 +503,6 @@ impl EventForm {
                     .map_err(|_| invalid("the capacity must be a whole number of places"))?,
             ),
         };
-        let has_place =
-            !self.place_name.trim().is_empty() || !self.address.trim().is_empty() || latitude.is_some();
         Ok(NewEvent {
             kind: self.kind.clone(),
             title: self.title.clone(),
@@ -512,9 +510,9 @@ impl EventForm {
             starts_at,
             ends_at,
             timezone: Some(zone.name().to_owned()),
-            place: has_place.then(|| PlaceDto {
-                name: self.place_name.trim().to_owned(),
-                address: Some(self.address.trim().to_owned()),
+            place: Some(PlaceDto {
+                name: self.place_name.clone(),
+                address: Some(self.address.clone()),
                 latitude,
                 longitude,
             }),

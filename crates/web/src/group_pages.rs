@@ -505,7 +505,7 @@ struct AccountsPage {
     error: String,
 }
 
-fn admin(session: &MaybeSession) -> PageResult<Account> {
+pub(crate) fn admin(session: &MaybeSession) -> PageResult<Account> {
     let account = signed_in(session)?;
     if account.role() != Role::Admin {
         return Err(PageError(ApiError::new(

@@ -175,7 +175,7 @@ async fn map_page(State(state): State<AppState>, session: MaybeSession) -> PageR
                     url: f.url.clone(),
                     host: f.host.clone(),
                     place: f.place_name.clone().unwrap_or_default(),
-                    remote: !f.url.starts_with(base),
+                    remote: !f.url.starts_with(&format!("{base}/")),
                 })
                 .collect(),
         })

@@ -7,8 +7,8 @@ use crate::{
     api::{ApiJson, PlaceDto, set_node_blocked},
     auth::{self, ApiAdmin, MaybeSession, Viewer},
     error::{ApiError, ApiResult, ErrorBody, PageError, PageResult},
+    group_pages::{admin, coordinate},
     pages::render,
-    thread_pages::signed_in,
 };
 use askama::Template;
 use axum::{
@@ -22,7 +22,6 @@ use axum_extra::extract::cookie::CookieJar;
 use healthcommons_core::ErrorKind;
 use healthcommons_db::{entities::directory_node, queries};
 use healthcommons_service::{
-    accounts::Role,
     directory,
     node::{self, NodeProfile, Place},
 };
@@ -236,27 +235,12 @@ impl ProfileForm {
     }
 
     fn to_profile(&self) -> Result<NodeProfile, ApiError> {
-        let coordinate = |raw: &str, field: &str| -> Result<Option<f64>, ApiError> {
-            let raw = raw.trim();
-            if raw.is_empty() {
-                return Ok(None);
-            }
-            raw.parse::<f64>()
-                .ok()
-                .filter(|v| v.is_finite())
-                .map(Some)
-                .ok_or_else(|| ApiError::new(ErrorKind::Validation, format!("{field} must be a number")))
-        };
         let latitude = coordinate(&self.latitude, "latitude")?;
         let longitude = coordinate(&self.longitude, "longitude")?;
-        let has_place = !self.place_name.trim().is_empty()
-            || !self.place_address.trim().is_empty()
-            || latitude.is_some()
-            || longitude.is_some();
         Ok(NodeProfile {
             initiative_name: self.initiative_name.clone(),
             description: self.description.clone(),
-            location: has_place.then(|| Place {
+            location: Some(Place {
                 name: self.place_name.clone(),
                 address: Some(self.place_address.clone()),
                 latitude,
@@ -283,16 +267,6 @@ struct AdminNodePage {
     error: String,
     saved: bool,
     directory: Vec<DirectoryEntry>,
-}
-
-fn admin(session: &MaybeSession) -> PageResult<()> {
-    if signed_in(session)?.role() != Role::Admin {
-        return Err(PageError(ApiError::new(
-            ErrorKind::Forbidden,
-            "only admins may do this",
-        )));
-    }
-    Ok(())
 }
 
 async fn render_admin_page(

@@ -55,17 +55,20 @@ pub struct Listing {
     pub from: DateTime<Utc>,
 }
 
+/// Events still running or to come at `from` (by their end, or their start when none).
+pub(crate) fn not_over(from: DateTime<Utc>) -> Condition {
+    Condition::any().add(event::Column::EndsAt.gte(from)).add(
+        Condition::all()
+            .add(event::Column::EndsAt.is_null())
+            .add(event::Column::StartsAt.gte(from)),
+    )
+}
+
 /// Events that have not ended, soonest first (cancelled ones included, marked).
 pub async fn upcoming(db: &impl ConnectionTrait, listing: Listing) -> DbResult<Vec<event::Model>> {
     let mut query = event::Entity::find()
         .filter(event::Column::DeletedAt.is_null())
-        .filter(
-            Condition::any().add(event::Column::EndsAt.gte(listing.from)).add(
-                Condition::all()
-                    .add(event::Column::EndsAt.is_null())
-                    .add(event::Column::StartsAt.gte(listing.from)),
-            ),
-        );
+        .filter(not_over(listing.from));
     if let Some(group_id) = listing.group_id {
         query = query.filter(event::Column::GroupId.eq(group_id));
     }

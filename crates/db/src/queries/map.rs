@@ -2,9 +2,13 @@
 
 use crate::{
     DbResult,
-    entities::{actor, garden_item, group_settings},
-    queries::garden::PUBLISHED,
+    entities::{actor, event, garden_item, group_settings},
+    queries::{
+        events::{CANCELLED, not_over},
+        garden::PUBLISHED,
+    },
 };
+use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use std::collections::HashMap;
 
@@ -46,6 +50,23 @@ pub async fn garden_items_with_places(
         .filter(garden_item::Column::Latitude.is_not_null())
         .filter(garden_item::Column::Longitude.is_not_null())
         .order_by_asc(garden_item::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Events not yet over and not cancelled that have coordinates, whatever
+/// their number (the filter is in the query, not after a list's limit).
+pub async fn events_with_places(
+    db: &impl ConnectionTrait,
+    from: DateTime<Utc>,
+) -> DbResult<Vec<event::Model>> {
+    Ok(event::Entity::find()
+        .filter(event::Column::DeletedAt.is_null())
+        .filter(event::Column::Status.ne(CANCELLED))
+        .filter(event::Column::Latitude.is_not_null())
+        .filter(event::Column::Longitude.is_not_null())
+        .filter(not_over(from))
+        .order_by_asc(event::Column::StartsAt)
         .all(db)
         .await?)
 }
