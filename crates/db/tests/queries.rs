@@ -408,3 +408,94 @@ async fn the_directory_learns_hosts_keeps_the_nearest_route_and_records_fetches(
         assert!(stories.is_empty(), "{backend}");
     }
 }
+
+#[tokio::test]
+async fn the_map_takes_only_published_stories_and_open_events_with_coordinates() {
+    use healthcommons_db::entities::{event, garden_item};
+    for backend in testing::backends() {
+        let db = testing::fresh(backend).await.expect(backend);
+        let story = |n: u32, status: &str, place: Option<(f64, f64)>| garden_item::ActiveModel {
+            ap_id: Set(format!("https://a.test/garden/{n}")),
+            kind: Set("story".into()),
+            status: Set(status.into()),
+            title: Set(format!("Story {n}")),
+            summary: Set(String::new()),
+            content: Set("{}".into()),
+            content_html: Set(String::new()),
+            license: Set("CC-BY-SA-4.0".into()),
+            latitude: Set(place.map(|p| p.0)),
+            longitude: Set(place.map(|p| p.1)),
+            revision: Set(1),
+            provenance: Set("[]".into()),
+            origin_gone: Set(false),
+            local: Set(true),
+            published: Set(Utc::now()),
+            ..Default::default()
+        };
+        for row in [
+            story(1, queries::garden::PUBLISHED, Some((53.8, -1.55))),
+            story(2, queries::garden::PUBLISHED, None),
+            story(3, queries::garden::DRAFT, Some((53.8, -1.55))),
+        ] {
+            queries::garden::insert(&db, row).await.expect("story");
+        }
+        let stories = queries::map::garden_items_with_places(&db, "story")
+            .await
+            .expect("stories");
+        let titles: Vec<&str> = stories.iter().map(|s| s.title.as_str()).collect();
+        assert_eq!(titles, ["Story 1"], "{backend}");
+
+        let now = Utc::now();
+        let event = |n: u32, starts: Duration, status: &str, place: Option<(f64, f64)>| event::ActiveModel {
+            ap_id: Set(format!("https://a.test/e/{n}")),
+            kind: Set("meeting".into()),
+            title: Set(format!("Event {n}")),
+            description_html: Set(String::new()),
+            starts_at: Set(now + starts),
+            join_mode: Set(queries::events::FREE.into()),
+            status: Set(status.into()),
+            participant_count: Set(0),
+            latitude: Set(place.map(|p| p.0)),
+            longitude: Set(place.map(|p| p.1)),
+            local: Set(true),
+            published: Set(now),
+            ..Default::default()
+        };
+        for row in [
+            event(
+                1,
+                Duration::days(2),
+                queries::events::CONFIRMED,
+                Some((51.45, -2.58)),
+            ),
+            event(
+                2,
+                Duration::days(2),
+                queries::events::CANCELLED,
+                Some((51.45, -2.58)),
+            ),
+            event(3, Duration::days(2), queries::events::CONFIRMED, None),
+            event(
+                4,
+                -Duration::days(2),
+                queries::events::CONFIRMED,
+                Some((51.45, -2.58)),
+            ),
+            event(
+                5,
+                Duration::days(1),
+                queries::events::TENTATIVE,
+                Some((52.5, 13.4)),
+            ),
+        ] {
+            queries::events::insert(&db, row).await.expect("event");
+        }
+        let events = queries::map::events_with_places(&db, now).await.expect("events");
+        let titles: Vec<&str> = events.iter().map(|e| e.title.as_str()).collect();
+        assert_eq!(
+            titles,
+            ["Event 5", "Event 1"],
+            "{backend}: soonest first, open, placed"
+        );
+    }
+}

@@ -15,7 +15,8 @@ use crate::{
 };
 use futures::StreamExt;
 use healthcommons_db::entities::directory_node;
-use healthcommons_service::{ServiceResult, directory};
+use healthcommons_service::{ServiceError, ServiceResult, directory};
+use serde::Deserialize;
 use serde_json::Value;
 use tracing::{debug, warn};
 use url::Url;
@@ -60,17 +61,25 @@ async fn visit(context: &FederationContext, node: &directory_node::Model) -> Ser
     };
     let software = discovery::software_name(&info);
     let metadata = info.get("metadata");
-    let Some(initiative) = metadata
-        .and_then(|m| m.get("initiative"))
-        .and_then(|i| serde_json::from_value::<InitiativeMetadata>(i.clone()).ok())
-    else {
+    let Some(initiative) = metadata.and_then(|m| m.get("initiative")) else {
+        // Not a Health Commons node (Mastodon, Lemmy, …): remembered, not shown.
         return directory::record_no_profile(&context.db, &node.host, software.as_deref()).await;
     };
-    if let Err(err) =
-        directory::record_profile(&context.db, &node.host, initiative.into(), software.as_deref()).await
-    {
-        let reason = format!("its profile was refused: {}", err.public_message());
-        return directory::record_failure(&context.db, &node.host, &reason).await;
+    // A profile that does not parse or does not validate is a failure to
+    // record, not a node without a profile (which would wipe the one we had).
+    let initiative = match InitiativeMetadata::deserialize(initiative) {
+        Ok(initiative) => initiative,
+        Err(err) => {
+            let reason = format!("its profile does not parse: {err}");
+            return directory::record_failure(&context.db, &node.host, &reason).await;
+        }
+    };
+    match directory::record_profile(&context.db, &node.host, initiative.into(), software.as_deref()).await {
+        Err(err) if matches!(err, ServiceError::Rejected { .. }) => {
+            let reason = format!("its profile was refused: {}", err.public_message());
+            return directory::record_failure(&context.db, &node.host, &reason).await;
+        }
+        other => other?,
     }
     let Some(peers_url) = metadata
         .and_then(|m| m.get("directoryPeers"))

@@ -850,7 +850,7 @@ async fn an_admin_sets_the_node_profile_and_the_map_shows_it_with_its_list() {
     browser.wait_text("#profile-form", |_| true).await;
     browser.clear("#profile-name").await;
     browser.type_into("#profile-name", "Leeds Health Circle").await;
-    browser.type_into("#profile-place", "Leeds").await;
+    browser.type_into("#profile-place", "Hyde Park Centre").await;
     browser.type_into("#profile-latitude", "95").await;
     browser.type_into("#profile-longitude", "-1.55").await;
     browser
@@ -869,7 +869,7 @@ async fn an_admin_sets_the_node_profile_and_the_map_shows_it_with_its_list() {
     browser.click("#nav-map").await;
     browser
         .wait_text("#map-initiatives", |t| {
-            t.contains("Leeds Health Circle") && t.contains("Leeds")
+            t.contains("Leeds Health Circle") && t.contains("Hyde Park Centre")
         })
         .await;
     browser

@@ -61,7 +61,13 @@ pub fn parse_host(raw: &str) -> Option<String> {
 /// Put every host this node has dealt with in the directory, one hop away.
 pub async fn learn_met_hosts(db: &impl ConnectionTrait, ctx: &NodeContext) -> ServiceResult<()> {
     let blocked = queries::directory::blocked_hosts(db).await?;
-    for host in queries::directory::hosts_met(db).await? {
+    // Only host names a directory can hold (and an admin can hide): no IP
+    // addresses, no names without a dot.
+    for host in queries::directory::hosts_met(db)
+        .await?
+        .iter()
+        .filter_map(|h| parse_host(h))
+    {
         if host != ctx.domain && !blocked.contains(&host) {
             queries::directory::learn(db, &host, 1, None).await?;
         }

@@ -31,6 +31,8 @@ use utoipa::{OpenApi, ToSchema};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/node/profile", get(get_profile).put(put_profile))
+        // The earlier path of the same change, kept for the clients that use it.
+        .route("/api/v1/admin/profile", put(put_profile))
         .route("/api/v1/admin/directory", get(list_directory))
         .route(
             "/api/v1/admin/directory/{host}/hidden",
