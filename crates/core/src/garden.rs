@@ -349,15 +349,24 @@ impl Content {
     /// The whole item as sanitised HTML: the summary, then each field under
     /// its heading, then the resources. This is what other servers show.
     pub fn to_html(&self, kind: Kind) -> String {
-        let mut html = format!("<p>{}</p>", escape(&self.summary));
+        let mut html = format!("<p>{}</p>", crate::text::escape_html(&self.summary));
         if let Some(unit) = &self.unit {
-            html.push_str(&format!("<p><strong>Unit:</strong> {}</p>", escape(unit)));
+            html.push_str(&format!(
+                "<p><strong>Unit:</strong> {}</p>",
+                crate::text::escape_html(unit)
+            ));
         }
         if let Some(happened) = &self.happened {
-            html.push_str(&format!("<p><strong>When:</strong> {}</p>", escape(happened)));
+            html.push_str(&format!(
+                "<p><strong>When:</strong> {}</p>",
+                crate::text::escape_html(happened)
+            ));
         }
         if let Some(place) = self.place.as_ref().filter(|p| !p.name.is_empty()) {
-            html.push_str(&format!("<p><strong>Where:</strong> {}</p>", escape(&place.name)));
+            html.push_str(&format!(
+                "<p><strong>Where:</strong> {}</p>",
+                crate::text::escape_html(&place.name)
+            ));
         }
         for (key, label) in kind.fields() {
             if let Some(markdown) = self.fields.get(*key) {
@@ -369,8 +378,8 @@ impl Content {
             for resource in &self.resources {
                 html.push_str(&format!(
                     "<li><a href=\"{}\">{}</a></li>",
-                    escape(&resource.href),
-                    escape(&resource.title)
+                    crate::text::escape_html(&resource.href),
+                    crate::text::escape_html(&resource.title)
                 ));
             }
             html.push_str("</ul>");
@@ -453,13 +462,6 @@ impl Content {
             _ => serde_json::Map::new(),
         }
     }
-}
-
-fn escape(raw: &str) -> String {
-    raw.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// Lowercase words of letters and digits, in order: the one tokenizer both

@@ -9,6 +9,7 @@ pub mod error;
 pub mod event;
 pub mod garden;
 pub mod handle;
+pub mod pledge;
 pub mod text;
 
 pub use error::ErrorKind;

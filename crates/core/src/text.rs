@@ -238,7 +238,8 @@ pub fn find_tags(markdown: &str) -> Tags {
     tags
 }
 
-fn escape_attribute(value: &str) -> String {
+/// Text made safe to put in HTML, in an element or a quoted attribute.
+pub fn escape_html(value: &str) -> String {
     value
         .replace('&', "&amp;")
         .replace('"', "&quot;")
@@ -259,12 +260,12 @@ pub fn markdown_with_tags(
             Token::Text(text) => linked.push_str(text),
             Token::Hashtag(tag) => linked.push_str(&format!(
                 r#"<a href="{}" class="mention hashtag" rel="tag">#<span>{tag}</span></a>"#,
-                escape_attribute(&hashtag_href(&tag.to_lowercase()))
+                escape_html(&hashtag_href(&tag.to_lowercase()))
             )),
             Token::Mention { whole, name, host } => match mention_href(name, host) {
                 Some(href) => linked.push_str(&format!(
                     r#"<span class="h-card"><a href="{}" class="u-url mention">@<span>{name}</span></a></span>"#,
-                    escape_attribute(&href)
+                    escape_html(&href)
                 )),
                 None => linked.push_str(whole),
             },

@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod moderators;
 pub mod negotiation;
 pub mod objects;
+mod pledge_delivery;
 pub mod publisher;
 mod question_delivery;
 pub mod relay;

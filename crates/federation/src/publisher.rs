@@ -85,6 +85,10 @@ impl Publisher for OutboxPublisher {
             Outgoing::CreateQuestion { .. } | Outgoing::UpdateQuestion { .. } | Outgoing::Vote { .. } => {
                 self.publish_agenda(txn, outgoing).await
             }
+            Outgoing::CreatePledge { .. }
+            | Outgoing::UpdatePledge { .. }
+            | Outgoing::CountOnPledge { .. }
+            | Outgoing::StopCountingOnPledge { .. } => self.publish_pledges(txn, outgoing).await,
             Outgoing::UpdateActor { actor_id } => self.publish_actor_update(txn, actor_id).await,
             Outgoing::ModeratorChange {
                 group_id,

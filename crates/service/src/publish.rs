@@ -3,7 +3,7 @@
 //! written in the caller's transaction so neither exists without the other.
 
 use crate::ServiceResult;
-use healthcommons_db::entities::{event_participant, group_ban, reaction};
+use healthcommons_db::entities::{event_participant, group_ban, pledge_backer, reaction};
 use sea_orm::DatabaseTransaction;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -72,6 +72,15 @@ pub enum Outgoing {
     UpdateQuestion { question_id: i64 },
     /// A member voted on a question asked on another node (one vote per choice).
     Vote { question_id: i64, vote_ids: Vec<i64> },
+    /// A member pledged an action.
+    CreatePledge { pledge_id: i64 },
+    /// A local pledge changed (its status, or how many count on it).
+    UpdatePledge { pledge_id: i64 },
+    /// A member counts on a pledge made on another node (a `Like` of it).
+    CountOnPledge { backer_id: i64 },
+    /// A member no longer counts on a pledge made on another node. Sent
+    /// before the row is removed.
+    StopCountingOnPledge { backer: pledge_backer::Model },
     /// A moderator added or removed a moderator of a local working group.
     ModeratorChange {
         group_id: i64,

@@ -72,6 +72,14 @@ impl NodeUrls {
     pub fn new_question(&self) -> String {
         format!("{}/q/{}", self.base, uuid_like_token())
     }
+    /// A fresh id for a pledge (its JSON-LD; people are sent to its page).
+    pub fn new_pledge(&self) -> String {
+        format!("{}/pl/{}", self.base, uuid_like_token())
+    }
+    /// The page of a pledge (made here or learned from a peer) on this node.
+    pub fn pledge_page(&self, id: i64) -> String {
+        format!("{}/pledges/{id}", self.base)
+    }
     /// A fresh id for an adoption.
     pub fn new_adoption(&self) -> String {
         format!("{}/adoptions/{}", self.base, uuid_like_token())

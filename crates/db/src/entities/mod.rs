@@ -18,6 +18,8 @@ pub mod inbox_activity;
 pub mod moderator;
 pub mod outbox_activity;
 pub mod peer;
+pub mod pledge;
+pub mod pledge_backer;
 pub mod post;
 pub mod post_revision;
 pub mod post_tag;

@@ -16,6 +16,13 @@ pub async fn by_id(db: &impl ConnectionTrait, id: i64) -> DbResult<Option<questi
     Ok(question::Entity::find_by_id(id).one(db).await?)
 }
 
+pub async fn by_ids(db: &impl ConnectionTrait, ids: Vec<i64>) -> DbResult<Vec<question::Model>> {
+    Ok(question::Entity::find()
+        .filter(question::Column::Id.is_in(ids))
+        .all(db)
+        .await?)
+}
+
 pub async fn by_ap_id(db: &impl ConnectionTrait, ap_id: &str) -> DbResult<Option<question::Model>> {
     Ok(question::Entity::find()
         .filter(question::Column::ApId.eq(ap_id))

@@ -29,6 +29,13 @@ pub async fn by_id(db: &impl ConnectionTrait, id: i64) -> DbResult<Option<event:
     Ok(event::Entity::find_by_id(id).one(db).await?)
 }
 
+pub async fn by_ids(db: &impl ConnectionTrait, ids: Vec<i64>) -> DbResult<Vec<event::Model>> {
+    Ok(event::Entity::find()
+        .filter(event::Column::Id.is_in(ids))
+        .all(db)
+        .await?)
+}
+
 pub async fn by_ap_id(db: &impl ConnectionTrait, ap_id: &str) -> DbResult<Option<event::Model>> {
     Ok(event::Entity::find()
         .filter(event::Column::ApId.eq(ap_id))

@@ -13,6 +13,7 @@ pub mod groups;
 pub mod inbox;
 pub mod map;
 pub mod peers;
+pub mod pledges;
 pub mod posts;
 pub mod reports;
 pub mod settings;

@@ -5,9 +5,11 @@ pub mod accept_follow;
 pub mod announce;
 pub mod answer_join;
 pub mod block_user;
+pub mod count_on_pledge;
 pub mod create_adoption;
 pub mod create_event;
 pub mod create_garden_item;
+pub mod create_pledge;
 pub mod create_post;
 pub mod create_question;
 pub mod delete_event;
@@ -21,6 +23,7 @@ pub mod like;
 pub mod lock_thread;
 pub mod moderator_change;
 pub mod reject_follow;
+pub mod stop_counting_on_pledge;
 pub mod undo_follow;
 pub mod undo_moderation;
 pub mod undo_reaction;
@@ -35,6 +38,7 @@ use crate::{
         adoption::is_adoption_object,
         event::is_event_object,
         garden_item::is_garden_object,
+        pledge::is_pledge_object,
         post::{ApPost, DbPost, group_of},
         question::{is_question_object, vote_parts},
     },
@@ -55,9 +59,11 @@ pub use accept_follow::AcceptFollow;
 pub use announce::Announce;
 pub use answer_join::AnswerJoin;
 pub use block_user::BlockUser;
+pub use count_on_pledge::CountOnPledge;
 pub use create_adoption::CreateAdoption;
 pub use create_event::CreateEvent;
 pub use create_garden_item::CreateGardenItem;
+pub use create_pledge::CreatePledge;
 pub use create_post::CreatePost;
 pub use create_question::CreateQuestion;
 pub use delete_event::DeleteEvent;
@@ -71,6 +77,7 @@ pub use like::Like;
 pub use lock_thread::LockThread;
 pub use moderator_change::ModeratorChange;
 pub use reject_follow::RejectFollow;
+pub use stop_counting_on_pledge::StopCountingOnPledge;
 pub use undo_follow::UndoFollow;
 pub use undo_moderation::UndoModeration;
 pub use undo_reaction::UndoReaction;
@@ -158,6 +165,9 @@ impl InboxActivity {
             )),
             InboxActivity::LeaveEvent(a) => run(a, data).await,
             InboxActivity::UndoFollow(a) => run(a, data).await,
+            InboxActivity::UndoReaction(a) if undoes_like_of_pledge(&a.object, data).await? => {
+                run(serde_json::from_value::<StopCountingOnPledge>(raw)?, data).await
+            }
             InboxActivity::UndoReaction(a) => run(UndoReaction { raw, ..a }, data).await,
             InboxActivity::CreatePost(a) => {
                 let object = embedded_object(&a.actor, a.object.clone(), data).await?;
@@ -167,6 +177,8 @@ impl InboxActivity {
                     run(with_object::<CreateEvent>(&raw, object)?, data).await
                 } else if is_question_object(&object) {
                     run(with_object::<CreateQuestion>(&raw, object)?, data).await
+                } else if is_pledge_object(&object) {
+                    run(pledge_change(&raw, object)?, data).await
                 } else if let Some((_, question)) = vote_parts(&object) {
                     if queries::agenda::by_ap_id(&data.db, question.as_str())
                         .await?
@@ -196,6 +208,8 @@ impl InboxActivity {
                     run(with_object::<CreateEvent>(&raw, object)?, data).await
                 } else if is_question_object(&object) {
                     run(with_object::<CreateQuestion>(&raw, object)?, data).await
+                } else if is_pledge_object(&object) {
+                    run(pledge_change(&raw, object)?, data).await
                 } else {
                     match not_a_post(&object) {
                         Some(reason) => Ok(Outcome::NotHandled(reason)),
@@ -221,6 +235,14 @@ impl InboxActivity {
                 } else {
                     run(DeletePost { raw, ..a }, data).await
                 }
+            }
+            InboxActivity::Like(a)
+                if a.kind == like::LikeKind::Like
+                    && queries::pledges::by_ap_id(&data.db, a.object.as_str())
+                        .await?
+                        .is_some() =>
+            {
+                run(serde_json::from_value::<CountOnPledge>(raw)?, data).await
             }
             InboxActivity::Like(a) => run(Like { raw, ..a }, data).await,
             InboxActivity::Flag(a) => run(a, data).await,
@@ -293,6 +315,29 @@ async fn answers_our_join(object: &FollowRef, data: &RequestData) -> Result<bool
     Ok(queries::events::participant_by_ap_id(&data.db, id.as_str())
         .await?
         .is_some())
+}
+
+/// An Undo of a Like whose object is a pledge this node knows.
+async fn undoes_like_of_pledge(
+    undone: &undo_reaction::UndoneReaction,
+    data: &RequestData,
+) -> Result<bool, FederationError> {
+    let Some(object) = undone.object.as_ref().and_then(crate::objects::id_of) else {
+        return Ok(false);
+    };
+    Ok(undone.kind == undo_reaction::UndoneKind::Like
+        && queries::pledges::by_ap_id(&data.db, object.as_str())
+            .await?
+            .is_some())
+}
+
+/// A Create or Update of a pledge, which keeps the activity as received so
+/// a working group of ours can pass it on unchanged.
+fn pledge_change(raw: &Value, object: Value) -> Result<CreatePledge, FederationError> {
+    Ok(CreatePledge {
+        raw: raw.clone(),
+        ..with_object::<CreatePledge>(raw, object)?
+    })
 }
 
 /// An object's id, sent as a URL or as the object itself.

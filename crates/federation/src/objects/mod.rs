@@ -4,6 +4,7 @@ pub mod actor;
 pub mod adoption;
 pub mod event;
 pub mod garden_item;
+pub mod pledge;
 pub mod post;
 pub mod question;
 

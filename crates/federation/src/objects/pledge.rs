@@ -1,0 +1,253 @@
+//! Pledges as they travel: a `Note` in reply to what the pledge is attached
+//! to (an event, an agenda question or a garden item), so Mastodon users see
+//! "I will …, by …" under it, with our terms `pledgeAction`, `pledgeDue`,
+//! `pledgeStatus` and `backersCount` for nodes that understand pledges.
+//! `audience` names the working group.
+
+use crate::{
+    FederationError, RequestData,
+    context::FederationContext,
+    objects::{
+        actor::{DbActor, host_of},
+        garden_item::GARDEN_NS,
+        post::is_public,
+    },
+    publisher::AS_CONTEXT,
+};
+use activitypub_federation::{
+    fetch::object_id::ObjectId, kinds::public, protocol::verification::verify_domains_match, traits::Object,
+};
+use chrono::{DateTime, NaiveDate, Utc};
+use healthcommons_core::{pledge::PledgeStatus, text};
+use healthcommons_db::{entities::pledge, queries};
+use healthcommons_service::pledges::{self, RemotePledge};
+use sea_orm::ConnectionTrait;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use url::Url;
+
+/// ActivityStreams with the pledge terms.
+pub fn pledge_context() -> Value {
+    json!([AS_CONTEXT, {
+        "hc": GARDEN_NS,
+        "xsd": "http://www.w3.org/2001/XMLSchema#",
+        "pledgeAction": "hc:pledgeAction",
+        "pledgeStatus": "hc:pledgeStatus",
+        "pledgeDue": {"@id": "hc:pledgeDue", "@type": "xsd:date"},
+        "backersCount": {"@id": "hc:backersCount", "@type": "xsd:integer"},
+    }])
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApPledge {
+    #[serde(rename = "@context", default, skip_serializing_if = "Value::is_null")]
+    pub context: Value,
+    /// Always `Note`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: ObjectId<DbPledge>,
+    #[serde(deserialize_with = "crate::objects::post::author_of")]
+    pub attributed_to: Url,
+    /// The event, question or garden item it is attached to.
+    #[serde(deserialize_with = "crate::activities::object_id")]
+    pub in_reply_to: Url,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<Url>,
+    /// What Mastodon shows (HTML).
+    #[serde(default)]
+    pub content: String,
+    pub pledge_action: String,
+    pub pledge_status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pledge_due: Option<NaiveDate>,
+    #[serde(default)]
+    pub backers_count: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<Value>,
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
+    pub to: Vec<Url>,
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
+    pub cc: Vec<Url>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated: Option<DateTime<Utc>>,
+}
+
+/// True when a Create or Update carries a pledge.
+pub fn is_pledge_object(object: &Value) -> bool {
+    object.get("type").and_then(Value::as_str) == Some("Note") && object.get("pledgeStatus").is_some()
+}
+
+#[derive(Debug, Clone)]
+pub struct DbPledge {
+    pub row: pledge::Model,
+    id: Url,
+}
+
+impl DbPledge {
+    pub fn new(row: pledge::Model) -> Result<Self, FederationError> {
+        let id = Url::parse(&row.ap_id)?;
+        Ok(DbPledge { row, id })
+    }
+}
+
+/// "I will …, by …" with where it stands, as Mastodon shows it.
+fn content_html(row: &pledge::Model, target: Option<&pledges::TargetRef>) -> String {
+    let status = PledgeStatus::parse(&row.status).unwrap_or(PledgeStatus::Offered);
+    let due = row
+        .due_on
+        .map(|due| format!(", by {}", due.format("%-d %B %Y")))
+        .unwrap_or_default();
+    let on = target
+        .map(|t| {
+            format!(
+                " on the {} <a href=\"{}\">{}</a>",
+                t.kind.noun(),
+                text::escape_html(&t.ap_id),
+                text::escape_html(&t.title)
+            )
+        })
+        .unwrap_or_default();
+    let backers = match row.backers_count {
+        0 => String::new(),
+        1 => " · 1 person counts on it".to_owned(),
+        n => format!(" · {n} people count on it"),
+    };
+    format!(
+        "<p>I will {}{due}.</p><p>Pledge{on}: {}{backers}</p>",
+        text::escape_html(&row.action),
+        status.label()
+    )
+}
+
+/// A local pledge on the wire.
+pub async fn pledge_of(db: &impl ConnectionTrait, row: &pledge::Model) -> Result<ApPledge, FederationError> {
+    let view = pledges::view(db, row.id).await?;
+    let author = view
+        .author
+        .as_ref()
+        .ok_or_else(|| FederationError::Invalid("a pledge without its author".into()))?;
+    let target = view
+        .target
+        .as_ref()
+        .ok_or_else(|| FederationError::Invalid("a pledge attached to nothing".into()))?;
+    let mut cc = Vec::new();
+    for followers in [
+        author.followers_url.as_deref(),
+        view.group.as_ref().and_then(|g| g.followers_url.as_deref()),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        cc.push(Url::parse(followers)?);
+    }
+    if let Some(group) = &view.group {
+        cc.push(Url::parse(&group.ap_id)?);
+    }
+    Ok(ApPledge {
+        context: pledge_context(),
+        kind: "Note".into(),
+        id: Url::parse(&row.ap_id)?.into(),
+        attributed_to: Url::parse(&author.ap_id)?,
+        in_reply_to: Url::parse(&target.ap_id)?,
+        audience: view.group.as_ref().map(|g| Url::parse(&g.ap_id)).transpose()?,
+        content: content_html(row, Some(target)),
+        pledge_action: row.action.clone(),
+        pledge_status: row.status.clone(),
+        pledge_due: row.due_on,
+        backers_count: Some(i64::from(row.backers_count)),
+        url: row.url.clone().map(Value::String),
+        to: vec![public()],
+        cc,
+        published: Some(row.published),
+        updated: row.updated_at,
+    })
+}
+
+#[async_trait::async_trait]
+impl Object for DbPledge {
+    type DataType = FederationContext;
+    type Kind = ApPledge;
+    type Error = FederationError;
+
+    fn id(&self) -> &Url {
+        &self.id
+    }
+
+    // Status and count change through Update activities.
+    fn last_refreshed_at(&self) -> Option<DateTime<Utc>> {
+        None
+    }
+
+    async fn read_from_id(object_id: Url, data: &RequestData) -> Result<Option<Self>, Self::Error> {
+        queries::pledges::by_ap_id(&data.db, object_id.as_str())
+            .await?
+            .map(DbPledge::new)
+            .transpose()
+    }
+
+    async fn into_json(self, data: &RequestData) -> Result<ApPledge, Self::Error> {
+        pledge_of(&data.db, &self.row).await
+    }
+
+    async fn verify(json: &ApPledge, expected_domain: &Url, _data: &RequestData) -> Result<(), Self::Error> {
+        verify_domains_match(json.id.inner(), expected_domain)
+            .map_err(|_| FederationError::Invalid("the pledge's id is on another host".into()))?;
+        if host_of(&json.attributed_to) != host_of(json.id.inner()) {
+            return Err(FederationError::Invalid(
+                "the pledge's author is on another host than the pledge".into(),
+            ));
+        }
+        if PledgeStatus::parse(&json.pledge_status).is_none() {
+            return Err(FederationError::Invalid(format!(
+                "{:?} is not a pledge status (offered, in_progress, done, released)",
+                json.pledge_status
+            )));
+        }
+        if !json.to.iter().chain(&json.cc).any(is_public) {
+            return Err(FederationError::Invalid("only public pledges are kept".into()));
+        }
+        Ok(())
+    }
+
+    async fn from_json(json: ApPledge, data: &RequestData) -> Result<Self, Self::Error> {
+        let (row, _) = store(json, data).await?;
+        DbPledge::new(row)
+    }
+}
+
+/// Store a pledge from another node; also returns its working group when
+/// that group is ours.
+pub async fn store(
+    json: ApPledge,
+    data: &RequestData,
+) -> Result<(pledge::Model, Option<healthcommons_db::entities::actor::Model>), FederationError> {
+    let author = ObjectId::<DbActor>::from(json.attributed_to.clone())
+        .dereference(data)
+        .await?;
+    let status = PledgeStatus::parse(&json.pledge_status).ok_or_else(|| {
+        FederationError::Invalid(format!("{:?} is not a pledge status", json.pledge_status))
+    })?;
+    let remote = RemotePledge {
+        ap_id: json.id.inner().to_string(),
+        url: json
+            .url
+            .as_ref()
+            .and_then(crate::objects::id_of)
+            .map(|u| u.to_string()),
+        author: author.row,
+        target_ap_id: json.in_reply_to.to_string(),
+        action: json.pledge_action,
+        due_on: json.pledge_due,
+        status,
+        backers_count: json
+            .backers_count
+            .and_then(|n| i32::try_from(n).ok())
+            .unwrap_or(0),
+        published: json.published.unwrap_or_else(Utc::now),
+        updated: json.updated,
+    };
+    Ok(pledges::store_remote(&data.db, remote).await?)
+}
