@@ -98,7 +98,7 @@ fn question_title(content_html: &str) -> String {
 }
 
 /// The live target of a local offer.
-async fn target_of(db: &impl ConnectionTrait, kind: PledgeTarget, id: i64) -> ServiceResult<TargetRef> {
+pub async fn target(db: &impl ConnectionTrait, kind: PledgeTarget, id: i64) -> ServiceResult<TargetRef> {
     let missing = || ServiceError::not_found(format!("no such {}", kind.noun()));
     Ok(match kind {
         PledgeTarget::Event => {
@@ -146,13 +146,13 @@ async fn target_of(db: &impl ConnectionTrait, kind: PledgeTarget, id: i64) -> Se
 /// What a pledge from elsewhere is attached to, if this node knows it.
 pub async fn target_by_ap_id(db: &impl ConnectionTrait, ap_id: &str) -> ServiceResult<Option<TargetRef>> {
     if let Some(event) = queries::events::by_ap_id(db, ap_id).await? {
-        return Ok(Some(target_of(db, PledgeTarget::Event, event.id).await?));
+        return Ok(Some(target(db, PledgeTarget::Event, event.id).await?));
     }
     if let Some(question) = queries::agenda::by_ap_id(db, ap_id).await? {
-        return Ok(Some(target_of(db, PledgeTarget::Question, question.id).await?));
+        return Ok(Some(target(db, PledgeTarget::Question, question.id).await?));
     }
     if let Some(item) = queries::garden::by_ap_id(db, ap_id).await? {
-        return Ok(Some(target_of(db, PledgeTarget::GardenItem, item.id).await?));
+        return Ok(Some(target(db, PledgeTarget::GardenItem, item.id).await?));
     }
     Ok(None)
 }
@@ -190,7 +190,7 @@ pub async fn offer(
     account: &Account,
     offer: Offer,
 ) -> ServiceResult<pledge::Model> {
-    let target = target_of(db, offer.target, offer.target_id).await?;
+    let target = target(db, offer.target, offer.target_id).await?;
     let action = clean_action(&offer.action)?;
     let now = Utc::now();
     if offer.due_on.is_some_and(|due| due < now.date_naive()) {

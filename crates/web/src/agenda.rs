@@ -433,6 +433,9 @@ struct QuestionPage {
     group_agenda: String,
     signed_in: bool,
     error: String,
+    /// Pledges attached to it, and the link to pledge.
+    pledges: Vec<crate::pledges::PledgeItem>,
+    pledge_link: String,
 }
 
 async fn question_view(
@@ -459,6 +462,16 @@ async fn question_view(
         group_agenda,
         signed_in: session.0.is_some(),
         error,
+        pledges: crate::pledges::items_on(
+            state,
+            queries::pledges::Listing {
+                question_id: Some(id),
+                ..Default::default()
+            },
+            session.0.as_ref(),
+        )
+        .await?,
+        pledge_link: format!("/pledges/new?on=question&id={id}"),
     })?;
     Ok((jar, page).into_response())
 }

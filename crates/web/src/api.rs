@@ -103,6 +103,7 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     doc.merge(crate::garden::GardenDoc::openapi());
     doc.merge(crate::events::EventsDoc::openapi());
     doc.merge(crate::agenda::AgendaDoc::openapi());
+    doc.merge(crate::pledges::PledgesDoc::openapi());
     doc.merge(crate::garden_archive::GardenArchiveDoc::openapi());
     doc.merge(crate::map::MapDoc::openapi());
     doc.merge(crate::node_admin::NodeAdminDoc::openapi());

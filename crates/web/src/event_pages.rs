@@ -207,6 +207,9 @@ struct EventPage {
     map_tiles: String,
     map_attribution: String,
     error: String,
+    /// Pledges attached to it, and the link to pledge.
+    pledges: Vec<crate::pledges::PledgeItem>,
+    pledge_link: String,
 }
 
 async fn show(
@@ -264,6 +267,16 @@ async fn show(
         map_tiles: state.map_tiles.url.clone(),
         map_attribution: state.map_tiles.attribution.clone(),
         error,
+        pledges: crate::pledges::items_on(
+            state,
+            queries::pledges::Listing {
+                event_id: Some(id),
+                ..Default::default()
+            },
+            account,
+        )
+        .await?,
+        pledge_link: format!("/pledges/new?on=event&id={id}"),
     })?;
     Ok((jar, page).into_response())
 }

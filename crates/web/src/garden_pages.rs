@@ -643,6 +643,9 @@ struct ItemPageTemplate {
     /// A new thread about the item that was refused, with the reason.
     discuss_draft: String,
     discuss_error: String,
+    /// Pledges attached to it, and the link to pledge.
+    pledges: Vec<crate::pledges::PledgeItem>,
+    pledge_link: String,
 }
 
 /// A link to an item: its page here when known, else its id.
@@ -679,6 +682,15 @@ async fn show_item(
         discussion.extend(thread.replies);
     }
     let posts = items_for(state, session.0.as_ref(), &discussion).await?;
+    let pledges = crate::pledges::items_on(
+        state,
+        queries::pledges::Listing {
+            garden_item_id: Some(item.id),
+            ..Default::default()
+        },
+        session.0.as_ref(),
+    )
+    .await?;
     let (discuss_draft, discuss_error) = refused_thread.unwrap_or_default();
     let view = &page.view;
     let content = &view.content;
@@ -750,6 +762,8 @@ async fn show_item(
         })
         .collect();
     let template = ItemPageTemplate {
+        pledges,
+        pledge_link: format!("/pledges/new?on=garden_item&id={}", view.item.id),
         graph: graph_of(&related),
         short_title: graph_label(&view.item.title),
         viewer: Viewer::of(&session.0),

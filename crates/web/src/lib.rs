@@ -20,6 +20,7 @@ pub mod map;
 pub mod node_admin;
 pub mod ops;
 pub mod pages;
+pub mod pledges;
 pub mod thread_pages;
 pub mod wellknown;
 
@@ -99,6 +100,7 @@ pub fn app(state: AppState) -> Router {
         .merge(api::routes())
         .merge(discussions::routes())
         .merge(agenda::routes())
+        .merge(pledges::routes())
         .merge(events::routes())
         .merge(event_pages::routes())
         .merge(garden::routes())
