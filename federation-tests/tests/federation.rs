@@ -3175,3 +3175,236 @@ async fn three_nodes_that_know_one_neighbour_each_map_all_three_initiatives() {
         .collect();
     assert_eq!(names, ["Alpha Walkers", "Gamma Gardens"]);
 }
+
+/// The pledge `ap_id` in `group`'s pledges on `node`, once `check` holds.
+async fn wait_for_pledge(
+    node: &Node,
+    token: &str,
+    group: &str,
+    ap_id: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
+    wait_for(&format!("the pledge on {}", node.name), PATIENCE, || async {
+        let (_, pledges) = api::<Value>(
+            node,
+            token,
+            reqwest::Method::GET,
+            &format!("/api/v1/groups/{group}/pledges"),
+            None,
+        )
+        .await;
+        let found = pledges.as_array()?.iter().find(|p| p["ap_id"] == ap_id)?.clone();
+        check(&found).then_some(found)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_pledge_on_alpha_shows_on_beta_and_people_there_and_on_mastodon_count_on_it() {
+    let (alpha, beta) = tokio::join!(
+        Node::start(NODE, "alpha.test", &[]),
+        Node::start(NODE, "beta.test", &[])
+    );
+    let ana = alpha.user("ana").await;
+    let group_id = create_group(&alpha, &ana, "walkers").await;
+    let bea = beta.user("bea").await;
+    let remote_group = format!("walkers@{}", alpha.domain);
+    assert_eq!(
+        follow(&beta, &bea, &format!("@{remote_group}")).await.status(),
+        202
+    );
+    wait_for_membership(&beta, &bea, &group_id).await;
+    let peer = MastodonPeer::start(Duration::ZERO).await;
+    let follow_activity = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{}/follows/1", peer.base), "type": "Follow", "actor": peer.actor_id("mia"), "object": group_id,
+    });
+    assert_eq!(
+        peer.deliver("mia", &format!("{group_id}/inbox"), &follow_activity)
+            .await
+            .status(),
+        202
+    );
+    wait_for_count(&alpha, "walkers", 2).await;
+
+    let (status, question) = api(
+        &alpha,
+        &ana,
+        reqwest::Method::POST,
+        "/api/v1/groups/walkers/agenda",
+        Some(&json!({"question": "Where do we meet in winter?", "options": ["Library", "Clinic"]})),
+    )
+    .await;
+    assert_eq!(status, 201, "{question}");
+    let due = (chrono::Utc::now() + chrono::Duration::days(20)).date_naive();
+    let pledge_on = |target_id: &Value, action: &str| json!({"on": "question", "target_id": target_id, "action": action, "due_on": due.to_string()});
+    let (status, body) = api(
+        &alpha,
+        &ana,
+        reqwest::Method::POST,
+        "/api/v1/pledges",
+        Some(&pledge_on(&question["id"], "I will ")),
+    )
+    .await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (422, Some("say what you will do"))
+    );
+    let (status, body) = api(
+        &alpha,
+        &ana,
+        reqwest::Method::POST,
+        "/api/v1/pledges",
+        Some(&pledge_on(&json!(999_999), "ask the library")),
+    )
+    .await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (404, Some("no such agenda question"))
+    );
+    let (status, created) = api(
+        &alpha,
+        &ana,
+        reqwest::Method::POST,
+        "/api/v1/pledges",
+        Some(&pledge_on(&question["id"], "I will ask the library for a room.")),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["action"], "ask the library for a room");
+    assert_eq!(created["status"], "offered");
+    assert_eq!(created["target"]["title"], "Where do we meet in winter?");
+    let pledge = created["ap_id"].as_str().expect("ap id").to_owned();
+    let alpha_path = format!("/api/v1/pledges/{}", created["id"]);
+
+    // The pledge reaches beta through the group, attached to beta's copy of the question.
+    let on_beta = wait_for_pledge(&beta, &bea, &remote_group, &pledge, |_| true).await;
+    assert_eq!(on_beta["author"], format!("@ana@{}", alpha.domain));
+    assert_eq!(on_beta["action"], "ask the library for a room");
+    assert_eq!(on_beta["due_on"], due.to_string());
+    assert_eq!(on_beta["status"], "offered");
+    assert_eq!(on_beta["target"]["kind"], "question");
+    assert_eq!(on_beta["target"]["ap_id"], question["ap_id"]);
+    assert_eq!(on_beta["local"], false);
+
+    // Mastodon gets a boost of it, and its id answers a Note in reply to the question.
+    wait_for("the boost of the pledge at Mastodon", PATIENCE, || async {
+        peer.received().into_iter().find(|d| {
+            d.body["type"] == "Announce"
+                && (d.body["object"] == pledge.as_str()
+                    || d.body["object"]["object"]["id"] == pledge.as_str())
+        })
+    })
+    .await;
+    let note: Value = client()
+        .get(&pledge)
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .expect("the pledge's id")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(note["type"], "Note");
+    assert_eq!(note["inReplyTo"], question["ap_id"]);
+    assert_eq!(note["pledgeStatus"], "offered");
+    assert!(
+        note["content"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("<p>I will ask the library for a room, by ")),
+        "{note}"
+    );
+
+    // bea counts on it from beta, once; mia counts on it with a favourite.
+    let beta_backers = format!("/api/v1/pledges/{}/backers", on_beta["id"]);
+    let (status, body) = api::<Value>(&beta, &bea, reqwest::Method::POST, &beta_backers, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["counting_on"], true);
+    let (status, body) = api::<Value>(&beta, &bea, reqwest::Method::POST, &beta_backers, None).await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (409, Some("you already count on this pledge"))
+    );
+    // mia and max count on it with a favourite; max takes it back. Those
+    // counting on it hear of every change from ana.
+    let ana_inbox = format!("{}/u/ana/inbox", alpha.base);
+    let like = |who: &str| {
+        json!({"@context": "https://www.w3.org/ns/activitystreams", "id": format!("{}/likes/{who}", peer.base),
+               "type": "Like", "actor": peer.actor_id(who), "object": pledge})
+    };
+    for who in ["mia", "max"] {
+        assert_eq!(peer.deliver(who, &ana_inbox, &like(who)).await.status(), 202);
+    }
+    wait_for_pledge(&alpha, &ana, "walkers", &pledge, |p| p["backers_count"] == 3).await;
+    let on_beta = wait_for_pledge(&beta, &bea, &remote_group, &pledge, |p| p["backers_count"] == 3).await;
+    assert_eq!(on_beta["counting_on"], true);
+    let undo = json!({"@context": "https://www.w3.org/ns/activitystreams", "id": format!("{}/likes/max/undo", peer.base),
+                      "type": "Undo", "actor": peer.actor_id("max"), "object": like("max")});
+    assert_eq!(peer.deliver("max", &ana_inbox, &undo).await.status(), 202);
+    wait_for_pledge(&alpha, &ana, "walkers", &pledge, |p| p["backers_count"] == 2).await;
+
+    // Only ana moves it, forward only; beta and Mastodon hear where it stands.
+    let status_path = format!("{alpha_path}/status");
+    let move_to = |status: &str| json!({"status": status});
+    let (status, body) = api(
+        &beta,
+        &bea,
+        reqwest::Method::PUT,
+        &format!("/api/v1/pledges/{}/status", on_beta["id"]),
+        Some(&move_to("done")),
+    )
+    .await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (403, Some("only who pledged may change a pledge"))
+    );
+    for next in ["in_progress", "done"] {
+        let (status, body) = api(
+            &alpha,
+            &ana,
+            reqwest::Method::PUT,
+            &status_path,
+            Some(&move_to(next)),
+        )
+        .await;
+        assert_eq!((status, body["status"].as_str()), (200, Some(next)), "{body}");
+    }
+    let (status, body) = api(
+        &alpha,
+        &ana,
+        reqwest::Method::PUT,
+        &status_path,
+        Some(&move_to("offered")),
+    )
+    .await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (409, Some("a pledge that is done cannot become offered"))
+    );
+    wait_for_pledge(&beta, &bea, &remote_group, &pledge, |p| p["status"] == "done").await;
+    let update = wait_for("the Update at Mastodon", PATIENCE, || async {
+        peer.received().into_iter().find(|d| {
+            d.body["type"] == "Update"
+                && d.body["object"]["id"] == pledge.as_str()
+                && d.body["object"]["pledgeStatus"] == "done"
+        })
+    })
+    .await;
+    assert!(update.signature_valid);
+
+    // bea pledges from beta on the same question; alpha's group lists it.
+    let (status, from_beta) = api(
+        &beta,
+        &bea,
+        reqwest::Method::POST,
+        "/api/v1/pledges",
+        Some(&json!({"on": "question", "target_id": on_beta["target"]["id"], "action": "bring the key"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{from_beta}");
+    let bea_pledge = from_beta["ap_id"].as_str().expect("ap id").to_owned();
+    let on_alpha = wait_for_pledge(&alpha, &ana, "walkers", &bea_pledge, |_| true).await;
+    assert_eq!(on_alpha["author"], format!("@bea@{}", beta.domain));
+    assert_eq!(on_alpha["target"]["ap_id"], question["ap_id"]);
+    assert_eq!(on_alpha["due_on"], Value::Null);
+}
