@@ -1020,3 +1020,122 @@ async fn an_organiser_plans_an_event_members_answer_it_and_the_agenda_takes_vote
     assert!(results.starts_with("Sleep: 1 (100%)"), "{results}");
     assert_eq!(browser.count("#vote-form").await, 0);
 }
+
+#[tokio::test]
+async fn a_member_pledges_on_a_question_another_counts_on_it_and_it_is_done() {
+    let Some((chromium, chromedriver)) = browser_paths() else {
+        eprintln!("NOTICE: no Chromium/ChromeDriver here; browser test not run (CI installs them)");
+        return;
+    };
+    let node = TestNode::start().await;
+    let site = format!("http://{}", node.domain);
+    for name in ["ines", "yusuf"] {
+        let registered = client()
+            .post(format!("{}/api/v1/accounts", node.base))
+            .json(&json!({"username": name, "password": "a long password"}))
+            .send()
+            .await
+            .expect("register");
+        assert_eq!(registered.status(), 201);
+    }
+    let ines = node.token("ines", "a long password").await;
+    let authed = |path: &str| client().post(format!("{}{path}", node.base)).bearer_auth(&ines);
+    let group = authed("/api/v1/groups")
+        .json(&json!({"name": "carers", "display_name": "Carers together"}))
+        .send()
+        .await
+        .expect("group");
+    assert_eq!(group.status(), 201);
+    let question: serde_json::Value = authed("/api/v1/groups/carers/agenda")
+        .json(&json!({"question": "Where do we meet?", "options": ["Library", "Clinic"]}))
+        .send()
+        .await
+        .expect("question")
+        .json()
+        .await
+        .expect("json");
+    let question_page = format!("{site}/questions/{}", question["id"]);
+
+    // ines pledges from the question's page; a date that is not one is refused.
+    let browser = Browser::start(&chromium, &chromedriver).await;
+    browser.sign_in(&site, "ines", "a long password").await;
+    browser.go(&question_page).await;
+    browser
+        .wait_text("#pledges-none", |t| t.contains("No one has pledged"))
+        .await;
+    browser.click("#pledge-link").await;
+    browser
+        .wait_text("#pledge-form-target", |t| t == "Where do we meet?")
+        .await;
+    browser
+        .type_into("#pledge-action-input", "I will ask the library for a room")
+        .await;
+    browser.type_into("#pledge-due-input", "next week").await;
+    browser.click("#pledge-button").await;
+    browser
+        .wait_text("#pledge-form-error", |t| t == "give the date as YYYY-MM-DD")
+        .await;
+    let due = (chrono::Utc::now() + chrono::Duration::days(14)).date_naive();
+    browser.clear("#pledge-due-input").await;
+    browser.type_into("#pledge-due-input", &due.to_string()).await;
+    browser.click("#pledge-button").await;
+    let heading = browser.wait_text("#pledge-action", |_| true).await;
+    assert_eq!(
+        heading,
+        format!(
+            "@ines@{} will ask the library for a room, by {}",
+            node.domain,
+            due.format("%-d %B %Y")
+        )
+    );
+    let pledge_page = browser.url().await;
+    browser.wait_text("#pledge-status", |t| t == "offered").await;
+    assert_eq!(browser.count("#count-on").await, 0);
+
+    browser.go(&format!("{site}/")).await;
+    browser.wait_text("#greeting", |t| t.contains("@ines")).await;
+    browser.click("#logout").await;
+    browser.wait_text("#nav-login", |t| t == "Sign in").await;
+
+    // yusuf finds it in the group's pledges and counts on it, once.
+    browser.sign_in(&site, "yusuf", "a long password").await;
+    browser.go(&format!("{site}/g/carers")).await;
+    browser.click("#group-pledges").await;
+    let table = browser
+        .wait_text("#pledges", |t| t.contains("ask the library for a room"))
+        .await;
+    assert!(
+        table.contains("agenda question Where do we meet?") && table.contains("offered"),
+        "{table}"
+    );
+    browser.go(&pledge_page).await;
+    browser.click("#count-on").await;
+    browser
+        .wait_text("#pledge-backers", |t| t == "1 counting on it")
+        .await;
+    assert_eq!(browser.count("#stop-counting").await, 1);
+    assert_eq!(browser.count("#pledge-status-form").await, 0);
+
+    browser.go(&format!("{site}/")).await;
+    browser.wait_text("#greeting", |t| t.contains("@yusuf")).await;
+    browser.click("#logout").await;
+    browser.wait_text("#nav-login", |t| t == "Sign in").await;
+
+    // ines moves it on to done; the question's page lists it as done.
+    browser.sign_in(&site, "ines", "a long password").await;
+    browser.go(&pledge_page).await;
+    browser.click("#status-in_progress").await;
+    browser.click("#pledge-status-button").await;
+    browser.wait_text("#pledge-status", |t| t == "in progress").await;
+    assert_eq!(browser.count("#status-offered").await, 0);
+    browser.click("#status-done").await;
+    browser.click("#pledge-status-button").await;
+    browser.wait_text("#pledge-status", |t| t == "done").await;
+    assert_eq!(browser.count("#pledge-status-form").await, 0);
+    browser.go(&question_page).await;
+    let listed = browser.wait_text("#pledges", |_| true).await;
+    assert!(
+        listed.contains("will ask the library for a room") && listed.contains("done · 1 counting on it"),
+        "{listed}"
+    );
+}
