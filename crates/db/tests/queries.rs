@@ -499,3 +499,86 @@ async fn the_map_takes_only_published_stories_and_open_events_with_coordinates()
         );
     }
 }
+
+#[tokio::test]
+async fn pledges_are_listed_by_what_they_are_on_and_counted_on_once_per_actor() {
+    use healthcommons_db::entities::{pledge, pledge_backer, question};
+    use queries::pledges::Listing;
+    for backend in testing::backends() {
+        let db = testing::fresh(backend).await.expect(backend);
+        let ana = queries::actors::insert(&db, actor_row("https://a.test/u/ana", "ana", "a.test", true))
+            .await
+            .expect("ana");
+        let bea = queries::actors::insert(&db, actor_row("https://b.test/u/bea", "bea", "b.test", false))
+            .await
+            .expect("bea");
+        let question = |n: u32| question::ActiveModel {
+            ap_id: Set(format!("https://a.test/q/{n}")),
+            content_html: Set(format!("<p>Question {n}?</p>")),
+            multiple: Set(false),
+            voters_count: Set(0),
+            local: Set(true),
+            published: Set(Utc::now()),
+            ..Default::default()
+        };
+        let first = queries::agenda::insert(&db, question(1)).await.expect("q1");
+        let second = queries::agenda::insert(&db, question(2)).await.expect("q2");
+        let pledge_on = |n: u32, question_id: i64| pledge::ActiveModel {
+            ap_id: Set(format!("https://a.test/pl/{n}")),
+            author_id: Set(ana.id),
+            question_id: Set(Some(question_id)),
+            action: Set(format!("action {n}")),
+            due_on: Set(chrono::NaiveDate::from_ymd_opt(2026, 12, 31)),
+            status: Set("offered".into()),
+            backers_count: Set(0),
+            local: Set(true),
+            published: Set(Utc::now() + Duration::seconds(i64::from(n))),
+            ..Default::default()
+        };
+        for (n, on) in [(1, first.id), (2, second.id), (3, first.id)] {
+            queries::pledges::insert(&db, pledge_on(n, on))
+                .await
+                .expect("pledge");
+        }
+        let on_first = queries::pledges::list(
+            &db,
+            Listing {
+                question_id: Some(first.id),
+                ..Listing::default()
+            },
+        )
+        .await
+        .expect("list");
+        let actions: Vec<&str> = on_first.iter().map(|p| p.action.as_str()).collect();
+        assert_eq!(actions, ["action 3", "action 1"], "{backend}");
+        assert_eq!(on_first[1].due_on, chrono::NaiveDate::from_ymd_opt(2026, 12, 31));
+
+        let pledge = &on_first[0];
+        let backer = |actor_id: i64, n: u32| pledge_backer::ActiveModel {
+            pledge_id: Set(pledge.id),
+            actor_id: Set(actor_id),
+            ap_id: Set(format!("https://b.test/likes/{n}")),
+            created_at: Set(Utc::now()),
+            ..Default::default()
+        };
+        queries::pledges::insert_backer(&db, backer(bea.id, 1))
+            .await
+            .expect("bea counts on it");
+        assert!(
+            queries::pledges::insert_backer(&db, backer(bea.id, 2))
+                .await
+                .is_err(),
+            "a second row for bea on {backend}"
+        );
+        queries::pledges::recount(&db, pledge.id).await.expect("recount");
+        let counted = queries::pledges::by_id(&db, pledge.id)
+            .await
+            .expect("read")
+            .expect("pledge");
+        assert_eq!(counted.backers_count, 1, "{backend}");
+        let backed = queries::pledges::backed_by(&db, bea.id, on_first.iter().map(|p| p.id).collect())
+            .await
+            .expect("backed");
+        assert_eq!(backed.len(), 1, "{backend}");
+    }
+}

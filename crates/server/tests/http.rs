@@ -370,6 +370,14 @@ async fn the_api_answers_errors_in_one_shape() {
         "/api/v1/groups",
         "/api/v1/groups/{name}",
         "/api/v1/follows",
+        "/api/v1/events",
+        "/api/v1/events/{id}/participation",
+        "/api/v1/groups/{name}/agenda",
+        "/api/v1/questions/{id}/votes",
+        "/api/v1/pledges",
+        "/api/v1/pledges/{id}/status",
+        "/api/v1/pledges/{id}/backers",
+        "/api/v1/groups/{name}/pledges",
     ] {
         assert!(
             openapi["paths"].get(path).is_some(),
