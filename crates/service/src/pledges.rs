@@ -602,11 +602,11 @@ mod tests {
     #[test]
     fn an_action_is_one_plain_line_without_i_will() {
         assert_eq!(
-            clean_action("I will run the walking\n group.").unwrap(),
-            "run the walking group"
+            clean_action("I will run the walking\n group.").ok().as_deref(),
+            Some("run the walking group")
         );
-        assert_eq!(clean_action("i will  host").unwrap(), "host");
-        assert_eq!(clean_action("bring soup").unwrap(), "bring soup");
+        assert_eq!(clean_action("i will  host").ok().as_deref(), Some("host"));
+        assert_eq!(clean_action("bring soup").ok().as_deref(), Some("bring soup"));
         assert!(clean_action("I will ").is_err());
         assert!(clean_action(&"a".repeat(MAX_ACTION + 1)).is_err());
     }
