@@ -93,9 +93,10 @@ pub async fn connect_in_memory() -> DbResult<DatabaseConnection> {
 pub mod testing {
     use super::*;
     use sea_orm::Statement;
-    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
     static COUNTER: AtomicU32 = AtomicU32::new(0);
+    static SWEPT: AtomicBool = AtomicBool::new(false);
 
     /// Every backend the suite should cover on this machine.
     pub fn backends() -> Vec<&'static str> {
@@ -119,6 +120,37 @@ pub mod testing {
         }
     }
 
+    /// Test databases of runs that have ended (their process is gone), so a
+    /// developer's server does not fill up with them over the months.
+    async fn drop_leftovers(admin: &DatabaseConnection) -> DbResult<()> {
+        let rows = admin
+            .query_all_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT datname FROM pg_database WHERE datname LIKE 'hc\\_test\\_%'",
+            ))
+            .await?;
+        for row in rows {
+            let Ok(name) = row.try_get::<String>("", "datname") else {
+                continue;
+            };
+            let owner_alive = name
+                .split('_')
+                .nth(2)
+                .and_then(|pid| pid.parse::<u32>().ok())
+                .is_none_or(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists());
+            if !owner_alive {
+                // Still in use by someone else: leave it for the next sweep.
+                let _ = admin
+                    .execute_raw(Statement::from_string(
+                        DbBackend::Postgres,
+                        format!("DROP DATABASE IF EXISTS \"{name}\""),
+                    ))
+                    .await;
+            }
+        }
+        Ok(())
+    }
+
     /// Create an empty PostgreSQL database next to `admin_url` and return its url.
     pub async fn fresh_postgres_database(admin_url: &str) -> DbResult<String> {
         let name = format!(
@@ -128,6 +160,9 @@ pub mod testing {
             chrono::Utc::now().timestamp_subsec_nanos()
         );
         let admin = Database::connect(admin_url).await?;
+        if !SWEPT.swap(true, Ordering::SeqCst) {
+            drop_leftovers(&admin).await?;
+        }
         admin
             .execute_raw(Statement::from_string(
                 DbBackend::Postgres,
