@@ -24,6 +24,7 @@ pub mod moderators;
 pub mod negotiation;
 pub mod objects;
 pub mod publisher;
+pub mod rate_limit;
 mod question_delivery;
 pub mod relay;
 pub mod resolve;
