@@ -204,9 +204,10 @@ impl MastodonPeer {
     /// unless `forged` says otherwise (to test what the node refuses).
     pub async fn deliver_forged(&self, inbox: &str, forged: &Forged) -> reqwest::Response {
         let url = url::Url::parse(inbox).expect("inbox url");
-        let host = forged.host.clone().unwrap_or_else(|| {
-            format!("{}:{}", url.host_str().expect("host"), url.port().expect("port"))
-        });
+        let host = forged
+            .host
+            .clone()
+            .unwrap_or_else(|| format!("{}:{}", url.host_str().expect("host"), url.port().expect("port")));
         let date = forged
             .date_text
             .clone()
@@ -245,7 +246,11 @@ impl MastodonPeer {
     /// as Mastodon signs its fetches.
     pub async fn signed_get(&self, actor_name: &str, url: &str) -> reqwest::Response {
         let parsed = url::Url::parse(url).expect("url");
-        let host = format!("{}:{}", parsed.host_str().expect("host"), parsed.port().expect("port"));
+        let host = format!(
+            "{}:{}",
+            parsed.host_str().expect("host"),
+            parsed.port().expect("port")
+        );
         let date = httpdate::fmt_http_date(SystemTime::now());
         let header = self.signature_header(
             actor_name,

@@ -405,22 +405,18 @@ async fn hostile_deliveries_are_refused_and_change_nothing() {
         },
         Case {
             name: "oversized body, signed (300 KiB of content)",
-            send: Sent::Forged(signed(&note_create(
-                20,
-                note(
-                    format!("{}/users/mallory/statuses/20", peer.base),
-                    &mallory,
-                ),
-            ))
-            .padded(300 * 1024)),
+            send: Sent::Forged(
+                signed(&note_create(
+                    20,
+                    note(format!("{}/users/mallory/statuses/20", peer.base), &mallory),
+                ))
+                .padded(300 * 1024),
+            ),
             expect: Expect::Refused(413, "larger than this inbox accepts"),
         },
         Case {
             name: "invalid UTF-8",
-            send: Sent::Forged(Forged::new(
-                "mallory",
-                b"{\"type\":\"Like\",\"id\":\"\xff\xfe\"}",
-            )),
+            send: Sent::Forged(Forged::new("mallory", b"{\"type\":\"Like\",\"id\":\"\xff\xfe\"}")),
             expect: Expect::Refused(400, "not UTF-8"),
         },
         Case {
@@ -443,7 +439,9 @@ async fn hostile_deliveries_are_refused_and_change_nothing() {
         },
         Case {
             name: "an activity without an id",
-            send: Sent::Forged(signed(&json!({"type": "Like", "actor": mallory, "object": vic_post}))),
+            send: Sent::Forged(signed(
+                &json!({"type": "Like", "actor": mallory, "object": vic_post}),
+            )),
             expect: Expect::Refused(400, "not an activity"),
         },
         Case {
@@ -482,7 +480,10 @@ async fn hostile_deliveries_are_refused_and_change_nothing() {
         },
         Case {
             name: "replayed Create (same id twice)",
-            send: Sent::Forged(Forged::new("vic", &activity_bytes(&peer.create("vic", &vic_note)))),
+            send: Sent::Forged(Forged::new(
+                "vic",
+                &activity_bytes(&peer.create("vic", &vic_note)),
+            )),
             expect: Expect::Duplicate,
         },
         // Verified, then refused by what it claims.
@@ -592,7 +593,10 @@ async fn hostile_deliveries_are_refused_and_change_nothing() {
         match case.expect {
             Expect::Refused(want, says) => {
                 if status != want || !text.contains(says) {
-                    failures.push(format!("{}: {status} {text:?}, wanted {want} {says:?}", case.name));
+                    failures.push(format!(
+                        "{}: {status} {text:?}, wanted {want} {says:?}",
+                        case.name
+                    ));
                 }
                 let after = snapshot(&beta, &vic_post).await;
                 if after != before {
@@ -652,4 +656,524 @@ impl Padded for Forged {
         self.body = activity_bytes(&value);
         self
     }
+}
+
+async fn users(node: &Node) -> u64 {
+    user::Entity::find()
+        .count(&node.database().await)
+        .await
+        .expect("count")
+}
+
+async fn posts(node: &Node) -> u64 {
+    post::Entity::find()
+        .count(&node.database().await)
+        .await
+        .expect("count")
+}
+
+/// POST `body` as JSON to `path` on `node`, with a bearer token if given.
+async fn post_json(node: &Node, token: Option<&str>, path: &str, body: &Value) -> (u16, Value) {
+    let mut request = client().post(format!("{}{path}", node.base)).json(body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("post");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn script_lookalike_names_and_members_only_posts() {
+    let beta = Node::start(NODE, "beta.test", &[]).await;
+    let organiser = beta.user("organiser").await;
+    let group_id = create_group(&beta, &organiser, "walkers").await;
+    let inbox = format!("{group_id}/inbox");
+    let peer = MastodonPeer::start(Duration::ZERO).await;
+    let follow = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{}/follows/mia", peer.base), "type": "Follow",
+        "actor": peer.actor_id("mia"), "object": group_id,
+    });
+    assert_eq!(peer.deliver("mia", &inbox, &follow).await.status(), 202);
+
+    // Script, style, event handlers and javascript: URLs in what others send
+    // are stored sanitised: (name, content, summary) sent → (title, content_html, summary) kept.
+    let hostile = [
+        (
+            "script in content",
+            json!({"content": "<p>Walk<script>alert(1)</script> today</p>"}),
+            "<p>Walk today</p>",
+        ),
+        (
+            "style element and attribute",
+            json!({"content": "<style>body{display:none}</style><p style=\"color:red\">Walk</p>"}),
+            "<p>Walk</p>",
+        ),
+        (
+            "event handler attributes",
+            json!({"content": "<p onclick=\"steal()\">Walk</p><img src=\"https://x.example/a.png\" onerror=\"steal()\">"}),
+            "<p>Walk</p>",
+        ),
+        (
+            "javascript: link",
+            json!({"content": "<p><a href=\"javascript:alert(1)\">route</a></p>"}),
+            "<p><a rel=\"nofollow noopener noreferrer ugc\">route</a></p>",
+        ),
+        (
+            "iframe and form",
+            json!({"content": "<iframe src=\"https://x.example\"></iframe><form action=\"https://x.example\"><input name=\"pw\"></form><p>Walk</p>"}),
+            "<p>Walk</p>",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (n, (name, fields, want_html)) in hostile.iter().enumerate() {
+        let mut object = json!({"cc": [group_id], "audience": group_id, "name": format!("Walk {n}")});
+        if let (Value::Object(map), Value::Object(extra)) = (&mut object, fields) {
+            map.extend(extra.clone());
+        }
+        let note = peer.status("mia", 100 + n as u32, object);
+        let before = posts(&beta).await;
+        let status = peer
+            .deliver("mia", &inbox, &peer.create("mia", &note))
+            .await
+            .status();
+        let id = note["id"].as_str().expect("id");
+        let db = beta.database().await;
+        let stored = wait_for(&format!("{name} to be stored"), PATIENCE, || async {
+            post::Entity::find()
+                .filter(post::Column::ApId.eq(id))
+                .one(&db)
+                .await
+                .ok()
+                .flatten()
+        })
+        .await;
+        if status != 202 || stored.content_html != *want_html || posts(&beta).await != before + 1 {
+            failures.push(format!("{name}: {status}, stored {:?}", stored.content_html));
+        }
+    }
+
+    // In name and summary, markup is not interpreted: they are plain text.
+    let note = peer.status(
+        "mia",
+        200,
+        json!({"cc": [group_id], "audience": group_id, "name": "<script>alert(1)</script>Walk <b>now</b>",
+               "summary": "<img src=x onerror=alert(1)>Mud <i>ahead</i>", "content": "<p>Boots</p>"}),
+    );
+    assert_eq!(
+        peer.deliver("mia", &inbox, &peer.create("mia", &note))
+            .await
+            .status(),
+        202
+    );
+    let db = beta.database().await;
+    let id = note["id"].as_str().expect("id");
+    let stored = wait_for("the titled post", PATIENCE, || async {
+        post::Entity::find()
+            .filter(post::Column::ApId.eq(id))
+            .one(&db)
+            .await
+            .ok()
+            .flatten()
+    })
+    .await;
+    if stored.title.as_deref() != Some("Walk now") || stored.summary.as_deref() != Some("Mud ahead") {
+        failures.push(format!(
+            "name and summary: stored {:?} and {:?}",
+            stored.title, stored.summary
+        ));
+    }
+    let page = client()
+        .get(format!("{}/api/v1/posts/{}", beta.base, encoded(id)))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    if page.contains("<script") || page.contains("onerror") {
+        failures.push(format!("name and summary: served {page}"));
+    }
+
+    // Lookalike and invisible characters in a new name are refused, not normalised.
+    let users_before = users(&beta).await;
+    for (name, username, status, says) in [
+        ("Cyrillic a", "\u{430}na", 422, "lowercase letters a-z"),
+        (
+            "fullwidth letters",
+            "\u{ff41}\u{ff4e}\u{ff41}",
+            422,
+            "lowercase letters a-z",
+        ),
+        ("zero-width joiner", "ana\u{200d}", 422, "lowercase letters a-z"),
+        (
+            "right-to-left override",
+            "\u{202e}ana",
+            422,
+            "lowercase letters a-z",
+        ),
+        (
+            "Greek omicron in a Latin name",
+            "r\u{3bf}ot",
+            422,
+            "lowercase letters a-z",
+        ),
+        (
+            "upper case of a taken name",
+            "Organiser",
+            422,
+            "lowercase letters a-z",
+        ),
+        ("the same name again", "organiser", 409, ""),
+    ] {
+        let (got, body) = post_json(
+            &beta,
+            None,
+            "/api/v1/accounts",
+            &json!({"username": username, "password": "correct horse battery"}),
+        )
+        .await;
+        let message = body["message"].as_str().unwrap_or_default();
+        if got != status || !message.contains(says) {
+            failures.push(format!("username {name}: {got} {body}"));
+        }
+    }
+    let (got, body) = post_json(
+        &beta,
+        Some(&organiser),
+        "/api/v1/groups",
+        &json!({"name": "w\u{430}lkers", "display_name": "Walkers"}),
+    )
+    .await;
+    if got != 422 {
+        failures.push(format!("working group with a Cyrillic a: {got} {body}"));
+    }
+    if users(&beta).await != users_before {
+        failures.push("a lookalike account was created".into());
+    }
+
+    // A members-only post is not served to anyone who is not a member.
+    let (status, created) = post_json(
+        &beta,
+        Some(&organiser),
+        "/api/v1/posts",
+        &json!({"group": "walkers", "title": "Our addresses", "content": "Flat 3", "visibility": "members"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let private = created["id"].as_str().expect("id").to_owned();
+    let outsider = beta.user("outsider").await;
+    let api_url = format!("{}/api/v1/posts/{}", beta.base, encoded(&private));
+    let requests = [
+        (
+            "ActivityPub GET, unsigned",
+            client()
+                .get(&private)
+                .header("accept", "application/activity+json"),
+        ),
+        ("HTML page, anonymous", client().get(&private)),
+        ("API, anonymous", client().get(&api_url)),
+        (
+            "API, a local non-member",
+            client().get(&api_url).bearer_auth(&outsider),
+        ),
+        (
+            "context collection",
+            client()
+                .get(format!("{private}/context"))
+                .header("accept", "application/activity+json"),
+        ),
+    ];
+    for (name, request) in requests {
+        let response = request.send().await.expect("get");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        if status != 404 || text.contains("Flat 3") {
+            failures.push(format!("members-only post, {name}: {status}"));
+        }
+    }
+    let signed = peer.signed_get("stranger", &private).await;
+    if signed.status() != 404 {
+        failures.push(format!(
+            "members-only post, signed GET by a stranger: {}",
+            signed.status()
+        ));
+    }
+    assert!(failures.is_empty(), "cases failed:\n{}", failures.join("\n"));
+}
+
+fn encoded(id: &str) -> String {
+    url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
+}
+
+/// A loopback listener that counts the connections it gets: none may come.
+async fn canary() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    tokio::spawn(async move {
+        while listener.accept().await.is_ok() {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    (port, hits)
+}
+
+#[tokio::test]
+async fn nothing_is_fetched_from_private_addresses_without_dev_federation() {
+    let alpha = Node::start(
+        NODE,
+        "alpha.test",
+        &[
+            ("HEALTHCOMMONS_DEV_FEDERATION", "false"),
+            ("HEALTHCOMMONS_DEV_RESOLVE", ""),
+        ],
+    )
+    .await;
+    let ana = alpha.user("ana").await;
+    let group_id = create_group(&alpha, &ana, "walkers").await;
+    let (port, hits) = canary().await;
+    let targets = [
+        format!("https://127.0.0.1:{port}/users/x"),
+        "https://127.0.0.1/users/x".to_owned(),
+        "https://10.0.0.1/users/x".to_owned(),
+        "https://172.16.0.1/users/x".to_owned(),
+        "https://192.168.1.1/users/x".to_owned(),
+        "https://169.254.169.254/latest/meta-data/".to_owned(),
+        "https://100.64.0.1/users/x".to_owned(),
+        "https://[::1]/users/x".to_owned(),
+        "https://[fd00::1]/users/x".to_owned(),
+        "https://[fe80::1]/users/x".to_owned(),
+        "https://[::ffff:127.0.0.1]/users/x".to_owned(),
+        "https://localhost/users/x".to_owned(),
+        format!("https://localhost:{port}/users/x"),
+        format!("http://localhost:{port}/users/x"),
+        "https://localhost./users/x".to_owned(),
+        "@x@localhost".to_owned(),
+        format!("@x@localhost:{port}"),
+        "@x@127.0.0.1".to_owned(),
+        "@x@[::1]".to_owned(),
+    ];
+    let db = alpha.database().await;
+    let actors_before = actor::Entity::find().count(&db).await.expect("count");
+    let follows_before = follow::Entity::find().count(&db).await.expect("count");
+    let posts_before = posts(&alpha).await;
+    let mut failures = Vec::new();
+    for target in &targets {
+        // Following reaches out to the target (WebFinger, then the actor) …
+        let (status, body) =
+            post_json(&alpha, Some(&ana), "/api/v1/follows", &json!({"target": target})).await;
+        if !(400..500).contains(&status) && status != 502 {
+            failures.push(format!("follow {target}: {status} {body}"));
+        }
+        // … and so does a reply to something not known here.
+        if target.starts_with("http") {
+            let (status, body) = post_json(
+                &alpha,
+                Some(&ana),
+                "/api/v1/posts",
+                &json!({"group": "walkers", "content": "hi", "in_reply_to": target}),
+            )
+            .await;
+            if !(400..500).contains(&status) && status != 502 {
+                failures.push(format!("reply to {target}: {status} {body}"));
+            }
+            let (status, body) = post_json(
+                &alpha,
+                Some(&ana),
+                &format!("/api/v1/garden/{}/fork", encoded(target)),
+                &json!({}),
+            )
+            .await;
+            if !(400..500).contains(&status) && status != 502 {
+                failures.push(format!("fork {target}: {status} {body}"));
+            }
+        }
+    }
+    // A delivery from an actor on a private address: its key is never fetched.
+    let peer = MastodonPeer::start(Duration::ZERO).await;
+    for actor in [
+        format!("https://localhost:{port}/users/x"),
+        "https://localhost/users/x".to_owned(),
+        format!("https://127.0.0.1:{port}/users/x"),
+    ] {
+        let like = json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": format!("{actor}/likes/1"), "type": "Like", "actor": actor, "object": group_id,
+        });
+        let mut forged = Forged::new(&actor, &activity_bytes(&like));
+        forged.key_owner = actor.clone();
+        let response = peer
+            .deliver_forged(&format!("{}/inbox", alpha.base), &forged)
+            .await;
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        if status != 401 || !text.contains("could not be fetched") {
+            failures.push(format!("inbox delivery from {actor}: {status} {text}"));
+        }
+    }
+    if hits.load(std::sync::atomic::Ordering::SeqCst) != 0 {
+        failures.push("the node connected to the loopback canary".into());
+    }
+    if actor::Entity::find().count(&db).await.expect("count") != actors_before
+        || follow::Entity::find().count(&db).await.expect("count") != follows_before
+        || posts(&alpha).await != posts_before
+        || inbox_activity::Entity::find().count(&db).await.expect("count") != 0
+    {
+        failures.push("something was stored".into());
+    }
+    assert!(failures.is_empty(), "cases failed:\n{}", failures.join("\n"));
+}
+
+#[tokio::test]
+async fn rate_limits_answer_429_per_address_and_per_remote_node() {
+    let beta = Node::start(
+        NODE,
+        "beta.test",
+        &[
+            ("HEALTHCOMMONS_AUTH_RATE_LIMIT_PER_MINUTE", "3"),
+            ("HEALTHCOMMONS_INBOX_RATE_LIMIT_PER_MINUTE", "3"),
+        ],
+    )
+    .await;
+    // Registering and signing in spend two of the address's three attempts.
+    let organiser = beta.user("organiser").await;
+    let group_id = create_group(&beta, &organiser, "walkers").await;
+    let (status, _) = post_json(
+        &beta,
+        None,
+        "/api/v1/auth/token",
+        &json!({"username": "organiser", "password": "wrong"}),
+    )
+    .await;
+    assert_eq!(status, 401, "the third attempt is still answered");
+    let users_before = users(&beta).await;
+    for (path, body) in [
+        (
+            "/api/v1/auth/token",
+            json!({"username": "organiser", "password": "correct horse battery"}),
+        ),
+        (
+            "/api/v1/accounts",
+            json!({"username": "ben", "password": "correct horse battery"}),
+        ),
+    ] {
+        let response = client()
+            .post(format!("{}{path}", beta.base))
+            .json(&body)
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(response.status(), 429, "{path}");
+        let retry: u64 = response.headers()["retry-after"]
+            .to_str()
+            .expect("text")
+            .parse()
+            .expect("seconds");
+        assert!((1..=60).contains(&retry), "Retry-After {retry}");
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body["error"], "rate_limited");
+    }
+    let form = client()
+        .post(format!("{}/login", beta.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("username=organiser&password=x")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(form.status(), 429, "the sign-in form shares the limit");
+    assert_eq!(users(&beta).await, users_before, "no account was created");
+
+    // Three activities from one remote node go through, the fourth waits.
+    let peer = MastodonPeer::start(Duration::ZERO).await;
+    let inbox = format!("{group_id}/inbox");
+    let like = |who: &str, n: u32| {
+        json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": format!("{}/likes/{n}", peer.actor_id(who)), "type": "Like",
+            "actor": peer.actor_id(who), "object": group_id,
+        })
+    };
+    for n in 0..3 {
+        assert_eq!(peer.deliver("mia", &inbox, &like("mia", n)).await.status(), 202);
+    }
+    let db = beta.database().await;
+    let stored = inbox_activity::Entity::find().count(&db).await.expect("count");
+    let refused = peer.deliver("mia", &inbox, &like("mia", 3)).await;
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(
+        inbox_activity::Entity::find().count(&db).await.expect("count"),
+        stored,
+        "the refused activity is not stored"
+    );
+    // Another actor on the same node shares the node's budget.
+    let other = peer.deliver("vic", &inbox, &like("vic", 4)).await;
+    let status = other.status();
+    assert_eq!(status, 429, "{}", other.text().await.unwrap_or_default());
+}
+
+#[tokio::test]
+async fn authorized_fetch_requires_signed_gets() {
+    let (alpha, beta) = tokio::join!(
+        Node::start(NODE, "alpha.test", &[]),
+        Node::start(NODE, "beta.test", &[("HEALTHCOMMONS_AUTHORIZED_FETCH", "true")])
+    );
+    let organiser = beta.user("organiser").await;
+    let group_id = create_group(&beta, &organiser, "walkers").await;
+    let peer = MastodonPeer::start(Duration::ZERO).await;
+
+    let unsigned = client()
+        .get(&group_id)
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(unsigned.status(), 401, "unsigned ActivityPub GET");
+    for path in ["/followers", "/outbox"] {
+        let response = client()
+            .get(format!("{group_id}{path}"))
+            .header("accept", "application/activity+json")
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(response.status(), 401, "unsigned GET of {path}");
+    }
+    let page = client().get(&group_id).send().await.expect("get");
+    assert_eq!(page.status(), 200, "people still see the page");
+    let instance = client()
+        .get(format!("{}/actor", beta.base))
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(instance.status(), 200, "the instance actor is served unsigned");
+
+    let signed = peer.signed_get("mia", &group_id).await;
+    assert_eq!(signed.status(), 200, "a signed GET");
+    let body: Value = signed.json().await.expect("json");
+    assert_eq!(body["id"], group_id);
+
+    // Another node signs its fetches with its instance actor, so following works.
+    let ana = alpha.user("ana").await;
+    let (status, body) = post_json(
+        &alpha,
+        Some(&ana),
+        "/api/v1/follows",
+        &json!({"target": group_id}),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let db = beta.database().await;
+    wait_for("the follow to be accepted", PATIENCE, || async {
+        let n = follow::Entity::find()
+            .filter(follow::Column::State.eq("accepted"))
+            .count(&db)
+            .await
+            .ok()?;
+        (n == 1).then_some(())
+    })
+    .await;
 }

@@ -296,9 +296,7 @@ pub async fn verify_signed_fetch(
     let peer = host_of(&key_url);
     match queries::peers::is_blocked(&data.db, &peer).await {
         Ok(true) => {
-            return Err(InboxRejection::Forbidden(
-                "this node does not serve yours".into(),
-            ));
+            return Err(InboxRejection::Forbidden("this node does not serve yours".into()));
         }
         Ok(false) => {}
         Err(err) => return Err(InboxRejection::Unavailable(err.to_string())),

@@ -64,9 +64,7 @@ impl RateLimiter {
         let per_second = capacity / self.limit.period.as_secs_f64();
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         if buckets.len() >= MAX_KEYS {
-            buckets.retain(|_, b| {
-                b.tokens + now.duration_since(b.at).as_secs_f64() * per_second < capacity
-            });
+            buckets.retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() * per_second < capacity);
         }
         let bucket = buckets.entry(key.to_owned()).or_insert(Bucket {
             tokens: capacity,
@@ -104,7 +102,10 @@ mod tests {
         let wait = limiter.check_at("10.0.0.1", start).expect_err("limited");
         assert_eq!(retry_after_secs(wait), 20);
         assert_eq!(limiter.check_at("10.0.0.2", start), Ok(()), "keys are separate");
-        assert_eq!(limiter.check_at("10.0.0.1", start + Duration::from_secs(20)), Ok(()));
+        assert_eq!(
+            limiter.check_at("10.0.0.1", start + Duration::from_secs(20)),
+            Ok(())
+        );
     }
 
     #[test]

@@ -1,12 +1,9 @@
 //! Configuration in layers: built-in defaults, then `healthcommons.toml`
 //! (if present), then `HEALTHCOMMONS_*` environment variables, one per key.
 
+use healthcommons_federation::{context::Limits, rate_limit::RateLimit};
 use healthcommons_service::directory::CrawlPolicy;
 use serde::{Deserialize, Serialize};
-use healthcommons_federation::{
-    context::Limits,
-    rate_limit::RateLimit,
-};
 use std::{collections::HashMap, net::IpAddr, path::PathBuf, sync::Arc, time::Duration};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -115,8 +115,14 @@ pub fn app(state: AppState) -> Router {
         .merge(wellknown::routes())
         .merge(ops::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(middleware::from_fn_with_state(state.clone(), limits::authorized_fetch))
-        .layer(middleware::from_fn_with_state(state.clone(), limits::limit_sign_ins))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::authorized_fetch,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::limit_sign_ins,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), count_and_harden))
         .with_state(state)
 }

@@ -118,6 +118,9 @@ mod tests {
             Some("203.0.113.9".parse().expect("ip")),
             "the proxy's own entry, not a spoofable first one"
         );
-        assert_eq!(client_address(Some(proxy), &HeaderMap::new(), &[proxy]), Some(proxy));
+        assert_eq!(
+            client_address(Some(proxy), &HeaderMap::new(), &[proxy]),
+            Some(proxy)
+        );
     }
 }
