@@ -44,6 +44,8 @@ struct PeerState {
     received: Mutex<Vec<Delivery>>,
     /// Statuses served at their ids, as Mastodon serves them.
     statuses: Mutex<HashMap<String, Value>>,
+    /// Anything else served, by path (see `MastodonPeer::serve`).
+    documents: Mutex<HashMap<String, Served>>,
 }
 
 pub struct MastodonPeer {
@@ -77,6 +79,7 @@ impl MastodonPeer {
             authorized_fetch,
             received: Mutex::new(Vec::new()),
             statuses: Mutex::new(HashMap::new()),
+            documents: Mutex::new(HashMap::new()),
         });
         let app = Router::new()
             .route("/users/{name}", get(actor))
@@ -84,6 +87,7 @@ impl MastodonPeer {
             .route("/users/{name}/statuses/{id}", get(status))
             .route("/inbox", post(inbox))
             .route("/.well-known/webfinger", get(webfinger))
+            .fallback(document)
             .with_state(state.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -191,14 +195,102 @@ impl MastodonPeer {
         signed_body: &[u8],
         sent_body: &[u8],
     ) -> reqwest::Response {
+        let mut forged = Forged::new(actor_name, signed_body);
+        forged.sent_body = Some(sent_body.to_vec());
+        self.deliver_forged(inbox, &forged).await
+    }
+
+    /// POST to `inbox` signed as `forged` describes, the way Mastodon signs
+    /// unless `forged` says otherwise (to test what the node refuses).
+    pub async fn deliver_forged(&self, inbox: &str, forged: &Forged) -> reqwest::Response {
         let url = url::Url::parse(inbox).expect("inbox url");
-        let host = format!("{}:{}", url.host_str().expect("host"), url.port().expect("port"));
-        let date = httpdate::fmt_http_date(SystemTime::now());
-        let digest = format!("SHA-256={}", STANDARD.encode(Sha256::digest(signed_body)));
-        let signing_string = format!(
-            "(request-target): post {}\nhost: {host}\ndate: {date}\ndigest: {digest}",
-            url.path()
+        let host = forged
+            .host
+            .clone()
+            .unwrap_or_else(|| format!("{}:{}", url.host_str().expect("host"), url.port().expect("port")));
+        let date = forged
+            .date_text
+            .clone()
+            .unwrap_or_else(|| httpdate::fmt_http_date(forged.date));
+        let digest = format!("SHA-256={}", STANDARD.encode(Sha256::digest(&forged.body)));
+        let header = self.signature_header(
+            &forged.key_owner,
+            &format!("post {}", url.path()),
+            &[("host", &host), ("date", &date), ("digest", &digest)],
+            forged.signed_headers,
         );
+        let mut request = crate::client()
+            .post(inbox)
+            .header("content-type", forged.content_type)
+            .header("date", date);
+        if forged.host.is_some() {
+            request = request.header("host", host);
+        }
+        if forged.send_digest {
+            request = request.header("digest", forged.digest.clone().unwrap_or(digest));
+        }
+        if forged.send_signature {
+            request = request.header("signature", forged.signature.clone().unwrap_or(header));
+        }
+        for (name, value) in &forged.extra_headers {
+            request = request.header(*name, value);
+        }
+        request
+            .body(forged.sent_body.clone().unwrap_or_else(|| forged.body.clone()))
+            .send()
+            .await
+            .expect("deliver")
+    }
+
+    /// GET `url` signed as `actor_name` over `(request-target) host date`,
+    /// as Mastodon signs its fetches.
+    pub async fn signed_get(&self, actor_name: &str, url: &str) -> reqwest::Response {
+        let parsed = url::Url::parse(url).expect("url");
+        let host = format!(
+            "{}:{}",
+            parsed.host_str().expect("host"),
+            parsed.port().expect("port")
+        );
+        let date = httpdate::fmt_http_date(SystemTime::now());
+        let header = self.signature_header(
+            actor_name,
+            &format!("get {}", parsed.path()),
+            &[("host", &host), ("date", &date)],
+            "(request-target) host date",
+        );
+        crate::client()
+            .get(url)
+            .header("accept", "application/activity+json")
+            .header("date", date)
+            .header("signature", header)
+            .send()
+            .await
+            .expect("signed get")
+    }
+
+    /// A `Signature` header over `listed` headers, with this peer's key and
+    /// `actor_name`'s keyId.
+    fn signature_header(
+        &self,
+        actor_name: &str,
+        request_target: &str,
+        values: &[(&str, &str)],
+        listed: &str,
+    ) -> String {
+        let lines: Vec<String> = listed
+            .split_whitespace()
+            .map(|name| match name {
+                "(request-target)" => format!("(request-target): {request_target}"),
+                other => {
+                    let value = values
+                        .iter()
+                        .find(|(n, _)| *n == other)
+                        .map(|(_, v)| *v)
+                        .unwrap_or_default();
+                    format!("{other}: {value}")
+                }
+            })
+            .collect();
         let signature = self
             .state
             .keys
@@ -207,25 +299,109 @@ impl MastodonPeer {
             .0
             .sign(
                 Pkcs1v15Sign::new::<Sha256>(),
-                &Sha256::digest(signing_string.as_bytes()),
+                &Sha256::digest(lines.join("\n").as_bytes()),
             )
             .expect("sign");
-        let header = format!(
-            r#"keyId="{}#main-key",algorithm="rsa-sha256",headers="(request-target) host date digest",signature="{}""#,
-            self.actor_id(actor_name),
+        // A full URL names an actor elsewhere (to test keys of other hosts).
+        let owner = if actor_name.contains("://") {
+            actor_name.to_owned()
+        } else {
+            self.actor_id(actor_name)
+        };
+        format!(
+            r#"keyId="{owner}#main-key",algorithm="rsa-sha256",headers="{listed}",signature="{}""#,
             STANDARD.encode(signature)
-        );
-        crate::client()
-            .post(inbox)
-            .header("content-type", "application/activity+json")
-            .header("date", date)
-            .header("digest", digest)
-            .header("signature", header)
-            .body(sent_body.to_vec())
-            .send()
-            .await
-            .expect("deliver")
+        )
     }
+
+    /// Serve `body` at `path` on this peer with `status` and `headers` (a
+    /// document that lies about its id, a redirect elsewhere, …).
+    pub fn serve(&self, path: &str, status: u16, headers: &[(&str, &str)], body: &str) {
+        self.state.documents.lock().expect("lock").insert(
+            path.to_owned(),
+            Served {
+                status,
+                headers: headers
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                body: body.to_owned(),
+            },
+        );
+    }
+}
+
+/// How to sign (or mis-sign) one delivery; `Forged::new` signs as Mastodon does.
+#[derive(Debug, Clone)]
+pub struct Forged {
+    /// Whose keyId the signature names (the peer signs with its one key).
+    pub key_owner: String,
+    /// The body the Digest and signature are computed over.
+    pub body: Vec<u8>,
+    /// What is sent instead of `body`, if anything.
+    pub sent_body: Option<Vec<u8>>,
+    pub date: SystemTime,
+    /// A Date header to sign and send as it is (e.g. one that does not parse).
+    pub date_text: Option<String>,
+    /// The Host header to sign and send instead of the inbox's.
+    pub host: Option<String>,
+    pub signed_headers: &'static str,
+    pub content_type: &'static str,
+    pub send_digest: bool,
+    /// A Digest value to send instead of the right one.
+    pub digest: Option<String>,
+    pub send_signature: bool,
+    /// A Signature header to send instead of the computed one.
+    pub signature: Option<String>,
+    pub extra_headers: Vec<(&'static str, String)>,
+}
+
+impl Forged {
+    pub fn new(key_owner: &str, body: &[u8]) -> Forged {
+        Forged {
+            key_owner: key_owner.to_owned(),
+            body: body.to_vec(),
+            sent_body: None,
+            date: SystemTime::now(),
+            date_text: None,
+            host: None,
+            signed_headers: "(request-target) host date digest",
+            content_type: "application/activity+json",
+            send_digest: true,
+            digest: None,
+            send_signature: true,
+            signature: None,
+            extra_headers: Vec::new(),
+        }
+    }
+}
+
+struct Served {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+async fn document(State(state): State<Arc<PeerState>>, uri: Uri) -> axum::response::Response {
+    let served = state
+        .documents
+        .lock()
+        .expect("lock")
+        .get(uri.path())
+        .map(|s| (s.status, s.headers.clone(), s.body.clone()));
+    let Some((status, headers, body)) = served else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let mut response = (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body).into_response();
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (
+            axum::http::HeaderName::from_bytes(name.as_bytes()),
+            axum::http::HeaderValue::from_str(&value),
+        ) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
 }
 
 async fn status(State(state): State<Arc<PeerState>>, uri: Uri) -> impl IntoResponse {

@@ -1,7 +1,10 @@
 //! What every federation function needs: the database, this node, the HTTP
 //! client, the settings, the metrics, and the wake-up signals of the workers.
 
-use crate::metrics::Metrics;
+use crate::{
+    metrics::Metrics,
+    rate_limit::{RateLimit, RateLimiter},
+};
 use activitypub_federation::config::{Data, FederationConfig, UrlVerifier};
 use healthcommons_db::{Db, queries};
 use healthcommons_service::NodeContext;
@@ -38,6 +41,42 @@ pub struct FederationSettings {
     pub directory_interval: Duration,
     /// How far and how often the directory crawler reaches.
     pub directory_policy: healthcommons_service::directory::CrawlPolicy,
+    /// Require a valid HTTP signature on every ActivityPub GET (but the
+    /// instance actor's), as Mastodon's secure mode does.
+    pub authorized_fetch: bool,
+    /// The rate limits and their buckets, shared by every clone.
+    pub limits: Arc<Limits>,
+}
+
+/// Requests allowed per key before 429: activities per remote host at the
+/// inbox, and sign-ins and registrations per client address.
+#[derive(Debug)]
+pub struct Limits {
+    pub inbox_per_host: RateLimiter,
+    pub auth_per_ip: RateLimiter,
+}
+
+impl Limits {
+    pub fn new(inbox_per_host: RateLimit, auth_per_ip: RateLimit) -> Limits {
+        Limits {
+            inbox_per_host: RateLimiter::new(inbox_per_host),
+            auth_per_ip: RateLimiter::new(auth_per_ip),
+        }
+    }
+}
+
+/// Activities a remote host may deliver per minute (in a burst, then evenly).
+pub const DEFAULT_INBOX_PER_MINUTE: u32 = 1200;
+/// Sign-ins and registrations one address may attempt per minute.
+pub const DEFAULT_AUTH_PER_MINUTE: u32 = 30;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::new(
+            RateLimit::per_minute(DEFAULT_INBOX_PER_MINUTE),
+            RateLimit::per_minute(DEFAULT_AUTH_PER_MINUTE),
+        )
+    }
 }
 
 impl Default for FederationSettings {
@@ -56,6 +95,8 @@ impl Default for FederationSettings {
             claim_lease: Duration::from_secs(120),
             directory_interval: Duration::from_secs(5 * 60),
             directory_policy: Default::default(),
+            authorized_fetch: false,
+            limits: Arc::new(Limits::default()),
         }
     }
 }

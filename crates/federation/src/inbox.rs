@@ -40,6 +40,8 @@ pub enum InboxRejection {
     Forbidden(String),
     #[error("temporarily unable to accept activities: {0}")]
     Unavailable(String),
+    #[error("too many activities from your node; retry later")]
+    RateLimited(Duration),
 }
 
 impl InboxRejection {
@@ -51,8 +53,48 @@ impl InboxRejection {
             InboxRejection::Signature(_) => 401,
             InboxRejection::Forbidden(_) => 403,
             InboxRejection::Unavailable(_) => 503,
+            InboxRejection::RateLimited(_) => 429,
         }
     }
+
+    /// Seconds for a `Retry-After` header, when the sender should wait.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            InboxRejection::RateLimited(wait) => Some(crate::rate_limit::retry_after_secs(*wait)),
+            _ => None,
+        }
+    }
+}
+
+/// Most items an array in an activity may hold, by field (L3); any other
+/// array holds at most [`MAX_ARRAY`].
+const ARRAY_CAPS: [(&str, usize); 3] = [("tag", 100), ("attachment", 16), ("oneOf", 20)];
+const MAX_ARRAY: usize = 1000;
+
+/// Refuse arrays longer than their cap anywhere in the activity (recipients,
+/// tags, attachments, poll options), so one delivery cannot make the node
+/// store or fan out without end. Nesting depth is bounded by serde_json's
+/// recursion limit (128) before this runs.
+pub fn check_array_caps(value: &Value) -> Result<(), InboxRejection> {
+    fn walk(value: &Value, field: &str) -> Result<(), InboxRejection> {
+        match value {
+            Value::Array(items) => {
+                let cap = ARRAY_CAPS
+                    .iter()
+                    .find(|(name, _)| *name == field)
+                    .map_or(MAX_ARRAY, |(_, cap)| *cap);
+                if items.len() > cap {
+                    return Err(InboxRejection::Malformed(format!(
+                        "{field} holds more than {cap} items"
+                    )));
+                }
+                items.iter().try_for_each(|item| walk(item, field))
+            }
+            Value::Object(map) => map.iter().try_for_each(|(key, item)| walk(item, key)),
+            _ => Ok(()),
+        }
+    }
+    walk(value, "the activity")
 }
 
 /// What happened to an accepted POST.
@@ -103,6 +145,7 @@ pub async fn receive(
         std::str::from_utf8(body).map_err(|_| InboxRejection::Malformed("the body is not UTF-8".into()))?;
     let value: Value =
         serde_json::from_str(text).map_err(|e| InboxRejection::Malformed(format!("invalid JSON: {e}")))?;
+    check_array_caps(&value)?;
     let envelope = Envelope::deserialize(&value)
         .map_err(|e| InboxRejection::Malformed(format!("not an activity: {e}")))?;
     let kind = envelope.kind.as_str().unwrap_or("").to_owned();
@@ -148,29 +191,13 @@ pub async fn receive(
             return Err(reason.into());
         }
     };
-    let verified = actor.row.public_key_id == pending.key_id
-        && signatures::verify_with_key(&pending, &actor.row.public_key_pem);
-    if !verified {
-        // The key may have been rotated: fetch the actor again, at most once
-        // per origin every few minutes, and check once more.
-        let refreshed = if may_refetch_key(&peer) {
-            object_id.dereference_forced(data).await.ok()
-        } else {
-            None
-        };
-        let ok = refreshed.as_ref().is_some_and(|fresh| {
-            fresh.row.public_key_id == pending.key_id
-                && signatures::verify_with_key(&pending, &fresh.row.public_key_pem)
-        });
-        if !ok {
-            let reason = if actor.row.public_key_id != pending.key_id {
-                SignatureError::KeyOwnerMismatch
-            } else {
-                SignatureError::Invalid
-            };
-            count_signature_failure(data, &reason);
-            return Err(reason.into());
-        }
+    verify_signer(data, &object_id, &actor, &pending, &peer).await?;
+    if let Err(wait) = data.settings.limits.inbox_per_host.check(&peer) {
+        data.metrics
+            .inbox_results
+            .with_label_values(&[activity_label(&kind), "rate_limited"])
+            .inc();
+        return Err(InboxRejection::RateLimited(wait));
     }
 
     // A signed request proves the peer is up: retry what we owe it now.
@@ -209,6 +236,78 @@ pub async fn receive(
             Err(InboxRejection::Unavailable("storage error".into()))
         }
     }
+}
+
+/// Check `pending` with the key of `actor`; when that fails, the key may have
+/// been rotated: fetch the actor again, at most once per origin every few
+/// minutes, and check once more.
+async fn verify_signer(
+    data: &RequestData,
+    object_id: &ObjectId<DbActor>,
+    actor: &DbActor,
+    pending: &signatures::PendingSignature,
+    peer: &str,
+) -> Result<(), InboxRejection> {
+    let verified = actor.row.public_key_id == pending.key_id
+        && signatures::verify_with_key(pending, &actor.row.public_key_pem);
+    if verified {
+        return Ok(());
+    }
+    let refreshed = if may_refetch_key(peer) {
+        object_id.dereference_forced(data).await.ok()
+    } else {
+        None
+    };
+    let ok = refreshed.as_ref().is_some_and(|fresh| {
+        fresh.row.public_key_id == pending.key_id
+            && signatures::verify_with_key(pending, &fresh.row.public_key_pem)
+    });
+    if ok {
+        return Ok(());
+    }
+    let reason = if actor.row.public_key_id != pending.key_id {
+        SignatureError::KeyOwnerMismatch
+    } else {
+        SignatureError::Invalid
+    };
+    count_signature_failure(data, &reason);
+    Err(reason.into())
+}
+
+/// Authorized fetch: a GET must be signed, with a key whose actor we can
+/// fetch, by a node that is not blocked. `path_and_query` is the request target.
+pub async fn verify_signed_fetch(
+    data: &RequestData,
+    headers: &HeaderMap,
+    path_and_query: &str,
+) -> Result<(), InboxRejection> {
+    let pending = signatures::check_request(
+        headers,
+        "GET",
+        path_and_query,
+        None,
+        &data.node.domain,
+        data.settings.signature_window,
+    )
+    .inspect_err(|e| count_signature_failure(data, e))?;
+    let mut key_url = Url::parse(&pending.key_id)
+        .map_err(|_| InboxRejection::Signature(SignatureError::Malformed("keyId is not a URL".into())))?;
+    key_url.set_fragment(None);
+    let peer = host_of(&key_url);
+    match queries::peers::is_blocked(&data.db, &peer).await {
+        Ok(true) => {
+            return Err(InboxRejection::Forbidden("this node does not serve yours".into()));
+        }
+        Ok(false) => {}
+        Err(err) => return Err(InboxRejection::Unavailable(err.to_string())),
+    }
+    let object_id = ObjectId::<DbActor>::from(key_url);
+    let actor = object_id.dereference(data).await.map_err(|err| {
+        let reason = SignatureError::KeyUnavailable(err.to_string());
+        count_signature_failure(data, &reason);
+        InboxRejection::Signature(reason)
+    })?;
+    verify_signer(data, &object_id, &actor, &pending, &peer).await
 }
 
 fn count_signature_failure(data: &RequestData, reason: &SignatureError) {

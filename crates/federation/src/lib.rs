@@ -26,6 +26,7 @@ pub mod objects;
 mod pledge_delivery;
 pub mod publisher;
 mod question_delivery;
+pub mod rate_limit;
 pub mod relay;
 pub mod resolve;
 pub mod signatures;

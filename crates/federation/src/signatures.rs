@@ -257,11 +257,13 @@ pub fn parse_public_key(pem: &str) -> Option<RsaPublicKey> {
 fn normalize_pem(pem: &str) -> Option<String> {
     let pem = pem.trim();
     let start = pem.find("-----BEGIN ")?;
-    let header_end = start + pem[start + 11..].find("-----")? + 16;
+    let header_end = start + pem.get(start + 11..)?.find("-----")? + 16;
     let footer_start = pem.rfind("-----END ")?;
-    let header = &pem[start..header_end];
-    let footer = pem[footer_start..].trim();
-    let body: String = pem[header_end..footer_start]
+    // A footer before the header is no PEM block (and must not panic).
+    let header = pem.get(start..header_end)?;
+    let footer = pem.get(footer_start..)?.trim();
+    let body: String = pem
+        .get(header_end..footer_start)?
         .chars()
         .filter(|c| !c.is_whitespace())
         .collect();

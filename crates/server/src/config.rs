@@ -1,9 +1,10 @@
 //! Configuration in layers: built-in defaults, then `healthcommons.toml`
 //! (if present), then `HEALTHCOMMONS_*` environment variables, one per key.
 
+use healthcommons_federation::{context::Limits, rate_limit::RateLimit};
 use healthcommons_service::directory::CrawlPolicy;
 use serde::{Deserialize, Serialize};
-use std::{collections::HashMap, net::IpAddr, path::PathBuf, time::Duration};
+use std::{collections::HashMap, net::IpAddr, path::PathBuf, sync::Arc, time::Duration};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -45,6 +46,14 @@ pub struct Config {
     /// How many hops away the directory reaches: 1 is the nodes this node
     /// dealt with, 2 their peers, and so on.
     pub directory_max_hops: u32,
+    /// Require a signature on every ActivityPub GET (Mastodon's secure mode).
+    pub authorized_fetch: bool,
+    /// Activities one remote host may deliver per minute; 0 is no limit.
+    pub inbox_rate_limit_per_minute: u64,
+    /// Sign-ins and registrations one client address may attempt per minute; 0 is no limit.
+    pub auth_rate_limit_per_minute: u64,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (comma-separated IPs).
+    pub trusted_proxies: String,
 }
 
 impl Default for Config {
@@ -67,6 +76,10 @@ impl Default for Config {
             directory_crawl_interval_secs: 300,
             directory_refresh_secs: 6 * 3600,
             directory_max_hops: 3,
+            authorized_fetch: false,
+            inbox_rate_limit_per_minute: healthcommons_federation::context::DEFAULT_INBOX_PER_MINUTE.into(),
+            auth_rate_limit_per_minute: healthcommons_federation::context::DEFAULT_AUTH_PER_MINUTE.into(),
+            trusted_proxies: String::new(),
         }
     }
 }
@@ -126,6 +139,7 @@ impl Config {
             anyhow::bail!("dev_resolve needs dev_federation = true");
         }
         self.dev_resolve_map()?;
+        self.trusted_proxy_list()?;
         Ok(())
     }
 
@@ -176,8 +190,26 @@ impl Config {
                 ),
                 ..Default::default()
             },
+            authorized_fetch: self.authorized_fetch,
+            limits: Arc::new(Limits::new(
+                RateLimit::per_minute(per_minute(self.inbox_rate_limit_per_minute)),
+                RateLimit::per_minute(per_minute(self.auth_rate_limit_per_minute)),
+            )),
             ..Default::default()
         })
+    }
+
+    /// The reverse proxies named in `trusted_proxies`.
+    pub fn trusted_proxy_list(&self) -> anyhow::Result<Vec<IpAddr>> {
+        self.trusted_proxies
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                p.parse()
+                    .map_err(|_| anyhow::anyhow!("trusted_proxies entry {p:?} is not an IP address"))
+            })
+            .collect()
     }
 
     /// The configuration as TOML with secrets (database passwords) hidden.
@@ -186,6 +218,10 @@ impl Config {
         shown.database_url = Some(redact_url(&self.database_url()));
         toml::to_string_pretty(&shown).unwrap_or_default()
     }
+}
+
+fn per_minute(value: u64) -> u32 {
+    u32::try_from(value).unwrap_or(u32::MAX)
 }
 
 fn env_value(name: &str, raw: &str, default: &toml::Value) -> anyhow::Result<toml::Value> {

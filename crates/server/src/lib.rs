@@ -301,6 +301,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             url: config.map_tiles.clone(),
             attribution: config.map_attribution.clone(),
         },
+        trusted_proxies: Arc::new(config.trusted_proxy_list()?),
     };
     if !config.metrics_bind.is_empty() {
         let listener = TcpListener::bind(&config.metrics_bind)
@@ -330,7 +331,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     } else {
         println!("Health Commons node {public} listening on http://{local}");
     }
-    axum::serve(listener, healthcommons_web::app(state))
+    let app = healthcommons_web::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     info!("stopped");

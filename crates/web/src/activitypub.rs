@@ -177,7 +177,13 @@ async fn receive(
         Err(rejection) => {
             let status = StatusCode::from_u16(rejection.status()).unwrap_or(StatusCode::BAD_REQUEST);
             debug!(%rejection, "inbox refused a request");
-            (status, rejection.to_string()).into_response()
+            let mut response = (status, rejection.to_string()).into_response();
+            if let Some(seconds) = rejection.retry_after() {
+                response
+                    .headers_mut()
+                    .insert(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
+            }
+            response
         }
     }
 }

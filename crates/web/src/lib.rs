@@ -16,6 +16,7 @@ pub mod garden_archive;
 pub mod garden_pages;
 pub mod group_moderation;
 pub mod group_pages;
+pub mod limits;
 pub mod map;
 pub mod node_admin;
 pub mod ops;
@@ -69,6 +70,8 @@ pub struct AppState {
     /// Mark cookies `Secure` (on unless dev federation serves plain http).
     pub secure_cookies: bool,
     pub map_tiles: MapTiles,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Arc<Vec<std::net::IpAddr>>,
 }
 
 /// Where maps take their tiles from, and the credit they show.
@@ -114,6 +117,14 @@ pub fn app(state: AppState) -> Router {
         .merge(wellknown::routes())
         .merge(ops::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::authorized_fetch,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::limit_sign_ins,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), count_and_harden))
         .with_state(state)
 }

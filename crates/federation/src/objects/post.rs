@@ -360,9 +360,9 @@ impl Object for DbPost {
             group,
             author: author.row,
             in_reply_to: json.in_reply_to.as_ref().map(Url::to_string),
-            title: json.name.clone(),
+            title: json.name.as_deref().map(|n| remote_text(n, 200)),
             content_html: json.content_html(),
-            summary: json.summary.clone(),
+            summary: json.summary.as_deref().map(|s| remote_text(s, 500)),
             sensitive: json.sensitive.unwrap_or(false),
             language: json.language(),
             published: json.published.unwrap_or_else(Utc::now),
@@ -473,4 +473,11 @@ fn addressing(
             author_followers.into_iter().chain(mentions).collect(),
         ),
     }
+}
+
+/// A remote title or content warning as plain text: markup someone put in
+/// it is dropped (script and style with their content), entities decoded,
+/// control and bidi-override characters removed, and the length capped.
+fn remote_text(raw: &str, max_chars: usize) -> String {
+    healthcommons_core::text::plain_text(&healthcommons_core::text::html_to_text(raw), max_chars)
 }
