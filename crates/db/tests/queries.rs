@@ -582,3 +582,39 @@ async fn pledges_are_listed_by_what_they_are_on_and_counted_on_once_per_actor() 
         assert_eq!(backed.len(), 1, "{backend}");
     }
 }
+
+#[tokio::test]
+async fn the_directory_forgets_hosts_a_peer_no_longer_lists_and_routes_through_gone_nodes() {
+    use queries::directory;
+    for backend in testing::backends() {
+        let db = testing::fresh(backend).await.expect(backend);
+        directory::learn(&db, "b.test", 1, None).await.expect("met");
+        for host in ["f.test", "g.test"] {
+            directory::learn(&db, host, 2, Some("b.test"))
+                .await
+                .expect("listed");
+        }
+        directory::learn(&db, "h.test", 3, Some("gone.test"))
+            .await
+            .expect("through a gone node");
+        let forgotten = directory::forget_unlisted(&db, "b.test", vec!["f.test".into()])
+            .await
+            .expect("forget");
+        assert_eq!(forgotten, 2, "{backend}");
+        let hosts: Vec<String> = directory::all(&db)
+            .await
+            .expect("all")
+            .into_iter()
+            .map(|n| n.host)
+            .collect();
+        assert_eq!(hosts, ["b.test", "f.test"], "{backend}");
+        // A node met directly stays, whoever lists it.
+        assert_eq!(
+            directory::forget_unlisted(&db, "f.test", Vec::new())
+                .await
+                .expect("again"),
+            0,
+            "{backend}"
+        );
+    }
+}

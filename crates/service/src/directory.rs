@@ -75,8 +75,9 @@ pub async fn learn_met_hosts(db: &impl ConnectionTrait, ctx: &NodeContext) -> Se
     Ok(())
 }
 
-/// Add the hosts that `from` publishes, one hop further than `from`.
-/// Returns how many were new.
+/// Add the hosts that `from` publishes, one hop further than `from`, and
+/// forget those it led us to before and no longer lists. Returns how many
+/// were new.
 pub async fn learn_from_peer(
     db: &impl ConnectionTrait,
     ctx: &NodeContext,
@@ -89,19 +90,19 @@ pub async fn learn_from_peer(
         return Ok(0);
     }
     let blocked = queries::directory::blocked_hosts(db).await?;
-    let mut new = 0;
-    for host in published
+    let listed: Vec<String> = published
         .iter()
         .take(policy.max_hosts_per_list)
         .filter_map(|raw| parse_host(raw))
-    {
-        if host == ctx.domain || host == from.host || blocked.contains(&host) {
-            continue;
-        }
-        if queries::directory::learn(db, &host, hops, Some(&from.host)).await? {
+        .filter(|host| *host != ctx.domain && *host != from.host && !blocked.contains(host))
+        .collect();
+    let mut new = 0;
+    for host in &listed {
+        if queries::directory::learn(db, host, hops, Some(&from.host)).await? {
             new += 1;
         }
     }
+    queries::directory::forget_unlisted(db, &from.host, listed).await?;
     Ok(new)
 }
 

@@ -26,6 +26,38 @@ pub async fn all(db: &impl ConnectionTrait) -> DbResult<Vec<directory_node::Mode
         .await?)
 }
 
+/// Forget the hosts that `from` led us to and no longer lists (a node that
+/// published a long list once cannot keep a directory growing), and hosts
+/// whose route went through a node that is itself gone from the directory.
+/// Nodes this one met itself (one hop) stay. Returns how many went.
+pub async fn forget_unlisted(
+    db: &impl ConnectionTrait,
+    from: &str,
+    still_listed: Vec<String>,
+) -> DbResult<u64> {
+    let unlisted = directory_node::Entity::delete_many()
+        .filter(directory_node::Column::Hops.gt(1))
+        .filter(directory_node::Column::LearnedFrom.eq(from))
+        .filter(directory_node::Column::Host.is_not_in(still_listed))
+        .exec(db)
+        .await?
+        .rows_affected;
+    let known: Vec<String> = directory_node::Entity::find()
+        .select_only()
+        .column(directory_node::Column::Host)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let orphaned = directory_node::Entity::delete_many()
+        .filter(directory_node::Column::Hops.gt(1))
+        .filter(directory_node::Column::LearnedFrom.is_not_null())
+        .filter(directory_node::Column::LearnedFrom.is_not_in(known))
+        .exec(db)
+        .await?
+        .rows_affected;
+    Ok(unlisted + orphaned)
+}
+
 /// Note that `host` is `hops` away, learned through `learned_from`. A node
 /// already known further away is brought nearer; returns whether it was new.
 pub async fn learn(
