@@ -81,6 +81,8 @@ pub struct Node {
     pub domain: String,
     pub base: String,
     data_dir: PathBuf,
+    /// Where this process writes its log (one file per process).
+    log_file: PathBuf,
     port: u16,
     extra_env: Vec<(String, String)>,
     child: Option<Child>,
@@ -99,6 +101,7 @@ impl Node {
             domain: format!("{name}:{port}"),
             base: format!("http://{name}:{port}"),
             data_dir: dir.path().to_path_buf(),
+            log_file: dir.path().join("node.log"),
             port,
             extra_env: extra_env
                 .iter()
@@ -106,6 +109,27 @@ impl Node {
                 .collect(),
             child: None,
             _dir: Some(dir),
+        };
+        node.spawn().await;
+        node
+    }
+
+    /// A second `serve` process of the same node: same domain, data and
+    /// settings (so the same database), listening on a port of its own.
+    /// Start it once the first has migrated the database.
+    pub async fn another_process(&self) -> Node {
+        let port = free_port(ip_of(self.name));
+        let mut node = Node {
+            binary: self.binary,
+            name: self.name,
+            domain: self.domain.clone(),
+            base: format!("http://{}:{port}", self.name),
+            data_dir: self.data_dir.clone(),
+            log_file: self.data_dir.join(format!("node-{port}.log")),
+            port,
+            extra_env: self.extra_env.clone(),
+            child: None,
+            _dir: None,
         };
         node.spawn().await;
         node
@@ -139,7 +163,7 @@ impl Node {
 
     /// Start (or restart) the process and wait until it is ready.
     pub async fn spawn(&mut self) {
-        let log = std::fs::File::create(self.data_dir.join("node.log")).expect("log file");
+        let log = std::fs::File::create(&self.log_file).expect("log file");
         let err = log.try_clone().expect("log file");
         let child = self
             .command(&["serve"])
@@ -193,7 +217,7 @@ impl Node {
     }
 
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.data_dir.join("node.log")).unwrap_or_default()
+        std::fs::read_to_string(&self.log_file).unwrap_or_default()
     }
 
     /// A connection to this node's own SQLite database, for assertions.

@@ -229,7 +229,7 @@ async fn actor_inbox(
     match local_actor(state, name, kind).await {
         Ok(Some(_)) => receive(state, uri, headers, body).await,
         Ok(None) => not_found(),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage unavailable").into_response(),
+        Err(PageError(err)) => err.into_response(),
     }
 }
 

@@ -81,8 +81,22 @@ impl IntoResponse for ApiError {
             error: self.kind.as_str().to_owned(),
             message: self.message.clone(),
         };
-        (self.status(), Json(body)).into_response()
+        with_retry_after((self.status(), Json(body)).into_response())
     }
+}
+
+/// How long a client should wait before retrying when the node is briefly
+/// unavailable (its database away): servers retry a delivery then.
+const RETRY_AFTER_SECS: &str = "30";
+
+fn with_retry_after(mut response: Response) -> Response {
+    if response.status() == axum::http::StatusCode::SERVICE_UNAVAILABLE {
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static(RETRY_AFTER_SECS),
+        );
+    }
+    response
 }
 
 /// The same error, as a page.
@@ -135,10 +149,10 @@ impl IntoResponse for PageError {
             title,
             message: &self.0.message,
         };
-        match page.render() {
+        with_retry_after(match page.render() {
             Ok(html) => (self.0.status(), Html(html)).into_response(),
             Err(_) => (self.0.status(), self.0.message).into_response(),
-        }
+        })
     }
 }
 

@@ -1,0 +1,278 @@
+//! Faults a node meets in production, on real processes and a real
+//! PostgreSQL: two `serve` processes sharing one database behave as one node,
+//! a database outage is ridden out without an operator, and clocks that
+//! disagree within the accepted window still federate. (A stopped peer, a
+//! peer that comes back and `kill -9` in the middle of a fan-out are in
+//! `federation.rs`.) These tests need PostgreSQL and say so when it is
+//! missing; `.ci/run` starts one.
+
+use healthcommons_federation_tests::{
+    Node, client,
+    mastodon::{Forged, MastodonPeer},
+    wait_for,
+};
+use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
+use serde_json::{Value, json};
+use std::{
+    collections::HashMap,
+    time::{Duration, SystemTime},
+};
+
+const NODE: &str = env!("CARGO_BIN_EXE_healthcommons-node");
+const PATIENCE: Duration = Duration::from_secs(90);
+
+fn postgres_admin_url() -> Option<String> {
+    let url = std::env::var("HEALTHCOMMONS_TEST_POSTGRES_URL").ok();
+    if url.is_none() {
+        eprintln!(
+            "NOTICE: HEALTHCOMMONS_TEST_POSTGRES_URL is not set; PostgreSQL fault test not run (CI sets it)"
+        );
+    }
+    url
+}
+
+async fn create_group(node: &Node, token: &str, name: &str) -> String {
+    let response = client()
+        .post(format!("{}/api/v1/groups", node.base))
+        .bearer_auth(token)
+        .json(&json!({"name": name, "display_name": "Walking for health"}))
+        .send()
+        .await
+        .expect("create group");
+    assert_eq!(response.status(), 201);
+    let body: Value = response.json().await.expect("json");
+    body["actor_id"].as_str().expect("actor id").to_owned()
+}
+
+fn follow(peer: &MastodonPeer, member: &str, n: usize, group_id: &str) -> Value {
+    json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{}/follows/{n}", peer.base), "type": "Follow",
+        "actor": peer.actor_id(member), "object": group_id,
+    })
+}
+
+/// POST `activity` signed by `member` to `inbox` on `process`, with the Host
+/// of the node (both processes answer for one domain, as behind a balancer).
+async fn deliver_to(peer: &MastodonPeer, process: &Node, member: &str, path: &str, activity: &Value) -> u16 {
+    let mut forged = Forged::new(member, &serde_json::to_vec(activity).expect("json"));
+    forged.host = Some(process.domain.clone());
+    peer.deliver_forged(&format!("{}{path}", process.base), &forged)
+        .await
+        .status()
+        .as_u16()
+}
+
+/// How many Accepts the peer got for each follow id.
+fn accepts_by_follow(peer: &MastodonPeer) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for delivery in peer.received() {
+        if delivery.body["type"] == "Accept"
+            && let Some(id) = delivery.body["object"]["id"].as_str()
+        {
+            *counts.entry(id.to_owned()).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+#[tokio::test]
+async fn two_processes_on_one_postgres_send_each_delivery_once_and_keep_one_copy_of_each_activity() {
+    const FOLLOWERS: usize = 40;
+    let Some(admin_url) = postgres_admin_url() else {
+        return;
+    };
+    let url = healthcommons_db::testing::fresh_postgres_database(&admin_url)
+        .await
+        .expect("database");
+    let first = Node::start(NODE, "beta.test", &[("HEALTHCOMMONS_DATABASE_URL", &url)]).await;
+    let second = first.another_process().await;
+    let organiser = first.user("organiser").await;
+    let group_id = create_group(&first, &organiser, "walkers").await;
+    let path = url::Url::parse(&group_id).expect("group id").path().to_owned() + "/inbox";
+
+    // Forty follows, half to each process; a slow peer keeps both delivery
+    // workers busy with the Accepts at once.
+    let peer = MastodonPeer::start(Duration::from_millis(50)).await;
+    for n in 0..FOLLOWERS {
+        let process = if n % 2 == 0 { &first } else { &second };
+        let member = format!("member{n}");
+        let status = deliver_to(
+            &peer,
+            process,
+            &member,
+            &path,
+            &follow(&peer, &member, n, &group_id),
+        )
+        .await;
+        assert_eq!(status, 202, "follow {n}");
+    }
+    let counts = wait_for("an Accept for every follow", PATIENCE, || async {
+        let counts = accepts_by_follow(&peer);
+        (counts.len() == FOLLOWERS).then_some(counts)
+    })
+    .await;
+    // Give a duplicate time to show up before counting.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let counts_later = accepts_by_follow(&peer);
+    assert_eq!(counts_later, counts);
+    assert!(
+        counts.values().all(|n| *n == 1),
+        "each Accept is sent once: {counts:?}"
+    );
+
+    // The same Create reaches both processes at once: one post is kept.
+    let note = peer.status(
+        "member0",
+        1,
+        json!({"content": "<p>Both doors at once</p>", "audience": group_id,
+               "to": ["https://www.w3.org/ns/activitystreams#Public"], "cc": [group_id]}),
+    );
+    let create = peer.create("member0", &note);
+    let (a, b) = tokio::join!(
+        deliver_to(&peer, &first, "member0", &path, &create),
+        deliver_to(&peer, &second, "member0", &path, &create)
+    );
+    assert_eq!((a, b), (202, 202));
+    let db = Database::connect(&url).await.expect("connect");
+    let count = |sql: &'static str| {
+        let db = &db;
+        let note_id = note["id"].as_str().unwrap_or_default().to_owned();
+        async move {
+            db.query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                sql,
+                [note_id.into()],
+            ))
+            .await
+            .expect("count")
+            .and_then(|row| row.try_get_by_index::<i64>(0).ok())
+            .unwrap_or(-1)
+        }
+    };
+    wait_for("the post", PATIENCE, || async {
+        (count("SELECT COUNT(*) FROM post WHERE ap_id = $1").await == 1).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(count("SELECT COUNT(*) FROM post WHERE ap_id = $1").await, 1);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM inbox_activity WHERE ap_id = $1 || '/activity'").await,
+        1,
+        "the activity is stored once"
+    );
+}
+
+#[tokio::test]
+async fn a_postgres_outage_is_ridden_out_without_an_operator() {
+    let Some(admin_url) = postgres_admin_url() else {
+        return;
+    };
+    let url = healthcommons_db::testing::fresh_postgres_database(&admin_url)
+        .await
+        .expect("database");
+    let database = url.rsplit('/').next().expect("name").to_owned();
+    let node = Node::start(NODE, "gamma.test", &[("HEALTHCOMMONS_DATABASE_URL", &url)]).await;
+    let organiser = node.user("organiser").await;
+    let group_id = create_group(&node, &organiser, "walkers").await;
+    let inbox = format!("{group_id}/inbox");
+    let peer = MastodonPeer::start(Duration::ZERO).await;
+    assert_eq!(
+        peer.deliver("mia", &inbox, &follow(&peer, "mia", 0, &group_id))
+            .await
+            .status(),
+        202
+    );
+    wait_for("the first Accept", PATIENCE, || async {
+        (accepts_by_follow(&peer).len() == 1).then_some(())
+    })
+    .await;
+
+    // The database goes away: every connection is cut and new ones refused.
+    let admin = Database::connect(&admin_url).await.expect("admin");
+    let run = |sql: String| {
+        let admin = &admin;
+        async move {
+            admin
+                .execute_raw(Statement::from_string(DbBackend::Postgres, sql))
+                .await
+                .expect("admin statement");
+        }
+    };
+    run(format!("ALTER DATABASE {database} WITH ALLOW_CONNECTIONS false")).await;
+    run(format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'"
+    ))
+    .await;
+    let ready = client()
+        .get(format!("{}/readyz", node.base))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(ready.status(), 503, "not ready without its database");
+    let refused = peer
+        .deliver("max", &inbox, &follow(&peer, "max", 1, &group_id))
+        .await;
+    assert_eq!(
+        refused.status(),
+        503,
+        "an inbox that cannot store says so, so the sender retries"
+    );
+    assert!(refused.headers().contains_key("retry-after"));
+
+    // It comes back: the node serves again and the retried follow is answered.
+    run(format!("ALTER DATABASE {database} WITH ALLOW_CONNECTIONS true")).await;
+    wait_for("the node to be ready again", PATIENCE, || async {
+        let response = client().get(format!("{}/readyz", node.base)).send().await.ok()?;
+        response.status().is_success().then_some(())
+    })
+    .await;
+    assert_eq!(
+        peer.deliver("max", &inbox, &follow(&peer, "max", 1, &group_id))
+            .await
+            .status(),
+        202
+    );
+    wait_for("the Accept after the outage", PATIENCE, || async {
+        (accepts_by_follow(&peer).len() == 2).then_some(())
+    })
+    .await;
+    let posted = client()
+        .post(format!("{}/api/v1/posts", node.base))
+        .bearer_auth(&organiser)
+        .json(&json!({"group": "walkers", "title": "Back", "content": "We are back."}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(posted.status(), 201);
+}
+
+#[tokio::test]
+async fn clocks_that_disagree_within_the_window_still_federate() {
+    let node = Node::start(NODE, "alpha.test", &[]).await;
+    let organiser = node.user("organiser").await;
+    let group_id = create_group(&node, &organiser, "walkers").await;
+    let inbox = format!("{group_id}/inbox");
+    let peer = MastodonPeer::start(Duration::ZERO).await;
+    // The peer's clock runs 55 minutes behind, then 55 minutes ahead: within
+    // the node's hour both ways (a Date outside it is refused: hostile.rs).
+    for (n, skew) in [(0, -3300i64), (1, 3300)] {
+        let member = format!("member{n}");
+        let body = serde_json::to_vec(&follow(&peer, &member, n, &group_id)).expect("json");
+        let mut forged = Forged::new(&member, &body);
+        forged.date = if skew < 0 {
+            SystemTime::now() - Duration::from_secs(skew.unsigned_abs())
+        } else {
+            SystemTime::now() + Duration::from_secs(skew.unsigned_abs())
+        };
+        assert_eq!(
+            peer.deliver_forged(&inbox, &forged).await.status(),
+            202,
+            "skew {skew}s"
+        );
+    }
+    wait_for("both Accepts", PATIENCE, || async {
+        (accepts_by_follow(&peer).len() == 2).then_some(())
+    })
+    .await;
+}
