@@ -276,3 +276,131 @@ async fn clocks_that_disagree_within_the_window_still_federate() {
     })
     .await;
 }
+
+/// Fill the file system under `dir` with one file until it refuses more.
+fn fill(dir: &std::path::Path) -> std::path::PathBuf {
+    use std::io::Write;
+    let path = dir.join("filler");
+    let mut file = std::fs::File::create(&path).expect("filler");
+    let chunk = vec![0u8; 16 * 1024];
+    while file.write_all(&chunk).and_then(|()| file.sync_all()).is_ok() {}
+    path
+}
+
+#[tokio::test]
+async fn a_full_disk_gives_clear_errors_and_corrupts_nothing() {
+    // A small file system of its own (`.ci/run` mounts one), so filling it
+    // harms nothing else.
+    let Ok(small) = std::env::var("HEALTHCOMMONS_TEST_SMALL_DISK") else {
+        eprintln!("NOTICE: HEALTHCOMMONS_TEST_SMALL_DISK is not set; disk-full test not run (CI mounts one)");
+        return;
+    };
+    let data = std::path::Path::new(&small).join(format!("node-{}", std::process::id()));
+    std::fs::create_dir_all(&data).expect("data dir");
+    let data_dir = data.to_string_lossy().into_owned();
+    let node = Node::start(NODE, "alpha.test", &[("HEALTHCOMMONS_DATA_DIR", &data_dir)]).await;
+    let organiser = node.user("organiser").await;
+    let group_id = create_group(&node, &organiser, "walkers").await;
+    let post = |n: usize| {
+        client()
+            .post(format!("{}/api/v1/posts", node.base))
+            .bearer_auth(&organiser)
+            .json(&json!({"group": "walkers", "title": format!("Walk {n}"), "content": "Along the river. ".repeat(200)}))
+            .send()
+    };
+    assert_eq!(post(0).await.expect("post").status(), 201);
+
+    let filler = fill(&data);
+    let mut kept = vec![0];
+    let mut refusal = None;
+    for n in 1..200 {
+        let response = post(n).await.expect("post");
+        match response.status().as_u16() {
+            201 => kept.push(n),
+            503 => {
+                let retry = response.headers().contains_key("retry-after");
+                let body: Value = response.json().await.expect("json");
+                refusal = Some((retry, body));
+                break;
+            }
+            other => panic!(
+                "post {n} answered {other}: {}",
+                response.text().await.unwrap_or_default()
+            ),
+        }
+    }
+    let (retry_after, body) = refusal.expect("a write refused once the disk is full");
+    assert!(retry_after);
+    assert_eq!(body["error"], "unavailable");
+    assert_eq!(body["message"], "the node's storage is full, try again later");
+    let peer = MastodonPeer::start(Duration::ZERO).await;
+    let follow_response = peer
+        .deliver(
+            "mia",
+            &format!("{group_id}/inbox"),
+            &follow(&peer, "mia", 0, &group_id),
+        )
+        .await;
+    assert_eq!(follow_response.status(), 503);
+    assert!(follow_response.headers().contains_key("retry-after"));
+
+    // Space again: the node goes on, with every post it said it kept.
+    std::fs::remove_file(filler).expect("free the disk");
+    assert_eq!(post(1000).await.expect("post").status(), 201);
+    assert_eq!(
+        peer.deliver(
+            "mia",
+            &format!("{group_id}/inbox"),
+            &follow(&peer, "mia", 0, &group_id)
+        )
+        .await
+        .status(),
+        202
+    );
+    let mut titles: Vec<String> = Vec::new();
+    for page in 1.. {
+        let threads: Value = client()
+            .get(format!(
+                "{}/api/v1/groups/walkers/threads?page={page}&per_page=100",
+                node.base
+            ))
+            .send()
+            .await
+            .expect("threads")
+            .json()
+            .await
+            .expect("json");
+        let listed: Vec<String> = threads
+            .as_array()
+            .map(|t| {
+                t.iter()
+                    .filter_map(|p| p["title"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if listed.is_empty() {
+            break;
+        }
+        titles.extend(listed);
+    }
+    for n in kept.iter().chain(&[1000]) {
+        assert!(
+            titles.contains(&format!("Walk {n}")),
+            "Walk {n} is gone: {titles:?}"
+        );
+    }
+    let db = Database::connect(format!("sqlite://{data_dir}/healthcommons.sqlite?mode=ro"))
+        .await
+        .expect("open the database");
+    let check = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "PRAGMA integrity_check",
+        ))
+        .await
+        .expect("integrity check")
+        .and_then(|row| row.try_get_by_index::<String>(0).ok());
+    assert_eq!(check.as_deref(), Some("ok"));
+    drop(node);
+    let _ = std::fs::remove_dir_all(&data);
+}

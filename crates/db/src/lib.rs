@@ -29,6 +29,25 @@ impl DbError {
     }
 }
 
+impl DbError {
+    /// True when the database could not write because its disk is full
+    /// (SQLite's `SQLITE_FULL`, PostgreSQL's `disk_full` or a failed extend).
+    pub fn is_storage_full(&self) -> bool {
+        let DbError::Database(err) = self else {
+            return false;
+        };
+        let text = err.to_string();
+        [
+            "database or disk is full",
+            "No space left on device",
+            "could not extend file",
+            "53100",
+        ]
+        .iter()
+        .any(|sign| text.contains(sign))
+    }
+}
+
 pub fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
     matches!(err.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
 }

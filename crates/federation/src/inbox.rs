@@ -61,6 +61,8 @@ impl InboxRejection {
     pub fn retry_after(&self) -> Option<u64> {
         match self {
             InboxRejection::RateLimited(wait) => Some(crate::rate_limit::retry_after_secs(*wait)),
+            // The database is away or full: worth a retry before long.
+            InboxRejection::Unavailable(_) => Some(30),
             _ => None,
         }
     }
@@ -233,7 +235,11 @@ pub async fn receive(
         }
         Err(err) => {
             warn!(%err, "could not store an inbox activity");
-            Err(InboxRejection::Unavailable("storage error".into()))
+            Err(InboxRejection::Unavailable(if err.is_storage_full() {
+                "the node's storage is full".into()
+            } else {
+                "storage error".into()
+            }))
         }
     }
 }

@@ -48,6 +48,9 @@ impl ServiceError {
     pub fn public_message(&self) -> String {
         match self {
             ServiceError::Rejected { message, .. } => message.clone(),
+            ServiceError::Database(err) if err.is_storage_full() => {
+                "the node's storage is full, try again later".into()
+            }
             ServiceError::Database(_) => "the database is unavailable, try again later".into(),
             ServiceError::Internal(_) => "internal error".into(),
         }

@@ -53,15 +53,10 @@ impl From<FederationError> for ApiError {
     fn from(err: FederationError) -> Self {
         match err {
             FederationError::Service(inner) => inner.into(),
-            FederationError::Database(_) | FederationError::Internal(_) => {
+            FederationError::Database(inner) => ServiceError::Database(inner).into(),
+            FederationError::Internal(_) => {
                 error!(%err, "request failed");
-                let kind = err.kind();
-                let message = if kind == ErrorKind::Unavailable {
-                    "the database is unavailable, try again later"
-                } else {
-                    "internal error"
-                };
-                ApiError::new(kind, message)
+                ApiError::new(err.kind(), "internal error")
             }
             FederationError::NotFound => ApiError::new(ErrorKind::NotFound, "not found"),
             other => ApiError::new(other.kind(), other.to_string()),
