@@ -46,7 +46,7 @@ const INSERT_BATCH: usize = 500;
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// Signed activities POSTed to the inbox (one in ten a replay of an earlier one).
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 10_000)]
     pub inbox_activities: usize,
     /// Concurrent clients POSTing to the inbox.
     #[arg(long, default_value_t = 64)]
@@ -577,7 +577,7 @@ async fn inbox(
             result.first_failure.unwrap_or_default()
         );
     }
-    let drained = wait_inbox_drained(bench, Duration::from_secs(120)).await?;
+    let drained = wait_inbox_drained(bench, Duration::from_secs(60)).await?;
     println!(
         "The node's inbox worker then finished processing them {:.1} s after the last was accepted.",
         drained.as_secs_f64()
