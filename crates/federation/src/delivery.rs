@@ -120,17 +120,21 @@ pub async fn run(context: FederationContext) {
     let per_peer: Arc<Mutex<HashMap<String, Arc<Semaphore>>>> = Arc::default();
     let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(2));
     loop {
+        // Every slot busy: wait for the first to come free, not for the idle
+        // poll, or a busy queue would move one batch of slots per poll.
+        if slots.available_permits() == 0 {
+            match slots.acquire().await {
+                Ok(permit) => drop(permit),
+                Err(_) => return,
+            }
+        }
         let free = slots.available_permits() as u64;
-        let claimed = if free == 0 {
-            Vec::new()
-        } else {
-            match queries::deliveries::claim_due(&context.db, free, lease).await {
-                Ok(rows) => rows,
-                Err(err) => {
-                    warn!(%err, "could not claim deliveries; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                }
+        let claimed = match queries::deliveries::claim_due(&context.db, free.max(1), lease).await {
+            Ok(rows) => rows,
+            Err(err) => {
+                warn!(%err, "could not claim deliveries; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
             }
         };
         if claimed.is_empty() {

@@ -165,7 +165,10 @@ pub async fn mark_many_delivered(db: &impl ConnectionTrait, ids: &[i64], status:
         .col_expr(delivery::Column::State, DELIVERED.into())
         .col_expr(delivery::Column::LastStatus, i32::from(status).into())
         .col_expr(delivery::Column::LastError, Option::<String>::None.into())
-        .col_expr(delivery::Column::ClaimedUntil, Option::<DateTime<Utc>>::None.into())
+        .col_expr(
+            delivery::Column::ClaimedUntil,
+            Option::<DateTime<Utc>>::None.into(),
+        )
         .col_expr(delivery::Column::FinishedAt, Some(Utc::now()).into())
         .filter(delivery::Column::Id.is_in(ids.iter().copied()))
         .exec(db)
