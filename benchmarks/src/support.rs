@@ -151,6 +151,19 @@ impl BenchDb {
         })
     }
 
+    /// The URL a node opens this database with.
+    pub fn url(&self) -> String {
+        match &self.store {
+            Store::Sqlite { file, .. } => format!("sqlite://{}?mode=rwc", file.display()),
+            Store::Postgres { admin_url, name } => {
+                let base = admin_url
+                    .rsplit_once('/')
+                    .map_or(admin_url.as_str(), |(base, _)| base);
+                format!("{base}/{name}")
+            }
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self.store {
             Store::Sqlite { .. } => "SQLite",

@@ -10,6 +10,7 @@ mod m20261127_000001_create_events;
 mod m20261127_000002_create_agenda;
 mod m20261128_000001_directory;
 mod m20261129_000001_create_pledges;
+mod m20261129_000002_index_follow_target;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000002_create_agenda::Migration),
             Box::new(m20261128_000001_directory::Migration),
             Box::new(m20261129_000001_create_pledges::Migration),
+            Box::new(m20261129_000002_index_follow_target::Migration),
         ]
     }
 }

@@ -268,6 +268,52 @@ async fn peers_become_unreachable_and_recover_when_seen() {
 }
 
 #[tokio::test]
+async fn a_healthy_peer_is_written_once_a_minute_not_on_every_request() {
+    for backend in testing::backends() {
+        let db = testing::fresh(backend).await.expect(backend);
+        queries::peers::record_success(&db, "busy.test")
+            .await
+            .expect("success");
+        assert!(!queries::peers::record_seen(&db, "busy.test").await.expect("seen"));
+        let first = queries::peers::get(&db, "busy.test")
+            .await
+            .expect("q")
+            .expect("row");
+        assert!(
+            first.last_success_at.is_some() && first.last_seen_at.is_some(),
+            "{backend}"
+        );
+        queries::peers::record_success(&db, "busy.test")
+            .await
+            .expect("success");
+        assert!(!queries::peers::record_seen(&db, "busy.test").await.expect("seen"));
+        let again = queries::peers::get(&db, "busy.test")
+            .await
+            .expect("q")
+            .expect("row");
+        assert_eq!(
+            again.last_success_at, first.last_success_at,
+            "{backend}: not rewritten"
+        );
+        assert_eq!(again.last_seen_at, first.last_seen_at, "{backend}: not rewritten");
+
+        // A failure is always recorded, and the next success clears it at once.
+        queries::peers::record_failure(&db, "busy.test", Duration::hours(1))
+            .await
+            .expect("failure");
+        queries::peers::record_success(&db, "busy.test")
+            .await
+            .expect("success");
+        let healed = queries::peers::get(&db, "busy.test")
+            .await
+            .expect("q")
+            .expect("row");
+        assert_eq!(healed.consecutive_failures, 0, "{backend}");
+        assert!(healed.failing_since.is_none(), "{backend}");
+    }
+}
+
+#[tokio::test]
 async fn the_directory_learns_hosts_keeps_the_nearest_route_and_records_fetches() {
     use healthcommons_db::{entities::group_settings, queries::directory};
     for backend in testing::backends() {

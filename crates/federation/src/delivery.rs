@@ -14,7 +14,7 @@ use std::{
     sync::{Arc, Mutex},
     time::Duration,
 };
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, mpsc};
 use tracing::{debug, info, warn};
 
 /// How often an idle worker looks for due rows without being woken.
@@ -88,24 +88,53 @@ pub fn backoff(
     base.mul_f64(jitter)
 }
 
+/// Delivered rows are marked in batches of at most this many.
+const MARK_BATCH: usize = 256;
+
+/// Mark delivered rows as their results come in: whatever arrived while the
+/// last batch was written goes in the next statement, so a busy worker
+/// commits once per batch instead of once per delivery. A row whose mark is
+/// lost in a crash stays claimed until its lease ends and is sent again;
+/// receivers drop the duplicate by activity id.
+async fn mark_delivered(context: FederationContext, mut results: mpsc::UnboundedReceiver<(i64, u16)>) {
+    let mut batch = Vec::with_capacity(MARK_BATCH);
+    while results.recv_many(&mut batch, MARK_BATCH).await > 0 {
+        let mut by_status: HashMap<u16, Vec<i64>> = HashMap::new();
+        for (id, status) in batch.drain(..) {
+            by_status.entry(status).or_default().push(id);
+        }
+        for (status, ids) in by_status {
+            if let Err(err) = queries::deliveries::mark_many_delivered(&context.db, &ids, status).await {
+                warn!(%err, rows = ids.len(), "could not mark deliveries delivered; their claims will expire");
+            }
+        }
+    }
+}
+
 /// Run the worker until the process ends.
 pub async fn run(context: FederationContext) {
+    let (delivered, results) = mpsc::unbounded_channel();
+    tokio::spawn(mark_delivered(context.clone(), results));
     let lease = context.settings.claim_lease;
     let slots = Arc::new(Semaphore::new(context.settings.delivery_concurrency.max(1)));
     let per_peer: Arc<Mutex<HashMap<String, Arc<Semaphore>>>> = Arc::default();
     let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(2));
     loop {
+        // Every slot busy: wait for the first to come free, not for the idle
+        // poll, or a busy queue would move one batch of slots per poll.
+        if slots.available_permits() == 0 {
+            match slots.acquire().await {
+                Ok(permit) => drop(permit),
+                Err(_) => return,
+            }
+        }
         let free = slots.available_permits() as u64;
-        let claimed = if free == 0 {
-            Vec::new()
-        } else {
-            match queries::deliveries::claim_due(&context.db, free, lease).await {
-                Ok(rows) => rows,
-                Err(err) => {
-                    warn!(%err, "could not claim deliveries; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                }
+        let claimed = match queries::deliveries::claim_due(&context.db, free.max(1), lease).await {
+            Ok(rows) => rows,
+            Err(err) => {
+                warn!(%err, "could not claim deliveries; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
             }
         };
         if claimed.is_empty() {
@@ -136,25 +165,33 @@ pub async fn run(context: FederationContext) {
                 return;
             };
             let context = context.clone();
+            let delivered = delivered.clone();
             tokio::spawn(async move {
                 let _global = permit;
                 let _peer = peer_permit;
-                deliver_one(&context, delivery).await;
+                deliver_one(&context, delivery, &delivered).await;
             });
         }
     }
 }
 
-async fn deliver_one(context: &FederationContext, delivery: ClaimedDelivery) {
+async fn deliver_one(
+    context: &FederationContext,
+    delivery: ClaimedDelivery,
+    delivered: &mpsc::UnboundedSender<(i64, u16)>,
+) {
     let result = attempt(context, &delivery).await;
     let attempts = delivery.attempts + 1;
     let outcome = match &result {
         AttemptResult::Delivered(status) => {
             debug!(inbox = %delivery.inbox, activity = %delivery.activity_ap_id, "delivered");
             context.metrics.deliveries.with_label_values(&["delivered"]).inc();
-            let marked = queries::deliveries::mark_delivered(&context.db, delivery.id, *status).await;
             let _ = queries::peers::record_success(&context.db, &delivery.peer_host).await;
-            marked
+            match delivered.send((delivery.id, *status)) {
+                Ok(()) => Ok(()),
+                // The marker has stopped: mark this one on its own.
+                Err(_) => queries::deliveries::mark_delivered(&context.db, delivery.id, *status).await,
+            }
         }
         AttemptResult::Final { status, error } => {
             warn!(inbox = %delivery.inbox, activity = %delivery.activity_ap_id, status, %error,

@@ -146,11 +146,18 @@ pub async fn follower_inboxes(
     actor: &actor::Model,
     shared: bool,
 ) -> ServiceResult<Vec<(String, String)>> {
-    let mut inboxes = Vec::new();
-    for follow in queries::follows::accepted_followers(db, actor.id).await? {
-        if let Some(follower) = queries::actors::by_id(db, follow.follower_id).await?
-            && !follower.local
-        {
+    let ids: Vec<i64> = queries::follows::accepted_followers(db, actor.id)
+        .await?
+        .into_iter()
+        .map(|follow| follow.follower_id)
+        .collect();
+    let mut inboxes = Vec::with_capacity(ids.len());
+    // A query per thousand followers, not one per follower.
+    for chunk in ids.chunks(1000) {
+        for follower in queries::actors::by_ids(db, chunk.to_vec()).await? {
+            if follower.local {
+                continue;
+            }
             let inbox = match follower.shared_inbox {
                 Some(shared_inbox) if shared => shared_inbox,
                 _ => follower.inbox,

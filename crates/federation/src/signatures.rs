@@ -6,15 +6,19 @@
 //! digest is compared with the raw body, the signed `Host` must be ours, the
 //! Date must be inside the window both ways, and the signed header set must
 //! cover what Mastodon signs.
+//!
+//! The RSA work is done by AWS-LC (`aws-lc-rs`): RSASSA-PKCS1-v1_5 with
+//! SHA-256, as Mastodon signs, several times faster than RustCrypto's `rsa`
+//! (which `activitypub_federation` uses for the rest). Parsed keys are kept
+//! by their PEM, so each actor's key is decoded once.
 
+use aws_lc_rs::{
+    rand::SystemRandom,
+    signature::{self as lc, ParsedPublicKey, RsaKeyPair},
+};
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use http::HeaderMap;
 use http_signature_normalization::Config;
-use rsa::{
-    Pkcs1v15Sign, RsaPrivateKey, RsaPublicKey,
-    pkcs1::DecodeRsaPublicKey,
-    pkcs8::{DecodePrivateKey, DecodePublicKey},
-};
 use sha2::{Digest, Sha256};
 use std::{
     collections::{BTreeMap, HashMap},
@@ -230,26 +234,86 @@ fn check_digest(headers: &HeaderMap, body: &[u8]) -> Result<(), SignatureError> 
     Ok(())
 }
 
-/// Verify a pending signature with the signer's public key (SPKI PEM).
+/// Verify a pending signature with the signer's public key (PEM, SPKI or PKCS#1).
 pub fn verify_with_key(pending: &PendingSignature, public_key_pem: &str) -> bool {
-    let Some(key) = parse_public_key(public_key_pem) else {
+    let Some(key) = public_key(public_key_pem) else {
         return false;
     };
     let Ok(signature) = BASE64.decode(&pending.signature) else {
         return false;
     };
-    let hashed = Sha256::digest(pending.signing_string.as_bytes());
-    key.verify(Pkcs1v15Sign::new::<Sha256>(), &hashed, &signature)
+    key.0
+        .verify_sig(pending.signing_string.as_bytes(), &signature)
         .is_ok()
 }
 
+/// A parsed RSA public key, ready to verify signatures.
+pub struct PublicKey(ParsedPublicKey);
+
 /// An RSA public key from PEM: SPKI (`BEGIN PUBLIC KEY`, most servers) or
-/// PKCS#1 (`BEGIN RSA PUBLIC KEY`, Funkwhale).
-pub fn parse_public_key(pem: &str) -> Option<RsaPublicKey> {
-    let pem = normalize_pem(pem)?;
-    RsaPublicKey::from_public_key_pem(&pem)
+/// PKCS#1 (`BEGIN RSA PUBLIC KEY`, Funkwhale). Keys of 1,024 bits are still
+/// accepted, as they were before, for old servers.
+pub fn parse_public_key(pem: &str) -> Option<PublicKey> {
+    let (label, der) = pem_der(pem)?;
+    if label != "PUBLIC KEY" && label != "RSA PUBLIC KEY" {
+        return None;
+    }
+    ParsedPublicKey::new(&lc::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY, der)
         .ok()
-        .or_else(|| RsaPublicKey::from_pkcs1_pem(&pem).ok())
+        .map(PublicKey)
+}
+
+fn public_key(pem: &str) -> Option<Arc<PublicKey>> {
+    static CACHE: OnceLock<KeyCache<PublicKey>> = OnceLock::new();
+    CACHE
+        .get_or_init(KeyCache::default)
+        .get_or_parse(pem, |pem| parse_public_key(pem).ok_or(()))
+        .ok()
+}
+
+/// Parsed keys by PEM, bounded: emptied when it grows past `LIMIT` keys.
+struct KeyCache<K> {
+    keys: Mutex<HashMap<String, Arc<K>>>,
+}
+
+impl<K> Default for KeyCache<K> {
+    fn default() -> Self {
+        KeyCache {
+            keys: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<K> KeyCache<K> {
+    const LIMIT: usize = 10_000;
+
+    fn get_or_parse<E>(&self, pem: &str, parse: impl FnOnce(&str) -> Result<K, E>) -> Result<Arc<K>, E> {
+        if let Some(key) = self.keys.lock().unwrap_or_else(|e| e.into_inner()).get(pem) {
+            return Ok(key.clone());
+        }
+        // Parsed outside the lock: two threads may both parse a new key once.
+        let key = Arc::new(parse(pem)?);
+        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        if keys.len() >= Self::LIMIT {
+            keys.clear();
+        }
+        keys.insert(pem.to_owned(), key.clone());
+        Ok(key)
+    }
+}
+
+/// The label and DER bytes of a PEM block, however its lines were broken.
+fn pem_der(pem: &str) -> Option<(String, Vec<u8>)> {
+    let pem = normalize_pem(pem)?;
+    let mut lines = pem.lines();
+    let label = lines
+        .next()?
+        .strip_prefix("-----BEGIN ")?
+        .strip_suffix("-----")?
+        .to_owned();
+    let body: String = lines.take_while(|line| !line.starts_with("-----END ")).collect();
+    let der = BASE64.decode(body).ok()?;
+    Some((label, der))
 }
 
 /// Rebuild a PEM block whose line breaks were lost or mangled (seen in the
@@ -319,10 +383,15 @@ pub fn sign_request_headers(
         .begin_sign(method, &path_and_query, signed)
         .map_err(|e| SignError::Sign(e.to_string()))?
         .sign(key_id.to_owned(), |signing_string| {
-            let hashed = Sha256::digest(signing_string.as_bytes());
-            key.sign(Pkcs1v15Sign::new::<Sha256>(), &hashed)
-                .map(|bytes| BASE64.encode(bytes))
-                .map_err(|e| SignError::Sign(e.to_string()))
+            let mut signature = vec![0; key.public_modulus_len()];
+            key.sign(
+                &lc::RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                signing_string.as_bytes(),
+                &mut signature,
+            )
+            .map_err(|e| SignError::Sign(e.to_string()))?;
+            Ok::<_, SignError>(BASE64.encode(signature))
         })?
         .signature_header();
     let mut headers = vec![("date", date), ("signature", signature)];
@@ -332,29 +401,29 @@ pub fn sign_request_headers(
     Ok(headers)
 }
 
-/// Parsed private keys, by PEM, so each actor's key is decoded once.
-fn private_key(pem: &str) -> Result<Arc<RsaPrivateKey>, SignError> {
-    static CACHE: OnceLock<Mutex<HashMap<String, Arc<RsaPrivateKey>>>> = OnceLock::new();
-    let cache = CACHE.get_or_init(Default::default);
-    if let Ok(guard) = cache.lock()
-        && let Some(key) = guard.get(pem)
-    {
-        return Ok(key.clone());
-    }
-    let key = Arc::new(RsaPrivateKey::from_pkcs8_pem(pem).map_err(|e| SignError::Key(e.to_string()))?);
-    if let Ok(mut guard) = cache.lock() {
-        if guard.len() > 10_000 {
-            guard.clear();
+/// A private key from PEM: PKCS#8 (`BEGIN PRIVATE KEY`, what this node
+/// writes) or PKCS#1 (`BEGIN RSA PRIVATE KEY`); parsed once per key.
+fn private_key(pem: &str) -> Result<Arc<RsaKeyPair>, SignError> {
+    static CACHE: OnceLock<KeyCache<RsaKeyPair>> = OnceLock::new();
+    CACHE.get_or_init(KeyCache::default).get_or_parse(pem, |pem| {
+        let (label, der) = pem_der(pem).ok_or_else(|| SignError::Key("not a PEM block".into()))?;
+        match label.as_str() {
+            "PRIVATE KEY" => RsaKeyPair::from_pkcs8(&der),
+            "RSA PRIVATE KEY" => RsaKeyPair::from_der(&der),
+            other => return Err(SignError::Key(format!("a {other} is not an RSA private key"))),
         }
-        guard.insert(pem.to_owned(), key.clone());
-    }
-    Ok(key)
+        .map_err(|e| SignError::Key(e.to_string()))
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+    use rsa::{
+        Pkcs1v15Sign, RsaPrivateKey, RsaPublicKey,
+        pkcs1::{EncodeRsaPrivateKey, EncodeRsaPublicKey},
+        pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding},
+    };
 
     fn keypair() -> (String, String) {
         let private = RsaPrivateKey::new(&mut rand::thread_rng(), 2048).expect("key");
@@ -499,5 +568,82 @@ mod tests {
                 .expect_err("unsigned digest"),
             SignatureError::HeaderNotSigned("digest")
         );
+    }
+
+    /// Mastodon's rsa-sha256 made by the old backend (RustCrypto `rsa`, as
+    /// `activitypub_federation` and many servers sign) verifies with ours,
+    /// and ours verifies with it.
+    #[test]
+    fn signatures_interoperate_with_the_rustcrypto_backend() {
+        let (private, public) = keypair();
+        let old_private = RsaPrivateKey::from_pkcs8_pem(&private).expect("key");
+        let old_public = RsaPublicKey::from_public_key_pem(&public).expect("key");
+        let message = b"(request-target): post /inbox\nhost: alpha.test\ndate: Tue, 24 Nov 2026 10:00:00 GMT";
+
+        let pending = |signature: Vec<u8>| PendingSignature {
+            key_id: "https://beta.test/u/bob#main-key".into(),
+            signature: BASE64.encode(signature),
+            signing_string: String::from_utf8(message.to_vec()).expect("text"),
+        };
+        let by_old = old_private
+            .sign(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(message))
+            .expect("old sign");
+        assert!(verify_with_key(&pending(by_old.clone()), &public), "old → new");
+
+        let key = private_key(&private).expect("new key");
+        let mut by_new = vec![0; key.public_modulus_len()];
+        key.sign(&lc::RSA_PKCS1_SHA256, &SystemRandom::new(), message, &mut by_new)
+            .expect("new sign");
+        assert_eq!(by_new, by_old, "PKCS#1 v1.5 signatures are deterministic");
+        old_public
+            .verify(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(message), &by_new)
+            .expect("new → old");
+
+        // A whole request signed by the new backend checks with the old one.
+        let body = br#"{"type":"Follow"}"#;
+        let headers = signed_post(body, &private);
+        let checked =
+            check_request(&headers, "POST", "/inbox", Some(body), "alpha.test", WINDOW).expect("checks pass");
+        let signature = BASE64.decode(&checked.signature).expect("base64");
+        old_public
+            .verify(
+                Pkcs1v15Sign::new::<Sha256>(),
+                &Sha256::digest(checked.signing_string.as_bytes()),
+                &signature,
+            )
+            .expect("the request's signature verifies with the old backend");
+    }
+
+    #[test]
+    fn pkcs1_keys_and_mangled_pem_still_work() {
+        let private = RsaPrivateKey::new(&mut rand::thread_rng(), 2048).expect("key");
+        let public = RsaPublicKey::from(&private);
+        let pkcs1_private = private.to_pkcs1_pem(LineEnding::LF).expect("pem").to_string();
+        let pkcs1_public = public.to_pkcs1_pem(LineEnding::LF).expect("pem");
+        let spki = public.to_public_key_pem(LineEnding::LF).expect("pem");
+        assert!(pkcs1_public.contains("BEGIN RSA PUBLIC KEY"));
+        let body = b"{}";
+        let headers = signed_post(body, &pkcs1_private);
+        let pending =
+            check_request(&headers, "POST", "/inbox", Some(body), "alpha.test", WINDOW).expect("checks pass");
+        assert!(verify_with_key(&pending, &pkcs1_public));
+        assert!(verify_with_key(&pending, &spki));
+        // Line breaks lost on the way, as seen in the wild.
+        assert!(verify_with_key(&pending, &spki.replace('\n', " ")));
+        assert!(parse_public_key("not a key").is_none());
+        assert!(
+            parse_public_key(&pkcs1_private).is_none(),
+            "a private key is no public key"
+        );
+        assert!(matches!(
+            sign_request_headers(
+                "POST",
+                &url::Url::parse("https://a.test/inbox").expect("url"),
+                None,
+                "k",
+                &spki
+            ),
+            Err(SignError::Key(_))
+        ));
     }
 }

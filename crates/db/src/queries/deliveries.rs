@@ -36,8 +36,10 @@ pub async fn enqueue(
     }
     .insert(db)
     .await?;
-    for (inbox, host) in inboxes {
-        delivery::Entity::insert(delivery::ActiveModel {
+    // Several hundred rows per statement: a group's post to a thousand
+    // nodes is a few statements, not a thousand.
+    for chunk in inboxes.chunks(500) {
+        let rows = chunk.iter().map(|(inbox, host)| delivery::ActiveModel {
             outbox_activity_id: Set(activity.id),
             inbox: Set(inbox.clone()),
             peer_host: Set(host.clone()),
@@ -46,10 +48,11 @@ pub async fn enqueue(
             next_attempt_at: Set(now),
             created_at: Set(now),
             ..Default::default()
-        })
-        .on_conflict_do_nothing_on([delivery::Column::OutboxActivityId, delivery::Column::Inbox])
-        .exec(db)
-        .await?;
+        });
+        delivery::Entity::insert_many(rows)
+            .on_conflict_do_nothing_on([delivery::Column::OutboxActivityId, delivery::Column::Inbox])
+            .exec_without_returning(db)
+            .await?;
     }
     Ok(activity)
 }
@@ -149,6 +152,27 @@ pub async fn mark_delivered(db: &impl ConnectionTrait, id: i64, status: u16) -> 
     }
     .update(db)
     .await?;
+    Ok(())
+}
+
+/// Mark many rows delivered with one statement (one commit), as the
+/// delivery worker gathers results that arrive close together.
+pub async fn mark_many_delivered(db: &impl ConnectionTrait, ids: &[i64], status: u16) -> DbResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    delivery::Entity::update_many()
+        .col_expr(delivery::Column::State, DELIVERED.into())
+        .col_expr(delivery::Column::LastStatus, i32::from(status).into())
+        .col_expr(delivery::Column::LastError, Option::<String>::None.into())
+        .col_expr(
+            delivery::Column::ClaimedUntil,
+            Option::<DateTime<Utc>>::None.into(),
+        )
+        .col_expr(delivery::Column::FinishedAt, Some(Utc::now()).into())
+        .filter(delivery::Column::Id.is_in(ids.iter().copied()))
+        .exec(db)
+        .await?;
     Ok(())
 }
 

@@ -15,6 +15,14 @@ pub async fn all(db: &impl ConnectionTrait) -> DbResult<Vec<peer::Model>> {
         .await?)
 }
 
+/// How stale `last_success_at` and `last_seen_at` of a healthy peer may be:
+/// a busy peer's row is written once a minute, not on every request.
+const FRESH_ENOUGH: chrono::Duration = chrono::Duration::seconds(60);
+
+fn is_healthy(peer: &peer::Model) -> bool {
+    peer.consecutive_failures == 0 && !peer.unreachable && peer.failing_since.is_none()
+}
+
 /// The peer's row, created on first contact. Reads first, so the common case
 /// (a known peer) writes nothing here.
 async fn known(db: &impl ConnectionTrait, host: &str) -> DbResult<peer::Model> {
@@ -62,13 +70,17 @@ pub async fn set_blocked(db: &impl ConnectionTrait, host: &str, blocked: bool) -
 }
 
 pub async fn record_success(db: &impl ConnectionTrait, host: &str) -> DbResult<()> {
-    known(db, host).await?;
+    let current = known(db, host).await?;
+    let now = Utc::now();
+    if is_healthy(&current) && current.last_success_at.is_some_and(|at| now - at < FRESH_ENOUGH) {
+        return Ok(());
+    }
     peer::ActiveModel {
         host: Set(host.to_owned()),
         failing_since: Set(None),
         consecutive_failures: Set(0),
         unreachable: Set(false),
-        last_success_at: Set(Some(Utc::now())),
+        last_success_at: Set(Some(now)),
         ..Default::default()
     }
     .update(db)
@@ -103,9 +115,13 @@ pub async fn record_failure(
 pub async fn record_seen(db: &impl ConnectionTrait, host: &str) -> DbResult<bool> {
     let current = known(db, host).await?;
     let was_failing = current.consecutive_failures > 0 || current.unreachable;
+    let now = Utc::now();
+    if !was_failing && current.last_seen_at.is_some_and(|at| now - at < FRESH_ENOUGH) {
+        return Ok(false);
+    }
     let mut row = peer::ActiveModel {
         host: Set(host.to_owned()),
-        last_seen_at: Set(Some(Utc::now())),
+        last_seen_at: Set(Some(now)),
         ..Default::default()
     };
     if was_failing {
