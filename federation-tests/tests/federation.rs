@@ -353,7 +353,7 @@ async fn deliveries_wait_for_a_stopped_node_and_arrive_exactly_as_sent() {
 
 #[tokio::test]
 async fn kill_9_in_the_middle_of_a_fan_out_loses_no_delivery() {
-    const FOLLOWERS: usize = 30;
+    const FOLLOWERS: usize = 1_000;
     let mut beta = Node::start(
         NODE,
         "beta.test",
@@ -366,7 +366,7 @@ async fn kill_9_in_the_middle_of_a_fan_out_loses_no_delivery() {
     let organiser = beta.user("organiser").await;
     let group_id = create_group(&beta, &organiser, "walkers").await;
     // A slow peer, so the fan-out of Accepts is still under way when beta dies.
-    let peer = MastodonPeer::start(Duration::from_millis(250)).await;
+    let peer = MastodonPeer::start(Duration::from_millis(100)).await;
     let inbox = format!("{group_id}/inbox");
     let mut follow_ids = Vec::new();
     for i in 0..FOLLOWERS {
