@@ -278,12 +278,25 @@ async fn clocks_that_disagree_within_the_window_still_federate() {
 }
 
 /// Fill the file system under `dir` with one file until it refuses more.
+/// Never more than 64 MiB: a directory that takes that much is not the
+/// small file system this test must run on, and the test stops.
 fn fill(dir: &std::path::Path) -> std::path::PathBuf {
     use std::io::Write;
+    const MOST: usize = 64 * 1024 * 1024;
     let path = dir.join("filler");
     let mut file = std::fs::File::create(&path).expect("filler");
     let chunk = vec![0u8; 16 * 1024];
-    while file.write_all(&chunk).and_then(|()| file.sync_all()).is_ok() {}
+    let mut written = 0;
+    while file.write_all(&chunk).and_then(|()| file.sync_all()).is_ok() {
+        written += chunk.len();
+        if written >= MOST {
+            let _ = std::fs::remove_file(&path);
+            panic!(
+                "{} took 64 MiB without filling up: not a small file system",
+                dir.display()
+            );
+        }
+    }
     path
 }
 
