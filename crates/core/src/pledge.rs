@@ -2,7 +2,7 @@
 //! takes (offered → in progress → done, or released at any point before).
 
 /// What a pledge carries an action for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PledgeTarget {
     Event,
     Question,

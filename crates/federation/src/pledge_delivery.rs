@@ -5,7 +5,7 @@
 //! on). Counting on a pledge made elsewhere is a `Like` to the pledger.
 
 use crate::{
-    objects::pledge::{pledge_context, pledge_of},
+    objects::pledge::{pledge_context, pledge_json},
     publisher::{OutboxPublisher, actor_by_id, to_value},
     relay::{self, Effect, Relayed, internal},
 };
@@ -61,9 +61,13 @@ impl OutboxPublisher {
         pledge_id: i64,
         kind: &str,
     ) -> ServiceResult<()> {
-        let pledge = pledge_by_id(txn, pledge_id).await?;
-        let author = actor_by_id(txn, pledge.author_id).await?;
-        let object = pledge_of(txn, &pledge).await.map_err(internal)?;
+        let view = pledges::view(txn, pledge_id).await?;
+        let pledge = &view.pledge;
+        let author = view
+            .author
+            .clone()
+            .ok_or_else(|| internal(format!("pledge {pledge_id} has no author")))?;
+        let object = pledge_json(&view).map_err(internal)?;
         let activity = json!({
             "@context": pledge_context(),
             "id": self.context.node.urls.new_activity(&kind.to_ascii_lowercase()),
@@ -82,18 +86,13 @@ impl OutboxPublisher {
                 .filter(|b| !b.local)
                 .map(|b| b.shared_inbox.unwrap_or(b.inbox)),
         );
-        let view = pledges::view(txn, pledge.id).await?;
-        let target_author = match &view.target {
-            Some(target) => target_author_id(txn, target).await?,
-            None => None,
-        };
-        if let Some(target_author) = target_author {
+        if let Some(target_author) = view.target.as_ref().and_then(|t| t.author_id) {
             let target_author = actor_by_id(txn, target_author).await?;
             if !target_author.local {
                 inboxes.push(target_author.inbox);
             }
         }
-        if let Some(group) = view.group {
+        if let Some(group) = &view.group {
             if group.local {
                 let effect = if kind == "Create" {
                     Effect::NewPost
@@ -103,14 +102,14 @@ impl OutboxPublisher {
                 relay::announce(
                     txn,
                     &self.context,
-                    &group,
-                    &Relayed::standalone(&group, "pledges", pledge.id, &pledge.ap_id, pledge.published),
+                    group,
+                    &Relayed::standalone(group, "pledges", pledge.id, &pledge.ap_id, pledge.published),
                     &activity,
                     effect,
                 )
                 .await?;
             } else {
-                inboxes.push(group.inbox);
+                inboxes.push(group.inbox.clone());
             }
         }
         relay::deliver(txn, &self.context, &author, activity, inboxes).await
@@ -140,23 +139,4 @@ impl OutboxPublisher {
         };
         relay::deliver(txn, &self.context, &person, activity, vec![pledger.inbox.clone()]).await
     }
-}
-
-/// Who wrote what a pledge is attached to.
-async fn target_author_id(
-    txn: &DatabaseTransaction,
-    target: &pledges::TargetRef,
-) -> ServiceResult<Option<i64>> {
-    use healthcommons_core::pledge::PledgeTarget;
-    Ok(match target.kind {
-        PledgeTarget::Event => queries::events::by_id(txn, target.id)
-            .await?
-            .and_then(|e| e.author_id),
-        PledgeTarget::Question => queries::agenda::by_id(txn, target.id)
-            .await?
-            .and_then(|q| q.author_id),
-        PledgeTarget::GardenItem => queries::garden::by_id(txn, target.id)
-            .await?
-            .and_then(|i| i.author_id),
-    })
 }

@@ -16,7 +16,7 @@ use healthcommons_core::{
 };
 use healthcommons_db::{
     TransactionTrait,
-    entities::{actor, pledge, pledge_backer},
+    entities::{actor, event, garden_item, pledge, pledge_backer, question},
     queries::{self, pledges::Listing},
 };
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, IntoActiveModel};
@@ -43,6 +43,8 @@ pub struct TargetRef {
     pub ap_id: String,
     pub title: String,
     pub group_id: Option<i64>,
+    /// Who wrote it (told of pledges on it).
+    pub author_id: Option<i64>,
 }
 
 /// A pledge with who made it, its working group and what it is attached to.
@@ -97,64 +99,76 @@ fn question_title(content_html: &str) -> String {
     title
 }
 
-/// The live target of a local offer.
-pub async fn target(db: &impl ConnectionTrait, kind: PledgeTarget, id: i64) -> ServiceResult<TargetRef> {
-    let missing = || ServiceError::not_found(format!("no such {}", kind.noun()));
-    Ok(match kind {
-        PledgeTarget::Event => {
-            let event = queries::events::by_id(db, id)
-                .await?
-                .filter(|e| e.deleted_at.is_none())
-                .ok_or_else(missing)?;
-            TargetRef {
-                kind,
-                id,
-                ap_id: event.ap_id,
-                title: event.title,
-                group_id: event.group_id,
-            }
+impl TargetRef {
+    fn event(event: event::Model) -> Self {
+        TargetRef {
+            kind: PledgeTarget::Event,
+            id: event.id,
+            ap_id: event.ap_id,
+            title: event.title,
+            group_id: event.group_id,
+            author_id: event.author_id,
         }
-        PledgeTarget::Question => {
-            let question = queries::agenda::by_id(db, id)
-                .await?
-                .filter(|q| q.deleted_at.is_none())
-                .ok_or_else(missing)?;
-            TargetRef {
-                kind,
-                id,
-                ap_id: question.ap_id,
-                title: question_title(&question.content_html),
-                group_id: question.group_id,
-            }
+    }
+    fn question(question: question::Model) -> Self {
+        TargetRef {
+            kind: PledgeTarget::Question,
+            id: question.id,
+            title: question_title(&question.content_html),
+            ap_id: question.ap_id,
+            group_id: question.group_id,
+            author_id: question.author_id,
         }
-        PledgeTarget::GardenItem => {
-            let item = queries::garden::by_id(db, id)
-                .await?
-                .filter(|i| i.deleted_at.is_none() && i.status == queries::garden::PUBLISHED)
-                .ok_or_else(missing)?;
-            TargetRef {
-                kind,
-                id,
-                ap_id: item.ap_id,
-                title: item.title,
-                group_id: item.group_id,
-            }
+    }
+    fn garden_item(item: garden_item::Model) -> Self {
+        TargetRef {
+            kind: PledgeTarget::GardenItem,
+            id: item.id,
+            ap_id: item.ap_id,
+            title: item.title,
+            group_id: item.group_id,
+            author_id: item.author_id,
         }
-    })
+    }
 }
 
-/// What a pledge from elsewhere is attached to, if this node knows it.
+/// Only what is still there (and, for a garden item, published) takes pledges.
+fn live_event(event: event::Model) -> Option<TargetRef> {
+    event.deleted_at.is_none().then(|| TargetRef::event(event))
+}
+fn live_question(question: question::Model) -> Option<TargetRef> {
+    question
+        .deleted_at
+        .is_none()
+        .then(|| TargetRef::question(question))
+}
+fn live_garden_item(item: garden_item::Model) -> Option<TargetRef> {
+    (item.deleted_at.is_none() && item.status == queries::garden::PUBLISHED)
+        .then(|| TargetRef::garden_item(item))
+}
+
+/// The live target of a local offer.
+pub async fn target(db: &impl ConnectionTrait, kind: PledgeTarget, id: i64) -> ServiceResult<TargetRef> {
+    let found = match kind {
+        PledgeTarget::Event => queries::events::by_id(db, id).await?.and_then(live_event),
+        PledgeTarget::Question => queries::agenda::by_id(db, id).await?.and_then(live_question),
+        PledgeTarget::GardenItem => queries::garden::by_id(db, id).await?.and_then(live_garden_item),
+    };
+    found.ok_or_else(|| ServiceError::not_found(format!("no such {}", kind.noun())))
+}
+
+/// What a pledge from elsewhere is attached to, if this node knows it and
+/// it is still there.
 pub async fn target_by_ap_id(db: &impl ConnectionTrait, ap_id: &str) -> ServiceResult<Option<TargetRef>> {
     if let Some(event) = queries::events::by_ap_id(db, ap_id).await? {
-        return Ok(Some(target(db, PledgeTarget::Event, event.id).await?));
+        return Ok(live_event(event));
     }
     if let Some(question) = queries::agenda::by_ap_id(db, ap_id).await? {
-        return Ok(Some(target(db, PledgeTarget::Question, question.id).await?));
+        return Ok(live_question(question));
     }
-    if let Some(item) = queries::garden::by_ap_id(db, ap_id).await? {
-        return Ok(Some(target(db, PledgeTarget::GardenItem, item.id).await?));
-    }
-    Ok(None)
+    Ok(queries::garden::by_ap_id(db, ap_id)
+        .await?
+        .and_then(live_garden_item))
 }
 
 /// A local working group takes pledges from those who may post in it.
@@ -497,50 +511,33 @@ async fn views_of(db: &impl ConnectionTrait, pledges: Vec<pledge::Model>) -> Ser
     .await?;
     let ids =
         |column: fn(&pledge::Model) -> Option<i64>| pledges.iter().filter_map(column).collect::<Vec<_>>();
-    let mut targets: HashMap<(&'static str, i64), TargetRef> = HashMap::new();
-    for event in queries::events::by_ids(db, ids(|p| p.event_id)).await? {
-        targets.insert(
-            ("event", event.id),
-            TargetRef {
-                kind: PledgeTarget::Event,
-                id: event.id,
-                ap_id: event.ap_id,
-                title: event.title,
-                group_id: event.group_id,
-            },
+    let mut targets: HashMap<(PledgeTarget, i64), TargetRef> = HashMap::new();
+    let rows = queries::events::by_ids(db, ids(|p| p.event_id))
+        .await?
+        .into_iter()
+        .map(TargetRef::event)
+        .chain(
+            queries::agenda::by_ids(db, ids(|p| p.question_id))
+                .await?
+                .into_iter()
+                .map(TargetRef::question),
+        )
+        .chain(
+            queries::garden::by_ids(db, ids(|p| p.garden_item_id))
+                .await?
+                .into_iter()
+                .map(TargetRef::garden_item),
         );
-    }
-    for question in queries::agenda::by_ids(db, ids(|p| p.question_id)).await? {
-        targets.insert(
-            ("question", question.id),
-            TargetRef {
-                kind: PledgeTarget::Question,
-                id: question.id,
-                title: question_title(&question.content_html),
-                ap_id: question.ap_id,
-                group_id: question.group_id,
-            },
-        );
-    }
-    for item in queries::garden::by_ids(db, ids(|p| p.garden_item_id)).await? {
-        targets.insert(
-            ("garden_item", item.id),
-            TargetRef {
-                kind: PledgeTarget::GardenItem,
-                id: item.id,
-                ap_id: item.ap_id,
-                title: item.title,
-                group_id: item.group_id,
-            },
-        );
+    for target in rows {
+        targets.insert((target.kind, target.id), target);
     }
     Ok(pledges
         .into_iter()
         .map(|pledge| {
             let key = [
-                pledge.event_id.map(|id| ("event", id)),
-                pledge.question_id.map(|id| ("question", id)),
-                pledge.garden_item_id.map(|id| ("garden_item", id)),
+                pledge.event_id.map(|id| (PledgeTarget::Event, id)),
+                pledge.question_id.map(|id| (PledgeTarget::Question, id)),
+                pledge.garden_item_id.map(|id| (PledgeTarget::GardenItem, id)),
             ]
             .into_iter()
             .flatten()

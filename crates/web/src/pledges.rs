@@ -27,7 +27,7 @@ use healthcommons_core::{
     pledge::{PledgeStatus, PledgeTarget},
 };
 use healthcommons_db::{entities::actor, queries, queries::pledges::Listing};
-use healthcommons_federation::{negotiation, objects::pledge::pledge_of, publisher::OutboxPublisher};
+use healthcommons_federation::{negotiation, objects::pledge::pledge_json, publisher::OutboxPublisher};
 use healthcommons_service::{
     ServiceError,
     accounts::Account,
@@ -343,7 +343,8 @@ async fn pledge_object(
     if !negotiation::wants_activity_json(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok())) {
         return Ok(Redirect::to(&pledge_path(pledge.id)).into_response());
     }
-    match pledge_of(state.db(), &pledge).await {
+    let view = pledges::view(state.db(), pledge.id).await?;
+    match pledge_json(&view) {
         Ok(object) => Ok(activity_json(serde_json::to_value(object).unwrap_or_default())),
         Err(err) => {
             error!(%err, "could not render a pledge");

@@ -5,15 +5,10 @@
 //! each part as markdown so another Health Commons node can edit and fork it.
 
 use crate::{
-    FederationError, RequestData,
-    context::FederationContext,
-    objects::actor::{DbActor, host_of},
-    objects::post::is_public,
-    publisher::AS_CONTEXT,
+    FederationError, RequestData, context::FederationContext, objects::actor::DbActor,
+    objects::post::is_public, publisher::AS_CONTEXT,
 };
-use activitypub_federation::{
-    fetch::object_id::ObjectId, kinds::public, protocol::verification::verify_domains_match, traits::Object,
-};
+use activitypub_federation::{fetch::object_id::ObjectId, kinds::public, traits::Object};
 use chrono::{DateTime, Utc};
 use healthcommons_core::garden::{Content, Kind, Place, Relation, RelationKind, Resource};
 use healthcommons_db::{entities::garden_item, queries};
@@ -408,13 +403,12 @@ impl Object for DbGardenItem {
         expected_domain: &Url,
         _data: &RequestData,
     ) -> Result<(), Self::Error> {
-        verify_domains_match(json.id.inner(), expected_domain)
-            .map_err(|_| FederationError::Invalid("the garden item's id is on another host".into()))?;
-        if host_of(&json.attributed_to) != host_of(json.id.inner()) {
-            return Err(FederationError::Invalid(
-                "the garden item's author is on another host than the item".into(),
-            ));
-        }
+        crate::objects::verify_origin(
+            json.id.inner(),
+            &json.attributed_to,
+            expected_domain,
+            "garden item",
+        )?;
         if json.kind != "Article" {
             return Err(FederationError::Invalid(format!(
                 "garden items travel as Article, not {}",

@@ -7,21 +7,14 @@
 use crate::{
     FederationError, RequestData,
     context::FederationContext,
-    objects::{
-        actor::{DbActor, host_of},
-        garden_item::GARDEN_NS,
-        post::is_public,
-    },
+    objects::{actor::DbActor, audience_cc, garden_item::GARDEN_NS, post::is_public, verify_origin},
     publisher::AS_CONTEXT,
 };
-use activitypub_federation::{
-    fetch::object_id::ObjectId, kinds::public, protocol::verification::verify_domains_match, traits::Object,
-};
+use activitypub_federation::{fetch::object_id::ObjectId, kinds::public, traits::Object};
 use chrono::{DateTime, NaiveDate, Utc};
 use healthcommons_core::{pledge::PledgeStatus, text};
 use healthcommons_db::{entities::pledge, queries};
 use healthcommons_service::pledges::{self, RemotePledge};
-use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use url::Url;
@@ -94,22 +87,18 @@ impl DbPledge {
 }
 
 /// "I will …, by …" with where it stands, as Mastodon shows it.
-fn content_html(row: &pledge::Model, target: Option<&pledges::TargetRef>) -> String {
+fn content_html(row: &pledge::Model, target: &pledges::TargetRef) -> String {
     let status = PledgeStatus::parse(&row.status).unwrap_or(PledgeStatus::Offered);
     let due = row
         .due_on
         .map(|due| format!(", by {}", due.format("%-d %B %Y")))
         .unwrap_or_default();
-    let on = target
-        .map(|t| {
-            format!(
-                " on the {} <a href=\"{}\">{}</a>",
-                t.kind.noun(),
-                text::escape_html(&t.ap_id),
-                text::escape_html(&t.title)
-            )
-        })
-        .unwrap_or_default();
+    let on = format!(
+        " on the {} <a href=\"{}\">{}</a>",
+        target.kind.noun(),
+        text::escape_html(&target.ap_id),
+        text::escape_html(&target.title)
+    );
     let backers = match row.backers_count {
         0 => String::new(),
         1 => " · 1 person counts on it".to_owned(),
@@ -122,9 +111,10 @@ fn content_html(row: &pledge::Model, target: Option<&pledges::TargetRef>) -> Str
     )
 }
 
-/// A local pledge on the wire.
-pub async fn pledge_of(db: &impl ConnectionTrait, row: &pledge::Model) -> Result<ApPledge, FederationError> {
-    let view = pledges::view(db, row.id).await?;
+/// A local pledge on the wire, from its view (who pledged, its group, what
+/// it is attached to).
+pub fn pledge_json(view: &pledges::PledgeView) -> Result<ApPledge, FederationError> {
+    let row = &view.pledge;
     let author = view
         .author
         .as_ref()
@@ -133,19 +123,6 @@ pub async fn pledge_of(db: &impl ConnectionTrait, row: &pledge::Model) -> Result
         .target
         .as_ref()
         .ok_or_else(|| FederationError::Invalid("a pledge attached to nothing".into()))?;
-    let mut cc = Vec::new();
-    for followers in [
-        author.followers_url.as_deref(),
-        view.group.as_ref().and_then(|g| g.followers_url.as_deref()),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        cc.push(Url::parse(followers)?);
-    }
-    if let Some(group) = &view.group {
-        cc.push(Url::parse(&group.ap_id)?);
-    }
     Ok(ApPledge {
         context: pledge_context(),
         kind: "Note".into(),
@@ -153,14 +130,14 @@ pub async fn pledge_of(db: &impl ConnectionTrait, row: &pledge::Model) -> Result
         attributed_to: Url::parse(&author.ap_id)?,
         in_reply_to: Url::parse(&target.ap_id)?,
         audience: view.group.as_ref().map(|g| Url::parse(&g.ap_id)).transpose()?,
-        content: content_html(row, Some(target)),
+        content: content_html(row, target),
         pledge_action: row.action.clone(),
         pledge_status: row.status.clone(),
         pledge_due: row.due_on,
         backers_count: Some(i64::from(row.backers_count)),
         url: row.url.clone().map(Value::String),
         to: vec![public()],
-        cc,
+        cc: audience_cc(author, view.group.as_ref())?,
         published: Some(row.published),
         updated: row.updated_at,
     })
@@ -189,17 +166,11 @@ impl Object for DbPledge {
     }
 
     async fn into_json(self, data: &RequestData) -> Result<ApPledge, Self::Error> {
-        pledge_of(&data.db, &self.row).await
+        pledge_json(&pledges::view(&data.db, self.row.id).await?)
     }
 
     async fn verify(json: &ApPledge, expected_domain: &Url, _data: &RequestData) -> Result<(), Self::Error> {
-        verify_domains_match(json.id.inner(), expected_domain)
-            .map_err(|_| FederationError::Invalid("the pledge's id is on another host".into()))?;
-        if host_of(&json.attributed_to) != host_of(json.id.inner()) {
-            return Err(FederationError::Invalid(
-                "the pledge's author is on another host than the pledge".into(),
-            ));
-        }
+        verify_origin(json.id.inner(), &json.attributed_to, expected_domain, "pledge")?;
         if PledgeStatus::parse(&json.pledge_status).is_none() {
             return Err(FederationError::Invalid(format!(
                 "{:?} is not a pledge status (offered, in_progress, done, released)",

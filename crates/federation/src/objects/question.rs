@@ -6,15 +6,10 @@
 use crate::{
     FederationError, RequestData,
     context::FederationContext,
-    objects::{
-        actor::{DbActor, host_of},
-        post::is_public,
-    },
+    objects::{actor::DbActor, audience_cc, post::is_public, verify_origin},
     publisher::AS_CONTEXT,
 };
-use activitypub_federation::{
-    fetch::object_id::ObjectId, kinds::public, protocol::verification::verify_domains_match, traits::Object,
-};
+use activitypub_federation::{fetch::object_id::ObjectId, kinds::public, traits::Object};
 use chrono::{DateTime, Utc};
 use healthcommons_db::{entities::question, queries};
 use healthcommons_service::agenda::RemoteQuestion;
@@ -146,19 +141,7 @@ pub async fn question_of(
             replies: Some(json!({"type": "Collection", "totalItems": o.votes})),
         })
         .collect();
-    let mut cc = Vec::new();
-    for followers in [
-        author.followers_url.as_deref(),
-        group.as_ref().and_then(|g| g.followers_url.as_deref()),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        cc.push(Url::parse(followers)?);
-    }
-    if let Some(group) = &group {
-        cc.push(Url::parse(&group.ap_id)?);
-    }
+    let cc = audience_cc(&author, group.as_ref())?;
     let closed = row.closes_at.filter(|at| *at <= Utc::now());
     Ok(ApQuestion {
         context: question_context(),
@@ -211,13 +194,7 @@ impl Object for DbQuestion {
         expected_domain: &Url,
         _data: &RequestData,
     ) -> Result<(), Self::Error> {
-        verify_domains_match(json.id.inner(), expected_domain)
-            .map_err(|_| FederationError::Invalid("the question's id is on another host".into()))?;
-        if host_of(&json.attributed_to) != host_of(json.id.inner()) {
-            return Err(FederationError::Invalid(
-                "the question's author is on another host than the question".into(),
-            ));
-        }
+        verify_origin(json.id.inner(), &json.attributed_to, expected_domain, "question")?;
         if json.one_of.iter().chain(&json.any_of).all(Vec::is_empty) {
             return Err(FederationError::Invalid("a question without options".into()));
         }
