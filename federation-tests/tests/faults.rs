@@ -417,3 +417,84 @@ async fn a_full_disk_gives_clear_errors_and_corrupts_nothing() {
     drop(node);
     let _ = std::fs::remove_dir_all(&data);
 }
+
+/// Peers that accept connections but never answer (each request runs into
+/// the node's 10 s timeout) must not take the delivery slots the others
+/// need. With 16 slots, the old limit of 8 per peer let two such peers hold
+/// every slot; now a peer not heard from gets two and a failing one one.
+#[tokio::test]
+async fn dead_peers_do_not_hold_up_deliveries_to_the_others() {
+    const POSTS: usize = 12;
+    let alpha = Node::start(
+        NODE,
+        "alpha.test",
+        &[("HEALTHCOMMONS_DELIVERY_CONCURRENCY", "16")],
+    )
+    .await;
+    let token = alpha.user("ana").await;
+    let group_id = create_group(&alpha, &token, "walkers").await;
+    let inbox = format!("{group_id}/inbox");
+    let live = MastodonPeer::start(Duration::ZERO).await;
+    let mut dead = Vec::new();
+    for _ in 0..6 {
+        dead.push(MastodonPeer::start(Duration::from_secs(600)).await);
+    }
+    for (n, peer) in std::iter::once(&live).chain(dead.iter()).enumerate() {
+        let status = peer
+            .deliver("mia", &inbox, &follow(peer, "mia", n, &group_id))
+            .await
+            .status();
+        assert_eq!(status, 202, "follow from {}", peer.domain);
+    }
+    wait_for("the live peer's Accept", PATIENCE, || async {
+        live.received()
+            .iter()
+            .any(|d| d.body["type"] == "Accept")
+            .then_some(())
+    })
+    .await;
+
+    let published = std::time::Instant::now();
+    for i in 0..POSTS {
+        let response = client()
+            .post(format!("{}/api/v1/posts", alpha.base))
+            .bearer_auth(&token)
+            .json(&json!({"group": "walkers", "title": format!("Walk {i}"), "content": "Meet at the park."}))
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(response.status(), 201, "post {i}");
+    }
+    // Every post reaches the live peer well inside one timeout of the dead
+    // ones, while their deliveries are still hanging or waiting to retry.
+    let delivered_posts = || {
+        live.received()
+            .iter()
+            .filter(|d| d.body["type"] == "Announce" || d.body["type"] == "Create")
+            .count()
+    };
+    wait_for("every post at the live peer", Duration::from_secs(8), || async {
+        (delivered_posts() >= POSTS).then_some(())
+    })
+    .await;
+    let took = published.elapsed();
+    assert!(
+        dead.iter().all(|peer| peer.received().is_empty()),
+        "the dead peers answered nothing"
+    );
+    let db = alpha.database().await;
+    let pending = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM delivery WHERE state = 'pending'",
+        ))
+        .await
+        .expect("count")
+        .and_then(|row| row.try_get::<i64>("", "n").ok())
+        .unwrap_or(0);
+    assert!(
+        pending >= (POSTS * dead.len()) as i64,
+        "the dead peers' deliveries are still owed ({pending} pending) after {took:?}"
+    );
+    assert!(live.received().iter().all(|d| d.signature_valid));
+}

@@ -174,8 +174,8 @@ async fn deliveries_are_claimed_once_and_come_back_when_a_lease_expires() {
 
         // Two workers claim at the same time: no row goes to both.
         let (a, b) = tokio::join!(
-            queries::deliveries::claim_due(&db, 3, Duration::seconds(60)),
-            queries::deliveries::claim_due(&db, 3, Duration::seconds(60))
+            queries::deliveries::claim_due(&db, 3, Duration::seconds(60), &[]),
+            queries::deliveries::claim_due(&db, 3, Duration::seconds(60), &[])
         );
         let (a, b) = (a.expect("claim a"), b.expect("claim b"));
         let mut ids: Vec<i64> = a.iter().chain(b.iter()).map(|d| d.id).collect();
@@ -200,12 +200,12 @@ async fn deliveries_are_claimed_once_and_come_back_when_a_lease_expires() {
         )
         .await
         .expect("enqueue");
-        let short = queries::deliveries::claim_due(&db2, 10, Duration::milliseconds(200))
+        let short = queries::deliveries::claim_due(&db2, 10, Duration::milliseconds(200), &[])
             .await
             .expect("claim");
         assert_eq!(short.len(), 2);
         tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-        let again = queries::deliveries::claim_due(&db2, 10, Duration::seconds(60))
+        let again = queries::deliveries::claim_due(&db2, 10, Duration::seconds(60), &[])
             .await
             .expect("claim");
         assert_eq!(again.len(), 2, "{backend}: expired claims come back");
@@ -216,7 +216,7 @@ async fn deliveries_are_claimed_once_and_come_back_when_a_lease_expires() {
         queries::deliveries::mark_attempt_failed(&db2, again[1].id, 1, Some(503), "busy", Some(Utc::now()))
             .await
             .expect("retry");
-        let due = queries::deliveries::claim_due(&db2, 10, Duration::seconds(60))
+        let due = queries::deliveries::claim_due(&db2, 10, Duration::seconds(60), &[])
             .await
             .expect("claim");
         assert_eq!(due.len(), 1, "{backend}: only the failed one is due");
@@ -229,6 +229,65 @@ async fn deliveries_are_claimed_once_and_come_back_when_a_lease_expires() {
         assert!(
             rows.iter().any(|r| r.state == "failed" && r.count == 1),
             "{backend}: {rows:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn claims_skip_busy_hosts_and_rows_handed_back_wait_their_pause() {
+    for backend in testing::backends() {
+        let db = testing::fresh(backend).await.expect(backend);
+        let sender = queries::actors::insert(
+            &db,
+            actor_row("https://a.test/g/walkers", "walkers", "a.test", true),
+        )
+        .await
+        .expect("actor");
+        let inboxes: Vec<(String, String)> = (0..6)
+            .map(|i| {
+                (
+                    format!("https://p{}.test/users/{i}/inbox", i % 3),
+                    format!("p{}.test", i % 3),
+                )
+            })
+            .collect();
+        queries::deliveries::enqueue(
+            &db,
+            "https://a.test/activities/9",
+            sender.id,
+            "Create",
+            "{}",
+            &inboxes,
+        )
+        .await
+        .expect("enqueue");
+
+        let busy = ["p0.test".to_owned(), "p1.test".to_owned()];
+        let claimed = queries::deliveries::claim_due(&db, 10, Duration::seconds(60), &busy)
+            .await
+            .expect("claim");
+        assert_eq!(claimed.len(), 2, "{backend}: only p2's rows");
+        assert!(claimed.iter().all(|d| d.peer_host == "p2.test"), "{backend}");
+
+        let ids: Vec<i64> = claimed.iter().map(|d| d.id).collect();
+        queries::deliveries::postpone_many(&db, &ids, Duration::seconds(30))
+            .await
+            .expect("hand back");
+        let rest = queries::deliveries::claim_due(&db, 10, Duration::seconds(60), &[])
+            .await
+            .expect("claim");
+        assert_eq!(rest.len(), 4, "{backend}: the handed-back rows wait their pause");
+        assert!(rest.iter().all(|d| d.peer_host != "p2.test"), "{backend}");
+
+        queries::peers::set_blocked(&db, "p1.test", true)
+            .await
+            .expect("block");
+        let hosts: Vec<String> = ["p0.test", "p1.test", "p9.test"].map(str::to_owned).into();
+        let blocked = queries::peers::blocked_among(&db, &hosts).await.expect("blocked");
+        assert_eq!(
+            blocked.into_iter().collect::<Vec<_>>(),
+            vec!["p1.test".to_owned()],
+            "{backend}"
         );
     }
 }

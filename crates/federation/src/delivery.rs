@@ -10,11 +10,10 @@ use chrono::{DateTime, Utc};
 use healthcommons_db::queries::{self, deliveries::ClaimedDelivery};
 use rand::Rng;
 use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-    time::Duration,
+    collections::{HashMap, VecDeque},
+    time::{Duration, Instant},
 };
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 /// How often an idle worker looks for due rows without being woken.
@@ -22,7 +21,7 @@ const IDLE_POLL: Duration = Duration::from_millis(500);
 /// At most this many requests to one peer at once, so a slow peer cannot hold
 /// every slot while others wait.
 const PER_PEER: usize = 8;
-/// How long a row waits when its peer has no free slot.
+/// How long a row waits when its peer already has a backlog in memory.
 const PEER_BUSY_PAUSE: chrono::Duration = chrono::Duration::milliseconds(250);
 
 /// What one attempt came to.
@@ -111,82 +110,345 @@ async fn mark_delivered(context: FederationContext, mut results: mpsc::Unbounded
     }
 }
 
-/// Run the worker until the process ends.
-pub async fn run(context: FederationContext) {
-    let (delivered, results) = mpsc::unbounded_channel();
-    tokio::spawn(mark_delivered(context.clone(), results));
-    let lease = context.settings.claim_lease;
-    let slots = Arc::new(Semaphore::new(context.settings.delivery_concurrency.max(1)));
-    let per_peer: Arc<Mutex<HashMap<String, Arc<Semaphore>>>> = Arc::default();
-    let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(2));
-    loop {
-        // Every slot busy: wait for the first to come free, not for the idle
-        // poll, or a busy queue would move one batch of slots per poll.
-        if slots.available_permits() == 0 {
-            match slots.acquire().await {
-                Ok(permit) => drop(permit),
-                Err(_) => return,
-            }
-        }
-        let free = slots.available_permits() as u64;
-        let claimed = match queries::deliveries::claim_due(&context.db, free.max(1), lease).await {
-            Ok(rows) => rows,
-            Err(err) => {
-                warn!(%err, "could not claim deliveries; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        if claimed.is_empty() {
-            tokio::select! {
-                _ = context.delivery_wakeup.notified() => {}
-                _ = tokio::time::sleep(IDLE_POLL) => {}
-            }
-            continue;
-        }
-        for delivery in claimed {
-            let peer_slot = {
-                let mut map = per_peer.lock().unwrap_or_else(|e| e.into_inner());
-                map.entry(delivery.peer_host.clone())
-                    .or_insert_with(|| Arc::new(Semaphore::new(PER_PEER)))
-                    .clone()
-            };
-            let Ok(peer_permit) = peer_slot.try_acquire_owned() else {
-                // This peer already has its share in flight: hand the row back
-                // briefly instead of letting it hold a slot others could use.
-                if let Err(err) =
-                    queries::deliveries::postpone(&context.db, delivery.id, PEER_BUSY_PAUSE).await
-                {
-                    warn!(%err, "could not postpone a delivery; its claim will expire");
-                }
-                continue;
-            };
-            let Ok(permit) = slots.clone().acquire_owned().await else {
-                return;
-            };
-            let context = context.clone();
-            let delivered = delivered.clone();
-            tokio::spawn(async move {
-                let _global = permit;
-                let _peer = peer_permit;
-                deliver_one(&context, delivery, &delivered).await;
-            });
+/// How a peer has answered lately, which sets how many requests it may have
+/// in flight: a peer not heard from yet gets a couple, a healthy one
+/// [`PER_PEER`], and one that is failing (refusing, timing out) one at a time,
+/// so dead peers cannot take the slots that healthy ones need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PeerHealth {
+    Untried,
+    Healthy,
+    Failing,
+}
+
+impl PeerHealth {
+    fn in_flight_limit(self) -> usize {
+        match self {
+            PeerHealth::Untried => 2,
+            PeerHealth::Healthy => PER_PEER,
+            PeerHealth::Failing => 1,
         }
     }
 }
 
+/// One peer's claimed rows, in claim order, and what it has in flight.
+struct PeerLane {
+    health: PeerHealth,
+    in_flight: usize,
+    /// Claimed rows with the moment they were claimed.
+    waiting: VecDeque<(Instant, ClaimedDelivery)>,
+    /// When this process last wrote the peer's success to the database.
+    success_recorded: Option<Instant>,
+    /// Whether the host is in the runnable queue, so it is there once.
+    queued: bool,
+}
+
+/// What the worker holds in memory between the database and the network:
+/// claimed rows wait in their peer's lane, in order, and start round-robin
+/// across peers while slots are free.
+struct Scheduler {
+    capacity: usize,
+    in_flight: usize,
+    waiting: usize,
+    lanes: HashMap<String, PeerLane>,
+    /// Peers that may have a row ready to start, each at most once.
+    runnable: VecDeque<String>,
+}
+
+/// A row that may start now, and whether its success should be written.
+struct Start {
+    delivery: ClaimedDelivery,
+    record_success: bool,
+}
+
+/// Rows held in memory, per delivery slot, at most.
+const MAX_WAITING_PER_SLOT: usize = 16;
+/// Most lanes kept; beyond it, idle lanes are forgotten (their health too).
+const MAX_LANES: usize = 10_000;
+
+impl Scheduler {
+    fn new(capacity: usize) -> Self {
+        Scheduler {
+            capacity: capacity.max(1),
+            in_flight: 0,
+            waiting: 0,
+            lanes: HashMap::new(),
+            runnable: VecDeque::new(),
+        }
+    }
+
+    /// How many rows to claim now: enough to fill the free slots beside the
+    /// rows already waiting that could start. Rows waiting for a peer at its
+    /// limit do not count, or dead peers' backlogs would stop every claim;
+    /// their own hosts are left out of the claim instead (`saturated_hosts`).
+    fn room_to_claim(&self) -> u64 {
+        if self.waiting >= MAX_WAITING_PER_SLOT * self.capacity {
+            return 0;
+        }
+        let free = self.capacity.saturating_sub(self.in_flight);
+        let startable: usize = self
+            .lanes
+            .values()
+            .map(|lane| {
+                let open = lane.health.in_flight_limit().saturating_sub(lane.in_flight);
+                lane.waiting.len().min(open)
+            })
+            .sum();
+        free.saturating_sub(startable) as u64
+    }
+
+    /// Queue a claimed row. Returns it when its peer already has twice its
+    /// limit waiting, to be handed back, so one peer's backlog is not held in
+    /// memory.
+    fn accept(&mut self, delivery: ClaimedDelivery, claimed_at: Instant) -> Option<ClaimedDelivery> {
+        if self.lanes.len() >= MAX_LANES && !self.lanes.contains_key(&delivery.peer_host) {
+            self.lanes
+                .retain(|_, lane| lane.in_flight > 0 || !lane.waiting.is_empty());
+        }
+        let host = delivery.peer_host.clone();
+        let lane = self.lanes.entry(host.clone()).or_insert_with(|| PeerLane {
+            health: PeerHealth::Untried,
+            in_flight: 0,
+            waiting: VecDeque::new(),
+            success_recorded: None,
+            queued: false,
+        });
+        if lane.waiting.len() >= 2 * lane.health.in_flight_limit() {
+            return Some(delivery);
+        }
+        lane.waiting.push_back((claimed_at, delivery));
+        self.waiting += 1;
+        if !lane.queued {
+            lane.queued = true;
+            self.runnable.push_back(host);
+        }
+        None
+    }
+
+    /// The next row to send, if a slot is free and some peer is under its limit.
+    fn next_start(&mut self) -> Option<Start> {
+        while self.in_flight < self.capacity {
+            let host = self.runnable.pop_front()?;
+            let Some(lane) = self.lanes.get_mut(&host) else {
+                continue;
+            };
+            lane.queued = false;
+            if lane.in_flight >= lane.health.in_flight_limit() {
+                continue;
+            }
+            let Some((_, delivery)) = lane.waiting.pop_front() else {
+                continue;
+            };
+            lane.in_flight += 1;
+            self.in_flight += 1;
+            self.waiting -= 1;
+            let record_success = lane
+                .success_recorded
+                .is_none_or(|at| at.elapsed() >= SUCCESS_RECORD_INTERVAL);
+            if !lane.waiting.is_empty() {
+                // Round-robin: the peer's next row goes behind the others.
+                lane.queued = true;
+                self.runnable.push_back(host);
+            }
+            return Some(Start {
+                delivery,
+                record_success,
+            });
+        }
+        None
+    }
+
+    /// A request to `host` has ended; `answered` says whether the peer
+    /// answered (any status but a retryable one) and `success_recorded`
+    /// whether its success was just written.
+    fn finished(&mut self, host: &str, answered: bool, success_recorded: bool) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        if let Some(lane) = self.lanes.get_mut(host) {
+            lane.in_flight = lane.in_flight.saturating_sub(1);
+            lane.health = if answered {
+                PeerHealth::Healthy
+            } else {
+                PeerHealth::Failing
+            };
+            if success_recorded {
+                lane.success_recorded = Some(Instant::now());
+            } else if !answered {
+                lane.success_recorded = None;
+            }
+            if !lane.waiting.is_empty() && !lane.queued {
+                lane.queued = true;
+                self.runnable.push_back(host.to_owned());
+            }
+        }
+    }
+
+    /// Peers with as many rows in hand as they may wait: the next claim
+    /// leaves their rows in the database.
+    fn saturated_hosts(&self) -> Vec<String> {
+        self.lanes
+            .iter()
+            .filter(|(_, lane)| lane.waiting.len() >= 2 * lane.health.in_flight_limit())
+            .map(|(host, _)| host.clone())
+            .collect()
+    }
+
+    /// Rows waiting since before `cutoff`: their lease may end before they
+    /// start, so they are handed back instead.
+    fn take_stale(&mut self, cutoff: Instant) -> Vec<ClaimedDelivery> {
+        let mut stale = Vec::new();
+        for lane in self.lanes.values_mut() {
+            while lane.waiting.front().is_some_and(|(at, _)| *at < cutoff) {
+                if let Some((_, delivery)) = lane.waiting.pop_front() {
+                    stale.push(delivery);
+                }
+            }
+        }
+        self.waiting -= stale.len();
+        stale
+    }
+}
+
+/// A healthy peer's row is written at most this often by the worker.
+const SUCCESS_RECORD_INTERVAL: Duration = Duration::from_secs(60);
+
+/// What a finished request reports back to the worker loop.
+struct Finished {
+    host: String,
+    answered: bool,
+    success_recorded: bool,
+}
+
+/// Run the worker until the process ends.
+pub async fn run(context: FederationContext) {
+    let (delivered, results) = mpsc::unbounded_channel();
+    tokio::spawn(mark_delivered(context.clone(), results));
+    let (finished_tx, mut finished_rx) = mpsc::unbounded_channel::<Finished>();
+    let lease = context.settings.claim_lease;
+    let chrono_lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(2));
+    let mut scheduler = Scheduler::new(context.settings.delivery_concurrency);
+    loop {
+        while let Some(start) = scheduler.next_start() {
+            let context = context.clone();
+            let delivered = delivered.clone();
+            let finished_tx = finished_tx.clone();
+            tokio::spawn(async move {
+                let host = start.delivery.peer_host.clone();
+                let (answered, success_recorded) =
+                    deliver_one(&context, start.delivery, start.record_success, &delivered).await;
+                let _ = finished_tx.send(Finished {
+                    host,
+                    answered,
+                    success_recorded,
+                });
+            });
+        }
+        if let Some(cutoff) = Instant::now().checked_sub(lease / 2) {
+            let stale = scheduler.take_stale(cutoff);
+            hand_back(&context, &stale, chrono::Duration::zero()).await;
+        }
+
+        let room = scheduler.room_to_claim();
+        let mut accepted_any = false;
+        if room > 0 {
+            match claim(&context, room, chrono_lease, &scheduler.saturated_hosts()).await {
+                Ok(rows) => {
+                    let claimed_at = Instant::now();
+                    let claimed = rows.len();
+                    let overflow: Vec<ClaimedDelivery> = rows
+                        .into_iter()
+                        .filter_map(|row| scheduler.accept(row, claimed_at))
+                        .collect();
+                    accepted_any = overflow.len() < claimed;
+                    hand_back(&context, &overflow, PEER_BUSY_PAUSE).await;
+                }
+                Err(err) => {
+                    warn!(%err, "could not claim deliveries; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            }
+        }
+        if accepted_any && scheduler.in_flight < scheduler.capacity {
+            continue;
+        }
+        // Nothing more to start: wait for a request to end, new work, or the poll.
+        tokio::select! {
+            Some(done) = finished_rx.recv() => {
+                scheduler.finished(&done.host, done.answered, done.success_recorded);
+                while let Ok(done) = finished_rx.try_recv() {
+                    scheduler.finished(&done.host, done.answered, done.success_recorded);
+                }
+            }
+            _ = context.delivery_wakeup.notified() => {}
+            _ = tokio::time::sleep(IDLE_POLL) => {}
+        }
+    }
+}
+
+/// Claim due rows, and settle at once those whose peer is blocked.
+async fn claim(
+    context: &FederationContext,
+    limit: u64,
+    lease: chrono::Duration,
+    skip_hosts: &[String],
+) -> Result<Vec<ClaimedDelivery>, healthcommons_db::DbError> {
+    let rows = queries::deliveries::claim_due(&context.db, limit, lease, skip_hosts).await?;
+    let mut hosts: Vec<String> = rows.iter().map(|row| row.peer_host.clone()).collect();
+    hosts.sort();
+    hosts.dedup();
+    let blocked = queries::peers::blocked_among(&context.db, &hosts).await?;
+    let mut sendable = Vec::with_capacity(rows.len());
+    for row in rows {
+        if blocked.contains(&row.peer_host) {
+            context.metrics.deliveries.with_label_values(&["refused"]).inc();
+            let error = "the peer is blocked";
+            if let Err(err) = queries::deliveries::mark_attempt_failed(
+                &context.db,
+                row.id,
+                row.attempts + 1,
+                None,
+                error,
+                None,
+            )
+            .await
+            {
+                warn!(%err, "could not record a delivery to a blocked peer; its claim will expire");
+            }
+        } else {
+            sendable.push(row);
+        }
+    }
+    Ok(sendable)
+}
+
+/// Give rows back to the queue, due after `pause`.
+async fn hand_back(context: &FederationContext, rows: &[ClaimedDelivery], pause: chrono::Duration) {
+    let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
+    if let Err(err) = queries::deliveries::postpone_many(&context.db, &ids, pause).await {
+        warn!(%err, rows = ids.len(), "could not hand deliveries back; their claims will expire");
+    }
+}
+
+/// Send one row and record what came of it. Returns whether the peer
+/// answered and whether its success was written to the database.
 async fn deliver_one(
     context: &FederationContext,
     delivery: ClaimedDelivery,
+    record_success: bool,
     delivered: &mpsc::UnboundedSender<(i64, u16)>,
-) {
+) -> (bool, bool) {
     let result = attempt(context, &delivery).await;
     let attempts = delivery.attempts + 1;
+    let mut success_recorded = false;
     let outcome = match &result {
         AttemptResult::Delivered(status) => {
             debug!(inbox = %delivery.inbox, activity = %delivery.activity_ap_id, "delivered");
             context.metrics.deliveries.with_label_values(&["delivered"]).inc();
-            let _ = queries::peers::record_success(&context.db, &delivery.peer_host).await;
+            if record_success {
+                success_recorded = queries::peers::record_success(&context.db, &delivery.peer_host)
+                    .await
+                    .is_ok();
+            }
             match delivered.send((delivery.id, *status)) {
                 Ok(()) => Ok(()),
                 // The marker has stopped: mark this one on its own.
@@ -257,6 +519,8 @@ async fn deliver_one(
         // which the receiver drops by activity id.
         warn!(%err, delivery = delivery.id, "could not record a delivery result");
     }
+    let answered = !matches!(result, AttemptResult::Retry { .. });
+    (answered, success_recorded)
 }
 
 /// When to try again, or `None` once the retry window is spent.
@@ -283,15 +547,6 @@ async fn attempt(context: &FederationContext, delivery: &ClaimedDelivery) -> Att
             error: "the inbox url is invalid".into(),
         };
     };
-    if queries::peers::is_blocked(&context.db, &delivery.peer_host)
-        .await
-        .unwrap_or(false)
-    {
-        return AttemptResult::Final {
-            status: 0,
-            error: "the peer is blocked".into(),
-        };
-    }
     let body = delivery.json.as_bytes();
     let headers =
         match signatures::sign_request_headers("POST", &url, Some(body), &delivery.key_id, private_key) {
@@ -342,6 +597,148 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn row(id: i64, host: &str) -> ClaimedDelivery {
+        ClaimedDelivery {
+            id,
+            inbox: format!("https://{host}/inbox"),
+            peer_host: host.to_owned(),
+            attempts: 0,
+            created_at: Utc::now(),
+            activity_ap_id: format!("https://a.test/activities/{id}"),
+            json: "{}".into(),
+            key_id: "https://a.test/g/w#main-key".into(),
+            private_key_pem: None,
+        }
+    }
+
+    fn start_all(scheduler: &mut Scheduler) -> Vec<(i64, String)> {
+        std::iter::from_fn(|| scheduler.next_start())
+            .map(|start| (start.delivery.id, start.delivery.peer_host))
+            .collect()
+    }
+
+    #[test]
+    fn dead_peers_cannot_take_the_slots_healthy_peers_need() {
+        let now = Instant::now();
+        let mut scheduler = Scheduler::new(16);
+        // Twenty peers nobody has heard from yet, four rows each.
+        for peer in 0..20 {
+            for n in 0..4 {
+                let host = format!("p{peer}.test");
+                let handed_back = scheduler.accept(row(peer * 10 + n, &host), now);
+                assert!(handed_back.is_none(), "{host} row {n}");
+            }
+        }
+        let first = start_all(&mut scheduler);
+        assert_eq!(first.len(), 16, "every slot is used");
+        // Round-robin, at most two each while untried: 16 slots reach 16 peers.
+        let peers: std::collections::HashSet<_> = first.iter().map(|(_, host)| host.clone()).collect();
+        assert_eq!(peers.len(), 16, "{first:?}");
+
+        // Peers 0..7 time out; the others answer.
+        for (_, host) in &first {
+            let number: usize = host
+                .trim_start_matches('p')
+                .trim_end_matches(".test")
+                .parse()
+                .unwrap_or(0);
+            scheduler.finished(host, number >= 8, false);
+        }
+        let second = start_all(&mut scheduler);
+        let to_dead = second
+            .iter()
+            .filter(|(_, host)| {
+                let number: usize = host
+                    .trim_start_matches('p')
+                    .trim_end_matches(".test")
+                    .parse()
+                    .unwrap_or(0);
+                number < 8
+            })
+            .count();
+        assert_eq!(second.len(), 16);
+        assert!(
+            to_dead <= 8,
+            "a failing peer gets one request at a time: {second:?}"
+        );
+    }
+
+    #[test]
+    fn a_peers_rows_start_in_claim_order_within_its_limit() {
+        let now = Instant::now();
+        let mut scheduler = Scheduler::new(32);
+        for id in 0..4 {
+            assert!(scheduler.accept(row(id, "slow.test"), now).is_none(), "room");
+        }
+        assert!(
+            scheduler.accept(row(4, "slow.test"), now).is_some(),
+            "twice the untried limit waits"
+        );
+        assert_eq!(scheduler.saturated_hosts(), vec!["slow.test".to_owned()]);
+        let started = start_all(&mut scheduler);
+        assert_eq!(started.iter().map(|(id, _)| *id).collect::<Vec<_>>(), vec![0, 1]);
+        scheduler.finished("slow.test", false, false);
+        let next = start_all(&mut scheduler);
+        assert!(next.is_empty(), "still one in flight and now failing: limit one");
+        scheduler.finished("slow.test", true, true);
+        let rest = start_all(&mut scheduler);
+        assert_eq!(rest.iter().map(|(id, _)| *id).collect::<Vec<_>>(), vec![2, 3]);
+        assert!(scheduler.saturated_hosts().is_empty());
+    }
+
+    #[test]
+    fn rows_waiting_on_peers_at_their_limit_do_not_stop_the_claims() {
+        let now = Instant::now();
+        let mut scheduler = Scheduler::new(4);
+        for (id, host) in [
+            (1, "dead1.test"),
+            (2, "dead1.test"),
+            (3, "dead2.test"),
+            (4, "dead2.test"),
+        ] {
+            assert!(scheduler.accept(row(id, host), now).is_none(), "room");
+        }
+        assert_eq!(scheduler.room_to_claim(), 0, "four rows ready for four slots");
+        let started = start_all(&mut scheduler);
+        assert_eq!(started.len(), 4);
+        scheduler.finished("dead1.test", false, false);
+        scheduler.finished("dead2.test", false, false);
+        for (id, host) in [(5, "dead1.test"), (6, "dead2.test")] {
+            assert!(scheduler.accept(row(id, host), now).is_none(), "room");
+        }
+        // Each failing peer still has one in flight: its waiting row cannot
+        // start, so the two free slots are for other peers' rows.
+        assert!(start_all(&mut scheduler).is_empty());
+        assert_eq!(scheduler.room_to_claim(), 2);
+    }
+
+    #[test]
+    fn a_healthy_peers_success_is_written_once_a_minute() {
+        let now = Instant::now();
+        let mut scheduler = Scheduler::new(4);
+        assert!(scheduler.accept(row(1, "ok.test"), now).is_none(), "room");
+        let first = scheduler.next_start().expect("starts");
+        assert!(first.record_success, "never written by this process");
+        scheduler.finished("ok.test", true, true);
+        assert!(scheduler.accept(row(2, "ok.test"), now).is_none(), "room");
+        let second = scheduler.next_start().expect("starts");
+        assert!(!second.record_success, "written a moment ago");
+    }
+
+    #[test]
+    fn rows_held_too_long_are_handed_back() {
+        let mut scheduler = Scheduler::new(1);
+        let long_ago = Instant::now() - Duration::from_secs(120);
+        assert!(scheduler.accept(row(1, "a.test"), long_ago).is_none(), "room");
+        assert!(
+            scheduler.accept(row(2, "b.test"), Instant::now()).is_none(),
+            "room"
+        );
+        let stale = scheduler.take_stale(Instant::now() - Duration::from_secs(60));
+        assert_eq!(stale.iter().map(|d| d.id).collect::<Vec<_>>(), vec![1]);
+        assert_eq!(start_all(&mut scheduler).len(), 1);
+    }
 
     #[test]
     fn statuses_are_classified_as_the_policy_says() {

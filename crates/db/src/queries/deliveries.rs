@@ -72,36 +72,64 @@ pub struct ClaimedDelivery {
     pub private_key_pem: Option<String>,
 }
 
-/// Claim up to `limit` due deliveries for `lease`. Concurrent workers (in this
-/// process or another one on the same PostgreSQL) never claim the same row.
+/// Claim up to `limit` due deliveries for `lease`, none of them to a host in
+/// `skip_hosts` (peers that already have enough in hand). Concurrent workers
+/// (in this process or another one on the same PostgreSQL) never claim the
+/// same row.
 pub async fn claim_due(
     db: &impl ConnectionTrait,
     limit: u64,
     lease: Duration,
+    skip_hosts: &[String],
 ) -> DbResult<Vec<ClaimedDelivery>> {
     let now = Utc::now();
     let until = now + lease;
     let backend = db.get_database_backend();
-    let sql = match backend {
-        DbBackend::Postgres => {
+    let postgres = backend == DbBackend::Postgres;
+    // Placeholders are numbered on PostgreSQL; the skipped hosts follow the
+    // fixed parameters.
+    let fixed = if postgres { 3 } else { 4 };
+    let skip = if skip_hosts.is_empty() {
+        String::new()
+    } else {
+        let marks: Vec<String> = (0..skip_hosts.len())
+            .map(|i| {
+                if postgres {
+                    format!("${}", fixed + 1 + i)
+                } else {
+                    "?".into()
+                }
+            })
+            .collect();
+        format!(" AND peer_host NOT IN ({})", marks.join(", "))
+    };
+    let sql = if postgres {
+        format!(
             "UPDATE delivery SET claimed_until = $1 WHERE id IN (
                 SELECT id FROM delivery WHERE state = 'pending' AND next_attempt_at <= $2
-                  AND (claimed_until IS NULL OR claimed_until < $2)
+                  AND (claimed_until IS NULL OR claimed_until < $2){skip}
                 ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
              RETURNING id"
-        }
-        _ => {
+        )
+    } else {
+        format!(
             "UPDATE delivery SET claimed_until = ? WHERE id IN (
                 SELECT id FROM delivery WHERE state = 'pending' AND next_attempt_at <= ?
-                  AND (claimed_until IS NULL OR claimed_until < ?)
+                  AND (claimed_until IS NULL OR claimed_until < ?){skip}
                 ORDER BY next_attempt_at, id LIMIT ?)
              RETURNING id"
-        }
+        )
     };
-    let values: Vec<sea_orm::Value> = match backend {
-        DbBackend::Postgres => vec![until.into(), now.into(), (limit as i64).into()],
-        _ => vec![until.into(), now.into(), now.into(), (limit as i64).into()],
+    let mut values: Vec<sea_orm::Value> = if postgres {
+        vec![until.into(), now.into(), (limit as i64).into()]
+    } else {
+        vec![until.into(), now.into(), now.into()]
     };
+    values.extend(skip_hosts.iter().map(|host| host.clone().into()));
+    if !postgres {
+        // SQLite's LIMIT comes after the skipped hosts.
+        values.push((limit as i64).into());
+    }
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
         .await?;
@@ -204,16 +232,21 @@ pub async fn mark_attempt_failed(
     Ok(())
 }
 
-/// Give a claimed row back, due again after `pause`.
-pub async fn postpone(db: &impl ConnectionTrait, id: i64, pause: Duration) -> DbResult<()> {
-    delivery::ActiveModel {
-        id: Set(id),
-        claimed_until: Set(None),
-        next_attempt_at: Set(Utc::now() + pause),
-        ..Default::default()
+/// Give claimed rows back in one statement, due again after `pause`.
+pub async fn postpone_many(db: &impl ConnectionTrait, ids: &[i64], pause: Duration) -> DbResult<()> {
+    if ids.is_empty() {
+        return Ok(());
     }
-    .update(db)
-    .await?;
+    delivery::Entity::update_many()
+        .col_expr(
+            delivery::Column::ClaimedUntil,
+            Option::<DateTime<Utc>>::None.into(),
+        )
+        .col_expr(delivery::Column::NextAttemptAt, (Utc::now() + pause).into())
+        .filter(delivery::Column::Id.is_in(ids.iter().copied()))
+        .filter(delivery::Column::State.eq(PENDING))
+        .exec(db)
+        .await?;
     Ok(())
 }
 

@@ -2,10 +2,31 @@
 
 use crate::{DbResult, entities::peer};
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use std::collections::HashSet;
 
 pub async fn get(db: &impl ConnectionTrait, host: &str) -> DbResult<Option<peer::Model>> {
     Ok(peer::Entity::find_by_id(host.to_owned()).one(db).await?)
+}
+
+/// Which of `hosts` this node blocks, in one query.
+pub async fn blocked_among(db: &impl ConnectionTrait, hosts: &[String]) -> DbResult<HashSet<String>> {
+    if hosts.is_empty() {
+        return Ok(HashSet::new());
+    }
+    Ok(peer::Entity::find()
+        .select_only()
+        .column(peer::Column::Host)
+        .filter(peer::Column::Host.is_in(hosts.iter().cloned()))
+        .filter(peer::Column::Blocked.eq(true))
+        .into_tuple::<String>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect())
 }
 
 pub async fn all(db: &impl ConnectionTrait) -> DbResult<Vec<peer::Model>> {
@@ -113,24 +134,43 @@ pub async fn record_failure(
 /// The peer sent us something signed: it is alive. Returns whether it had
 /// been failing (so its queue should be retried at once).
 pub async fn record_seen(db: &impl ConnectionTrait, host: &str) -> DbResult<bool> {
-    let current = known(db, host).await?;
+    let current = get(db, host).await?;
+    Ok(record_seen_given(db, host, current).await?.0)
+}
+
+/// [`record_seen`] with the peer's row as just read (`None`: it has none
+/// yet), so a caller that already read it does not read it again. Also
+/// returns the row as it now stands.
+pub async fn record_seen_given(
+    db: &impl ConnectionTrait,
+    host: &str,
+    current: Option<peer::Model>,
+) -> DbResult<(bool, peer::Model)> {
+    let mut current = match current {
+        Some(row) => row,
+        None => known(db, host).await?,
+    };
     let was_failing = current.consecutive_failures > 0 || current.unreachable;
     let now = Utc::now();
     if !was_failing && current.last_seen_at.is_some_and(|at| now - at < FRESH_ENOUGH) {
-        return Ok(false);
+        return Ok((false, current));
     }
     let mut row = peer::ActiveModel {
         host: Set(host.to_owned()),
         last_seen_at: Set(Some(now)),
         ..Default::default()
     };
+    current.last_seen_at = Some(now);
     if was_failing {
         row.unreachable = Set(false);
         row.consecutive_failures = Set(0);
         row.failing_since = Set(None);
+        current.unreachable = false;
+        current.consecutive_failures = 0;
+        current.failing_since = None;
     }
     row.update(db).await?;
-    Ok(was_failing)
+    Ok((was_failing, current))
 }
 
 /// Record what software a peer runs (from its NodeInfo) and whether it
