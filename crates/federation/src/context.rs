@@ -111,6 +111,10 @@ pub struct FederationContext {
     pub metrics: Metrics,
     pub delivery_wakeup: Arc<Notify>,
     pub inbox_wakeup: Arc<Notify>,
+    /// Stores verified inbox activities, many per transaction.
+    pub inbox_writer: crate::inbox_writer::InboxWriter,
+    /// Peers and senders the inbox read a moment ago.
+    pub inbox_cache: Arc<crate::inbox_cache::InboxCache>,
 }
 
 pub type RequestData = Data<FederationContext>;

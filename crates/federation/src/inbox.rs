@@ -13,7 +13,11 @@ use crate::{
     signatures::{self, SignatureError},
 };
 use activitypub_federation::{config::FederationConfig, fetch::object_id::ObjectId};
-use healthcommons_db::queries::{self, inbox::Stored};
+use healthcommons_db::{
+    TransactionTrait,
+    entities::inbox_activity,
+    queries::{self, inbox::Stored},
+};
 use http::HeaderMap;
 use serde::Deserialize;
 use serde_json::Value;
@@ -165,14 +169,22 @@ pub async fn receive(
         return Err(SignatureError::KeyOwnerMismatch.into());
     }
     let peer = host_of(&actor_url);
-    match queries::peers::is_blocked(&data.db, &peer).await {
-        Ok(true) => {
-            return Err(InboxRejection::Forbidden(
-                "this node does not accept activities from yours".into(),
-            ));
-        }
-        Ok(false) => {}
-        Err(err) => return Err(InboxRejection::Unavailable(err.to_string())),
+    // One read of the peer's row serves the block check now and the
+    // "seen" bookkeeping once the signature is verified.
+    let peer_row = match data.inbox_cache.peer(&peer) {
+        Some(row) => row,
+        None => match queries::peers::get(&data.db, &peer).await {
+            Ok(row) => {
+                data.inbox_cache.put_peer(&peer, row.clone());
+                row
+            }
+            Err(err) => return Err(InboxRejection::Unavailable(err.to_string())),
+        },
+    };
+    if peer_row.as_ref().is_some_and(|row| row.blocked) {
+        return Err(InboxRejection::Forbidden(
+            "this node does not accept activities from yours".into(),
+        ));
     }
     if actor_url.as_str().starts_with(data.node.urls.base()) {
         return Err(InboxRejection::Forbidden(
@@ -181,19 +193,16 @@ pub async fn receive(
     }
 
     let object_id = ObjectId::<DbActor>::from(actor_url.clone());
-    let actor = match object_id.dereference(data).await {
-        Ok(actor) => actor,
-        Err(err) if kind == "Delete" => {
-            debug!(%err, actor = %actor_url, "Delete from an actor we cannot fetch");
-            return Ok(Received::NothingToDo("the deleted actor is not known here"));
-        }
-        Err(err) => {
-            let reason = SignatureError::KeyUnavailable(err.to_string());
-            count_signature_failure(data, &reason);
-            return Err(reason.into());
-        }
+    let cached = data.inbox_cache.actor(actor_url.as_str());
+    let actor = match cached {
+        Some(actor) => actor,
+        None => match dereference_sender(data, &object_id, &kind, &actor_url).await? {
+            Some(actor) => actor,
+            None => return Ok(Received::NothingToDo("the deleted actor is not known here")),
+        },
     };
-    verify_signer(data, &object_id, &actor, &pending, &peer).await?;
+    let signer = verify_signer(data, &object_id, actor, &pending, &peer).await?;
+    data.inbox_cache.put_actor(actor_url.as_str(), signer);
     if let Err(wait) = data.settings.limits.inbox_per_host.check(&peer) {
         data.metrics
             .inbox_results
@@ -203,21 +212,28 @@ pub async fn receive(
     }
 
     // A signed request proves the peer is up: retry what we owe it now.
-    match queries::peers::record_seen(&data.db, &peer).await {
-        Ok(true) => {
-            if queries::deliveries::retry_now_for_host(&data.db, &peer)
-                .await
-                .is_ok()
+    match queries::peers::record_seen_given(&data.db, &peer, peer_row).await {
+        Ok((back, row)) => {
+            data.inbox_cache.put_peer(&peer, Some(row));
+            if back
+                && queries::deliveries::retry_now_for_host(&data.db, &peer)
+                    .await
+                    .is_ok()
             {
                 data.delivery_wakeup.notify_one();
             }
         }
-        Ok(false) => {}
         Err(err) => return Err(InboxRejection::Unavailable(err.to_string())),
     }
 
     let label = activity_type(&value);
-    match queries::inbox::store(&data.db, envelope.id.as_str(), actor_url.as_str(), &label, text).await {
+    let activity = queries::inbox::NewActivity {
+        ap_id: envelope.id.to_string(),
+        actor_ap_id: actor_url.to_string(),
+        kind: label,
+        body: text.to_owned(),
+    };
+    match data.inbox_writer.store(activity).await {
         Ok(Stored::New(_)) => {
             data.metrics
                 .inbox_results
@@ -244,33 +260,56 @@ pub async fn receive(
     }
 }
 
+/// The sending actor, from the database or fetched; `None` for the Delete of
+/// an actor this node cannot fetch (nothing to do).
+async fn dereference_sender(
+    data: &RequestData,
+    object_id: &ObjectId<DbActor>,
+    kind: &str,
+    actor_url: &Url,
+) -> Result<Option<DbActor>, InboxRejection> {
+    match object_id.dereference(data).await {
+        Ok(actor) => Ok(Some(actor)),
+        Err(err) if kind == "Delete" => {
+            debug!(%err, actor = %actor_url, "Delete from an actor we cannot fetch");
+            Ok(None)
+        }
+        Err(err) => {
+            let reason = SignatureError::KeyUnavailable(err.to_string());
+            count_signature_failure(data, &reason);
+            Err(reason.into())
+        }
+    }
+}
+
 /// Check `pending` with the key of `actor`; when that fails, the key may have
 /// been rotated: fetch the actor again, at most once per origin every few
-/// minutes, and check once more.
+/// minutes, and check once more. Returns the actor whose key verified.
 async fn verify_signer(
     data: &RequestData,
     object_id: &ObjectId<DbActor>,
-    actor: &DbActor,
+    actor: DbActor,
     pending: &signatures::PendingSignature,
     peer: &str,
-) -> Result<(), InboxRejection> {
+) -> Result<DbActor, InboxRejection> {
     let verified = actor.row.public_key_id == pending.key_id
         && signatures::verify_with_key(pending, &actor.row.public_key_pem);
     if verified {
-        return Ok(());
+        return Ok(actor);
     }
     let refreshed = if may_refetch_key(peer) {
         object_id.dereference_forced(data).await.ok()
     } else {
         None
     };
-    let ok = refreshed.as_ref().is_some_and(|fresh| {
+    if let Some(fresh) = refreshed.filter(|fresh| {
         fresh.row.public_key_id == pending.key_id
             && signatures::verify_with_key(pending, &fresh.row.public_key_pem)
-    });
-    if ok {
-        return Ok(());
+    }) {
+        return Ok(fresh);
     }
+    // Whatever was kept of this actor did not verify: read it afresh next time.
+    data.inbox_cache.forget_actor(object_id.inner().as_str());
     let reason = if actor.row.public_key_id != pending.key_id {
         SignatureError::KeyOwnerMismatch
     } else {
@@ -313,7 +352,8 @@ pub async fn verify_signed_fetch(
         count_signature_failure(data, &reason);
         InboxRejection::Signature(reason)
     })?;
-    verify_signer(data, &object_id, &actor, &pending, &peer).await
+    verify_signer(data, &object_id, actor, &pending, &peer).await?;
+    Ok(())
 }
 
 fn count_signature_failure(data: &RequestData, reason: &SignatureError) {
@@ -363,56 +403,76 @@ pub async fn run_worker(config: FederationConfig<FederationContext>) {
             }
             continue;
         }
+        // Process the batch, then record every result in one transaction:
+        // one commit for the batch instead of one per activity. Results lost
+        // in a crash leave the rows claimed; they are processed again when
+        // the lease ends, and processing is idempotent by activity id.
+        let mut results = Vec::with_capacity(claimed.len());
         for row in claimed {
             let data = config.to_request_data();
             let result = process_stored(&row.body, &data).await;
-            let attempts = row.attempts + 1;
-            let recorded = match result {
-                Ok(Outcome::Applied) => {
-                    context
-                        .metrics
-                        .inbox_results
-                        .with_label_values(&[activity_label(&row.kind), "applied"])
-                        .inc();
-                    queries::inbox::mark_done(&context.db, row.id).await
-                }
-                Ok(Outcome::NotHandled(reason)) => {
-                    info!(activity = %row.ap_id, %reason, "activity kept but not acted on");
-                    context
-                        .metrics
-                        .inbox_results
-                        .with_label_values(&[activity_label(&row.kind), "not_handled"])
-                        .inc();
-                    queries::inbox::mark_failed_attempt(&context.db, row.id, attempts, &reason, None).await
-                }
-                Err(err) if err.is_transient() && attempts < MAX_PROCESSING_ATTEMPTS => {
-                    let wait = chrono::Duration::seconds(30 * 2i64.pow(attempts as u32));
-                    info!(activity = %row.ap_id, %err, "processing failed, will retry");
-                    queries::inbox::mark_failed_attempt(
-                        &context.db,
-                        row.id,
-                        attempts,
-                        &err.to_string(),
-                        Some(chrono::Utc::now() + wait),
-                    )
-                    .await
-                }
-                Err(err) => {
-                    warn!(activity = %row.ap_id, %err, "activity refused");
-                    context
-                        .metrics
-                        .inbox_results
-                        .with_label_values(&[activity_label(&row.kind), "refused"])
-                        .inc();
-                    queries::inbox::mark_failed_attempt(&context.db, row.id, attempts, &err.to_string(), None)
-                        .await
-                }
-            };
-            if let Err(err) = recorded {
-                warn!(%err, activity = %row.ap_id, "could not record the processing result");
+            results.push((row, result));
+        }
+        if let Err(err) = record_results(&context, results).await {
+            warn!(%err, "could not record processing results; the activities will be processed again");
+        }
+    }
+}
+
+/// Write what processing made of each claimed activity, in one transaction.
+async fn record_results(
+    context: &FederationContext,
+    results: Vec<(inbox_activity::Model, Result<Outcome, FederationError>)>,
+) -> Result<(), healthcommons_db::DbError> {
+    let txn = context
+        .db
+        .begin()
+        .await
+        .map_err(healthcommons_db::DbError::from)?;
+    for (row, result) in results {
+        let attempts = row.attempts + 1;
+        match result {
+            Ok(Outcome::Applied) => {
+                context
+                    .metrics
+                    .inbox_results
+                    .with_label_values(&[activity_label(&row.kind), "applied"])
+                    .inc();
+                queries::inbox::mark_done(&txn, row.id).await?;
+            }
+            Ok(Outcome::NotHandled(reason)) => {
+                info!(activity = %row.ap_id, %reason, "activity kept but not acted on");
+                context
+                    .metrics
+                    .inbox_results
+                    .with_label_values(&[activity_label(&row.kind), "not_handled"])
+                    .inc();
+                queries::inbox::mark_failed_attempt(&txn, row.id, attempts, &reason, None).await?;
+            }
+            Err(err) if err.is_transient() && attempts < MAX_PROCESSING_ATTEMPTS => {
+                let wait = chrono::Duration::seconds(30 * 2i64.pow(attempts as u32));
+                info!(activity = %row.ap_id, %err, "processing failed, will retry");
+                queries::inbox::mark_failed_attempt(
+                    &txn,
+                    row.id,
+                    attempts,
+                    &err.to_string(),
+                    Some(chrono::Utc::now() + wait),
+                )
+                .await?;
+            }
+            Err(err) => {
+                warn!(activity = %row.ap_id, %err, "activity refused");
+                context
+                    .metrics
+                    .inbox_results
+                    .with_label_values(&[activity_label(&row.kind), "refused"])
+                    .inc();
+                queries::inbox::mark_failed_attempt(&txn, row.id, attempts, &err.to_string(), None).await?;
             }
         }
     }
+    txn.commit().await.map_err(healthcommons_db::DbError::from)
 }
 
 /// Parse and process one stored activity.

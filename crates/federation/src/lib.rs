@@ -19,6 +19,8 @@ mod event_delivery;
 mod garden_delivery;
 pub mod http_client;
 pub mod inbox;
+pub mod inbox_cache;
+pub mod inbox_writer;
 pub mod metrics;
 pub mod moderators;
 pub mod negotiation;

@@ -80,6 +80,7 @@ async fn offline_node(domain: &str) -> FederationConfig<FederationContext> {
         .await
         .expect("instance actor");
     let settings = FederationSettings::default();
+    let inbox_writer = healthcommons_federation::inbox_writer::InboxWriter::spawn(db.clone());
     let context = FederationContext {
         db,
         node,
@@ -88,6 +89,8 @@ async fn offline_node(domain: &str) -> FederationConfig<FederationContext> {
         metrics: Metrics::new().expect("metrics"),
         delivery_wakeup: Arc::new(Notify::new()),
         inbox_wakeup: Arc::new(Notify::new()),
+        inbox_writer,
+        inbox_cache: Arc::default(),
     };
     build_config(context, &DbActor::new(instance).expect("actor"))
         .await

@@ -256,6 +256,7 @@ impl Node {
             .await
             .map_err(|e| anyhow::anyhow!("cannot create the instance actor: {e}"))?;
         let settings = config.federation_settings()?;
+        let inbox_writer = healthcommons_federation::inbox_writer::InboxWriter::spawn(db.clone());
         let context = FederationContext {
             db,
             node,
@@ -264,6 +265,8 @@ impl Node {
             metrics: Metrics::new()?,
             delivery_wakeup: Arc::new(Notify::new()),
             inbox_wakeup: Arc::new(Notify::new()),
+            inbox_writer,
+            inbox_cache: Arc::default(),
         };
         let federation =
             healthcommons_federation::context::build_config(context, &DbActor::new(instance)?).await?;

@@ -584,6 +584,7 @@ pub async fn set_node_blocked(state: &AppState, host: &str, blocked: bool) -> Ap
         ));
     }
     queries::peers::set_blocked(state.db(), &host, blocked).await?;
+    state.context().inbox_cache.forget_peer(&host);
     Ok(())
 }
 

@@ -4,7 +4,7 @@ use crate::{DbResult, entities::inbox_activity, is_unique_violation};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, Statement,
+    QueryFilter, QueryOrder, Statement, TransactionTrait, TryInsertResult,
 };
 
 pub const PENDING: &str = "pending";
@@ -16,6 +16,49 @@ pub const FAILED: &str = "failed";
 pub enum Stored {
     New(i64),
     Duplicate,
+}
+
+/// One verified activity to keep.
+#[derive(Debug, Clone)]
+pub struct NewActivity {
+    pub ap_id: String,
+    pub actor_ap_id: String,
+    pub kind: String,
+    pub body: String,
+}
+
+/// Store several activities in one transaction (one commit, one disk sync),
+/// each answered as new or a duplicate, in order. A duplicate inside the
+/// batch counts as a duplicate of the first. On an error nothing is stored.
+pub async fn store_many(db: &crate::Db, activities: &[NewActivity]) -> DbResult<Vec<Stored>> {
+    let txn = db.begin().await?;
+    let now = Utc::now();
+    let mut results = Vec::with_capacity(activities.len());
+    for activity in activities {
+        let row = inbox_activity::ActiveModel {
+            ap_id: Set(activity.ap_id.clone()),
+            actor_ap_id: Set(activity.actor_ap_id.clone()),
+            kind: Set(activity.kind.clone()),
+            body: Set(activity.body.clone()),
+            state: Set(PENDING.to_owned()),
+            attempts: Set(0),
+            next_attempt_at: Set(now),
+            received_at: Set(now),
+            ..Default::default()
+        };
+        // DO NOTHING rather than a unique violation, which would abort the
+        // whole transaction on PostgreSQL.
+        let inserted = inbox_activity::Entity::insert(row)
+            .on_conflict_do_nothing_on([inbox_activity::Column::ApId])
+            .exec(&txn)
+            .await?;
+        results.push(match inserted {
+            TryInsertResult::Inserted(done) => Stored::New(done.last_insert_id),
+            TryInsertResult::Conflicted | TryInsertResult::Empty => Stored::Duplicate,
+        });
+    }
+    txn.commit().await?;
+    Ok(results)
 }
 
 pub async fn store(
