@@ -421,7 +421,7 @@ pub async fn group_page_with_draft(
             .as_ref()
             .is_some_and(|s| s.visibility == queries::groups::VISIBLE_MEMBERS),
         moderators: view.moderators.iter().map(|m| m.handle()).collect(),
-        members: queries::follows::count_followers(db, row.id).await?,
+        members: view.followers_count,
         display_name: row.display_name.clone().unwrap_or_else(|| row.username.clone()),
         handle: row.handle(),
         summary_html: row.summary_html.clone().unwrap_or_default(),
