@@ -88,6 +88,7 @@ async fn offline_node(domain: &str) -> FederationConfig<FederationContext> {
         metrics: Metrics::new().expect("metrics"),
         delivery_wakeup: Arc::new(Notify::new()),
         inbox_wakeup: Arc::new(Notify::new()),
+        content_epoch: Default::default(),
     };
     build_config(context, &DbActor::new(instance).expect("actor"))
         .await

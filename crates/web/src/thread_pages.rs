@@ -245,7 +245,8 @@ pub async fn thread_page(
     headers: &HeaderMap,
     ap_id: &str,
 ) -> PageResult<Response> {
-    let (jar, csrf) = auth::csrf_token(CookieJar::from_headers(headers), state.secure_cookies);
+    let (jar, csrf) =
+        auth::csrf_token_if_signed_in(CookieJar::from_headers(headers), &session, state.secure_cookies);
     let page = render_thread(state, &session, csrf, ap_id, None).await?;
     Ok((jar, page).into_response())
 }
