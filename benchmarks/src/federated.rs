@@ -12,8 +12,10 @@
 //!   (one delivery per node's shared inbox) and a members-only one (one per
 //!   follower's own inbox). Ceiling: OpenSSL's RSA-2048 sign rate on two cores.
 //! - reads: the group page (HTML), a thread with 20 replies (JSON API) and
-//!   the group actor (ActivityPub JSON) under concurrent load. Ceiling: the
-//!   node's `/livez`, a handler that answers "ok" through the same server.
+//!   the group actor (ActivityPub JSON) under concurrent load, anonymously
+//!   (which the node may answer from its cache) and as a signed-in member
+//!   (never cached). Ceiling: the node's `/livez`, a handler that answers
+//!   "ok" through the same server.
 //! - memory: the node's peak resident set after each.
 
 use crate::{
@@ -706,14 +708,40 @@ async fn reads(rig: &Rig, args: &Args) -> Result<Vec<Figure>> {
         "{base}/api/v1/posts/{}",
         url::form_urlencoded::byte_serialize(rig.thread_ap_id.as_bytes()).collect::<String>()
     );
+    // Anonymous reads may come from the node's cache; a member's never do.
+    let session = rig.node.session(&rig.client, "organiser").await?;
     let targets = [
-        ("trivial handler (/livez)", format!("{base}/livez"), "text/plain"),
-        ("group page, HTML", format!("{base}/g/walkers"), "text/html"),
-        ("thread, JSON API", thread, "application/json"),
+        (
+            "trivial handler (/livez)",
+            format!("{base}/livez"),
+            "text/plain",
+            None,
+        ),
+        ("group page, HTML", format!("{base}/g/walkers"), "text/html", None),
+        ("thread, JSON API", thread.clone(), "application/json", None),
         (
             "group actor, ActivityPub JSON",
             rig.group_ap_id.clone(),
             "application/activity+json",
+            None,
+        ),
+        (
+            "group page, HTML, signed in",
+            format!("{base}/g/walkers"),
+            "text/html",
+            Some(Credential::Cookie(session.clone())),
+        ),
+        (
+            "thread, JSON API, with a token",
+            thread,
+            "application/json",
+            Some(Credential::Bearer(rig.token.clone())),
+        ),
+        (
+            "group actor, ActivityPub JSON, signed in",
+            rig.group_ap_id.clone(),
+            "application/activity+json",
+            Some(Credential::Cookie(session)),
         ),
     ];
     let mut table = Table::new(&[
@@ -726,8 +754,11 @@ async fn reads(rig: &Rig, args: &Args) -> Result<Vec<Figure>> {
         "bytes",
     ]);
     let mut results: Vec<(String, LoadResult)> = Vec::new();
-    for (what, url, accept) in targets {
-        let check = rig.client.get(&url).header("accept", accept).send().await?;
+    for (what, url, accept, credential) in targets {
+        let check = with_credential(rig.client.get(&url), credential.as_ref())
+            .header("accept", accept)
+            .send()
+            .await?;
         let status = check.status();
         let bytes = check.bytes().await?.len();
         if !status.is_success() {
@@ -736,11 +767,14 @@ async fn reads(rig: &Rig, args: &Args) -> Result<Vec<Figure>> {
         for (seconds, timed) in [(1, false), (args.reads_seconds, true)] {
             let client = rig.client.clone();
             let target = url.clone();
+            let credential = credential.clone();
             let result = load::run(
                 args.reads_concurrency,
                 Duration::from_secs(seconds),
                 200,
-                move |_| Some(client.get(&target).header("accept", accept)),
+                move |_| {
+                    Some(with_credential(client.get(&target), credential.as_ref()).header("accept", accept))
+                },
             )
             .await;
             if result.failed > 0 {
@@ -792,6 +826,24 @@ async fn reads(rig: &Rig, args: &Args) -> Result<Vec<Figure>> {
             ),
         })
         .collect())
+}
+
+/// How a member proves who they are: a session cookie (pages) or an API token.
+#[derive(Clone)]
+enum Credential {
+    Cookie(String),
+    Bearer(String),
+}
+
+fn with_credential(
+    request: reqwest::RequestBuilder,
+    credential: Option<&Credential>,
+) -> reqwest::RequestBuilder {
+    match credential {
+        Some(Credential::Cookie(cookie)) => request.header("cookie", cookie),
+        Some(Credential::Bearer(token)) => request.bearer_auth(token),
+        None => request,
+    }
 }
 
 fn report_load(what: &str, result: &LoadResult) {

@@ -119,6 +119,32 @@ impl NodeProcess {
         Ok(token["token"].as_str().context("no token")?.to_owned())
     }
 
+    /// Sign `username` in through the login form; the `Cookie` header that
+    /// carries the session (and the CSRF cookie the form was checked against).
+    pub async fn session(&self, client: &reqwest::Client, username: &str) -> Result<String> {
+        let csrf = "bench-csrf";
+        let response = client
+            .post(format!("{}/login", self.base))
+            .header("cookie", format!("hc_csrf={csrf}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "csrf={csrf}&username={username}&password={}",
+                PASSWORD.replace(' ', "+")
+            ))
+            .send()
+            .await?;
+        let session = response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("hc_session="))
+            .and_then(|c| c.split(';').next())
+            .with_context(|| format!("signing {username} in answered {}", response.status()))?
+            .to_owned();
+        Ok(format!("hc_csrf={csrf}; {session}"))
+    }
+
     /// POST JSON to the API as the holder of `token`; the answer's JSON.
     pub async fn post(
         &self,

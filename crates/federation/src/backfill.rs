@@ -33,6 +33,8 @@ pub fn spawn(group: actor::Model, data: &RequestData) {
             Ok(count) => info!(group = %group.ap_id, count, "backfilled a working group"),
             Err(err) => debug!(group = %group.ap_id, %err, "could not backfill a working group"),
         }
+        // Even a failed backfill may have stored some threads.
+        data.content_epoch.advance();
     });
 }
 

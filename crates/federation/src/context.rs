@@ -8,7 +8,15 @@ use crate::{
 use activitypub_federation::config::{Data, FederationConfig, UrlVerifier};
 use healthcommons_db::{Db, queries};
 use healthcommons_service::NodeContext;
-use std::{collections::HashMap, net::IpAddr, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    net::IpAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 use tokio::sync::Notify;
 use url::Url;
 
@@ -115,6 +123,25 @@ pub struct FederationContext {
     pub inbox_writer: crate::inbox_writer::InboxWriter,
     /// Peers and senders the inbox read a moment ago.
     pub inbox_cache: Arc<crate::inbox_cache::InboxCache>,
+    /// Moves on after every write this process makes that a public page may
+    /// show; the web layer's cache of anonymous reads drops older entries.
+    pub content_epoch: Arc<ContentEpoch>,
+}
+
+/// A counter of writes: a cached read stored at an older value is stale.
+#[derive(Debug, Default)]
+pub struct ContentEpoch(AtomicU64);
+
+impl ContentEpoch {
+    pub fn current(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// Call after the write has committed, so that a read started before it
+    /// carries an older epoch and is never served again.
+    pub fn advance(&self) {
+        self.0.fetch_add(1, Ordering::AcqRel);
+    }
 }
 
 pub type RequestData = Data<FederationContext>;

@@ -416,6 +416,8 @@ pub async fn run_worker(config: FederationConfig<FederationContext>) {
         if let Err(err) = record_results(&context, results).await {
             warn!(%err, "could not record processing results; the activities will be processed again");
         }
+        // What was applied may show on public pages: cached reads are stale.
+        context.content_epoch.advance();
     }
 }
 

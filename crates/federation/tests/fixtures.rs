@@ -91,6 +91,7 @@ async fn offline_node(domain: &str) -> FederationConfig<FederationContext> {
         inbox_wakeup: Arc::new(Notify::new()),
         inbox_writer,
         inbox_cache: Arc::default(),
+        content_epoch: Default::default(),
     };
     build_config(context, &DbActor::new(instance).expect("actor"))
         .await

@@ -14,7 +14,10 @@ use healthcommons_service::{
     accounts::{self, Registration, Role},
     node::{self, RegistrationMode},
 };
-use healthcommons_web::{AliveGuard, AppState, WorkerStatus};
+use healthcommons_web::{
+    AliveGuard, AppState, WorkerStatus,
+    read_cache::{CacheLimits, ReadCache},
+};
 use std::{path::PathBuf, process::ExitCode, sync::Arc};
 use tokio::{net::TcpListener, sync::Notify};
 use tracing::{error, info};
@@ -267,6 +270,7 @@ impl Node {
             inbox_wakeup: Arc::new(Notify::new()),
             inbox_writer,
             inbox_cache: Arc::default(),
+            content_epoch: Default::default(),
         };
         let federation =
             healthcommons_federation::context::build_config(context, &DbActor::new(instance)?).await?;
@@ -305,6 +309,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             attribution: config.map_attribution.clone(),
         },
         trusted_proxies: Arc::new(config.trusted_proxy_list()?),
+        read_cache: Arc::new(ReadCache::new(CacheLimits::default())),
     };
     if !config.metrics_bind.is_empty() {
         let listener = TcpListener::bind(&config.metrics_bind)

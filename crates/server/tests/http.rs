@@ -864,3 +864,139 @@ async fn the_node_profile_is_checked_published_and_put_on_the_map() {
         );
     }
 }
+
+/// Sign in through the login form; returns the `Cookie` header of the session.
+async fn session_cookie(node: &TestNode, username: &str, password: &str) -> String {
+    let response = client()
+        .post(format!("{}/login", node.base))
+        .header("cookie", "hc_csrf=test-token")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "csrf=test-token&username={username}&password={}",
+            password.replace(' ', "+")
+        ))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(response.status(), 303, "signed in");
+    let session = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("hc_session="))
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_owned();
+    format!("hc_csrf=test-token; {session}")
+}
+
+async fn page(http: &reqwest::Client, url: &str, cookie: Option<&str>) -> (u16, String) {
+    let mut request = http.get(url).header("accept", "text/html");
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    let response = request.send().await.expect("get");
+    let status = response.status().as_u16();
+    assert!(
+        response.headers().get("set-cookie").is_none() || cookie.is_some(),
+        "an anonymous page sets no cookie, so that every anonymous reader gets the same one"
+    );
+    (status, response.text().await.expect("body"))
+}
+
+async fn thread_json(http: &reqwest::Client, node: &TestNode, id: &str, token: Option<&str>) -> (u16, Value) {
+    let encoded: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
+    let mut request = http.get(format!("{}/api/v1/posts/{encoded}", node.base));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("get");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn cached_anonymous_reads_follow_writes_and_never_cross_viewers() {
+    let node = TestNode::start().await;
+    let http = client();
+    http.post(format!("{}/api/v1/accounts", node.base))
+        .json(&json!({"username": "ana", "password": "long enough"}))
+        .send()
+        .await
+        .expect("register");
+    let token = node.token("ana", "long enough").await;
+    let post = |body: Value| {
+        let http = http.clone();
+        let url = format!("{}/api/v1/posts", node.base);
+        let token = token.clone();
+        async move {
+            let response = http
+                .post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .expect("post");
+            assert_eq!(response.status(), 201);
+            let created: Value = response.json().await.expect("json");
+            created["id"].as_str().expect("id").to_owned()
+        }
+    };
+    for (name, visibility) in [("walkers", "public"), ("club", "members")] {
+        let created = http
+            .post(format!("{}/api/v1/groups", node.base))
+            .bearer_auth(&token)
+            .json(&json!({"name": name, "display_name": name, "visibility": visibility}))
+            .send()
+            .await
+            .expect("group");
+        assert_eq!(created.status(), 201);
+    }
+
+    // A write through the API shows at once to an anonymous reader whose
+    // earlier read was cached.
+    let thread = post(json!({"group": "walkers", "title": "Winter routes", "content": "Where?"})).await;
+    for _ in 0..3 {
+        let (status, body) = thread_json(&http, &node, &thread, None).await;
+        assert_eq!(status, 200);
+        assert_eq!(body["replies"].as_array().map(Vec::len), Some(0));
+    }
+    let group_page = format!("{}/g/walkers", node.base);
+    let (_, before) = page(&http, &group_page, None).await;
+    assert!(before.contains("Winter routes") && !before.contains("Summer routes"));
+    post(json!({"in_reply_to": thread, "content": "By the river."})).await;
+    let (_, body) = thread_json(&http, &node, &thread, None).await;
+    assert_eq!(
+        body["replies"].as_array().map(Vec::len),
+        Some(1),
+        "the reply shows at once"
+    );
+    post(json!({"group": "walkers", "title": "Summer routes", "content": "Hills."})).await;
+    let (_, after) = page(&http, &group_page, None).await;
+    assert!(after.contains("Summer routes"), "the new thread shows at once");
+
+    // A signed-in viewer's page is never served to an anonymous reader, nor
+    // the other way round, whichever comes first.
+    let cookie = session_cookie(&node, "ana", "long enough").await;
+    for _ in 0..2 {
+        let (_, anonymous) = page(&http, &group_page, None).await;
+        assert!(!anonymous.contains("Start a thread") && anonymous.contains("Sign in</a> to join"));
+        let (_, signed_in) = page(&http, &group_page, Some(&cookie)).await;
+        assert!(signed_in.contains("Start a thread") && signed_in.contains("name=\"csrf\""));
+    }
+
+    // A members-only group's threads reach neither the anonymous page nor
+    // the anonymous API, before or after a member has read them.
+    let secret = post(json!({"group": "club", "title": "Secret plans", "content": "Shh."})).await;
+    let club_page = format!("{}/g/club", node.base);
+    for _ in 0..2 {
+        let (_, anonymous) = page(&http, &club_page, None).await;
+        assert!(!anonymous.contains("Secret plans"));
+        let (_, member) = page(&http, &club_page, Some(&cookie)).await;
+        assert!(member.contains("Secret plans"));
+        assert_eq!(thread_json(&http, &node, &secret, None).await.0, 404);
+        let (status, body) = thread_json(&http, &node, &secret, Some(&token)).await;
+        assert_eq!((status, body["title"].as_str()), (200, Some("Secret plans")));
+    }
+}

@@ -263,12 +263,13 @@ pub async fn view(db: &impl ConnectionTrait, name: &str) -> ServiceResult<GroupV
 pub async fn view_of(db: &impl ConnectionTrait, group: actor::Model) -> ServiceResult<GroupView> {
     let followers_count = queries::follows::count_followers(db, group.id).await?;
     let settings = queries::groups::settings(db, group.id).await?;
-    let mut moderators = Vec::new();
-    for row in queries::groups::moderators(db, group.id).await? {
-        if let Some(actor) = queries::actors::by_id(db, row.actor_id).await? {
-            moderators.push(actor);
-        }
-    }
+    let rows = queries::groups::moderators(db, group.id).await?;
+    let mut actors = queries::actors::map_by_ids(db, rows.iter().map(|row| row.actor_id).collect()).await?;
+    // In the order the moderators were listed.
+    let moderators = rows
+        .iter()
+        .filter_map(|row| actors.remove(&row.actor_id))
+        .collect();
     Ok(GroupView {
         group,
         followers_count,

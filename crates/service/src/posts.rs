@@ -717,22 +717,17 @@ pub async fn can_read(
 
 /// Fill in authors, groups and tags for a list of posts.
 async fn views(db: &impl ConnectionTrait, posts: Vec<(post::Model, usize)>) -> ServiceResult<Vec<PostView>> {
-    let mut actor_ids: Vec<i64> = Vec::new();
-    for (post, _) in &posts {
-        actor_ids.extend(post.author_id);
-        actor_ids.extend(post.group_id);
-    }
-    actor_ids.sort_unstable();
-    actor_ids.dedup();
-    let mut actors: HashMap<i64, Option<actor::Model>> = HashMap::new();
-    for id in actor_ids {
-        actors.insert(id, queries::actors::by_id(db, id).await?);
-    }
+    let actor_ids = posts
+        .iter()
+        .flat_map(|(post, _)| post.author_id.into_iter().chain(post.group_id))
+        .collect();
+    // One query for every author and group, whatever the number of posts.
+    let actors = queries::actors::map_by_ids(db, actor_ids).await?;
     let mut tags: HashMap<i64, Vec<post_tag::Model>> = HashMap::new();
     for tag in queries::posts::tags_of(db, posts.iter().map(|(p, _)| p.id).collect()).await? {
         tags.entry(tag.post_id).or_default().push(tag);
     }
-    let lookup = |id: Option<i64>| id.and_then(|id| actors.get(&id).cloned().flatten());
+    let lookup = |id: Option<i64>| id.and_then(|id| actors.get(&id).cloned());
     Ok(posts
         .into_iter()
         .map(|(post, depth)| PostView {
@@ -798,13 +793,15 @@ pub async fn thread(
         push_children(&mut stack, &mut children, post.id, depth + 1);
         depth_first.push((post, depth));
     }
-    let mut root_view = views(db, vec![(root, 0)]).await?;
-    let root = root_view
-        .pop()
+    // The start and its replies filled in together: one query for actors, one for tags.
+    depth_first.insert(0, (root, 0));
+    let mut replies = views(db, depth_first).await?.into_iter();
+    let root = replies
+        .next()
         .ok_or_else(|| ServiceError::Internal("empty thread view".into()))?;
     Ok(ThreadView {
         root,
-        replies: views(db, depth_first).await?,
+        replies: replies.collect(),
     })
 }
 

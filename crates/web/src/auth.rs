@@ -122,6 +122,16 @@ pub fn csrf_token(jar: CookieJar, secure: bool) -> (CookieJar, String) {
     (jar.add(cookie), token)
 }
 
+/// The CSRF token of a page whose forms only signed-in viewers see. An
+/// anonymous visitor gets no cookie, so every anonymous visitor gets the same
+/// page, which the read cache may then keep.
+pub fn csrf_token_if_signed_in(jar: CookieJar, session: &MaybeSession, secure: bool) -> (CookieJar, String) {
+    if session.0.is_none() {
+        return (jar, String::new());
+    }
+    csrf_token(jar, secure)
+}
+
 /// A form POST must carry the token that matches the browser's CSRF cookie.
 pub fn check_csrf(jar: &CookieJar, submitted: &str) -> Result<(), ApiError> {
     let expected = jar

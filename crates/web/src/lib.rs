@@ -22,6 +22,7 @@ pub mod node_admin;
 pub mod ops;
 pub mod pages;
 pub mod pledges;
+pub mod read_cache;
 pub mod thread_pages;
 pub mod wellknown;
 
@@ -72,6 +73,8 @@ pub struct AppState {
     pub map_tiles: MapTiles,
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Arc<Vec<std::net::IpAddr>>,
+    /// Anonymous public reads, kept until the next write (see `read_cache`).
+    pub read_cache: Arc<read_cache::ReadCache>,
 }
 
 /// Where maps take their tiles from, and the credit they show.
@@ -117,6 +120,10 @@ pub fn app(state: AppState) -> Router {
         .merge(wellknown::routes())
         .merge(ops::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            read_cache::micro_cache,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             limits::authorized_fetch,

@@ -376,7 +376,7 @@ pub async fn group_page_with_draft(
     let threads = crate::thread_pages::items_for(state, session.0.as_ref(), &threads).await?;
     let settings = view.settings.clone();
     let jar = CookieJar::from_headers(headers);
-    let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
+    let (jar, csrf) = auth::csrf_token_if_signed_in(jar, &session, state.secure_cookies);
     let membership = match &session.0 {
         Some(account) => queries::follows::between(db, account.person.id, row.id)
             .await?
@@ -421,7 +421,7 @@ pub async fn group_page_with_draft(
             .as_ref()
             .is_some_and(|s| s.visibility == queries::groups::VISIBLE_MEMBERS),
         moderators: view.moderators.iter().map(|m| m.handle()).collect(),
-        members: queries::follows::count_followers(db, row.id).await?,
+        members: view.followers_count,
         display_name: row.display_name.clone().unwrap_or_else(|| row.username.clone()),
         handle: row.handle(),
         summary_html: row.summary_html.clone().unwrap_or_default(),

@@ -33,6 +33,7 @@ use healthcommons_service::{
     reports,
 };
 use serde::Deserialize;
+use std::collections::HashSet;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -87,7 +88,38 @@ pub struct PostItem {
     pub moderator: bool,
 }
 
-async fn item(state: &AppState, viewer: Option<&Account>, view: &PostView) -> PageResult<PostItem> {
+/// What a signed-in viewer's buttons need to know of a list of posts, read
+/// once for the whole list.
+#[derive(Default)]
+struct ViewerFacts {
+    liked: HashSet<i64>,
+    moderated_groups: HashSet<i64>,
+}
+
+impl ViewerFacts {
+    async fn of(state: &AppState, viewer: Option<&Account>, views: &[PostView]) -> PageResult<Self> {
+        let Some(account) = viewer else {
+            return Ok(Self::default());
+        };
+        let post_ids = views.iter().map(|v| v.post.id).collect();
+        let liked = queries::posts::reacted_among(state.db(), post_ids, account.person.id, LIKE).await?;
+        let mut group_ids: Vec<i64> = views.iter().filter_map(|v| v.post.group_id).collect();
+        group_ids.sort_unstable();
+        group_ids.dedup();
+        let mut moderated_groups = HashSet::new();
+        for group_id in group_ids {
+            if posts::moderates(state.db(), account, Some(group_id)).await? {
+                moderated_groups.insert(group_id);
+            }
+        }
+        Ok(Self {
+            liked,
+            moderated_groups,
+        })
+    }
+}
+
+fn item(viewer: Option<&Account>, facts: &ViewerFacts, view: &PostView) -> PostItem {
     let post = &view.post;
     let gone = if post.deleted_at.is_some() {
         "deleted by its author"
@@ -96,15 +128,10 @@ async fn item(state: &AppState, viewer: Option<&Account>, view: &PostView) -> Pa
     } else {
         ""
     };
-    let (liked, moderator) = match viewer {
-        Some(account) => (
-            queries::posts::reaction_of(state.db(), post.id, account.person.id, LIKE)
-                .await?
-                .is_some(),
-            posts::moderates(state.db(), account, post.group_id).await?,
-        ),
-        None => (false, false),
-    };
+    let liked = facts.liked.contains(&post.id);
+    let moderator = post
+        .group_id
+        .is_some_and(|group_id| facts.moderated_groups.contains(&group_id));
     let page_of = |a: &healthcommons_db::entities::actor::Model| {
         if a.local {
             a.ap_id.clone()
@@ -112,7 +139,7 @@ async fn item(state: &AppState, viewer: Option<&Account>, view: &PostView) -> Pa
             a.url.clone().unwrap_or_else(|| a.ap_id.clone())
         }
     };
-    Ok(PostItem {
+    PostItem {
         id: post.id,
         ap_id: post.ap_id.clone(),
         thread_id: post.root_id.unwrap_or(post.id),
@@ -145,7 +172,7 @@ async fn item(state: &AppState, viewer: Option<&Account>, view: &PostView) -> Pa
         liked,
         mine: viewer.is_some_and(|a| post.author_id == Some(a.person.id) && post.local),
         moderator,
-    })
+    }
 }
 
 pub async fn items_for(
@@ -157,11 +184,8 @@ pub async fn items_for(
 }
 
 async fn items(state: &AppState, viewer: Option<&Account>, views: &[PostView]) -> PageResult<Vec<PostItem>> {
-    let mut out = Vec::with_capacity(views.len());
-    for view in views {
-        out.push(item(state, viewer, view).await?);
-    }
-    Ok(out)
+    let facts = ViewerFacts::of(state, viewer, views).await?;
+    Ok(views.iter().map(|view| item(viewer, &facts, view)).collect())
 }
 
 #[derive(Template)]
@@ -221,7 +245,8 @@ pub async fn thread_page(
     headers: &HeaderMap,
     ap_id: &str,
 ) -> PageResult<Response> {
-    let (jar, csrf) = auth::csrf_token(CookieJar::from_headers(headers), state.secure_cookies);
+    let (jar, csrf) =
+        auth::csrf_token_if_signed_in(CookieJar::from_headers(headers), &session, state.secure_cookies);
     let page = render_thread(state, &session, csrf, ap_id, None).await?;
     Ok((jar, page).into_response())
 }

@@ -353,6 +353,26 @@ pub async fn reaction_of(
         .await?)
 }
 
+/// Which of `post_ids` the actor has reacted to with `kind`.
+pub async fn reacted_among(
+    db: &impl ConnectionTrait,
+    post_ids: Vec<i64>,
+    actor_id: i64,
+    kind: &str,
+) -> DbResult<std::collections::HashSet<i64>> {
+    Ok(reaction::Entity::find()
+        .select_only()
+        .column(reaction::Column::PostId)
+        .filter(reaction::Column::PostId.is_in(post_ids))
+        .filter(reaction::Column::ActorId.eq(actor_id))
+        .filter(reaction::Column::Kind.eq(kind))
+        .into_tuple::<i64>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect())
+}
+
 pub async fn reaction_by_id(db: &impl ConnectionTrait, id: i64) -> DbResult<Option<reaction::Model>> {
     Ok(reaction::Entity::find_by_id(id).one(db).await?)
 }
