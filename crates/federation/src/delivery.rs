@@ -478,6 +478,9 @@ async fn deliver_one(
                 .unwrap_or(chrono::Duration::days(1));
             let peer =
                 queries::peers::record_failure(&context.db, &delivery.peer_host, unreachable_after).await;
+            // The inbox must read the failing row, so that the peer's next
+            // signed request is taken as the sign that it is back.
+            context.inbox_cache.forget_peer(&delivery.peer_host);
             let (failing_for, unreachable) = match &peer {
                 Ok(p) => (
                     p.failing_since

@@ -2,8 +2,8 @@
 //! peer's row (blocked? seen lately?) and the sending actor with its key.
 //! A busy peer's deliveries then cost no database read before the insert.
 //!
-//! Changes made by this process are seen at once (`forget_peer` on a block,
-//! `put_actor` after a refetch). Changes made elsewhere — another `serve`
+//! Changes made by this process are seen at once (`forget_peer` on a block
+//! and on a failed delivery, `put_actor` after a refetch). Changes made elsewhere — another `serve`
 //! process on the same PostgreSQL, `healthcommons block` on the command line
 //! — are seen within [`PEER_TTL`].
 
