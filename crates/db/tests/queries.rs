@@ -330,7 +330,7 @@ async fn peers_become_unreachable_and_recover_when_seen() {
 async fn a_healthy_peer_is_written_once_a_minute_not_on_every_request() {
     for backend in testing::backends() {
         let db = testing::fresh(backend).await.expect(backend);
-        queries::peers::record_success(&db, "busy.test")
+        queries::peers::record_successes(&db, &["busy.test".to_owned()])
             .await
             .expect("success");
         assert!(!queries::peers::record_seen(&db, "busy.test").await.expect("seen"));
@@ -342,7 +342,7 @@ async fn a_healthy_peer_is_written_once_a_minute_not_on_every_request() {
             first.last_success_at.is_some() && first.last_seen_at.is_some(),
             "{backend}"
         );
-        queries::peers::record_success(&db, "busy.test")
+        queries::peers::record_successes(&db, &["busy.test".to_owned()])
             .await
             .expect("success");
         assert!(!queries::peers::record_seen(&db, "busy.test").await.expect("seen"));
@@ -360,7 +360,7 @@ async fn a_healthy_peer_is_written_once_a_minute_not_on_every_request() {
         queries::peers::record_failure(&db, "busy.test", Duration::hours(1))
             .await
             .expect("failure");
-        queries::peers::record_success(&db, "busy.test")
+        queries::peers::record_successes(&db, &["busy.test".to_owned()])
             .await
             .expect("success");
         let healed = queries::peers::get(&db, "busy.test")

@@ -90,22 +90,38 @@ pub fn backoff(
 /// Delivered rows are marked in batches of at most this many.
 const MARK_BATCH: usize = 256;
 
+/// A delivered row, and its peer when the peer's success is to be written.
+struct DeliveredRow {
+    id: i64,
+    status: u16,
+    record_success_of: Option<String>,
+}
+
 /// Mark delivered rows as their results come in: whatever arrived while the
 /// last batch was written goes in the next statement, so a busy worker
-/// commits once per batch instead of once per delivery. A row whose mark is
-/// lost in a crash stays claimed until its lease ends and is sent again;
-/// receivers drop the duplicate by activity id.
-async fn mark_delivered(context: FederationContext, mut results: mpsc::UnboundedReceiver<(i64, u16)>) {
+/// commits once per batch instead of once per delivery, and so do the peers'
+/// successes (a fan-out to a thousand new peers would otherwise write a
+/// thousand peer rows one by one). A row whose mark is lost in a crash stays
+/// claimed until its lease ends and is sent again; receivers drop the
+/// duplicate by activity id.
+async fn mark_delivered(context: FederationContext, mut results: mpsc::UnboundedReceiver<DeliveredRow>) {
     let mut batch = Vec::with_capacity(MARK_BATCH);
     while results.recv_many(&mut batch, MARK_BATCH).await > 0 {
         let mut by_status: HashMap<u16, Vec<i64>> = HashMap::new();
-        for (id, status) in batch.drain(..) {
-            by_status.entry(status).or_default().push(id);
+        let mut hosts = Vec::new();
+        for row in batch.drain(..) {
+            by_status.entry(row.status).or_default().push(row.id);
+            hosts.extend(row.record_success_of);
         }
         for (status, ids) in by_status {
             if let Err(err) = queries::deliveries::mark_many_delivered(&context.db, &ids, status).await {
                 warn!(%err, rows = ids.len(), "could not mark deliveries delivered; their claims will expire");
             }
+        }
+        hosts.sort();
+        hosts.dedup();
+        if let Err(err) = queries::peers::record_successes(&context.db, &hosts).await {
+            warn!(%err, peers = hosts.len(), "could not record the peers' successes");
         }
     }
 }
@@ -430,26 +446,25 @@ async fn hand_back(context: &FederationContext, rows: &[ClaimedDelivery], pause:
 }
 
 /// Send one row and record what came of it. Returns whether the peer
-/// answered and whether its success was written to the database.
+/// answered and whether its success is being written to the database.
 async fn deliver_one(
     context: &FederationContext,
     delivery: ClaimedDelivery,
     record_success: bool,
-    delivered: &mpsc::UnboundedSender<(i64, u16)>,
+    delivered: &mpsc::UnboundedSender<DeliveredRow>,
 ) -> (bool, bool) {
     let result = attempt(context, &delivery).await;
     let attempts = delivery.attempts + 1;
-    let mut success_recorded = false;
     let outcome = match &result {
         AttemptResult::Delivered(status) => {
             debug!(inbox = %delivery.inbox, activity = %delivery.activity_ap_id, "delivered");
             context.metrics.deliveries.with_label_values(&["delivered"]).inc();
-            if record_success {
-                success_recorded = queries::peers::record_success(&context.db, &delivery.peer_host)
-                    .await
-                    .is_ok();
-            }
-            match delivered.send((delivery.id, *status)) {
+            let row = DeliveredRow {
+                id: delivery.id,
+                status: *status,
+                record_success_of: record_success.then(|| delivery.peer_host.clone()),
+            };
+            match delivered.send(row) {
                 Ok(()) => Ok(()),
                 // The marker has stopped: mark this one on its own.
                 Err(_) => queries::deliveries::mark_delivered(&context.db, delivery.id, *status).await,
@@ -523,6 +538,7 @@ async fn deliver_one(
         warn!(%err, delivery = delivery.id, "could not record a delivery result");
     }
     let answered = !matches!(result, AttemptResult::Retry { .. });
+    let success_recorded = record_success && matches!(result, AttemptResult::Delivered(_));
     (answered, success_recorded)
 }
 

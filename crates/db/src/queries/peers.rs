@@ -3,8 +3,8 @@
 use crate::{DbResult, entities::peer};
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 use std::collections::HashSet;
 
@@ -39,10 +39,6 @@ pub async fn all(db: &impl ConnectionTrait) -> DbResult<Vec<peer::Model>> {
 /// How stale `last_success_at` and `last_seen_at` of a healthy peer may be:
 /// a busy peer's row is written once a minute, not on every request.
 const FRESH_ENOUGH: chrono::Duration = chrono::Duration::seconds(60);
-
-fn is_healthy(peer: &peer::Model) -> bool {
-    peer.consecutive_failures == 0 && !peer.unreachable && peer.failing_since.is_none()
-}
 
 /// The peer's row, created on first contact. Reads first, so the common case
 /// (a known peer) writes nothing here.
@@ -90,22 +86,50 @@ pub async fn set_blocked(db: &impl ConnectionTrait, host: &str, blocked: bool) -
     Ok(())
 }
 
-pub async fn record_success(db: &impl ConnectionTrait, host: &str) -> DbResult<()> {
-    let current = known(db, host).await?;
-    let now = Utc::now();
-    if is_healthy(&current) && current.last_success_at.is_some_and(|at| now - at < FRESH_ENOUGH) {
+/// Record that deliveries to `hosts` succeeded, in one transaction: rows are
+/// created for hosts met for the first time, and a failing peer is healthy
+/// again. A healthy peer whose success is under a minute old is not
+/// rewritten.
+pub async fn record_successes(db: &crate::Db, hosts: &[String]) -> DbResult<()> {
+    if hosts.is_empty() {
         return Ok(());
     }
-    peer::ActiveModel {
-        host: Set(host.to_owned()),
+    let now = Utc::now();
+    let txn = db.begin().await?;
+    let new_rows = hosts.iter().map(|host| peer::ActiveModel {
+        host: Set(host.clone()),
         failing_since: Set(None),
         consecutive_failures: Set(0),
         unreachable: Set(false),
-        last_success_at: Set(Some(now)),
-        ..Default::default()
-    }
-    .update(db)
-    .await?;
+        last_success_at: Set(None),
+        last_seen_at: Set(None),
+        blocked: Set(false),
+        software: Set(None),
+        group_aware: Set(None),
+        software_checked_at: Set(None),
+    });
+    peer::Entity::insert_many(new_rows)
+        .on_conflict_do_nothing_on([peer::Column::Host])
+        .exec(&txn)
+        .await?;
+    let fresh = Condition::all()
+        .add(peer::Column::ConsecutiveFailures.eq(0))
+        .add(peer::Column::Unreachable.eq(false))
+        .add(peer::Column::FailingSince.is_null())
+        // Not null first: a NULL comparison would make the whole test NULL,
+        // and NOT NULL never matches.
+        .add(peer::Column::LastSuccessAt.is_not_null())
+        .add(peer::Column::LastSuccessAt.gte(now - FRESH_ENOUGH));
+    peer::Entity::update_many()
+        .col_expr(peer::Column::FailingSince, Option::<DateTime<Utc>>::None.into())
+        .col_expr(peer::Column::ConsecutiveFailures, 0.into())
+        .col_expr(peer::Column::Unreachable, false.into())
+        .col_expr(peer::Column::LastSuccessAt, Some(now).into())
+        .filter(peer::Column::Host.is_in(hosts.iter().cloned()))
+        .filter(fresh.not())
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
     Ok(())
 }
 
