@@ -193,16 +193,19 @@ impl Scheduler {
         }
     }
 
-    /// How many rows to claim now: enough to fill the free slots beside the
-    /// rows already waiting that could start. Rows waiting for a peer at its
-    /// limit do not count, or dead peers' backlogs would stop every claim;
-    /// their own hosts are left out of the claim instead (`saturated_hosts`).
+    /// How many rows to claim now. The worker keeps up to `capacity` rows
+    /// ready to start beyond the free slots, and claims in batches of at
+    /// least half that (or whenever a free slot would otherwise idle), so
+    /// the database sees one claim per batch rather than one per finished
+    /// request. Rows waiting for a peer at its limit do not count as ready,
+    /// or dead peers' backlogs would stop every claim; their hosts are left
+    /// out of the claim instead (`saturated_hosts`).
     fn room_to_claim(&self) -> u64 {
         if self.waiting >= MAX_WAITING_PER_SLOT * self.capacity {
             return 0;
         }
         let free = self.capacity.saturating_sub(self.in_flight);
-        let startable: usize = self
+        let ready: usize = self
             .lanes
             .values()
             .map(|lane| {
@@ -210,7 +213,12 @@ impl Scheduler {
                 lane.waiting.len().min(open)
             })
             .sum();
-        free.saturating_sub(startable) as u64
+        let wanted = (free + self.capacity).saturating_sub(ready);
+        if ready < free || wanted >= self.capacity.div_ceil(2) {
+            wanted as u64
+        } else {
+            0
+        }
     }
 
     /// Queue a claimed row. Returns it when its peer already has twice its
@@ -718,7 +726,11 @@ mod tests {
         ] {
             assert!(scheduler.accept(row(id, host), now).is_none(), "room");
         }
-        assert_eq!(scheduler.room_to_claim(), 0, "four rows ready for four slots");
+        assert_eq!(
+            scheduler.room_to_claim(),
+            4,
+            "four ready for four slots, four more ahead"
+        );
         let started = start_all(&mut scheduler);
         assert_eq!(started.len(), 4);
         scheduler.finished("dead1.test", false, false);
@@ -729,7 +741,35 @@ mod tests {
         // Each failing peer still has one in flight: its waiting row cannot
         // start, so the two free slots are for other peers' rows.
         assert!(start_all(&mut scheduler).is_empty());
-        assert_eq!(scheduler.room_to_claim(), 2);
+        assert_eq!(scheduler.room_to_claim(), 6, "two free slots and four ahead");
+    }
+
+    #[test]
+    fn claims_come_in_batches_not_one_per_finished_request() {
+        let now = Instant::now();
+        let mut scheduler = Scheduler::new(8);
+        for id in 0..16 {
+            let host = format!("p{id}.test");
+            assert!(scheduler.accept(row(id, &host), now).is_none(), "room");
+        }
+        assert_eq!(start_all(&mut scheduler).len(), 8);
+        assert_eq!(scheduler.room_to_claim(), 0, "eight ready behind eight in flight");
+        scheduler.finished("p0.test", true, true);
+        assert_eq!(scheduler.next_start().map(|s| s.delivery.id), Some(8));
+        assert_eq!(
+            scheduler.room_to_claim(),
+            0,
+            "seven still ready: no claim for one row"
+        );
+        for host in ["p1.test", "p2.test", "p3.test"] {
+            scheduler.finished(host, true, true);
+            assert!(scheduler.next_start().is_some());
+        }
+        assert_eq!(
+            scheduler.room_to_claim(),
+            4,
+            "half the buffer used: claim it back at once"
+        );
     }
 
     #[test]
