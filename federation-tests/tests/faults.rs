@@ -1,6 +1,8 @@
 //! Faults a node meets in production, on real processes and a real
 //! PostgreSQL: two `serve` processes sharing one database behave as one node,
-//! a database outage is ridden out without an operator, and clocks that
+//! a database outage and a restart of the PostgreSQL server under load are
+//! ridden out without an operator, dead peers do not hold up the others, a
+//! full disk gives clear errors, and clocks that
 //! disagree within the accepted window still federate. (A stopped peer, a
 //! peer that comes back and `kill -9` in the middle of a fan-out are in
 //! `federation.rs`.) These tests need PostgreSQL and say so when it is
@@ -237,6 +239,121 @@ async fn a_postgres_outage_is_ridden_out_without_an_operator() {
         (accepts_by_follow(&peer).len() == 2).then_some(())
     })
     .await;
+    let posted = client()
+        .post(format!("{}/api/v1/posts", node.base))
+        .bearer_auth(&organiser)
+        .json(&json!({"group": "walkers", "title": "Back", "content": "We are back."}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(posted.status(), 201);
+}
+
+/// The PostgreSQL server itself restarts (`pg_ctlcluster … restart -m fast`)
+/// while followers keep arriving. It runs on a cluster of its own, which
+/// `.ci/run` creates and starts, because a restart cuts every database on
+/// the server. Each follow is retried after a refusal, as a sender's queue
+/// would.
+#[tokio::test]
+async fn a_postgres_restart_under_load_is_ridden_out_without_an_operator() {
+    let (Ok(cluster), Ok(admin_url)) = (
+        std::env::var("HEALTHCOMMONS_TEST_RESTARTABLE_POSTGRES"),
+        std::env::var("HEALTHCOMMONS_TEST_RESTARTABLE_POSTGRES_URL"),
+    ) else {
+        eprintln!(
+            "NOTICE: HEALTHCOMMONS_TEST_RESTARTABLE_POSTGRES(_URL) is not set; the PostgreSQL restart test did not run (.ci/run sets them)"
+        );
+        return;
+    };
+    let (version, name) = cluster.split_once(' ').expect("\"<version> <cluster>\"");
+    let (version, name) = (version.to_owned(), name.to_owned());
+    let url = healthcommons_db::testing::fresh_postgres_database(&admin_url)
+        .await
+        .expect("database");
+    let node = Node::start(NODE, "gamma.test", &[("HEALTHCOMMONS_DATABASE_URL", &url)]).await;
+    let organiser = node.user("organiser").await;
+    let group_id = create_group(&node, &organiser, "walkers").await;
+    let inbox = format!("{group_id}/inbox");
+    let peer = MastodonPeer::start(Duration::ZERO).await;
+    let started_at = || async {
+        let admin = Database::connect(&admin_url).await.expect("admin");
+        admin
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT pg_postmaster_start_time()::text AS started",
+            ))
+            .await
+            .expect("start time")
+            .and_then(|row| row.try_get::<String>("", "started").ok())
+            .expect("a start time")
+    };
+    let before = started_at().await;
+
+    let restarted = std::sync::atomic::AtomicBool::new(false);
+    let send_follows = async {
+        let mut refusals = Vec::new();
+        let mut n = 0;
+        let mut after_restart = 0;
+        // Follow steadily before, during and for twenty follows after the restart.
+        while after_restart < 20 {
+            let member = format!("member{n}");
+            let activity = follow(&peer, &member, n, &group_id);
+            loop {
+                let response = peer.deliver(&member, &inbox, &activity).await;
+                let status = response.status().as_u16();
+                if status == 202 {
+                    break;
+                }
+                assert_eq!(
+                    status, 503,
+                    "a refusal while the database restarts says: retry later"
+                );
+                assert!(response.headers().contains_key("retry-after"));
+                refusals.push(n);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            n += 1;
+            if restarted.load(std::sync::atomic::Ordering::SeqCst) {
+                after_restart += 1;
+            }
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+        (n, refusals)
+    };
+    let restart = async {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let status = tokio::task::spawn_blocking(move || {
+            std::process::Command::new("pg_ctlcluster")
+                .args([version.as_str(), name.as_str(), "restart", "-m", "fast"])
+                .status()
+        })
+        .await
+        .expect("join")
+        .expect("pg_ctlcluster");
+        assert!(status.success(), "the cluster restarted");
+        restarted.store(true, std::sync::atomic::Ordering::SeqCst);
+    };
+    let ((follows, refusals), ()) = tokio::join!(send_follows, restart);
+    assert_ne!(started_at().await, before, "PostgreSQL really restarted");
+    eprintln!(
+        "{follows} follows; {} refusals (503) while PostgreSQL restarted",
+        refusals.len()
+    );
+
+    // No operator: the node is ready again and every follow got one Accept.
+    wait_for("the node to be ready again", PATIENCE, || async {
+        let response = client().get(format!("{}/readyz", node.base)).send().await.ok()?;
+        response.status().is_success().then_some(())
+    })
+    .await;
+    wait_for("an Accept for every follow", PATIENCE, || async {
+        (accepts_by_follow(&peer).len() == follows).then_some(())
+    })
+    .await;
+    assert!(
+        accepts_by_follow(&peer).values().all(|count| *count == 1),
+        "one Accept each"
+    );
     let posted = client()
         .post(format!("{}/api/v1/posts", node.base))
         .bearer_auth(&organiser)

@@ -13,6 +13,7 @@ use crate::{
     signatures::{self, SignatureError},
 };
 use activitypub_federation::{config::FederationConfig, fetch::object_id::ObjectId};
+use healthcommons_core::ErrorKind;
 use healthcommons_db::{
     TransactionTrait,
     entities::inbox_activity,
@@ -270,6 +271,8 @@ async fn dereference_sender(
 ) -> Result<Option<DbActor>, InboxRejection> {
     match object_id.dereference(data).await {
         Ok(actor) => Ok(Some(actor)),
+        // Our database, not the sender's key, failed: ask for a retry.
+        Err(err) if err.kind() == ErrorKind::Unavailable => Err(InboxRejection::Unavailable(err.to_string())),
         Err(err) if kind == "Delete" => {
             debug!(%err, actor = %actor_url, "Delete from an actor we cannot fetch");
             Ok(None)
@@ -348,6 +351,9 @@ pub async fn verify_signed_fetch(
     }
     let object_id = ObjectId::<DbActor>::from(key_url);
     let actor = object_id.dereference(data).await.map_err(|err| {
+        if err.kind() == ErrorKind::Unavailable {
+            return InboxRejection::Unavailable(err.to_string());
+        }
         let reason = SignatureError::KeyUnavailable(err.to_string());
         count_signature_failure(data, &reason);
         InboxRejection::Signature(reason)
@@ -413,8 +419,16 @@ pub async fn run_worker(config: FederationConfig<FederationContext>) {
             let result = process_stored(&row.body, &data).await;
             results.push((row, result));
         }
-        if let Err(err) = record_results(&context, results).await {
-            warn!(%err, "could not record processing results; the activities will be processed again");
+        // The database may be restarting: try for a few seconds before
+        // leaving the rows to be processed again when their claims end.
+        let mut tries = 0;
+        while let Err(err) = record_results(&context, &results).await {
+            tries += 1;
+            if tries == 5 {
+                warn!(%err, "could not record processing results; the activities will be processed again");
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
         }
         // What was applied may show on public pages: cached reads are stale.
         context.content_epoch.advance();
@@ -424,7 +438,7 @@ pub async fn run_worker(config: FederationConfig<FederationContext>) {
 /// Write what processing made of each claimed activity, in one transaction.
 async fn record_results(
     context: &FederationContext,
-    results: Vec<(inbox_activity::Model, Result<Outcome, FederationError>)>,
+    results: &[(inbox_activity::Model, Result<Outcome, FederationError>)],
 ) -> Result<(), healthcommons_db::DbError> {
     let txn = context
         .db
@@ -449,10 +463,17 @@ async fn record_results(
                     .inbox_results
                     .with_label_values(&[activity_label(&row.kind), "not_handled"])
                     .inc();
-                queries::inbox::mark_failed_attempt(&txn, row.id, attempts, &reason, None).await?;
+                queries::inbox::mark_failed_attempt(&txn, row.id, attempts, reason, None).await?;
             }
             Err(err) if err.is_transient() && attempts < MAX_PROCESSING_ATTEMPTS => {
-                let wait = chrono::Duration::seconds(30 * 2i64.pow(attempts as u32));
+                // Our own database comes back within seconds; a remote
+                // server that failed a fetch is given longer.
+                let base = if err.kind() == ErrorKind::Unavailable {
+                    5
+                } else {
+                    30
+                };
+                let wait = chrono::Duration::seconds(base * 2i64.pow(attempts as u32));
                 info!(activity = %row.ap_id, %err, "processing failed, will retry");
                 queries::inbox::mark_failed_attempt(
                     &txn,
