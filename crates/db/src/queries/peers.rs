@@ -40,13 +40,9 @@ pub async fn all(db: &impl ConnectionTrait) -> DbResult<Vec<peer::Model>> {
 /// a busy peer's row is written once a minute, not on every request.
 const FRESH_ENOUGH: chrono::Duration = chrono::Duration::seconds(60);
 
-/// The peer's row, created on first contact. Reads first, so the common case
-/// (a known peer) writes nothing here.
-async fn known(db: &impl ConnectionTrait, host: &str) -> DbResult<peer::Model> {
-    if let Some(existing) = get(db, host).await? {
-        return Ok(existing);
-    }
-    let created = peer::ActiveModel {
+/// A peer's row as first met: healthy, not blocked, nothing known of it.
+fn first_contact(host: &str) -> peer::ActiveModel {
+    peer::ActiveModel {
         host: Set(host.to_owned()),
         failing_since: Set(None),
         consecutive_failures: Set(0),
@@ -58,8 +54,15 @@ async fn known(db: &impl ConnectionTrait, host: &str) -> DbResult<peer::Model> {
         group_aware: Set(None),
         software_checked_at: Set(None),
     }
-    .insert(db)
-    .await;
+}
+
+/// The peer's row, created on first contact. Reads first, so the common case
+/// (a known peer) writes nothing here.
+async fn known(db: &impl ConnectionTrait, host: &str) -> DbResult<peer::Model> {
+    if let Some(existing) = get(db, host).await? {
+        return Ok(existing);
+    }
+    let created = first_contact(host).insert(db).await;
     match created {
         Ok(row) => Ok(row),
         // Another worker created it between our read and our insert.
@@ -96,18 +99,7 @@ pub async fn record_successes(db: &crate::Db, hosts: &[String]) -> DbResult<()> 
     }
     let now = Utc::now();
     let txn = db.begin().await?;
-    let new_rows = hosts.iter().map(|host| peer::ActiveModel {
-        host: Set(host.clone()),
-        failing_since: Set(None),
-        consecutive_failures: Set(0),
-        unreachable: Set(false),
-        last_success_at: Set(None),
-        last_seen_at: Set(None),
-        blocked: Set(false),
-        software: Set(None),
-        group_aware: Set(None),
-        software_checked_at: Set(None),
-    });
+    let new_rows = hosts.iter().map(|host| first_contact(host));
     peer::Entity::insert_many(new_rows)
         .on_conflict_do_nothing_on([peer::Column::Host])
         .exec(&txn)
