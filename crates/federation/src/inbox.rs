@@ -417,6 +417,7 @@ pub async fn run_worker(config: FederationConfig<FederationContext>) {
         for row in claimed {
             let data = config.to_request_data();
             let result = process_stored(&row.body, &data).await;
+            report_result(&context, &row, &result);
             results.push((row, result));
         }
         // The database may be restarting: try for a few seconds before
@@ -448,54 +449,62 @@ async fn record_results(
     for (row, result) in results {
         let attempts = row.attempts + 1;
         match result {
-            Ok(Outcome::Applied) => {
-                context
-                    .metrics
-                    .inbox_results
-                    .with_label_values(&[activity_label(&row.kind), "applied"])
-                    .inc();
-                queries::inbox::mark_done(&txn, row.id).await?;
-            }
+            Ok(Outcome::Applied) => queries::inbox::mark_done(&txn, row.id).await?,
             Ok(Outcome::NotHandled(reason)) => {
-                info!(activity = %row.ap_id, %reason, "activity kept but not acted on");
-                context
-                    .metrics
-                    .inbox_results
-                    .with_label_values(&[activity_label(&row.kind), "not_handled"])
-                    .inc();
-                queries::inbox::mark_failed_attempt(&txn, row.id, attempts, reason, None).await?;
-            }
-            Err(err) if err.is_transient() && attempts < MAX_PROCESSING_ATTEMPTS => {
-                // Our own database comes back within seconds; a remote
-                // server that failed a fetch is given longer.
-                let base = if err.kind() == ErrorKind::Unavailable {
-                    5
-                } else {
-                    30
-                };
-                let wait = chrono::Duration::seconds(base * 2i64.pow(attempts as u32));
-                info!(activity = %row.ap_id, %err, "processing failed, will retry");
-                queries::inbox::mark_failed_attempt(
-                    &txn,
-                    row.id,
-                    attempts,
-                    &err.to_string(),
-                    Some(chrono::Utc::now() + wait),
-                )
-                .await?;
+                queries::inbox::mark_failed_attempt(&txn, row.id, attempts, reason, None).await?
             }
             Err(err) => {
-                warn!(activity = %row.ap_id, %err, "activity refused");
-                context
-                    .metrics
-                    .inbox_results
-                    .with_label_values(&[activity_label(&row.kind), "refused"])
-                    .inc();
-                queries::inbox::mark_failed_attempt(&txn, row.id, attempts, &err.to_string(), None).await?;
+                let retry_at = retry_delay(err, attempts).map(|wait| chrono::Utc::now() + wait);
+                queries::inbox::mark_failed_attempt(&txn, row.id, attempts, &err.to_string(), retry_at)
+                    .await?
             }
         }
     }
     txn.commit().await.map_err(healthcommons_db::DbError::from)
+}
+
+/// When processing that failed with `err` is tried again, if ever. Our own
+/// database comes back within seconds; a remote server that failed a fetch
+/// is given longer.
+fn retry_delay(err: &FederationError, attempts: i32) -> Option<chrono::Duration> {
+    if !err.is_transient() || attempts >= MAX_PROCESSING_ATTEMPTS {
+        return None;
+    }
+    let base = if err.kind() == ErrorKind::Unavailable {
+        5
+    } else {
+        30
+    };
+    Some(chrono::Duration::seconds(base * 2i64.pow(attempts as u32)))
+}
+
+/// Log and count what processing made of a claimed activity, once, however
+/// many tries recording it takes.
+fn report_result(
+    context: &FederationContext,
+    row: &inbox_activity::Model,
+    result: &Result<Outcome, FederationError>,
+) {
+    let outcome = match result {
+        Ok(Outcome::Applied) => "applied",
+        Ok(Outcome::NotHandled(reason)) => {
+            info!(activity = %row.ap_id, %reason, "activity kept but not acted on");
+            "not_handled"
+        }
+        Err(err) if retry_delay(err, row.attempts + 1).is_some() => {
+            info!(activity = %row.ap_id, %err, "processing failed, will retry");
+            return;
+        }
+        Err(err) => {
+            warn!(activity = %row.ap_id, %err, "activity refused");
+            "refused"
+        }
+    };
+    context
+        .metrics
+        .inbox_results
+        .with_label_values(&[activity_label(&row.kind), outcome])
+        .inc();
 }
 
 /// Parse and process one stored activity.
