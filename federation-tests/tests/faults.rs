@@ -65,6 +65,28 @@ async fn deliver_to(peer: &MastodonPeer, process: &Node, member: &str, path: &st
         .as_u16()
 }
 
+/// Wait until the node's `/readyz` answers 200 again.
+async fn wait_until_ready(node: &Node) {
+    wait_for("the node to be ready again", PATIENCE, || async {
+        let response = client().get(format!("{}/readyz", node.base)).send().await.ok()?;
+        response.status().is_success().then_some(())
+    })
+    .await;
+}
+
+/// Post a short thread titled `title` to the group *walkers*; the status.
+async fn post_to_walkers(node: &Node, token: &str, title: &str) -> u16 {
+    client()
+        .post(format!("{}/api/v1/posts", node.base))
+        .bearer_auth(token)
+        .json(&json!({"group": "walkers", "title": title, "content": "Meet at the park."}))
+        .send()
+        .await
+        .expect("post")
+        .status()
+        .as_u16()
+}
+
 /// How many Accepts the peer got for each follow id.
 fn accepts_by_follow(peer: &MastodonPeer) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
@@ -224,11 +246,7 @@ async fn a_postgres_outage_is_ridden_out_without_an_operator() {
 
     // It comes back: the node serves again and the retried follow is answered.
     run(format!("ALTER DATABASE {database} WITH ALLOW_CONNECTIONS true")).await;
-    wait_for("the node to be ready again", PATIENCE, || async {
-        let response = client().get(format!("{}/readyz", node.base)).send().await.ok()?;
-        response.status().is_success().then_some(())
-    })
-    .await;
+    wait_until_ready(&node).await;
     assert_eq!(
         peer.deliver("max", &inbox, &follow(&peer, "max", 1, &group_id))
             .await
@@ -239,14 +257,7 @@ async fn a_postgres_outage_is_ridden_out_without_an_operator() {
         (accepts_by_follow(&peer).len() == 2).then_some(())
     })
     .await;
-    let posted = client()
-        .post(format!("{}/api/v1/posts", node.base))
-        .bearer_auth(&organiser)
-        .json(&json!({"group": "walkers", "title": "Back", "content": "We are back."}))
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(posted.status(), 201);
+    assert_eq!(post_to_walkers(&node, &organiser, "Back").await, 201);
 }
 
 /// The PostgreSQL server itself restarts (`pg_ctlcluster … restart -m fast`)
@@ -341,11 +352,7 @@ async fn a_postgres_restart_under_load_is_ridden_out_without_an_operator() {
     );
 
     // No operator: the node is ready again and every follow got one Accept.
-    wait_for("the node to be ready again", PATIENCE, || async {
-        let response = client().get(format!("{}/readyz", node.base)).send().await.ok()?;
-        response.status().is_success().then_some(())
-    })
-    .await;
+    wait_until_ready(&node).await;
     wait_for("an Accept for every follow", PATIENCE, || async {
         (accepts_by_follow(&peer).len() == follows).then_some(())
     })
@@ -354,14 +361,7 @@ async fn a_postgres_restart_under_load_is_ridden_out_without_an_operator() {
         accepts_by_follow(&peer).values().all(|count| *count == 1),
         "one Accept each"
     );
-    let posted = client()
-        .post(format!("{}/api/v1/posts", node.base))
-        .bearer_auth(&organiser)
-        .json(&json!({"group": "walkers", "title": "Back", "content": "We are back."}))
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(posted.status(), 201);
+    assert_eq!(post_to_walkers(&node, &organiser, "Back").await, 201);
 }
 
 #[tokio::test]
@@ -573,14 +573,11 @@ async fn dead_peers_do_not_hold_up_deliveries_to_the_others() {
 
     let published = std::time::Instant::now();
     for i in 0..POSTS {
-        let response = client()
-            .post(format!("{}/api/v1/posts", alpha.base))
-            .bearer_auth(&token)
-            .json(&json!({"group": "walkers", "title": format!("Walk {i}"), "content": "Meet at the park."}))
-            .send()
-            .await
-            .expect("post");
-        assert_eq!(response.status(), 201, "post {i}");
+        assert_eq!(
+            post_to_walkers(&alpha, &token, &format!("Walk {i}")).await,
+            201,
+            "post {i}"
+        );
     }
     // Every post reaches the live peer well inside one timeout of the dead
     // ones, while their deliveries are still hanging or waiting to retry.
