@@ -257,6 +257,44 @@ impl Node {
             .expect("token json");
         token["token"].as_str().expect("token").to_owned()
     }
+
+    /// A bearer token of `root`, an administrator made with the admin command.
+    pub async fn admin_token(&self) -> String {
+        self.run(&[
+            "admin",
+            "create-user",
+            "root",
+            "--password",
+            "long enough",
+            "--admin",
+        ]);
+        let body: serde_json::Value = client()
+            .post(format!("{}/api/v1/auth/token", self.base))
+            .json(&serde_json::json!({"username": "root", "password": "long enough"}))
+            .send()
+            .await
+            .expect("token")
+            .json()
+            .await
+            .expect("json");
+        body["token"].as_str().expect("token").to_owned()
+    }
+
+    /// Create the working group `name` as the holder of `token`; its actor id.
+    pub async fn create_group(&self, token: &str, name: &str) -> String {
+        let response = client()
+            .post(format!("{}/api/v1/groups", self.base))
+            .bearer_auth(token)
+            .json(&serde_json::json!({
+                "name": name, "display_name": "Walking for health", "summary": "We **walk** together.",
+            }))
+            .send()
+            .await
+            .expect("create group");
+        assert_eq!(response.status(), 201);
+        let body: serde_json::Value = response.json().await.expect("json");
+        body["actor_id"].as_str().expect("actor id").to_owned()
+    }
 }
 
 impl Drop for Node {

@@ -215,7 +215,10 @@ impl MastodonPeer {
         let digest = format!("SHA-256={}", STANDARD.encode(Sha256::digest(&forged.body)));
         let header = self.signature_header(
             &forged.key_owner,
-            &format!("post {}", url.path()),
+            &forged
+                .request_target
+                .clone()
+                .unwrap_or_else(|| format!("post {}", url.path())),
             &[("host", &host), ("date", &date), ("digest", &digest)],
             forged.signed_headers,
         );
@@ -345,6 +348,8 @@ pub struct Forged {
     pub date_text: Option<String>,
     /// The Host header to sign and send instead of the inbox's.
     pub host: Option<String>,
+    /// The `(request-target)` to sign instead of `post <inbox path>`.
+    pub request_target: Option<String>,
     pub signed_headers: &'static str,
     pub content_type: &'static str,
     pub send_digest: bool,
@@ -365,6 +370,7 @@ impl Forged {
             date: SystemTime::now(),
             date_text: None,
             host: None,
+            request_target: None,
             signed_headers: "(request-target) host date digest",
             content_type: "application/activity+json",
             send_digest: true,

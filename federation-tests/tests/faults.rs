@@ -33,19 +33,6 @@ fn postgres_admin_url() -> Option<String> {
     url
 }
 
-async fn create_group(node: &Node, token: &str, name: &str) -> String {
-    let response = client()
-        .post(format!("{}/api/v1/groups", node.base))
-        .bearer_auth(token)
-        .json(&json!({"name": name, "display_name": "Walking for health"}))
-        .send()
-        .await
-        .expect("create group");
-    assert_eq!(response.status(), 201);
-    let body: Value = response.json().await.expect("json");
-    body["actor_id"].as_str().expect("actor id").to_owned()
-}
-
 fn follow(peer: &MastodonPeer, member: &str, n: usize, group_id: &str) -> Value {
     json!({
         "@context": "https://www.w3.org/ns/activitystreams",
@@ -112,7 +99,7 @@ async fn two_processes_on_one_postgres_send_each_delivery_once_and_keep_one_copy
     let first = Node::start(NODE, "beta.test", &[("HEALTHCOMMONS_DATABASE_URL", &url)]).await;
     let second = first.another_process().await;
     let organiser = first.user("organiser").await;
-    let group_id = create_group(&first, &organiser, "walkers").await;
+    let group_id = first.create_group(&organiser, "walkers").await;
     let path = url::Url::parse(&group_id).expect("group id").path().to_owned() + "/inbox";
 
     // Forty follows, half to each process; a slow peer keeps both delivery
@@ -198,7 +185,7 @@ async fn a_postgres_outage_is_ridden_out_without_an_operator() {
     let database = url.rsplit('/').next().expect("name").to_owned();
     let node = Node::start(NODE, "gamma.test", &[("HEALTHCOMMONS_DATABASE_URL", &url)]).await;
     let organiser = node.user("organiser").await;
-    let group_id = create_group(&node, &organiser, "walkers").await;
+    let group_id = node.create_group(&organiser, "walkers").await;
     let inbox = format!("{group_id}/inbox");
     let peer = MastodonPeer::start(Duration::ZERO).await;
     assert_eq!(
@@ -283,7 +270,7 @@ async fn a_postgres_restart_under_load_is_ridden_out_without_an_operator() {
         .expect("database");
     let node = Node::start(NODE, "gamma.test", &[("HEALTHCOMMONS_DATABASE_URL", &url)]).await;
     let organiser = node.user("organiser").await;
-    let group_id = create_group(&node, &organiser, "walkers").await;
+    let group_id = node.create_group(&organiser, "walkers").await;
     let inbox = format!("{group_id}/inbox");
     let peer = MastodonPeer::start(Duration::ZERO).await;
     let started_at = || async {
@@ -368,7 +355,7 @@ async fn a_postgres_restart_under_load_is_ridden_out_without_an_operator() {
 async fn clocks_that_disagree_within_the_window_still_federate() {
     let node = Node::start(NODE, "alpha.test", &[]).await;
     let organiser = node.user("organiser").await;
-    let group_id = create_group(&node, &organiser, "walkers").await;
+    let group_id = node.create_group(&organiser, "walkers").await;
     let inbox = format!("{group_id}/inbox");
     let peer = MastodonPeer::start(Duration::ZERO).await;
     // The peer's clock runs 55 minutes behind, then 55 minutes ahead: within
@@ -430,7 +417,7 @@ async fn a_full_disk_gives_clear_errors_and_corrupts_nothing() {
     let data_dir = data.to_string_lossy().into_owned();
     let node = Node::start(NODE, "alpha.test", &[("HEALTHCOMMONS_DATA_DIR", &data_dir)]).await;
     let organiser = node.user("organiser").await;
-    let group_id = create_group(&node, &organiser, "walkers").await;
+    let group_id = node.create_group(&organiser, "walkers").await;
     let post = |n: usize| {
         client()
             .post(format!("{}/api/v1/posts", node.base))
@@ -549,7 +536,7 @@ async fn dead_peers_do_not_hold_up_deliveries_to_the_others() {
     )
     .await;
     let token = alpha.user("ana").await;
-    let group_id = create_group(&alpha, &token, "walkers").await;
+    let group_id = alpha.create_group(&token, "walkers").await;
     let inbox = format!("{group_id}/inbox");
     let live = MastodonPeer::start(Duration::ZERO).await;
     let mut dead = Vec::new();

@@ -13,21 +13,6 @@ use std::time::Duration;
 const NODE: &str = env!("CARGO_BIN_EXE_healthcommons-node");
 const PATIENCE: Duration = Duration::from_secs(60);
 
-async fn create_group(node: &Node, token: &str, name: &str) -> String {
-    let response = client()
-        .post(format!("{}/api/v1/groups", node.base))
-        .bearer_auth(token)
-        .json(
-            &json!({"name": name, "display_name": "Walking for health", "summary": "We **walk** together."}),
-        )
-        .send()
-        .await
-        .expect("create group");
-    assert_eq!(response.status(), 201);
-    let body: Value = response.json().await.expect("json");
-    body["actor_id"].as_str().expect("actor id").to_owned()
-}
-
 /// POST /api/v1/follows as the holder of `token`.
 async fn follow(node: &Node, token: &str, target: &str) -> reqwest::Response {
     client()
@@ -101,7 +86,7 @@ async fn people_on_two_nodes_join_a_working_group_on_a_third() {
         Node::start(NODE, "gamma.test", &[])
     );
     let organiser = beta.user("organiser").await;
-    let group_id = create_group(&beta, &organiser, "walkers").await;
+    let group_id = beta.create_group(&organiser, "walkers").await;
     let handle = format!("@walkers@{}", beta.domain);
 
     let ana = alpha.user("ana").await;
@@ -131,7 +116,7 @@ async fn people_on_two_nodes_join_a_working_group_on_a_third() {
 async fn a_mastodon_shaped_peer_resolves_follows_and_gets_a_signed_accept() {
     let beta = Node::start(NODE, "beta.test", &[]).await;
     let organiser = beta.user("organiser").await;
-    let group_id = create_group(&beta, &organiser, "walkers").await;
+    let group_id = beta.create_group(&organiser, "walkers").await;
     // Secure mode: the peer serves its actors only to signed requests, so the
     // node must sign its fetch with its instance actor to check the Follow.
     let peer = MastodonPeer::start_with(Duration::ZERO, true).await;
@@ -183,7 +168,7 @@ async fn a_mastodon_shaped_peer_resolves_follows_and_gets_a_signed_accept() {
                    "name": "Our walking song", "url": format!("{}/media/1.mp3", peer.base)},
     });
     assert_eq!(peer.deliver("mia", &inbox, &note).await.status(), 202);
-    let token = admin_token(&beta).await;
+    let token = beta.admin_token().await;
     let kept = wait_for("the Create to be recorded", PATIENCE, || async {
         let rows: Value = client()
             .get(format!("{}/api/v1/admin/inbox", beta.base))
@@ -210,7 +195,7 @@ async fn a_mastodon_shaped_peer_resolves_follows_and_gets_a_signed_accept() {
 async fn unsigned_tampered_and_malformed_posts_are_refused_and_leave_no_trace() {
     let beta = Node::start(NODE, "beta.test", &[]).await;
     let organiser = beta.user("organiser").await;
-    let group_id = create_group(&beta, &organiser, "walkers").await;
+    let group_id = beta.create_group(&organiser, "walkers").await;
     let peer = MastodonPeer::start(Duration::ZERO).await;
     let inbox = format!("{group_id}/inbox");
     let follow = json!({
@@ -294,7 +279,7 @@ async fn deliveries_wait_for_a_stopped_node_and_arrive_exactly_as_sent() {
         Node::start(NODE, "beta.test", &[])
     );
     let organiser = beta.user("organiser").await;
-    let group_id = create_group(&beta, &organiser, "walkers").await;
+    let group_id = beta.create_group(&organiser, "walkers").await;
     let mut tokens = Vec::new();
     for name in ["ana", "ben", "cai"] {
         let token = alpha.user(name).await;
@@ -364,7 +349,7 @@ async fn kill_9_in_the_middle_of_a_fan_out_loses_no_delivery() {
     )
     .await;
     let organiser = beta.user("organiser").await;
-    let group_id = create_group(&beta, &organiser, "walkers").await;
+    let group_id = beta.create_group(&organiser, "walkers").await;
     // A slow peer, so the fan-out of Accepts is still under way when beta dies.
     let peer = MastodonPeer::start(Duration::from_millis(100)).await;
     let inbox = format!("{group_id}/inbox");
@@ -425,7 +410,7 @@ async fn kill_9_in_the_middle_of_a_fan_out_loses_no_delivery() {
 async fn a_rotated_key_is_fetched_again_and_accepted() {
     let beta = Node::start(NODE, "beta.test", &[]).await;
     let organiser = beta.user("organiser").await;
-    let group_id = create_group(&beta, &organiser, "walkers").await;
+    let group_id = beta.create_group(&organiser, "walkers").await;
     let peer = MastodonPeer::start(Duration::ZERO).await;
     let inbox = format!("{group_id}/inbox");
     let follow = |n: u32| {
@@ -463,7 +448,7 @@ async fn a_peer_that_speaks_again_gets_its_deliveries_at_once() {
         Node::start(NODE, "beta.test", &[])
     );
     let organiser = beta.user("organiser").await;
-    let group_id = create_group(&beta, &organiser, "walkers").await;
+    let group_id = beta.create_group(&organiser, "walkers").await;
     let ana = alpha.user("ana").await;
     let response = follow(&alpha, &ana, &group_id).await;
     assert_eq!(response.status(), 202);
@@ -500,7 +485,7 @@ async fn debug_resolve_prints_a_remote_actor() {
         Node::start(NODE, "beta.test", &[])
     );
     let organiser = beta.user("organiser").await;
-    let group_id = create_group(&beta, &organiser, "walkers").await;
+    let group_id = beta.create_group(&organiser, "walkers").await;
     let printed = alpha.run(&["debug", "resolve", &format!("@walkers@{}", beta.domain)]);
     let actor: Value = serde_json::from_str(&printed).expect("JSON on stdout");
     assert_eq!(actor["id"], group_id);
@@ -659,7 +644,7 @@ async fn a_discussion_in_a_working_group_spans_three_nodes() {
         Node::start(NODE, "gamma.test", &[])
     );
     let organiser = beta.user("organiser").await;
-    let group_id = create_group(&beta, &organiser, "walkers").await;
+    let group_id = beta.create_group(&organiser, "walkers").await;
     let handle = format!("@walkers@{}", beta.domain);
     let (ana, gus) = (alpha.user("ana").await, gamma.user("gus").await);
     assert_eq!(follow(&alpha, &ana, &handle).await.status(), 202);
@@ -909,7 +894,7 @@ async fn a_discussion_in_a_working_group_spans_three_nodes() {
     assert_eq!(outbox["totalItems"], 0);
 
     // beta blocks gamma: what gamma sends is refused, and nothing more goes there.
-    let root = admin_token(&beta).await;
+    let root = beta.admin_token().await;
     let (status, _) = api(
         &beta,
         &root,
@@ -964,27 +949,6 @@ async fn a_discussion_in_a_working_group_spans_three_nodes() {
     assert_eq!(on_gamma.0, 404, "nothing is sent to a blocked node");
 }
 
-async fn admin_token(node: &Node) -> String {
-    node.run(&[
-        "admin",
-        "create-user",
-        "root",
-        "--password",
-        "long enough",
-        "--admin",
-    ]);
-    let body: Value = client()
-        .post(format!("{}/api/v1/auth/token", node.base))
-        .json(&json!({"username": "root", "password": "long enough"}))
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("json");
-    body["token"].as_str().expect("token").to_owned()
-}
-
 #[tokio::test]
 async fn mastodon_users_follow_post_reply_like_and_report_in_a_working_group() {
     let (alpha, beta) = tokio::join!(
@@ -992,7 +956,7 @@ async fn mastodon_users_follow_post_reply_like_and_report_in_a_working_group() {
         Node::start(NODE, "beta.test", &[])
     );
     let organiser = beta.user("organiser").await;
-    let group_id = create_group(&beta, &organiser, "walkers").await;
+    let group_id = beta.create_group(&organiser, "walkers").await;
     let handle = format!("@walkers@{}", beta.domain);
     let ana = alpha.user("ana").await;
     assert_eq!(follow(&alpha, &ana, &handle).await.status(), 202);
@@ -1115,7 +1079,7 @@ async fn mastodon_users_follow_post_reply_like_and_report_in_a_working_group() {
                       "type": "Flag", "actor": peer.actor_id("mia"),
                       "object": [format!("{}/u/organiser", beta.base), thread_id], "content": "Off topic"});
     assert_eq!(peer.deliver("mia", &inbox, &flag).await.status(), 202);
-    let root = admin_token(&beta).await;
+    let root = beta.admin_token().await;
     let report = wait_for("the report", PATIENCE, || async {
         let (_, queue) = api::<Value>(&beta, &root, reqwest::Method::GET, "/api/v1/reports", None).await;
         queue
@@ -1132,7 +1096,7 @@ async fn mastodon_users_follow_post_reply_like_and_report_in_a_working_group() {
 /// Wait until `node` has processed an incoming activity of `kind`; fail
 /// with the reason if it refused it.
 async fn wait_for_processed(node: &Node, kind: &str) {
-    let admin = admin_token(node).await;
+    let admin = node.admin_token().await;
     let deadline = std::time::Instant::now() + PATIENCE;
     loop {
         let (_, failed) = api::<Value>(
@@ -1198,7 +1162,7 @@ async fn moderators_ban_and_appoint_across_nodes_and_a_late_member_catches_up() 
         Node::start(NODE, "gamma.test", &[])
     );
     let organiser = beta.user("organiser").await;
-    let group_id = create_group(&beta, &organiser, "benches").await;
+    let group_id = beta.create_group(&organiser, "benches").await;
     let handle = format!("@benches@{}", beta.domain);
     let (ana, gus) = (alpha.user("ana").await, gamma.user("gus").await);
     assert_eq!(follow(&alpha, &ana, &handle).await.status(), 202);
@@ -1482,7 +1446,7 @@ async fn replies_that_arrive_before_their_parent_end_in_the_right_state() {
         Node::start(NODE, "gamma.test", &[])
     );
     let organiser = beta.user("organiser").await;
-    let group_id = create_group(&beta, &organiser, "walkers").await;
+    let group_id = beta.create_group(&organiser, "walkers").await;
     let handle = format!("@walkers@{}", beta.domain);
     let (ana, gus) = (alpha.user("ana").await, gamma.user("gus").await);
     assert_eq!(follow(&alpha, &ana, &handle).await.status(), 202);
@@ -1697,7 +1661,7 @@ async fn replies_that_arrive_before_their_parent_end_in_the_right_state() {
     // Block: beta blocks the peer's node. A reply from there to a thread
     // beta has never seen is refused without fetching its parent, and the
     // next thread is not sent there.
-    let root = admin_token(&beta).await;
+    let root = beta.admin_token().await;
     let (status, _) = api(
         &beta,
         &root,
@@ -1830,7 +1794,7 @@ async fn a_pattern_is_forked_revised_pulled_adopted_and_deleted_across_three_nod
         Node::start(NODE, "gamma.test", &[])
     );
     let ana = alpha.user("ana").await;
-    let group_id = create_group(&alpha, &ana, "commons").await;
+    let group_id = alpha.create_group(&ana, "commons").await;
     let handle = format!("@commons@{}", alpha.domain);
     let bea = beta.user("bea").await;
     assert_eq!(follow(&beta, &bea, &handle).await.status(), 202);
@@ -2126,7 +2090,7 @@ async fn a_garden_item_is_discussed_from_another_node_and_from_mastodon() {
         Node::start(NODE, "beta.test", &[])
     );
     let ana = alpha.user("ana").await;
-    let group_id = create_group(&alpha, &ana, "walkers").await;
+    let group_id = alpha.create_group(&ana, "walkers").await;
     let bea = beta.user("bea").await;
     assert_eq!(
         follow(&beta, &bea, &format!("@walkers@{}", alpha.domain))
@@ -2496,7 +2460,7 @@ async fn an_event_takes_rsvps_from_two_other_nodes_within_its_capacity() {
     );
     let ana = alpha.user("ana").await;
     let ali = alpha.user("ali").await;
-    let group_id = create_group(&alpha, &ana, "walkers").await;
+    let group_id = alpha.create_group(&ana, "walkers").await;
     let (bea, cai, cid) = tokio::join!(beta.user("bea"), gamma.user("cai"), gamma.user("cid"));
     let handle = format!("@walkers@{}", alpha.domain);
     for (node, token) in [(&beta, &bea), (&gamma, &cai)] {
@@ -2800,7 +2764,7 @@ async fn an_agenda_question_takes_one_vote_each_from_another_node_and_from_masto
         Node::start(NODE, "beta.test", &[])
     );
     let ana = alpha.user("ana").await;
-    let group_id = create_group(&alpha, &ana, "walkers").await;
+    let group_id = alpha.create_group(&ana, "walkers").await;
     let bea = beta.user("bea").await;
     let remote_group = format!("walkers@{}", alpha.domain);
     assert_eq!(
@@ -2911,7 +2875,7 @@ async fn an_agenda_question_takes_one_vote_each_from_another_node_and_from_masto
         202
     );
     // Both are refused, each with its reason, and change nothing.
-    let admin = admin_token(&alpha).await;
+    let admin = alpha.admin_token().await;
     let refusals = wait_for("the refused votes", PATIENCE, || async {
         let (_, failed) = api::<Value>(
             &alpha,
@@ -3052,7 +3016,7 @@ async fn three_nodes_that_know_one_neighbour_each_map_all_three_initiatives() {
     ];
     let mut admins = Vec::new();
     for (node, name, latitude, longitude) in profiles {
-        let admin = admin_token(node).await;
+        let admin = node.admin_token().await;
         let response = client()
             .put(format!("{}/api/v1/node/profile", node.base))
             .bearer_auth(&admin)
@@ -3069,12 +3033,12 @@ async fn three_nodes_that_know_one_neighbour_each_map_all_three_initiatives() {
 
     // Beta knows alpha only: Bea joins a working group there.
     let ana = alpha.user("ana").await;
-    let walkers = create_group(&alpha, &ana, "walkers").await;
+    let walkers = alpha.create_group(&ana, "walkers").await;
     let bea = beta.user("bea").await;
     follow(&beta, &bea, &walkers).await;
     wait_for_membership(&beta, &bea, &walkers).await;
     // Gamma knows beta only: Gil joins a working group there.
-    let carers = create_group(&beta, &bea, "carers").await;
+    let carers = beta.create_group(&bea, "carers").await;
     let gil = gamma.user("gil").await;
     follow(&gamma, &gil, &carers).await;
     wait_for_membership(&gamma, &gil, &carers).await;
@@ -3206,7 +3170,7 @@ async fn a_pledge_on_alpha_shows_on_beta_and_people_there_and_on_mastodon_count_
         Node::start(NODE, "beta.test", &[])
     );
     let ana = alpha.user("ana").await;
-    let group_id = create_group(&alpha, &ana, "walkers").await;
+    let group_id = alpha.create_group(&ana, "walkers").await;
     let bea = beta.user("bea").await;
     let remote_group = format!("walkers@{}", alpha.domain);
     assert_eq!(

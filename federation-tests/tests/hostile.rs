@@ -73,19 +73,6 @@ async fn processed(node: &Node, ap_id: &str) -> inbox_activity::Model {
     .await
 }
 
-async fn create_group(node: &Node, token: &str, name: &str) -> String {
-    let response = client()
-        .post(format!("{}/api/v1/groups", node.base))
-        .bearer_auth(token)
-        .json(&json!({"name": name, "display_name": "Walkers", "summary": "We walk."}))
-        .send()
-        .await
-        .expect("create group");
-    assert_eq!(response.status(), 201);
-    let body: Value = response.json().await.expect("json");
-    body["actor_id"].as_str().expect("actor id").to_owned()
-}
-
 /// How one hostile request is sent.
 enum Sent {
     /// Signed by the peer as `Forged` says, to the working group's inbox.
@@ -134,7 +121,7 @@ fn deeply_nested(depth: usize, actor: &str, id: &str) -> Vec<u8> {
 async fn hostile_deliveries_are_refused_and_change_nothing() {
     let beta = Node::start(NODE, "beta.test", &[]).await;
     let organiser = beta.user("organiser").await;
-    let group_id = create_group(&beta, &organiser, "walkers").await;
+    let group_id = beta.create_group(&organiser, "walkers").await;
     let inbox = format!("{group_id}/inbox");
     let peer = MastodonPeer::start(Duration::ZERO).await;
     let mallory = peer.actor_id("mallory");
@@ -341,6 +328,27 @@ async fn hostile_deliveries_are_refused_and_change_nothing() {
                 f.host = Some("gamma.test:9".into())
             })),
             expect: Expect::Refused(401, "signed Host is not this node"),
+        },
+        Case {
+            name: "signed for another inbox path",
+            send: signed_by_peer(with(&follow_like("16a"), &|f| {
+                f.request_target = Some("post /inbox".into())
+            })),
+            expect: Expect::Refused(401, "does not verify"),
+        },
+        Case {
+            name: "signed as a GET, sent as a POST",
+            send: signed_by_peer(with(&follow_like("16b"), &|f| {
+                f.request_target = Some(format!("get {}", url_path(&inbox)))
+            })),
+            expect: Expect::Refused(401, "does not verify"),
+        },
+        Case {
+            name: "(request-target) left out of the signed headers",
+            send: signed_by_peer(with(&follow_like("16c"), &|f| {
+                f.signed_headers = "host date digest"
+            })),
+            expect: Expect::Refused(401, "request-target"),
         },
         // Who signs and who claims to act.
         Case {
@@ -641,6 +649,45 @@ async fn hostile_deliveries_are_refused_and_change_nothing() {
         }
     }
     assert!(failures.is_empty(), "cases failed:\n{}", failures.join("\n"));
+
+    // Last, because it shuts the peer out: once its node is blocked, even a
+    // well-signed Create and Like are refused with 403 and change nothing.
+    let root = beta.admin_token().await;
+    let blocked = client()
+        .post(format!("{}/api/v1/admin/blocks", beta.base))
+        .bearer_auth(&root)
+        .json(&json!({"host": peer.domain}))
+        .send()
+        .await
+        .expect("block");
+    assert!(blocked.status().is_success(), "block: {}", blocked.status());
+    let before = snapshot(&beta, &vic_post).await;
+    let from_blocked = [
+        note_create(
+            90,
+            note(format!("{}/users/mallory/statuses/90", peer.base), &mallory),
+        ),
+        follow_like("90"),
+    ];
+    for activity in &from_blocked {
+        let response = peer.deliver("mallory", &inbox, activity).await;
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        assert_eq!(status, 403, "from a blocked node: {text}");
+        assert!(
+            text.contains("does not accept activities from yours"),
+            "the refusal says why: {text}"
+        );
+    }
+    assert_eq!(
+        snapshot(&beta, &vic_post).await,
+        before,
+        "a blocked node changes nothing"
+    );
+}
+
+fn url_path(url: &str) -> String {
+    url::Url::parse(url).expect("url").path().to_owned()
 }
 
 fn base64_zeros(len: usize) -> String {
@@ -691,7 +738,7 @@ async fn post_json(node: &Node, token: Option<&str>, path: &str, body: &Value) -
 async fn script_lookalike_names_and_members_only_posts() {
     let beta = Node::start(NODE, "beta.test", &[]).await;
     let organiser = beta.user("organiser").await;
-    let group_id = create_group(&beta, &organiser, "walkers").await;
+    let group_id = beta.create_group(&organiser, "walkers").await;
     let inbox = format!("{group_id}/inbox");
     let peer = MastodonPeer::start(Duration::ZERO).await;
     let follow = json!({
@@ -937,7 +984,7 @@ async fn nothing_is_fetched_from_private_addresses_without_dev_federation() {
     )
     .await;
     let ana = alpha.user("ana").await;
-    let group_id = create_group(&alpha, &ana, "walkers").await;
+    let group_id = alpha.create_group(&ana, "walkers").await;
     let (port, hits) = canary().await;
     let targets = [
         format!("https://127.0.0.1:{port}/users/x"),
@@ -1044,7 +1091,7 @@ async fn rate_limits_answer_429_per_address_and_per_remote_node() {
     .await;
     // Registering and signing in spend two of the address's three attempts.
     let organiser = beta.user("organiser").await;
-    let group_id = create_group(&beta, &organiser, "walkers").await;
+    let group_id = beta.create_group(&organiser, "walkers").await;
     let (status, _) = post_json(
         &beta,
         None,
@@ -1126,7 +1173,7 @@ async fn authorized_fetch_requires_signed_gets() {
         Node::start(NODE, "beta.test", &[("HEALTHCOMMONS_AUTHORIZED_FETCH", "true")])
     );
     let organiser = beta.user("organiser").await;
-    let group_id = create_group(&beta, &organiser, "walkers").await;
+    let group_id = beta.create_group(&organiser, "walkers").await;
     let peer = MastodonPeer::start(Duration::ZERO).await;
 
     let unsigned = client()

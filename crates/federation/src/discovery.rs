@@ -141,6 +141,7 @@ const MAX_DOCUMENT: usize = 256 * 1024;
 
 /// GET a small JSON document from another node, with a deadline and a size cap.
 pub async fn get_small_json(client: &reqwest::Client, url: &str) -> Result<Value, String> {
+    refuse_address_literal(url)?;
     let response = client
         .get(url)
         .header("accept", "application/json")
@@ -162,6 +163,17 @@ pub async fn get_small_json(client: &reqwest::Client, url: &str) -> Result<Value
         return Err(format!("{url}: larger than {MAX_DOCUMENT} bytes"));
     }
     serde_json::from_slice(&bytes).map_err(|e| format!("{url}: not JSON: {e}"))
+}
+
+/// The HTTP client's resolver keeps requests off internal addresses, but a
+/// URL whose host is an IP address never reaches a resolver: refuse it here,
+/// whatever the document that linked it says.
+fn refuse_address_literal(url: &str) -> Result<(), String> {
+    let parsed = Url::parse(url).map_err(|_| format!("{url}: not a URL"))?;
+    if parsed.domain().is_none() {
+        return Err(format!("{url}: the host is an address, not a domain name"));
+    }
+    Ok(())
 }
 
 /// A node's NodeInfo document (the newest 2.x it links), found through its
@@ -194,4 +206,29 @@ pub fn software_name(info: &Value) -> Option<String> {
         .get("name")?
         .as_str()
         .map(|s| s.to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn address_literals_are_refused_before_any_connection() {
+        // A plain client on purpose: without the guard it would connect to
+        // these addresses directly (none of them resolves through DNS).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::new();
+        for url in [
+            "http://127.0.0.1:9/.well-known/nodeinfo",
+            "https://10.0.0.1/nodeinfo/2.1",
+            "https://169.254.169.254/latest/meta-data",
+            "https://[::1]/nodeinfo/2.0",
+            "https://[::ffff:192.168.0.1]/nodeinfo/2.0",
+        ] {
+            let err = get_small_json(&client, url).await.expect_err(url);
+            assert!(err.contains("address, not a domain name"), "{url}: {err}");
+        }
+        let err = get_small_json(&client, "not a url").await.expect_err("not a url");
+        assert!(err.contains("not a URL"), "{err}");
+    }
 }
