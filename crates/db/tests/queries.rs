@@ -723,3 +723,78 @@ async fn the_directory_forgets_hosts_a_peer_no_longer_lists_and_routes_through_g
         );
     }
 }
+
+#[tokio::test]
+async fn follower_inboxes_are_the_accepted_remote_followers_in_follow_order() {
+    use queries::follows::{ACCEPTED, FollowerInbox, PENDING, remote_follower_inboxes, upsert};
+    for backend in testing::backends() {
+        let db = testing::fresh(backend).await.expect(backend);
+        let group = queries::actors::insert(
+            &db,
+            actor_row("http://here.test/g/walkers", "walkers", "here.test", true),
+        )
+        .await
+        .expect("group");
+        let remote = |n: u32, shared: bool| {
+            let mut row = actor_row(
+                &format!("https://n{n}.example/users/u{n}"),
+                &format!("u{n}"),
+                &format!("n{n}.example"),
+                false,
+            );
+            if shared {
+                row.shared_inbox = Set(Some(format!("https://n{n}.example/inbox")));
+            }
+            row
+        };
+        let late = queries::actors::insert(&db, remote(1, true))
+            .await
+            .expect("actor");
+        let early = queries::actors::insert(&db, remote(2, false))
+            .await
+            .expect("actor");
+        let pending = queries::actors::insert(&db, remote(3, false))
+            .await
+            .expect("actor");
+        let local =
+            queries::actors::insert(&db, actor_row("http://here.test/u/ana", "ana", "here.test", true))
+                .await
+                .expect("actor");
+        for (n, (follower, state)) in [
+            (early.id, ACCEPTED),
+            (pending.id, PENDING),
+            (late.id, ACCEPTED),
+            (local.id, ACCEPTED),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            upsert(
+                &db,
+                &format!("https://x.example/follows/{n}"),
+                follower,
+                group.id,
+                state,
+            )
+            .await
+            .expect("follow");
+        }
+        let inboxes = remote_follower_inboxes(&db, group.id).await.expect(backend);
+        assert_eq!(
+            inboxes,
+            vec![
+                FollowerInbox {
+                    inbox: "https://n2.example/users/u2/inbox".into(),
+                    shared_inbox: None,
+                    host: "n2.example".into(),
+                },
+                FollowerInbox {
+                    inbox: "https://n1.example/users/u1/inbox".into(),
+                    shared_inbox: Some("https://n1.example/inbox".into()),
+                    host: "n1.example".into(),
+                },
+            ],
+            "{backend}: no pending or local followers, in the order they followed"
+        );
+    }
+}

@@ -146,26 +146,17 @@ pub async fn follower_inboxes(
     actor: &actor::Model,
     shared: bool,
 ) -> ServiceResult<Vec<(String, String)>> {
-    let ids: Vec<i64> = queries::follows::accepted_followers(db, actor.id)
+    Ok(queries::follows::remote_follower_inboxes(db, actor.id)
         .await?
         .into_iter()
-        .map(|follow| follow.follower_id)
-        .collect();
-    let mut inboxes = Vec::with_capacity(ids.len());
-    // A query per thousand followers, not one per follower.
-    for chunk in ids.chunks(1000) {
-        for follower in queries::actors::by_ids(db, chunk.to_vec()).await? {
-            if follower.local {
-                continue;
-            }
+        .map(|follower| {
             let inbox = match follower.shared_inbox {
                 Some(shared_inbox) if shared => shared_inbox,
                 _ => follower.inbox,
             };
-            inboxes.push((inbox, follower.host));
-        }
-    }
-    Ok(inboxes)
+            (inbox, follower.host)
+        })
+        .collect())
 }
 
 /// The inboxes (shared where there is one) of an actor's remote followers.

@@ -1,8 +1,11 @@
-use crate::{DbResult, entities::follow};
+use crate::{
+    DbResult,
+    entities::{actor, follow},
+};
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, JoinType,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 pub const PENDING: &str = "pending";
@@ -95,6 +98,40 @@ pub async fn accepted_followers(db: &impl ConnectionTrait, target_id: i64) -> Db
         .filter(follow::Column::TargetId.eq(target_id))
         .filter(follow::Column::State.eq(ACCEPTED))
         .order_by_asc(follow::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Where a remote follower takes deliveries.
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
+pub struct FollowerInbox {
+    pub inbox: String,
+    pub shared_inbox: Option<String>,
+    pub host: String,
+}
+
+/// The inboxes of the accepted remote followers of `target_id`, in follow
+/// order: three columns in one query, since a group's fan-out reads
+/// thousands of them inside the transaction that publishes a post.
+pub async fn remote_follower_inboxes(
+    db: &impl ConnectionTrait,
+    target_id: i64,
+) -> DbResult<Vec<FollowerInbox>> {
+    let follower = follow::Entity::belongs_to(actor::Entity)
+        .from(follow::Column::FollowerId)
+        .to(actor::Column::Id)
+        .into();
+    Ok(follow::Entity::find()
+        .select_only()
+        .column(actor::Column::Inbox)
+        .column(actor::Column::SharedInbox)
+        .column(actor::Column::Host)
+        .join(JoinType::InnerJoin, follower)
+        .filter(follow::Column::TargetId.eq(target_id))
+        .filter(follow::Column::State.eq(ACCEPTED))
+        .filter(actor::Column::Local.eq(false))
+        .order_by_asc(follow::Column::Id)
+        .into_model::<FollowerInbox>()
         .all(db)
         .await?)
 }
