@@ -16,7 +16,7 @@ use healthcommons_db::{
 use healthcommons_service::{ServiceError, ServiceResult};
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use tracing::debug;
 use url::Url;
 
@@ -133,10 +133,33 @@ pub async fn deliver(
         map.insert("@context".into(), json!(AS_CONTEXT));
     }
     let body = serde_json::to_string(&activity).map_err(internal)?;
-    let pairs: Vec<(String, String)> = unique.into_iter().collect();
+    let pairs = interleave_hosts(unique);
     queries::deliveries::enqueue(db, &id, sender.id, &kind, &body, &pairs).await?;
     context.delivery_wakeup.notify_one();
     Ok(())
+}
+
+/// `(inbox, host)` pairs ordered one host at a time: each host's first inbox,
+/// then each host's second, and so on. Deliveries are claimed in this order,
+/// so a batch reaches many nodes at once over one connection each, instead of
+/// opening several connections to one node while the others wait.
+fn interleave_hosts(inboxes: BTreeMap<String, String>) -> Vec<(String, String)> {
+    let total = inboxes.len();
+    let mut by_host: BTreeMap<String, VecDeque<String>> = BTreeMap::new();
+    for (inbox, host) in inboxes {
+        by_host.entry(host).or_default().push_back(inbox);
+    }
+    let mut ordered = Vec::with_capacity(total);
+    while !by_host.is_empty() {
+        by_host.retain(|host, waiting| match waiting.pop_front() {
+            Some(inbox) => {
+                ordered.push((inbox, host.clone()));
+                true
+            }
+            None => false,
+        });
+    }
+    ordered
 }
 
 /// The inboxes of an actor's remote followers, with their hosts: shared
@@ -304,4 +327,39 @@ async fn nodeinfo_software(data: &RequestData, actor_id: &Url) -> Option<String>
         .await
         .ok()?;
     crate::discovery::software_name(&info)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fan_out_is_ordered_one_host_at_a_time() {
+        let inboxes: BTreeMap<String, String> = [
+            ("https://a.example/users/1/inbox", "a.example"),
+            ("https://a.example/users/2/inbox", "a.example"),
+            ("https://a.example/users/3/inbox", "a.example"),
+            ("https://b.example/users/1/inbox", "b.example"),
+            ("https://c.example/inbox", "c.example"),
+            ("https://c.example/users/9/inbox", "c.example"),
+        ]
+        .into_iter()
+        .map(|(inbox, host)| (inbox.to_owned(), host.to_owned()))
+        .collect();
+        let order: Vec<String> = interleave_hosts(inboxes)
+            .into_iter()
+            .map(|(inbox, _)| inbox)
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "https://a.example/users/1/inbox",
+                "https://b.example/users/1/inbox",
+                "https://c.example/inbox",
+                "https://a.example/users/2/inbox",
+                "https://c.example/users/9/inbox",
+                "https://a.example/users/3/inbox",
+            ]
+        );
+    }
 }
