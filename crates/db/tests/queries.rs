@@ -183,7 +183,13 @@ async fn deliveries_are_claimed_once_and_come_back_when_a_lease_expires() {
         ids.dedup();
         assert_eq!(ids.len(), a.len() + b.len(), "{backend}: a row was claimed twice");
         assert_eq!(ids.len(), 5, "{backend}");
-        assert_eq!(a[0].json, "{\"x\":1}");
+        let outgoing = queries::deliveries::outgoing_activities(&db, vec![a[0].outbox_activity_id])
+            .await
+            .expect("outgoing");
+        assert_eq!(outgoing.len(), 1, "{backend}");
+        assert_eq!(outgoing[0].json, "{\"x\":1}");
+        assert_eq!(outgoing[0].ap_id, "https://a.test/activities/1");
+        assert_eq!(outgoing[0].key_id, "https://a.test/g/walkers#main-key");
 
         // A crashed worker's claims expire and the rows are due again.
         let db2 = testing::fresh(backend).await.expect(backend);

@@ -11,6 +11,7 @@ use healthcommons_db::queries::{self, deliveries::ClaimedDelivery};
 use rand::Rng;
 use std::{
     collections::{HashMap, VecDeque},
+    sync::Arc,
     time::{Duration, Instant},
 };
 use tokio::sync::mpsc;
@@ -23,6 +24,63 @@ const IDLE_POLL: Duration = Duration::from_millis(500);
 const PER_PEER: usize = 8;
 /// How long a row waits when its peer already has a backlog in memory.
 const PEER_BUSY_PAUSE: chrono::Duration = chrono::Duration::milliseconds(250);
+/// Outgoing activities the worker keeps in memory; past this it starts over.
+const MAX_CACHED_ACTIVITIES: usize = 256;
+
+/// An outgoing activity as the worker sends it: one body shared by every
+/// delivery of it, and the sender's key.
+struct Outgoing {
+    ap_id: String,
+    body: bytes::Bytes,
+    key_id: String,
+    private_key_pem: Option<String>,
+}
+
+/// The activities of recently claimed rows, so that a fan-out to thousands of
+/// inboxes reads its body and key once, not once per row.
+#[derive(Default)]
+struct OutgoingCache {
+    activities: HashMap<i64, Arc<Outgoing>>,
+}
+
+impl OutgoingCache {
+    /// Read the activities among `ids` that are not in memory yet.
+    async fn load(
+        &mut self,
+        db: &healthcommons_db::Db,
+        mut ids: Vec<i64>,
+    ) -> Result<(), healthcommons_db::DbError> {
+        ids.retain(|id| !self.activities.contains_key(id));
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        if self.activities.len() + ids.len() > MAX_CACHED_ACTIVITIES {
+            self.activities.clear();
+        }
+        for activity in queries::deliveries::outgoing_activities(db, ids).await? {
+            let outgoing = Outgoing {
+                ap_id: activity.ap_id,
+                body: bytes::Bytes::from(activity.json),
+                key_id: activity.key_id,
+                private_key_pem: activity.private_key_pem,
+            };
+            self.activities.insert(activity.id, Arc::new(outgoing));
+        }
+        Ok(())
+    }
+
+    fn get(&self, id: i64) -> Option<Arc<Outgoing>> {
+        self.activities.get(&id).cloned()
+    }
+}
+
+/// A claimed row and the activity it carries.
+struct Claimed {
+    row: ClaimedDelivery,
+    activity: Arc<Outgoing>,
+}
 
 /// What one attempt came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,7 +210,7 @@ struct PeerLane {
     health: PeerHealth,
     in_flight: usize,
     /// Claimed rows with the moment they were claimed.
-    waiting: VecDeque<(Instant, ClaimedDelivery)>,
+    waiting: VecDeque<(Instant, Claimed)>,
     /// When this process last wrote the peer's success to the database.
     success_recorded: Option<Instant>,
     /// Whether the host is in the runnable queue, so it is there once.
@@ -173,7 +231,7 @@ struct Scheduler {
 
 /// A row that may start now, and whether its success should be written.
 struct Start {
-    delivery: ClaimedDelivery,
+    delivery: Claimed,
     record_success: bool,
 }
 
@@ -224,12 +282,12 @@ impl Scheduler {
     /// Queue a claimed row. Returns it when its peer already has twice its
     /// limit waiting, to be handed back, so one peer's backlog is not held in
     /// memory.
-    fn accept(&mut self, delivery: ClaimedDelivery, claimed_at: Instant) -> Option<ClaimedDelivery> {
-        if self.lanes.len() >= MAX_LANES && !self.lanes.contains_key(&delivery.peer_host) {
+    fn accept(&mut self, delivery: Claimed, claimed_at: Instant) -> Option<Claimed> {
+        if self.lanes.len() >= MAX_LANES && !self.lanes.contains_key(&delivery.row.peer_host) {
             self.lanes
                 .retain(|_, lane| lane.in_flight > 0 || !lane.waiting.is_empty());
         }
-        let host = delivery.peer_host.clone();
+        let host = delivery.row.peer_host.clone();
         let lane = self.lanes.entry(host.clone()).or_insert_with(|| PeerLane {
             health: PeerHealth::Untried,
             in_flight: 0,
@@ -318,7 +376,7 @@ impl Scheduler {
 
     /// Rows waiting since before `cutoff`: their lease may end before they
     /// start, so they are handed back instead.
-    fn take_stale(&mut self, cutoff: Instant) -> Vec<ClaimedDelivery> {
+    fn take_stale(&mut self, cutoff: Instant) -> Vec<Claimed> {
         let mut stale = Vec::new();
         for lane in self.lanes.values_mut() {
             while lane.waiting.front().is_some_and(|(at, _)| *at < cutoff) {
@@ -350,13 +408,14 @@ pub async fn run(context: FederationContext) {
     let lease = context.settings.claim_lease;
     let chrono_lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(2));
     let mut scheduler = Scheduler::new(context.settings.delivery_concurrency);
+    let mut activities = OutgoingCache::default();
     loop {
         while let Some(start) = scheduler.next_start() {
             let context = context.clone();
             let delivered = delivered.clone();
             let finished_tx = finished_tx.clone();
             tokio::spawn(async move {
-                let host = start.delivery.peer_host.clone();
+                let host = start.delivery.row.peer_host.clone();
                 let (answered, success_recorded) =
                     deliver_one(&context, start.delivery, start.record_success, &delivered).await;
                 let _ = finished_tx.send(Finished {
@@ -374,11 +433,12 @@ pub async fn run(context: FederationContext) {
         let room = scheduler.room_to_claim();
         let mut accepted_any = false;
         if room > 0 {
-            match claim(&context, room, chrono_lease, &scheduler.saturated_hosts()).await {
+            let saturated = scheduler.saturated_hosts();
+            match claim(&context, &mut activities, room, chrono_lease, &saturated).await {
                 Ok(rows) => {
                     let claimed_at = Instant::now();
                     let claimed = rows.len();
-                    let overflow: Vec<ClaimedDelivery> = rows
+                    let overflow: Vec<Claimed> = rows
                         .into_iter()
                         .filter_map(|row| scheduler.accept(row, claimed_at))
                         .collect();
@@ -409,45 +469,56 @@ pub async fn run(context: FederationContext) {
     }
 }
 
-/// Claim due rows, and settle at once those whose peer is blocked.
+/// Claim due rows with their activities, and settle at once those whose peer
+/// is blocked (or whose activity is gone).
 async fn claim(
     context: &FederationContext,
+    activities: &mut OutgoingCache,
     limit: u64,
     lease: chrono::Duration,
     skip_hosts: &[String],
-) -> Result<Vec<ClaimedDelivery>, healthcommons_db::DbError> {
+) -> Result<Vec<Claimed>, healthcommons_db::DbError> {
     let rows = queries::deliveries::claim_due(&context.db, limit, lease, skip_hosts).await?;
     let mut hosts: Vec<String> = rows.iter().map(|row| row.peer_host.clone()).collect();
     hosts.sort();
     hosts.dedup();
     let blocked = queries::peers::blocked_among(&context.db, &hosts).await?;
+    activities
+        .load(
+            &context.db,
+            rows.iter().map(|row| row.outbox_activity_id).collect(),
+        )
+        .await?;
     let mut sendable = Vec::with_capacity(rows.len());
     for row in rows {
-        if blocked.contains(&row.peer_host) {
-            context.metrics.deliveries.with_label_values(&["refused"]).inc();
-            let error = "the peer is blocked";
-            if let Err(err) = queries::deliveries::mark_attempt_failed(
-                &context.db,
-                row.id,
-                row.attempts + 1,
-                None,
-                error,
-                None,
-            )
-            .await
-            {
-                warn!(%err, "could not record a delivery to a blocked peer; its claim will expire");
-            }
+        let unsendable = if blocked.contains(&row.peer_host) {
+            "the peer is blocked"
+        } else if let Some(activity) = activities.get(row.outbox_activity_id) {
+            sendable.push(Claimed { row, activity });
+            continue;
         } else {
-            sendable.push(row);
+            "the outgoing activity is gone"
+        };
+        context.metrics.deliveries.with_label_values(&["refused"]).inc();
+        if let Err(err) = queries::deliveries::mark_attempt_failed(
+            &context.db,
+            row.id,
+            row.attempts + 1,
+            None,
+            unsendable,
+            None,
+        )
+        .await
+        {
+            warn!(%err, "could not settle an unsendable delivery; its claim will expire");
         }
     }
     Ok(sendable)
 }
 
 /// Give rows back to the queue, due after `pause`.
-async fn hand_back(context: &FederationContext, rows: &[ClaimedDelivery], pause: chrono::Duration) {
-    let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
+async fn hand_back(context: &FederationContext, rows: &[Claimed], pause: chrono::Duration) {
+    let ids: Vec<i64> = rows.iter().map(|claimed| claimed.row.id).collect();
     if let Err(err) = queries::deliveries::postpone_many(&context.db, &ids, pause).await {
         warn!(%err, rows = ids.len(), "could not hand deliveries back; their claims will expire");
     }
@@ -457,15 +528,19 @@ async fn hand_back(context: &FederationContext, rows: &[ClaimedDelivery], pause:
 /// answered and whether its success is being written to the database.
 async fn deliver_one(
     context: &FederationContext,
-    delivery: ClaimedDelivery,
+    claimed: Claimed,
     record_success: bool,
     delivered: &mpsc::UnboundedSender<DeliveredRow>,
 ) -> (bool, bool) {
-    let result = attempt(context, &delivery).await;
+    let Claimed {
+        row: delivery,
+        activity,
+    } = claimed;
+    let result = attempt(context, &delivery, &activity).await;
     let attempts = delivery.attempts + 1;
     let outcome = match &result {
         AttemptResult::Delivered(status) => {
-            debug!(inbox = %delivery.inbox, activity = %delivery.activity_ap_id, "delivered");
+            debug!(inbox = %delivery.inbox, activity = %activity.ap_id, "delivered");
             context.metrics.deliveries.with_label_values(&["delivered"]).inc();
             let row = DeliveredRow {
                 id: delivery.id,
@@ -479,7 +554,7 @@ async fn deliver_one(
             }
         }
         AttemptResult::Final { status, error } => {
-            warn!(inbox = %delivery.inbox, activity = %delivery.activity_ap_id, status, %error,
+            warn!(inbox = %delivery.inbox, activity = %activity.ap_id, status, %error,
                 "delivery refused for good");
             context.metrics.deliveries.with_label_values(&["refused"]).inc();
             queries::deliveries::mark_attempt_failed(
@@ -522,7 +597,7 @@ async fn deliver_one(
             );
             let retry_at = next_attempt(context, &delivery, wait);
             if retry_at.is_none() {
-                warn!(inbox = %delivery.inbox, activity = %delivery.activity_ap_id, %error,
+                warn!(inbox = %delivery.inbox, activity = %activity.ap_id, %error,
                     "delivery given up after the retry window");
                 context.metrics.deliveries.with_label_values(&["expired"]).inc();
             } else {
@@ -561,8 +636,12 @@ fn next_attempt(
     (at - delivery.created_at <= window).then_some(at)
 }
 
-async fn attempt(context: &FederationContext, delivery: &ClaimedDelivery) -> AttemptResult {
-    let Some(private_key) = delivery.private_key_pem.as_deref() else {
+async fn attempt(
+    context: &FederationContext,
+    delivery: &ClaimedDelivery,
+    activity: &Outgoing,
+) -> AttemptResult {
+    let Some(private_key) = activity.private_key_pem.as_deref() else {
         return AttemptResult::Final {
             status: 0,
             error: "the sending actor has no private key".into(),
@@ -574,22 +653,26 @@ async fn attempt(context: &FederationContext, delivery: &ClaimedDelivery) -> Att
             error: "the inbox url is invalid".into(),
         };
     };
-    let body = delivery.json.as_bytes();
-    let headers =
-        match signatures::sign_request_headers("POST", &url, Some(body), &delivery.key_id, private_key) {
-            Ok(headers) => headers,
-            Err(err) => {
-                return AttemptResult::Final {
-                    status: 0,
-                    error: err.to_string(),
-                };
-            }
-        };
+    let headers = match signatures::sign_request_headers(
+        "POST",
+        &url,
+        Some(&activity.body),
+        &activity.key_id,
+        private_key,
+    ) {
+        Ok(headers) => headers,
+        Err(err) => {
+            return AttemptResult::Final {
+                status: 0,
+                error: err.to_string(),
+            };
+        }
+    };
     let mut request = context
         .client
         .post(url)
         .header("content-type", crate::negotiation::AP_CONTENT_TYPE)
-        .body(delivery.json.clone());
+        .body(activity.body.clone());
     for (name, value) in headers {
         request = request.header(name, value);
     }
@@ -625,23 +708,28 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
 mod tests {
     use super::*;
 
-    fn row(id: i64, host: &str) -> ClaimedDelivery {
-        ClaimedDelivery {
-            id,
-            inbox: format!("https://{host}/inbox"),
-            peer_host: host.to_owned(),
-            attempts: 0,
-            created_at: Utc::now(),
-            activity_ap_id: format!("https://a.test/activities/{id}"),
-            json: "{}".into(),
-            key_id: "https://a.test/g/w#main-key".into(),
-            private_key_pem: None,
+    fn row(id: i64, host: &str) -> Claimed {
+        Claimed {
+            row: ClaimedDelivery {
+                id,
+                inbox: format!("https://{host}/inbox"),
+                peer_host: host.to_owned(),
+                attempts: 0,
+                created_at: Utc::now(),
+                outbox_activity_id: 1,
+            },
+            activity: Arc::new(Outgoing {
+                ap_id: "https://a.test/activities/1".into(),
+                body: bytes::Bytes::from_static(b"{}"),
+                key_id: "https://a.test/g/w#main-key".into(),
+                private_key_pem: None,
+            }),
         }
     }
 
     fn start_all(scheduler: &mut Scheduler) -> Vec<(i64, String)> {
         std::iter::from_fn(|| scheduler.next_start())
-            .map(|start| (start.delivery.id, start.delivery.peer_host))
+            .map(|start| (start.delivery.row.id, start.delivery.row.peer_host))
             .collect()
     }
 
@@ -755,7 +843,7 @@ mod tests {
         assert_eq!(start_all(&mut scheduler).len(), 8);
         assert_eq!(scheduler.room_to_claim(), 0, "eight ready behind eight in flight");
         scheduler.finished("p0.test", true, true);
-        assert_eq!(scheduler.next_start().map(|s| s.delivery.id), Some(8));
+        assert_eq!(scheduler.next_start().map(|s| s.delivery.row.id), Some(8));
         assert_eq!(
             scheduler.room_to_claim(),
             0,
@@ -795,7 +883,7 @@ mod tests {
             "room"
         );
         let stale = scheduler.take_stale(Instant::now() - Duration::from_secs(60));
-        assert_eq!(stale.iter().map(|d| d.id).collect::<Vec<_>>(), vec![1]);
+        assert_eq!(stale.iter().map(|d| d.row.id).collect::<Vec<_>>(), vec![1]);
         assert_eq!(start_all(&mut scheduler).len(), 1);
     }
 

@@ -25,13 +25,3 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
-
-impl Entity {
-    /// The join from a delivery to the activity it carries.
-    pub fn belongs_to_outbox() -> RelationDef {
-        Entity::belongs_to(super::outbox_activity::Entity)
-            .from(Column::OutboxActivityId)
-            .to(super::outbox_activity::Column::Id)
-            .into()
-    }
-}

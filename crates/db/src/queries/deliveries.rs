@@ -57,8 +57,8 @@ pub async fn enqueue(
     Ok(activity)
 }
 
-/// A claimed delivery with the bytes to send and the key that signs them,
-/// read in the same query as the claim.
+/// A claimed delivery: where it goes and which outgoing activity it carries
+/// (read once per activity with [`outgoing_activities`], not once per row).
 #[derive(Debug, Clone, FromQueryResult)]
 pub struct ClaimedDelivery {
     pub id: i64,
@@ -66,10 +66,42 @@ pub struct ClaimedDelivery {
     pub peer_host: String,
     pub attempts: i32,
     pub created_at: DateTime<Utc>,
-    pub activity_ap_id: String,
+    pub outbox_activity_id: i64,
+}
+
+/// An outgoing activity with the bytes to send and the key that signs them.
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct OutgoingActivity {
+    pub id: i64,
+    pub ap_id: String,
     pub json: String,
     pub key_id: String,
     pub private_key_pem: Option<String>,
+}
+
+/// The outgoing activities `ids`, each with its sender's key.
+pub async fn outgoing_activities(
+    db: &impl ConnectionTrait,
+    ids: Vec<i64>,
+) -> DbResult<Vec<OutgoingActivity>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(outbox_activity::Entity::find()
+        .select_only()
+        .column(outbox_activity::Column::Id)
+        .column(outbox_activity::Column::ApId)
+        .column(outbox_activity::Column::Json)
+        .column_as(actor::Column::PublicKeyId, "key_id")
+        .column(actor::Column::PrivateKeyPem)
+        .join(
+            sea_orm::JoinType::InnerJoin,
+            outbox_activity::Entity::belongs_to_actor(),
+        )
+        .filter(outbox_activity::Column::Id.is_in(ids))
+        .into_model::<OutgoingActivity>()
+        .all(db)
+        .await?)
 }
 
 /// Claim up to `limit` due deliveries for `lease`, none of them to a host in
@@ -147,18 +179,7 @@ pub async fn claim_due(
         .column(delivery::Column::PeerHost)
         .column(delivery::Column::Attempts)
         .column(delivery::Column::CreatedAt)
-        .column_as(outbox_activity::Column::ApId, "activity_ap_id")
-        .column(outbox_activity::Column::Json)
-        .column_as(actor::Column::PublicKeyId, "key_id")
-        .column(actor::Column::PrivateKeyPem)
-        .join(
-            sea_orm::JoinType::InnerJoin,
-            delivery::Entity::belongs_to_outbox(),
-        )
-        .join(
-            sea_orm::JoinType::InnerJoin,
-            outbox_activity::Entity::belongs_to_actor(),
-        )
+        .column(delivery::Column::OutboxActivityId)
         .filter(delivery::Column::Id.is_in(ids))
         .order_by_asc(delivery::Column::Id)
         .into_model::<ClaimedDelivery>()
