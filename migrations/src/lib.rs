@@ -11,6 +11,7 @@ mod m20261127_000002_create_agenda;
 mod m20261128_000001_directory;
 mod m20261129_000001_create_pledges;
 mod m20261129_000002_index_follow_target;
+mod m20261130_000001_index_delivery_claim_order;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_directory::Migration),
             Box::new(m20261129_000001_create_pledges::Migration),
             Box::new(m20261129_000002_index_follow_target::Migration),
+            Box::new(m20261130_000001_index_delivery_claim_order::Migration),
         ]
     }
 }

@@ -137,10 +137,12 @@ pub async fn claim_due(
     };
     let sql = if postgres {
         format!(
-            "UPDATE delivery SET claimed_until = $1 WHERE id IN (
+            // `= ANY(ARRAY(…))`, not `IN (…)`: with `IN` the planner may
+            // join the claimed ids against a scan of the whole table.
+            "UPDATE delivery SET claimed_until = $1 WHERE id = ANY(ARRAY(
                 SELECT id FROM delivery WHERE state = 'pending' AND next_attempt_at <= $2
                   AND (claimed_until IS NULL OR claimed_until < $2){skip}
-                ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
+                ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED))
              RETURNING id"
         )
     } else {
