@@ -90,6 +90,40 @@ pub async fn open(url: &str) -> DbResult<DatabaseConnection> {
     Ok(db)
 }
 
+/// Read-only connections beside the writer `open` gives, for pages and
+/// reads that never write. SQLite has one writing connection, so without
+/// these every query of every page waits its turn on it; WAL lets these
+/// readers read while it writes, and a reader sees every commit made before
+/// its query starts. On PostgreSQL (and an in-memory SQLite, which a second
+/// connection could not see) it is the writer's own pool.
+pub async fn open_readers(url: &str, writer: &DatabaseConnection) -> DbResult<DatabaseConnection> {
+    if writer.get_database_backend() != DbBackend::Sqlite || url.contains(":memory:") {
+        return Ok(writer.clone());
+    }
+    let mut options = ConnectOptions::new(read_only_url(url));
+    options
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false)
+        .max_connections(SQLITE_READERS)
+        .min_connections(1);
+    Ok(Database::connect(options).await?)
+}
+
+/// Read-only connections to a SQLite file (two cores rarely keep more busy).
+const SQLITE_READERS: u32 = 4;
+
+/// `url` with its `mode` parameter (`rwc`, `rw`) replaced by `ro`.
+fn read_only_url(url: &str) -> String {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut params: Vec<&str> = query
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("mode="))
+        .collect();
+    params.push("mode=ro");
+    format!("{base}?{}", params.join("&"))
+}
+
 /// Run pending migrations on an open connection.
 pub async fn migrate(db: &DatabaseConnection) -> DbResult<()> {
     Migrator::up(db, None).await?;

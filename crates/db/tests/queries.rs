@@ -804,3 +804,25 @@ async fn follower_inboxes_are_the_accepted_remote_followers_in_follow_order() {
         );
     }
 }
+
+#[tokio::test]
+async fn sqlite_readers_see_every_commit_and_cannot_write() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("node.db").display());
+    let writer = healthcommons_db::connect(&url).await.expect("writer");
+    let readers = healthcommons_db::open_readers(&url, &writer)
+        .await
+        .expect("readers");
+    let actor = queries::actors::insert(&writer, actor_row("https://a.test/u/ana", "ana", "a.test", true))
+        .await
+        .expect("insert");
+    let seen = queries::actors::by_id(&readers, actor.id).await.expect("read");
+    assert_eq!(
+        seen.map(|a| a.username),
+        Some("ana".to_owned()),
+        "a commit is seen at once"
+    );
+    let refused =
+        queries::actors::insert(&readers, actor_row("https://a.test/u/bo", "bo", "a.test", true)).await;
+    assert!(refused.is_err(), "the readers are read-only");
+}

@@ -310,6 +310,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         },
         trusted_proxies: Arc::new(config.trusted_proxy_list()?),
         read_cache: Arc::new(ReadCache::new(CacheLimits::default())),
+        readers: healthcommons_db::open_readers(&config.database_url(), &node.federation.db)
+            .await
+            .context("cannot open the database for reading")?,
     };
     if !config.metrics_bind.is_empty() {
         let listener = TcpListener::bind(&config.metrics_bind)

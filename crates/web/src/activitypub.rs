@@ -61,7 +61,7 @@ fn not_found() -> Response {
 }
 
 async fn local_actor(state: &AppState, name: &str, kind: &str) -> Result<Option<actor::Model>, PageError> {
-    Ok(queries::actors::local_by_username(state.db(), name)
+    Ok(queries::actors::local_by_username(state.read_db(), name)
         .await?
         .filter(|a| a.kind == kind))
 }

@@ -30,7 +30,7 @@ impl FromRequestParts<AppState> for ApiAccount {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| ApiError::new(ErrorKind::Unauthorized, "send Authorization: Bearer TOKEN"))?;
-        accounts::account_for_api_token(state.db(), token)
+        accounts::account_for_api_token(state.read_db(), token)
             .await?
             .map(ApiAccount)
             .ok_or_else(|| ApiError::new(ErrorKind::Unauthorized, "the token is not valid"))
@@ -79,7 +79,7 @@ impl FromRequestParts<AppState> for MaybeSession {
             return Ok(MaybeSession(None));
         };
         Ok(MaybeSession(
-            accounts::account_for_session(state.db(), cookie.value()).await?,
+            accounts::account_for_session(state.read_db(), cookie.value()).await?,
         ))
     }
 }

@@ -291,7 +291,7 @@ async fn get_post(
     Path(id): Path<String>,
 ) -> ApiResult<Json<PostDto>> {
     let viewer = account.as_ref().map(|a| &a.person);
-    let thread = posts::thread(state.db(), viewer, &id).await?;
+    let thread = posts::thread(state.read_db(), viewer, &id).await?;
     if thread.root.post.ap_id == id {
         let mut root = dto(&state, &thread.root);
         root.replies = nest(&state, &thread.replies);

@@ -75,6 +75,9 @@ pub struct AppState {
     pub trusted_proxies: Arc<Vec<std::net::IpAddr>>,
     /// Anonymous public reads, kept until the next write (see `read_cache`).
     pub read_cache: Arc<read_cache::ReadCache>,
+    /// Read-only connections for reads that never write (see
+    /// `healthcommons_db::open_readers`).
+    pub readers: Db,
 }
 
 /// Where maps take their tiles from, and the credit they show.
@@ -93,6 +96,11 @@ impl AppState {
     }
     pub fn db(&self) -> &Db {
         &self.context().db
+    }
+    /// For the hot reads (who is signed in, group and thread pages, actors):
+    /// they run beside each other instead of queueing on SQLite's writer.
+    pub fn read_db(&self) -> &Db {
+        &self.readers
     }
 }
 

@@ -364,7 +364,7 @@ pub async fn group_page_with_draft(
     headers: &HeaderMap,
     draft: Option<Draft>,
 ) -> PageResult<Response> {
-    let db = state.db();
+    let db = state.read_db();
     let view = groups::view_of(db, row.clone()).await?;
     let threads = healthcommons_service::posts::group_threads(
         db,

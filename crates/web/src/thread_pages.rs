@@ -102,13 +102,13 @@ impl ViewerFacts {
             return Ok(Self::default());
         };
         let post_ids = views.iter().map(|v| v.post.id).collect();
-        let liked = queries::posts::reacted_among(state.db(), post_ids, account.person.id, LIKE).await?;
+        let liked = queries::posts::reacted_among(state.read_db(), post_ids, account.person.id, LIKE).await?;
         let mut group_ids: Vec<i64> = views.iter().filter_map(|v| v.post.group_id).collect();
         group_ids.sort_unstable();
         group_ids.dedup();
         let mut moderated_groups = HashSet::new();
         for group_id in group_ids {
-            if posts::moderates(state.db(), account, Some(group_id)).await? {
+            if posts::moderates(state.read_db(), account, Some(group_id)).await? {
                 moderated_groups.insert(group_id);
             }
         }
@@ -211,7 +211,7 @@ async fn render_thread(
     preview: Option<(i64, String, String)>,
 ) -> PageResult<Html<String>> {
     let viewer = session.0.as_ref();
-    let thread = posts::thread(state.db(), viewer.map(|a| &a.person), ap_id).await?;
+    let thread = posts::thread(state.read_db(), viewer.map(|a| &a.person), ap_id).await?;
     let discusses = match thread.root.post.garden_item_id {
         Some(item_id) => queries::garden::by_id(state.db(), item_id)
             .await?
