@@ -104,6 +104,9 @@ pub async fn outgoing_activities(
         .await?)
 }
 
+/// What a claim returns of each row: the fields of [`ClaimedDelivery`].
+const CLAIMED_COLUMNS: &str = "id, inbox, peer_host, attempts, created_at, outbox_activity_id";
+
 /// Claim up to `limit` due deliveries for `lease`, none of them to a host in
 /// `skip_hosts` (peers that already have enough in hand). Concurrent workers
 /// (in this process or another one on the same PostgreSQL) never claim the
@@ -143,7 +146,7 @@ pub async fn claim_due(
                 SELECT id FROM delivery WHERE state = 'pending' AND next_attempt_at <= $2
                   AND (claimed_until IS NULL OR claimed_until < $2){skip}
                 ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED))
-             RETURNING id"
+             RETURNING {CLAIMED_COLUMNS}"
         )
     } else {
         format!(
@@ -151,7 +154,7 @@ pub async fn claim_due(
                 SELECT id FROM delivery WHERE state = 'pending' AND next_attempt_at <= ?
                   AND (claimed_until IS NULL OR claimed_until < ?){skip}
                 ORDER BY next_attempt_at, id LIMIT ?)
-             RETURNING id"
+             RETURNING {CLAIMED_COLUMNS}"
         )
     };
     let mut values: Vec<sea_orm::Value> = if postgres {
@@ -167,26 +170,12 @@ pub async fn claim_due(
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
         .await?;
-    let ids: Vec<i64> = rows
+    let mut claimed = rows
         .iter()
-        .filter_map(|row| row.try_get::<i64>("", "id").ok())
-        .collect();
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let claimed = delivery::Entity::find()
-        .select_only()
-        .column(delivery::Column::Id)
-        .column(delivery::Column::Inbox)
-        .column(delivery::Column::PeerHost)
-        .column(delivery::Column::Attempts)
-        .column(delivery::Column::CreatedAt)
-        .column(delivery::Column::OutboxActivityId)
-        .filter(delivery::Column::Id.is_in(ids))
-        .order_by_asc(delivery::Column::Id)
-        .into_model::<ClaimedDelivery>()
-        .all(db)
-        .await?;
+        .map(|row| ClaimedDelivery::from_query_result(row, ""))
+        .collect::<Result<Vec<_>, _>>()?;
+    // RETURNING promises no order; hand the rows over in the order they were queued.
+    claimed.sort_unstable_by_key(|row| row.id);
     Ok(claimed)
 }
 
