@@ -826,3 +826,49 @@ async fn sqlite_readers_see_every_commit_and_cannot_write() {
         queries::actors::insert(&readers, actor_row("https://a.test/u/bo", "bo", "a.test", true)).await;
     assert!(refused.is_err(), "the readers are read-only");
 }
+
+#[tokio::test]
+async fn moderated_among_names_only_the_groups_that_list_the_actor() {
+    for backend in testing::backends() {
+        let db = testing::fresh(backend).await.expect("database");
+        let group = |name: &str| actor_row(&format!("https://a.test/g/{name}"), name, "a.test", true);
+        let walkers = queries::actors::insert(&db, group("walkers"))
+            .await
+            .expect("walkers");
+        let gardeners = queries::actors::insert(&db, group("gardeners"))
+            .await
+            .expect("gardeners");
+        let singers = queries::actors::insert(&db, group("singers"))
+            .await
+            .expect("singers");
+        let ana = queries::actors::insert(&db, actor_row("https://a.test/u/ana", "ana", "a.test", true))
+            .await
+            .expect("ana");
+        let bo = queries::actors::insert(&db, actor_row("https://a.test/u/bo", "bo", "a.test", true))
+            .await
+            .expect("bo");
+        queries::groups::add_moderator(&db, walkers.id, ana.id)
+            .await
+            .expect("ana moderates");
+        queries::groups::add_moderator(&db, singers.id, ana.id)
+            .await
+            .expect("ana moderates");
+        queries::groups::add_moderator(&db, gardeners.id, bo.id)
+            .await
+            .expect("bo moderates");
+
+        let asked = vec![walkers.id, gardeners.id];
+        let found = queries::groups::moderated_among(&db, ana.id, asked)
+            .await
+            .expect("query");
+        assert_eq!(
+            found,
+            [walkers.id].into(),
+            "{backend}: only the asked groups that list ana"
+        );
+        let none = queries::groups::moderated_among(&db, ana.id, vec![])
+            .await
+            .expect("query");
+        assert!(none.is_empty(), "{backend}: no groups asked, none found");
+    }
+}

@@ -18,7 +18,7 @@ use healthcommons_db::{
     },
 };
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 pub const MAX_TITLE: usize = 200;
 pub const MAX_CONTENT: usize = 50_000;
@@ -468,13 +468,35 @@ pub async fn moderates(
     let Some(group_id) = group_id else {
         return Ok(false);
     };
-    if queries::groups::is_moderator(db, group_id, account.person.id).await? {
-        return Ok(true);
+    let listed = queries::groups::is_moderator(db, group_id, account.person.id).await?;
+    if listed || account.role() < Role::Moderator {
+        return Ok(listed);
     }
-    let local_group = queries::actors::by_id(db, group_id)
+    Ok(queries::actors::by_id(db, group_id)
         .await?
-        .is_some_and(|g| g.local);
-    Ok(local_group && account.role() >= Role::Moderator)
+        .is_some_and(|group| moderates_given(account, &group, false)))
+}
+
+/// [`moderates`] for a group whose moderator list the caller already holds:
+/// `listed` says whether the account's person is on it.
+pub fn moderates_given(account: &Account, group: &actor::Model, listed: bool) -> bool {
+    listed || (group.local && account.role() >= Role::Moderator)
+}
+
+/// Which of `groups` `account` moderates, with one query for them all.
+pub async fn moderated_among(
+    db: &impl ConnectionTrait,
+    account: &Account,
+    groups: &[&actor::Model],
+) -> ServiceResult<HashSet<i64>> {
+    let listed =
+        queries::groups::moderated_among(db, account.person.id, groups.iter().map(|g| g.id).collect())
+            .await?;
+    Ok(groups
+        .iter()
+        .filter(|group| moderates_given(account, group, listed.contains(&group.id)))
+        .map(|group| group.id)
+        .collect())
 }
 
 /// Delete a post: its author deletes it; a moderator of its group removes it.
@@ -807,19 +829,28 @@ pub async fn thread(
 
 pub async fn group_threads(
     db: &impl ConnectionTrait,
-    viewer: Option<&actor::Model>,
+    sees_members_only: bool,
     group: &actor::Model,
     page: Page,
 ) -> ServiceResult<Vec<PostView>> {
-    let member = match viewer {
+    let threads = queries::posts::threads_of_group(db, group.id, sees_members_only, page).await?;
+    views(db, threads.into_iter().map(|p| (p, 0)).collect()).await
+}
+
+/// Whether `viewer` may read a group's members-only threads: its accepted
+/// members and its moderators.
+pub async fn sees_members_only(
+    db: &impl ConnectionTrait,
+    viewer: Option<&actor::Model>,
+    group: &actor::Model,
+) -> ServiceResult<bool> {
+    Ok(match viewer {
         Some(viewer) => {
             is_member(db, group.id, viewer.id).await?
                 || queries::groups::is_moderator(db, group.id, viewer.id).await?
         }
         None => false,
-    };
-    let threads = queries::posts::threads_of_group(db, group.id, member, page).await?;
-    views(db, threads.into_iter().map(|p| (p, 0)).collect()).await
+    })
 }
 
 /// Which feed to read.

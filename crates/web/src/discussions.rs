@@ -483,7 +483,8 @@ async fn group_threads(
 ) -> ApiResult<Json<Vec<PostDto>>> {
     let group = groups::local(state.db(), &name).await?;
     let viewer = account.as_ref().map(|a| &a.person);
-    let threads = posts::group_threads(state.db(), viewer, &group, query.page()).await?;
+    let sees_members_only = posts::sees_members_only(state.db(), viewer, &group).await?;
+    let threads = posts::group_threads(state.db(), sees_members_only, &group, query.page()).await?;
     Ok(Json(threads.iter().map(|v| dto(&state, v)).collect()))
 }
 

@@ -20,7 +20,7 @@ use healthcommons_db::{entities::actor, queries};
 use healthcommons_federation::publisher::OutboxPublisher;
 use healthcommons_service::{
     accounts::{self, Registration, RegistrationOutcome, Role},
-    follows, groups, node,
+    follows, groups, node, posts,
 };
 use serde::Deserialize;
 
@@ -366,9 +366,25 @@ pub async fn group_page_with_draft(
 ) -> PageResult<Response> {
     let db = state.read_db();
     let view = groups::view_of(db, row.clone()).await?;
-    let threads = healthcommons_service::posts::group_threads(
+    // The viewer's standing, read once: the moderator list came with the view.
+    let listed_moderator = session
+        .0
+        .as_ref()
+        .is_some_and(|account| view.moderators.iter().any(|m| m.id == account.person.id));
+    let (membership, can_moderate) = match &session.0 {
+        Some(account) => (
+            queries::follows::between(db, account.person.id, row.id)
+                .await?
+                .map(|f| f.state)
+                .unwrap_or_else(|| "none".into()),
+            posts::moderates_given(account, &row, listed_moderator),
+        ),
+        None => ("none".into(), false),
+    };
+    let sees_members_only = membership == queries::follows::ACCEPTED || listed_moderator;
+    let threads = posts::group_threads(
         db,
-        session.0.as_ref().map(|a| &a.person),
+        sees_members_only,
         &row,
         queries::posts::Page { number: 1, size: 50 },
     )
@@ -377,17 +393,6 @@ pub async fn group_page_with_draft(
     let settings = view.settings.clone();
     let jar = CookieJar::from_headers(headers);
     let (jar, csrf) = auth::csrf_token_if_signed_in(jar, &session, state.secure_cookies);
-    let membership = match &session.0 {
-        Some(account) => queries::follows::between(db, account.person.id, row.id)
-            .await?
-            .map(|f| f.state)
-            .unwrap_or_else(|| "none".into()),
-        None => "none".into(),
-    };
-    let can_moderate = match &session.0 {
-        Some(account) => healthcommons_service::posts::moderates(db, account, Some(row.id)).await?,
-        None => false,
-    };
     let page = GroupPage {
         can_moderate,
         icon_url: settings

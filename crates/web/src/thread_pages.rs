@@ -20,7 +20,7 @@ use axum::{
 use axum_extra::extract::cookie::CookieJar;
 use healthcommons_core::{ErrorKind, text};
 use healthcommons_db::{
-    entities::post,
+    entities::{actor, post},
     queries::{
         self,
         posts::{LIKE, Page},
@@ -103,15 +103,10 @@ impl ViewerFacts {
         };
         let post_ids = views.iter().map(|v| v.post.id).collect();
         let liked = queries::posts::reacted_among(state.read_db(), post_ids, account.person.id, LIKE).await?;
-        let mut group_ids: Vec<i64> = views.iter().filter_map(|v| v.post.group_id).collect();
-        group_ids.sort_unstable();
-        group_ids.dedup();
-        let mut moderated_groups = HashSet::new();
-        for group_id in group_ids {
-            if posts::moderates(state.read_db(), account, Some(group_id)).await? {
-                moderated_groups.insert(group_id);
-            }
-        }
+        let mut groups: Vec<&actor::Model> = views.iter().filter_map(|v| v.group.as_ref()).collect();
+        groups.sort_unstable_by_key(|g| g.id);
+        groups.dedup_by_key(|g| g.id);
+        let moderated_groups = posts::moderated_among(state.read_db(), account, &groups).await?;
         Ok(Self {
             liked,
             moderated_groups,

@@ -35,6 +35,25 @@ pub async fn save_settings(
     })
 }
 
+/// Which of `group_ids` list `actor_id` among their moderators.
+pub async fn moderated_among(
+    db: &impl ConnectionTrait,
+    actor_id: i64,
+    group_ids: Vec<i64>,
+) -> DbResult<std::collections::HashSet<i64>> {
+    if group_ids.is_empty() {
+        return Ok(Default::default());
+    }
+    Ok(moderator::Entity::find()
+        .filter(moderator::Column::ActorId.eq(actor_id))
+        .filter(moderator::Column::GroupId.is_in(group_ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| row.group_id)
+        .collect())
+}
+
 pub async fn moderators(db: &impl ConnectionTrait, group_id: i64) -> DbResult<Vec<moderator::Model>> {
     Ok(moderator::Entity::find()
         .filter(moderator::Column::GroupId.eq(group_id))
