@@ -731,7 +731,7 @@ async fn the_directory_forgets_hosts_a_peer_no_longer_lists_and_routes_through_g
 }
 
 #[tokio::test]
-async fn follower_inboxes_are_the_accepted_remote_followers_in_follow_order() {
+async fn follower_inboxes_and_ids_are_the_accepted_followers_in_follow_order() {
     use queries::follows::{ACCEPTED, FollowerInbox, PENDING, remote_follower_inboxes, upsert};
     for backend in testing::backends() {
         let db = testing::fresh(backend).await.expect(backend);
@@ -801,6 +801,14 @@ async fn follower_inboxes_are_the_accepted_remote_followers_in_follow_order() {
                 },
             ],
             "{backend}: no pending or local followers, in the order they followed"
+        );
+        let listed = queries::follows::accepted_follower_ap_ids(&db, group.id)
+            .await
+            .expect(backend);
+        assert_eq!(
+            listed,
+            [early.ap_id, late.ap_id, local.ap_id],
+            "{backend}: the followers collection lists accepted followers, local ones too, in follow order"
         );
     }
 }

@@ -240,15 +240,10 @@ async fn collection_of(state: &AppState, name: &str, kind: &str, which: &str) ->
     };
     let id = format!("{}/{which}", row.ap_id);
     let value = match which {
-        "followers" if lists_followers(state, &row).await? => {
-            let mut ids = Vec::new();
-            for follow in queries::follows::accepted_followers(state.db(), row.id).await? {
-                if let Some(follower) = queries::actors::by_id(state.db(), follow.follower_id).await? {
-                    ids.push(follower.ap_id);
-                }
-            }
-            collections::ordered(&id, ids)
-        }
+        "followers" if lists_followers(state, &row).await? => collections::ordered(
+            &id,
+            queries::follows::accepted_follower_ap_ids(state.db(), row.id).await?,
+        ),
         "followers" => {
             collections::counted_collection(&id, queries::follows::count_followers(state.db(), row.id).await?)
         }
@@ -276,12 +271,14 @@ async fn collection_of(state: &AppState, name: &str, kind: &str, which: &str) ->
             collections::outbox(&id, total, items)
         }
         "moderators" if kind == queries::actors::GROUP => {
-            let mut ids = Vec::new();
-            for moderator in queries::groups::moderators(state.db(), row.id).await? {
-                if let Some(actor) = queries::actors::by_id(state.db(), moderator.actor_id).await? {
-                    ids.push(actor.ap_id);
-                }
-            }
+            let moderators = queries::groups::moderators(state.db(), row.id).await?;
+            let mut actors =
+                queries::actors::map_by_ids(state.db(), moderators.iter().map(|m| m.actor_id).collect())
+                    .await?;
+            let ids = moderators
+                .iter()
+                .filter_map(|m| actors.remove(&m.actor_id).map(|a| a.ap_id))
+                .collect();
             collections::ordered(&id, ids)
         }
         _ => return Ok(not_found()),

@@ -94,15 +94,6 @@ pub async fn of_follower(db: &impl ConnectionTrait, follower_id: i64) -> DbResul
         .await?)
 }
 
-pub async fn accepted_followers(db: &impl ConnectionTrait, target_id: i64) -> DbResult<Vec<follow::Model>> {
-    Ok(follow::Entity::find()
-        .filter(follow::Column::TargetId.eq(target_id))
-        .filter(follow::Column::State.eq(ACCEPTED))
-        .order_by_asc(follow::Column::Id)
-        .all(db)
-        .await?)
-}
-
 /// Where a remote follower takes deliveries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FollowerInbox {
@@ -119,19 +110,9 @@ pub async fn remote_follower_inboxes(
     db: &impl ConnectionTrait,
     target_id: i64,
 ) -> DbResult<Vec<FollowerInbox>> {
-    let follower_ids: Vec<i64> = follow::Entity::find()
-        .select_only()
-        .column(follow::Column::FollowerId)
-        .filter(follow::Column::TargetId.eq(target_id))
-        .filter(follow::Column::State.eq(ACCEPTED))
-        .order_by_asc(follow::Column::Id)
-        .into_tuple()
-        .all(db)
-        .await?;
+    let follower_ids = accepted_follower_ids(db, target_id).await?;
     let mut remote: HashMap<i64, FollowerInbox> = HashMap::with_capacity(follower_ids.len());
-    // A statement per thousand followers keeps under every backend's limit
-    // on bound parameters.
-    for chunk in follower_ids.chunks(1000) {
+    for chunk in follower_ids.chunks(ACTORS_PER_STATEMENT) {
         let rows: Vec<(i64, String, Option<String>, String)> = actor::Entity::find()
             .select_only()
             .column(actor::Column::Id)
@@ -155,6 +136,39 @@ pub async fn remote_follower_inboxes(
         }
     }
     Ok(follower_ids.iter().filter_map(|id| remote.remove(id)).collect())
+}
+
+/// The ids of every accepted follower (local and remote), in follow order.
+pub async fn accepted_follower_ap_ids(db: &impl ConnectionTrait, target_id: i64) -> DbResult<Vec<String>> {
+    let follower_ids = accepted_follower_ids(db, target_id).await?;
+    let mut ap_ids: HashMap<i64, String> = HashMap::with_capacity(follower_ids.len());
+    for chunk in follower_ids.chunks(ACTORS_PER_STATEMENT) {
+        let rows: Vec<(i64, String)> = actor::Entity::find()
+            .select_only()
+            .column(actor::Column::Id)
+            .column(actor::Column::ApId)
+            .filter(actor::Column::Id.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        ap_ids.extend(rows);
+    }
+    Ok(follower_ids.iter().filter_map(|id| ap_ids.remove(id)).collect())
+}
+
+/// Actors read per statement, under every backend's limit on bound parameters.
+const ACTORS_PER_STATEMENT: usize = 1000;
+
+async fn accepted_follower_ids(db: &impl ConnectionTrait, target_id: i64) -> DbResult<Vec<i64>> {
+    Ok(follow::Entity::find()
+        .select_only()
+        .column(follow::Column::FollowerId)
+        .filter(follow::Column::TargetId.eq(target_id))
+        .filter(follow::Column::State.eq(ACCEPTED))
+        .order_by_asc(follow::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?)
 }
 
 pub async fn pending_for_target(db: &impl ConnectionTrait, target_id: i64) -> DbResult<Vec<follow::Model>> {
