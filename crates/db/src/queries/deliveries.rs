@@ -210,7 +210,11 @@ pub async fn mark_many_delivered(db: &impl ConnectionTrait, ids: &[i64], status:
             Option::<DateTime<Utc>>::None.into(),
         )
         .col_expr(delivery::Column::FinishedAt, Some(Utc::now()).into())
-        .filter(delivery::Column::Id.is_in(ids.iter().copied()))
+        .filter(super::id_among(
+            db.get_database_backend(),
+            delivery::Column::Id,
+            ids,
+        ))
         .exec(db)
         .await?;
     Ok(())
@@ -255,7 +259,11 @@ pub async fn postpone_many(db: &impl ConnectionTrait, ids: &[i64], pause: Durati
             Option::<DateTime<Utc>>::None.into(),
         )
         .col_expr(delivery::Column::NextAttemptAt, (Utc::now() + pause).into())
-        .filter(delivery::Column::Id.is_in(ids.iter().copied()))
+        .filter(super::id_among(
+            db.get_database_backend(),
+            delivery::Column::Id,
+            ids,
+        ))
         .filter(delivery::Column::State.eq(PENDING))
         .exec(db)
         .await?;

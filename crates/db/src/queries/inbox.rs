@@ -95,13 +95,15 @@ pub async fn claim_due(
     let now = Utc::now();
     let until = now + lease;
     let backend = db.get_database_backend();
+    // On PostgreSQL `= ANY(ARRAY(…))`, not `IN (…)`: with `IN` the planner
+    // may join the subquery against a scan of the whole table.
     let (sql, values): (&str, Vec<sea_orm::Value>) = match backend {
         DbBackend::Postgres => (
-            "UPDATE inbox_activity SET claimed_until = $1 WHERE id IN (
+            "UPDATE inbox_activity SET claimed_until = $1 WHERE id = ANY(ARRAY(
                 SELECT id FROM inbox_activity WHERE state = 'pending' AND next_attempt_at <= $2
                   AND (claimed_until IS NULL OR claimed_until < $2)
-                ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
-             RETURNING id",
+                ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED))
+             RETURNING *",
             vec![until.into(), now.into(), (limit as i64).into()],
         ),
         _ => (
@@ -109,25 +111,16 @@ pub async fn claim_due(
                 SELECT id FROM inbox_activity WHERE state = 'pending' AND next_attempt_at <= ?
                   AND (claimed_until IS NULL OR claimed_until < ?)
                 ORDER BY id LIMIT ?)
-             RETURNING id",
+             RETURNING *",
             vec![until.into(), now.into(), now.into(), (limit as i64).into()],
         ),
     };
-    let rows = db
-        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
-        .await?;
-    let ids: Vec<i64> = rows
-        .iter()
-        .filter_map(|row| row.try_get::<i64>("", "id").ok())
-        .collect();
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    Ok(inbox_activity::Entity::find()
-        .filter(inbox_activity::Column::Id.is_in(ids))
-        .order_by_asc(inbox_activity::Column::Id)
+    let mut rows = inbox_activity::Entity::find()
+        .from_raw_sql(Statement::from_sql_and_values(backend, sql, values))
         .all(db)
-        .await?)
+        .await?;
+    rows.sort_by_key(|row| row.id);
+    Ok(rows)
 }
 
 pub async fn mark_done(db: &impl ConnectionTrait, id: i64) -> DbResult<()> {
