@@ -880,3 +880,49 @@ async fn moderated_among_names_only_the_groups_that_list_the_actor() {
         assert!(none.is_empty(), "{backend}: no groups asked, none found");
     }
 }
+
+#[tokio::test]
+async fn a_delivery_listener_hears_an_enqueue_when_it_commits_not_before() {
+    use healthcommons_db::TransactionTrait;
+    use queries::deliveries::DeliveryListener;
+    for backend in testing::backends() {
+        let db = testing::fresh(backend).await.expect(backend);
+        let Some(mut listener) = DeliveryListener::connect(&db).await.expect("listen") else {
+            assert_eq!(backend, "sqlite", "only SQLite goes without a listener");
+            continue;
+        };
+        let sender = queries::actors::insert(
+            &db,
+            actor_row("https://a.test/g/walkers", "walkers", "a.test", true),
+        )
+        .await
+        .expect("actor");
+        let txn = db.begin().await.expect("begin");
+        let inboxes = [("https://p.test/inbox".to_owned(), "p.test".to_owned())];
+        queries::deliveries::enqueue(
+            &txn,
+            "https://a.test/activities/1",
+            sender.id,
+            "Create",
+            "{}",
+            &inboxes,
+        )
+        .await
+        .expect("enqueue");
+        let early = tokio::time::timeout(std::time::Duration::from_millis(300), listener.next()).await;
+        assert!(
+            early.is_err(),
+            "{backend}: nothing is heard while the transaction is open"
+        );
+        txn.commit().await.expect("commit");
+        tokio::time::timeout(std::time::Duration::from_secs(5), listener.next())
+            .await
+            .unwrap_or_else(|_| panic!("{backend}: the commit is heard"))
+            .expect("notification");
+        assert_eq!(
+            queries::deliveries::count_pending(&db).await.expect("count"),
+            1,
+            "{backend}: and the row is there to claim"
+        );
+    }
+}

@@ -402,6 +402,7 @@ struct Finished {
 
 /// Run the worker until the process ends.
 pub async fn run(context: FederationContext) {
+    tokio::spawn(wake_on_commits(context.clone()));
     let (delivered, results) = mpsc::unbounded_channel();
     tokio::spawn(mark_delivered(context.clone(), results));
     let (finished_tx, mut finished_rx) = mpsc::unbounded_channel::<Finished>();
@@ -466,6 +467,29 @@ pub async fn run(context: FederationContext) {
             _ = context.delivery_wakeup.notified() => {}
             _ = tokio::time::sleep(IDLE_POLL) => {}
         }
+    }
+}
+
+/// On PostgreSQL, wake the worker whenever a transaction that enqueued
+/// deliveries commits (here or in another process), so a fan-out starts at
+/// once instead of at the next poll. Runs until the process ends; while the
+/// database is away it keeps trying, and the poll carries on meanwhile.
+async fn wake_on_commits(context: FederationContext) {
+    loop {
+        match queries::deliveries::DeliveryListener::connect(&context.db).await {
+            Ok(None) => return,
+            Ok(Some(mut listener)) => loop {
+                match listener.next().await {
+                    Ok(()) => context.delivery_wakeup.notify_one(),
+                    Err(err) => {
+                        warn!(%err, "lost the database's delivery notifications; listening again");
+                        break;
+                    }
+                }
+            },
+            Err(err) => warn!(%err, "could not listen for delivery notifications; retrying"),
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
     }
 }
 

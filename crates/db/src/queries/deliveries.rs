@@ -54,7 +54,49 @@ pub async fn enqueue(
             .exec_without_returning(db)
             .await?;
     }
+    if db.get_database_backend() == DbBackend::Postgres {
+        // Sent when the enqueuing transaction commits, not before.
+        db.execute_unprepared(&format!("NOTIFY {DELIVERIES_CHANNEL}"))
+            .await?;
+    }
     Ok(activity)
+}
+
+/// The PostgreSQL channel `enqueue` notifies.
+const DELIVERIES_CHANNEL: &str = "healthcommons_deliveries";
+
+/// Hears, on PostgreSQL, each commit that enqueued deliveries, from any
+/// connection or process. A worker woken in-process as rows are enqueued
+/// would claim before their transaction commits, find nothing and sleep
+/// until its next poll; a `NOTIFY` is only delivered once the rows are
+/// there. (On SQLite the claim waits for the one connection, so it runs
+/// after the commit anyway.)
+pub struct DeliveryListener(sea_orm::sqlx::postgres::PgListener);
+
+impl DeliveryListener {
+    /// `None` on SQLite, which needs no listener.
+    pub async fn connect(db: &crate::Db) -> DbResult<Option<Self>> {
+        if db.get_database_backend() != DbBackend::Postgres {
+            return Ok(None);
+        }
+        let mut listener =
+            sea_orm::sqlx::postgres::PgListener::connect_with(db.get_postgres_connection_pool())
+                .await
+                .map_err(sqlx_error)?;
+        listener.listen(DELIVERIES_CHANNEL).await.map_err(sqlx_error)?;
+        Ok(Some(DeliveryListener(listener)))
+    }
+
+    /// Wait for the next commit that enqueued deliveries. A lost connection
+    /// is opened again; notifications sent meanwhile are missed, which the
+    /// worker's poll makes up for.
+    pub async fn next(&mut self) -> DbResult<()> {
+        self.0.recv().await.map(|_| ()).map_err(sqlx_error)
+    }
+}
+
+fn sqlx_error(err: sea_orm::sqlx::Error) -> crate::DbError {
+    sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(std::sync::Arc::new(err))).into()
 }
 
 /// A claimed delivery: where it goes and which outgoing activity it carries
