@@ -915,14 +915,69 @@ async fn a_delivery_listener_hears_an_enqueue_when_it_commits_not_before() {
             "{backend}: nothing is heard while the transaction is open"
         );
         txn.commit().await.expect("commit");
-        tokio::time::timeout(std::time::Duration::from_secs(5), listener.next())
+        let enqueued = tokio::time::timeout(std::time::Duration::from_secs(5), listener.next())
             .await
             .unwrap_or_else(|_| panic!("{backend}: the commit is heard"))
             .expect("notification");
+        assert_eq!(enqueued, 1, "{backend}: it says how many rows were enqueued");
         assert_eq!(
             queries::deliveries::count_pending(&db).await.expect("count"),
             1,
             "{backend}: and the row is there to claim"
         );
+    }
+}
+
+#[tokio::test]
+async fn a_large_enqueue_refreshes_the_planner_statistics_on_postgres() {
+    use sea_orm::ConnectionTrait;
+    for backend in testing::backends() {
+        let db = testing::fresh(backend).await.expect(backend);
+        let sender = queries::actors::insert(
+            &db,
+            actor_row("https://a.test/g/walkers", "walkers", "a.test", true),
+        )
+        .await
+        .expect("actor");
+        let inboxes: Vec<(String, String)> = (0..2000)
+            .map(|i| (format!("https://p{i}.test/inbox"), format!("p{i}.test")))
+            .collect();
+        queries::deliveries::enqueue(
+            &db,
+            "https://a.test/activities/1",
+            sender.id,
+            "Create",
+            "{}",
+            &inboxes,
+        )
+        .await
+        .expect("enqueue");
+        let small = queries::deliveries::refresh_statistics_after(&db, 10)
+            .await
+            .expect("refresh");
+        assert!(
+            !small,
+            "{backend}: a small enqueue leaves the statistics to autovacuum"
+        );
+        let large = queries::deliveries::refresh_statistics_after(&db, 2000)
+            .await
+            .expect("refresh");
+        assert_eq!(
+            large,
+            backend == "postgres",
+            "{backend}: only PostgreSQL is analysed"
+        );
+        if backend == "postgres" {
+            let row = db
+                .query_one_raw(sea_orm::Statement::from_string(
+                    db.get_database_backend(),
+                    "SELECT reltuples::float8 AS rows FROM pg_class WHERE oid = 'delivery'::regclass",
+                ))
+                .await
+                .expect("pg_class")
+                .expect("row");
+            let rows: f64 = row.try_get("", "rows").expect("reltuples");
+            assert_eq!(rows, 2000.0, "the planner now knows the rows are there");
+        }
     }
 }

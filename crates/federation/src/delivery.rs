@@ -480,7 +480,14 @@ async fn wake_on_commits(context: FederationContext) {
             Ok(None) => return,
             Ok(Some(mut listener)) => loop {
                 match listener.next().await {
-                    Ok(()) => context.delivery_wakeup.notify_one(),
+                    Ok(enqueued) => {
+                        if let Err(err) =
+                            queries::deliveries::refresh_statistics_after(&context.db, enqueued).await
+                        {
+                            warn!(%err, "could not refresh the delivery table's statistics");
+                        }
+                        context.delivery_wakeup.notify_one();
+                    }
                     Err(err) => {
                         warn!(%err, "lost the database's delivery notifications; listening again");
                         break;

@@ -55,8 +55,9 @@ pub async fn enqueue(
             .await?;
     }
     if db.get_database_backend() == DbBackend::Postgres {
-        // Sent when the enqueuing transaction commits, not before.
-        db.execute_unprepared(&format!("NOTIFY {DELIVERIES_CHANNEL}"))
+        // Sent when the enqueuing transaction commits, not before; the
+        // payload says how many rows, for `refresh_statistics_after`.
+        db.execute_unprepared(&format!("NOTIFY {DELIVERIES_CHANNEL}, '{}'", inboxes.len()))
             .await?;
     }
     Ok(activity)
@@ -87,12 +88,42 @@ impl DeliveryListener {
         Ok(Some(DeliveryListener(listener)))
     }
 
-    /// Wait for the next commit that enqueued deliveries. A lost connection
-    /// is opened again; notifications sent meanwhile are missed, which the
-    /// worker's poll makes up for.
-    pub async fn next(&mut self) -> DbResult<()> {
-        self.0.recv().await.map(|_| ()).map_err(sqlx_error)
+    /// Wait for the next commit that enqueued deliveries; how many rows it
+    /// enqueued. A lost connection is opened again; notifications sent
+    /// meanwhile are missed, which the worker's poll makes up for.
+    pub async fn next(&mut self) -> DbResult<u64> {
+        let notification = self.0.recv().await.map_err(sqlx_error)?;
+        Ok(notification.payload().parse().unwrap_or(0))
     }
+}
+
+/// After a commit that enqueued `enqueued` rows, bring PostgreSQL's
+/// statistics of the delivery table up to date when those rows are a large
+/// share of it. Until autovacuum's next round (up to a minute later) the
+/// planner would otherwise take the table for as small as it last saw it,
+/// and plan each claim of a big fan-out as a read and sort of every pending
+/// row. Returns whether it analysed.
+pub async fn refresh_statistics_after(db: &impl ConnectionTrait, enqueued: u64) -> DbResult<bool> {
+    const LARGE_ENQUEUE: u64 = 1000;
+    if db.get_database_backend() != DbBackend::Postgres || enqueued < LARGE_ENQUEUE {
+        return Ok(false);
+    }
+    let known_rows = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT reltuples::float8 AS rows FROM pg_class WHERE oid = 'delivery'::regclass",
+        ))
+        .await?
+        .and_then(|row| row.try_get::<f64>("", "rows").ok())
+        .unwrap_or(-1.0);
+    // `-1` means never analysed; otherwise only when the new rows are at
+    // least a fifth of what the planner believes is there.
+    if known_rows >= 0.0 && (enqueued as f64) * 5.0 < known_rows {
+        return Ok(false);
+    }
+    // Another process analysing the table at the same moment is enough.
+    db.execute_unprepared("ANALYZE (SKIP_LOCKED) delivery").await?;
+    Ok(true)
 }
 
 fn sqlx_error(err: sea_orm::sqlx::Error) -> crate::DbError {
