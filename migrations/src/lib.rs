@@ -13,6 +13,7 @@ mod m20261129_000001_create_pledges;
 mod m20261129_000002_index_follow_target;
 mod m20261130_000001_index_delivery_claim_order;
 mod m20261201_000001_index_inbox_claim_order;
+mod postgres_only;
 
 pub struct Migrator;
 

@@ -7,7 +7,8 @@
 //! PostgreSQL only: on SQLite every index ends with the rowid, which is the
 //! id, so `idx_delivery_due` already gives that order.
 
-use sea_orm_migration::{prelude::*, sea_orm::DbBackend};
+use crate::postgres_only;
+use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -17,26 +18,14 @@ const NAME: &str = "idx_delivery_pending_claim_order";
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() != DbBackend::Postgres {
-            return Ok(());
-        }
-        manager
-            .get_connection()
-            .execute_unprepared(&format!(
-                "CREATE INDEX {NAME} ON delivery (next_attempt_at, id) WHERE state = 'pending'"
-            ))
-            .await?;
-        Ok(())
+        postgres_only::execute(
+            manager,
+            &format!("CREATE INDEX {NAME} ON delivery (next_attempt_at, id) WHERE state = 'pending'"),
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() != DbBackend::Postgres {
-            return Ok(());
-        }
-        manager
-            .get_connection()
-            .execute_unprepared(&format!("DROP INDEX {NAME}"))
-            .await?;
-        Ok(())
+        postgres_only::execute(manager, &format!("DROP INDEX {NAME}")).await
     }
 }

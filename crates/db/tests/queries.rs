@@ -38,6 +38,23 @@ fn actor_row(ap_id: &str, username: &str, host: &str, local: bool) -> actor::Act
     }
 }
 
+/// The local working group that sends the deliveries of the queue tests.
+async fn walkers(db: &sea_orm::DatabaseConnection) -> actor::Model {
+    queries::actors::insert(
+        db,
+        actor_row("https://a.test/g/walkers", "walkers", "a.test", true),
+    )
+    .await
+    .expect("the walkers group")
+}
+
+/// One inbox on each of `count` hosts, `p0.test` onwards.
+fn inboxes_on_hosts(count: usize) -> Vec<(String, String)> {
+    (0..count)
+        .map(|i| (format!("https://p{i}.test/inbox"), format!("p{i}.test")))
+        .collect()
+}
+
 #[tokio::test]
 async fn migrations_apply_and_are_current_on_every_backend() {
     for backend in testing::backends() {
@@ -143,19 +160,10 @@ async fn inbox_activities_are_stored_once_per_id() {
 async fn deliveries_are_claimed_once_and_come_back_when_a_lease_expires() {
     for backend in testing::backends() {
         let db = testing::fresh(backend).await.expect(backend);
-        let sender = queries::actors::insert(
-            &db,
-            actor_row("https://a.test/g/walkers", "walkers", "a.test", true),
-        )
-        .await
-        .expect("actor");
-        let inboxes: Vec<(String, String)> = (0..5)
-            .map(|i| (format!("https://p{i}.test/inbox"), format!("p{i}.test")))
-            .chain(std::iter::once((
-                "https://p0.test/inbox".to_owned(),
-                "p0.test".to_owned(),
-            )))
-            .collect();
+        let sender = walkers(&db).await;
+        // p0's inbox twice: one row.
+        let mut inboxes = inboxes_on_hosts(5);
+        inboxes.push(inboxes[0].clone());
         queries::deliveries::enqueue(
             &db,
             "https://a.test/activities/1",
@@ -243,12 +251,7 @@ async fn deliveries_are_claimed_once_and_come_back_when_a_lease_expires() {
 async fn claims_skip_busy_hosts_and_rows_handed_back_wait_their_pause() {
     for backend in testing::backends() {
         let db = testing::fresh(backend).await.expect(backend);
-        let sender = queries::actors::insert(
-            &db,
-            actor_row("https://a.test/g/walkers", "walkers", "a.test", true),
-        )
-        .await
-        .expect("actor");
+        let sender = walkers(&db).await;
         let inboxes: Vec<(String, String)> = (0..6)
             .map(|i| {
                 (
@@ -891,12 +894,7 @@ async fn a_delivery_listener_hears_an_enqueue_when_it_commits_not_before() {
             assert_eq!(backend, "sqlite", "only SQLite goes without a listener");
             continue;
         };
-        let sender = queries::actors::insert(
-            &db,
-            actor_row("https://a.test/g/walkers", "walkers", "a.test", true),
-        )
-        .await
-        .expect("actor");
+        let sender = walkers(&db).await;
         let txn = db.begin().await.expect("begin");
         let inboxes = [("https://p.test/inbox".to_owned(), "p.test".to_owned())];
         queries::deliveries::enqueue(
@@ -933,15 +931,8 @@ async fn a_large_enqueue_refreshes_the_planner_statistics_on_postgres() {
     use sea_orm::ConnectionTrait;
     for backend in testing::backends() {
         let db = testing::fresh(backend).await.expect(backend);
-        let sender = queries::actors::insert(
-            &db,
-            actor_row("https://a.test/g/walkers", "walkers", "a.test", true),
-        )
-        .await
-        .expect("actor");
-        let inboxes: Vec<(String, String)> = (0..2000)
-            .map(|i| (format!("https://p{i}.test/inbox"), format!("p{i}.test")))
-            .collect();
+        let sender = walkers(&db).await;
+        let inboxes = inboxes_on_hosts(2000);
         queries::deliveries::enqueue(
             &db,
             "https://a.test/activities/1",
