@@ -972,3 +972,60 @@ async fn a_large_enqueue_refreshes_the_planner_statistics_on_postgres() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_session_or_token_finds_its_user_and_person_in_one_query() {
+    use queries::auth;
+    for backend in testing::backends() {
+        let db = testing::fresh(backend).await.expect(backend);
+        let user = queries::users::insert(
+            &db,
+            queries::users::NewUser {
+                username: "ana",
+                email: None,
+                password_hash: "hash",
+                role: "member",
+                approved: true,
+            },
+        )
+        .await
+        .expect("user");
+        let mut person = actor_row("https://a.test/u/ana", "ana", "a.test", true);
+        person.user_id = Set(Some(user.id));
+        let person = queries::actors::insert(&db, person).await.expect("person");
+        // A group the user created is theirs too, but not their person.
+        let mut group = actor_row("https://a.test/g/walkers", "walkers", "a.test", true);
+        group.kind = Set(queries::actors::GROUP.into());
+        group.user_id = Set(Some(user.id));
+        queries::actors::insert(&db, group).await.expect("group");
+
+        let now = Utc::now();
+        auth::insert_session(&db, "live", user.id, now + Duration::days(1))
+            .await
+            .expect("session");
+        auth::insert_session(&db, "stale", user.id, now - Duration::minutes(1))
+            .await
+            .expect("session");
+        auth::insert_api_token(&db, "token", user.id)
+            .await
+            .expect("token");
+
+        let (found_user, found_person) = auth::session_account(&db, "live")
+            .await
+            .expect("query")
+            .expect("a live session finds its account");
+        assert_eq!(
+            (found_user.id, found_person.id),
+            (user.id, person.id),
+            "{backend}"
+        );
+        let by_token = auth::api_token_account(&db, "token").await.expect("query");
+        assert_eq!(by_token.map(|(_, p)| p.id), Some(person.id), "{backend}");
+        for missing in ["stale", "unknown"] {
+            let none = auth::session_account(&db, missing).await.expect("query");
+            assert!(none.is_none(), "{backend}: {missing} session finds nothing");
+        }
+        let none = auth::api_token_account(&db, "unknown").await.expect("query");
+        assert!(none.is_none(), "{backend}: unknown token finds nothing");
+    }
+}

@@ -245,10 +245,8 @@ pub async fn issue_api_token(db: &impl ConnectionTrait, account: &Account) -> Se
 }
 
 pub async fn account_for_api_token(db: &impl ConnectionTrait, token: &str) -> ServiceResult<Option<Account>> {
-    let Some(user_id) = queries::auth::api_token_user(db, &secret_hash(token)).await? else {
-        return Ok(None);
-    };
-    active_account(db, user_id).await
+    let found = queries::auth::api_token_account(db, &secret_hash(token)).await?;
+    Ok(found.and_then(active))
 }
 
 pub async fn open_session(db: &impl ConnectionTrait, account: &Account) -> ServiceResult<String> {
@@ -259,25 +257,19 @@ pub async fn open_session(db: &impl ConnectionTrait, account: &Account) -> Servi
 }
 
 pub async fn account_for_session(db: &impl ConnectionTrait, token: &str) -> ServiceResult<Option<Account>> {
-    let Some(user_id) = queries::auth::session_user(db, &secret_hash(token)).await? else {
-        return Ok(None);
-    };
-    active_account(db, user_id).await
+    let found = queries::auth::session_account(db, &secret_hash(token)).await?;
+    Ok(found.and_then(active))
+}
+
+/// The account of a user and person found together, unless suspended or
+/// awaiting approval.
+fn active((user, person): (user::Model, actor::Model)) -> Option<Account> {
+    (!user.suspended && user.approved).then_some(Account { user, person })
 }
 
 pub async fn close_session(db: &impl ConnectionTrait, token: &str) -> ServiceResult<()> {
     queries::auth::delete_session(db, &secret_hash(token)).await?;
     Ok(())
-}
-
-async fn active_account(db: &impl ConnectionTrait, user_id: i64) -> ServiceResult<Option<Account>> {
-    let Some(user) = queries::users::by_id(db, user_id).await? else {
-        return Ok(None);
-    };
-    if user.suspended || !user.approved {
-        return Ok(None);
-    }
-    Ok(Some(account_of_user(db, user).await?))
 }
 
 pub async fn set_role(db: &impl ConnectionTrait, username: &str, role: Role) -> ServiceResult<()> {

@@ -2,10 +2,13 @@
 
 use crate::{
     DbResult,
-    entities::{api_token, session},
+    entities::{actor, api_token, session, user},
 };
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+    QueryTrait, sea_query::SelectStatement,
+};
 
 pub async fn insert_session(
     db: &impl ConnectionTrait,
@@ -22,15 +25,6 @@ pub async fn insert_session(
     .insert(db)
     .await?;
     Ok(())
-}
-
-/// The user id of a live session.
-pub async fn session_user(db: &impl ConnectionTrait, token_hash: &str) -> DbResult<Option<i64>> {
-    Ok(session::Entity::find_by_id(token_hash.to_owned())
-        .filter(session::Column::ExpiresAt.gt(Utc::now()))
-        .one(db)
-        .await?
-        .map(|s| s.user_id))
 }
 
 pub async fn delete_session(db: &impl ConnectionTrait, token_hash: &str) -> DbResult<()> {
@@ -51,9 +45,43 @@ pub async fn insert_api_token(db: &impl ConnectionTrait, token_hash: &str, user_
     Ok(())
 }
 
-pub async fn api_token_user(db: &impl ConnectionTrait, token_hash: &str) -> DbResult<Option<i64>> {
-    Ok(api_token::Entity::find_by_id(token_hash.to_owned())
+/// The user of a live session and their person actor, in one query (every
+/// signed-in page and API call starts with this).
+pub async fn session_account(
+    db: &impl ConnectionTrait,
+    token_hash: &str,
+) -> DbResult<Option<(user::Model, actor::Model)>> {
+    let user_ids = session::Entity::find()
+        .select_only()
+        .column(session::Column::UserId)
+        .filter(session::Column::TokenHash.eq(token_hash))
+        .filter(session::Column::ExpiresAt.gt(Utc::now()))
+        .into_query();
+    account_of(db, user_ids).await
+}
+
+/// The user of an API token and their person actor, in one query.
+pub async fn api_token_account(
+    db: &impl ConnectionTrait,
+    token_hash: &str,
+) -> DbResult<Option<(user::Model, actor::Model)>> {
+    let user_ids = api_token::Entity::find()
+        .select_only()
+        .column(api_token::Column::UserId)
+        .filter(api_token::Column::TokenHash.eq(token_hash))
+        .into_query();
+    account_of(db, user_ids).await
+}
+
+async fn account_of(
+    db: &impl ConnectionTrait,
+    user_ids: SelectStatement,
+) -> DbResult<Option<(user::Model, actor::Model)>> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Id.in_subquery(user_ids))
+        .find_also_related(actor::Entity)
+        .filter(actor::Column::Kind.eq(crate::queries::actors::PERSON))
         .one(db)
         .await?
-        .map(|t| t.user_id))
+        .and_then(|(user, person)| Some((user, person?))))
 }
