@@ -300,7 +300,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     // A node on localhost is a local trial served over plain http, where
     // browsers would drop `Secure` cookies on 127.0.0.1.
     let local_trial = config.domain.starts_with("localhost:") || config.domain == "localhost";
-    let state = AppState {
+    let state = AppState::new(healthcommons_web::Shared {
         federation: node.federation.clone(),
         workers,
         secure_cookies: !config.dev_federation && !local_trial,
@@ -308,12 +308,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             url: config.map_tiles.clone(),
             attribution: config.map_attribution.clone(),
         },
-        trusted_proxies: Arc::new(config.trusted_proxy_list()?),
-        read_cache: Arc::new(ReadCache::new(CacheLimits::default())),
+        trusted_proxies: config.trusted_proxy_list()?,
+        read_cache: ReadCache::new(CacheLimits::default()),
         readers: healthcommons_db::open_readers(&config.database_url(), &node.federation.db)
             .await
             .context("cannot open the database for reading")?,
-    };
+    });
     if !config.metrics_bind.is_empty() {
         let listener = TcpListener::bind(&config.metrics_bind)
             .await
