@@ -68,6 +68,25 @@ async fn migrations_apply_and_are_current_on_every_backend() {
     }
 }
 
+/// `.cargo/config.toml` builds SQLite with its query planner stability
+/// guarantee, so statements with a bound `LIMIT` are not compiled again on
+/// every run. A build without it still works, only slower: this says which.
+#[tokio::test]
+async fn sqlite_is_built_with_stable_query_plans() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = healthcommons_db::connect_in_memory().await.expect("sqlite");
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT sqlite_compileoption_used('ENABLE_QPSG') AS used",
+        ))
+        .await
+        .expect("query")
+        .expect("a row");
+    let used: i32 = row.try_get("", "used").expect("used");
+    assert_eq!(used, 1, "SQLite was built without SQLITE_ENABLE_QPSG");
+}
+
 #[tokio::test]
 async fn users_and_actors_share_one_namespace_per_host() {
     for backend in testing::backends() {
