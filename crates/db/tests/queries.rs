@@ -267,6 +267,60 @@ async fn deliveries_are_claimed_once_and_come_back_when_a_lease_expires() {
 }
 
 #[tokio::test]
+async fn batched_marks_and_hand_backs_change_exactly_the_rows_named() {
+    use healthcommons_db::entities::delivery;
+    use sea_orm::EntityTrait;
+    for backend in testing::backends() {
+        let db = testing::fresh(backend).await.expect(backend);
+        let sender = walkers(&db).await;
+        queries::deliveries::enqueue(
+            &db,
+            "https://a.test/activities/5",
+            sender.id,
+            "Create",
+            "{}",
+            &inboxes_on_hosts(5),
+        )
+        .await
+        .expect("enqueue");
+        let claimed = queries::deliveries::claim_due(&db, 10, Duration::seconds(60), &[])
+            .await
+            .expect("claim");
+        let ids: Vec<i64> = claimed.iter().map(|d| d.id).collect();
+        assert_eq!(ids.len(), 5, "{backend}");
+
+        queries::deliveries::mark_many_delivered(&db, &ids[..3], 202)
+            .await
+            .expect("mark");
+        queries::deliveries::postpone_many(&db, &ids[3..4], Duration::seconds(30))
+            .await
+            .expect("hand back");
+        let rows = delivery::Entity::find().all(&db).await.expect("rows");
+        let row = |id: i64| rows.iter().find(|r| r.id == id).expect("row");
+        for &id in &ids[..3] {
+            assert_eq!(row(id).state, "delivered", "{backend}");
+            assert_eq!(row(id).last_status, Some(202), "{backend}");
+            assert!(row(id).finished_at.is_some(), "{backend}");
+        }
+        let handed_back = row(ids[3]);
+        assert_eq!(handed_back.state, "pending", "{backend}");
+        assert!(handed_back.claimed_until.is_none(), "{backend}");
+        assert!(
+            handed_back.next_attempt_at > Utc::now() + Duration::seconds(20),
+            "{backend}"
+        );
+        let untouched = row(ids[4]);
+        assert_eq!(untouched.state, "pending", "{backend}");
+        assert!(untouched.claimed_until.is_some(), "{backend}: still claimed");
+        assert_eq!(
+            queries::deliveries::count_pending(&db).await.expect("count"),
+            2,
+            "{backend}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn claims_skip_busy_hosts_and_rows_handed_back_wait_their_pause() {
     for backend in testing::backends() {
         let db = testing::fresh(backend).await.expect(backend);
