@@ -194,22 +194,16 @@ pub async fn claim_due(
     let until = now + lease;
     let backend = db.get_database_backend();
     let postgres = backend == DbBackend::Postgres;
-    // Placeholders are numbered on PostgreSQL; the skipped hosts follow the
-    // fixed parameters.
-    let fixed = if postgres { 3 } else { 4 };
-    let skip = if skip_hosts.is_empty() {
-        String::new()
-    } else {
-        let marks: Vec<String> = (0..skip_hosts.len())
-            .map(|i| {
-                if postgres {
-                    format!("${}", fixed + 1 + i)
-                } else {
-                    "?".into()
-                }
-            })
-            .collect();
-        format!(" AND peer_host NOT IN ({})", marks.join(", "))
+    // On PostgreSQL the skipped hosts are one array parameter after the
+    // three fixed ones, so the statement's text does not change with their
+    // number.
+    let skip = match (skip_hosts.is_empty(), postgres) {
+        (true, _) => String::new(),
+        (false, true) => " AND peer_host <> ALL($4::text[])".to_owned(),
+        (false, false) => format!(
+            " AND peer_host NOT IN ({})",
+            vec!["?"; skip_hosts.len()].join(", ")
+        ),
     };
     let sql = if postgres {
         format!(
@@ -235,7 +229,13 @@ pub async fn claim_due(
     } else {
         vec![until.into(), now.into(), now.into()]
     };
-    values.extend(skip_hosts.iter().map(|host| host.clone().into()));
+    if postgres {
+        if !skip_hosts.is_empty() {
+            values.push(skip_hosts.to_vec().into());
+        }
+    } else {
+        values.extend(skip_hosts.iter().map(|host| host.clone().into()));
+    }
     if !postgres {
         // SQLite's LIMIT comes after the skipped hosts.
         values.push((limit as i64).into());

@@ -44,6 +44,20 @@ pub(crate) fn id_among<C: ColumnTrait>(backend: DbBackend, column: C, ids: &[i64
     )
 }
 
+/// `column` is one of `values`. On PostgreSQL the values go as one array
+/// parameter, so the statement's text is the same however many there are
+/// (each distinct text is prepared again on every connection, and pushes
+/// other statements out of its cache).
+pub(crate) fn text_among<C: ColumnTrait>(backend: DbBackend, column: C, values: &[String]) -> SimpleExpr {
+    if backend != DbBackend::Postgres {
+        return column.is_in(values.iter().cloned());
+    }
+    Expr::cust_with_values(
+        format!("\"{}\" = ANY($1::text[])", column.as_str()),
+        [sea_orm::Value::from(values.to_vec())],
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,5 +82,22 @@ mod tests {
         let values = statement.values.expect("values").0;
         assert_eq!(values.len(), 3);
         assert_eq!(values[1], sea_orm::Value::from(vec![7i64, 8, 9]));
+    }
+
+    #[test]
+    fn the_text_array_is_one_parameter_however_many_values() {
+        let hosts = |n: usize| (0..n).map(|i| format!("p{i}.test")).collect::<Vec<_>>();
+        let sql = |n: usize| {
+            crate::entities::peer::Entity::find()
+                .filter(text_among(
+                    DbBackend::Postgres,
+                    crate::entities::peer::Column::Host,
+                    &hosts(n),
+                ))
+                .build(DbBackend::Postgres)
+                .sql
+        };
+        assert_eq!(sql(1), sql(40));
+        assert!(sql(3).contains(r#""host" = ANY($1::text[])"#), "{}", sql(3));
     }
 }

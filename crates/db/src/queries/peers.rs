@@ -20,7 +20,11 @@ pub async fn blocked_among(db: &impl ConnectionTrait, hosts: &[String]) -> DbRes
     Ok(peer::Entity::find()
         .select_only()
         .column(peer::Column::Host)
-        .filter(peer::Column::Host.is_in(hosts.iter().cloned()))
+        .filter(super::text_among(
+            db.get_database_backend(),
+            peer::Column::Host,
+            hosts,
+        ))
         .filter(peer::Column::Blocked.eq(true))
         .into_tuple::<String>()
         .all(db)
@@ -117,7 +121,11 @@ pub async fn record_successes(db: &crate::Db, hosts: &[String]) -> DbResult<()> 
         .col_expr(peer::Column::ConsecutiveFailures, 0.into())
         .col_expr(peer::Column::Unreachable, false.into())
         .col_expr(peer::Column::LastSuccessAt, Some(now).into())
-        .filter(peer::Column::Host.is_in(hosts.iter().cloned()))
+        .filter(super::text_among(
+            txn.get_database_backend(),
+            peer::Column::Host,
+            hosts,
+        ))
         .filter(fresh.not())
         .exec(&txn)
         .await?;
@@ -217,7 +225,11 @@ pub async fn group_aware_among(
 ) -> DbResult<std::collections::HashSet<String>> {
     use sea_orm::{ColumnTrait, QueryFilter};
     Ok(peer::Entity::find()
-        .filter(peer::Column::Host.is_in(hosts))
+        .filter(super::text_among(
+            db.get_database_backend(),
+            peer::Column::Host,
+            &hosts,
+        ))
         .filter(peer::Column::GroupAware.eq(true))
         .all(db)
         .await?
