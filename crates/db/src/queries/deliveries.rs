@@ -235,8 +235,6 @@ pub async fn claim_due(
         }
     } else {
         values.extend(skip_hosts.iter().map(|host| host.clone().into()));
-    }
-    if !postgres {
         // SQLite's LIMIT comes after the skipped hosts.
         values.push((limit as i64).into());
     }
