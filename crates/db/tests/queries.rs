@@ -267,6 +267,26 @@ async fn deliveries_are_claimed_once_and_come_back_when_a_lease_expires() {
 }
 
 #[tokio::test]
+async fn actors_by_many_ids_skip_repeats_and_unknown_ids() {
+    for backend in testing::backends() {
+        let db = testing::fresh(backend).await.expect(backend);
+        let group = walkers(&db).await;
+        let person =
+            queries::actors::upsert_remote(&db, actor_row("https://b.test/u/ana", "ana", "b.test", false))
+                .await
+                .expect("ana");
+        let found = queries::actors::map_by_ids(&db, vec![person.id, group.id, person.id, 999_999])
+            .await
+            .expect("map");
+        assert_eq!(found.len(), 2, "{backend}");
+        assert_eq!(found[&person.id].username, "ana", "{backend}");
+        assert_eq!(found[&group.id].id, group.id, "{backend}");
+        let none = queries::actors::map_by_ids(&db, vec![]).await.expect("empty");
+        assert!(none.is_empty(), "{backend}");
+    }
+}
+
+#[tokio::test]
 async fn batched_marks_and_hand_backs_change_exactly_the_rows_named() {
     use healthcommons_db::entities::delivery;
     use sea_orm::EntityTrait;

@@ -21,7 +21,11 @@ pub async fn by_id(db: &impl ConnectionTrait, id: i64) -> DbResult<Option<actor:
 
 pub async fn by_ids(db: &impl ConnectionTrait, ids: Vec<i64>) -> DbResult<Vec<actor::Model>> {
     Ok(actor::Entity::find()
-        .filter(actor::Column::Id.is_in(ids))
+        .filter(super::id_among(
+            db.get_database_backend(),
+            actor::Column::Id,
+            &ids,
+        ))
         .all(db)
         .await?)
 }

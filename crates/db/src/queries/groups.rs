@@ -46,7 +46,11 @@ pub async fn moderated_among(
     }
     Ok(moderator::Entity::find()
         .filter(moderator::Column::ActorId.eq(actor_id))
-        .filter(moderator::Column::GroupId.is_in(group_ids))
+        .filter(super::id_among(
+            db.get_database_backend(),
+            moderator::Column::GroupId,
+            &group_ids,
+        ))
         .all(db)
         .await?
         .into_iter()

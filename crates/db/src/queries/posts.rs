@@ -297,7 +297,11 @@ pub async fn set_tags(
 
 pub async fn tags_of(db: &impl ConnectionTrait, post_ids: Vec<i64>) -> DbResult<Vec<post_tag::Model>> {
     Ok(post_tag::Entity::find()
-        .filter(post_tag::Column::PostId.is_in(post_ids))
+        .filter(super::id_among(
+            db.get_database_backend(),
+            post_tag::Column::PostId,
+            &post_ids,
+        ))
         .order_by_asc(post_tag::Column::Id)
         .all(db)
         .await?)
@@ -363,7 +367,11 @@ pub async fn reacted_among(
     Ok(reaction::Entity::find()
         .select_only()
         .column(reaction::Column::PostId)
-        .filter(reaction::Column::PostId.is_in(post_ids))
+        .filter(super::id_among(
+            db.get_database_backend(),
+            reaction::Column::PostId,
+            &post_ids,
+        ))
         .filter(reaction::Column::ActorId.eq(actor_id))
         .filter(reaction::Column::Kind.eq(kind))
         .into_tuple::<i64>()
