@@ -932,7 +932,7 @@ async fn sqlite_readers_see_every_commit_and_cannot_write() {
 }
 
 #[tokio::test]
-async fn moderated_among_names_only_the_groups_that_list_the_actor() {
+async fn moderated_among_names_only_the_groups_that_list_the_actor_and_moderators_come_in_order() {
     for backend in testing::backends() {
         let db = testing::fresh(backend).await.expect("database");
         let group = |name: &str| actor_row(&format!("https://a.test/g/{name}"), name, "a.test", true);
@@ -974,6 +974,21 @@ async fn moderated_among_names_only_the_groups_that_list_the_actor() {
             .await
             .expect("query");
         assert!(none.is_empty(), "{backend}: no groups asked, none found");
+
+        queries::groups::add_moderator(&db, walkers.id, bo.id)
+            .await
+            .expect("bo moderates too");
+        let names: Vec<String> = queries::groups::moderator_actors(&db, walkers.id)
+            .await
+            .expect("moderators")
+            .into_iter()
+            .map(|a| a.username)
+            .collect();
+        assert_eq!(
+            names,
+            ["ana", "bo"],
+            "{backend}: in the order they were appointed"
+        );
     }
 }
 

@@ -263,13 +263,7 @@ pub async fn view(db: &impl ConnectionTrait, name: &str) -> ServiceResult<GroupV
 pub async fn view_of(db: &impl ConnectionTrait, group: actor::Model) -> ServiceResult<GroupView> {
     let followers_count = queries::follows::count_followers(db, group.id).await?;
     let settings = queries::groups::settings(db, group.id).await?;
-    let rows = queries::groups::moderators(db, group.id).await?;
-    let mut actors = queries::actors::map_by_ids(db, rows.iter().map(|row| row.actor_id).collect()).await?;
-    // In the order the moderators were listed.
-    let moderators = rows
-        .iter()
-        .filter_map(|row| actors.remove(&row.actor_id))
-        .collect();
+    let moderators = queries::groups::moderator_actors(db, group.id).await?;
     Ok(GroupView {
         group,
         followers_count,

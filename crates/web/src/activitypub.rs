@@ -271,15 +271,8 @@ async fn collection_of(state: &AppState, name: &str, kind: &str, which: &str) ->
             collections::outbox(&id, total, items)
         }
         "moderators" if kind == queries::actors::GROUP => {
-            let moderators = queries::groups::moderators(state.db(), row.id).await?;
-            let mut actors =
-                queries::actors::map_by_ids(state.db(), moderators.iter().map(|m| m.actor_id).collect())
-                    .await?;
-            let ids = moderators
-                .iter()
-                .filter_map(|m| actors.remove(&m.actor_id).map(|a| a.ap_id))
-                .collect();
-            collections::ordered(&id, ids)
+            let moderators = queries::groups::moderator_actors(state.db(), row.id).await?;
+            collections::ordered(&id, moderators.into_iter().map(|a| a.ap_id).collect())
         }
         _ => return Ok(not_found()),
     };

@@ -2,7 +2,7 @@
 
 use crate::{
     DbResult,
-    entities::{group_ban, group_settings, moderator},
+    entities::{actor, group_ban, group_settings, moderator},
 };
 use chrono::Utc;
 use sea_orm::{
@@ -65,6 +65,16 @@ pub async fn moderators(db: &impl ConnectionTrait, group_id: i64) -> DbResult<Ve
         .order_by_asc(moderator::Column::Id)
         .all(db)
         .await?)
+}
+
+/// A group's moderators as actors, in the order they were appointed.
+pub async fn moderator_actors(db: &impl ConnectionTrait, group_id: i64) -> DbResult<Vec<actor::Model>> {
+    let rows = moderators(db, group_id).await?;
+    let mut actors = super::actors::map_by_ids(db, rows.iter().map(|row| row.actor_id).collect()).await?;
+    Ok(rows
+        .iter()
+        .filter_map(|row| actors.remove(&row.actor_id))
+        .collect())
 }
 
 pub async fn is_moderator(db: &impl ConnectionTrait, group_id: i64, actor_id: i64) -> DbResult<bool> {
