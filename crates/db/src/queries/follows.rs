@@ -119,7 +119,11 @@ pub async fn remote_follower_inboxes(
             .column(actor::Column::Inbox)
             .column(actor::Column::SharedInbox)
             .column(actor::Column::Host)
-            .filter(actor::Column::Id.is_in(chunk.iter().copied()))
+            .filter(super::id_among(
+                db.get_database_backend(),
+                actor::Column::Id,
+                chunk,
+            ))
             .filter(actor::Column::Local.eq(false))
             .into_tuple()
             .all(db)
@@ -147,7 +151,11 @@ pub async fn accepted_follower_ap_ids(db: &impl ConnectionTrait, target_id: i64)
             .select_only()
             .column(actor::Column::Id)
             .column(actor::Column::ApId)
-            .filter(actor::Column::Id.is_in(chunk.iter().copied()))
+            .filter(super::id_among(
+                db.get_database_backend(),
+                actor::Column::Id,
+                chunk,
+            ))
             .into_tuple()
             .all(db)
             .await?;
@@ -156,7 +164,8 @@ pub async fn accepted_follower_ap_ids(db: &impl ConnectionTrait, target_id: i64)
     Ok(follower_ids.iter().filter_map(|id| ap_ids.remove(id)).collect())
 }
 
-/// Actors read per statement, under every backend's limit on bound parameters.
+/// Actors read per statement, under SQLite's limit on bound parameters
+/// (PostgreSQL takes them as one array).
 const ACTORS_PER_STATEMENT: usize = 1000;
 
 async fn accepted_follower_ids(db: &impl ConnectionTrait, target_id: i64) -> DbResult<Vec<i64>> {
