@@ -49,6 +49,17 @@ async fn walkers(db: &sea_orm::DatabaseConnection) -> actor::Model {
 }
 
 /// One inbox on each of `count` hosts, `p0.test` onwards.
+/// An approved member's account.
+fn member(username: &str) -> queries::users::NewUser<'_> {
+    queries::users::NewUser {
+        username,
+        email: None,
+        password_hash: "hash",
+        role: "member",
+        approved: true,
+    }
+}
+
 fn inboxes_on_hosts(count: usize) -> Vec<(String, String)> {
     (0..count)
         .map(|i| (format!("https://p{i}.test/inbox"), format!("p{i}.test")))
@@ -91,30 +102,10 @@ async fn sqlite_is_built_with_stable_query_plans() {
 async fn users_and_actors_share_one_namespace_per_host() {
     for backend in testing::backends() {
         let db = testing::fresh(backend).await.expect(backend);
-        let user = queries::users::insert(
-            &db,
-            queries::users::NewUser {
-                username: "ana",
-                email: None,
-                password_hash: "h",
-                role: "member",
-                approved: true,
-            },
-        )
-        .await
-        .expect("user");
-        let duplicate = queries::users::insert(
-            &db,
-            queries::users::NewUser {
-                username: "ana",
-                email: None,
-                password_hash: "h",
-                role: "member",
-                approved: true,
-            },
-        )
-        .await
-        .expect_err("duplicate name");
+        let user = queries::users::insert(&db, member("ana")).await.expect("user");
+        let duplicate = queries::users::insert(&db, member("ana"))
+            .await
+            .expect_err("duplicate name");
         assert!(duplicate.is_unique_violation(), "{backend}: {duplicate}");
         assert_eq!(queries::users::count_active(&db).await.expect("count"), 1);
         queries::users::set_role(&db, user.id, "admin")
@@ -1086,18 +1077,7 @@ async fn a_session_or_token_finds_its_user_and_person_in_one_query() {
     use queries::auth;
     for backend in testing::backends() {
         let db = testing::fresh(backend).await.expect(backend);
-        let user = queries::users::insert(
-            &db,
-            queries::users::NewUser {
-                username: "ana",
-                email: None,
-                password_hash: "hash",
-                role: "member",
-                approved: true,
-            },
-        )
-        .await
-        .expect("user");
+        let user = queries::users::insert(&db, member("ana")).await.expect("user");
         let mut person = actor_row("https://a.test/u/ana", "ana", "a.test", true);
         person.user_id = Set(Some(user.id));
         let person = queries::actors::insert(&db, person).await.expect("person");
