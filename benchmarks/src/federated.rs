@@ -672,6 +672,7 @@ async fn fanout(bench: &BenchDb, rig: &Rig, args: &Args, rsa: Option<RsaRates>) 
             ms(accepted),
             all.as_secs_f64()
         );
+        println!("{}", arrival_timeline(started, &rig.received.arrival_times()));
         figures.push(Figure {
             what: format!("fan-out, {label}: deliveries/s"),
             value: rate,
@@ -698,6 +699,29 @@ async fn fanout(bench: &BenchDb, rig: &Rig, args: &Args, rsa: Option<RsaRates>) 
         bail!("{bad} deliveries carried signatures that do not verify");
     }
     Ok(figures)
+}
+
+/// When the first inbox, a tenth, half, nine tenths and the last were
+/// reached, counted from the API call: where a fan-out's time goes.
+fn arrival_timeline(started: Instant, arrivals: &[Instant]) -> String {
+    let Some(last) = arrivals.len().checked_sub(1) else {
+        return "No inbox was reached.".to_owned();
+    };
+    let marks: Vec<String> = [
+        (0.0, "first"),
+        (0.1, "10%"),
+        (0.5, "50%"),
+        (0.9, "90%"),
+        (1.0, "last"),
+    ]
+    .into_iter()
+    .map(|(share, name)| {
+        let index = ((last as f64) * share).round() as usize;
+        let at = arrivals[index].saturating_duration_since(started);
+        format!("{name} {} ms", ms(at))
+    })
+    .collect();
+    format!("Inboxes reached after: {}.", marks.join(", "))
 }
 
 async fn reads(rig: &Rig, args: &Args) -> Result<Vec<Figure>> {
@@ -921,5 +945,19 @@ mod tests {
         assert_eq!(body["id"], "http://s3.test:9/activities/7");
         assert_eq!(body["actor"], "http://s3.test:9/users/sender");
         assert_eq!(body["object"]["type"], "Audio");
+    }
+
+    #[test]
+    fn the_arrival_timeline_reads_its_marks_from_the_ordered_arrivals() {
+        let started = Instant::now();
+        let arrivals: Vec<Instant> = (0..=10)
+            .map(|n| started + Duration::from_millis(n * 100))
+            .collect();
+        assert_eq!(
+            arrival_timeline(started, &arrivals),
+            "Inboxes reached after: first 0.000 ms, 10% 100.000 ms, 50% 500.000 ms, \
+             90% 900.000 ms, last 1000.000 ms."
+        );
+        assert_eq!(arrival_timeline(started, &[]), "No inbox was reached.");
     }
 }

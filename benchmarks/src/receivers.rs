@@ -11,7 +11,7 @@ use std::{
         Arc, Mutex,
         atomic::{AtomicUsize, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 /// One in this many deliveries has its signature checked, to show the
@@ -21,8 +21,8 @@ const CHECK_ONE_IN: usize = 50;
 
 #[derive(Default)]
 pub struct Received {
-    /// `host/path` of every inbox that had a POST since the last reset.
-    inboxes: Mutex<HashSet<String>>,
+    /// Every inbox that had a POST since the last reset, and when each first did.
+    inboxes: Mutex<Arrivals>,
     pub posts: AtomicUsize,
     pub signatures_checked: AtomicUsize,
     pub signatures_bad: AtomicUsize,
@@ -30,14 +30,34 @@ pub struct Received {
     public_key_pem: Mutex<Option<String>>,
 }
 
+/// Inboxes (`host/path`) reached since the last reset, in the order they were.
+#[derive(Default)]
+struct Arrivals {
+    reached: HashSet<String>,
+    first_post_at: Vec<Instant>,
+}
+
 impl Received {
     pub fn reset(&self, public_key_pem: &str) {
-        self.inboxes.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        *self.inboxes.lock().unwrap_or_else(|e| e.into_inner()) = Arrivals::default();
         *self.public_key_pem.lock().unwrap_or_else(|e| e.into_inner()) = Some(public_key_pem.to_owned());
     }
 
     pub fn inboxes(&self) -> usize {
-        self.inboxes.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.inboxes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .reached
+            .len()
+    }
+
+    /// When the inboxes were first reached, in order, since the last reset.
+    pub fn arrival_times(&self) -> Vec<Instant> {
+        self.inboxes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .first_post_at
+            .clone()
     }
 }
 
@@ -86,10 +106,9 @@ async fn inbox(
             received.signatures_bad.fetch_add(1, Ordering::Relaxed);
         }
     }
-    received
-        .inboxes
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(format!("{host}{}", uri.path()));
+    let mut arrivals = received.inboxes.lock().unwrap_or_else(|e| e.into_inner());
+    if arrivals.reached.insert(format!("{host}{}", uri.path())) {
+        arrivals.first_post_at.push(Instant::now());
+    }
     StatusCode::ACCEPTED
 }
