@@ -853,11 +853,15 @@ async fn follower_inboxes_and_ids_are_the_accepted_followers_in_follow_order() {
             queries::actors::insert(&db, actor_row("http://here.test/u/ana", "ana", "here.test", true))
                 .await
                 .expect("actor");
+        let mut neighbour_row = actor_row("https://n1.example/users/v1", "v1", "n1.example", false);
+        neighbour_row.shared_inbox = Set(Some("https://n1.example/inbox".into()));
+        let neighbour = queries::actors::insert(&db, neighbour_row).await.expect("actor");
         for (n, (follower, state)) in [
             (early.id, ACCEPTED),
             (pending.id, PENDING),
             (late.id, ACCEPTED),
             (local.id, ACCEPTED),
+            (neighbour.id, ACCEPTED),
         ]
         .into_iter()
         .enumerate()
@@ -872,29 +876,37 @@ async fn follower_inboxes_and_ids_are_the_accepted_followers_in_follow_order() {
             .await
             .expect("follow");
         }
-        let inboxes = remote_follower_inboxes(&db, group.id).await.expect(backend);
+        let inbox = |inbox: &str, host: &str| FollowerInbox {
+            inbox: inbox.into(),
+            host: host.into(),
+        };
+        let own = remote_follower_inboxes(&db, group.id, false)
+            .await
+            .expect(backend);
         assert_eq!(
-            inboxes,
+            own,
             vec![
-                FollowerInbox {
-                    inbox: "https://n2.example/users/u2/inbox".into(),
-                    shared_inbox: None,
-                    host: "n2.example".into(),
-                },
-                FollowerInbox {
-                    inbox: "https://n1.example/users/u1/inbox".into(),
-                    shared_inbox: Some("https://n1.example/inbox".into()),
-                    host: "n1.example".into(),
-                },
+                inbox("https://n2.example/users/u2/inbox", "n2.example"),
+                inbox("https://n1.example/users/u1/inbox", "n1.example"),
+                inbox("https://n1.example/users/v1/inbox", "n1.example"),
             ],
-            "{backend}: no pending or local followers, in the order they followed"
+            "{backend}: each follower's own inbox, no pending or local followers, in the order they followed"
+        );
+        let shared = remote_follower_inboxes(&db, group.id, true).await.expect(backend);
+        assert_eq!(
+            shared,
+            vec![
+                inbox("https://n2.example/users/u2/inbox", "n2.example"),
+                inbox("https://n1.example/inbox", "n1.example"),
+            ],
+            "{backend}: a node's shared inbox once for its two followers, its own inbox for a follower without one"
         );
         let listed = queries::follows::accepted_follower_ap_ids(&db, group.id)
             .await
             .expect(backend);
         assert_eq!(
             listed,
-            [early.ap_id, late.ap_id, local.ap_id],
+            [early.ap_id, late.ap_id, local.ap_id, neighbour.ap_id],
             "{backend}: the followers collection lists accepted followers, local ones too, in follow order"
         );
     }

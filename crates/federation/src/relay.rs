@@ -169,16 +169,10 @@ pub async fn follower_inboxes(
     actor: &actor::Model,
     shared: bool,
 ) -> ServiceResult<Vec<(String, String)>> {
-    Ok(queries::follows::remote_follower_inboxes(db, actor.id)
+    Ok(queries::follows::remote_follower_inboxes(db, actor.id, shared)
         .await?
         .into_iter()
-        .map(|follower| {
-            let inbox = match follower.shared_inbox {
-                Some(shared_inbox) if shared => shared_inbox,
-                _ => follower.inbox,
-            };
-            (inbox, follower.host)
-        })
+        .map(|follower| (follower.inbox, follower.host))
         .collect())
 }
 
