@@ -402,6 +402,7 @@ struct Finished {
 
 /// Run the worker until the process ends.
 pub async fn run(context: FederationContext) {
+    tokio::task::spawn_blocking(signatures::warm_up_signing);
     tokio::spawn(wake_on_commits(context.clone()));
     let (delivered, results) = mpsc::unbounded_channel();
     tokio::spawn(mark_delivered(context.clone(), results));

@@ -401,6 +401,17 @@ pub fn sign_request_headers(
     Ok(headers)
 }
 
+/// Seed AWS-LC's random generator, which signing draws on. Its first use
+/// gathers entropy for about 50 ms on this kind of machine; done at start,
+/// off the async workers, the first fan-out after a restart does not hold a
+/// worker that long.
+pub fn warm_up_signing() {
+    let mut seed_check = [0u8; 16];
+    if aws_lc_rs::rand::fill(&mut seed_check).is_err() {
+        tracing::warn!("the random generator could not be seeded at start; signing will try again");
+    }
+}
+
 /// A private key from PEM: PKCS#8 (`BEGIN PRIVATE KEY`, what this node
 /// writes) or PKCS#1 (`BEGIN RSA PRIVATE KEY`); parsed once per key.
 fn private_key(pem: &str) -> Result<Arc<RsaKeyPair>, SignError> {
