@@ -167,6 +167,66 @@ async fn inbox_activities_are_stored_once_per_id() {
 }
 
 #[tokio::test]
+async fn a_batch_of_inbox_activities_is_stored_in_one_go_and_repeats_are_duplicates() {
+    use queries::inbox::NewActivity;
+    let activity = |n: u32| NewActivity {
+        ap_id: format!("https://b.test/a/{n}"),
+        actor_ap_id: "https://b.test/u/x".into(),
+        kind: "Create".into(),
+        body: format!(r#"{{"id":"https://b.test/a/{n}"}}"#),
+    };
+    for backend in testing::backends() {
+        let db = testing::fresh(backend).await.expect(backend);
+        let Stored::New(earlier) =
+            queries::inbox::store(&db, "https://b.test/a/1", "https://b.test/u/x", "Create", "{}")
+                .await
+                .expect("store")
+        else {
+            panic!("{backend}: the first store is new");
+        };
+        let results = queries::inbox::store_many(&db, &[activity(2), activity(1), activity(3), activity(2)])
+            .await
+            .expect(backend);
+        let [
+            Stored::New(second),
+            Stored::Duplicate,
+            Stored::New(third),
+            Stored::Duplicate,
+        ] = results[..]
+        else {
+            panic!("{backend}: new, stored before, new, repeated in the batch; got {results:?}");
+        };
+        assert!(
+            earlier < second && second < third,
+            "{backend}: rows in batch order"
+        );
+        let stored = queries::inbox::claim_due(&db, 10, Duration::seconds(60))
+            .await
+            .expect(backend);
+        let stored: Vec<(i64, &str, &str)> = stored
+            .iter()
+            .map(|row| (row.id, row.ap_id.as_str(), row.body.as_str()))
+            .collect();
+        assert_eq!(
+            stored,
+            [
+                (earlier, "https://b.test/a/1", "{}"),
+                (second, "https://b.test/a/2", r#"{"id":"https://b.test/a/2"}"#),
+                (third, "https://b.test/a/3", r#"{"id":"https://b.test/a/3"}"#),
+            ],
+            "{backend}: each id once, the earlier row untouched, pending"
+        );
+        assert!(
+            queries::inbox::store_many(&db, &[])
+                .await
+                .expect(backend)
+                .is_empty(),
+            "{backend}: an empty batch stores nothing"
+        );
+    }
+}
+
+#[tokio::test]
 async fn deliveries_are_claimed_once_and_come_back_when_a_lease_expires() {
     for backend in testing::backends() {
         let db = testing::fresh(backend).await.expect(backend);

@@ -3,9 +3,13 @@
 use crate::{DbResult, entities::inbox_activity, is_unique_violation};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, Statement, TransactionTrait, TryInsertResult,
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Statement,
+    TransactionTrait,
+    sea_query::{OnConflict, Query},
 };
+use std::collections::HashMap;
 
 pub const PENDING: &str = "pending";
 pub const DONE: &str = "done";
@@ -27,38 +31,64 @@ pub struct NewActivity {
     pub body: String,
 }
 
-/// Store several activities in one transaction (one commit, one disk sync),
-/// each answered as new or a duplicate, in order. A duplicate inside the
-/// batch counts as a duplicate of the first. On an error nothing is stored.
+/// Store several activities in one statement and transaction (one round
+/// trip to the database's thread, one commit, one disk sync), each answered
+/// as new or a duplicate, in order. A duplicate inside the batch counts as a
+/// duplicate of the first. On an error nothing is stored.
 pub async fn store_many(db: &crate::Db, activities: &[NewActivity]) -> DbResult<Vec<Stored>> {
-    let txn = db.begin().await?;
-    let now = Utc::now();
-    let mut results = Vec::with_capacity(activities.len());
-    for activity in activities {
-        let row = inbox_activity::ActiveModel {
-            ap_id: Set(activity.ap_id.clone()),
-            actor_ap_id: Set(activity.actor_ap_id.clone()),
-            kind: Set(activity.kind.clone()),
-            body: Set(activity.body.clone()),
-            state: Set(PENDING.to_owned()),
-            attempts: Set(0),
-            next_attempt_at: Set(now),
-            received_at: Set(now),
-            ..Default::default()
-        };
-        // DO NOTHING rather than a unique violation, which would abort the
-        // whole transaction on PostgreSQL.
-        let inserted = inbox_activity::Entity::insert(row)
-            .on_conflict_do_nothing_on([inbox_activity::Column::ApId])
-            .exec(&txn)
-            .await?;
-        results.push(match inserted {
-            TryInsertResult::Inserted(done) => Stored::New(done.last_insert_id),
-            TryInsertResult::Conflicted | TryInsertResult::Empty => Stored::Duplicate,
-        });
+    use inbox_activity::Column;
+    if activities.is_empty() {
+        return Ok(Vec::new());
     }
+    let now = Utc::now();
+    let mut insert = Query::insert();
+    insert
+        .into_table(inbox_activity::Entity)
+        .columns([
+            Column::ApId,
+            Column::ActorApId,
+            Column::Kind,
+            Column::Body,
+            Column::State,
+            Column::Attempts,
+            Column::NextAttemptAt,
+            Column::ReceivedAt,
+        ])
+        // DO NOTHING rather than a unique violation, which would abort the
+        // whole batch; only the rows inserted come back.
+        .on_conflict(OnConflict::column(Column::ApId).do_nothing().to_owned())
+        .returning(Query::returning().columns([Column::Id, Column::ApId]));
+    for activity in activities {
+        insert
+            .values([
+                activity.ap_id.clone().into(),
+                activity.actor_ap_id.clone().into(),
+                activity.kind.clone().into(),
+                activity.body.clone().into(),
+                PENDING.into(),
+                0i32.into(),
+                now.into(),
+                now.into(),
+            ])
+            .map_err(|e| sea_orm::DbErr::Custom(format!("inbox batch: {e}")))?;
+    }
+    let txn = db.begin().await?;
+    let rows = txn
+        .query_all_raw(txn.get_database_backend().build(&insert))
+        .await?;
     txn.commit().await?;
-    Ok(results)
+    let mut inserted: HashMap<String, i64> = HashMap::with_capacity(rows.len());
+    for row in rows {
+        inserted.insert(row.try_get("", "ap_id")?, row.try_get("", "id")?);
+    }
+    // The first of repeated ids takes the row; the rest are duplicates.
+    Ok(activities
+        .iter()
+        .map(|activity| match inserted.remove(&activity.ap_id) {
+            Some(id) => Stored::New(id),
+            None => Stored::Duplicate,
+        })
+        .collect())
 }
 
 pub async fn store(
