@@ -156,7 +156,9 @@ async fn inbox_activities_are_stored_once_per_id() {
                 .expect("claim")
                 .is_empty()
         );
-        queries::inbox::mark_done(&db, claimed[0].id).await.expect("done");
+        queries::inbox::mark_done(&db, &[claimed[0].id])
+            .await
+            .expect("done");
         assert_eq!(
             queries::inbox::count_in_state(&db, queries::inbox::DONE)
                 .await
@@ -216,6 +218,16 @@ async fn a_batch_of_inbox_activities_is_stored_in_one_go_and_repeats_are_duplica
             ],
             "{backend}: each id once, the earlier row untouched, pending"
         );
+        queries::inbox::mark_done(&db, &[earlier, third])
+            .await
+            .expect(backend);
+        for (state, expected) in [(queries::inbox::DONE, 2), (queries::inbox::PENDING, 1)] {
+            assert_eq!(
+                queries::inbox::count_in_state(&db, state).await.expect(backend),
+                expected,
+                "{backend}: the two named rows are done, the other still pending"
+            );
+        }
         assert!(
             queries::inbox::store_many(&db, &[])
                 .await

@@ -446,10 +446,19 @@ async fn record_results(
         .begin()
         .await
         .map_err(healthcommons_db::DbError::from)?;
+    // The applied ones (nearly all) in one statement, so the transaction
+    // holds SQLite's one writer, which the inbox's group commit waits for,
+    // as briefly as it can.
+    let applied: Vec<i64> = results
+        .iter()
+        .filter(|(_, result)| matches!(result, Ok(Outcome::Applied)))
+        .map(|(row, _)| row.id)
+        .collect();
+    queries::inbox::mark_done(&txn, &applied).await?;
     for (row, result) in results {
         let attempts = row.attempts + 1;
         match result {
-            Ok(Outcome::Applied) => queries::inbox::mark_done(&txn, row.id).await?,
+            Ok(Outcome::Applied) => {}
             Ok(Outcome::NotHandled(reason)) => {
                 queries::inbox::mark_failed_attempt(&txn, row.id, attempts, reason, None).await?
             }

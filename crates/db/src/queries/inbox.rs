@@ -153,16 +153,25 @@ pub async fn claim_due(
     Ok(rows)
 }
 
-pub async fn mark_done(db: &impl ConnectionTrait, id: i64) -> DbResult<()> {
-    inbox_activity::ActiveModel {
-        id: Set(id),
-        state: Set(DONE.to_owned()),
-        claimed_until: Set(None),
-        processed_at: Set(Some(Utc::now())),
-        ..Default::default()
+/// Mark processed activities done, in one statement.
+pub async fn mark_done(db: &impl ConnectionTrait, ids: &[i64]) -> DbResult<()> {
+    if ids.is_empty() {
+        return Ok(());
     }
-    .update(db)
-    .await?;
+    inbox_activity::Entity::update_many()
+        .col_expr(inbox_activity::Column::State, DONE.into())
+        .col_expr(
+            inbox_activity::Column::ClaimedUntil,
+            Option::<DateTime<Utc>>::None.into(),
+        )
+        .col_expr(inbox_activity::Column::ProcessedAt, Some(Utc::now()).into())
+        .filter(super::id_among(
+            db.get_database_backend(),
+            inbox_activity::Column::Id,
+            ids,
+        ))
+        .exec(db)
+        .await?;
     Ok(())
 }
 
