@@ -11,6 +11,7 @@ mod common;
 use common::{TestNode, client, free_port};
 use serde_json::{Value, json};
 use std::{
+    io::{Read, Write},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -19,6 +20,7 @@ const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 struct Browser {
     driver: Child,
+    port: u16,
     base: String,
     session: String,
     http: reqwest::Client,
@@ -72,6 +74,7 @@ impl Browser {
             .to_owned();
         Browser {
             driver,
+            port,
             base,
             session,
             http,
@@ -228,7 +231,22 @@ impl Browser {
 }
 
 impl Drop for Browser {
+    /// End the session first: chromedriver then closes Chromium, which
+    /// would otherwise outlive a killed chromedriver and keep running after
+    /// the suite. Plain blocking HTTP, since `drop` cannot await (and runs on
+    /// a panic too).
     fn drop(&mut self) {
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(20)));
+            let request = format!(
+                "DELETE /session/{} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+                self.session, self.port
+            );
+            if stream.write_all(request.as_bytes()).is_ok() {
+                let mut answer = Vec::new();
+                let _ = stream.read_to_end(&mut answer);
+            }
+        }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
