@@ -35,11 +35,69 @@ pub struct NewActivity {
 /// trip to the database's thread, one commit, one disk sync), each answered
 /// as new or a duplicate, in order. A duplicate inside the batch counts as a
 /// duplicate of the first. On an error nothing is stored.
+///
+/// `ON CONFLICT DO NOTHING` rather than a unique violation, which would fail
+/// the whole batch; only the rows inserted come back (`RETURNING`).
 pub async fn store_many(db: &crate::Db, activities: &[NewActivity]) -> DbResult<Vec<Stored>> {
-    use inbox_activity::Column;
     if activities.is_empty() {
         return Ok(Vec::new());
     }
+    let statement = match db.get_database_backend() {
+        DbBackend::Postgres => store_many_postgres(activities),
+        backend => store_many_values(backend, activities)?,
+    };
+    let txn = db.begin().await?;
+    let rows = txn.query_all_raw(statement).await?;
+    txn.commit().await?;
+    let mut inserted: HashMap<String, i64> = HashMap::with_capacity(rows.len());
+    for row in rows {
+        inserted.insert(row.try_get("", "ap_id")?, row.try_get("", "id")?);
+    }
+    // The first of repeated ids takes the row; the rest are duplicates.
+    Ok(activities
+        .iter()
+        .map(|activity| match inserted.remove(&activity.ap_id) {
+            Some(id) => Stored::New(id),
+            None => Stored::Duplicate,
+        })
+        .collect())
+}
+
+/// On PostgreSQL the batch goes as one array per column, so the statement's
+/// text is the same whatever the batch's size (one prepared statement per
+/// connection, not one per size). `WITH ORDINALITY … ORDER BY` keeps the
+/// rows' ids in the batch's order.
+fn store_many_postgres(activities: &[NewActivity]) -> Statement {
+    let column = |field: fn(&NewActivity) -> &String| -> sea_orm::Value {
+        activities
+            .iter()
+            .map(|a| field(a).clone())
+            .collect::<Vec<String>>()
+            .into()
+    };
+    Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "INSERT INTO inbox_activity (ap_id, actor_ap_id, kind, body, state, attempts, next_attempt_at, received_at)
+         SELECT ap_id, actor_ap_id, kind, body, $5, 0, $6, $6
+           FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[])
+                WITH ORDINALITY AS batch (ap_id, actor_ap_id, kind, body, position)
+          ORDER BY position
+         ON CONFLICT (ap_id) DO NOTHING
+         RETURNING id, ap_id",
+        [
+            column(|a| &a.ap_id),
+            column(|a| &a.actor_ap_id),
+            column(|a| &a.kind),
+            column(|a| &a.body),
+            PENDING.into(),
+            Utc::now().into(),
+        ],
+    )
+}
+
+/// Elsewhere (SQLite) one multi-row `VALUES` list.
+fn store_many_values(backend: DbBackend, activities: &[NewActivity]) -> DbResult<Statement> {
+    use inbox_activity::Column;
     let now = Utc::now();
     let mut insert = Query::insert();
     insert
@@ -54,8 +112,6 @@ pub async fn store_many(db: &crate::Db, activities: &[NewActivity]) -> DbResult<
             Column::NextAttemptAt,
             Column::ReceivedAt,
         ])
-        // DO NOTHING rather than a unique violation, which would abort the
-        // whole batch; only the rows inserted come back.
         .on_conflict(OnConflict::column(Column::ApId).do_nothing().to_owned())
         .returning(Query::returning().columns([Column::Id, Column::ApId]));
     for activity in activities {
@@ -72,23 +128,7 @@ pub async fn store_many(db: &crate::Db, activities: &[NewActivity]) -> DbResult<
             ])
             .map_err(|e| sea_orm::DbErr::Custom(format!("inbox batch: {e}")))?;
     }
-    let txn = db.begin().await?;
-    let rows = txn
-        .query_all_raw(txn.get_database_backend().build(&insert))
-        .await?;
-    txn.commit().await?;
-    let mut inserted: HashMap<String, i64> = HashMap::with_capacity(rows.len());
-    for row in rows {
-        inserted.insert(row.try_get("", "ap_id")?, row.try_get("", "id")?);
-    }
-    // The first of repeated ids takes the row; the rest are duplicates.
-    Ok(activities
-        .iter()
-        .map(|activity| match inserted.remove(&activity.ap_id) {
-            Some(id) => Stored::New(id),
-            None => Stored::Duplicate,
-        })
-        .collect())
+    Ok(backend.build(&insert))
 }
 
 pub async fn store(
