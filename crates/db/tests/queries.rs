@@ -134,15 +134,25 @@ async fn users_and_actors_share_one_namespace_per_host() {
     }
 }
 
+/// An activity from `https://b.test/u/x` for the inbox queries.
+fn inbox_activity(ap_id: &str, kind: &str, body: &str) -> queries::inbox::NewActivity {
+    queries::inbox::NewActivity {
+        ap_id: ap_id.into(),
+        actor_ap_id: "https://b.test/u/x".into(),
+        kind: kind.into(),
+        body: body.into(),
+    }
+}
+
 #[tokio::test]
 async fn inbox_activities_are_stored_once_per_id() {
     for backend in testing::backends() {
         let db = testing::fresh(backend).await.expect(backend);
-        let first = queries::inbox::store(&db, "https://b.test/a/1", "https://b.test/u/x", "Follow", "{}")
+        let first = queries::inbox::store(&db, &inbox_activity("https://b.test/a/1", "Follow", "{}"))
             .await
             .expect("store");
         assert!(matches!(first, Stored::New(_)), "{backend}");
-        let again = queries::inbox::store(&db, "https://b.test/a/1", "https://b.test/u/x", "Follow", "{}")
+        let again = queries::inbox::store(&db, &inbox_activity("https://b.test/a/1", "Follow", "{}"))
             .await
             .expect("store");
         assert_eq!(again, Stored::Duplicate, "{backend}");
@@ -170,17 +180,14 @@ async fn inbox_activities_are_stored_once_per_id() {
 
 #[tokio::test]
 async fn a_batch_of_inbox_activities_is_stored_in_one_go_and_repeats_are_duplicates() {
-    use queries::inbox::NewActivity;
-    let activity = |n: u32| NewActivity {
-        ap_id: format!("https://b.test/a/{n}"),
-        actor_ap_id: "https://b.test/u/x".into(),
-        kind: "Create".into(),
-        body: format!(r#"{{"id":"https://b.test/a/{n}"}}"#),
+    let activity = |n: u32| {
+        let ap_id = format!("https://b.test/a/{n}");
+        inbox_activity(&ap_id, "Create", &format!(r#"{{"id":"{ap_id}"}}"#))
     };
     for backend in testing::backends() {
         let db = testing::fresh(backend).await.expect(backend);
         let Stored::New(earlier) =
-            queries::inbox::store(&db, "https://b.test/a/1", "https://b.test/u/x", "Create", "{}")
+            queries::inbox::store(&db, &inbox_activity("https://b.test/a/1", "Create", "{}"))
                 .await
                 .expect("store")
         else {

@@ -50,7 +50,7 @@ impl InboxWriter {
                 .await
                 .map_err(|_| WriteError::Stopped)?
                 .map_err(WriteError::from),
-            Err(mpsc::error::SendError(job)) => Ok(store_one(&self.db, &job.activity).await?),
+            Err(mpsc::error::SendError(job)) => Ok(queries::inbox::store(&self.db, &job.activity).await?),
         }
     }
 }
@@ -70,17 +70,6 @@ impl WriteError {
     }
 }
 
-async fn store_one(db: &Db, activity: &NewActivity) -> Result<Stored, DbError> {
-    queries::inbox::store(
-        db,
-        &activity.ap_id,
-        &activity.actor_ap_id,
-        &activity.kind,
-        &activity.body,
-    )
-    .await
-}
-
 async fn write_batches(db: Db, mut queue: mpsc::Receiver<Job>) {
     let mut jobs = Vec::with_capacity(BATCH);
     while queue.recv_many(&mut jobs, BATCH).await > 0 {
@@ -98,7 +87,7 @@ async fn write_batches(db: Db, mut queue: mpsc::Receiver<Job>) {
                 // gets its own answer (a full disk fails them all alike).
                 warn!(%err, activities = activities.len(), "an inbox batch failed; storing one by one");
                 for (activity, reply) in activities.iter().zip(replies) {
-                    let _ = reply.send(store_one(&db, activity).await);
+                    let _ = reply.send(queries::inbox::store(&db, activity).await);
                 }
             }
         }

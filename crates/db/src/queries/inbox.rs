@@ -1,6 +1,6 @@
 //! Incoming activities: stored once verified, processed afterwards.
 
-use crate::{DbResult, entities::inbox_activity, is_unique_violation};
+use crate::{DbResult, entities::inbox_activity};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ActiveModelTrait,
@@ -131,30 +131,12 @@ fn store_many_values(backend: DbBackend, activities: &[NewActivity]) -> DbResult
     Ok(backend.build(&insert))
 }
 
-pub async fn store(
-    db: &impl ConnectionTrait,
-    ap_id: &str,
-    actor_ap_id: &str,
-    kind: &str,
-    body: &str,
-) -> DbResult<Stored> {
-    let now = Utc::now();
-    let row = inbox_activity::ActiveModel {
-        ap_id: Set(ap_id.to_owned()),
-        actor_ap_id: Set(actor_ap_id.to_owned()),
-        kind: Set(kind.to_owned()),
-        body: Set(body.to_owned()),
-        state: Set(PENDING.to_owned()),
-        attempts: Set(0),
-        next_attempt_at: Set(now),
-        received_at: Set(now),
-        ..Default::default()
-    };
-    match row.insert(db).await {
-        Ok(model) => Ok(Stored::New(model.id)),
-        Err(err) if is_unique_violation(&err) => Ok(Stored::Duplicate),
-        Err(err) => Err(err.into()),
-    }
+/// Store one activity: a batch of one.
+pub async fn store(db: &crate::Db, activity: &NewActivity) -> DbResult<Stored> {
+    store_many(db, std::slice::from_ref(activity))
+        .await?
+        .pop()
+        .ok_or_else(|| sea_orm::DbErr::Custom("a batch of one gave no answer".into()).into())
 }
 
 pub async fn claim_due(
