@@ -1135,6 +1135,7 @@ impl Case {
             tag: self.tag.and_then(words::clean_tag),
             place: None,
             drafts_of: None,
+            scope: Default::default(),
         }
     }
 
@@ -1146,7 +1147,7 @@ impl Case {
             place: None,
             drafts: false,
         };
-        garden::search(db, None, query, PAGE)
+        garden::search(db, healthcommons_service::policy::Viewer::Anonymous, query, PAGE)
             .await
             .with_context(|| format!("searching {}", self.describe()))
     }

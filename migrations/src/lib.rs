@@ -13,6 +13,7 @@ mod m20261129_000001_create_pledges;
 mod m20261129_000002_index_follow_target;
 mod m20261130_000001_index_delivery_claim_order;
 mod m20261201_000001_index_inbox_claim_order;
+mod m20261207_000001_content_visibility;
 mod postgres_only;
 
 pub struct Migrator;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000002_index_follow_target::Migration),
             Box::new(m20261130_000001_index_delivery_claim_order::Migration),
             Box::new(m20261201_000001_index_inbox_claim_order::Migration),
+            Box::new(m20261207_000001_content_visibility::Migration),
         ]
     }
 }

@@ -1,6 +1,7 @@
 //! The queries on every backend the suite has: SQLite always, PostgreSQL when
 //! `HEALTHCOMMONS_TEST_POSTGRES_URL` is set (CI starts a real server).
 
+use healthcommons_db::queries::audience::ReadScope;
 use chrono::{Duration, Utc};
 use healthcommons_db::{
     entities::actor,
@@ -673,13 +674,13 @@ async fn the_directory_learns_hosts_keeps_the_nearest_route_and_records_fetches(
         )
         .await
         .expect("settings");
-        let placed = queries::map::groups_with_places(&db).await.expect("groups");
+        let placed = queries::map::groups_with_places(&db, &ReadScope::Open).await.expect("groups");
         assert_eq!(placed.len(), 1, "{backend}");
         assert_eq!(
             (placed[0].0.username.as_str(), placed[0].1.latitude),
             ("walkers", Some(52.5))
         );
-        let stories = queries::map::garden_items_with_places(&db, "story")
+        let stories = queries::map::garden_items_with_places(&db, &ReadScope::Open, "story")
             .await
             .expect("stories");
         assert!(stories.is_empty(), "{backend}");
@@ -716,7 +717,7 @@ async fn the_map_takes_only_published_stories_and_open_events_with_coordinates()
         ] {
             queries::garden::insert(&db, row).await.expect("story");
         }
-        let stories = queries::map::garden_items_with_places(&db, "story")
+        let stories = queries::map::garden_items_with_places(&db, &ReadScope::Open, "story")
             .await
             .expect("stories");
         let titles: Vec<&str> = stories.iter().map(|s| s.title.as_str()).collect();
@@ -767,7 +768,7 @@ async fn the_map_takes_only_published_stories_and_open_events_with_coordinates()
         ] {
             queries::events::insert(&db, row).await.expect("event");
         }
-        let events = queries::map::events_with_places(&db, now).await.expect("events");
+        let events = queries::map::events_with_places(&db, &ReadScope::Open, now).await.expect("events");
         let titles: Vec<&str> = events.iter().map(|e| e.title.as_str()).collect();
         assert_eq!(
             titles,
@@ -819,6 +820,7 @@ async fn pledges_are_listed_by_what_they_are_on_and_counted_on_once_per_actor() 
         }
         let on_first = queries::pledges::list(
             &db,
+            &ReadScope::Open,
             Listing {
                 question_id: Some(first.id),
                 ..Listing::default()

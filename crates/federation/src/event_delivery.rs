@@ -5,11 +5,13 @@
 //! the participant.
 
 use crate::{
-    objects::event::{event_context, event_of},
+    objects::{
+        addressing,
+        event::{event_context, event_of},
+    },
     publisher::{OutboxPublisher, actor_by_id, to_value},
     relay::{self, Effect, Relayed, internal},
 };
-use activitypub_federation::kinds::public;
 use healthcommons_db::{
     DatabaseTransaction,
     entities::{actor, event, event_participant},
@@ -82,16 +84,17 @@ impl OutboxPublisher {
         let event = event_by_id(txn, event_id).await?;
         let author = actor_by_id(txn, event.author_id.unwrap_or_default()).await?;
         let organiser = organiser_of(txn, &event).await?;
-        let followers = organiser.followers_url.clone().unwrap_or_default();
+        let group = event.group_id.is_some().then_some(&organiser);
         let activity = if kind == "Delete" {
+            let (to, cc) = addressing(event.visibility, &author, group, vec![]).map_err(internal)?;
             json!({
                 "@context": event_context(),
                 "id": urls.new_activity("delete"),
                 "type": "Delete",
                 "actor": author.ap_id,
                 "object": event.ap_id,
-                "to": [public()],
-                "cc": [followers],
+                "to": to,
+                "cc": cc,
             })
         } else {
             let object = event_of(txn, &event).await.map_err(internal)?;
@@ -105,8 +108,8 @@ impl OutboxPublisher {
                 "cc": object.cc,
             })
         };
-        let mut inboxes = relay::follower_inbox_urls(txn, &author).await?;
-        inboxes.extend(participant_inboxes(txn, &event).await?);
+        let participants = participant_inboxes(txn, &event).await?;
+        let inboxes = relay::direct_inboxes(txn, event.visibility, &author, participants).await?;
         if event.group_id.is_some() {
             let effect = match kind {
                 "Create" => Effect::NewPost,
@@ -117,7 +120,14 @@ impl OutboxPublisher {
                 txn,
                 &self.context,
                 &organiser,
-                &Relayed::standalone(&organiser, "events", event.id, &event.ap_id, event.published),
+                &Relayed::standalone(
+                    &organiser,
+                    "events",
+                    event.id,
+                    &event.ap_id,
+                    event.visibility,
+                    event.published,
+                ),
                 &activity,
                 effect,
             )

@@ -6,13 +6,13 @@
 
 use crate::{
     objects::{
+        addressing,
         adoption::adoption_json,
         garden_item::{article_of, context_value},
     },
     publisher::{AS_CONTEXT, OutboxPublisher, actor_by_id, to_value},
     relay::{self, Effect, Relayed, internal},
 };
-use activitypub_federation::kinds::public;
 use healthcommons_db::{DatabaseTransaction, entities::garden_item, queries};
 use healthcommons_service::{Outgoing, ServiceResult, garden::Origin};
 use serde_json::json;
@@ -67,15 +67,20 @@ impl OutboxPublisher {
         };
         let item = item_by_id(txn, item_id).await?;
         let author = actor_by_id(txn, item.author_id.unwrap_or_default()).await?;
+        let group = match item.group_id {
+            Some(id) => Some(actor_by_id(txn, id).await?),
+            None => None,
+        };
         let activity = if kind == "Delete" {
+            let (to, cc) = addressing(item.visibility, &author, group.as_ref(), vec![]).map_err(internal)?;
             json!({
                 "@context": AS_CONTEXT,
                 "id": urls.new_activity("delete"),
                 "type": "Delete",
                 "actor": author.ap_id,
                 "object": item.ap_id,
-                "to": [public()],
-                "cc": [author.followers_url],
+                "to": to,
+                "cc": cc,
             })
         } else {
             let article = article_of(txn, urls, &item).await.map_err(internal)?;
@@ -89,17 +94,16 @@ impl OutboxPublisher {
                 "cc": article.cc,
             })
         };
-        let mut inboxes = relay::follower_inbox_urls(txn, &author).await?;
-        inboxes.extend(chain_inboxes(txn, &item).await?);
-        inboxes.extend(fork_inboxes(txn, &item).await?);
-        if let Some(group_id) = item.group_id {
-            let group = actor_by_id(txn, group_id).await?;
+        let mut extra = chain_inboxes(txn, &item).await?;
+        extra.extend(fork_inboxes(txn, &item).await?);
+        let mut inboxes = relay::direct_inboxes(txn, item.visibility, &author, extra).await?;
+        if let Some(group) = group {
             if group.local {
                 relay::announce(
                     txn,
                     &self.context,
                     &group,
-                    &Relayed::standalone(&group, "garden", item.id, &item.ap_id, item.published),
+                    &Relayed::standalone(&group, "garden", item.id, &item.ap_id, item.visibility, item.published),
                     &activity,
                     effect,
                 )

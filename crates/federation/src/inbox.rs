@@ -16,7 +16,7 @@ use activitypub_federation::{config::FederationConfig, fetch::object_id::ObjectI
 use healthcommons_core::ErrorKind;
 use healthcommons_db::{
     TransactionTrait,
-    entities::inbox_activity,
+    entities::{actor, inbox_activity},
     queries::{self, inbox::Stored},
 };
 use http::HeaderMap;
@@ -322,13 +322,14 @@ async fn verify_signer(
     Err(reason.into())
 }
 
-/// Authorized fetch: a GET must be signed, with a key whose actor we can
-/// fetch, by a node that is not blocked. `path_and_query` is the request target.
+/// A signed GET: signed with a key whose actor we can fetch, by a node that
+/// is not blocked. `path_and_query` is the request target. The actor is who
+/// asks, for authorized fetch and for the policy's remote viewer.
 pub async fn verify_signed_fetch(
     data: &RequestData,
     headers: &HeaderMap,
     path_and_query: &str,
-) -> Result<(), InboxRejection> {
+) -> Result<actor::Model, InboxRejection> {
     let pending = signatures::check_request(
         headers,
         "GET",
@@ -358,8 +359,7 @@ pub async fn verify_signed_fetch(
         count_signature_failure(data, &reason);
         InboxRejection::Signature(reason)
     })?;
-    verify_signer(data, &object_id, actor, &pending, &peer).await?;
-    Ok(())
+    Ok(verify_signer(data, &object_id, actor, &pending, &peer).await?.row)
 }
 
 fn count_signature_failure(data: &RequestData, reason: &SignatureError) {

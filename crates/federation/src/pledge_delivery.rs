@@ -14,7 +14,7 @@ use healthcommons_db::{
     entities::{pledge, pledge_backer},
     queries,
 };
-use healthcommons_service::{Outgoing, ServiceResult, pledges};
+use healthcommons_service::{Outgoing, ServiceResult, pledges, policy::Viewer};
 use serde_json::{Value, json};
 
 async fn pledge_by_id(txn: &DatabaseTransaction, id: i64) -> ServiceResult<pledge::Model> {
@@ -61,7 +61,7 @@ impl OutboxPublisher {
         pledge_id: i64,
         kind: &str,
     ) -> ServiceResult<()> {
-        let view = pledges::view(txn, pledge_id).await?;
+        let view = pledges::view(txn, Viewer::Node, pledge_id).await?;
         let pledge = &view.pledge;
         let author = view
             .author
@@ -78,20 +78,19 @@ impl OutboxPublisher {
             "cc": object.cc,
             "audience": object.audience,
         });
-        let mut inboxes = relay::follower_inbox_urls(txn, &author).await?;
-        let backers = pledges::backers(txn, pledge.id).await?;
-        inboxes.extend(
-            backers
-                .into_iter()
-                .filter(|b| !b.local)
-                .map(|b| b.shared_inbox.unwrap_or(b.inbox)),
-        );
+        let mut extra: Vec<String> = pledges::backers(txn, Viewer::Node, pledge.id)
+            .await?
+            .into_iter()
+            .filter(|b| !b.local)
+            .map(|b| b.shared_inbox.unwrap_or(b.inbox))
+            .collect();
         if let Some(target_author) = view.target.as_ref().and_then(|t| t.author_id) {
             let target_author = actor_by_id(txn, target_author).await?;
             if !target_author.local {
-                inboxes.push(target_author.inbox);
+                extra.push(target_author.inbox);
             }
         }
+        let mut inboxes = relay::direct_inboxes(txn, pledge.visibility, &author, extra).await?;
         if let Some(group) = &view.group {
             if group.local {
                 let effect = if kind == "Create" {
@@ -103,7 +102,14 @@ impl OutboxPublisher {
                     txn,
                     &self.context,
                     group,
-                    &Relayed::standalone(group, "pledges", pledge.id, &pledge.ap_id, pledge.published),
+                    &Relayed::standalone(
+                        group,
+                        "pledges",
+                        pledge.id,
+                        &pledge.ap_id,
+                        pledge.visibility,
+                        pledge.published,
+                    ),
                     &activity,
                     effect,
                 )

@@ -9,7 +9,7 @@ use crate::{
 use activitypub_federation::kinds::public;
 use healthcommons_db::{
     DatabaseTransaction,
-    entities::{actor, group_ban, post, reaction},
+    entities::{Visibility, actor, group_ban, post, reaction},
     queries,
 };
 use healthcommons_service::{Outgoing, Publisher, ServiceError, ServiceResult};
@@ -409,7 +409,8 @@ impl OutboxPublisher {
         if let Some(group) = &group {
             to.push(json!(group.ap_id));
         }
-        if post.visibility == queries::posts::MEMBERS {
+        // A reaction is never more visible than what it reacts to.
+        if !post.visibility.is_open() {
             to.remove(0);
         }
         Ok(json!({
@@ -511,7 +512,7 @@ impl OutboxPublisher {
             None => {}
         }
         // Members-only posts never leave the group's own channel.
-        if post.visibility == queries::posts::MEMBERS && group.as_ref().is_some_and(|g| g.local) {
+        if post.visibility == Visibility::Members && group.as_ref().is_some_and(|g| g.local) {
             inboxes.clear();
         }
         relay::deliver(txn, &self.context, sender, activity, inboxes).await

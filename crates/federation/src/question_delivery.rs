@@ -59,15 +59,14 @@ impl OutboxPublisher {
             "cc": object.cc,
             "audience": object.audience,
         });
-        let mut inboxes = relay::follower_inbox_urls(txn, &author).await?;
         let voters =
             queries::actors::by_ids(txn, queries::agenda::voter_ids(txn, question.id).await?).await?;
-        inboxes.extend(
-            voters
-                .into_iter()
-                .filter(|v| !v.local)
-                .map(|v| v.shared_inbox.unwrap_or(v.inbox)),
-        );
+        let voter_inboxes = voters
+            .into_iter()
+            .filter(|v| !v.local)
+            .map(|v| v.shared_inbox.unwrap_or(v.inbox))
+            .collect();
+        let inboxes = relay::direct_inboxes(txn, question.visibility, &author, voter_inboxes).await?;
         if let Some(group_id) = question.group_id {
             let group = actor_by_id(txn, group_id).await?;
             if group.local {
@@ -85,6 +84,7 @@ impl OutboxPublisher {
                         "questions",
                         question.id,
                         &question.ap_id,
+                        question.visibility,
                         question.published,
                     ),
                     &activity,

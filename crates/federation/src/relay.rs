@@ -10,8 +10,8 @@
 use crate::{FederationContext, RequestData, objects::actor::host_of, publisher::AS_CONTEXT};
 use activitypub_federation::kinds::public;
 use healthcommons_db::{
-    entities::{actor, post},
-    queries::{self, posts::MEMBERS},
+    entities::{Visibility, actor, post},
+    queries,
 };
 use healthcommons_service::{ServiceError, ServiceResult};
 use sea_orm::ConnectionTrait;
@@ -73,25 +73,26 @@ impl Relayed {
         Relayed {
             ap_id: post.ap_id.clone(),
             boost_id: boost_id(group, post),
-            members_only: post.visibility == MEMBERS,
+            members_only: !post.visibility.is_open(),
             is_reply: post.in_reply_to.is_some(),
             published: post.published,
         }
     }
 
-    /// A public object of its own published to the group (a garden item,
-    /// an event, a question): `kind` names it in the boost's id.
+    /// An object of its own published to the group (a garden item, an
+    /// event, a question, a pledge): `kind` names it in the boost's id.
     pub fn standalone(
         group: &actor::Model,
         kind: &str,
         row_id: i64,
         ap_id: &str,
+        visibility: Visibility,
         published: chrono::DateTime<chrono::Utc>,
     ) -> Self {
         Relayed {
             ap_id: ap_id.to_owned(),
             boost_id: format!("{}/boosts/{kind}/{row_id}", group.ap_id),
-            members_only: false,
+            members_only: !visibility.is_open(),
             is_reply: false,
             published,
         }
@@ -174,6 +175,24 @@ pub async fn follower_inboxes(
         .into_iter()
         .map(|follower| (follower.inbox, follower.host))
         .collect())
+}
+
+/// Who hears of a change directly, besides a group's announce: the author's
+/// remote followers and `extra` (voters, participants, backers, forks) when
+/// the content is open to anyone; nobody when it is members-only, which
+/// reaches members only through their group, in their own inboxes.
+pub async fn direct_inboxes(
+    db: &impl ConnectionTrait,
+    visibility: Visibility,
+    author: &actor::Model,
+    extra: Vec<String>,
+) -> ServiceResult<Vec<String>> {
+    if !visibility.is_open() {
+        return Ok(Vec::new());
+    }
+    let mut inboxes = follower_inbox_urls(db, author).await?;
+    inboxes.extend(extra);
+    Ok(inboxes)
 }
 
 /// The inboxes (shared where there is one) of an actor's remote followers.

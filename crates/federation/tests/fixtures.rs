@@ -477,7 +477,7 @@ async fn known_post(
             summary: None,
             sensitive: false,
             language: None,
-            visibility: "public".into(),
+            visibility: healthcommons_db::entities::Visibility::Public,
             published: Utc::now(),
             updated: None,
             tags: Vec::new(),

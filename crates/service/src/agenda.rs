@@ -4,6 +4,7 @@
 //! options by support.
 
 use crate::{
+    policy::{self, Subject, Viewer},
     NodeContext, ServiceError, ServiceResult,
     accounts::Account,
     posts::{self, Under},
@@ -13,7 +14,7 @@ use chrono::{DateTime, Duration, Utc};
 use healthcommons_core::text;
 use healthcommons_db::{
     TransactionTrait,
-    entities::{actor, question, question_option, vote},
+    entities::{Visibility, actor, question, question_option, vote},
     queries,
 };
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, IntoActiveModel};
@@ -123,6 +124,7 @@ pub async fn ask(
             "a question closes in the future, within {MAX_OPEN_DAYS} days"
         )));
     }
+    let visibility = policy::visibility_for_new(db, Some(group), None, Visibility::Public).await?;
     let ap_id = ctx.urls.new_question();
     let txn = db.begin().await?;
     let row = queries::agenda::insert(
@@ -132,6 +134,7 @@ pub async fn ask(
             url: Set(Some(ap_id)),
             author_id: Set(Some(author.person.id)),
             group_id: Set(Some(group.id)),
+            visibility: Set(visibility),
             content_html: Set(text::markdown_to_html(&ask.question)),
             source: Set(Some(ask.question)),
             multiple: Set(ask.multiple),
@@ -202,7 +205,7 @@ pub async fn vote(
     id: i64,
     choices: &[usize],
 ) -> ServiceResult<Vec<vote::Model>> {
-    let question = by_id(db, id).await?;
+    let question = visible(db, Viewer::Actor(&account.person), id).await?;
     let options = queries::agenda::options(db, question.id).await?;
     let mut chosen: Vec<&question_option::Model> = Vec::new();
     for choice in choices {
@@ -425,8 +428,17 @@ async fn views_of(
         .collect())
 }
 
-pub async fn view(db: &impl ConnectionTrait, id: i64) -> ServiceResult<QuestionView> {
+/// A live question `viewer` may see; "not found" for one they may not.
+pub async fn visible(db: &impl ConnectionTrait, viewer: Viewer<'_>, id: i64) -> ServiceResult<question::Model> {
     let question = by_id(db, id).await?;
+    if !policy::visible_to(db, viewer, Subject::Question(&question)).await? {
+        return Err(ServiceError::not_found("no such question"));
+    }
+    Ok(question)
+}
+
+pub async fn view(db: &impl ConnectionTrait, viewer: Viewer<'_>, id: i64) -> ServiceResult<QuestionView> {
+    let question = visible(db, viewer, id).await?;
     views_of(db, vec![question])
         .await?
         .pop()
@@ -435,8 +447,14 @@ pub async fn view(db: &impl ConnectionTrait, id: i64) -> ServiceResult<QuestionV
 
 /// A working group's agenda: open questions first, the most supported on
 /// top, then closed ones, newest first.
-pub async fn agenda(db: &impl ConnectionTrait, group: &actor::Model) -> ServiceResult<Vec<QuestionView>> {
-    let mut views = views_of(db, queries::agenda::of_group(db, group.id).await?).await?;
+/// Only the questions `viewer` may see.
+pub async fn agenda(
+    db: &impl ConnectionTrait,
+    viewer: Viewer<'_>,
+    group: &actor::Model,
+) -> ServiceResult<Vec<QuestionView>> {
+    let scope = policy::read_scope(db, viewer).await?;
+    let mut views = views_of(db, queries::agenda::of_group(db, &scope, group.id).await?).await?;
     views.sort_by(|a, b| {
         a.is_closed()
             .cmp(&b.is_closed())

@@ -4,6 +4,7 @@
 //! organiser approves), refused when the event is full.
 
 use crate::{
+    policy::{self, Subject, Viewer},
     NodeContext, ServiceError, ServiceResult,
     accounts::Account,
     node::{Place, checked_web_url},
@@ -17,7 +18,7 @@ use healthcommons_core::{
 };
 use healthcommons_db::{
     TransactionTrait,
-    entities::{actor, event, event_participant},
+    entities::{Visibility, actor, event, event_participant},
     queries::{
         self,
         events::{ACCEPTED, Listing, PENDING, REJECTED},
@@ -165,12 +166,14 @@ pub async fn create(
         // Whoever may start a thread in the group may organise for it.
         posts::check_group_policy(db, group, &author.person, Under::Nothing).await?;
     }
+    let visibility = policy::visibility_for_new(db, group, None, Visibility::Public).await?;
     let ap_id = ctx.urls.new_event();
     let mut row = event::ActiveModel {
         ap_id: Set(ap_id.clone()),
         url: Set(Some(ap_id)),
         author_id: Set(Some(author.person.id)),
         group_id: Set(group.map(|g| g.id)),
+        visibility: Set(visibility),
         participant_count: Set(0),
         local: Set(true),
         published: Set(Utc::now()),
@@ -194,6 +197,16 @@ pub async fn by_id(db: &impl ConnectionTrait, id: i64) -> ServiceResult<event::M
         .await?
         .filter(|e| e.deleted_at.is_none())
         .ok_or_else(|| ServiceError::not_found("no such event"))
+}
+
+/// A live event `viewer` may see; "not found" for one they may not, so
+/// members-only events do not show they exist.
+pub async fn visible(db: &impl ConnectionTrait, viewer: Viewer<'_>, id: i64) -> ServiceResult<event::Model> {
+    let event = by_id(db, id).await?;
+    if !policy::visible_to(db, viewer, Subject::Event(&event)).await? {
+        return Err(ServiceError::not_found("no such event"));
+    }
+    Ok(event)
 }
 
 /// Whether `account` may change a local event and answer its participants:
@@ -298,7 +311,7 @@ pub async fn join(
     id: i64,
     message: Option<&str>,
 ) -> ServiceResult<event_participant::Model> {
-    let event = by_id(db, id).await?;
+    let event = visible(db, Viewer::Actor(&account.person), id).await?;
     check_open(&event)?;
     let message = message
         .map(|m| text::plain_text(m, MAX_MESSAGE))
@@ -682,17 +695,22 @@ async fn views_of(db: &impl ConnectionTrait, events: Vec<event::Model>) -> Servi
         .collect())
 }
 
-/// One event with its organiser.
-pub async fn view(db: &impl ConnectionTrait, id: i64) -> ServiceResult<EventView> {
-    views_of(db, vec![by_id(db, id).await?])
+/// One event `viewer` may see, with its organiser.
+pub async fn view(db: &impl ConnectionTrait, viewer: Viewer<'_>, id: i64) -> ServiceResult<EventView> {
+    views_of(db, vec![visible(db, viewer, id).await?])
         .await?
         .pop()
         .ok_or_else(|| ServiceError::not_found("no such event"))
 }
 
-/// Events still to come (or running), soonest first.
-pub async fn upcoming(db: &impl ConnectionTrait, listing: Listing) -> ServiceResult<Vec<EventView>> {
-    views_of(db, queries::events::upcoming(db, listing).await?).await
+/// Events still to come (or running) that `viewer` may see, soonest first.
+pub async fn upcoming(
+    db: &impl ConnectionTrait,
+    viewer: Viewer<'_>,
+    listing: Listing,
+) -> ServiceResult<Vec<EventView>> {
+    let scope = policy::read_scope(db, viewer).await?;
+    views_of(db, queries::events::upcoming(db, &scope, listing).await?).await
 }
 
 /// A viewer's participation (`pending`, `accepted`, `rejected`) by event id,
@@ -713,11 +731,16 @@ pub async fn participation_in(
         .collect())
 }
 
-/// Who takes part (and who waits or was refused), in the order they asked.
+/// Who takes part (and who waits or was refused), in the order they asked;
+/// seen by those who may see the event.
 pub async fn participants(
     db: &impl ConnectionTrait,
+    viewer: Viewer<'_>,
     event: &event::Model,
 ) -> ServiceResult<Vec<ParticipantView>> {
+    if !policy::visible_to(db, viewer, Subject::Event(event)).await? {
+        return Err(ServiceError::not_found("no such event"));
+    }
     let rows = queries::events::participants(db, event.id).await?;
     let actors = queries::actors::map_by_ids(db, rows.iter().map(|p| p.actor_id).collect()).await?;
     Ok(rows

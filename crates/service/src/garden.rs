@@ -2,6 +2,7 @@
 //! revises, forks from other nodes with their provenance, adopts, and finds.
 
 use crate::{
+    policy::{self, Subject, Viewer},
     NodeContext, ServiceError, ServiceResult,
     accounts::{Account, Role},
     publish::{Outgoing, Publisher},
@@ -13,7 +14,7 @@ use healthcommons_core::{
 };
 use healthcommons_db::{
     TransactionTrait,
-    entities::{actor, adoption, garden_item, garden_revision},
+    entities::{Visibility, actor, adoption, garden_item, garden_revision},
     queries::{
         self,
         garden::{DRAFT, Filter, PUBLISHED},
@@ -169,6 +170,7 @@ pub async fn create(
     if let Some(group) = group {
         check_group(db, group, author).await?;
     }
+    let visibility = policy::visibility_for_new(db, group, None, Visibility::Public).await?;
     let ap_id = ctx.urls.new_garden_item();
     let message = clean_message(draft.message, "Planted");
     let txn = db.begin().await?;
@@ -179,6 +181,7 @@ pub async fn create(
             kind,
             author_id: author.person.id,
             group_id: group.map(|g| g.id),
+            visibility,
             status: draft.status,
             content: &content,
             origin: None,
@@ -219,6 +222,7 @@ struct LocalItem<'a> {
     kind: Kind,
     author_id: i64,
     group_id: Option<i64>,
+    visibility: Visibility,
     status: Status,
     content: &'a Content,
     /// For a fork: the chain, the item forked and the content taken from it.
@@ -245,6 +249,7 @@ async fn insert_local(db: &impl ConnectionTrait, new: LocalItem<'_>) -> ServiceR
         kind: Set(new.kind.as_str().to_owned()),
         author_id: Set(Some(new.author_id)),
         group_id: Set(new.group_id),
+        visibility: Set(new.visibility),
         status: Set(new.status.as_str().to_owned()),
         revision: Set(1),
         forked_from: Set(forked_from),
@@ -265,14 +270,14 @@ async fn insert_local(db: &impl ConnectionTrait, new: LocalItem<'_>) -> ServiceR
 /// A visible item by id: published, or a draft its author asks for.
 pub async fn readable(
     db: &impl ConnectionTrait,
-    viewer: Option<&actor::Model>,
+    viewer: Viewer<'_>,
     ap_id: &str,
 ) -> ServiceResult<garden_item::Model> {
     let item = queries::garden::by_ap_id(db, ap_id)
         .await?
         .filter(|i| i.deleted_at.is_none())
         .ok_or_else(|| ServiceError::not_found("no such garden item"))?;
-    if item.status == DRAFT && viewer.is_none_or(|v| Some(v.id) != item.author_id) {
+    if !policy::visible_to(db, viewer, Subject::GardenItem(&item)).await? {
         return Err(ServiceError::not_found("no such garden item"));
     }
     Ok(item)
@@ -290,7 +295,7 @@ async fn editable(
     account: &Account,
     ap_id: &str,
 ) -> ServiceResult<garden_item::Model> {
-    let item = readable(db, Some(&account.person), ap_id).await?;
+    let item = readable(db, Viewer::Actor(&account.person), ap_id).await?;
     if !item.local {
         return Err(ServiceError::forbidden(
             "this item lives on another node: fork it to change it here",
@@ -443,7 +448,7 @@ async fn tombstone(
 /// An item's revisions, newest first.
 pub async fn revisions(
     db: &impl ConnectionTrait,
-    viewer: Option<&actor::Model>,
+    viewer: Viewer<'_>,
     ap_id: &str,
 ) -> ServiceResult<(garden_item::Model, Vec<garden_revision::Model>)> {
     let item = readable(db, viewer, ap_id).await?;
@@ -454,7 +459,7 @@ pub async fn revisions(
 /// What changed between two revisions of an item.
 pub async fn diff(
     db: &impl ConnectionTrait,
-    viewer: Option<&actor::Model>,
+    viewer: Viewer<'_>,
     ap_id: &str,
     from: i32,
     to: i32,
@@ -483,7 +488,7 @@ pub async fn fork(
     source_ap_id: &str,
     message: Option<&str>,
 ) -> ServiceResult<garden_item::Model> {
-    let source = readable(db, Some(&account.person), source_ap_id).await?;
+    let source = readable(db, Viewer::Actor(&account.person), source_ap_id).await?;
     if source.status != PUBLISHED {
         return Err(ServiceError::validation("publish a draft before forking it"));
     }
@@ -503,6 +508,8 @@ pub async fn fork(
                 revision: source.revision,
             },
             message: clean_message(message, &default_message),
+            // A fork of a members-only item stays among the same members.
+            kept_among: (!source.visibility.is_open()).then_some((source.group_id, source.visibility)),
         },
     )
     .await
@@ -517,6 +524,8 @@ pub(crate) struct Planted {
     /// The item and revision copied.
     pub origin: Origin,
     pub message: String,
+    /// The group and visibility of a members-only source, which its fork keeps.
+    pub kept_among: Option<(Option<i64>, Visibility)>,
 }
 
 /// Plant a fork by `account`: a published copy with the whole chain it came
@@ -535,7 +544,9 @@ pub(crate) async fn plant_fork(
         mut chain,
         origin,
         message,
+        kept_among,
     } = planted;
+    let (group_id, visibility) = kept_among.unwrap_or((None, Visibility::Public));
     chain.push(origin);
     if chain.len() > MAX_FORK_DEPTH {
         chain.drain(..chain.len() - MAX_FORK_DEPTH);
@@ -547,7 +558,8 @@ pub(crate) async fn plant_fork(
             ap_id: ctx.urls.new_garden_item(),
             kind,
             author_id: account.person.id,
-            group_id: None,
+            group_id,
+            visibility,
             status: Status::Published,
             content: &content,
             origin: Some((chain, &content)),
@@ -676,7 +688,7 @@ pub async fn adopt(
     item_ap_id: &str,
     input: AdoptionInput<'_>,
 ) -> ServiceResult<adoption::Model> {
-    let item = readable(db, Some(&account.person), item_ap_id).await?;
+    let item = readable(db, Viewer::Actor(&account.person), item_ap_id).await?;
     if item.status != PUBLISHED {
         return Err(ServiceError::validation(
             "publish a draft before recording adoptions",
@@ -691,7 +703,7 @@ pub async fn adopt(
         )));
     }
     if let Some(story) = input.story {
-        let story = readable(db, Some(&account.person), story)
+        let story = readable(db, Viewer::Actor(&account.person), story)
             .await
             .map_err(|_| ServiceError::validation("the story is not in the garden here"))?;
         if story.kind != Kind::Story.as_str() {
@@ -699,7 +711,7 @@ pub async fn adopt(
         }
     }
     for metric in &input.metrics {
-        let metric = readable(db, Some(&account.person), metric)
+        let metric = readable(db, Viewer::Actor(&account.person), metric)
             .await
             .map_err(|_| ServiceError::validation("a metric named is not in the garden here"))?;
         if metric.kind != Kind::Metric.as_str() {
@@ -807,11 +819,16 @@ async fn descendants(
 /// fork below it, and its related items in both directions.
 pub async fn page(
     db: &impl ConnectionTrait,
-    viewer: Option<&actor::Model>,
+    viewer: Viewer<'_>,
     ap_id: &str,
 ) -> ServiceResult<ItemPage> {
     let item = readable(db, viewer, ap_id).await?;
-    let below = descendants(db, &item).await?;
+    let mut below = Vec::new();
+    for fork in descendants(db, &item).await? {
+        if policy::visible_to(db, viewer, Subject::GardenItem(&fork)).await? {
+            below.push(fork);
+        }
+    }
     let forks = views(
         db,
         below
@@ -835,7 +852,7 @@ pub async fn page(
             })
         })
         .collect();
-    let related = related(db, &item).await?;
+    let related = related(db, viewer, &item).await?;
     Ok(ItemPage {
         view: view(db, item).await?,
         forks,
@@ -844,18 +861,25 @@ pub async fn page(
     })
 }
 
-async fn related(db: &impl ConnectionTrait, item: &garden_item::Model) -> ServiceResult<Vec<RelatedItem>> {
+async fn related(
+    db: &impl ConnectionTrait,
+    viewer: Viewer<'_>,
+    item: &garden_item::Model,
+) -> ServiceResult<Vec<RelatedItem>> {
     let outgoing = queries::garden::relations_of(db, item.id).await?;
     let incoming = queries::garden::relations_to(db, &item.ap_id).await?;
     let mut wanted: Vec<String> = outgoing.iter().map(|r| r.target.clone()).collect();
     let sources = queries::garden::by_ids(db, incoming.iter().map(|r| r.item_id).collect()).await?;
     wanted.extend(sources.iter().map(|s| s.ap_id.clone()));
-    let known: HashMap<String, garden_item::Model> = queries::garden::by_ap_ids(db, wanted)
-        .await?
-        .into_iter()
-        .filter(|i| i.deleted_at.is_none() && i.status == PUBLISHED)
-        .map(|i| (i.ap_id.clone(), i))
-        .collect();
+    let mut known: HashMap<String, garden_item::Model> = HashMap::new();
+    for found in queries::garden::by_ap_ids(db, wanted).await? {
+        if found.deleted_at.is_none()
+            && found.status == PUBLISHED
+            && policy::visible_to(db, viewer, Subject::GardenItem(&found)).await?
+        {
+            known.insert(found.ap_id.clone(), found);
+        }
+    }
     let source_ids: HashMap<i64, String> = sources.into_iter().map(|s| (s.id, s.ap_id)).collect();
     let mut out = Vec::new();
     for relation in outgoing {
@@ -901,20 +925,23 @@ pub struct Query<'a> {
 /// the title first, then in the summary, then newest.
 pub async fn search(
     db: &impl ConnectionTrait,
-    viewer: Option<&actor::Model>,
+    viewer: Viewer<'_>,
     query: Query<'_>,
     page: Page,
 ) -> ServiceResult<Vec<ItemView>> {
     let words: Vec<String> = garden::search_words(query.text).into_iter().take(16).collect();
-    if query.drafts && viewer.is_none() {
-        return Err(ServiceError::unauthorized("log in to see your drafts"));
-    }
+    let drafts_of = match (query.drafts, viewer.actor()) {
+        (false, _) => None,
+        (true, Some(actor)) => Some(actor.id),
+        (true, None) => return Err(ServiceError::unauthorized("log in to see your drafts")),
+    };
     let filter = Filter {
         words: words.clone(),
         kind: query.kind.map(|k| k.as_str().to_owned()),
         tag: query.tag.and_then(garden::clean_tag),
         place: query.place.map(|p| p.trim().to_owned()),
-        drafts_of: if query.drafts { viewer.map(|v| v.id) } else { None },
+        drafts_of,
+        scope: policy::read_scope(db, viewer).await?,
     };
     if words.is_empty() {
         let rows = queries::garden::find(db, &filter, page).await?;

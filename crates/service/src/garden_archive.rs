@@ -8,6 +8,7 @@ use crate::{
     NodeContext, ServiceError, ServiceResult,
     accounts::Account,
     garden::{self, Origin, Planted},
+    policy::{self, Viewer},
     publish::Publisher,
 };
 use chrono::{DateTime, Utc};
@@ -123,9 +124,11 @@ fn zip_error(err: impl std::fmt::Display) -> ServiceError {
     ServiceError::Internal(format!("writing the garden zip: {err}"))
 }
 
-/// The node's published items as a zip of Markdown and `garden.json`.
-pub async fn export(db: &impl ConnectionTrait, ctx: &NodeContext) -> ServiceResult<Vec<u8>> {
-    let items: Vec<garden_item::Model> = queries::garden::local_items(db)
+/// The node's published items that `viewer` may see, as a zip of Markdown
+/// and `garden.json`.
+pub async fn export(db: &impl ConnectionTrait, ctx: &NodeContext, viewer: Viewer<'_>) -> ServiceResult<Vec<u8>> {
+    let scope = policy::read_scope(db, viewer).await?;
+    let items: Vec<garden_item::Model> = queries::garden::local_items(db, &scope)
         .await?
         .into_iter()
         .filter(|i| i.status == queries::garden::PUBLISHED)
@@ -326,6 +329,8 @@ async fn import_one(
                 revision,
             },
             message,
+            // An archive carries only what its exporter could see publicly.
+            kept_among: None,
         },
     )
     .await

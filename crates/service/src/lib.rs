@@ -17,6 +17,7 @@ pub mod keys;
 pub mod map;
 pub mod node;
 pub mod pledges;
+pub mod policy;
 pub mod posts;
 pub mod publish;
 pub mod reports;

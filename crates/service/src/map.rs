@@ -4,9 +4,12 @@
 //! them and drops what lives on a blocked or hidden node. A new kind (events)
 //! is one more source and one more `FeatureKind`.
 
-use crate::{NodeContext, ServiceResult, directory, node};
+use crate::{
+    NodeContext, ServiceResult, directory, node,
+    policy::{self, Viewer},
+};
 use healthcommons_core::garden::Kind;
-use healthcommons_db::queries;
+use healthcommons_db::queries::{self, audience::ReadScope};
 use sea_orm::ConnectionTrait;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -43,13 +46,18 @@ pub struct MapFeature {
     pub longitude: f64,
 }
 
-/// Every feature, by kind, then name.
-pub async fn features(db: &impl ConnectionTrait, ctx: &NodeContext) -> ServiceResult<Vec<MapFeature>> {
+/// Every feature `viewer` may see, by kind, then name.
+pub async fn features(
+    db: &impl ConnectionTrait,
+    ctx: &NodeContext,
+    viewer: Viewer<'_>,
+) -> ServiceResult<Vec<MapFeature>> {
+    let scope = policy::read_scope(db, viewer).await?;
     let mut features = Vec::new();
     features.extend(initiatives(db, ctx).await?);
-    features.extend(groups(db).await?);
-    features.extend(events(db, ctx).await?);
-    features.extend(stories(db, ctx).await?);
+    features.extend(groups(db, &scope).await?);
+    features.extend(events(db, ctx, &scope).await?);
+    features.extend(stories(db, ctx, &scope).await?);
     let excluded = directory::excluded_hosts(db).await?;
     features.retain(|f| !excluded.contains(&f.host) && valid_point(f.latitude, f.longitude));
     features.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
@@ -98,8 +106,8 @@ async fn initiatives(db: &impl ConnectionTrait, ctx: &NodeContext) -> ServiceRes
 }
 
 /// Working groups here and elsewhere whose settings give a place.
-async fn groups(db: &impl ConnectionTrait) -> ServiceResult<Vec<MapFeature>> {
-    Ok(queries::map::groups_with_places(db)
+async fn groups(db: &impl ConnectionTrait, scope: &ReadScope) -> ServiceResult<Vec<MapFeature>> {
+    Ok(queries::map::groups_with_places(db, scope)
         .await?
         .into_iter()
         .filter_map(|(group, place)| {
@@ -120,8 +128,12 @@ async fn groups(db: &impl ConnectionTrait) -> ServiceResult<Vec<MapFeature>> {
 }
 
 /// Garden stories with a place, shown by their page on this node.
-async fn stories(db: &impl ConnectionTrait, ctx: &NodeContext) -> ServiceResult<Vec<MapFeature>> {
-    Ok(queries::map::garden_items_with_places(db, Kind::Story.as_str())
+async fn stories(
+    db: &impl ConnectionTrait,
+    ctx: &NodeContext,
+    scope: &ReadScope,
+) -> ServiceResult<Vec<MapFeature>> {
+    Ok(queries::map::garden_items_with_places(db, scope, Kind::Story.as_str())
         .await?
         .into_iter()
         .filter_map(|item| {
@@ -144,8 +156,12 @@ async fn stories(db: &impl ConnectionTrait, ctx: &NodeContext) -> ServiceResult<
 }
 
 /// Events to come (or running) with a place, cancelled ones left out.
-async fn events(db: &impl ConnectionTrait, ctx: &NodeContext) -> ServiceResult<Vec<MapFeature>> {
-    Ok(queries::map::events_with_places(db, chrono::Utc::now())
+async fn events(
+    db: &impl ConnectionTrait,
+    ctx: &NodeContext,
+    scope: &ReadScope,
+) -> ServiceResult<Vec<MapFeature>> {
+    Ok(queries::map::events_with_places(db, scope, chrono::Utc::now())
         .await?
         .into_iter()
         .filter_map(|event| {

@@ -4,6 +4,7 @@
 //! it), and others count on it and hear how it goes.
 
 use crate::{
+    policy::{self, Subject, Viewer},
     NodeContext, ServiceError, ServiceResult,
     accounts::Account,
     posts::{self, Under},
@@ -16,7 +17,7 @@ use healthcommons_core::{
 };
 use healthcommons_db::{
     TransactionTrait,
-    entities::{actor, event, garden_item, pledge, pledge_backer, question},
+    entities::{Visibility, actor, event, garden_item, pledge, pledge_backer, question},
     queries::{self, pledges::Listing},
 };
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, IntoActiveModel};
@@ -45,6 +46,8 @@ pub struct TargetRef {
     pub group_id: Option<i64>,
     /// Who wrote it (told of pledges on it).
     pub author_id: Option<i64>,
+    /// A pledge on it is never more visible than it.
+    pub visibility: Visibility,
 }
 
 /// A pledge with who made it, its working group and what it is attached to.
@@ -108,6 +111,7 @@ impl TargetRef {
             title: event.title,
             group_id: event.group_id,
             author_id: event.author_id,
+            visibility: event.visibility,
         }
     }
     fn question(question: question::Model) -> Self {
@@ -118,6 +122,7 @@ impl TargetRef {
             ap_id: question.ap_id,
             group_id: question.group_id,
             author_id: question.author_id,
+            visibility: question.visibility,
         }
     }
     fn garden_item(item: garden_item::Model) -> Self {
@@ -128,6 +133,7 @@ impl TargetRef {
             title: item.title,
             group_id: item.group_id,
             author_id: item.author_id,
+            visibility: item.visibility,
         }
     }
 }
@@ -147,14 +153,31 @@ fn live_garden_item(item: garden_item::Model) -> Option<TargetRef> {
         .then(|| TargetRef::garden_item(item))
 }
 
-/// The live target of a local offer.
-pub async fn target(db: &impl ConnectionTrait, kind: PledgeTarget, id: i64) -> ServiceResult<TargetRef> {
+/// The live target of a local offer, if `viewer` may see it.
+pub async fn target(
+    db: &impl ConnectionTrait,
+    viewer: Viewer<'_>,
+    kind: PledgeTarget,
+    id: i64,
+) -> ServiceResult<TargetRef> {
+    let not_found = || ServiceError::not_found(format!("no such {}", kind.noun()));
     let found = match kind {
-        PledgeTarget::Event => queries::events::by_id(db, id).await?.and_then(live_event),
-        PledgeTarget::Question => queries::agenda::by_id(db, id).await?.and_then(live_question),
-        PledgeTarget::GardenItem => queries::garden::by_id(db, id).await?.and_then(live_garden_item),
+        PledgeTarget::Event => match queries::events::by_id(db, id).await? {
+            Some(event) if policy::visible_to(db, viewer, Subject::Event(&event)).await? => live_event(event),
+            _ => None,
+        },
+        PledgeTarget::Question => match queries::agenda::by_id(db, id).await? {
+            Some(q) if policy::visible_to(db, viewer, Subject::Question(&q)).await? => live_question(q),
+            _ => None,
+        },
+        PledgeTarget::GardenItem => match queries::garden::by_id(db, id).await? {
+            Some(item) if policy::visible_to(db, viewer, Subject::GardenItem(&item)).await? => {
+                live_garden_item(item)
+            }
+            _ => None,
+        },
     };
-    found.ok_or_else(|| ServiceError::not_found(format!("no such {}", kind.noun())))
+    found.ok_or_else(not_found)
 }
 
 /// What a pledge from elsewhere is attached to, if this node knows it and
@@ -204,13 +227,18 @@ pub async fn offer(
     account: &Account,
     offer: Offer,
 ) -> ServiceResult<pledge::Model> {
-    let target = target(db, offer.target, offer.target_id).await?;
+    let target = target(db, Viewer::Actor(&account.person), offer.target, offer.target_id).await?;
     let action = clean_action(&offer.action)?;
     let now = Utc::now();
     if offer.due_on.is_some_and(|due| due < now.date_naive()) {
         return Err(ServiceError::validation("the date it is due by has passed"));
     }
     check_group(db, target.group_id, &account.person).await?;
+    let group = match target.group_id {
+        Some(id) => queries::actors::by_id(db, id).await?,
+        None => None,
+    };
+    let visibility = policy::visibility_for_new(db, group.as_ref(), Some(target.visibility), Visibility::Public).await?;
     let ap_id = ctx.urls.new_pledge();
     let mut row = pledge::ActiveModel {
         ap_id: Set(ap_id.clone()),
@@ -220,6 +248,7 @@ pub async fn offer(
         due_on: Set(offer.due_on),
         status: Set(PledgeStatus::Offered.as_str().to_owned()),
         backers_count: Set(0),
+        visibility: Set(visibility),
         local: Set(true),
         published: Set(now),
         updated_at: Set(None),
@@ -283,7 +312,7 @@ pub async fn count_on(
     account: &Account,
     id: i64,
 ) -> ServiceResult<pledge_backer::Model> {
-    let pledge = by_id(db, id).await?;
+    let pledge = visible(db, Viewer::Actor(&account.person), id).await?;
     if pledge.author_id == account.person.id {
         return Err(ServiceError::validation("you cannot count on your own pledge"));
     }
@@ -552,16 +581,27 @@ async fn views_of(db: &impl ConnectionTrait, pledges: Vec<pledge::Model>) -> Ser
         .collect())
 }
 
-pub async fn view(db: &impl ConnectionTrait, id: i64) -> ServiceResult<PledgeView> {
-    views_of(db, vec![by_id(db, id).await?])
+/// A pledge `viewer` may see; "not found" for one they may not.
+pub async fn visible(db: &impl ConnectionTrait, viewer: Viewer<'_>, id: i64) -> ServiceResult<pledge::Model> {
+    let pledge = by_id(db, id).await?;
+    if !policy::visible_to(db, viewer, Subject::Pledge(&pledge)).await? {
+        return Err(ServiceError::not_found("no such pledge"));
+    }
+    Ok(pledge)
+}
+
+pub async fn view(db: &impl ConnectionTrait, viewer: Viewer<'_>, id: i64) -> ServiceResult<PledgeView> {
+    views_of(db, vec![visible(db, viewer, id).await?])
         .await?
         .pop()
         .ok_or_else(|| ServiceError::not_found("no such pledge"))
 }
 
-/// Pledges, newest first: of a working group, or attached to one thing.
-pub async fn list(db: &impl ConnectionTrait, listing: Listing) -> ServiceResult<Vec<PledgeView>> {
-    views_of(db, queries::pledges::list(db, listing).await?).await
+/// Pledges `viewer` may see, newest first: of a working group, or attached
+/// to one thing.
+pub async fn list(db: &impl ConnectionTrait, viewer: Viewer<'_>, listing: Listing) -> ServiceResult<Vec<PledgeView>> {
+    let scope = policy::read_scope(db, viewer).await?;
+    views_of(db, queries::pledges::list(db, &scope, listing).await?).await
 }
 
 /// Which of the listed pledges the viewer counts on (none when signed out).
@@ -582,8 +622,9 @@ pub async fn counted_on_by(
     )
 }
 
-/// Who counts on a pledge.
-pub async fn backers(db: &impl ConnectionTrait, id: i64) -> ServiceResult<Vec<actor::Model>> {
+/// Who counts on a pledge `viewer` may see.
+pub async fn backers(db: &impl ConnectionTrait, viewer: Viewer<'_>, id: i64) -> ServiceResult<Vec<actor::Model>> {
+    visible(db, viewer, id).await?;
     let rows = queries::pledges::backers(db, id).await?;
     let actors = queries::actors::map_by_ids(db, rows.iter().map(|b| b.actor_id).collect()).await?;
     Ok(rows

@@ -4,17 +4,18 @@
 use crate::{
     NodeContext, ServiceError, ServiceResult,
     accounts::{Account, Role},
+    policy::{self, Subject, Viewer},
     publish::{Outgoing, Publisher},
 };
 use chrono::{DateTime, Utc};
 use healthcommons_core::{ErrorKind, text};
 use healthcommons_db::{
     TransactionTrait,
-    entities::{actor, garden_item, post, post_revision, post_tag},
+    entities::{Visibility, actor, garden_item, post, post_revision, post_tag},
     queries::{
         self,
-        groups::{POST_MEMBERS, POST_MODERATORS, VISIBLE_MEMBERS},
-        posts::{DISLIKE, HASHTAG, LIKE, MEMBERS, MENTION, PUBLIC, Page},
+        groups::{POST_MEMBERS, POST_MODERATORS},
+        posts::{DISLIKE, HASHTAG, LIKE, MENTION, Page},
     },
 };
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection};
@@ -189,35 +190,25 @@ async fn check_thread_open(db: &impl ConnectionTrait, parent: &post::Model) -> S
 
 /// Visibility of a new post in `group`: what its author asked for
 /// (`public`, `unlisted`, or `followers`: in a working group its followers are
-/// its members, so such a post is members-only), never wider than its
-/// group's visibility or the post it replies to.
+/// its members, so such a post is members-only), never wider than the policy
+/// allows for its group and the post it replies to.
 async fn visibility_in(
     db: &impl ConnectionTrait,
     group: Option<&actor::Model>,
     parent: Option<&post::Model>,
     requested: Option<&str>,
-) -> ServiceResult<String> {
+) -> ServiceResult<Visibility> {
     let requested = match requested.map(str::trim).unwrap_or_default() {
-        "" | PUBLIC => PUBLIC,
-        queries::posts::UNLISTED => queries::posts::UNLISTED,
-        queries::posts::FOLLOWERS | MEMBERS => MEMBERS,
+        "" | "public" => Visibility::Public,
+        "unlisted" => Visibility::Unlisted,
+        "followers" | "members" => Visibility::Members,
         _ => {
             return Err(ServiceError::validation(
                 "visibility is one of public, unlisted, followers",
             ));
         }
     };
-    if let Some(group) = group
-        && let Some(settings) = queries::groups::settings(db, group.id).await?
-        && settings.visibility == VISIBLE_MEMBERS
-    {
-        return Ok(MEMBERS.to_owned());
-    }
-    match parent.map(|p| p.visibility.as_str()) {
-        Some(MEMBERS | queries::posts::FOLLOWERS) => Ok(MEMBERS.to_owned()),
-        Some(queries::posts::UNLISTED) if requested == PUBLIC => Ok(queries::posts::UNLISTED.to_owned()),
-        _ => Ok(requested.to_owned()),
-    }
+    policy::visibility_for_new(db, group, parent.map(|p| p.visibility), requested).await
 }
 
 /// A post that is still there and that `viewer` may read; anything else is
@@ -231,7 +222,7 @@ async fn readable_post(
         .await?
         .filter(|p| !p.is_gone())
         .ok_or_else(|| ServiceError::not_found("no such post"))?;
-    if !can_read(db, Some(viewer), &post).await? {
+    if !policy::visible_to(db, viewer.into(), Subject::Post(&post)).await? {
         return Err(ServiceError::not_found("no such post"));
     }
     Ok(post)
@@ -256,7 +247,7 @@ async fn reply_target(
         Err(err) if err.kind() != ErrorKind::NotFound => return Err(err),
         Err(_) => {}
     }
-    let item = crate::garden::readable(db, Some(viewer), ap_id)
+    let item = crate::garden::readable(db, Viewer::Actor(viewer), ap_id)
         .await
         .map_err(|err| {
             if err.kind() == ErrorKind::NotFound {
@@ -627,7 +618,7 @@ pub async fn history(
         .await?
         .filter(|p| !p.is_gone())
         .ok_or_else(|| ServiceError::not_found("no such post"))?;
-    if !can_read(db, viewer, &post).await? {
+    if !policy::visible_to(db, viewer.into(), Subject::Post(&post)).await? {
         return Err(ServiceError::not_found("no such post"));
     }
     let revisions = queries::posts::revisions(db, post.id).await?;
@@ -709,34 +700,6 @@ pub async fn react(
     Ok(post)
 }
 
-/// Who may read a post: public and unlisted posts anyone; a members-only
-/// group's posts its members, moderators and the author; followers-only posts
-/// the author's followers.
-pub async fn can_read(
-    db: &impl ConnectionTrait,
-    viewer: Option<&actor::Model>,
-    post: &post::Model,
-) -> ServiceResult<bool> {
-    if post.visibility == PUBLIC || post.visibility == queries::posts::UNLISTED {
-        return Ok(true);
-    }
-    let Some(viewer) = viewer else { return Ok(false) };
-    if post.author_id == Some(viewer.id) {
-        return Ok(true);
-    }
-    if post.visibility == MEMBERS {
-        let Some(group_id) = post.group_id else {
-            return Ok(false);
-        };
-        return Ok(is_member(db, group_id, viewer.id).await?
-            || queries::groups::is_moderator(db, group_id, viewer.id).await?);
-    }
-    match post.author_id {
-        Some(author) => is_member(db, author, viewer.id).await,
-        None => Ok(false),
-    }
-}
-
 /// Fill in authors, groups and tags for a list of posts.
 async fn views(db: &impl ConnectionTrait, posts: Vec<(post::Model, usize)>) -> ServiceResult<Vec<PostView>> {
     let actor_ids = posts
@@ -779,17 +742,14 @@ pub async fn thread(
             .ok_or_else(|| ServiceError::not_found("the thread is gone"))?,
         None => post,
     };
-    if !can_read(db, viewer, &root).await? {
+    if !policy::visible_to(db, viewer.into(), Subject::Post(&root)).await? {
         return Err(ServiceError::not_found("no such post"));
     }
     let mut replies = Vec::new();
     // A members-only reply (and so everything below it) is left out for
     // those who may not read it, even in a public thread.
     for reply in queries::posts::replies_in_thread(db, root.id).await? {
-        if reply.visibility == PUBLIC
-            || reply.visibility == queries::posts::UNLISTED
-            || can_read(db, viewer, &reply).await?
-        {
+        if policy::visible_to(db, viewer.into(), Subject::Post(&reply)).await? {
             replies.push(reply);
         }
     }
@@ -827,30 +787,16 @@ pub async fn thread(
     })
 }
 
+/// A group's threads that `viewer` may read, filtered in the query.
 pub async fn group_threads(
     db: &impl ConnectionTrait,
-    sees_members_only: bool,
+    viewer: Viewer<'_>,
     group: &actor::Model,
     page: Page,
 ) -> ServiceResult<Vec<PostView>> {
-    let threads = queries::posts::threads_of_group(db, group.id, sees_members_only, page).await?;
+    let scope = policy::read_scope(db, viewer).await?;
+    let threads = queries::posts::threads_of_group(db, group.id, &scope, page).await?;
     views(db, threads.into_iter().map(|p| (p, 0)).collect()).await
-}
-
-/// Whether `viewer` may read a group's members-only threads: its accepted
-/// members and its moderators.
-pub async fn sees_members_only(
-    db: &impl ConnectionTrait,
-    viewer: Option<&actor::Model>,
-    group: &actor::Model,
-) -> ServiceResult<bool> {
-    Ok(match viewer {
-        Some(viewer) => {
-            is_member(db, group.id, viewer.id).await?
-                || queries::groups::is_moderator(db, group.id, viewer.id).await?
-        }
-        None => false,
-    })
 }
 
 /// Which feed to read.
@@ -906,7 +852,7 @@ pub struct RemotePost {
     pub summary: Option<String>,
     pub sensitive: bool,
     pub language: Option<String>,
-    pub visibility: String,
+    pub visibility: Visibility,
     pub published: DateTime<Utc>,
     pub updated: Option<DateTime<Utc>>,
     /// `(kind, name, href)`.
@@ -1036,7 +982,7 @@ pub async fn store_remote(db: &impl ConnectionTrait, remote: RemotePost) -> Serv
             summary: Set(summary),
             sensitive: Set(remote.sensitive),
             language: Set(remote.language.as_deref().map(|l| text::plain_text(l, 16))),
-            visibility: Set(remote.visibility.clone()),
+            visibility: Set(remote.visibility),
             local: Set(false),
             published: Set(remote.published),
             updated_at: Set(remote.updated),
@@ -1168,7 +1114,7 @@ pub async fn receive_delete(db: &impl ConnectionTrait, by: &actor::Model, ap_id:
                     author_id: Set(None),
                     content_html: Set(String::new()),
                     sensitive: Set(false),
-                    visibility: Set(PUBLIC.to_owned()),
+                    visibility: Set(Visibility::Public),
                     local: Set(false),
                     published: Set(now),
                     deleted_at: Set(Some(now)),

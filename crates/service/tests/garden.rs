@@ -218,7 +218,7 @@ async fn results(db: &Db) -> Vec<Vec<String>> {
     for (text, kind, tag, place) in QUERIES {
         let found = garden::search(
             db,
-            None,
+            healthcommons_service::policy::Viewer::Anonymous,
             Query {
                 text,
                 kind: *kind,
@@ -361,7 +361,7 @@ fn remote_post(
         summary: None,
         sensitive: false,
         language: None,
-        visibility: "public".into(),
+        visibility: healthcommons_db::entities::Visibility::Public,
         published: Utc::now(),
         updated: None,
         tags: Vec::new(),

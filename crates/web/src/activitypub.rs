@@ -1,7 +1,13 @@
 //! ActivityPub routes: actors (with content negotiation), inboxes and
 //! collections. One URL serves a page to people and JSON to servers.
 
-use crate::{AppState, auth::MaybeSession, error::PageError, pages, thread_pages};
+use crate::{
+    AppState,
+    auth::{MaybeSession, SignedFetcher},
+    error::PageError,
+    pages, thread_pages,
+};
+use healthcommons_service::policy::{self, Subject};
 use activitypub_federation::traits::Object;
 use axum::{
     Router,
@@ -234,10 +240,23 @@ async fn actor_inbox(
 }
 
 /// `outbox`, `followers` or `following` of a local person or working group.
-async fn collection_of(state: &AppState, name: &str, kind: &str, which: &str) -> Result<Response, PageError> {
+/// Who belongs to a members-only group is for its members only.
+async fn collection_of(
+    state: &AppState,
+    fetcher: &SignedFetcher,
+    name: &str,
+    kind: &str,
+    which: &str,
+) -> Result<Response, PageError> {
     let Some(row) = local_actor(state, name, kind).await? else {
         return Ok(not_found());
     };
+    if which == "followers"
+        && kind == queries::actors::GROUP
+        && !policy::visible_to(state.db(), fetcher.viewer(), Subject::Members(&row)).await?
+    {
+        return Ok(not_found());
+    }
     let id = format!("{}/{which}", row.ap_id);
     let value = match which {
         "followers" if lists_followers(state, &row).await? => collections::ordered(
@@ -290,15 +309,17 @@ async fn lists_followers(state: &AppState, row: &actor::Model) -> Result<bool, P
 async fn person_collection(
     State(state): State<AppState>,
     Path((name, collection)): Path<(String, String)>,
+    fetcher: SignedFetcher,
 ) -> Result<Response, PageError> {
-    collection_of(&state, &name, queries::actors::PERSON, &collection).await
+    collection_of(&state, &fetcher, &name, queries::actors::PERSON, &collection).await
 }
 
 async fn group_collection(
     State(state): State<AppState>,
     Path((name, collection)): Path<(String, String)>,
+    fetcher: SignedFetcher,
 ) -> Result<Response, PageError> {
-    collection_of(&state, &name, queries::actors::GROUP, &collection).await
+    collection_of(&state, &fetcher, &name, queries::actors::GROUP, &collection).await
 }
 
 async fn instance_outbox(State(state): State<AppState>) -> Response {
@@ -319,17 +340,23 @@ async fn local_post(state: &AppState, token: &str) -> Result<Option<post::Model>
 }
 
 /// A post: its `Note` for servers, its thread page for people, `410 Gone`
-/// with a `Tombstone` once deleted. Members-only posts are never served here:
-/// they reach members by delivery only.
+/// with a `Tombstone` once deleted. A members-only post is served to a
+/// member's signed fetch only; to anyone else it does not exist.
 async fn post_object(
     State(state): State<AppState>,
     Path(token): Path<String>,
     headers: HeaderMap,
     session: MaybeSession,
+    fetcher: SignedFetcher,
 ) -> Result<Response, PageError> {
-    let post = local_post(&state, &token).await?;
     let json = wants_json(&headers);
-    let Some(post) = post.filter(|p| p.visibility != queries::posts::MEMBERS || !json) else {
+    let mut post = local_post(&state, &token).await?;
+    if json && let Some(found) = &post
+        && !policy::visible_to(state.db(), fetcher.viewer(), Subject::Post(found)).await?
+    {
+        post = None;
+    }
+    let Some(post) = post else {
         return Ok(if json {
             not_found()
         } else {
@@ -359,20 +386,28 @@ async fn post_object(
     }
 }
 
-/// FEP-7888: every post of a public thread, so others can backfill it.
+/// FEP-7888: every post of a thread the fetcher may read, so others can
+/// backfill it.
 async fn thread_context(
     State(state): State<AppState>,
     Path(token): Path<String>,
+    fetcher: SignedFetcher,
 ) -> Result<Response, PageError> {
     let Some(root) = local_post(&state, &token)
         .await?
-        .filter(|p| p.in_reply_to.is_none() && p.visibility != queries::posts::MEMBERS)
+        .filter(|p| p.in_reply_to.is_none())
     else {
         return Ok(not_found());
     };
+    if !policy::visible_to(state.db(), fetcher.viewer(), Subject::Post(&root)).await? {
+        return Ok(not_found());
+    }
     let mut ids = vec![root.ap_id.clone()];
     for reply in queries::posts::replies_in_thread(state.db(), root.id).await? {
-        if !reply.is_gone() && reply.author_id.is_some() {
+        if !reply.is_gone()
+            && reply.author_id.is_some()
+            && policy::visible_to(state.db(), fetcher.viewer(), Subject::Post(&reply)).await?
+        {
             ids.push(reply.ap_id);
         }
     }

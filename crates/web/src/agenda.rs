@@ -7,7 +7,7 @@ use crate::{
     AppState,
     activitypub::activity_json,
     api::ApiJson,
-    auth::{self, ApiAccount, MaybeApiAccount, MaybeSession, Viewer},
+    auth::{self, ApiAccount, MaybeApiAccount, MaybeSession, SignedFetcher, Viewer},
     error::{ApiError, ApiResult, ErrorBody, PageResult},
     pages::render,
     thread_pages::signed_in,
@@ -29,6 +29,7 @@ use healthcommons_service::{
     accounts::Account,
     agenda::{self, Ask, QuestionView},
     groups,
+    policy::{self, Subject},
 };
 use serde::{Deserialize, Serialize};
 use tracing::error;
@@ -159,7 +160,7 @@ async fn group_agenda(
     Path(name): Path<String>,
 ) -> ApiResult<Json<Vec<QuestionDto>>> {
     let group = crate::discussions::find_group(&state, &name).await?;
-    let views = agenda::agenda(state.db(), &group).await?;
+    let views = agenda::agenda(state.db(), account.as_ref().into(), &group).await?;
     let mut chosen = agenda::choices_of(state.db(), &views, account.as_ref()).await?;
     Ok(Json(
         views
@@ -200,7 +201,7 @@ async fn ask_question(
     ApiJson(body): ApiJson<NewQuestion>,
 ) -> ApiResult<Response> {
     let id = ask(&state, &account, &name, body).await?;
-    let view = agenda::view(state.db(), id).await?;
+    let view = agenda::view(state.db(), (&account).into(), id).await?;
     Ok((StatusCode::CREATED, Json(dto(&state, &view, Vec::new()))).into_response())
 }
 
@@ -212,7 +213,7 @@ async fn get_question(
     MaybeApiAccount(account): MaybeApiAccount,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<QuestionDto>> {
-    let view = agenda::view(state.db(), id).await?;
+    let view = agenda::view(state.db(), account.as_ref().into(), id).await?;
     let yours = choices(&state, &view, account.as_ref()).await?;
     Ok(Json(dto(&state, &view, yours)))
 }
@@ -239,7 +240,7 @@ async fn vote(
         &body.choices,
     )
     .await?;
-    let view = agenda::view(state.db(), id).await?;
+    let view = agenda::view(state.db(), (&account).into(), id).await?;
     let yours = choices(&state, &view, Some(&account)).await?;
     Ok(Json(dto(&state, &view, yours)))
 }
@@ -249,6 +250,7 @@ async fn question_object(
     State(state): State<AppState>,
     Path(token): Path<String>,
     headers: HeaderMap,
+    fetcher: SignedFetcher,
 ) -> ApiResult<Response> {
     let ap_id = format!("{}/q/{token}", state.context().node.urls.base());
     let question = queries::agenda::by_ap_id(state.db(), &ap_id)
@@ -257,6 +259,9 @@ async fn question_object(
         .ok_or_else(|| ApiError::new(ErrorKind::NotFound, "no such question"))?;
     if !negotiation::wants_activity_json(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok())) {
         return Ok(Redirect::to(&question_path(question.id)).into_response());
+    }
+    if !policy::visible_to(state.db(), fetcher.viewer(), Subject::Question(&question)).await? {
+        return Err(ApiError::new(ErrorKind::NotFound, "no such question"));
     }
     match question_of(state.db(), &question).await {
         Ok(object) => Ok(activity_json(serde_json::to_value(object).unwrap_or_default())),
@@ -353,7 +358,7 @@ async fn agenda_view(
     form: AskForm,
 ) -> PageResult<Response> {
     let group = groups::local(state.db(), name).await?;
-    let views = agenda::agenda(state.db(), &group).await?;
+    let views = agenda::agenda(state.db(), session.0.as_ref().into(), &group).await?;
     let chosen = agenda::choices_of(state.db(), &views, session.0.as_ref()).await?;
     let questions = views
         .iter()
@@ -445,7 +450,7 @@ async fn question_view(
     id: i64,
     error: String,
 ) -> PageResult<Response> {
-    let view = agenda::view(state.db(), id).await?;
+    let view = agenda::view(state.db(), session.0.as_ref().into(), id).await?;
     let chosen = choices(state, &view, session.0.as_ref()).await?;
     let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
     let group_agenda = view

@@ -6,7 +6,12 @@ use axum::{extract::FromRequestParts, http::request::Parts};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use healthcommons_core::ErrorKind;
-use healthcommons_service::accounts::{self, Account, Role};
+use healthcommons_db::entities::actor;
+use healthcommons_federation::inbox;
+use healthcommons_service::{
+    accounts::{self, Account, Role},
+    policy,
+};
 use rand::RngCore;
 use subtle::ConstantTimeEq;
 
@@ -49,6 +54,34 @@ impl FromRequestParts<AppState> for MaybeApiAccount {
         }
         let ApiAccount(account) = ApiAccount::from_request_parts(parts, state).await?;
         Ok(MaybeApiAccount(Some(account)))
+    }
+}
+
+/// The remote actor behind a signed ActivityPub GET, once its HTTP
+/// signature is verified; `None` for an unsigned request or a signature
+/// that does not verify (such a request sees what anyone sees; authorized
+/// fetch refuses it before it gets here).
+pub struct SignedFetcher(pub Option<actor::Model>);
+
+impl FromRequestParts<AppState> for SignedFetcher {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if !parts.headers.contains_key("signature") {
+            return Ok(SignedFetcher(None));
+        }
+        let target = parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned());
+        let verified = inbox::verify_signed_fetch(&state.data(), &parts.headers, &target).await;
+        Ok(SignedFetcher(verified.ok()))
+    }
+}
+
+impl SignedFetcher {
+    pub fn viewer(&self) -> policy::Viewer<'_> {
+        self.0.as_ref().into()
     }
 }
 

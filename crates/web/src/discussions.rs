@@ -172,7 +172,7 @@ pub fn dto(state: &AppState, view: &PostView) -> PostDto {
         author_id: view.author.as_ref().map(|a| a.ap_id.clone()),
         group: view.group.as_ref().map(actor::Model::handle),
         in_reply_to: post.in_reply_to.clone(),
-        visibility: post.visibility.clone(),
+        visibility: post.visibility.as_str().to_owned(),
         published: post.published.to_rfc3339(),
         updated: post.updated_at.map(|u| u.to_rfc3339()),
         deleted: post.deleted_at.is_some(),
@@ -482,9 +482,7 @@ async fn group_threads(
     Query(query): Query<PageQuery>,
 ) -> ApiResult<Json<Vec<PostDto>>> {
     let group = groups::local(state.db(), &name).await?;
-    let viewer = account.as_ref().map(|a| &a.person);
-    let sees_members_only = posts::sees_members_only(state.db(), viewer, &group).await?;
-    let threads = posts::group_threads(state.db(), sees_members_only, &group, query.page()).await?;
+    let threads = posts::group_threads(state.db(), account.as_ref().into(), &group, query.page()).await?;
     Ok(Json(threads.iter().map(|v| dto(&state, v)).collect()))
 }
 

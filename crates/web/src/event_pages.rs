@@ -138,6 +138,7 @@ struct ListPage {
 async fn node_events(State(state): State<AppState>, session: MaybeSession) -> PageResult<Response> {
     let views = events::upcoming(
         state.db(),
+        session.0.as_ref().into(),
         Listing {
             group_id: None,
             local_only: false,
@@ -163,6 +164,7 @@ async fn group_events(
     let group = groups::local(state.db(), &name).await?;
     let views = events::upcoming(
         state.db(),
+        session.0.as_ref().into(),
         Listing {
             group_id: Some(group.id),
             local_only: false,
@@ -219,8 +221,8 @@ async fn show(
     id: i64,
     error: String,
 ) -> PageResult<Response> {
-    let view = events::view(state.db(), id).await?;
     let account = session.0.as_ref();
+    let view = events::view(state.db(), account.into(), id).await?;
     let participation = match account {
         Some(account) => queries::events::participant(state.db(), id, account.person.id)
             .await?
@@ -232,7 +234,7 @@ async fn show(
         Some(account) => events::may_manage(state.db(), account, &view.event).await?,
         None => false,
     };
-    let rows: Vec<ParticipantRow> = events::participants(state.db(), &view.event)
+    let rows: Vec<ParticipantRow> = events::participants(state.db(), account.into(), &view.event)
         .await?
         .into_iter()
         .map(|p| ParticipantRow {
@@ -647,7 +649,7 @@ async fn edit_form(
     Path(id): Path<i64>,
 ) -> PageResult<Response> {
     let account = signed_in(&session)?;
-    let view = events::view(state.db(), id).await?;
+    let view = events::view(state.db(), (&account).into(), id).await?;
     if !events::may_manage(state.db(), &account, &view.event).await? {
         return Err(ApiError::new(ErrorKind::Forbidden, "only its organisers may change an event").into());
     }

@@ -6,7 +6,7 @@ use crate::{
     AppState,
     activitypub::activity_json,
     api::{ApiJson, Decision, PlaceDto},
-    auth::{ApiAccount, MaybeApiAccount},
+    auth::{ApiAccount, MaybeApiAccount, MaybeSession, SignedFetcher},
     error::{ApiError, ApiResult, ErrorBody},
 };
 use axum::{
@@ -36,6 +36,7 @@ use healthcommons_service::{
     accounts::Account,
     events::{self, EventDraft, EventView, ParticipantView},
     groups,
+    policy::{self, Subject},
 };
 use serde::{Deserialize, Serialize};
 use tracing::error;
@@ -284,6 +285,7 @@ async fn list_events(
     let group = group_named(&state, query.group.as_deref()).await?;
     let views = events::upcoming(
         state.db(),
+        account.as_ref().into(),
         Listing {
             group_id: group.map(|g| g.id),
             local_only: query.local.unwrap_or(false),
@@ -320,7 +322,7 @@ async fn create_event(
         draft,
     )
     .await?;
-    let view = events::view(state.db(), created.id).await?;
+    let view = events::view(state.db(), (&account).into(), created.id).await?;
     Ok((StatusCode::CREATED, Json(dto(&state, &view, None))).into_response())
 }
 
@@ -332,7 +334,7 @@ async fn get_event(
     MaybeApiAccount(account): MaybeApiAccount,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<EventDto>> {
-    let view = events::view(state.db(), id).await?;
+    let view = events::view(state.db(), account.as_ref().into(), id).await?;
     let participation = participation_of(&state, account.as_ref(), &view).await?;
     Ok(Json(dto(&state, &view, participation)))
 }
@@ -350,7 +352,7 @@ async fn update_event(
     let draft = draft_of(body)?;
     let publisher = OutboxPublisher::from_context(state.context());
     events::update(state.db(), &publisher, &account, id, draft).await?;
-    let view = events::view(state.db(), id).await?;
+    let view = events::view(state.db(), (&account).into(), id).await?;
     Ok(Json(dto(&state, &view, None)))
 }
 
@@ -423,12 +425,12 @@ async fn list_participants(
     MaybeApiAccount(account): MaybeApiAccount,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Vec<ParticipantDto>>> {
-    let event = events::by_id(state.db(), id).await?;
+    let event = events::visible(state.db(), account.as_ref().into(), id).await?;
     let organiser = match &account {
         Some(account) => events::may_manage(state.db(), account, &event).await?,
         None => false,
     };
-    let participants = events::participants(state.db(), &event).await?;
+    let participants = events::participants(state.db(), account.as_ref().into(), &event).await?;
     Ok(Json(
         participants
             .iter()
@@ -470,6 +472,7 @@ async fn event_object(
     State(state): State<AppState>,
     Path(token): Path<String>,
     headers: HeaderMap,
+    fetcher: SignedFetcher,
 ) -> ApiResult<Response> {
     let ap_id = format!("{}/e/{token}", state.context().node.urls.base());
     let event = queries::events::by_ap_id(state.db(), &ap_id)
@@ -478,6 +481,9 @@ async fn event_object(
         .ok_or_else(|| ApiError::new(ErrorKind::NotFound, "no such event"))?;
     if !negotiation::wants_activity_json(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok())) {
         return Ok(Redirect::to(&event_path(&event)).into_response());
+    }
+    if !policy::visible_to(state.db(), fetcher.viewer(), Subject::Event(&event)).await? {
+        return Err(ApiError::new(ErrorKind::NotFound, "no such event"));
     }
     if event.deleted_at.is_some() {
         let mut gone = activity_json(tombstone_json(&event.ap_id, "Event", event.deleted_at));
@@ -540,9 +546,10 @@ fn ics_response(name: &str, time_zone: Option<&str>, state: &AppState, views: &[
 }
 
 /// Every event to come on this node and those it knows.
-async fn node_calendar(State(state): State<AppState>) -> ApiResult<Response> {
+async fn node_calendar(State(state): State<AppState>, session: MaybeSession) -> ApiResult<Response> {
     let views = events::upcoming(
         state.db(),
+        session.0.as_ref().into(),
         Listing {
             group_id: None,
             local_only: false,
@@ -555,10 +562,15 @@ async fn node_calendar(State(state): State<AppState>) -> ApiResult<Response> {
 }
 
 /// A working group's events to come.
-async fn group_calendar(State(state): State<AppState>, Path(name): Path<String>) -> ApiResult<Response> {
+async fn group_calendar(
+    State(state): State<AppState>,
+    session: MaybeSession,
+    Path(name): Path<String>,
+) -> ApiResult<Response> {
     let group = groups::local(state.db(), &name).await?;
     let views = events::upcoming(
         state.db(),
+        session.0.as_ref().into(),
         Listing {
             group_id: Some(group.id),
             local_only: false,
@@ -571,8 +583,12 @@ async fn group_calendar(State(state): State<AppState>, Path(name): Path<String>)
 }
 
 /// One event, to add to a calendar.
-async fn event_calendar(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Response> {
-    let view = events::view(state.db(), id).await?;
+async fn event_calendar(
+    State(state): State<AppState>,
+    session: MaybeSession,
+    Path(id): Path<i64>,
+) -> ApiResult<Response> {
+    let view = events::view(state.db(), session.0.as_ref().into(), id).await?;
     let zone = view.event.timezone.clone();
     let title = view.event.title.clone();
     Ok(ics_response(&title, zone.as_deref(), &state, &[view]))

@@ -2,6 +2,7 @@
 //! forks and adoptions, and search. Ids are ActivityPub ids, url-encoded in
 //! paths. Also the garden's JSON-LD context document at `/ns/garden`.
 
+use healthcommons_service::policy;
 use crate::{
     AppState,
     api::ApiJson,
@@ -460,7 +461,7 @@ pub async fn find(
     let drafts = parse_status(query.status.as_deref().filter(|s| !s.is_empty()))? == Some(Status::Draft);
     Ok(garden::search(
         state.db(),
-        viewer,
+        policy::Viewer::from(viewer),
         garden::Query {
             text: query.q.as_deref().unwrap_or_default(),
             kind,
@@ -515,7 +516,7 @@ async fn get_item(
     MaybeApiAccount(account): MaybeApiAccount,
     Path(id): Path<String>,
 ) -> ApiResult<Json<GardenItemDto>> {
-    let page = garden::page(state.db(), account.as_ref().map(|a| &a.person), &id).await?;
+    let page = garden::page(state.db(), policy::Viewer::from(account.as_ref().map(|a| &a.person)), &id).await?;
     let item = &page.view.item;
     Ok(Json(GardenItemDto {
         item: summary_dto(&page.view),
@@ -573,7 +574,7 @@ pub async fn edit(
     id: &str,
     body: &GardenItemEdit,
 ) -> ApiResult<healthcommons_db::entities::garden_item::Model> {
-    let current = garden::readable(state.db(), Some(&account.person), id).await?;
+    let current = garden::readable(state.db(), policy::Viewer::from(Some(&account.person)), id).await?;
     let content = edited_content(garden::parse_content(&current)?, body)?;
     let status = parse_status(body.status.as_deref())?
         .or_else(|| Status::parse(&current.status))
@@ -642,7 +643,7 @@ async fn item_discussion(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<crate::discussions::PostDto>>> {
     let viewer = account.as_ref().map(|a| &a.person);
-    let item = garden::readable(state.db(), viewer, &id).await?;
+    let item = garden::readable(state.db(), policy::Viewer::from(viewer), &id).await?;
     let threads = healthcommons_service::posts::discussion(state.db(), viewer, &item).await?;
     Ok(Json(
         threads
@@ -664,7 +665,7 @@ async fn item_revisions(
     MaybeApiAccount(account): MaybeApiAccount,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<RevisionDto>>> {
-    let (_, revisions) = garden::revisions(state.db(), account.as_ref().map(|a| &a.person), &id).await?;
+    let (_, revisions) = garden::revisions(state.db(), policy::Viewer::from(account.as_ref().map(|a| &a.person)), &id).await?;
     let authors = healthcommons_db::queries::actors::by_ids(
         state.db(),
         revisions.iter().filter_map(|r| r.author_id).collect(),
@@ -739,7 +740,7 @@ async fn item_diff(
 ) -> ApiResult<Json<Vec<FieldChange>>> {
     let diff = garden::diff(
         state.db(),
-        account.as_ref().map(|a| &a.person),
+        policy::Viewer::from(account.as_ref().map(|a| &a.person)),
         &id,
         query.from,
         query.to,
@@ -826,7 +827,7 @@ pub async fn upstream(
     viewer: Option<&actor::Model>,
     id: &str,
 ) -> ApiResult<garden::Upstream> {
-    let fork = garden::readable(state.db(), viewer, id).await?;
+    let fork = garden::readable(state.db(), policy::Viewer::from(viewer), id).await?;
     let origin = match resolve::refresh_origin(&fork, &state.data()).await {
         Err(healthcommons_federation::FederationError::Gone) => {
             return Err(ApiError::new(

@@ -7,7 +7,7 @@
 use crate::{
     AppState,
     activitypub::activity_json,
-    auth::{self, MaybeSession, Viewer},
+    auth::{self, MaybeSession, SignedFetcher, Viewer},
     discussions,
     error::{ApiError, PageError, PageResult},
     garden::{
@@ -36,7 +36,10 @@ use healthcommons_federation::{
     negotiation,
     objects::{garden_item::article_of, tombstone_json},
 };
-use healthcommons_service::garden::{self, ItemView};
+use healthcommons_service::{
+    garden::{self, ItemView},
+    policy::{self, Subject},
+};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use tracing::error;
@@ -76,7 +79,7 @@ pub(crate) async fn item_by_local_id(
     let item = queries::garden::by_id(state.db(), id)
         .await?
         .ok_or_else(|| PageError(ApiError::new(ErrorKind::NotFound, "no such garden item")))?;
-    Ok(garden::readable(state.db(), viewer, &item.ap_id).await?)
+    Ok(garden::readable(state.db(), policy::Viewer::from(viewer), &item.ap_id).await?)
 }
 
 struct ItemLine {
@@ -675,7 +678,7 @@ async fn show_item(
     refused_thread: Option<(String, String)>,
 ) -> PageResult<Response> {
     let viewer = session.0.as_ref().map(|a| &a.person);
-    let page = garden::page(state.db(), viewer, &item.ap_id).await?;
+    let page = garden::page(state.db(), policy::Viewer::from(viewer), &item.ap_id).await?;
     let mut discussion = Vec::new();
     for thread in healthcommons_service::posts::discussion(state.db(), viewer, &page.view.item).await? {
         discussion.push(thread.root);
@@ -879,6 +882,7 @@ async fn item_at_id(
     session: MaybeSession,
     Path(token): Path<String>,
     headers: HeaderMap,
+    fetcher: SignedFetcher,
 ) -> PageResult<Response> {
     let ap_id = format!("{}/garden/{token}", state.context().node.urls.base());
     let json = negotiation::wants_activity_json(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
@@ -893,6 +897,8 @@ async fn item_at_id(
     };
     let mut response = if !json {
         show_item(&state, jar, session, item, None).await?
+    } else if !policy::visible_to(state.db(), fetcher.viewer(), Subject::GardenItem(&item)).await? {
+        return Err(PageError(ApiError::new(ErrorKind::NotFound, "no such garden item")));
     } else if item.deleted_at.is_some() {
         let mut gone = activity_json(tombstone_json(&item.ap_id, "Article", item.deleted_at));
         *gone.status_mut() = StatusCode::GONE;
@@ -939,7 +945,7 @@ async fn history_page(
 ) -> PageResult<Response> {
     let viewer = session.0.as_ref().map(|a| &a.person);
     let item = item_by_local_id(&state, viewer, id).await?;
-    let (item, revisions) = garden::revisions(state.db(), viewer, &item.ap_id).await?;
+    let (item, revisions) = garden::revisions(state.db(), policy::Viewer::from(viewer), &item.ap_id).await?;
     let authors =
         queries::actors::by_ids(state.db(), revisions.iter().filter_map(|r| r.author_id).collect()).await?;
     let can_edit = session.0.as_ref().is_some_and(|a| garden::may_edit(a, &item));
@@ -1019,7 +1025,7 @@ async fn diff_page(
 ) -> PageResult<Response> {
     let viewer = session.0.as_ref().map(|a| &a.person);
     let item = item_by_local_id(&state, viewer, id).await?;
-    let changes = garden::diff(state.db(), viewer, &item.ap_id, query.from, query.to).await?;
+    let changes = garden::diff(state.db(), policy::Viewer::from(viewer), &item.ap_id, query.from, query.to).await?;
     Ok(render(DiffPage {
         viewer: Viewer::of(&session.0),
         csrf: String::new(),

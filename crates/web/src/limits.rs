@@ -88,7 +88,7 @@ pub async fn authorized_fetch(State(state): State<AppState>, request: Request, n
         .path_and_query()
         .map_or_else(|| request.uri().path().to_owned(), |p| p.as_str().to_owned());
     match inbox::verify_signed_fetch(&state.data(), request.headers(), &target).await {
-        Ok(()) => {
+        Ok(_) => {
             let mut response = next.run(request).await;
             response
                 .headers_mut()

@@ -4,7 +4,7 @@
 
 use crate::{
     AppState,
-    auth::{MaybeSession, Viewer},
+    auth::{MaybeApiAccount, MaybeSession, Viewer},
     error::{ApiResult, PageResult},
     pages::render,
 };
@@ -102,8 +102,8 @@ fn to_geojson(features: Vec<MapFeature>) -> FeatureCollection {
 #[utoipa::path(get, path = "/api/v1/map.geojson",
     responses((status = 200, description = "RFC 7946 GeoJSON", body = FeatureCollection,
                content_type = "application/geo+json")))]
-async fn geojson(State(state): State<AppState>) -> ApiResult<Response> {
-    let features = map::features(state.db(), &state.context().node).await?;
+async fn geojson(State(state): State<AppState>, MaybeApiAccount(account): MaybeApiAccount) -> ApiResult<Response> {
+    let features = map::features(state.db(), &state.context().node, account.as_ref().into()).await?;
     let body = serde_json::to_vec(&to_geojson(features))
         .map_err(|e| crate::error::ApiError::new(healthcommons_core::ErrorKind::Internal, e.to_string()))?;
     Ok(([(http::header::CONTENT_TYPE, "application/geo+json")], body).into_response())
@@ -152,7 +152,7 @@ const SECTIONS: [(FeatureKind, &str, &str); 4] = [
 
 async fn map_page(State(state): State<AppState>, session: MaybeSession) -> PageResult<Response> {
     let base = state.context().node.urls.base();
-    let features = map::features(state.db(), &state.context().node).await?;
+    let features = map::features(state.db(), &state.context().node, session.0.as_ref().into()).await?;
     let points: Vec<serde_json::Value> = features
         .iter()
         .map(|f| {

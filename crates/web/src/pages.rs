@@ -381,10 +381,9 @@ pub async fn group_page_with_draft(
         ),
         None => ("none".into(), false),
     };
-    let sees_members_only = membership == queries::follows::ACCEPTED || listed_moderator;
     let threads = posts::group_threads(
         db,
-        sees_members_only,
+        session.0.as_ref().into(),
         &row,
         queries::posts::Page { number: 1, size: 50 },
     )

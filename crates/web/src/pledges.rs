@@ -7,7 +7,7 @@ use crate::{
     AppState,
     activitypub::activity_json,
     api::ApiJson,
-    auth::{self, ApiAccount, MaybeApiAccount, MaybeSession, Viewer},
+    auth::{self, ApiAccount, MaybeApiAccount, MaybeSession, SignedFetcher, Viewer},
     error::{ApiError, ApiResult, ErrorBody, PageResult},
     pages::render,
     thread_pages::signed_in,
@@ -182,7 +182,7 @@ async fn dtos(state: &AppState, views: &[PledgeView], viewer: Option<&Account>) 
 }
 
 async fn one(state: &AppState, id: i64, viewer: Option<&Account>) -> ApiResult<PledgeDto> {
-    let view = pledges::view(state.db(), id).await?;
+    let view = pledges::view(state.db(), viewer.into(), id).await?;
     Ok(dtos(state, std::slice::from_ref(&view), viewer).await?.remove(0))
 }
 
@@ -197,6 +197,7 @@ async fn list_pledges(
 ) -> ApiResult<Json<Vec<PledgeDto>>> {
     let views = pledges::list(
         state.db(),
+        account.as_ref().into(),
         Listing {
             event_id: query.event_id,
             question_id: query.question_id,
@@ -220,6 +221,7 @@ async fn group_pledges(
     let group = crate::discussions::find_group(&state, &name).await?;
     let views = pledges::list(
         state.db(),
+        account.as_ref().into(),
         Listing {
             group_id: Some(group.id),
             ..Listing::default()
@@ -334,6 +336,7 @@ async fn pledge_object(
     State(state): State<AppState>,
     Path(token): Path<String>,
     headers: HeaderMap,
+    fetcher: SignedFetcher,
 ) -> ApiResult<Response> {
     let ap_id = format!("{}/pl/{token}", state.context().node.urls.base());
     let pledge = queries::pledges::by_ap_id(state.db(), &ap_id)
@@ -343,7 +346,7 @@ async fn pledge_object(
     if !negotiation::wants_activity_json(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok())) {
         return Ok(Redirect::to(&pledge_path(pledge.id)).into_response());
     }
-    let view = pledges::view(state.db(), pledge.id).await?;
+    let view = pledges::view(state.db(), fetcher.viewer(), pledge.id).await?;
     match pledge_json(&view) {
         Ok(object) => Ok(activity_json(serde_json::to_value(object).unwrap_or_default())),
         Err(err) => {
@@ -417,7 +420,7 @@ pub async fn items_on(
     listing: Listing,
     viewer: Option<&Account>,
 ) -> PageResult<Vec<PledgeItem>> {
-    let views = pledges::list(state.db(), listing).await?;
+    let views = pledges::list(state.db(), viewer.into(), listing).await?;
     let counted = pledges::counted_on_by(state.db(), &views, viewer).await?;
     Ok(views.iter().map(|v| item_of(v, &counted, viewer)).collect())
 }
@@ -470,10 +473,10 @@ async fn show(
     id: i64,
     error: String,
 ) -> PageResult<Response> {
-    let view = pledges::view(state.db(), id).await?;
     let viewer = session.0.as_ref();
+    let view = pledges::view(state.db(), viewer.into(), id).await?;
     let counted = pledges::counted_on_by(state.db(), std::slice::from_ref(&view), viewer).await?;
-    let backers = pledges::backers(state.db(), id)
+    let backers = pledges::backers(state.db(), viewer.into(), id)
         .await?
         .iter()
         .map(actor::Model::handle)
@@ -623,14 +626,14 @@ async fn form_page(
     form: PledgeForm,
     error: String,
 ) -> PageResult<Response> {
-    signed_in(session)?;
+    let account = signed_in(session)?;
     let kind = PledgeTarget::parse(&form.on).ok_or_else(|| {
         ApiError::new(
             ErrorKind::NotFound,
             "pledges are on an event, a question or a garden item",
         )
     })?;
-    let target = pledges::target(state.db(), kind, form.target_id).await?;
+    let target = pledges::target(state.db(), (&account).into(), kind, form.target_id).await?;
     let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
     let page = render(PledgeFormPage {
         viewer: Viewer::of(&session.0),

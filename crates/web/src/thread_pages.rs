@@ -20,7 +20,7 @@ use axum::{
 use axum_extra::extract::cookie::CookieJar;
 use healthcommons_core::{ErrorKind, text};
 use healthcommons_db::{
-    entities::{actor, post},
+    entities::{Visibility, actor, post},
     queries::{
         self,
         posts::{LIKE, Page},
@@ -163,7 +163,7 @@ fn item(viewer: Option<&Account>, facts: &ViewerFacts, view: &PostView) -> PostI
         boosts: post.boosts,
         replies: post.replies,
         locked: post.locked,
-        members_only: post.visibility == queries::posts::MEMBERS,
+        members_only: post.visibility == Visibility::Members,
         liked,
         mine: viewer.is_some_and(|a| post.author_id == Some(a.person.id) && post.local),
         moderator,

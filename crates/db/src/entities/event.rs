@@ -36,6 +36,8 @@ pub struct Model {
     pub join_mode: String,
     /// `tentative`, `confirmed` or `cancelled`.
     pub status: String,
+    /// Who it is for: members-only in a members-only working group.
+    pub visibility: super::Visibility,
     /// Accepted participants (as the organiser's node last said, for remote events).
     pub participant_count: i32,
     pub local: bool,

@@ -18,6 +18,8 @@ pub struct Model {
     pub group_id: Option<i64>,
     /// `draft` (seen by its author only, never federated) or `published`.
     pub status: String,
+    /// Who it is for: members-only in a members-only working group.
+    pub visibility: super::Visibility,
     pub title: String,
     pub summary: String,
     pub content: String,

@@ -30,4 +30,7 @@ pub mod report;
 pub mod session;
 pub mod setting;
 pub mod user;
+pub mod visibility;
 pub mod vote;
+
+pub use visibility::Visibility;

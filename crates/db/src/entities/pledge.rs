@@ -25,6 +25,8 @@ pub struct Model {
     pub status: String,
     /// How many count on it (as the pledger's node last said, for remote pledges).
     pub backers_count: i32,
+    /// Who it is for: members-only in a members-only working group.
+    pub visibility: super::Visibility,
     pub local: bool,
     pub published: DateTimeUtc,
     pub updated_at: Option<DateTimeUtc>,

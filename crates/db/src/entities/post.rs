@@ -27,8 +27,7 @@ pub struct Model {
     pub summary: Option<String>,
     pub sensitive: bool,
     pub language: Option<String>,
-    /// `public`, `unlisted`, `followers` or `members`.
-    pub visibility: String,
+    pub visibility: super::Visibility,
     pub local: bool,
     pub published: DateTimeUtc,
     pub updated_at: Option<DateTimeUtc>,

@@ -21,6 +21,8 @@ pub struct Model {
     pub closes_at: Option<DateTimeUtc>,
     /// Distinct actors who voted (as the asking node last said, for remote questions).
     pub voters_count: i32,
+    /// Who it is for: members-only in a members-only working group.
+    pub visibility: super::Visibility,
     pub local: bool,
     pub published: DateTimeUtc,
     pub updated_at: Option<DateTimeUtc>,

@@ -2,6 +2,7 @@
 
 use crate::{
     DbResult,
+    queries::audience::ReadScope,
     entities::{question, question_option, vote},
 };
 use sea_orm::{
@@ -38,10 +39,16 @@ pub async fn update(db: &impl ConnectionTrait, row: question::ActiveModel) -> Db
     Ok(row.update(db).await?)
 }
 
-/// A working group's questions, newest first.
-pub async fn of_group(db: &impl ConnectionTrait, group_id: i64) -> DbResult<Vec<question::Model>> {
+/// A working group's questions that `scope` may read, newest first.
+pub async fn of_group(db: &impl ConnectionTrait, scope: &ReadScope, group_id: i64) -> DbResult<Vec<question::Model>> {
     Ok(question::Entity::find()
         .filter(question::Column::GroupId.eq(group_id))
+        .filter(scope.condition(
+            db.get_database_backend(),
+            question::Column::Visibility,
+            question::Column::GroupId,
+            question::Column::AuthorId,
+        ))
         .filter(question::Column::DeletedAt.is_null())
         .order_by_desc(question::Column::Published)
         .limit(MAX_LISTED)

@@ -2,6 +2,7 @@
 
 use crate::{
     DbResult,
+    queries::audience::ReadScope,
     entities::{event, event_participant},
 };
 use chrono::{DateTime, Utc};
@@ -62,6 +63,16 @@ pub struct Listing {
     pub from: DateTime<Utc>,
 }
 
+/// The events `scope` may read.
+pub(crate) fn scope_of(db: &impl ConnectionTrait, scope: &ReadScope) -> Condition {
+    scope.condition(
+        db.get_database_backend(),
+        event::Column::Visibility,
+        event::Column::GroupId,
+        event::Column::AuthorId,
+    )
+}
+
 /// Events still running or to come at `from` (by their end, or their start when none).
 pub(crate) fn not_over(from: DateTime<Utc>) -> Condition {
     Condition::any().add(event::Column::EndsAt.gte(from)).add(
@@ -72,9 +83,10 @@ pub(crate) fn not_over(from: DateTime<Utc>) -> Condition {
 }
 
 /// Events that have not ended, soonest first (cancelled ones included, marked).
-pub async fn upcoming(db: &impl ConnectionTrait, listing: Listing) -> DbResult<Vec<event::Model>> {
+pub async fn upcoming(db: &impl ConnectionTrait, scope: &ReadScope, listing: Listing) -> DbResult<Vec<event::Model>> {
     let mut query = event::Entity::find()
         .filter(event::Column::DeletedAt.is_null())
+        .filter(scope_of(db, scope))
         .filter(not_over(listing.from));
     if let Some(group_id) = listing.group_id {
         query = query.filter(event::Column::GroupId.eq(group_id));

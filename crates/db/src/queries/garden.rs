@@ -3,6 +3,7 @@
 
 use crate::{
     DbResult,
+    queries::audience::ReadScope,
     entities::{adoption, garden_item, garden_relation, garden_revision, garden_tag},
     queries::posts::Page,
 };
@@ -227,12 +228,26 @@ pub struct Filter {
     pub place: Option<String>,
     /// `Some(author)`: that author's drafts instead of published items.
     pub drafts_of: Option<i64>,
+    /// Who is reading (see the service's policy module).
+    pub scope: ReadScope,
+}
+
+/// The items `scope` may read.
+pub(crate) fn scope_of(backend: DbBackend, scope: &ReadScope) -> Condition {
+    scope.condition(
+        backend,
+        garden_item::Column::Visibility,
+        garden_item::Column::GroupId,
+        garden_item::Column::AuthorId,
+    )
 }
 
 /// Every condition of `filter` in one query, the full-text match included,
 /// so that a limit applies to what matches all of them.
 fn filtered(backend: DbBackend, filter: &Filter) -> sea_orm::Select<garden_item::Entity> {
-    let mut query = garden_item::Entity::find().filter(garden_item::Column::DeletedAt.is_null());
+    let mut query = garden_item::Entity::find()
+        .filter(garden_item::Column::DeletedAt.is_null())
+        .filter(scope_of(backend, &filter.scope));
     if !filter.words.is_empty() {
         query = query.filter(full_text_match(backend, &filter.words));
     }
@@ -379,8 +394,10 @@ pub async fn adoptions_of(db: &impl ConnectionTrait, item_ids: Vec<i64>) -> DbRe
 }
 
 /// Every local item, for an export (drafts included: they are the node's too).
-pub async fn local_items(db: &impl ConnectionTrait) -> DbResult<Vec<garden_item::Model>> {
+/// Items written here that `scope` may read, oldest first.
+pub async fn local_items(db: &impl ConnectionTrait, scope: &ReadScope) -> DbResult<Vec<garden_item::Model>> {
     Ok(garden_item::Entity::find()
+        .filter(scope_of(db.get_database_backend(), scope))
         .filter(garden_item::Column::Local.eq(true))
         .filter(garden_item::Column::DeletedAt.is_null())
         .order_by_asc(garden_item::Column::Id)

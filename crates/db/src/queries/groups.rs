@@ -35,6 +35,17 @@ pub async fn save_settings(
     })
 }
 
+/// The groups that list `actor_id` among their moderators.
+pub async fn moderated_by(db: &impl ConnectionTrait, actor_id: i64) -> DbResult<Vec<i64>> {
+    Ok(moderator::Entity::find()
+        .filter(moderator::Column::ActorId.eq(actor_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| row.group_id)
+        .collect())
+}
+
 /// Which of `group_ids` list `actor_id` among their moderators.
 pub async fn moderated_among(
     db: &impl ConnectionTrait,

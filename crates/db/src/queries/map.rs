@@ -4,8 +4,10 @@ use crate::{
     DbResult,
     entities::{actor, event, garden_item, group_settings},
     queries::{
-        events::{CANCELLED, not_over},
-        garden::PUBLISHED,
+        audience::ReadScope,
+        events::{self, CANCELLED, not_over},
+        garden::{self, PUBLISHED},
+        groups::VISIBLE_MEMBERS,
     },
 };
 use chrono::{DateTime, Utc};
@@ -13,8 +15,10 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use std::collections::HashMap;
 
 /// Working groups, here and on other nodes, whose settings give coordinates.
+/// A members-only group is on the map only for those it keeps things among.
 pub async fn groups_with_places(
     db: &impl ConnectionTrait,
+    scope: &ReadScope,
 ) -> DbResult<Vec<(actor::Model, group_settings::Model)>> {
     let mut settings: HashMap<i64, group_settings::Model> = group_settings::Entity::find()
         .filter(group_settings::Column::Latitude.is_not_null())
@@ -22,6 +26,7 @@ pub async fn groups_with_places(
         .all(db)
         .await?
         .into_iter()
+        .filter(|s| s.visibility != VISIBLE_MEMBERS || scope.includes_group(s.actor_id))
         .map(|s| (s.actor_id, s))
         .collect();
     let groups = actor::Entity::find()
@@ -41,9 +46,11 @@ pub async fn groups_with_places(
 /// Published garden items of one kind (`story`, …) that have coordinates.
 pub async fn garden_items_with_places(
     db: &impl ConnectionTrait,
+    scope: &ReadScope,
     kind: &str,
 ) -> DbResult<Vec<garden_item::Model>> {
     Ok(garden_item::Entity::find()
+        .filter(garden::scope_of(db.get_database_backend(), scope))
         .filter(garden_item::Column::Kind.eq(kind))
         .filter(garden_item::Column::Status.eq(PUBLISHED))
         .filter(garden_item::Column::DeletedAt.is_null())
@@ -58,9 +65,11 @@ pub async fn garden_items_with_places(
 /// their number (the filter is in the query, not after a list's limit).
 pub async fn events_with_places(
     db: &impl ConnectionTrait,
+    scope: &ReadScope,
     from: DateTime<Utc>,
 ) -> DbResult<Vec<event::Model>> {
     Ok(event::Entity::find()
+        .filter(events::scope_of(db, scope))
         .filter(event::Column::DeletedAt.is_null())
         .filter(event::Column::Status.ne(CANCELLED))
         .filter(event::Column::Latitude.is_not_null())

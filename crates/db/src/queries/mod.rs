@@ -3,6 +3,7 @@
 
 pub mod actors;
 pub mod agenda;
+pub mod audience;
 pub mod auth;
 pub mod deliveries;
 pub mod directory;

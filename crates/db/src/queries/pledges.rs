@@ -2,6 +2,7 @@
 
 use crate::{
     DbResult,
+    queries::audience::ReadScope,
     entities::{pledge, pledge_backer},
 };
 use sea_orm::{
@@ -40,9 +41,14 @@ pub struct Listing {
     pub garden_item_id: Option<i64>,
 }
 
-/// Pledges, newest first.
-pub async fn list(db: &impl ConnectionTrait, listing: Listing) -> DbResult<Vec<pledge::Model>> {
-    let mut query = pledge::Entity::find();
+/// Pledges that `scope` may read, newest first.
+pub async fn list(db: &impl ConnectionTrait, scope: &ReadScope, listing: Listing) -> DbResult<Vec<pledge::Model>> {
+    let mut query = pledge::Entity::find().filter(scope.condition(
+        db.get_database_backend(),
+        pledge::Column::Visibility,
+        pledge::Column::GroupId,
+        pledge::Column::AuthorId,
+    ));
     for (column, value) in [
         (pledge::Column::GroupId, listing.group_id),
         (pledge::Column::EventId, listing.event_id),

@@ -2,18 +2,14 @@
 
 use crate::{
     DbResult,
-    entities::{post, post_revision, post_tag, reaction},
+    queries::audience::ReadScope,
+    entities::{Visibility, post, post_revision, post_tag, reaction},
 };
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
 };
-
-pub const PUBLIC: &str = "public";
-pub const UNLISTED: &str = "unlisted";
-pub const FOLLOWERS: &str = "followers";
-pub const MEMBERS: &str = "members";
 
 pub const LIKE: &str = "like";
 pub const DISLIKE: &str = "dislike";
@@ -61,21 +57,23 @@ fn visible() -> Condition {
         .add(post::Column::Removed.eq(false))
 }
 
-/// A group's threads, most recently active first. `include_members_only`
-/// only for members of the group.
+/// A group's threads that `scope` may read, most recently active first.
 pub async fn threads_of_group(
     db: &impl ConnectionTrait,
     group_id: i64,
-    include_members_only: bool,
+    scope: &ReadScope,
     page: Page,
 ) -> DbResult<Vec<post::Model>> {
-    let mut query = post::Entity::find()
+    let query = post::Entity::find()
         .filter(post::Column::GroupId.eq(group_id))
         .filter(post::Column::InReplyTo.is_null())
-        .filter(visible());
-    if !include_members_only {
-        query = query.filter(post::Column::Visibility.is_in([PUBLIC, UNLISTED]));
-    }
+        .filter(visible())
+        .filter(scope.condition(
+            db.get_database_backend(),
+            post::Column::Visibility,
+            post::Column::GroupId,
+            post::Column::AuthorId,
+        ));
     Ok(query
         .order_by_desc(post::Column::LastActivityAt)
         .offset(page.offset())
@@ -177,14 +175,14 @@ pub async fn feed(db: &impl ConnectionTrait, scope: FeedScope, page: Page) -> Db
     query = match scope {
         FeedScope::Local => query
             .filter(post::Column::Local.eq(true))
-            .filter(post::Column::Visibility.eq(PUBLIC)),
-        FeedScope::Federated => query.filter(post::Column::Visibility.eq(PUBLIC)),
+            .filter(post::Column::Visibility.eq(Visibility::Public)),
+        FeedScope::Federated => query.filter(post::Column::Visibility.eq(Visibility::Public)),
         FeedScope::Home { actor_ids, member_of } => query.filter(
             Condition::any()
                 .add(
                     Condition::all()
                         .add(post::Column::AuthorId.is_in(actor_ids))
-                        .add(post::Column::Visibility.is_in([PUBLIC, UNLISTED])),
+                        .add(post::Column::Visibility.is_in([Visibility::Public, Visibility::Unlisted])),
                 )
                 .add(post::Column::GroupId.is_in(member_of)),
         ),
@@ -215,7 +213,7 @@ pub async fn outbox_of(db: &impl ConnectionTrait, actor_id: i64, page: Page) -> 
                 .add(post::Column::AuthorId.eq(actor_id))
                 .add(post::Column::GroupId.eq(actor_id)),
         )
-        .filter(post::Column::Visibility.is_in([PUBLIC, UNLISTED]))
+        .filter(post::Column::Visibility.is_in([Visibility::Public, Visibility::Unlisted]))
         .filter(visible())
         .order_by_desc(post::Column::Published)
         .offset(page.offset())
@@ -231,7 +229,7 @@ pub async fn count_outbox_of(db: &impl ConnectionTrait, actor_id: i64) -> DbResu
                 .add(post::Column::AuthorId.eq(actor_id))
                 .add(post::Column::GroupId.eq(actor_id)),
         )
-        .filter(post::Column::Visibility.is_in([PUBLIC, UNLISTED]))
+        .filter(post::Column::Visibility.is_in([Visibility::Public, Visibility::Unlisted]))
         .filter(visible())
         .count(db)
         .await?)
@@ -427,7 +425,7 @@ pub async fn tagged(db: &impl ConnectionTrait, tag: &str, page: Page) -> DbResul
         .collect();
     Ok(post::Entity::find()
         .filter(post::Column::Id.is_in(ids))
-        .filter(post::Column::Visibility.eq(PUBLIC))
+        .filter(post::Column::Visibility.eq(Visibility::Public))
         .filter(visible())
         .order_by_desc(post::Column::Published)
         .offset(page.offset())

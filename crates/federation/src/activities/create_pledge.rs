@@ -69,7 +69,7 @@ impl Activity for CreatePledge {
                 &data.db,
                 data.app_data(),
                 &group,
-                &Relayed::standalone(&group, "pledges", row.id, &row.ap_id, row.published),
+                &Relayed::standalone(&group, "pledges", row.id, &row.ap_id, row.visibility, row.published),
                 &self.raw,
                 effect,
             )

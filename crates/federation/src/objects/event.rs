@@ -16,7 +16,7 @@ use crate::{
     publisher::AS_CONTEXT,
 };
 use activitypub_federation::{
-    fetch::object_id::ObjectId, kinds::public, protocol::verification::verify_domains_match, traits::Object,
+    fetch::object_id::ObjectId, protocol::verification::verify_domains_match, traits::Object,
 };
 use chrono::{DateTime, Utc};
 use healthcommons_core::event::{EventKind, EventStatus, JoinMode};
@@ -221,14 +221,7 @@ pub async fn event_of(db: &impl ConnectionTrait, row: &event::Model) -> Result<A
         .iter()
         .map(|href| json!({"type": "Link", "name": "Website", "mediaType": "text/html", "href": href}))
         .collect();
-    let mut cc = Vec::new();
-    if let Some(followers) = organiser
-        .followers_url
-        .as_deref()
-        .and_then(|f| Url::parse(f).ok())
-    {
-        cc.push(followers);
-    }
+    let (to, cc) = super::addressing(row.visibility, author.as_ref().unwrap_or(organiser), group.as_ref(), vec![])?;
     Ok(ApEvent {
         context: event_context(),
         kind: "Event".into(),
@@ -257,7 +250,7 @@ pub async fn event_of(db: &impl ConnectionTrait, row: &event::Model) -> Result<A
         category: Some(kind.mobilizon_category().to_owned()),
         event_kind: Some(kind.as_str().to_owned()),
         anonymous_participation_enabled: Some(false),
-        to: vec![public()],
+        to,
         cc,
         published: Some(row.published),
         updated: row.updated_at,

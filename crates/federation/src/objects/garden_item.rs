@@ -8,7 +8,7 @@ use crate::{
     FederationError, RequestData, context::FederationContext, objects::actor::DbActor,
     objects::post::is_public, publisher::AS_CONTEXT,
 };
-use activitypub_federation::{fetch::object_id::ObjectId, kinds::public, traits::Object};
+use activitypub_federation::{fetch::object_id::ObjectId, traits::Object};
 use chrono::{DateTime, Utc};
 use healthcommons_core::garden::{Content, Kind, Place, Relation, RelationKind, Resource};
 use healthcommons_db::{entities::garden_item, queries};
@@ -339,16 +339,14 @@ pub async fn article_of(
         parts.insert("forkedFrom".into(), json!(parent.id));
         parts.insert("provenance".into(), serde_json::to_value(&provenance)?);
     }
-    let author_followers = author.followers_url.as_deref().map(Url::parse).transpose()?;
     let group_id = group.as_ref().map(|g| Url::parse(&g.ap_id)).transpose()?;
-    let mut cc: Vec<Url> = author_followers.into_iter().collect();
-    cc.extend(group_id.clone());
+    let (to, cc) = super::addressing(row.visibility, &author, group.as_ref(), vec![])?;
     Ok(ApGardenItem {
         context: context_value(),
         kind: "Article".into(),
         id: Url::parse(&row.ap_id)?.into(),
         attributed_to: Url::parse(&author.ap_id)?,
-        to: vec![public()],
+        to,
         cc,
         audience: group_id,
         name: content.title.clone(),

@@ -8,6 +8,8 @@ pub mod pledge;
 pub mod post;
 pub mod question;
 
+use activitypub_federation::kinds::public;
+use healthcommons_db::entities::{Visibility, actor as actor_row};
 use serde_json::Value;
 use url::Url;
 
@@ -26,26 +28,34 @@ pub fn tombstone_json(
     })
 }
 
-/// `cc` of a public object by `author` in `group`: the author's followers,
-/// the group's followers and the group itself.
-pub fn audience_cc(
-    author: &healthcommons_db::entities::actor::Model,
-    group: Option<&healthcommons_db::entities::actor::Model>,
-) -> Result<Vec<Url>, crate::FederationError> {
-    let mut cc = Vec::new();
-    for followers in [
-        author.followers_url.as_deref(),
-        group.and_then(|g| g.followers_url.as_deref()),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        cc.push(Url::parse(followers)?);
-    }
-    if let Some(group) = group {
-        cc.push(Url::parse(&group.ap_id)?);
-    }
-    Ok(cc)
+/// `to` and `cc` of anything this node sends, by its visibility: the one
+/// addressing rule, so members-only content is never addressed to the
+/// public or to the author's own followers, whatever kind it is.
+pub fn addressing(
+    visibility: Visibility,
+    author: &actor_row::Model,
+    group: Option<&actor_row::Model>,
+    mentions: Vec<Url>,
+) -> Result<(Vec<Url>, Vec<Url>), crate::FederationError> {
+    let parse = |s: Option<&str>| s.map(Url::parse).transpose();
+    let group_id = parse(group.map(|g| g.ap_id.as_str()))?;
+    let group_followers = parse(group.and_then(|g| g.followers_url.as_deref()))?;
+    let author_followers = parse(author.followers_url.as_deref())?;
+    let (to, cc): (Vec<Option<Url>>, Vec<Option<Url>>) = match visibility {
+        Visibility::Public => (
+            vec![Some(public()), group_id],
+            vec![author_followers, group_followers],
+        ),
+        Visibility::Unlisted => (
+            vec![group_id, author_followers],
+            vec![Some(public()), group_followers],
+        ),
+        Visibility::Members => (vec![group_id, group_followers], vec![]),
+        Visibility::Followers => (vec![author_followers], vec![]),
+    };
+    let mut cc: Vec<Url> = cc.into_iter().flatten().collect();
+    cc.extend(mentions);
+    Ok((to.into_iter().flatten().collect(), cc))
 }
 
 /// An object fetched or received is on the host it came from, and so is

@@ -7,14 +7,17 @@
 use crate::{
     FederationError, RequestData,
     context::FederationContext,
-    objects::{actor::DbActor, audience_cc, garden_item::GARDEN_NS, post::is_public, verify_origin},
+    objects::{actor::DbActor, garden_item::GARDEN_NS, post::is_public, verify_origin},
     publisher::AS_CONTEXT,
 };
-use activitypub_federation::{fetch::object_id::ObjectId, kinds::public, traits::Object};
+use activitypub_federation::{fetch::object_id::ObjectId, traits::Object};
 use chrono::{DateTime, NaiveDate, Utc};
 use healthcommons_core::{pledge::PledgeStatus, text};
 use healthcommons_db::{entities::pledge, queries};
-use healthcommons_service::pledges::{self, RemotePledge};
+use healthcommons_service::{
+    pledges::{self, RemotePledge},
+    policy::Viewer,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use url::Url;
@@ -123,6 +126,7 @@ pub fn pledge_json(view: &pledges::PledgeView) -> Result<ApPledge, FederationErr
         .target
         .as_ref()
         .ok_or_else(|| FederationError::Invalid("a pledge attached to nothing".into()))?;
+    let (to, cc) = super::addressing(row.visibility, author, view.group.as_ref(), vec![])?;
     Ok(ApPledge {
         context: pledge_context(),
         kind: "Note".into(),
@@ -136,8 +140,8 @@ pub fn pledge_json(view: &pledges::PledgeView) -> Result<ApPledge, FederationErr
         pledge_due: row.due_on,
         backers_count: Some(i64::from(row.backers_count)),
         url: row.url.clone().map(Value::String),
-        to: vec![public()],
-        cc: audience_cc(author, view.group.as_ref())?,
+        to,
+        cc,
         published: Some(row.published),
         updated: row.updated_at,
     })
@@ -166,7 +170,7 @@ impl Object for DbPledge {
     }
 
     async fn into_json(self, data: &RequestData) -> Result<ApPledge, Self::Error> {
-        pledge_json(&pledges::view(&data.db, self.row.id).await?)
+        pledge_json(&pledges::view(&data.db, Viewer::Node, self.row.id).await?)
     }
 
     async fn verify(json: &ApPledge, expected_domain: &Url, _data: &RequestData) -> Result<(), Self::Error> {

@@ -10,16 +10,15 @@ use crate::{
 };
 use activitypub_federation::{
     fetch::object_id::ObjectId,
-    kinds::public,
     protocol::{helpers::deserialize_skip_error, verification::verify_domains_match},
     traits::Object,
 };
 use chrono::{DateTime, Utc};
 use healthcommons_db::{
-    entities::{actor, post},
+    entities::{Visibility, actor, post},
     queries::{
         self,
-        posts::{HASHTAG, MEMBERS, MENTION, PUBLIC, UNLISTED},
+        posts::{HASHTAG, MENTION},
     },
 };
 use healthcommons_service::{
@@ -189,6 +188,21 @@ pub(crate) fn author_of<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Ur
     found.ok_or_else(|| serde::de::Error::custom("attributedTo names no actor"))
 }
 
+/// The visibility of something received, from its addressing: `public`
+/// when addressed to everyone, `unlisted` when only cc'd, members-only when
+/// it belongs to a group and is addressed to neither, followers-only otherwise.
+pub fn received_visibility(to: &[Url], cc: &[Url], in_group: bool) -> Visibility {
+    if to.iter().any(is_public) {
+        Visibility::Public
+    } else if cc.iter().any(is_public) {
+        Visibility::Unlisted
+    } else if in_group {
+        Visibility::Members
+    } else {
+        Visibility::Followers
+    }
+}
+
 /// ActivityStreams' public collection in all the spellings servers use.
 pub fn is_public(url: &Url) -> bool {
     matches!(
@@ -200,16 +214,8 @@ pub fn is_public(url: &Url) -> bool {
 impl ApPost {
     /// `public` when addressed to everyone, `unlisted` when only cc'd,
     /// `members` when addressed to a group, `followers` otherwise.
-    pub fn visibility(&self, group: Option<&actor::Model>) -> &'static str {
-        if self.to.iter().any(is_public) {
-            PUBLIC
-        } else if self.cc.iter().any(is_public) {
-            UNLISTED
-        } else if group.is_some() {
-            MEMBERS
-        } else {
-            queries::posts::FOLLOWERS
-        }
+    pub fn visibility(&self, group: Option<&actor::Model>) -> Visibility {
+        received_visibility(&self.to, &self.cc, group.is_some())
     }
 
     /// The HTML content: `content`, else the first `contentMap` entry, else
@@ -356,7 +362,7 @@ impl Object for DbPost {
         let remote = RemotePost {
             ap_id: json.id.inner().to_string(),
             url: json.url.as_ref().map(Url::to_string),
-            visibility: json.visibility(group.as_ref()).to_owned(),
+            visibility: json.visibility(group.as_ref()),
             group,
             author: author.row,
             in_reply_to: json.in_reply_to.as_ref().map(Url::to_string),
@@ -401,7 +407,7 @@ pub async fn note_of(db: &impl ConnectionTrait, row: post::Model) -> Result<ApPo
         Some(root_id) => queries::posts::by_id(db, root_id).await?,
         None => None,
     };
-    let (to, cc) = addressing(&row, &author, group.as_ref(), &tags);
+    let (to, cc) = addressing(&row, &author, group.as_ref(), &tags)?;
     let thread_start = root.as_ref().unwrap_or(&row);
     Ok(ApPost {
         kind: PostKind::Note,
@@ -441,38 +447,20 @@ pub async fn note_of(db: &impl ConnectionTrait, row: post::Model) -> Result<ApPo
     })
 }
 
-/// `to` and `cc` of a local post: public posts to everyone with the group
-/// and mentioned actors in `cc`; a members-only group's posts to the group
-/// and its followers only.
+/// `to` and `cc` of a local post, by the one addressing rule.
 fn addressing(
     row: &post::Model,
     author: &actor::Model,
     group: Option<&actor::Model>,
     tags: &[healthcommons_db::entities::post_tag::Model],
-) -> (Vec<Url>, Vec<Url>) {
-    let parse = |s: &str| Url::parse(s).ok();
-    let group_id = group.and_then(|g| parse(&g.ap_id));
-    let group_followers = group.and_then(|g| g.followers_url.as_deref()).and_then(parse);
+) -> Result<(Vec<Url>, Vec<Url>), FederationError> {
     let mentions = tags
         .iter()
         .filter(|t| t.kind == MENTION)
         .filter_map(|t| t.href.as_deref())
-        .filter_map(parse);
-    let author_followers = author.followers_url.as_deref().and_then(parse);
-    match row.visibility.as_str() {
-        MEMBERS => (
-            group_id.into_iter().chain(group_followers).collect(),
-            mentions.collect(),
-        ),
-        UNLISTED => (
-            group_id.into_iter().chain(author_followers).collect(),
-            std::iter::once(public()).chain(mentions).collect(),
-        ),
-        _ => (
-            std::iter::once(public()).chain(group_id).collect(),
-            author_followers.into_iter().chain(mentions).collect(),
-        ),
-    }
+        .filter_map(|href| Url::parse(href).ok())
+        .collect();
+    super::addressing(row.visibility, author, group, mentions)
 }
 
 /// A remote title or content warning as plain text: markup someone put in

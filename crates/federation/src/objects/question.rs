@@ -6,10 +6,10 @@
 use crate::{
     FederationError, RequestData,
     context::FederationContext,
-    objects::{actor::DbActor, audience_cc, post::is_public, verify_origin},
+    objects::{actor::DbActor, post::is_public, verify_origin},
     publisher::AS_CONTEXT,
 };
-use activitypub_federation::{fetch::object_id::ObjectId, kinds::public, traits::Object};
+use activitypub_federation::{fetch::object_id::ObjectId, traits::Object};
 use chrono::{DateTime, Utc};
 use healthcommons_db::{entities::question, queries};
 use healthcommons_service::agenda::RemoteQuestion;
@@ -141,7 +141,7 @@ pub async fn question_of(
             replies: Some(json!({"type": "Collection", "totalItems": o.votes})),
         })
         .collect();
-    let cc = audience_cc(&author, group.as_ref())?;
+    let (to, cc) = super::addressing(row.visibility, &author, group.as_ref(), vec![])?;
     let closed = row.closes_at.filter(|at| *at <= Utc::now());
     Ok(ApQuestion {
         context: question_context(),
@@ -156,7 +156,7 @@ pub async fn question_of(
         end_time: row.closes_at,
         closed: closed.map(|at| json!(at)),
         voters_count: Some(i64::from(row.voters_count)),
-        to: vec![public()],
+        to,
         cc,
         published: Some(row.published),
         updated: row.updated_at,
