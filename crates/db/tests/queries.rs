@@ -1,8 +1,8 @@
 //! The queries on every backend the suite has: SQLite always, PostgreSQL when
 //! `HEALTHCOMMONS_TEST_POSTGRES_URL` is set (CI starts a real server).
 
-use healthcommons_db::queries::audience::ReadScope;
 use chrono::{Duration, Utc};
+use healthcommons_db::queries::audience::ReadScope;
 use healthcommons_db::{
     entities::actor,
     queries::{self, inbox::Stored},
@@ -674,7 +674,9 @@ async fn the_directory_learns_hosts_keeps_the_nearest_route_and_records_fetches(
         )
         .await
         .expect("settings");
-        let placed = queries::map::groups_with_places(&db, &ReadScope::Open).await.expect("groups");
+        let placed = queries::map::groups_with_places(&db, &ReadScope::Open)
+            .await
+            .expect("groups");
         assert_eq!(placed.len(), 1, "{backend}");
         assert_eq!(
             (placed[0].0.username.as_str(), placed[0].1.latitude),
@@ -768,7 +770,9 @@ async fn the_map_takes_only_published_stories_and_open_events_with_coordinates()
         ] {
             queries::events::insert(&db, row).await.expect("event");
         }
-        let events = queries::map::events_with_places(&db, &ReadScope::Open, now).await.expect("events");
+        let events = queries::map::events_with_places(&db, &ReadScope::Open, now)
+            .await
+            .expect("events");
         let titles: Vec<&str> = events.iter().map(|e| e.title.as_str()).collect();
         assert_eq!(
             titles,

@@ -103,7 +103,14 @@ impl OutboxPublisher {
                     txn,
                     &self.context,
                     &group,
-                    &Relayed::standalone(&group, "garden", item.id, &item.ap_id, item.visibility, item.published),
+                    &Relayed::standalone(
+                        &group,
+                        "garden",
+                        item.id,
+                        &item.ap_id,
+                        item.visibility,
+                        item.published,
+                    ),
                     &activity,
                     effect,
                 )

@@ -4,9 +4,9 @@
 //! options by support.
 
 use crate::{
-    policy::{self, Subject, Viewer},
     NodeContext, ServiceError, ServiceResult,
     accounts::Account,
+    policy::{self, Subject, Viewer},
     posts::{self, Under},
     publish::{Outgoing, Publisher},
 };
@@ -429,7 +429,11 @@ async fn views_of(
 }
 
 /// A live question `viewer` may see; "not found" for one they may not.
-pub async fn visible(db: &impl ConnectionTrait, viewer: Viewer<'_>, id: i64) -> ServiceResult<question::Model> {
+pub async fn visible(
+    db: &impl ConnectionTrait,
+    viewer: Viewer<'_>,
+    id: i64,
+) -> ServiceResult<question::Model> {
     let question = by_id(db, id).await?;
     if !policy::visible_to(db, viewer, Subject::Question(&question)).await? {
         return Err(ServiceError::not_found("no such question"));

@@ -4,10 +4,10 @@
 //! organiser approves), refused when the event is full.
 
 use crate::{
-    policy::{self, Subject, Viewer},
     NodeContext, ServiceError, ServiceResult,
     accounts::Account,
     node::{Place, checked_web_url},
+    policy::{self, Subject, Viewer},
     posts::{self, Under},
     publish::{Outgoing, Publisher},
 };

@@ -2,9 +2,9 @@
 //! revises, forks from other nodes with their provenance, adopts, and finds.
 
 use crate::{
-    policy::{self, Subject, Viewer},
     NodeContext, ServiceError, ServiceResult,
     accounts::{Account, Role},
+    policy::{self, Subject, Viewer},
     publish::{Outgoing, Publisher},
 };
 use chrono::{DateTime, Utc};
@@ -817,11 +817,7 @@ async fn descendants(
 
 /// An item's page: the item, its direct forks, adoptions of it and of every
 /// fork below it, and its related items in both directions.
-pub async fn page(
-    db: &impl ConnectionTrait,
-    viewer: Viewer<'_>,
-    ap_id: &str,
-) -> ServiceResult<ItemPage> {
+pub async fn page(db: &impl ConnectionTrait, viewer: Viewer<'_>, ap_id: &str) -> ServiceResult<ItemPage> {
     let item = readable(db, viewer, ap_id).await?;
     let mut below = Vec::new();
     for fork in descendants(db, &item).await? {

@@ -126,7 +126,11 @@ fn zip_error(err: impl std::fmt::Display) -> ServiceError {
 
 /// The node's published items that `viewer` may see, as a zip of Markdown
 /// and `garden.json`.
-pub async fn export(db: &impl ConnectionTrait, ctx: &NodeContext, viewer: Viewer<'_>) -> ServiceResult<Vec<u8>> {
+pub async fn export(
+    db: &impl ConnectionTrait,
+    ctx: &NodeContext,
+    viewer: Viewer<'_>,
+) -> ServiceResult<Vec<u8>> {
     let scope = policy::read_scope(db, viewer).await?;
     let items: Vec<garden_item::Model> = queries::garden::local_items(db, &scope)
         .await?

@@ -4,9 +4,9 @@
 //! it), and others count on it and hear how it goes.
 
 use crate::{
-    policy::{self, Subject, Viewer},
     NodeContext, ServiceError, ServiceResult,
     accounts::Account,
+    policy::{self, Subject, Viewer},
     posts::{self, Under},
     publish::{Outgoing, Publisher},
 };
@@ -238,7 +238,8 @@ pub async fn offer(
         Some(id) => queries::actors::by_id(db, id).await?,
         None => None,
     };
-    let visibility = policy::visibility_for_new(db, group.as_ref(), Some(target.visibility), Visibility::Public).await?;
+    let visibility =
+        policy::visibility_for_new(db, group.as_ref(), Some(target.visibility), Visibility::Public).await?;
     let ap_id = ctx.urls.new_pledge();
     let mut row = pledge::ActiveModel {
         ap_id: Set(ap_id.clone()),
@@ -599,7 +600,11 @@ pub async fn view(db: &impl ConnectionTrait, viewer: Viewer<'_>, id: i64) -> Ser
 
 /// Pledges `viewer` may see, newest first: of a working group, or attached
 /// to one thing.
-pub async fn list(db: &impl ConnectionTrait, viewer: Viewer<'_>, listing: Listing) -> ServiceResult<Vec<PledgeView>> {
+pub async fn list(
+    db: &impl ConnectionTrait,
+    viewer: Viewer<'_>,
+    listing: Listing,
+) -> ServiceResult<Vec<PledgeView>> {
     let scope = policy::read_scope(db, viewer).await?;
     views_of(db, queries::pledges::list(db, &scope, listing).await?).await
 }
@@ -623,7 +628,11 @@ pub async fn counted_on_by(
 }
 
 /// Who counts on a pledge `viewer` may see.
-pub async fn backers(db: &impl ConnectionTrait, viewer: Viewer<'_>, id: i64) -> ServiceResult<Vec<actor::Model>> {
+pub async fn backers(
+    db: &impl ConnectionTrait,
+    viewer: Viewer<'_>,
+    id: i64,
+) -> ServiceResult<Vec<actor::Model>> {
     visible(db, viewer, id).await?;
     let rows = queries::pledges::backers(db, id).await?;
     let actors = queries::actors::map_by_ids(db, rows.iter().map(|b| b.actor_id).collect()).await?;

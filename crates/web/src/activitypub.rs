@@ -7,7 +7,6 @@ use crate::{
     error::PageError,
     pages, thread_pages,
 };
-use healthcommons_service::policy::{self, Subject};
 use activitypub_federation::traits::Object;
 use axum::{
     Router,
@@ -28,6 +27,7 @@ use healthcommons_federation::{
     objects::actor::DbActor,
     objects::{post::note_of, tombstone_json},
 };
+use healthcommons_service::policy::{self, Subject};
 use serde_json::{Value, json};
 use tracing::{debug, error};
 
@@ -351,7 +351,8 @@ async fn post_object(
 ) -> Result<Response, PageError> {
     let json = wants_json(&headers);
     let mut post = local_post(&state, &token).await?;
-    if json && let Some(found) = &post
+    if json
+        && let Some(found) = &post
         && !policy::visible_to(state.db(), fetcher.viewer(), Subject::Post(found)).await?
     {
         post = None;

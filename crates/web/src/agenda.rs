@@ -80,6 +80,8 @@ pub struct OptionDto {
 #[derive(Serialize, ToSchema)]
 pub struct QuestionDto {
     pub id: i64,
+    /// Who it is for: `public`, `unlisted` or `members` (a members-only working group's).
+    pub visibility: String,
     pub ap_id: String,
     /// Its page on this node.
     pub url: String,
@@ -123,6 +125,7 @@ fn dto(state: &AppState, view: &QuestionView, your_choices: Vec<i32>) -> Questio
     let question = &view.question;
     QuestionDto {
         id: question.id,
+        visibility: question.visibility.as_str().to_owned(),
         ap_id: question.ap_id.clone(),
         url: format!(
             "{}{}",

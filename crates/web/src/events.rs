@@ -112,6 +112,8 @@ pub struct NewEvent {
 pub struct EventDto {
     /// This node's id of the event (in API paths).
     pub id: i64,
+    /// Who it is for: `public`, `unlisted` or `members` (a members-only working group's).
+    pub visibility: String,
     /// The ActivityPub id.
     pub ap_id: String,
     /// Its page on this node.
@@ -184,6 +186,7 @@ pub fn dto(state: &AppState, view: &EventView, participation: Option<String>) ->
     let base = state.context().node.urls.base();
     EventDto {
         id: event.id,
+        visibility: event.visibility.as_str().to_owned(),
         ap_id: event.ap_id.clone(),
         url: format!("{base}{}", event_path(event)),
         kind: event.kind.clone(),

@@ -2,7 +2,6 @@
 //! forks and adoptions, and search. Ids are ActivityPub ids, url-encoded in
 //! paths. Also the garden's JSON-LD context document at `/ns/garden`.
 
-use healthcommons_service::policy;
 use crate::{
     AppState,
     api::ApiJson,
@@ -23,6 +22,7 @@ use healthcommons_core::{
 use healthcommons_db::{entities::actor, queries::posts::Page};
 use healthcommons_federation::{objects::garden_item::garden_context, publisher::OutboxPublisher, resolve};
 use healthcommons_service::garden::{self, AdoptionInput, Draft, ItemView};
+use healthcommons_service::policy;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -184,6 +184,8 @@ pub struct OriginDto {
 #[derive(Serialize, ToSchema)]
 pub struct ItemSummaryDto {
     pub id: String,
+    /// Who it is for: `public`, `unlisted` or `members` (a members-only working group's).
+    pub visibility: String,
     pub url: String,
     pub kind: String,
     pub status: String,
@@ -261,6 +263,7 @@ pub fn summary_dto(view: &ItemView) -> ItemSummaryDto {
     let item = &view.item;
     ItemSummaryDto {
         id: item.ap_id.clone(),
+        visibility: item.visibility.as_str().to_owned(),
         url: item_url(item.url.as_deref(), &item.ap_id),
         kind: item.kind.clone(),
         status: item.status.clone(),
@@ -516,7 +519,12 @@ async fn get_item(
     MaybeApiAccount(account): MaybeApiAccount,
     Path(id): Path<String>,
 ) -> ApiResult<Json<GardenItemDto>> {
-    let page = garden::page(state.db(), policy::Viewer::from(account.as_ref().map(|a| &a.person)), &id).await?;
+    let page = garden::page(
+        state.db(),
+        policy::Viewer::from(account.as_ref().map(|a| &a.person)),
+        &id,
+    )
+    .await?;
     let item = &page.view.item;
     Ok(Json(GardenItemDto {
         item: summary_dto(&page.view),
@@ -665,7 +673,12 @@ async fn item_revisions(
     MaybeApiAccount(account): MaybeApiAccount,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<RevisionDto>>> {
-    let (_, revisions) = garden::revisions(state.db(), policy::Viewer::from(account.as_ref().map(|a| &a.person)), &id).await?;
+    let (_, revisions) = garden::revisions(
+        state.db(),
+        policy::Viewer::from(account.as_ref().map(|a| &a.person)),
+        &id,
+    )
+    .await?;
     let authors = healthcommons_db::queries::actors::by_ids(
         state.db(),
         revisions.iter().filter_map(|r| r.author_id).collect(),

@@ -24,10 +24,10 @@ use healthcommons_core::ErrorKind;
 use healthcommons_db::{entities::garden_item, queries};
 use healthcommons_federation::{publisher::OutboxPublisher, resolve};
 use healthcommons_service::{
-    policy,
     accounts::Account,
     garden,
     garden_archive::{self, Archive, Imported},
+    policy,
 };
 use serde::Serialize;
 use std::collections::HashSet;
@@ -96,7 +96,12 @@ async fn markdown_api(
     MaybeApiAccount(account): MaybeApiAccount,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let item = garden::readable(state.db(), policy::Viewer::from(account.as_ref().map(|a| &a.person)), &id).await?;
+    let item = garden::readable(
+        state.db(),
+        policy::Viewer::from(account.as_ref().map(|a| &a.person)),
+        &id,
+    )
+    .await?;
     item_markdown(&state, &item).await
 }
 
@@ -114,7 +119,10 @@ async fn markdown_page(
 /// data, which `POST /api/v1/garden/import` reads on another node.
 #[utoipa::path(get, path = "/api/v1/garden/export",
     responses((status = 200, content_type = "application/zip", body = Vec<u8>)))]
-async fn export_api(State(state): State<AppState>, MaybeApiAccount(account): MaybeApiAccount) -> ApiResult<Response> {
+async fn export_api(
+    State(state): State<AppState>,
+    MaybeApiAccount(account): MaybeApiAccount,
+) -> ApiResult<Response> {
     let node = &state.context().node;
     let zip = garden_archive::export(state.db(), node, account.as_ref().into()).await?;
     let name = format!(

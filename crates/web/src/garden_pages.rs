@@ -898,7 +898,10 @@ async fn item_at_id(
     let mut response = if !json {
         show_item(&state, jar, session, item, None).await?
     } else if !policy::visible_to(state.db(), fetcher.viewer(), Subject::GardenItem(&item)).await? {
-        return Err(PageError(ApiError::new(ErrorKind::NotFound, "no such garden item")));
+        return Err(PageError(ApiError::new(
+            ErrorKind::NotFound,
+            "no such garden item",
+        )));
     } else if item.deleted_at.is_some() {
         let mut gone = activity_json(tombstone_json(&item.ap_id, "Article", item.deleted_at));
         *gone.status_mut() = StatusCode::GONE;
@@ -1025,7 +1028,14 @@ async fn diff_page(
 ) -> PageResult<Response> {
     let viewer = session.0.as_ref().map(|a| &a.person);
     let item = item_by_local_id(&state, viewer, id).await?;
-    let changes = garden::diff(state.db(), policy::Viewer::from(viewer), &item.ap_id, query.from, query.to).await?;
+    let changes = garden::diff(
+        state.db(),
+        policy::Viewer::from(viewer),
+        &item.ap_id,
+        query.from,
+        query.to,
+    )
+    .await?;
     Ok(render(DiffPage {
         viewer: Viewer::of(&session.0),
         csrf: String::new(),

@@ -102,7 +102,10 @@ fn to_geojson(features: Vec<MapFeature>) -> FeatureCollection {
 #[utoipa::path(get, path = "/api/v1/map.geojson",
     responses((status = 200, description = "RFC 7946 GeoJSON", body = FeatureCollection,
                content_type = "application/geo+json")))]
-async fn geojson(State(state): State<AppState>, MaybeApiAccount(account): MaybeApiAccount) -> ApiResult<Response> {
+async fn geojson(
+    State(state): State<AppState>,
+    MaybeApiAccount(account): MaybeApiAccount,
+) -> ApiResult<Response> {
     let features = map::features(state.db(), &state.context().node, account.as_ref().into()).await?;
     let body = serde_json::to_vec(&to_geojson(features))
         .map_err(|e| crate::error::ApiError::new(healthcommons_core::ErrorKind::Internal, e.to_string()))?;

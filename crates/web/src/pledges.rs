@@ -106,6 +106,8 @@ pub struct TargetDto {
 #[derive(Serialize, ToSchema)]
 pub struct PledgeDto {
     pub id: i64,
+    /// Who it is for: `public`, `unlisted` or `members` (a members-only working group's).
+    pub visibility: String,
     pub ap_id: String,
     /// Its page on this node.
     pub url: String,
@@ -152,6 +154,7 @@ fn dto(state: &AppState, view: &PledgeView, counting_on: bool) -> PledgeDto {
     let pledge = &view.pledge;
     PledgeDto {
         id: pledge.id,
+        visibility: pledge.visibility.as_str().to_owned(),
         ap_id: pledge.ap_id.clone(),
         url: state.context().node.urls.pledge_page(pledge.id),
         author: view.author.as_ref().map(actor::Model::handle),

@@ -2,8 +2,8 @@
 
 use crate::{
     DbResult,
-    queries::audience::ReadScope,
     entities::{question, question_option, vote},
+    queries::audience::ReadScope,
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
@@ -40,7 +40,11 @@ pub async fn update(db: &impl ConnectionTrait, row: question::ActiveModel) -> Db
 }
 
 /// A working group's questions that `scope` may read, newest first.
-pub async fn of_group(db: &impl ConnectionTrait, scope: &ReadScope, group_id: i64) -> DbResult<Vec<question::Model>> {
+pub async fn of_group(
+    db: &impl ConnectionTrait,
+    scope: &ReadScope,
+    group_id: i64,
+) -> DbResult<Vec<question::Model>> {
     Ok(question::Entity::find()
         .filter(question::Column::GroupId.eq(group_id))
         .filter(scope.condition(

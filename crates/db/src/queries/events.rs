@@ -2,8 +2,8 @@
 
 use crate::{
     DbResult,
-    queries::audience::ReadScope,
     entities::{event, event_participant},
+    queries::audience::ReadScope,
 };
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -83,7 +83,11 @@ pub(crate) fn not_over(from: DateTime<Utc>) -> Condition {
 }
 
 /// Events that have not ended, soonest first (cancelled ones included, marked).
-pub async fn upcoming(db: &impl ConnectionTrait, scope: &ReadScope, listing: Listing) -> DbResult<Vec<event::Model>> {
+pub async fn upcoming(
+    db: &impl ConnectionTrait,
+    scope: &ReadScope,
+    listing: Listing,
+) -> DbResult<Vec<event::Model>> {
     let mut query = event::Entity::find()
         .filter(event::Column::DeletedAt.is_null())
         .filter(scope_of(db, scope))

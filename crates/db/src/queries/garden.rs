@@ -3,8 +3,8 @@
 
 use crate::{
     DbResult,
-    queries::audience::ReadScope,
     entities::{adoption, garden_item, garden_relation, garden_revision, garden_tag},
+    queries::audience::ReadScope,
     queries::posts::Page,
 };
 use chrono::{DateTime, Utc};

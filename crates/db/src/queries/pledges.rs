@@ -2,8 +2,8 @@
 
 use crate::{
     DbResult,
-    queries::audience::ReadScope,
     entities::{pledge, pledge_backer},
+    queries::audience::ReadScope,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
@@ -42,7 +42,11 @@ pub struct Listing {
 }
 
 /// Pledges that `scope` may read, newest first.
-pub async fn list(db: &impl ConnectionTrait, scope: &ReadScope, listing: Listing) -> DbResult<Vec<pledge::Model>> {
+pub async fn list(
+    db: &impl ConnectionTrait,
+    scope: &ReadScope,
+    listing: Listing,
+) -> DbResult<Vec<pledge::Model>> {
     let mut query = pledge::Entity::find().filter(scope.condition(
         db.get_database_backend(),
         pledge::Column::Visibility,

@@ -2,8 +2,8 @@
 
 use crate::{
     DbResult,
-    queries::audience::ReadScope,
     entities::{Visibility, post, post_revision, post_tag, reaction},
+    queries::audience::ReadScope,
 };
 use chrono::{DateTime, Utc};
 use sea_orm::{

@@ -69,7 +69,14 @@ impl Activity for CreatePledge {
                 &data.db,
                 data.app_data(),
                 &group,
-                &Relayed::standalone(&group, "pledges", row.id, &row.ap_id, row.visibility, row.published),
+                &Relayed::standalone(
+                    &group,
+                    "pledges",
+                    row.id,
+                    &row.ap_id,
+                    row.visibility,
+                    row.published,
+                ),
                 &self.raw,
                 effect,
             )

@@ -221,7 +221,12 @@ pub async fn event_of(db: &impl ConnectionTrait, row: &event::Model) -> Result<A
         .iter()
         .map(|href| json!({"type": "Link", "name": "Website", "mediaType": "text/html", "href": href}))
         .collect();
-    let (to, cc) = super::addressing(row.visibility, author.as_ref().unwrap_or(organiser), group.as_ref(), vec![])?;
+    let (to, cc) = super::addressing(
+        row.visibility,
+        author.as_ref().unwrap_or(organiser),
+        group.as_ref(),
+        vec![],
+    )?;
     Ok(ApEvent {
         context: event_context(),
         kind: "Event".into(),
