@@ -319,6 +319,8 @@ pub async fn receive_vote(
 #[derive(Debug, Clone)]
 pub struct RemoteQuestion {
     pub ap_id: String,
+    /// As its addressing says (see `policy::visibility_for_new`, which narrows it).
+    pub visibility: Visibility,
     pub url: Option<String>,
     pub author: actor::Model,
     pub group: Option<actor::Model>,
@@ -363,6 +365,8 @@ pub async fn store_remote(db: &DatabaseConnection, remote: RemoteQuestion) -> Se
     };
     row.url = Set(remote.url);
     row.author_id = Set(Some(remote.author.id));
+    row.visibility =
+        Set(policy::visibility_for_new(db, remote.group.as_ref(), None, remote.visibility).await?);
     row.group_id = Set(remote.group.map(|g| g.id));
     row.content_html = Set(text::sanitize_html(&remote.content_html));
     row.multiple = Set(remote.multiple);

@@ -570,6 +570,8 @@ pub async fn receive_answer(
 #[derive(Debug, Clone)]
 pub struct RemoteEvent {
     pub ap_id: String,
+    /// As its addressing says (see `policy::visibility_for_new`, which narrows it).
+    pub visibility: Visibility,
     pub url: Option<String>,
     pub author: actor::Model,
     /// The working group organising it (Mobilizon's `attributedTo` a group).
@@ -623,6 +625,8 @@ pub async fn store_remote(db: &impl ConnectionTrait, remote: RemoteEvent) -> Ser
     row.url = Set(remote.url);
     row.kind = Set(remote.kind.as_str().to_owned());
     row.author_id = Set(Some(remote.author.id));
+    row.visibility =
+        Set(policy::visibility_for_new(db, remote.group.as_ref(), None, remote.visibility).await?);
     row.group_id = Set(remote.group.map(|g| g.id));
     row.title = Set(title);
     row.description_html = Set(text::sanitize_html(&remote.description_html));

@@ -969,6 +969,8 @@ pub async fn search(
 #[derive(Debug, Clone)]
 pub struct RemoteItem {
     pub ap_id: String,
+    /// As its addressing says (see `policy::visibility_for_new`, which narrows it).
+    pub visibility: Visibility,
     pub url: Option<String>,
     pub kind: Kind,
     pub author: actor::Model,
@@ -997,6 +999,7 @@ pub async fn store_remote(db: &impl ConnectionTrait, remote: RemoteItem) -> Serv
     let content = validated(remote.content, remote.kind)?;
     let revision = remote.revision.max(1);
     let message = clean_message(remote.message.as_deref(), "Received");
+    let visibility = policy::visibility_for_new(db, remote.group.as_ref(), None, remote.visibility).await?;
     let existing = queries::garden::by_ap_id(db, &remote.ap_id).await?;
     let item = match existing {
         Some(existing) if existing.deleted_at.is_some() => return Ok(StoredItem::AlreadyDeleted),
@@ -1015,6 +1018,7 @@ pub async fn store_remote(db: &impl ConnectionTrait, remote: RemoteItem) -> Serv
             row.revision = Set(revision);
             row.url = Set(remote.url.clone());
             row.group_id = Set(remote.group.as_ref().map(|g| g.id));
+            row.visibility = Set(visibility);
             row.updated_at = Set(Some(remote.updated.unwrap_or_else(Utc::now)));
             StoredItem::Updated(queries::garden::update(db, row).await?)
         }
@@ -1026,6 +1030,7 @@ pub async fn store_remote(db: &impl ConnectionTrait, remote: RemoteItem) -> Serv
                 kind: Set(remote.kind.as_str().to_owned()),
                 author_id: Set(Some(remote.author.id)),
                 group_id: Set(remote.group.as_ref().map(|g| g.id)),
+                visibility: Set(visibility),
                 status: Set(PUBLISHED.to_owned()),
                 revision: Set(revision),
                 forked_from: Set(parent.map(|p| p.id.clone())),

@@ -460,6 +460,8 @@ pub async fn receive_stop(
 #[derive(Debug, Clone)]
 pub struct RemotePledge {
     pub ap_id: String,
+    /// As its addressing says (see `policy::visibility_for_new`, which narrows it).
+    pub visibility: Visibility,
     pub url: Option<String>,
     pub author: actor::Model,
     /// The id of the event, question or garden item it is attached to.
@@ -509,6 +511,15 @@ pub async fn store_remote(
         },
     };
     target_columns(&mut row, &target);
+    let group = match target.group_id {
+        Some(id) => queries::actors::by_id(db, id).await?,
+        None => None,
+    };
+    row.visibility =
+        Set(
+            policy::visibility_for_new(db, group.as_ref(), Some(target.visibility), remote.visibility)
+                .await?,
+        );
     row.url = Set(remote.url);
     row.action = Set(action);
     row.due_on = Set(remote.due_on);

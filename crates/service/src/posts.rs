@@ -962,6 +962,16 @@ pub async fn store_remote(db: &impl ConnectionTrait, remote: RemotePost) -> Serv
         .or(item.as_ref().and_then(|i| i.group_id))
         .or(remote.group.as_ref().map(|g| g.id));
     let placed = parent.as_ref().filter(|p| p.is_placed());
+    // Never more visible than its group, the post it answers or the item it discusses.
+    let group = match group_id {
+        Some(id) => queries::actors::by_id(db, id).await?,
+        None => None,
+    };
+    let within = parent
+        .as_ref()
+        .map(|p| p.visibility)
+        .or(item.as_ref().map(|i| i.visibility));
+    let visibility = policy::visibility_for_new(db, group.as_ref(), within, remote.visibility).await?;
     let row = queries::posts::insert(
         db,
         post::ActiveModel {
@@ -982,7 +992,7 @@ pub async fn store_remote(db: &impl ConnectionTrait, remote: RemotePost) -> Serv
             summary: Set(summary),
             sensitive: Set(remote.sensitive),
             language: Set(remote.language.as_deref().map(|l| text::plain_text(l, 16))),
-            visibility: Set(remote.visibility),
+            visibility: Set(visibility),
             local: Set(false),
             published: Set(remote.published),
             updated_at: Set(remote.updated),

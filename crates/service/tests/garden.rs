@@ -194,6 +194,7 @@ async fn load_corpus(db: &Db) {
         let stored = garden::store_remote(
             db,
             RemoteItem {
+                visibility: healthcommons_db::entities::Visibility::Public,
                 ap_id: format!("https://far.example/garden/{index}"),
                 url: None,
                 kind,
@@ -313,6 +314,7 @@ async fn another_person_on_the_same_node_cannot_revise_an_item() {
         let refused = garden::store_remote(
             &db,
             RemoteItem {
+                visibility: healthcommons_db::entities::Visibility::Public,
                 ap_id: "https://far.example/garden/0".into(),
                 url: None,
                 kind: Kind::Pattern,
@@ -396,6 +398,7 @@ async fn replies_that_arrive_before_their_item_join_its_discussion_when_it_comes
         let stored = garden::store_remote(
             &db,
             RemoteItem {
+                visibility: healthcommons_db::entities::Visibility::Public,
                 ap_id: item_id.into(),
                 url: None,
                 kind: Kind::Story,

@@ -11,7 +11,7 @@ use crate::{
     objects::{
         actor::{DbActor, host_of},
         garden_item::GARDEN_NS,
-        post::is_public,
+        post::{is_public, received_visibility},
     },
     publisher::AS_CONTEXT,
 };
@@ -333,6 +333,7 @@ impl Object for DbEvent {
             (organiser, None)
         };
         let remote = RemoteEvent {
+            visibility: received_visibility(&json.to, &json.cc, group.is_some()),
             ap_id: json.id.inner().to_string(),
             url: json.url.as_ref().map(Url::to_string),
             author,

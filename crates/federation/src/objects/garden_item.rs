@@ -5,8 +5,11 @@
 //! each part as markdown so another Health Commons node can edit and fork it.
 
 use crate::{
-    FederationError, RequestData, context::FederationContext, objects::actor::DbActor,
-    objects::post::is_public, publisher::AS_CONTEXT,
+    FederationError, RequestData,
+    context::FederationContext,
+    objects::actor::DbActor,
+    objects::post::{is_public, received_visibility},
+    publisher::AS_CONTEXT,
 };
 use activitypub_federation::{fetch::object_id::ObjectId, traits::Object};
 use chrono::{DateTime, Utc};
@@ -433,6 +436,7 @@ impl Object for DbGardenItem {
             None => None,
         };
         let remote = RemoteItem {
+            visibility: received_visibility(&json.to, &json.cc, group.is_some()),
             ap_id: json.id.inner().to_string(),
             url: json.url.as_ref().map(Url::to_string),
             kind: json.garden_kind,

@@ -7,7 +7,12 @@
 use crate::{
     FederationError, RequestData,
     context::FederationContext,
-    objects::{actor::DbActor, garden_item::GARDEN_NS, post::is_public, verify_origin},
+    objects::{
+        actor::DbActor,
+        garden_item::GARDEN_NS,
+        post::{is_public, received_visibility},
+        verify_origin,
+    },
     publisher::AS_CONTEXT,
 };
 use activitypub_federation::{fetch::object_id::ObjectId, traits::Object};
@@ -206,6 +211,7 @@ pub async fn store(
         FederationError::Invalid(format!("{:?} is not a pledge status", json.pledge_status))
     })?;
     let remote = RemotePledge {
+        visibility: received_visibility(&json.to, &json.cc, json.audience.is_some()),
         ap_id: json.id.inner().to_string(),
         url: json
             .url

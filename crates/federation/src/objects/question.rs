@@ -6,7 +6,11 @@
 use crate::{
     FederationError, RequestData,
     context::FederationContext,
-    objects::{actor::DbActor, post::is_public, verify_origin},
+    objects::{
+        actor::DbActor,
+        post::{is_public, received_visibility},
+        verify_origin,
+    },
     publisher::AS_CONTEXT,
 };
 use activitypub_federation::{fetch::object_id::ObjectId, traits::Object};
@@ -228,6 +232,7 @@ impl Object for DbQuestion {
             .and_then(|c| DateTime::parse_from_rfc3339(c).ok())
             .map(|c| c.with_timezone(&Utc));
         let remote = RemoteQuestion {
+            visibility: received_visibility(&json.to, &json.cc, group.is_some()),
             ap_id: json.id.inner().to_string(),
             url: json
                 .url

@@ -1,0 +1,422 @@
+//! The policy module's rule as a table: every visibility × every kind of
+//! viewer, for posts, events and garden items, and the query filter that
+//! lists use held to the same answers as `visible_to` for every row. Runs on
+//! SQLite, and on PostgreSQL when `HEALTHCOMMONS_TEST_POSTGRES_URL` is set.
+
+use chrono::{Duration, Utc};
+use healthcommons_db::{
+    Db,
+    entities::{Visibility, actor, event, garden_item, post},
+    queries::{self, posts::Page},
+    testing,
+};
+use healthcommons_service::{
+    groups,
+    policy::{self, Subject, Viewer},
+};
+use sea_orm::ActiveValue::Set;
+
+/// Who looks, and whether they may see members-only content of the circle.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Who {
+    Anonymous,
+    Outsider,
+    Pending,
+    Member,
+    Moderator,
+    Author,
+    RemoteMember,
+    Node,
+}
+
+const EVERYONE: [Who; 8] = [
+    Who::Anonymous,
+    Who::Outsider,
+    Who::Pending,
+    Who::Member,
+    Who::Moderator,
+    Who::Author,
+    Who::RemoteMember,
+    Who::Node,
+];
+
+/// The rule, written out: what each viewer may see of content in the
+/// members-only circle, by its visibility.
+fn expected(visibility: Visibility, who: Who) -> bool {
+    match visibility {
+        Visibility::Public | Visibility::Unlisted => true,
+        Visibility::Members => matches!(
+            who,
+            Who::Member | Who::Moderator | Who::Author | Who::RemoteMember | Who::Node
+        ),
+        // Followers-only content of the author: here the member follows the author.
+        Visibility::Followers => matches!(who, Who::Member | Who::Author | Who::Node),
+    }
+}
+
+struct World {
+    group: actor::Model,
+    people: Vec<(Who, actor::Model)>,
+}
+
+impl World {
+    fn viewer(&self, who: Who) -> Viewer<'_> {
+        match who {
+            Who::Anonymous => Viewer::Anonymous,
+            Who::Node => Viewer::Node,
+            _ => Viewer::Actor(
+                self.people
+                    .iter()
+                    .find(|(w, _)| *w == who)
+                    .map(|(_, a)| a)
+                    .expect("a person for every viewer"),
+            ),
+        }
+    }
+    fn author(&self) -> &actor::Model {
+        match self.viewer(Who::Author) {
+            Viewer::Actor(a) => a,
+            _ => unreachable!("the author is a person"),
+        }
+    }
+}
+
+async fn person(db: &Db, name: &str, host: &str, kind: &str) -> actor::Model {
+    let now = Utc::now();
+    let ap_id = format!("https://{host}/u/{name}");
+    queries::actors::insert(
+        db,
+        actor::ActiveModel {
+            ap_id: Set(ap_id.clone()),
+            kind: Set(kind.into()),
+            local: Set(host == "here.example"),
+            username: Set(name.into()),
+            host: Set(host.into()),
+            inbox: Set(format!("{ap_id}/inbox")),
+            followers_url: Set(Some(format!("{ap_id}/followers"))),
+            public_key_id: Set(format!("{ap_id}#main-key")),
+            public_key_pem: Set("pem".into()),
+            manually_approves_followers: Set(true),
+            discoverable: Set(true),
+            published: Set(now),
+            last_fetched_at: Set(now),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("actor")
+}
+
+async fn world(db: &Db) -> World {
+    let group = person(db, "circle", "here.example", queries::actors::GROUP).await;
+    let mut settings = groups::default_settings(group.id);
+    settings.visibility = queries::groups::VISIBLE_MEMBERS.into();
+    queries::groups::save_settings(db, settings)
+        .await
+        .expect("settings");
+    let mut people = Vec::new();
+    for (who, name, host) in [
+        (Who::Outsider, "nina", "here.example"),
+        (Who::Pending, "pat", "here.example"),
+        (Who::Member, "mia", "here.example"),
+        (Who::Moderator, "olga", "here.example"),
+        (Who::Author, "ana", "here.example"),
+        (Who::RemoteMember, "rhea", "far.example"),
+    ] {
+        people.push((who, person(db, name, host, queries::actors::PERSON).await));
+    }
+    let id = |who: Who| {
+        people
+            .iter()
+            .find(|(w, _)| *w == who)
+            .map(|(_, a)| a.id)
+            .expect("id")
+    };
+    let follow = |follower: Who, target: i64, state: &'static str| {
+        let follower = id(follower);
+        async move {
+            queries::follows::upsert(
+                db,
+                &format!("https://x.example/f/{follower}/{target}"),
+                follower,
+                target,
+                state,
+            )
+            .await
+            .expect("follow")
+        }
+    };
+    follow(Who::Pending, group.id, queries::follows::PENDING).await;
+    follow(Who::Member, group.id, queries::follows::ACCEPTED).await;
+    follow(Who::RemoteMember, group.id, queries::follows::ACCEPTED).await;
+    follow(Who::Author, group.id, queries::follows::ACCEPTED).await;
+    follow(Who::Member, id(Who::Author), queries::follows::ACCEPTED).await;
+    follow(Who::Outsider, id(Who::Author), queries::follows::PENDING).await;
+    queries::groups::add_moderator(db, group.id, id(Who::Moderator))
+        .await
+        .expect("moderator");
+    World { group, people }
+}
+
+const VISIBILITIES: [Visibility; 4] = [
+    Visibility::Public,
+    Visibility::Unlisted,
+    Visibility::Members,
+    Visibility::Followers,
+];
+
+#[tokio::test]
+async fn every_viewer_sees_what_the_rule_says_and_lists_agree() {
+    for backend in testing::backends() {
+        let db = testing::fresh(backend).await.expect("db");
+        let world = world(&db).await;
+        let now = Utc::now();
+        let mut posts = Vec::new();
+        let mut events = Vec::new();
+        let mut items = Vec::new();
+        for (n, visibility) in VISIBILITIES.into_iter().enumerate() {
+            posts.push(
+                queries::posts::insert(
+                    &db,
+                    post::ActiveModel {
+                        ap_id: Set(format!("https://here.example/p/{n}")),
+                        author_id: Set(Some(world.author().id)),
+                        group_id: Set(Some(world.group.id)),
+                        title: Set(Some(format!("thread {n}"))),
+                        content_html: Set("<p>hello</p>".into()),
+                        sensitive: Set(false),
+                        visibility: Set(visibility),
+                        local: Set(true),
+                        published: Set(now),
+                        removed: Set(false),
+                        locked: Set(false),
+                        likes: Set(0),
+                        dislikes: Set(0),
+                        boosts: Set(0),
+                        replies: Set(0),
+                        last_activity_at: Set(now),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .expect("post"),
+            );
+            events.push(
+                queries::events::insert(
+                    &db,
+                    event::ActiveModel {
+                        ap_id: Set(format!("https://here.example/e/{n}")),
+                        kind: Set("meeting".into()),
+                        author_id: Set(Some(world.author().id)),
+                        group_id: Set(Some(world.group.id)),
+                        visibility: Set(visibility),
+                        title: Set(format!("event {n}")),
+                        description_html: Set(String::new()),
+                        starts_at: Set(now + Duration::days(1)),
+                        join_mode: Set("free".into()),
+                        status: Set("confirmed".into()),
+                        participant_count: Set(0),
+                        local: Set(true),
+                        published: Set(now),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .expect("event"),
+            );
+            items.push(
+                queries::garden::insert(
+                    &db,
+                    garden_item::ActiveModel {
+                        ap_id: Set(format!("https://here.example/garden/{n}")),
+                        kind: Set("story".into()),
+                        author_id: Set(Some(world.author().id)),
+                        group_id: Set(Some(world.group.id)),
+                        visibility: Set(visibility),
+                        status: Set(queries::garden::PUBLISHED.into()),
+                        title: Set(format!("story {n}")),
+                        summary: Set(String::new()),
+                        content: Set("{}".into()),
+                        content_html: Set(String::new()),
+                        license: Set("CC-BY-SA-4.0".into()),
+                        revision: Set(1),
+                        provenance: Set("[]".into()),
+                        origin_gone: Set(false),
+                        local: Set(true),
+                        published: Set(now),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .expect("item"),
+            );
+        }
+        for who in EVERYONE {
+            let viewer = world.viewer(who);
+            let scope = policy::read_scope(&db, viewer).await.expect("scope");
+            let listed_threads: Vec<i64> =
+                queries::posts::threads_of_group(&db, world.group.id, &scope, Page { number: 1, size: 50 })
+                    .await
+                    .expect("threads")
+                    .iter()
+                    .map(|p| p.id)
+                    .collect();
+            let listed_events: Vec<i64> = queries::events::upcoming(
+                &db,
+                &scope,
+                queries::events::Listing {
+                    group_id: Some(world.group.id),
+                    local_only: false,
+                    from: now,
+                },
+            )
+            .await
+            .expect("events")
+            .iter()
+            .map(|e| e.id)
+            .collect();
+            let filter = queries::garden::Filter {
+                scope: scope.clone(),
+                ..Default::default()
+            };
+            let listed_items: Vec<i64> = queries::garden::find(&db, &filter, Page { number: 1, size: 50 })
+                .await
+                .expect("items")
+                .iter()
+                .map(|i| i.id)
+                .collect();
+            for (n, visibility) in VISIBILITIES.into_iter().enumerate() {
+                let want = expected(visibility, who);
+                let case = format!("{backend}: {who:?} and {visibility} content");
+                for (kind, subject, listed) in [
+                    (
+                        "post",
+                        Subject::Post(&posts[n]),
+                        listed_threads.contains(&posts[n].id),
+                    ),
+                    (
+                        "event",
+                        Subject::Event(&events[n]),
+                        listed_events.contains(&events[n].id),
+                    ),
+                    (
+                        "garden item",
+                        Subject::GardenItem(&items[n]),
+                        listed_items.contains(&items[n].id),
+                    ),
+                ] {
+                    let seen = policy::visible_to(&db, viewer, subject)
+                        .await
+                        .expect("visible_to");
+                    assert_eq!(seen, want, "{case}: visible_to a {kind}");
+                    assert_eq!(
+                        listed, want,
+                        "{case}: the list filter for a {kind} agrees with visible_to"
+                    );
+                }
+            }
+            let members_listed = policy::visible_to(&db, viewer, Subject::Members(&world.group))
+                .await
+                .expect("members");
+            assert_eq!(
+                members_listed,
+                expected(Visibility::Members, who),
+                "{backend}: {who:?} and the circle's member list"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_draft_is_its_authors_alone() {
+    for backend in testing::backends() {
+        let db = testing::fresh(backend).await.expect("db");
+        let world = world(&db).await;
+        let draft = queries::garden::insert(
+            &db,
+            garden_item::ActiveModel {
+                ap_id: Set("https://here.example/garden/draft".into()),
+                kind: Set("pattern".into()),
+                author_id: Set(Some(world.author().id)),
+                visibility: Set(Visibility::Public),
+                status: Set(queries::garden::DRAFT.into()),
+                title: Set("draft".into()),
+                summary: Set(String::new()),
+                content: Set("{}".into()),
+                content_html: Set(String::new()),
+                license: Set("CC-BY-SA-4.0".into()),
+                revision: Set(1),
+                provenance: Set("[]".into()),
+                origin_gone: Set(false),
+                local: Set(true),
+                published: Set(Utc::now()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("draft");
+        for who in EVERYONE {
+            let seen = policy::visible_to(&db, world.viewer(who), Subject::GardenItem(&draft))
+                .await
+                .expect("visible_to");
+            let want = matches!(who, Who::Author | Who::Node);
+            assert_eq!(seen, want, "{backend}: {who:?} and a draft");
+        }
+    }
+}
+
+#[tokio::test]
+async fn new_content_is_never_wider_than_its_group_or_what_it_belongs_to() {
+    for backend in testing::backends() {
+        let db = testing::fresh(backend).await.expect("db");
+        let world = world(&db).await;
+        let open_group = person(&db, "walkers", "here.example", queries::actors::GROUP).await;
+        let cases = [
+            (Some(&world.group), None, Visibility::Public, Visibility::Members),
+            (
+                Some(&world.group),
+                None,
+                Visibility::Unlisted,
+                Visibility::Members,
+            ),
+            (Some(&open_group), None, Visibility::Public, Visibility::Public),
+            (
+                Some(&open_group),
+                None,
+                Visibility::Followers,
+                Visibility::Members,
+            ),
+            (
+                Some(&open_group),
+                Some(Visibility::Members),
+                Visibility::Public,
+                Visibility::Members,
+            ),
+            (
+                Some(&open_group),
+                Some(Visibility::Unlisted),
+                Visibility::Public,
+                Visibility::Unlisted,
+            ),
+            (None, None, Visibility::Followers, Visibility::Followers),
+            (
+                None,
+                Some(Visibility::Followers),
+                Visibility::Public,
+                Visibility::Followers,
+            ),
+            (None, None, Visibility::Public, Visibility::Public),
+        ];
+        for (group, within, requested, want) in cases {
+            let got = policy::visibility_for_new(&db, group, within, requested)
+                .await
+                .expect("visibility");
+            assert_eq!(
+                got,
+                want,
+                "{backend}: {requested} in {:?} within {within:?}",
+                group.map(|g| &g.username)
+            );
+        }
+    }
+}
