@@ -3,6 +3,7 @@
 
 use crate::{
     NodeContext, ServiceError, ServiceResult,
+    accounts::Account,
     publish::{Outgoing, Publisher},
 };
 use healthcommons_db::{
@@ -114,18 +115,23 @@ pub async fn receive_follow(
     Ok(row)
 }
 
-/// A moderator decides on a pending follower of a local actor.
+/// A moderator of the local working group `group_name` decides on a
+/// pending request to join it: only its moderators (or the node's) may, and
+/// only on a request to that group.
 pub async fn decide(
     db: &DatabaseConnection,
     publisher: &dyn Publisher,
+    moderator: &Account,
+    group_name: &str,
     follow_id: i64,
     accept: bool,
 ) -> ServiceResult<()> {
+    let group = crate::groups::moderated(db, moderator, group_name).await?;
     let txn = db.begin().await?;
     let row = queries::follows::by_id(&txn, follow_id)
         .await?
-        .filter(|f| f.state == PENDING)
-        .ok_or_else(|| ServiceError::not_found("no pending follow request with that id"))?;
+        .filter(|f| f.state == PENDING && f.target_id == group.id)
+        .ok_or_else(|| ServiceError::not_found("no pending request to join with that id"))?;
     let follower = queries::actors::by_id(&txn, row.follower_id)
         .await?
         .ok_or_else(|| ServiceError::not_found("follower is gone"))?;

@@ -376,13 +376,8 @@ async fn decide_request(
     Path((name, id)): Path<(String, i64)>,
     ApiJson(body): ApiJson<Decision>,
 ) -> ApiResult<StatusCode> {
-    let group_id = groups::moderated(state.db(), &account, &name).await?.id;
-    let request = queries::follows::by_id(state.db(), id)
-        .await?
-        .filter(|f| f.target_id == group_id)
-        .ok_or_else(|| ApiError::new(ErrorKind::NotFound, "no such request"))?;
     let publisher = OutboxPublisher::from_context(state.context());
-    follows::decide(state.db(), &publisher, request.id, body.accept).await?;
+    follows::decide(state.db(), &publisher, &account, &name, id, body.accept).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

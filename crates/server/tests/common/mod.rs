@@ -16,6 +16,8 @@ pub struct TestNode {
     pub base: String,
     pub domain: String,
     pub dir: tempfile::TempDir,
+    /// The extra environment it was started with, which admin commands get too.
+    env: Vec<(String, String)>,
     child: Child,
 }
 
@@ -72,6 +74,10 @@ impl TestNode {
             base: format!("http://127.0.0.1:{port}"),
             domain,
             dir,
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
             child,
         };
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -105,6 +111,7 @@ impl TestNode {
     /// Run an admin command against this node's data directory.
     pub fn admin(&self, args: &[&str]) -> std::process::Output {
         command(&self.domain, self.port(), self.dir.path(), args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .output()
             .expect("run")
     }
