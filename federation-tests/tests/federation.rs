@@ -893,6 +893,54 @@ async fn a_discussion_in_a_working_group_spans_three_nodes() {
         .expect("json");
     assert_eq!(outbox["totalItems"], 0);
 
+    // An event of the circle, with the address of the flat it meets in,
+    // reaches its member on alpha members-only, and nobody else.
+    let starts = (chrono::Utc::now() + chrono::Duration::days(5)).to_rfc3339();
+    let (status, meeting) = api(
+        &beta,
+        &organiser,
+        reqwest::Method::POST,
+        "/api/v1/events",
+        Some(
+            &json!({"kind": "meeting", "group": "circle", "title": "Circle meeting",
+                     "description": "Tea and talk.", "starts_at": starts,
+                     "place": {"name": "Flat 3", "address": "3 Hidden Row"}}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{meeting}");
+    assert_eq!(meeting["visibility"], "members");
+    let meeting_id = meeting["ap_id"].as_str().expect("ap id").to_owned();
+    let received = wait_for_event(&alpha, &ana, &meeting_id, "the members-only event", |_| true).await;
+    assert_eq!(
+        received["visibility"], "members",
+        "stored members-only where it arrived"
+    );
+    let listed = client()
+        .get(format!("{}/api/v1/events", alpha.base))
+        .send()
+        .await
+        .expect("events")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        !listed.contains("Hidden Row"),
+        "alpha shows it to no one but the member: {listed}"
+    );
+    let (_, listed) = api::<Value>(&gamma, &gus, reqwest::Method::GET, "/api/v1/events", None).await;
+    assert!(
+        !listed.to_string().contains("Hidden Row"),
+        "gamma never got it: {listed}"
+    );
+    let unsigned = client()
+        .get(&meeting_id)
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .expect("fetch");
+    assert_eq!(unsigned.status(), 404, "not served to an unsigned fetch");
+
     // beta blocks gamma: what gamma sends is refused, and nothing more goes there.
     let root = beta.admin_token().await;
     let (status, _) = api(
@@ -1657,6 +1705,43 @@ async fn replies_that_arrive_before_their_parent_end_in_the_right_state() {
         .await;
         assert_eq!(status, 404, "a non-member's node never gets {id}");
     }
+
+    // A members-only post written on beta is served to a member's signed
+    // fetch, and to no one else: not to another actor of the same server,
+    // not unsigned.
+    let (status, local_private) = api(
+        &beta,
+        &organiser,
+        reqwest::Method::POST,
+        "/api/v1/posts",
+        Some(&json!({"group": "circle", "title": "Rota", "content": "Who takes Tuesday?"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{local_private}");
+    let local_private_id = local_private["id"].as_str().expect("id").to_owned();
+    let member_fetch = peer.signed_get("mia", &local_private_id).await;
+    assert_eq!(member_fetch.status(), 200, "a member's signed fetch");
+    let note: Value = member_fetch.json().await.expect("note");
+    assert!(
+        note["content"].as_str().is_some_and(|c| c.contains("Tuesday")),
+        "{note}"
+    );
+    assert!(
+        !note["to"].to_string().contains("Public") && !note["cc"].to_string().contains("Public"),
+        "members-only, never public: {note}"
+    );
+    assert_eq!(
+        peer.signed_get("max", &local_private_id).await.status(),
+        404,
+        "a non-member's signed fetch"
+    );
+    let unsigned = client()
+        .get(&local_private_id)
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .expect("fetch");
+    assert_eq!(unsigned.status(), 404, "an unsigned fetch");
 
     // Block: beta blocks the peer's node. A reply from there to a thread
     // beta has never seen is refused without fetching its parent, and the

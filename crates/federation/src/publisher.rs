@@ -511,9 +511,11 @@ impl OutboxPublisher {
             Some(group) => inboxes.push(group.inbox.clone()),
             None => {}
         }
-        // Members-only posts never leave the group's own channel.
-        if post.visibility == Visibility::Members && group.as_ref().is_some_and(|g| g.local) {
-            inboxes.clear();
+        // Members-only posts never leave the group's own channel: our
+        // group's announce to its members, or the inbox of the group elsewhere.
+        if post.visibility == Visibility::Members {
+            let group_inbox = group.as_ref().filter(|g| !g.local).map(|g| g.inbox.as_str());
+            inboxes.retain(|inbox| Some(inbox.as_str()) == group_inbox);
         }
         relay::deliver(txn, &self.context, sender, activity, inboxes).await
     }

@@ -268,6 +268,54 @@ async fn members_only_content_is_seen_by_members_only(node: &TestNode) {
     let (_, events) = get(&http, &format!("{}/api/v1/events", node.base), None).await;
     assert!(events.contains(OPEN_MARKER), "{events}");
     assert!(!events.contains(MARKER), "{events}");
+
+    // Sharing the story with the whole commons is its group's moderator's
+    // act, recorded in its history; a member may not.
+    let story_id = story["id"].as_str().expect("story id");
+    let story_path = format!("/api/v1/garden/{}", encode(story_id));
+    let refused = client()
+        .post(format!("{}{story_path}/share", node.base))
+        .bearer_auth(&mia)
+        .send()
+        .await
+        .expect("share");
+    assert_eq!(refused.status(), 403, "a member may not share it");
+    let shared = call(node, &olga, "POST", &format!("{story_path}/share"), Value::Null).await;
+    assert_eq!(shared["visibility"], "public", "{shared}");
+    let (status, body) = get(&http, &format!("{}{story_path}", node.base), None).await;
+    assert_eq!(status, 200, "anyone reads it now: {body}");
+    let (_, history) = get(&http, &format!("{}{story_path}/revisions", node.base), None).await;
+    assert!(
+        history.contains("Shared with the whole commons by") && history.contains("olga"),
+        "{history}"
+    );
+
+    // A public group made private later takes what it already holds with it.
+    let organiser_cookie = viewers
+        .iter()
+        .find(|v| v.name.starts_with("olga"))
+        .and_then(|v| v.cookie.clone())
+        .expect("olga's session");
+    let saved = http
+        .post(format!("{}/g/walkers/settings", node.base))
+        .header("cookie", organiser_cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("csrf=matrix&display_name=Walkers&posting_policy=open&visibility=members")
+        .send()
+        .await
+        .expect("settings");
+    let page = saved.text().await.unwrap_or_default();
+    assert!(page.contains("Settings saved."), "settings saved: {page}");
+    let (_, events) = get(&http, &format!("{}/api/v1/events", node.base), None).await;
+    assert!(
+        !events.contains(OPEN_MARKER),
+        "an event of a group made private: {events}"
+    );
+    let (_, events) = get(&http, &format!("{}/api/v1/events", node.base), Some(&olga)).await;
+    assert!(
+        events.contains(OPEN_MARKER),
+        "its organiser still sees it: {events}"
+    );
 }
 
 async fn viewer(node: &TestNode, name: &'static str, user: Option<&str>, belongs: bool) -> Viewer {
@@ -345,6 +393,10 @@ async fn call(node: &TestNode, token: &str, method: &str, path: &str, body: Valu
     serde_json::from_str(&text).unwrap_or(Value::Null)
 }
 
+fn encode(id: &str) -> String {
+    url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
+}
+
 /// Every path the web crate routes with a GET, read from where the router
 /// is built: each `.route("…", …)` whose method router has `get(`.
 fn get_routes() -> BTreeSet<String> {
@@ -395,13 +447,12 @@ fn balanced(text: &str) -> &str {
 /// that names something of the members-only group. A placeholder this test
 /// does not know fails it, so a new kind of route gets a case.
 fn concrete(route: &str, node: &TestNode, ap_ids: &[String]) -> Vec<String> {
-    let encoded = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     let tokens: Vec<String> = ap_ids
         .iter()
         .filter_map(|id| id.rsplit('/').next().map(str::to_owned))
         .collect();
     let mut ids: Vec<String> = (1..=3).map(|n| n.to_string()).collect();
-    ids.extend(ap_ids.iter().map(|id| encoded(id)));
+    ids.extend(ap_ids.iter().map(|id| encode(id)));
     let mut urls = vec![String::new()];
     for segment in route.split('/').skip(1) {
         let values: Vec<String> = match segment {

@@ -351,6 +351,8 @@ pub async fn store_remote(db: &DatabaseConnection, remote: RemoteQuestion) -> Se
             options.push((name, votes.max(0)));
         }
     }
+    // Read before the transaction: SQLite's pool has one connection, which it holds.
+    let visibility = policy::visibility_for_new(db, remote.group.as_ref(), None, remote.visibility).await?;
     let txn = db.begin().await?;
     let known = existing.is_some();
     let mut row = match existing {
@@ -365,8 +367,7 @@ pub async fn store_remote(db: &DatabaseConnection, remote: RemoteQuestion) -> Se
     };
     row.url = Set(remote.url);
     row.author_id = Set(Some(remote.author.id));
-    row.visibility =
-        Set(policy::visibility_for_new(db, remote.group.as_ref(), None, remote.visibility).await?);
+    row.visibility = Set(visibility);
     row.group_id = Set(remote.group.map(|g| g.id));
     row.content_html = Set(text::sanitize_html(&remote.content_html));
     row.multiple = Set(remote.multiple);

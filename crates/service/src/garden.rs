@@ -385,6 +385,68 @@ pub async fn edit(
     Ok(item)
 }
 
+/// Whether `account` may share `item` with the whole commons: a published,
+/// members-only item of this node, and a moderator of its working group.
+pub async fn may_share(
+    db: &impl ConnectionTrait,
+    account: &Account,
+    item: &garden_item::Model,
+) -> ServiceResult<bool> {
+    let Some(group_id) = item.group_id else {
+        return Ok(false);
+    };
+    Ok(item.local
+        && item.status == PUBLISHED
+        && !item.visibility.is_open()
+        && queries::groups::is_moderator(db, group_id, account.person.id).await?)
+}
+
+/// A moderator of its working group shares a members-only item with the
+/// whole commons: it becomes public, a revision records who shared it and
+/// when (its history shows it), and other nodes get it as new.
+pub async fn share_with_commons(
+    db: &DatabaseConnection,
+    publisher: &dyn Publisher,
+    account: &Account,
+    ap_id: &str,
+) -> ServiceResult<garden_item::Model> {
+    let before = readable(db, Viewer::Actor(&account.person), ap_id).await?;
+    if before.visibility.is_open() {
+        return Err(ServiceError::conflict(
+            "this item is already shared with the commons",
+        ));
+    }
+    if !may_share(db, account, &before).await? {
+        return Err(ServiceError::forbidden(
+            "only a moderator of its working group may share it with the commons",
+        ));
+    }
+    let now = Utc::now();
+    let number = before.revision + 1;
+    let message = format!("Shared with the whole commons by {}", account.person.handle());
+    let txn = db.begin().await?;
+    let mut row: garden_item::ActiveModel = before.into();
+    row.visibility = Set(Visibility::Public);
+    row.revision = Set(number);
+    row.updated_at = Set(Some(now));
+    let item = queries::garden::update(&txn, row).await?;
+    queries::garden::add_revision(
+        &txn,
+        item.id,
+        number,
+        Some(account.person.id),
+        &message,
+        &item.content,
+        now,
+    )
+    .await?;
+    publisher
+        .publish(&txn, Outgoing::CreateGardenItem { item_id: item.id })
+        .await?;
+    txn.commit().await?;
+    Ok(item)
+}
+
 /// Bring back an earlier revision's content, as a new revision.
 pub async fn revert(
     db: &DatabaseConnection,

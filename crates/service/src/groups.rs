@@ -3,12 +3,12 @@
 use crate::{
     NodeContext, Outgoing, Publisher, ServiceError, ServiceResult,
     accounts::{Account, Role},
-    actors, keys,
+    actors, keys, policy,
 };
 use healthcommons_core::{Username, text};
 use healthcommons_db::{
     TransactionTrait,
-    entities::{actor, group_ban, group_settings},
+    entities::{Visibility, actor, group_ban, group_settings},
     queries::{
         self,
         groups::{POST_MEMBERS, POST_MODERATORS, POST_OPEN, VISIBLE_MEMBERS, VISIBLE_PUBLIC},
@@ -450,11 +450,10 @@ pub async fn update(
     changes: &GroupChanges<'_>,
 ) -> ServiceResult<()> {
     let group = moderated(db, account, name).await?;
-    let settings = merged_settings(
-        group.id,
-        queries::groups::settings(db, group.id).await?,
-        &changes.settings,
-    )?;
+    let before = queries::groups::settings(db, group.id).await?;
+    let was_private = policy::group_visibility(before.as_ref()) == Visibility::Members;
+    let settings = merged_settings(group.id, before, &changes.settings)?;
+    let made_private = !was_private && policy::group_visibility(Some(&settings)) == Visibility::Members;
     let mut profile = actor::ActiveModel {
         id: sea_orm::ActiveValue::Set(group.id),
         ..Default::default()
@@ -467,6 +466,9 @@ pub async fn update(
     }
     let txn = db.begin().await?;
     queries::groups::save_settings(&txn, settings).await?;
+    if made_private {
+        queries::groups::keep_among_members(&txn, group.id).await?;
+    }
     if changes.display_name.is_some() || changes.summary.is_some() {
         sea_orm::ActiveModelTrait::update(profile, &txn)
             .await

@@ -499,6 +499,13 @@ pub async fn store_remote(
     if existing.is_none() {
         check_group(db, target.group_id, &remote.author).await?;
     }
+    // Read before the transaction: SQLite's pool has one connection, which it holds.
+    let group = match target.group_id {
+        Some(id) => queries::actors::by_id(db, id).await?,
+        None => None,
+    };
+    let visibility =
+        policy::visibility_for_new(db, group.as_ref(), Some(target.visibility), remote.visibility).await?;
     let txn = db.begin().await?;
     let known = existing.is_some();
     let mut row = match existing {
@@ -511,15 +518,7 @@ pub async fn store_remote(
         },
     };
     target_columns(&mut row, &target);
-    let group = match target.group_id {
-        Some(id) => queries::actors::by_id(db, id).await?,
-        None => None,
-    };
-    row.visibility =
-        Set(
-            policy::visibility_for_new(db, group.as_ref(), Some(target.visibility), remote.visibility)
-                .await?,
-        );
+    row.visibility = Set(visibility);
     row.url = Set(remote.url);
     row.action = Set(action);
     row.due_on = Set(remote.due_on);

@@ -191,11 +191,11 @@ async fn check_thread_open(db: &impl ConnectionTrait, parent: &post::Model) -> S
 /// Visibility of a new post in `group`: what its author asked for
 /// (`public`, `unlisted`, or `followers`: in a working group its followers are
 /// its members, so such a post is members-only), never wider than the policy
-/// allows for its group and the post it replies to.
+/// allows for its group and what it answers (a post or a garden item).
 async fn visibility_in(
     db: &impl ConnectionTrait,
     group: Option<&actor::Model>,
-    parent: Option<&post::Model>,
+    within: Option<Visibility>,
     requested: Option<&str>,
 ) -> ServiceResult<Visibility> {
     let requested = match requested.map(str::trim).unwrap_or_default() {
@@ -208,7 +208,7 @@ async fn visibility_in(
             ));
         }
     };
-    policy::visibility_for_new(db, group, parent.map(|p| p.visibility), requested).await
+    policy::visibility_for_new(db, group, within, requested).await
 }
 
 /// A post that is still there and that `viewer` may read; anything else is
@@ -335,7 +335,8 @@ pub async fn create(
         ));
     }
     let (content_html, tags) = render(db, ctx, compose.content).await?;
-    let visibility = visibility_in(db, group.as_ref(), parent, compose.visibility).await?;
+    let within = parent.map(|p| p.visibility).or(item.map(|i| i.visibility));
+    let visibility = visibility_in(db, group.as_ref(), within, compose.visibility).await?;
     let now = Utc::now();
     let ap_id = ctx.urls.new_post();
     let txn = db.begin().await?;

@@ -27,7 +27,7 @@ use healthcommons_federation::{
     objects::actor::DbActor,
     objects::{post::note_of, tombstone_json},
 };
-use healthcommons_service::policy::{self, Subject};
+use healthcommons_service::policy::Subject;
 use serde_json::{Value, json};
 use tracing::{debug, error};
 
@@ -253,7 +253,7 @@ async fn collection_of(
     };
     if which == "followers"
         && kind == queries::actors::GROUP
-        && !policy::visible_to(state.db(), fetcher.viewer(), Subject::Members(&row)).await?
+        && !fetcher.sees(state, Subject::Members(&row)).await?
     {
         return Ok(not_found());
     }
@@ -353,7 +353,7 @@ async fn post_object(
     let mut post = local_post(&state, &token).await?;
     if json
         && let Some(found) = &post
-        && !policy::visible_to(state.db(), fetcher.viewer(), Subject::Post(found)).await?
+        && !fetcher.sees(&state, Subject::Post(found)).await?
     {
         post = None;
     }
@@ -400,14 +400,14 @@ async fn thread_context(
     else {
         return Ok(not_found());
     };
-    if !policy::visible_to(state.db(), fetcher.viewer(), Subject::Post(&root)).await? {
+    if !fetcher.sees(&state, Subject::Post(&root)).await? {
         return Ok(not_found());
     }
     let mut ids = vec![root.ap_id.clone()];
     for reply in queries::posts::replies_in_thread(state.db(), root.id).await? {
         if !reply.is_gone()
             && reply.author_id.is_some()
-            && policy::visible_to(state.db(), fetcher.viewer(), Subject::Post(&reply)).await?
+            && fetcher.sees(&state, Subject::Post(&reply)).await?
         {
             ids.push(reply.ap_id);
         }

@@ -29,7 +29,7 @@ use healthcommons_service::{
     accounts::Account,
     agenda::{self, Ask, QuestionView},
     groups,
-    policy::{self, Subject},
+    policy::Subject,
 };
 use serde::{Deserialize, Serialize};
 use tracing::error;
@@ -263,7 +263,7 @@ async fn question_object(
     if !negotiation::wants_activity_json(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok())) {
         return Ok(Redirect::to(&question_path(question.id)).into_response());
     }
-    if !policy::visible_to(state.db(), fetcher.viewer(), Subject::Question(&question)).await? {
+    if !fetcher.sees(&state, Subject::Question(&question)).await? {
         return Err(ApiError::new(ErrorKind::NotFound, "no such question"));
     }
     match question_of(state.db(), &question).await {

@@ -6,8 +6,8 @@ use axum::{extract::FromRequestParts, http::request::Parts};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use healthcommons_core::ErrorKind;
-use healthcommons_db::entities::actor;
-use healthcommons_federation::inbox;
+use healthcommons_db::{entities::actor, queries};
+use healthcommons_federation::{inbox, signatures};
 use healthcommons_service::{
     accounts::{self, Account, Role},
     policy,
@@ -57,31 +57,70 @@ impl FromRequestParts<AppState> for MaybeApiAccount {
     }
 }
 
-/// The remote actor behind a signed ActivityPub GET, once its HTTP
-/// signature is verified; `None` for an unsigned request or a signature
-/// that does not verify (such a request sees what anyone sees; authorized
-/// fetch refuses it before it gets here).
-pub struct SignedFetcher(pub Option<actor::Model>);
+/// A signed ActivityPub GET, whose signer is checked only when the answer
+/// depends on it: content open to anyone is served without verifying (and
+/// so without a call back to the signer's node while it may be busy), and
+/// only an actor this node already knows can be a member of anything here,
+/// so an unknown signer is never fetched for it.
+pub struct SignedFetcher {
+    headers: http::HeaderMap,
+    target: String,
+}
 
 impl FromRequestParts<AppState> for SignedFetcher {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        if !parts.headers.contains_key("signature") {
-            return Ok(SignedFetcher(None));
-        }
+    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Self::Rejection> {
         let target = parts
             .uri
             .path_and_query()
             .map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned());
-        let verified = inbox::verify_signed_fetch(&state.data(), &parts.headers, &target).await;
-        Ok(SignedFetcher(verified.ok()))
+        Ok(SignedFetcher {
+            headers: parts.headers.clone(),
+            target,
+        })
     }
 }
 
 impl SignedFetcher {
-    pub fn viewer(&self) -> policy::Viewer<'_> {
-        self.0.as_ref().into()
+    /// Whether the one asking may see `subject`: anyone may see open
+    /// content; otherwise only a known actor whose signature verifies and
+    /// whom the policy lets see it. An error reading the database is an error,
+    /// not an answer.
+    pub async fn sees(&self, state: &AppState, subject: policy::Subject<'_>) -> Result<bool, ApiError> {
+        if policy::visible_to(state.read_db(), policy::Viewer::Anonymous, subject).await? {
+            return Ok(true);
+        }
+        let Some(signer) = self.known_signer(state).await? else {
+            return Ok(false);
+        };
+        Ok(policy::visible_to(state.read_db(), policy::Viewer::Actor(&signer), subject).await?)
+    }
+
+    async fn known_signer(&self, state: &AppState) -> Result<Option<actor::Model>, ApiError> {
+        if !self.headers.contains_key("signature") {
+            return Ok(None);
+        }
+        let data = state.data();
+        let Ok(pending) = signatures::check_request(
+            &self.headers,
+            "GET",
+            &self.target,
+            None,
+            &data.node.domain,
+            data.settings.signature_window,
+        ) else {
+            return Ok(None);
+        };
+        let known = queries::actors::by_public_key_id(state.read_db(), &pending.key_id)
+            .await
+            .map_err(healthcommons_service::ServiceError::from)?;
+        if known.is_none_or(|actor| actor.local) {
+            return Ok(None);
+        }
+        Ok(inbox::verify_signed_fetch(&data, &self.headers, &self.target)
+            .await
+            .ok())
     }
 }
 

@@ -36,7 +36,7 @@ use healthcommons_service::{
     accounts::Account,
     events::{self, EventDraft, EventView, ParticipantView},
     groups,
-    policy::{self, Subject},
+    policy::Subject,
 };
 use serde::{Deserialize, Serialize};
 use tracing::error;
@@ -485,7 +485,7 @@ async fn event_object(
     if !negotiation::wants_activity_json(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok())) {
         return Ok(Redirect::to(&event_path(&event)).into_response());
     }
-    if !policy::visible_to(state.db(), fetcher.viewer(), Subject::Event(&event)).await? {
+    if !fetcher.sees(&state, Subject::Event(&event)).await? {
         return Err(ApiError::new(ErrorKind::NotFound, "no such event"));
     }
     if event.deleted_at.is_some() {

@@ -40,6 +40,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/garden/{id}/diff", get(item_diff))
         .route("/api/v1/garden/{id}/revert", post(revert_item))
         .route("/api/v1/garden/{id}/fork", post(fork_item))
+        .route("/api/v1/garden/{id}/share", post(share_item))
         .route("/api/v1/garden/{id}/upstream", get(upstream_changes))
         .route("/api/v1/garden/{id}/pull", post(pull_upstream))
         .route(
@@ -63,6 +64,7 @@ pub fn routes() -> Router<AppState> {
         item_diff,
         revert_item,
         fork_item,
+        share_item,
         upstream_changes,
         pull_upstream,
         adopt_item,
@@ -821,6 +823,22 @@ async fn fork_item(
     let message = body.and_then(|Json(b)| b.message);
     let item = fork(&state, &account, &id, message.as_deref()).await?;
     Ok(created(&item))
+}
+
+/// Share a members-only item of a working group with the whole commons (its
+/// group's moderators only): it becomes public, and its history records who
+/// shared it.
+#[utoipa::path(post, path = "/api/v1/garden/{id}/share", params(("id" = String, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, body = ItemSummaryDto), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn share_item(
+    State(state): State<AppState>,
+    ApiAccount(account): ApiAccount,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ItemSummaryDto>> {
+    let publisher = OutboxPublisher::from_context(state.context());
+    let item = garden::share_with_commons(state.db(), &publisher, &account, &id).await?;
+    Ok(Json(summary_dto(&garden::view(state.db(), item).await?)))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -55,6 +55,7 @@ pub fn routes() -> Router<AppState> {
         .route("/garden/items/{id}/diff", get(diff_page))
         .route("/garden/items/{id}/revert", post(revert))
         .route("/garden/items/{id}/fork", post(fork))
+        .route("/garden/items/{id}/share", post(share))
         .route("/garden/items/{id}/upstream", get(upstream_page))
         .route("/garden/items/{id}/pull", post(pull))
         .route("/garden/items/{id}/adopt", get(adopt_form).post(adopt))
@@ -635,6 +636,9 @@ struct ItemPageTemplate {
     map_points: String,
     map_tiles: crate::MapTiles,
     can_edit: bool,
+    /// A moderator may share this members-only item with the whole commons.
+    can_share: bool,
+    members_only: bool,
     remote_url: String,
     /// The discussion: each thread start followed by its replies.
     posts: Vec<PostItem>,
@@ -710,6 +714,11 @@ async fn show_item(
         .0
         .as_ref()
         .is_some_and(|a| garden::may_edit(a, &view.item));
+    let can_share = match &session.0 {
+        Some(account) => garden::may_share(state.db(), account, &view.item).await?,
+        None => false,
+    };
+    let members_only = !view.item.visibility.is_open();
     let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
     let adoptions: Vec<AdoptionLine> = page
         .adoptions
@@ -823,6 +832,8 @@ async fn show_item(
         map_points: serde_json::Value::from(map_points).to_string(),
         map_tiles: state.map_tiles.clone(),
         can_edit,
+        can_share,
+        members_only,
         remote_url: if view.item.local {
             String::new()
         } else {
@@ -897,7 +908,7 @@ async fn item_at_id(
     };
     let mut response = if !json {
         show_item(&state, jar, session, item, None).await?
-    } else if !policy::visible_to(state.db(), fetcher.viewer(), Subject::GardenItem(&item)).await? {
+    } else if !fetcher.sees(&state, Subject::GardenItem(&item)).await? {
         return Err(PageError(ApiError::new(
             ErrorKind::NotFound,
             "no such garden item",
@@ -1111,6 +1122,22 @@ async fn revert(
     let revision = form.revision.ok_or_else(|| validation("choose a revision"))?;
     let publisher = healthcommons_federation::publisher::OutboxPublisher::from_context(state.context());
     garden::revert(state.db(), &publisher, &account, &item.ap_id, revision).await?;
+    Ok(Redirect::to(&item_path(&item)).into_response())
+}
+
+/// A moderator shares a members-only item with the whole commons.
+async fn share(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Path(id): Path<i64>,
+    Form(form): Form<ActionForm>,
+) -> PageResult<Response> {
+    auth::check_csrf(&jar, &form.csrf)?;
+    let account = signed_in(&session)?;
+    let item = item_by_local_id(&state, Some(&account.person), id).await?;
+    let publisher = healthcommons_federation::publisher::OutboxPublisher::from_context(state.context());
+    garden::share_with_commons(state.db(), &publisher, &account, &item.ap_id).await?;
     Ok(Redirect::to(&item_path(&item)).into_response())
 }
 

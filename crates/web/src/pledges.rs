@@ -33,6 +33,7 @@ use healthcommons_service::{
     accounts::Account,
     groups,
     pledges::{self, Offer, PledgeView, TargetRef},
+    policy::{self, Subject},
 };
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -349,7 +350,10 @@ async fn pledge_object(
     if !negotiation::wants_activity_json(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok())) {
         return Ok(Redirect::to(&pledge_path(pledge.id)).into_response());
     }
-    let view = pledges::view(state.db(), fetcher.viewer(), pledge.id).await?;
+    if !fetcher.sees(&state, Subject::Pledge(&pledge)).await? {
+        return Err(ApiError::new(ErrorKind::NotFound, "no such pledge"));
+    }
+    let view = pledges::view(state.db(), policy::Viewer::Node, pledge.id).await?;
     match pledge_json(&view) {
         Ok(object) => Ok(activity_json(serde_json::to_value(object).unwrap_or_default())),
         Err(err) => {

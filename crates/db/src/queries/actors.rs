@@ -15,6 +15,14 @@ pub async fn by_ap_id(db: &impl ConnectionTrait, ap_id: &str) -> DbResult<Option
         .await?)
 }
 
+/// The actor whose key has this id, if this node knows it.
+pub async fn by_public_key_id(db: &impl ConnectionTrait, key_id: &str) -> DbResult<Option<actor::Model>> {
+    Ok(actor::Entity::find()
+        .filter(actor::Column::PublicKeyId.eq(key_id))
+        .one(db)
+        .await?)
+}
+
 pub async fn by_id(db: &impl ConnectionTrait, id: i64) -> DbResult<Option<actor::Model>> {
     Ok(actor::Entity::find_by_id(id).one(db).await?)
 }

@@ -35,6 +35,39 @@ pub async fn save_settings(
     })
 }
 
+/// Everything in a group becomes members-only: what it made public before
+/// it was made private stays among its members from now on.
+pub async fn keep_among_members(db: &impl ConnectionTrait, group_id: i64) -> DbResult<()> {
+    use crate::entities::{Visibility, event, garden_item, pledge, post, question};
+    let members = || sea_orm::sea_query::Expr::value(Visibility::Members);
+    post::Entity::update_many()
+        .col_expr(post::Column::Visibility, members())
+        .filter(post::Column::GroupId.eq(group_id))
+        .exec(db)
+        .await?;
+    event::Entity::update_many()
+        .col_expr(event::Column::Visibility, members())
+        .filter(event::Column::GroupId.eq(group_id))
+        .exec(db)
+        .await?;
+    question::Entity::update_many()
+        .col_expr(question::Column::Visibility, members())
+        .filter(question::Column::GroupId.eq(group_id))
+        .exec(db)
+        .await?;
+    pledge::Entity::update_many()
+        .col_expr(pledge::Column::Visibility, members())
+        .filter(pledge::Column::GroupId.eq(group_id))
+        .exec(db)
+        .await?;
+    garden_item::Entity::update_many()
+        .col_expr(garden_item::Column::Visibility, members())
+        .filter(garden_item::Column::GroupId.eq(group_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// The groups that list `actor_id` among their moderators.
 pub async fn moderated_by(db: &impl ConnectionTrait, actor_id: i64) -> DbResult<Vec<i64>> {
     Ok(moderator::Entity::find()

@@ -235,9 +235,12 @@ pub async fn count_outbox_of(db: &impl ConnectionTrait, actor_id: i64) -> DbResu
         .await?)
 }
 
+/// Posts written here that anyone may read (NodeInfo's count tells nothing
+/// of members-only groups).
 pub async fn count_local(db: &impl ConnectionTrait) -> DbResult<u64> {
     Ok(post::Entity::find()
         .filter(post::Column::Local.eq(true))
+        .filter(post::Column::Visibility.is_in([Visibility::Public, Visibility::Unlisted]))
         .filter(visible())
         .count(db)
         .await?)

@@ -416,8 +416,10 @@ impl Object for DbGardenItem {
                 json.kind
             )));
         }
-        if !json.to.iter().chain(&json.cc).any(is_public) {
-            return Err(FederationError::Invalid("garden items are public".into()));
+        if !json.to.iter().chain(&json.cc).any(is_public) && json.audience.is_none() {
+            return Err(FederationError::Invalid(
+                "garden items are public, or published to a working group".into(),
+            ));
         }
         Ok(())
     }

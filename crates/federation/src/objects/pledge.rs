@@ -186,8 +186,10 @@ impl Object for DbPledge {
                 json.pledge_status
             )));
         }
-        if !json.to.iter().chain(&json.cc).any(is_public) {
-            return Err(FederationError::Invalid("only public pledges are kept".into()));
+        if !json.to.iter().chain(&json.cc).any(is_public) && json.audience.is_none() {
+            return Err(FederationError::Invalid(
+                "only public pledges and those of a working group are kept".into(),
+            ));
         }
         Ok(())
     }

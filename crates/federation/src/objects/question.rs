@@ -202,8 +202,10 @@ impl Object for DbQuestion {
         if json.one_of.iter().chain(&json.any_of).all(Vec::is_empty) {
             return Err(FederationError::Invalid("a question without options".into()));
         }
-        if !json.to.iter().chain(&json.cc).any(is_public) {
-            return Err(FederationError::Invalid("only public questions are kept".into()));
+        if !json.to.iter().chain(&json.cc).any(is_public) && json.audience.is_none() {
+            return Err(FederationError::Invalid(
+                "only public questions and those of a working group are kept".into(),
+            ));
         }
         Ok(())
     }
