@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TestNode, client};
+use common::{TestNode, client, session_cookie};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -866,31 +866,6 @@ async fn the_node_profile_is_checked_published_and_put_on_the_map() {
 }
 
 /// Sign in through the login form; returns the `Cookie` header of the session.
-async fn session_cookie(node: &TestNode, username: &str, password: &str) -> String {
-    let response = client()
-        .post(format!("{}/login", node.base))
-        .header("cookie", "hc_csrf=test-token")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!(
-            "csrf=test-token&username={username}&password={}",
-            password.replace(' ', "+")
-        ))
-        .send()
-        .await
-        .expect("login");
-    assert_eq!(response.status(), 303, "signed in");
-    let session = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("hc_session="))
-        .and_then(|c| c.split(';').next())
-        .expect("a session cookie")
-        .to_owned();
-    format!("hc_csrf=test-token; {session}")
-}
-
 async fn page(http: &reqwest::Client, url: &str, cookie: Option<&str>) -> (u16, String) {
     let mut request = http.get(url).header("accept", "text/html");
     if let Some(cookie) = cookie {

@@ -16,7 +16,7 @@
 
 mod common;
 
-use common::{TestNode, client};
+use common::{TestNode, client, session_cookie};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
@@ -300,7 +300,7 @@ async fn members_only_content_is_seen_by_members_only(node: &TestNode) {
         .post(format!("{}/g/walkers/settings", node.base))
         .header("cookie", organiser_cookie)
         .header("content-type", "application/x-www-form-urlencoded")
-        .body("csrf=matrix&display_name=Walkers&posting_policy=open&visibility=members")
+        .body("csrf=test-token&display_name=Walkers&posting_policy=open&visibility=members")
         .send()
         .await
         .expect("settings");
@@ -338,31 +338,6 @@ async fn viewer(node: &TestNode, name: &'static str, user: Option<&str>, belongs
         cookie: Some(session_cookie(node, user, password).await),
         belongs,
     }
-}
-
-async fn session_cookie(node: &TestNode, username: &str, password: &str) -> String {
-    let response = client()
-        .post(format!("{}/login", node.base))
-        .header("cookie", "hc_csrf=matrix")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!(
-            "csrf=matrix&username={username}&password={}",
-            password.replace(' ', "+")
-        ))
-        .send()
-        .await
-        .expect("login");
-    assert_eq!(response.status(), 303, "{username} signed in");
-    let session = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("hc_session="))
-        .and_then(|c| c.split(';').next())
-        .expect("a session cookie")
-        .to_owned();
-    format!("hc_csrf=matrix; {session}")
 }
 
 async fn get(http: &reqwest::Client, url: &str, token: Option<&str>) -> (u16, String) {

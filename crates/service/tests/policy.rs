@@ -158,6 +158,28 @@ async fn world(db: &Db) -> World {
     World { group, people }
 }
 
+/// A published local garden story by `author`, in no group.
+fn item_row(ap_id: &str, author: &actor::Model, visibility: Visibility) -> garden_item::ActiveModel {
+    garden_item::ActiveModel {
+        ap_id: Set(ap_id.into()),
+        kind: Set("story".into()),
+        author_id: Set(Some(author.id)),
+        visibility: Set(visibility),
+        status: Set(queries::garden::PUBLISHED.into()),
+        title: Set("a story".into()),
+        summary: Set(String::new()),
+        content: Set("{}".into()),
+        content_html: Set(String::new()),
+        license: Set("CC-BY-SA-4.0".into()),
+        revision: Set(1),
+        provenance: Set("[]".into()),
+        origin_gone: Set(false),
+        local: Set(true),
+        published: Set(Utc::now()),
+        ..Default::default()
+    }
+}
+
 const VISIBILITIES: [Visibility; 4] = [
     Visibility::Public,
     Visibility::Unlisted,
@@ -224,32 +246,13 @@ async fn every_viewer_sees_what_the_rule_says_and_lists_agree() {
                 .await
                 .expect("event"),
             );
-            items.push(
-                queries::garden::insert(
-                    &db,
-                    garden_item::ActiveModel {
-                        ap_id: Set(format!("https://here.example/garden/{n}")),
-                        kind: Set("story".into()),
-                        author_id: Set(Some(world.author().id)),
-                        group_id: Set(Some(world.group.id)),
-                        visibility: Set(visibility),
-                        status: Set(queries::garden::PUBLISHED.into()),
-                        title: Set(format!("story {n}")),
-                        summary: Set(String::new()),
-                        content: Set("{}".into()),
-                        content_html: Set(String::new()),
-                        license: Set("CC-BY-SA-4.0".into()),
-                        revision: Set(1),
-                        provenance: Set("[]".into()),
-                        origin_gone: Set(false),
-                        local: Set(true),
-                        published: Set(now),
-                        ..Default::default()
-                    },
-                )
-                .await
-                .expect("item"),
+            let mut item = item_row(
+                &format!("https://here.example/garden/{n}"),
+                world.author(),
+                visibility,
             );
+            item.group_id = Set(Some(world.group.id));
+            items.push(queries::garden::insert(&db, item).await.expect("item"));
         }
         for who in EVERYONE {
             let viewer = world.viewer(who);
@@ -332,29 +335,13 @@ async fn a_draft_is_its_authors_alone() {
     for backend in testing::backends() {
         let db = testing::fresh(backend).await.expect("db");
         let world = world(&db).await;
-        let draft = queries::garden::insert(
-            &db,
-            garden_item::ActiveModel {
-                ap_id: Set("https://here.example/garden/draft".into()),
-                kind: Set("pattern".into()),
-                author_id: Set(Some(world.author().id)),
-                visibility: Set(Visibility::Public),
-                status: Set(queries::garden::DRAFT.into()),
-                title: Set("draft".into()),
-                summary: Set(String::new()),
-                content: Set("{}".into()),
-                content_html: Set(String::new()),
-                license: Set("CC-BY-SA-4.0".into()),
-                revision: Set(1),
-                provenance: Set("[]".into()),
-                origin_gone: Set(false),
-                local: Set(true),
-                published: Set(Utc::now()),
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("draft");
+        let mut draft = item_row(
+            "https://here.example/garden/draft",
+            world.author(),
+            Visibility::Public,
+        );
+        draft.status = Set(queries::garden::DRAFT.into());
+        let draft = queries::garden::insert(&db, draft).await.expect("draft");
         for who in EVERYONE {
             let seen = policy::visible_to(&db, world.viewer(who), Subject::GardenItem(&draft))
                 .await

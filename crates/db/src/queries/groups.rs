@@ -38,31 +38,38 @@ pub async fn save_settings(
 /// Everything in a group becomes members-only: what it made public before
 /// it was made private stays among its members from now on.
 pub async fn keep_among_members(db: &impl ConnectionTrait, group_id: i64) -> DbResult<()> {
-    use crate::entities::{Visibility, event, garden_item, pledge, post, question};
-    let members = || sea_orm::sea_query::Expr::value(Visibility::Members);
-    post::Entity::update_many()
-        .col_expr(post::Column::Visibility, members())
-        .filter(post::Column::GroupId.eq(group_id))
-        .exec(db)
-        .await?;
-    event::Entity::update_many()
-        .col_expr(event::Column::Visibility, members())
-        .filter(event::Column::GroupId.eq(group_id))
-        .exec(db)
-        .await?;
-    question::Entity::update_many()
-        .col_expr(question::Column::Visibility, members())
-        .filter(question::Column::GroupId.eq(group_id))
-        .exec(db)
-        .await?;
-    pledge::Entity::update_many()
-        .col_expr(pledge::Column::Visibility, members())
-        .filter(pledge::Column::GroupId.eq(group_id))
-        .exec(db)
-        .await?;
-    garden_item::Entity::update_many()
-        .col_expr(garden_item::Column::Visibility, members())
-        .filter(garden_item::Column::GroupId.eq(group_id))
+    use crate::entities::{event, garden_item, pledge, post, question};
+    members_only::<post::Entity>(db, group_id, post::Column::Visibility, post::Column::GroupId).await?;
+    members_only::<event::Entity>(db, group_id, event::Column::Visibility, event::Column::GroupId).await?;
+    members_only::<question::Entity>(
+        db,
+        group_id,
+        question::Column::Visibility,
+        question::Column::GroupId,
+    )
+    .await?;
+    members_only::<pledge::Entity>(db, group_id, pledge::Column::Visibility, pledge::Column::GroupId).await?;
+    members_only::<garden_item::Entity>(
+        db,
+        group_id,
+        garden_item::Column::Visibility,
+        garden_item::Column::GroupId,
+    )
+    .await
+}
+
+async fn members_only<E: EntityTrait>(
+    db: &impl ConnectionTrait,
+    group_id: i64,
+    visibility: E::Column,
+    group: E::Column,
+) -> DbResult<()> {
+    E::update_many()
+        .col_expr(
+            visibility,
+            sea_orm::sea_query::Expr::value(crate::entities::Visibility::Members),
+        )
+        .filter(group.eq(group_id))
         .exec(db)
         .await?;
     Ok(())

@@ -135,3 +135,29 @@ impl Drop for TestNode {
         let _ = self.child.wait();
     }
 }
+
+/// Sign in through the login form; the cookie header a page request sends.
+pub async fn session_cookie(node: &TestNode, username: &str, password: &str) -> String {
+    let response = client()
+        .post(format!("{}/login", node.base))
+        .header("cookie", "hc_csrf=test-token")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "csrf=test-token&username={username}&password={}",
+            password.replace(' ', "+")
+        ))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(response.status(), 303, "{username} signed in");
+    let session = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("hc_session="))
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_owned();
+    format!("hc_csrf=test-token; {session}")
+}
