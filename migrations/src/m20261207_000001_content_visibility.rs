@@ -38,6 +38,15 @@ impl MigrationTrait for Migration {
                 ))
                 .await?;
         }
+        // Posts always had a visibility; those written in a group before it
+        // was made private were left public.
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "UPDATE post SET visibility = 'members' WHERE visibility IN ('public', 'unlisted') \
+                 AND group_id IN (SELECT actor_id FROM group_settings WHERE visibility = 'members')",
+            )
+            .await?;
         for (column, table) in [
             ("event_id", "event"),
             ("question_id", "question"),

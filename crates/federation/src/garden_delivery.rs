@@ -132,7 +132,11 @@ impl OutboxPublisher {
             .ok_or_else(|| internal("an adoption vanished while publishing"))?;
         let item = item_by_id(txn, adoption.item_id).await?;
         let adopter = actor_by_id(txn, adoption.actor_id).await?;
-        let object = adoption_json(&adoption, &item, &adopter).map_err(internal)?;
+        let group = match item.group_id {
+            Some(id) => Some(actor_by_id(txn, id).await?),
+            None => None,
+        };
+        let object = adoption_json(&adoption, &item, group.as_ref(), &adopter).map_err(internal)?;
         let activity = json!({
             "@context": context_value(),
             "id": self.context.node.urls.new_activity("create"),
@@ -142,8 +146,10 @@ impl OutboxPublisher {
             "to": object.to,
             "cc": object.cc,
         });
-        let mut inboxes = relay::follower_inbox_urls(txn, &adopter).await?;
-        inboxes.extend(chain_inboxes(txn, &item).await?);
+        // An adoption of a members-only item stays on this node, where the
+        // group's members see it on the item's page.
+        let chain = chain_inboxes(txn, &item).await?;
+        let inboxes = relay::direct_inboxes(txn, item.visibility, &adopter, chain).await?;
         relay::deliver(txn, &self.context, &adopter, activity, inboxes).await
     }
 }

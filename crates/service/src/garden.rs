@@ -657,7 +657,19 @@ pub struct Upstream {
 }
 
 /// Compare a fork with the item it came from (`origin`, freshly fetched by the caller).
-pub fn upstream_changes(fork: &garden_item::Model, origin: &garden_item::Model) -> ServiceResult<Upstream> {
+/// What changed at `fork`'s origin since it was taken, if `viewer` may see
+/// the origin now (it may have become members-only since).
+pub async fn upstream_changes(
+    db: &impl ConnectionTrait,
+    viewer: Viewer<'_>,
+    fork: &garden_item::Model,
+    origin: &garden_item::Model,
+) -> ServiceResult<Upstream> {
+    if !policy::visible_to(db, viewer, Subject::GardenItem(origin)).await? {
+        return Err(ServiceError::not_found(
+            "the item this was forked from is not visible to you",
+        ));
+    }
     let base: Content = match &fork.base_content {
         Some(base) => serde_json::from_str(base)
             .map_err(|e| ServiceError::Internal(format!("fork {} has an unreadable base: {e}", fork.id)))?,
@@ -685,6 +697,19 @@ pub async fn pull(
     let fork = editable(db, account, fork_ap_id).await?;
     if fork.forked_from.as_deref() != Some(origin.ap_id.as_str()) {
         return Err(ServiceError::validation("this item was not forked from that one"));
+    }
+    if !policy::visible_to(db, Viewer::Actor(&account.person), Subject::GardenItem(origin)).await? {
+        return Err(ServiceError::not_found(
+            "the item this was forked from is not visible to you",
+        ));
+    }
+    // Its text may not become more visible by being pulled.
+    if fork.visibility.narrowest(origin.visibility) != fork.visibility
+        || (!origin.visibility.is_open() && fork.group_id != origin.group_id)
+    {
+        return Err(ServiceError::forbidden(
+            "the item this was forked from is now kept among fewer people than this fork",
+        ));
     }
     if origin.revision <= fork.forked_revision.unwrap_or(0) {
         return Err(ServiceError::validation("there is nothing new upstream"));

@@ -124,14 +124,11 @@ fn zip_error(err: impl std::fmt::Display) -> ServiceError {
     ServiceError::Internal(format!("writing the garden zip: {err}"))
 }
 
-/// The node's published items that `viewer` may see, as a zip of Markdown
-/// and `garden.json`.
-pub async fn export(
-    db: &impl ConnectionTrait,
-    ctx: &NodeContext,
-    viewer: Viewer<'_>,
-) -> ServiceResult<Vec<u8>> {
-    let scope = policy::read_scope(db, viewer).await?;
+/// The node's published items that anyone may see, as a zip of Markdown and
+/// `garden.json`. Members-only items are never exported: an archive carries
+/// no visibility, and an import would plant them in the open.
+pub async fn export(db: &impl ConnectionTrait, ctx: &NodeContext) -> ServiceResult<Vec<u8>> {
+    let scope = policy::read_scope(db, Viewer::Anonymous).await?;
     let items: Vec<garden_item::Model> = queries::garden::local_items(db, &scope)
         .await?
         .into_iter()

@@ -868,7 +868,7 @@ pub async fn upstream(
         }
         other => other?,
     };
-    Ok(garden::upstream_changes(&fork, &origin)?)
+    Ok(garden::upstream_changes(state.db(), policy::Viewer::from(viewer), &fork, &origin).await?)
 }
 
 /// What changed upstream since this fork last took from it (fetched from the origin now).

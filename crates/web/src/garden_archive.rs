@@ -119,12 +119,9 @@ async fn markdown_page(
 /// data, which `POST /api/v1/garden/import` reads on another node.
 #[utoipa::path(get, path = "/api/v1/garden/export",
     responses((status = 200, content_type = "application/zip", body = Vec<u8>)))]
-async fn export_api(
-    State(state): State<AppState>,
-    MaybeApiAccount(account): MaybeApiAccount,
-) -> ApiResult<Response> {
+async fn export_api(State(state): State<AppState>) -> ApiResult<Response> {
     let node = &state.context().node;
-    let zip = garden_archive::export(state.db(), node, account.as_ref().into()).await?;
+    let zip = garden_archive::export(state.db(), node).await?;
     let name = format!(
         "garden-{}-{}.zip",
         node.domain.replace(':', "_"),

@@ -655,11 +655,13 @@ struct ItemPageTemplate {
     pledge_link: String,
 }
 
-/// A link to an item: its page here when known, else its id.
-async fn link_to(state: &AppState, ap_id: &str) -> PageResult<(String, String)> {
-    Ok(match queries::garden::by_ap_id(state.db(), ap_id).await? {
-        Some(item) if item.deleted_at.is_none() => (item_path(&item), item.title),
-        _ => (ap_id.to_owned(), ap_id.to_owned()),
+/// A link to an item: its page here when known and `viewer` may see it,
+/// else its bare id.
+async fn link_to(state: &AppState, viewer: policy::Viewer<'_>, ap_id: &str) -> PageResult<(String, String)> {
+    Ok(match garden::readable(state.db(), viewer, ap_id).await {
+        Ok(item) => (item_path(&item), item.title),
+        Err(err) if err.kind() == ErrorKind::NotFound => (ap_id.to_owned(), ap_id.to_owned()),
+        Err(err) => return Err(err.into()),
     })
 }
 
@@ -703,7 +705,7 @@ async fn show_item(
     let content = &view.content;
     let mut provenance = Vec::new();
     for origin in &view.provenance {
-        let (href, label) = link_to(state, &origin.id).await?;
+        let (href, label) = link_to(state, session.0.as_ref().into(), &origin.id).await?;
         provenance.push(LinkLine {
             href,
             label,

@@ -10,7 +10,6 @@ use crate::{
         id_of,
     },
 };
-use activitypub_federation::kinds::public;
 use chrono::{DateTime, Utc};
 use healthcommons_db::entities::{actor, adoption, garden_item};
 use serde::{Deserialize, Serialize};
@@ -62,12 +61,15 @@ pub fn is_adoption_object(object: &Value) -> bool {
     object.get("type").and_then(Value::as_str) == Some("Adoption")
 }
 
-/// A local adoption on the wire, addressed to everyone and to the adopter's followers.
+/// A local adoption on the wire, addressed as the item it adopts is (an
+/// adoption of a members-only item stays among its group's members).
 pub fn adoption_json(
     row: &adoption::Model,
     item: &garden_item::Model,
+    group: Option<&actor::Model>,
     adopter: &actor::Model,
 ) -> Result<ApAdoption, FederationError> {
+    let (to, cc) = super::addressing(item.visibility, adopter, group, vec![])?;
     let metrics: Vec<String> = serde_json::from_str(&row.metrics).unwrap_or_default();
     let place = (row.place_name.is_some() || row.latitude.is_some()).then(|| ApPlace {
         kind: "Place".into(),
@@ -85,14 +87,8 @@ pub fn adoption_json(
         id: Url::parse(&row.ap_id)?,
         attributed_to: Url::parse(&adopter.ap_id)?,
         object: Url::parse(&item.ap_id)?,
-        to: vec![public()],
-        cc: adopter
-            .followers_url
-            .as_deref()
-            .map(Url::parse)
-            .transpose()?
-            .into_iter()
-            .collect(),
+        to,
+        cc,
         content: row.context_html.clone(),
         outcome: row.outcome_html.clone(),
         story: row.story.as_deref().map(Url::parse).transpose()?,
