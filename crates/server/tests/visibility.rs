@@ -269,6 +269,27 @@ async fn members_only_content_is_seen_by_members_only(node: &TestNode) {
     assert!(events.contains(OPEN_MARKER), "{events}");
     assert!(!events.contains(MARKER), "{events}");
 
+    // The node's admin may moderate the group, but not admit herself.
+    let ada = node.token("ada", "admin passphrase").await;
+    call(node, &ada, "POST", "/api/v1/follows", json!({"target": handle})).await;
+    let requests = call(node, &ada, "GET", "/api/v1/groups/circle/requests", Value::Null).await;
+    let own = requests
+        .as_array()
+        .and_then(|r| {
+            r.iter()
+                .find(|r| r["handle"].as_str().is_some_and(|h| h.contains("ada")))
+        })
+        .and_then(|r| r["id"].as_i64())
+        .expect("ada's request");
+    let refused = client()
+        .post(format!("{}/api/v1/groups/circle/requests/{own}", node.base))
+        .bearer_auth(&ada)
+        .json(&json!({"accept": true}))
+        .send()
+        .await
+        .expect("decide");
+    assert_eq!(refused.status(), 403, "nobody admits themselves");
+
     // Sharing the story with the whole commons is its group's moderator's
     // act, recorded in its history; a member may not.
     let story_id = story["id"].as_str().expect("story id");

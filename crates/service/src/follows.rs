@@ -132,6 +132,12 @@ pub async fn decide(
         .await?
         .filter(|f| f.state == PENDING && f.target_id == group.id)
         .ok_or_else(|| ServiceError::not_found("no pending request to join with that id"))?;
+    // The node's staff may decide on others' requests, never on their own.
+    if row.follower_id == moderator.person.id {
+        return Err(ServiceError::forbidden(
+            "nobody decides on their own request to join",
+        ));
+    }
     let follower = queries::actors::by_id(&txn, row.follower_id)
         .await?
         .ok_or_else(|| ServiceError::not_found("follower is gone"))?;

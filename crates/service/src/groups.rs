@@ -345,6 +345,13 @@ pub async fn set_moderator(
             "only people can moderate a working group",
         ));
     }
+    // The node's staff may moderate any group, but may not make themselves
+    // one of a group they do not belong to: moderators see members-only content.
+    if added && person.id == account.person.id && !policy::belongs_to(db, group.id, person.id).await? {
+        return Err(ServiceError::forbidden(
+            "you may not make yourself a moderator of a working group you do not belong to",
+        ));
+    }
     let txn = db.begin().await?;
     let changed = if added {
         if queries::groups::ban(&txn, group.id, person.id).await?.is_some() {
