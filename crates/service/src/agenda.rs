@@ -277,6 +277,9 @@ pub async fn receive_vote(
             "votes go to the node that asks the question",
         ));
     }
+    if !policy::visible_to(db, Viewer::Actor(voter), Subject::Question(question)).await? {
+        return Err(ServiceError::not_found("no such question"));
+    }
     let options = queries::agenda::options(db, question.id).await?;
     let option = options
         .iter()

@@ -485,6 +485,10 @@ pub async fn receive_join(
             "a Join goes to the node that organises the event",
         ));
     }
+    // Nobody takes part in what they may not see; they are not told it exists.
+    if !policy::visible_to(db, Viewer::Actor(actor), Subject::Event(event)).await? {
+        return Err(ServiceError::not_found("no such event"));
+    }
     let txn = db.begin().await?;
     let existing = queries::events::participant(&txn, event.id, actor.id).await?;
     let participant = match existing {

@@ -1194,6 +1194,15 @@ pub async fn receive_adoption(
     if let Some(existing) = queries::garden::adoption_by_ap_id(db, &remote.ap_id).await? {
         return Ok(existing);
     }
+    if !policy::visible_to(
+        db,
+        Viewer::Actor(&remote.actor),
+        Subject::GardenItem(&remote.item),
+    )
+    .await?
+    {
+        return Err(ServiceError::not_found("no such garden item"));
+    }
     let place = check_place(remote.place)?;
     Ok(queries::garden::insert_adoption(
         db,

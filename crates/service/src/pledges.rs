@@ -402,6 +402,9 @@ pub async fn receive_backer(
             "counting on a pledge goes to the node of who pledged",
         ));
     }
+    if !policy::visible_to(db, Viewer::Actor(backer), Subject::Pledge(pledge)).await? {
+        return Err(ServiceError::not_found("no such pledge"));
+    }
     if queries::pledges::backer(db, pledge.id, backer.id)
         .await?
         .is_some()
