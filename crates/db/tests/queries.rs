@@ -674,9 +674,7 @@ async fn the_directory_learns_hosts_keeps_the_nearest_route_and_records_fetches(
         )
         .await
         .expect("settings");
-        let placed = queries::map::groups_with_places(&db, &ReadScope::Open)
-            .await
-            .expect("groups");
+        let placed = queries::map::groups_with_places(&db).await.expect("groups");
         assert_eq!(placed.len(), 1, "{backend}");
         assert_eq!(
             (placed[0].0.username.as_str(), placed[0].1.latitude),

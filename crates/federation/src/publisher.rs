@@ -3,7 +3,7 @@
 
 use crate::{
     FederationContext, RequestData,
-    objects::{actor::host_of, post::note_of},
+    objects::{actor::host_of, addressing, post::note_of},
     relay::{self, Effect},
 };
 use activitypub_federation::kinds::public;
@@ -405,20 +405,26 @@ impl OutboxPublisher {
             Some(id) => queries::actors::by_id(txn, id).await?,
             None => None,
         };
-        let mut to = vec![json!(public())];
-        if let Some(group) = &group {
-            to.push(json!(group.ap_id));
-        }
-        // A reaction is never more visible than what it reacts to.
-        if !post.visibility.is_open() {
-            to.remove(0);
-        }
+        // Addressed as the post is, by the one rule: a reaction is never
+        // more visible than what it reacts to.
+        let author = match post.author_id {
+            Some(id) => queries::actors::by_id(txn, id).await?,
+            None => None,
+        };
+        let (to, cc) = addressing(
+            post.visibility,
+            author.as_ref().unwrap_or(actor),
+            group.as_ref(),
+            vec![],
+        )
+        .map_err(|err| ServiceError::Internal(err.to_string()))?;
         Ok(json!({
             "id": self.context.node.urls.new_activity(&kind.to_ascii_lowercase()),
             "type": kind,
             "actor": actor.ap_id,
             "object": object,
             "to": to,
+            "cc": cc,
             "audience": group.map(|g| g.ap_id),
         }))
     }

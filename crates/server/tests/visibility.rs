@@ -88,15 +88,7 @@ async fn members_only_content_is_seen_by_members_only(node: &TestNode) {
     let handle = format!("@circle@{}", node.domain);
     call(node, &mia, "POST", "/api/v1/follows", json!({"target": handle})).await;
     call(node, &pat, "POST", "/api/v1/follows", json!({"target": handle})).await;
-    let requests = call(node, &olga, "GET", "/api/v1/groups/circle/requests", Value::Null).await;
-    let mia_request = requests
-        .as_array()
-        .and_then(|r| {
-            r.iter()
-                .find(|r| r["handle"].as_str().is_some_and(|h| h.contains("mia")))
-        })
-        .and_then(|r| r["id"].as_i64())
-        .expect("mia's request");
+    let mia_request = request_to_join(node, &olga, "mia").await;
     call(
         node,
         &olga,
@@ -272,15 +264,7 @@ async fn members_only_content_is_seen_by_members_only(node: &TestNode) {
     // The node's admin may moderate the group, but not admit herself.
     let ada = node.token("ada", "admin passphrase").await;
     call(node, &ada, "POST", "/api/v1/follows", json!({"target": handle})).await;
-    let requests = call(node, &ada, "GET", "/api/v1/groups/circle/requests", Value::Null).await;
-    let own = requests
-        .as_array()
-        .and_then(|r| {
-            r.iter()
-                .find(|r| r["handle"].as_str().is_some_and(|h| h.contains("ada")))
-        })
-        .and_then(|r| r["id"].as_i64())
-        .expect("ada's request");
+    let own = request_to_join(node, &ada, "ada").await;
     let refused = client()
         .post(format!("{}/api/v1/groups/circle/requests/{own}", node.base))
         .bearer_auth(&ada)
@@ -371,6 +355,20 @@ async fn get(http: &reqwest::Client, url: &str, token: Option<&str>) -> (u16, St
         response.status().as_u16(),
         response.text().await.unwrap_or_default(),
     )
+}
+
+/// The id of `name`'s pending request to join the circle, as a moderator
+/// (or the node's staff, `token`) lists them.
+async fn request_to_join(node: &TestNode, token: &str, name: &str) -> i64 {
+    let requests = call(node, token, "GET", "/api/v1/groups/circle/requests", Value::Null).await;
+    requests
+        .as_array()
+        .and_then(|r| {
+            r.iter()
+                .find(|r| r["handle"].as_str().is_some_and(|h| h.contains(name)))
+        })
+        .and_then(|r| r["id"].as_i64())
+        .unwrap_or_else(|| panic!("{name}'s request to join: {requests}"))
 }
 
 /// An API call that must succeed; its JSON answer.

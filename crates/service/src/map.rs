@@ -106,10 +106,14 @@ async fn initiatives(db: &impl ConnectionTrait, ctx: &NodeContext) -> ServiceRes
 }
 
 /// Working groups here and elsewhere whose settings give a place.
+/// A members-only group is on the map only for those it keeps things among.
 async fn groups(db: &impl ConnectionTrait, scope: &ReadScope) -> ServiceResult<Vec<MapFeature>> {
-    Ok(queries::map::groups_with_places(db, scope)
+    Ok(queries::map::groups_with_places(db)
         .await?
         .into_iter()
+        .filter(|(group, settings)| {
+            policy::group_visibility(Some(settings)).is_open() || scope.includes_group(group.id)
+        })
         .filter_map(|(group, place)| {
             Some(MapFeature {
                 kind: FeatureKind::Group,

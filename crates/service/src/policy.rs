@@ -184,7 +184,13 @@ pub async fn belongs_to(db: &impl ConnectionTrait, group_id: i64, actor_id: i64)
         || queries::groups::is_moderator(db, group_id, actor_id).await?)
 }
 
-async fn is_accepted_follower(db: &impl ConnectionTrait, target: i64, follower: i64) -> ServiceResult<bool> {
+/// Whether `follower` is an accepted follower of `target` (of a working
+/// group: an accepted member).
+pub async fn is_accepted_follower(
+    db: &impl ConnectionTrait,
+    target: i64,
+    follower: i64,
+) -> ServiceResult<bool> {
     Ok(queries::follows::between(db, follower, target)
         .await?
         .is_some_and(|f| f.state == queries::follows::ACCEPTED))

@@ -125,13 +125,6 @@ async fn render(
     Ok((html, tags))
 }
 
-/// Whether `actor` is an accepted member (follower) of `group`.
-pub async fn is_member(db: &impl ConnectionTrait, group_id: i64, actor_id: i64) -> ServiceResult<bool> {
-    Ok(queries::follows::between(db, actor_id, group_id)
-        .await?
-        .is_some_and(|f| f.state == queries::follows::ACCEPTED))
-}
-
 /// What a new post answers, for its group's rules.
 #[derive(Debug, Clone, Copy)]
 pub enum Under<'a> {
@@ -166,7 +159,7 @@ pub async fn check_group_policy(
         POST_MODERATORS if matches!(under, Under::Nothing) && !moderator => Err(ServiceError::forbidden(
             "only moderators start threads in this working group",
         )),
-        POST_MEMBERS if !moderator && !is_member(db, group.id, author.id).await? => Err(
+        POST_MEMBERS if !moderator && !policy::is_accepted_follower(db, group.id, author.id).await? => Err(
             ServiceError::forbidden("only members post in this working group: join it first"),
         ),
         _ => Ok(()),
@@ -746,14 +739,12 @@ pub async fn thread(
     if !policy::visible_to(db, viewer.into(), Subject::Post(&root)).await? {
         return Err(ServiceError::not_found("no such post"));
     }
-    let mut replies = Vec::new();
     // A members-only reply (and so everything below it) is left out for
-    // those who may not read it, even in a public thread.
-    for reply in queries::posts::replies_in_thread(db, root.id).await? {
-        if policy::visible_to(db, viewer.into(), Subject::Post(&reply)).await? {
-            replies.push(reply);
-        }
-    }
+    // those who may not read it, even in a public thread: one scope for all
+    // of them, not a query per reply.
+    let scope = policy::read_scope(db, viewer.into()).await?;
+    let mut replies = queries::posts::replies_in_thread(db, root.id).await?;
+    replies.retain(|reply| scope.allows(reply.visibility, reply.group_id, reply.author_id));
     replies.sort_by_key(|p| (p.published, p.id));
     let mut children: HashMap<i64, Vec<post::Model>> = HashMap::new();
     for reply in replies {

@@ -317,6 +317,12 @@ async fn every_viewer_sees_what_the_rule_says_and_lists_agree() {
                         "{case}: the list filter for a {kind} agrees with visible_to"
                     );
                 }
+                let post = &posts[n];
+                assert_eq!(
+                    scope.allows(post.visibility, post.group_id, post.author_id),
+                    want,
+                    "{case}: the rule for rows already read agrees with visible_to"
+                );
             }
             let members_listed = policy::visible_to(&db, viewer, Subject::Members(&world.group))
                 .await

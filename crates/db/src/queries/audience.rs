@@ -29,6 +29,23 @@ impl ReadScope {
         }
     }
 
+    /// The same rule for a row already read (a thread's replies): the answer
+    /// `condition` gives, without a query per row.
+    pub fn allows(&self, visibility: Visibility, group: Option<i64>, author: Option<i64>) -> bool {
+        match self {
+            ReadScope::Everything => true,
+            ReadScope::Open => visibility.is_open(),
+            ReadScope::Actor { actor_id, member_of } => {
+                let among = |id: Option<i64>| id.is_some_and(|id| member_of.contains(&id));
+                match visibility {
+                    Visibility::Public | Visibility::Unlisted => true,
+                    Visibility::Members => author == Some(*actor_id) || among(group),
+                    Visibility::Followers => author == Some(*actor_id) || among(author),
+                }
+            }
+        }
+    }
+
     /// The filter for a table with a visibility, a group and an author
     /// column. Mirrors `policy::visible_to`; a test in the service holds them
     /// to the same answers.

@@ -7,7 +7,6 @@ use crate::{
         audience::ReadScope,
         events::{self, CANCELLED, not_over},
         garden::{self, PUBLISHED},
-        groups::VISIBLE_MEMBERS,
     },
 };
 use chrono::{DateTime, Utc};
@@ -15,10 +14,8 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use std::collections::HashMap;
 
 /// Working groups, here and on other nodes, whose settings give coordinates.
-/// A members-only group is on the map only for those it keeps things among.
 pub async fn groups_with_places(
     db: &impl ConnectionTrait,
-    scope: &ReadScope,
 ) -> DbResult<Vec<(actor::Model, group_settings::Model)>> {
     let mut settings: HashMap<i64, group_settings::Model> = group_settings::Entity::find()
         .filter(group_settings::Column::Latitude.is_not_null())
@@ -26,7 +23,6 @@ pub async fn groups_with_places(
         .all(db)
         .await?
         .into_iter()
-        .filter(|s| s.visibility != VISIBLE_MEMBERS || scope.includes_group(s.actor_id))
         .map(|s| (s.actor_id, s))
         .collect();
     let groups = actor::Entity::find()
