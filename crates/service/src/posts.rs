@@ -14,6 +14,7 @@ use healthcommons_db::{
     entities::{Visibility, actor, garden_item, post, post_revision, post_tag},
     queries::{
         self,
+        audience::ReadScope,
         groups::{POST_MEMBERS, POST_MODERATORS},
         posts::{DISLIKE, HASHTAG, LIKE, MENTION, Page},
     },
@@ -806,15 +807,13 @@ pub async fn feed(db: &impl ConnectionTrait, feed: Feed<'_>, page: Page) -> Serv
         Feed::Local => queries::posts::FeedScope::Local,
         Feed::Federated => queries::posts::FeedScope::Federated,
         Feed::Home(viewer) => {
-            let mut actor_ids = vec![viewer.id];
-            let mut member_of = Vec::new();
-            for follow in queries::follows::of_follower(db, viewer.id).await? {
-                if follow.state != queries::follows::ACCEPTED {
-                    continue;
-                }
-                actor_ids.push(follow.target_id);
-                member_of.push(follow.target_id);
-            }
+            // Who the viewer follows and the groups they belong to, as the policy knows them.
+            let member_of = match policy::read_scope(db, Viewer::Actor(viewer)).await? {
+                ReadScope::Actor { member_of, .. } => member_of,
+                ReadScope::Open | ReadScope::Everything => Vec::new(),
+            };
+            let mut actor_ids = member_of.clone();
+            actor_ids.push(viewer.id);
             queries::posts::FeedScope::Home { actor_ids, member_of }
         }
     };

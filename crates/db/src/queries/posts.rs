@@ -57,6 +57,16 @@ fn visible() -> Condition {
         .add(post::Column::Removed.eq(false))
 }
 
+/// Posts anyone may read: the policy's rule for an anonymous reader.
+fn open_to_anyone(db: &impl ConnectionTrait) -> Condition {
+    ReadScope::Open.condition(
+        db.get_database_backend(),
+        post::Column::Visibility,
+        post::Column::GroupId,
+        post::Column::AuthorId,
+    )
+}
+
 /// A group's threads that `scope` may read, most recently active first.
 pub async fn threads_of_group(
     db: &impl ConnectionTrait,
@@ -182,7 +192,7 @@ pub async fn feed(db: &impl ConnectionTrait, scope: FeedScope, page: Page) -> Db
                 .add(
                     Condition::all()
                         .add(post::Column::AuthorId.is_in(actor_ids))
-                        .add(post::Column::Visibility.is_in([Visibility::Public, Visibility::Unlisted])),
+                        .add(open_to_anyone(db)),
                 )
                 .add(post::Column::GroupId.is_in(member_of)),
         ),
@@ -213,7 +223,7 @@ pub async fn outbox_of(db: &impl ConnectionTrait, actor_id: i64, page: Page) -> 
                 .add(post::Column::AuthorId.eq(actor_id))
                 .add(post::Column::GroupId.eq(actor_id)),
         )
-        .filter(post::Column::Visibility.is_in([Visibility::Public, Visibility::Unlisted]))
+        .filter(open_to_anyone(db))
         .filter(visible())
         .order_by_desc(post::Column::Published)
         .offset(page.offset())
@@ -229,7 +239,7 @@ pub async fn count_outbox_of(db: &impl ConnectionTrait, actor_id: i64) -> DbResu
                 .add(post::Column::AuthorId.eq(actor_id))
                 .add(post::Column::GroupId.eq(actor_id)),
         )
-        .filter(post::Column::Visibility.is_in([Visibility::Public, Visibility::Unlisted]))
+        .filter(open_to_anyone(db))
         .filter(visible())
         .count(db)
         .await?)
@@ -240,7 +250,7 @@ pub async fn count_outbox_of(db: &impl ConnectionTrait, actor_id: i64) -> DbResu
 pub async fn count_local(db: &impl ConnectionTrait) -> DbResult<u64> {
     Ok(post::Entity::find()
         .filter(post::Column::Local.eq(true))
-        .filter(post::Column::Visibility.is_in([Visibility::Public, Visibility::Unlisted]))
+        .filter(open_to_anyone(db))
         .filter(visible())
         .count(db)
         .await?)
