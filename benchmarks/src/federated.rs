@@ -381,7 +381,7 @@ async fn seed_followers(bench: &BenchDb, group_id: i64, args: &Args, port: u16) 
             ap_id: Set(format!("http://follows.test/{id}")),
             follower_id: Set(*id),
             target_id: Set(group_id),
-            state: Set("accepted".into()),
+            state: Set(healthcommons_db::entities::FollowState::Accepted),
             created_at: Set(now),
             updated_at: Set(now),
             ..Default::default()
@@ -405,7 +405,7 @@ fn remote_actor(
     let ap_id = format!("{base}/users/{name}");
     actor::ActiveModel {
         ap_id: Set(ap_id.clone()),
-        kind: Set("person".into()),
+        kind: Set(healthcommons_db::entities::ActorKind::Person),
         local: Set(false),
         username: Set(name.to_owned()),
         host: Set(host.to_owned()),

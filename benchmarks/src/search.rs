@@ -12,7 +12,7 @@
 use crate::support::{BenchDb, Summary, Table, load_average, ms};
 use anyhow::{Context, Result};
 use healthcommons_core::garden::{
-    self as words, Content, Kind, Place, Relation, RelationKind, Resource, Status,
+    self as words, Content, ItemStatus, Kind, Place, Relation, RelationKind, Resource,
 };
 use healthcommons_db::{
     DatabaseTransaction, Db,
@@ -830,7 +830,7 @@ fn field(rng: &mut Rng, place: &str, sentences: (usize, usize)) -> String {
 /// One item to plant: what an author would write.
 pub struct Planting {
     pub kind: Kind,
-    pub status: Status,
+    pub status: ItemStatus,
     pub content: Content,
 }
 
@@ -927,9 +927,9 @@ fn generate(seed: u64, index: usize, patterns: &[String]) -> Planting {
     Planting {
         kind,
         status: if rng.chance(3) {
-            Status::Draft
+            ItemStatus::Draft
         } else {
-            Status::Published
+            ItemStatus::Published
         },
         content: Content {
             title,
@@ -1024,9 +1024,9 @@ pub async fn seed(db: &Db, items: usize, seed: u64) -> Result<Seeded> {
         let item = plant(db, &ctx, &authors[index % authors.len()], planting).await?;
         kinds[Kind::ALL.iter().position(|k| *k == kind).unwrap_or(0)] += 1;
         match status {
-            Status::Draft => drafts += 1,
-            Status::Published if kind == Kind::Pattern => patterns.push(item.ap_id),
-            Status::Published => {}
+            ItemStatus::Draft => drafts += 1,
+            ItemStatus::Published if kind == Kind::Pattern => patterns.push(item.ap_id),
+            ItemStatus::Published => {}
         }
     }
     Ok(Seeded {
@@ -1131,7 +1131,7 @@ impl Case {
     fn filter(&self) -> Filter {
         Filter {
             words: self.words(),
-            kind: self.kind.map(|k| k.as_str().to_owned()),
+            kind: self.kind,
             tag: self.tag.and_then(words::clean_tag),
             place: None,
             drafts_of: None,
@@ -1411,7 +1411,7 @@ mod tests {
         // item's story only. Both are found, the title first.
         let mut titled = generate(7, 1_000, &[]);
         titled.kind = Kind::Pattern;
-        titled.status = Status::Published;
+        titled.status = ItemStatus::Published;
         titled.content.title = "Marshwort meadow walks".to_owned();
         titled.content.fields = [("solution".to_owned(), "Walk slowly; look down.".to_owned())].into();
         let titled = plant(db, &seeded.ctx, &seeded.authors[0], titled)
@@ -1425,7 +1425,7 @@ mod tests {
         }
         let mut mentioned = generate(7, 1_001, &[]);
         mentioned.kind = Kind::Story;
-        mentioned.status = Status::Published;
+        mentioned.status = ItemStatus::Published;
         mentioned.content.fields = [(
             "narrative".to_owned(),
             "We found marshwort by the canal.".to_owned(),

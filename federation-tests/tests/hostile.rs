@@ -68,7 +68,7 @@ async fn processed(node: &Node, ap_id: &str) -> inbox_activity::Model {
             .await
             .ok()
             .flatten()
-            .filter(|row| row.attempts > 0 || row.state == "done")
+            .filter(|row| row.attempts > 0 || row.state == healthcommons_db::entities::InboxState::Done)
     })
     .await
 }
@@ -632,7 +632,7 @@ async fn hostile_deliveries_are_refused_and_change_nothing() {
                 let id = activity_id.expect("the activity has an id");
                 let row = processed(&beta, &id).await;
                 let reason = row.last_error.clone().unwrap_or_default();
-                if row.state == "done" || !reason.contains(says) {
+                if row.state == healthcommons_db::entities::InboxState::Done || !reason.contains(says) {
                     failures.push(format!(
                         "{}: processed as {} ({reason:?}), wanted a refusal saying {says:?}",
                         case.name, row.state

@@ -5,11 +5,16 @@ use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 /// What sort of gathering it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sea_orm::EnumIter, sea_orm::DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
 pub enum EventKind {
+    #[sea_orm(string_value = "workshop")]
     Workshop,
+    #[sea_orm(string_value = "seminar")]
     Seminar,
+    #[sea_orm(string_value = "training")]
     Training,
+    #[sea_orm(string_value = "meeting")]
     Meeting,
 }
 
@@ -46,10 +51,14 @@ impl EventKind {
 }
 
 /// Whether it takes place (iCalendar's `STATUS`, Mobilizon's `ical:status`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sea_orm::EnumIter, sea_orm::DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
 pub enum EventStatus {
+    #[sea_orm(string_value = "tentative")]
     Tentative,
+    #[sea_orm(string_value = "confirmed")]
     Confirmed,
+    #[sea_orm(string_value = "cancelled")]
     Cancelled,
 }
 
@@ -79,11 +88,14 @@ impl EventStatus {
 }
 
 /// How a request to take part is answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sea_orm::EnumIter, sea_orm::DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
 pub enum JoinMode {
     /// Accepted at once while places last.
+    #[sea_orm(string_value = "free")]
     Free,
     /// The organiser approves each one.
+    #[sea_orm(string_value = "restricted")]
     Restricted,
 }
 

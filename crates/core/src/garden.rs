@@ -15,11 +15,26 @@ pub const MAX_RELATIONS: usize = 100;
 pub const MAX_TAGS: usize = 20;
 pub const DEFAULT_LICENSE: &str = "CC-BY-SA-4.0";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    Hash,
+    sea_orm::EnumIter,
+    sea_orm::DeriveActiveEnum,
+)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
+    #[sea_orm(string_value = "pattern")]
     Pattern,
+    #[sea_orm(string_value = "metric")]
     Metric,
+    #[sea_orm(string_value = "story")]
     Story,
 }
 
@@ -71,45 +86,79 @@ impl Kind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    Default,
+    sea_orm::EnumIter,
+    sea_orm::DeriveActiveEnum,
+)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
 #[serde(rename_all = "snake_case")]
-pub enum Status {
+pub enum ItemStatus {
+    #[sea_orm(string_value = "draft")]
     Draft,
     #[default]
+    #[sea_orm(string_value = "published")]
     Published,
 }
 
-impl Status {
+impl ItemStatus {
     pub fn as_str(self) -> &'static str {
         match self {
-            Status::Draft => "draft",
-            Status::Published => "published",
+            ItemStatus::Draft => "draft",
+            ItemStatus::Published => "published",
         }
     }
-    pub fn parse(raw: &str) -> Option<Status> {
+    pub fn parse(raw: &str) -> Option<ItemStatus> {
         match raw {
-            "draft" => Some(Status::Draft),
-            "published" => Some(Status::Published),
+            "draft" => Some(ItemStatus::Draft),
+            "published" => Some(ItemStatus::Published),
             _ => None,
         }
     }
 }
 
 /// How one garden item relates to another.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    Hash,
+    PartialOrd,
+    Ord,
+    sea_orm::EnumIter,
+    sea_orm::DeriveActiveEnum,
+)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
 #[serde(rename_all = "snake_case")]
 pub enum RelationKind {
     /// Pattern to pattern: works well together.
+    #[sea_orm(string_value = "complements")]
     Complements,
     /// Pattern to pattern: another way to the same end.
+    #[sea_orm(string_value = "alternative_to")]
     AlternativeTo,
     /// Pattern to pattern: a piece of a larger practice.
+    #[sea_orm(string_value = "part_of")]
     PartOf,
     /// Metric to pattern: the metric helps evaluate the pattern.
+    #[sea_orm(string_value = "evaluates")]
     Evaluates,
     /// Story to pattern: the story applied the pattern.
+    #[sea_orm(string_value = "applies")]
     Applies,
     /// Story to metric: the outcome was measured by the metric.
+    #[sea_orm(string_value = "measured_by")]
     MeasuredBy,
 }
 

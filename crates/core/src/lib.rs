@@ -1,6 +1,7 @@
-//! Domain vocabulary of Health Commons, free of databases and HTTP.
+//! Domain vocabulary of Health Commons, free of database access and HTTP.
 //!
-//! Everything here is pure: newtypes that can only hold valid values, the text
+//! Everything here is pure: the words of stored states (each derives only how
+//! it is written in a column, so entities hold the enum, never a string), newtypes that can only hold valid values, the text
 //! pipeline (markdown to sanitised HTML), and the error kinds every other crate
 //! maps its failures onto.
 

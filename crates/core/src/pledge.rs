@@ -33,12 +33,17 @@ impl PledgeTarget {
 }
 
 /// Where a pledge stands. Only the person who pledged moves it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sea_orm::EnumIter, sea_orm::DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
 pub enum PledgeStatus {
+    #[sea_orm(string_value = "offered")]
     Offered,
+    #[sea_orm(string_value = "in_progress")]
     InProgress,
+    #[sea_orm(string_value = "done")]
     Done,
     /// Handed back: the person can no longer carry it.
+    #[sea_orm(string_value = "released")]
     Released,
 }
 

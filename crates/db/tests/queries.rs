@@ -2,6 +2,12 @@
 //! `HEALTHCOMMONS_TEST_POSTGRES_URL` is set (CI starts a real server).
 
 use chrono::{Duration, Utc};
+use healthcommons_core::event::EventStatus;
+use healthcommons_core::event::JoinMode;
+use healthcommons_core::garden::ItemStatus;
+use healthcommons_db::entities::{
+    ActorKind, DeliveryState, FollowState, GroupVisibility, InboxState, PostingPolicy, Role,
+};
 use healthcommons_db::queries::audience::ReadScope;
 use healthcommons_db::{
     entities::actor,
@@ -14,7 +20,7 @@ fn actor_row(ap_id: &str, username: &str, host: &str, local: bool) -> actor::Act
     let now = Utc::now();
     actor::ActiveModel {
         ap_id: Set(ap_id.into()),
-        kind: Set(queries::actors::PERSON.into()),
+        kind: Set(ActorKind::Person),
         local: Set(local),
         username: Set(username.into()),
         host: Set(host.into()),
@@ -56,7 +62,7 @@ fn member(username: &str) -> queries::users::NewUser<'_> {
         username,
         email: None,
         password_hash: "hash",
-        role: "member",
+        role: Role::Member,
         approved: true,
     }
 }
@@ -109,7 +115,7 @@ async fn users_and_actors_share_one_namespace_per_host() {
             .expect_err("duplicate name");
         assert!(duplicate.is_unique_violation(), "{backend}: {duplicate}");
         assert_eq!(queries::users::count_active(&db).await.expect("count"), 1);
-        queries::users::set_role(&db, user.id, "admin")
+        queries::users::set_role(&db, user.id, Role::Admin)
             .await
             .expect("role");
         assert_eq!(
@@ -118,7 +124,7 @@ async fn users_and_actors_share_one_namespace_per_host() {
                 .expect("q")
                 .expect("row")
                 .role,
-            "admin"
+            Role::Admin
         );
 
         queries::actors::insert(&db, actor_row("https://a.test/u/ana", "ana", "a.test", true))
@@ -171,7 +177,7 @@ async fn inbox_activities_are_stored_once_per_id() {
             .await
             .expect("done");
         assert_eq!(
-            queries::inbox::count_in_state(&db, queries::inbox::DONE)
+            queries::inbox::count_in_state(&db, InboxState::Done)
                 .await
                 .expect("count"),
             1
@@ -229,7 +235,7 @@ async fn a_batch_of_inbox_activities_is_stored_in_one_go_and_repeats_are_duplica
         queries::inbox::mark_done(&db, &[earlier, third])
             .await
             .expect(backend);
-        for (state, expected) in [(queries::inbox::DONE, 2), (queries::inbox::PENDING, 1)] {
+        for (state, expected) in [(InboxState::Done, 2), (InboxState::Pending, 1)] {
             assert_eq!(
                 queries::inbox::count_in_state(&db, state).await.expect(backend),
                 expected,
@@ -331,7 +337,8 @@ async fn deliveries_are_claimed_once_and_come_back_when_a_lease_expires() {
         assert_eq!(queries::deliveries::count_pending(&db2).await.expect("count"), 0);
         let rows = queries::deliveries::queue_by_peer(&db2).await.expect("queue");
         assert!(
-            rows.iter().any(|r| r.state == "failed" && r.count == 1),
+            rows.iter()
+                .any(|r| r.state == DeliveryState::Failed && r.count == 1),
             "{backend}: {rows:?}"
         );
     }
@@ -389,19 +396,19 @@ async fn batched_marks_and_hand_backs_change_exactly_the_rows_named() {
         let rows = delivery::Entity::find().all(&db).await.expect("rows");
         let row = |id: i64| rows.iter().find(|r| r.id == id).expect("row");
         for &id in &ids[..3] {
-            assert_eq!(row(id).state, "delivered", "{backend}");
+            assert_eq!(row(id).state, DeliveryState::Delivered, "{backend}");
             assert_eq!(row(id).last_status, Some(202), "{backend}");
             assert!(row(id).finished_at.is_some(), "{backend}");
         }
         let handed_back = row(ids[3]);
-        assert_eq!(handed_back.state, "pending", "{backend}");
+        assert_eq!(handed_back.state, DeliveryState::Pending, "{backend}");
         assert!(handed_back.claimed_until.is_none(), "{backend}");
         assert!(
             handed_back.next_attempt_at > Utc::now() + Duration::seconds(20),
             "{backend}"
         );
         let untouched = row(ids[4]);
-        assert_eq!(untouched.state, "pending", "{backend}");
+        assert_eq!(untouched.state, DeliveryState::Pending, "{backend}");
         assert!(untouched.claimed_until.is_some(), "{backend}: still claimed");
         assert_eq!(
             queries::deliveries::count_pending(&db).await.expect("count"),
@@ -557,7 +564,7 @@ async fn the_directory_learns_hosts_keeps_the_nearest_route_and_records_fetches(
             .await
             .expect("remote");
         let mut group = actor_row("https://c.test/g/walkers", "walkers", "c.test", false);
-        group.kind = Set(queries::actors::GROUP.into());
+        group.kind = Set(ActorKind::Group);
         group.display_name = Set(Some("Walkers".into()));
         let group = queries::actors::insert(&db, group).await.expect("group");
         queries::peers::record_seen(&db, "d.test").await.expect("seen");
@@ -658,8 +665,8 @@ async fn the_directory_learns_hosts_keeps_the_nearest_route_and_records_fetches(
             &db,
             group_settings::Model {
                 actor_id: group.id,
-                posting_policy: "open".into(),
-                visibility: "public".into(),
+                posting_policy: PostingPolicy::Open,
+                visibility: GroupVisibility::Public,
                 announce_replies: true,
                 list_followers: false,
                 rules_html: None,
@@ -680,9 +687,13 @@ async fn the_directory_learns_hosts_keeps_the_nearest_route_and_records_fetches(
             (placed[0].0.username.as_str(), placed[0].1.latitude),
             ("walkers", Some(52.5))
         );
-        let stories = queries::map::garden_items_with_places(&db, &ReadScope::Open, "story")
-            .await
-            .expect("stories");
+        let stories = queries::map::garden_items_with_places(
+            &db,
+            &ReadScope::Open,
+            healthcommons_core::garden::Kind::Story,
+        )
+        .await
+        .expect("stories");
         assert!(stories.is_empty(), "{backend}");
     }
 }
@@ -692,10 +703,10 @@ async fn the_map_takes_only_published_stories_and_open_events_with_coordinates()
     use healthcommons_db::entities::{event, garden_item};
     for backend in testing::backends() {
         let db = testing::fresh(backend).await.expect(backend);
-        let story = |n: u32, status: &str, place: Option<(f64, f64)>| garden_item::ActiveModel {
+        let story = |n: u32, status: ItemStatus, place: Option<(f64, f64)>| garden_item::ActiveModel {
             ap_id: Set(format!("https://a.test/garden/{n}")),
-            kind: Set("story".into()),
-            status: Set(status.into()),
+            kind: Set(healthcommons_core::garden::Kind::Story),
+            status: Set(status),
             title: Set(format!("Story {n}")),
             summary: Set(String::new()),
             content: Set("{}".into()),
@@ -711,60 +722,50 @@ async fn the_map_takes_only_published_stories_and_open_events_with_coordinates()
             ..Default::default()
         };
         for row in [
-            story(1, queries::garden::PUBLISHED, Some((53.8, -1.55))),
-            story(2, queries::garden::PUBLISHED, None),
-            story(3, queries::garden::DRAFT, Some((53.8, -1.55))),
+            story(1, ItemStatus::Published, Some((53.8, -1.55))),
+            story(2, ItemStatus::Published, None),
+            story(3, ItemStatus::Draft, Some((53.8, -1.55))),
         ] {
             queries::garden::insert(&db, row).await.expect("story");
         }
-        let stories = queries::map::garden_items_with_places(&db, &ReadScope::Open, "story")
-            .await
-            .expect("stories");
+        let stories = queries::map::garden_items_with_places(
+            &db,
+            &ReadScope::Open,
+            healthcommons_core::garden::Kind::Story,
+        )
+        .await
+        .expect("stories");
         let titles: Vec<&str> = stories.iter().map(|s| s.title.as_str()).collect();
         assert_eq!(titles, ["Story 1"], "{backend}");
 
         let now = Utc::now();
-        let event = |n: u32, starts: Duration, status: &str, place: Option<(f64, f64)>| event::ActiveModel {
-            ap_id: Set(format!("https://a.test/e/{n}")),
-            kind: Set("meeting".into()),
-            title: Set(format!("Event {n}")),
-            description_html: Set(String::new()),
-            starts_at: Set(now + starts),
-            join_mode: Set(queries::events::FREE.into()),
-            status: Set(status.into()),
-            participant_count: Set(0),
-            latitude: Set(place.map(|p| p.0)),
-            longitude: Set(place.map(|p| p.1)),
-            local: Set(true),
-            published: Set(now),
-            ..Default::default()
-        };
+        let event =
+            |n: u32, starts: Duration, status: EventStatus, place: Option<(f64, f64)>| event::ActiveModel {
+                ap_id: Set(format!("https://a.test/e/{n}")),
+                kind: Set(healthcommons_core::event::EventKind::Meeting),
+                title: Set(format!("Event {n}")),
+                description_html: Set(String::new()),
+                starts_at: Set(now + starts),
+                join_mode: Set(JoinMode::Free),
+                status: Set(status),
+                participant_count: Set(0),
+                latitude: Set(place.map(|p| p.0)),
+                longitude: Set(place.map(|p| p.1)),
+                local: Set(true),
+                published: Set(now),
+                ..Default::default()
+            };
         for row in [
-            event(
-                1,
-                Duration::days(2),
-                queries::events::CONFIRMED,
-                Some((51.45, -2.58)),
-            ),
-            event(
-                2,
-                Duration::days(2),
-                queries::events::CANCELLED,
-                Some((51.45, -2.58)),
-            ),
-            event(3, Duration::days(2), queries::events::CONFIRMED, None),
+            event(1, Duration::days(2), EventStatus::Confirmed, Some((51.45, -2.58))),
+            event(2, Duration::days(2), EventStatus::Cancelled, Some((51.45, -2.58))),
+            event(3, Duration::days(2), EventStatus::Confirmed, None),
             event(
                 4,
                 -Duration::days(2),
-                queries::events::CONFIRMED,
+                EventStatus::Confirmed,
                 Some((51.45, -2.58)),
             ),
-            event(
-                5,
-                Duration::days(1),
-                queries::events::TENTATIVE,
-                Some((52.5, 13.4)),
-            ),
+            event(5, Duration::days(1), EventStatus::Tentative, Some((52.5, 13.4))),
         ] {
             queries::events::insert(&db, row).await.expect("event");
         }
@@ -809,7 +810,7 @@ async fn pledges_are_listed_by_what_they_are_on_and_counted_on_once_per_actor() 
             question_id: Set(Some(question_id)),
             action: Set(format!("action {n}")),
             due_on: Set(chrono::NaiveDate::from_ymd_opt(2026, 12, 31)),
-            status: Set("offered".into()),
+            status: Set(healthcommons_core::pledge::PledgeStatus::Offered),
             backers_count: Set(0),
             local: Set(true),
             published: Set(Utc::now() + Duration::seconds(i64::from(n))),
@@ -902,7 +903,7 @@ async fn the_directory_forgets_hosts_a_peer_no_longer_lists_and_routes_through_g
 
 #[tokio::test]
 async fn follower_inboxes_and_ids_are_the_accepted_followers_in_follow_order() {
-    use queries::follows::{ACCEPTED, FollowerInbox, PENDING, remote_follower_inboxes, upsert};
+    use queries::follows::{FollowerInbox, remote_follower_inboxes, upsert};
     for backend in testing::backends() {
         let db = testing::fresh(backend).await.expect(backend);
         let group = queries::actors::insert(
@@ -940,11 +941,11 @@ async fn follower_inboxes_and_ids_are_the_accepted_followers_in_follow_order() {
         neighbour_row.shared_inbox = Set(Some("https://n1.example/inbox".into()));
         let neighbour = queries::actors::insert(&db, neighbour_row).await.expect("actor");
         for (n, (follower, state)) in [
-            (early.id, ACCEPTED),
-            (pending.id, PENDING),
-            (late.id, ACCEPTED),
-            (local.id, ACCEPTED),
-            (neighbour.id, ACCEPTED),
+            (early.id, FollowState::Accepted),
+            (pending.id, FollowState::Pending),
+            (late.id, FollowState::Accepted),
+            (local.id, FollowState::Accepted),
+            (neighbour.id, FollowState::Accepted),
         ]
         .into_iter()
         .enumerate()
@@ -1178,7 +1179,7 @@ async fn a_session_or_token_finds_its_user_and_person_in_one_query() {
         let person = queries::actors::insert(&db, person).await.expect("person");
         // A group the user created is theirs too, but not their person.
         let mut group = actor_row("https://a.test/g/walkers", "walkers", "a.test", true);
-        group.kind = Set(queries::actors::GROUP.into());
+        group.kind = Set(ActorKind::Group);
         group.user_id = Set(Some(user.id));
         queries::actors::insert(&db, group).await.expect("group");
 

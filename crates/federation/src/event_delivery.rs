@@ -14,8 +14,9 @@ use crate::{
 };
 use healthcommons_db::{
     DatabaseTransaction,
+    entities::ParticipantState,
     entities::{actor, event, event_participant},
-    queries::{self, events::ACCEPTED},
+    queries,
 };
 use healthcommons_service::{Outgoing, ServiceResult};
 use serde_json::{Value, json};
@@ -173,7 +174,7 @@ impl OutboxPublisher {
         let event = event_by_id(txn, participant.event_id).await?;
         let member = actor_by_id(txn, participant.actor_id).await?;
         let organiser = organiser_of(txn, &event).await?;
-        let kind = if participant.state == ACCEPTED {
+        let kind = if participant.state == ParticipantState::Accepted {
             "Accept"
         } else {
             "Reject"

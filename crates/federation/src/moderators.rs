@@ -10,6 +10,7 @@ use crate::{
     },
 };
 use activitypub_federation::fetch::object_id::ObjectId;
+use healthcommons_db::entities::ActorKind;
 use healthcommons_db::{entities::actor, queries};
 use url::Url;
 
@@ -76,7 +77,7 @@ pub async fn group_of_collection(
         return Ok(None);
     }
     let group = ObjectId::<DbActor>::from(group_url).dereference(data).await?;
-    Ok(Some(group.row).filter(|g| g.kind == queries::actors::GROUP))
+    Ok(Some(group.row).filter(|g| g.kind == ActorKind::Group))
 }
 
 /// Whether `target` names a moderators collection rather than, say, Lemmy's

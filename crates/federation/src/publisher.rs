@@ -7,6 +7,7 @@ use crate::{
     relay::{self, Effect},
 };
 use activitypub_federation::kinds::public;
+use healthcommons_db::entities::{ActorKind, ReactionKind, TagKind};
 use healthcommons_db::{
     DatabaseTransaction,
     entities::{Visibility, actor, group_ban, post, reaction},
@@ -436,7 +437,7 @@ impl OutboxPublisher {
         actor: &actor::Model,
         post: &post::Model,
     ) -> ServiceResult<Value> {
-        let kind = if reaction.kind == queries::posts::DISLIKE {
+        let kind = if reaction.kind == ReactionKind::Dislike {
             "Dislike"
         } else {
             "Like"
@@ -487,7 +488,7 @@ impl OutboxPublisher {
             concerned.push(author);
         }
         for tag in queries::posts::tags_of(txn, vec![post.id]).await? {
-            if tag.kind == queries::posts::MENTION
+            if tag.kind == TagKind::Mention
                 && let Some(href) = &tag.href
                 && let Some(actor) = queries::actors::by_ap_id(txn, href).await?
             {
@@ -497,7 +498,7 @@ impl OutboxPublisher {
         for id in concerned {
             if let Some(actor) = queries::actors::by_id(txn, id).await?
                 && !actor.local
-                && actor.kind != queries::actors::GROUP
+                && actor.kind != ActorKind::Group
             {
                 inboxes.push(actor.inbox);
             }

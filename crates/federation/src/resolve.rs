@@ -5,6 +5,7 @@
 use crate::{FederationError, RequestData, objects::actor::DbActor};
 use activitypub_federation::fetch::object_id::ObjectId;
 use healthcommons_core::Handle;
+use healthcommons_db::entities::ActorKind;
 use healthcommons_db::queries;
 use serde::Deserialize;
 use url::Url;
@@ -42,7 +43,7 @@ pub async fn resolve_actor(query: &str, data: &RequestData) -> Result<DbActor, F
     if handle.host.eq_ignore_ascii_case(&data.node.domain) {
         return queries::actors::local_by_username(&data.db, &handle.name.to_ascii_lowercase())
             .await?
-            .filter(|a| a.kind != queries::actors::APPLICATION)
+            .filter(|a| a.kind != ActorKind::Application)
             .map(DbActor::new)
             .transpose()?
             .ok_or(FederationError::NotFound);

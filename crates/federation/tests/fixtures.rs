@@ -7,6 +7,7 @@
 use activitypub_federation::config::FederationConfig;
 use activitypub_federation::traits::Object;
 use chrono::Utc;
+use healthcommons_db::entities::{ActorKind, FollowState, ParticipantState};
 use healthcommons_db::{
     entities::{actor, event, event_participant, outbox_activity, question},
     queries,
@@ -98,12 +99,12 @@ async fn offline_node(domain: &str) -> FederationConfig<FederationContext> {
         .expect("config")
 }
 
-fn actor_row(ap_id: &str, kind: &str, local: bool) -> actor::ActiveModel {
+fn actor_row(ap_id: &str, kind: ActorKind, local: bool) -> actor::ActiveModel {
     let url = Url::parse(ap_id).expect("actor id");
     let now = Utc::now();
     actor::ActiveModel {
         ap_id: Set(ap_id.to_owned()),
-        kind: Set(kind.to_owned()),
+        kind: Set(kind),
         local: Set(local),
         username: Set(url
             .path_segments()
@@ -225,10 +226,10 @@ async fn follows_from_other_software_are_accepted_by_our_working_groups() {
         let target_url = Url::parse(target).expect("target");
         let config = offline_node(&host_of(&target_url)).await;
         let data = config.to_request_data();
-        let group = queries::actors::insert(&data.db, actor_row(target, queries::actors::GROUP, true))
+        let group = queries::actors::insert(&data.db, actor_row(target, ActorKind::Group, true))
             .await
             .expect("group");
-        let remote = queries::actors::insert(&data.db, actor_row(follower, queries::actors::PERSON, false))
+        let remote = queries::actors::insert(&data.db, actor_row(follower, ActorKind::Person, false))
             .await
             .expect("follower");
         let outcome = process_stored(&json.to_string(), &data)
@@ -239,7 +240,7 @@ async fn follows_from_other_software_are_accepted_by_our_working_groups() {
             .await
             .expect("query")
             .unwrap_or_else(|| panic!("{name}: no follow stored"));
-        assert_eq!(follow.state, "accepted", "{name}");
+        assert_eq!(follow.state, FollowState::Accepted, "{name}");
         assert_eq!(follow.ap_id, str_at(&json, &["id"]).unwrap_or_default(), "{name}");
         let queue = queries::deliveries::queue_by_peer(&data.db).await.expect("queue");
         assert_eq!(queue.len(), 1, "{name}: one Accept to the follower's node");
@@ -294,13 +295,13 @@ async fn answers_to_our_follows_are_recorded() {
             .unwrap_or_else(|| format!("{}://{}/u/tester", follow_url.scheme(), host_of(&follow_url)));
         let config = offline_node(&host_of(&Url::parse(&follower).expect("follower"))).await;
         let data = config.to_request_data();
-        let ours = queries::actors::insert(&data.db, actor_row(&follower, queries::actors::PERSON, true))
+        let ours = queries::actors::insert(&data.db, actor_row(&follower, ActorKind::Person, true))
             .await
             .expect("local follower");
-        let theirs = queries::actors::insert(&data.db, actor_row(answering, queries::actors::GROUP, false))
+        let theirs = queries::actors::insert(&data.db, actor_row(answering, ActorKind::Group, false))
             .await
             .expect("remote target");
-        let row = queries::follows::upsert(&data.db, follow_id, ours.id, theirs.id, "pending")
+        let row = queries::follows::upsert(&data.db, follow_id, ours.id, theirs.id, FollowState::Pending)
             .await
             .expect("follow");
         let outcome = process_stored(&json.to_string(), &data)
@@ -311,7 +312,11 @@ async fn answers_to_our_follows_are_recorded() {
             .await
             .expect("q")
             .expect("row");
-        let expected = if kind == "Accept" { "accepted" } else { "rejected" };
+        let expected = if kind == "Accept" {
+            FollowState::Accepted
+        } else {
+            FollowState::Rejected
+        };
         assert_eq!(after.state, expected, "{name}");
         applied += 1;
     }
@@ -343,13 +348,13 @@ async fn undo_follow_from_other_software_removes_the_follower() {
         );
         let config = offline_node(&host_of(&Url::parse(target).expect("target"))).await;
         let data = config.to_request_data();
-        let group = queries::actors::insert(&data.db, actor_row(target, queries::actors::GROUP, true))
+        let group = queries::actors::insert(&data.db, actor_row(target, ActorKind::Group, true))
             .await
             .expect("group");
-        let remote = queries::actors::insert(&data.db, actor_row(follower, queries::actors::PERSON, false))
+        let remote = queries::actors::insert(&data.db, actor_row(follower, ActorKind::Person, false))
             .await
             .expect("follower");
-        queries::follows::upsert(&data.db, follow_id, remote.id, group.id, "accepted")
+        queries::follows::upsert(&data.db, follow_id, remote.id, group.id, FollowState::Accepted)
             .await
             .expect("follow");
         let outcome = process_stored(&json.to_string(), &data)
@@ -442,7 +447,7 @@ fn id_in(value: Option<&Value>) -> Option<String> {
 async fn known_actor(
     data: &healthcommons_federation::RequestData,
     id: Option<String>,
-    kind: &str,
+    kind: ActorKind,
 ) -> Option<actor::Model> {
     let id = id.filter(|i| Url::parse(i).is_ok())?;
     if let Some(existing) = queries::actors::by_ap_id(&data.db, &id).await.expect("q") {
@@ -519,9 +524,9 @@ async fn discussion_payloads_land_where_they_should() {
         let data = config.to_request_data();
         let relayed = kind == "Announce" && json.get("object").is_some_and(|o| o.get("actor").is_some());
         let actor_kind = if relayed {
-            queries::actors::GROUP
+            ActorKind::Group
         } else {
-            queries::actors::PERSON
+            ActorKind::Person
         };
         let actor = known_actor(&data, id_in(json.get("actor")), actor_kind).await;
         // The activity and (for an announce) the activity inside it.
@@ -530,13 +535,13 @@ async fn discussion_payloads_land_where_they_should() {
         } else {
             json.clone()
         };
-        let inner_actor = known_actor(&data, id_in(activity.get("actor")), queries::actors::PERSON).await;
+        let inner_actor = known_actor(&data, id_in(activity.get("actor")), ActorKind::Person).await;
         let object = activity.get("object").cloned().unwrap_or_default();
         for audience in [activity.get("audience"), object.get("audience")] {
-            known_actor(&data, id_in(audience), queries::actors::GROUP).await;
+            known_actor(&data, id_in(audience), ActorKind::Group).await;
         }
         if let Some(author) = object.get("attributedTo") {
-            known_actor(&data, id_in(Some(author)), queries::actors::PERSON).await;
+            known_actor(&data, id_in(Some(author)), ActorKind::Person).await;
         }
         let target = match activity.get("type").and_then(Value::as_str) {
             Some("Like" | "Dislike" | "Announce" | "Delete") => id_in(Some(&object)),
@@ -556,7 +561,7 @@ async fn discussion_payloads_land_where_they_should() {
         if kind == "Flag"
             && let Value::Array(items) = &object
         {
-            known_actor(&data, id_in(items.first()), queries::actors::PERSON).await;
+            known_actor(&data, id_in(items.first()), ActorKind::Person).await;
         }
         match process_stored(&json.to_string(), &data).await {
             Ok(Outcome::Applied) => {
@@ -666,7 +671,7 @@ async fn moderation_payloads_land_where_they_should() {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        let moderator = known_actor(&data, id_in(json.get("actor")), queries::actors::PERSON).await;
+        let moderator = known_actor(&data, id_in(json.get("actor")), ActorKind::Person).await;
         let target = id_in(activity.get("target"));
         let group_id = match kind.as_str() {
             "Block" => target.clone(),
@@ -682,7 +687,7 @@ async fn moderation_payloads_land_where_they_should() {
                     .map(str::to_owned)
             }),
         };
-        let group = known_actor(&data, group_id, queries::actors::GROUP).await;
+        let group = known_actor(&data, group_id, ActorKind::Group).await;
         if let (Some(group), Some(moderator)) = (&group, &moderator) {
             queries::groups::add_moderator(&data.db, group.id, moderator.id)
                 .await
@@ -706,7 +711,7 @@ async fn moderation_payloads_land_where_they_should() {
                     .as_deref()
                     .is_some_and(|t| !t.ends_with("/featured") && !t.ends_with("/pinned")) =>
             {
-                let stored = known_actor(&data, Some(object.clone()), queries::actors::PERSON)
+                let stored = known_actor(&data, Some(object.clone()), ActorKind::Person)
                     .await
                     .expect("person");
                 if let Some(group) = &group {
@@ -790,7 +795,7 @@ async fn actor_updates_refresh_the_stored_profile() {
         }
         let config = offline_node("fixtures.test").await;
         let data = config.to_request_data();
-        let actor = known_actor(&data, id_in(json.get("actor")), queries::actors::PERSON).await;
+        let actor = known_actor(&data, id_in(json.get("actor")), ActorKind::Person).await;
         let object_id = id_in(json.get("object")).unwrap_or_default();
         let result = process_stored(&json.to_string(), &data).await;
         if Some(&object_id) == actor.as_ref().map(|a| &a.ap_id) {
@@ -868,7 +873,7 @@ async fn agenda_payloads_land_where_they_should() {
             let config = offline_node(&host_of(&question_url)).await;
             let data = config.to_request_data();
             let asker = id_in(object.get("to")).expect("the vote names the question's author");
-            let asker = queries::actors::insert(&data.db, actor_row(&asker, queries::actors::PERSON, true))
+            let asker = queries::actors::insert(&data.db, actor_row(&asker, ActorKind::Person, true))
                 .await
                 .expect("asker");
             let question = queries::agenda::insert(
@@ -892,7 +897,7 @@ async fn agenda_payloads_land_where_they_should() {
                     .await
                     .expect("option");
             }
-            known_actor(&data, id_in(json.get("actor")), queries::actors::PERSON).await;
+            known_actor(&data, id_in(json.get("actor")), ActorKind::Person).await;
             let outcome = process_stored(&json.to_string(), &data)
                 .await
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -909,9 +914,9 @@ async fn agenda_payloads_land_where_they_should() {
         }
         let config = offline_node("fixtures.test").await;
         let data = config.to_request_data();
-        known_actor(&data, id_in(object.get("attributedTo")), queries::actors::PERSON).await;
-        known_actor(&data, id_in(json.get("actor")), queries::actors::PERSON).await;
-        known_actor(&data, id_in(object.get("audience")), queries::actors::GROUP).await;
+        known_actor(&data, id_in(object.get("attributedTo")), ActorKind::Person).await;
+        known_actor(&data, id_in(json.get("actor")), ActorKind::Person).await;
+        known_actor(&data, id_in(object.get("audience")), ActorKind::Group).await;
         let result = if kind == "Question" {
             match serde_json::from_value::<ApQuestion>(object.clone()) {
                 Ok(parsed) => {
@@ -991,22 +996,21 @@ async fn local_event(
 ) -> event::Model {
     let url = Url::parse(ap_id).expect("event id");
     let organiser_id = format!("{}://{}/u/organiser", url.scheme(), host_of(&url));
-    let organiser =
-        queries::actors::insert(&data.db, actor_row(&organiser_id, queries::actors::PERSON, true))
-            .await
-            .expect("organiser");
+    let organiser = queries::actors::insert(&data.db, actor_row(&organiser_id, ActorKind::Person, true))
+        .await
+        .expect("organiser");
     queries::events::insert(
         &data.db,
         event::ActiveModel {
             ap_id: Set(ap_id.to_owned()),
-            kind: Set("meeting".into()),
+            kind: Set(healthcommons_core::event::EventKind::Meeting),
             author_id: Set(Some(organiser.id)),
             title: Set("A meeting".into()),
             description_html: Set(String::new()),
             starts_at: Set(Utc::now() + chrono::Duration::days(3)),
             capacity: Set(capacity),
-            join_mode: Set("free".into()),
-            status: Set("confirmed".into()),
+            join_mode: Set(healthcommons_core::event::JoinMode::Free),
+            status: Set(healthcommons_core::event::EventStatus::Confirmed),
             participant_count: Set(0),
             local: Set(true),
             published: Set(Utc::now()),
@@ -1054,12 +1058,12 @@ async fn event_payloads_land_where_they_should() {
                 let organiser = id_in(event.get("attributedTo")).or_else(|| id_in(json.get("actor")));
                 let creator = id_in(json.get("actor")).or_else(|| id_in(event.get("actor")));
                 let organiser_kind = if organiser != creator {
-                    queries::actors::GROUP
+                    ActorKind::Group
                 } else {
-                    queries::actors::PERSON
+                    ActorKind::Person
                 };
                 known_actor(&data, organiser, organiser_kind).await;
-                known_actor(&data, creator, queries::actors::PERSON).await;
+                known_actor(&data, creator, ActorKind::Person).await;
                 if kind == "Event" {
                     let parsed: ApEvent =
                         serde_json::from_value(event.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -1094,11 +1098,11 @@ async fn event_payloads_land_where_they_should() {
                     assert_eq!(stored.place_name.as_deref(), Some(place), "{name}");
                 }
                 if let Some(status) = str_at(&event, &["ical:status"]) {
-                    assert_eq!(stored.status.to_ascii_uppercase(), status, "{name}");
+                    assert_eq!(stored.status.ical(), status, "{name}");
                 }
                 assert_eq!(
                     stored.group_id.is_some(),
-                    organiser_kind == queries::actors::GROUP,
+                    organiser_kind == ActorKind::Group,
                     "{name}"
                 );
             }
@@ -1107,7 +1111,7 @@ async fn event_payloads_land_where_they_should() {
                 let config = offline_node(&host_of(&Url::parse(&event_id).expect("url"))).await;
                 let data = config.to_request_data();
                 let event = local_event(&data, &event_id, Some(10)).await;
-                let member = known_actor(&data, id_in(json.get("actor")), queries::actors::PERSON)
+                let member = known_actor(&data, id_in(json.get("actor")), ActorKind::Person)
                     .await
                     .expect("member");
                 if kind == "Leave" {
@@ -1135,8 +1139,8 @@ async fn event_payloads_land_where_they_should() {
                     .expect("event");
                 if kind == "Join" {
                     assert_eq!(
-                        participant.map(|p| p.state).as_deref(),
-                        Some("accepted"),
+                        participant.map(|p| p.state),
+                        Some(ParticipantState::Accepted),
                         "{name}"
                     );
                     assert_eq!(after.participant_count, 1, "{name}");
@@ -1164,11 +1168,10 @@ async fn event_payloads_land_where_they_should() {
                 let event_id = str_at(&json, &["object", "object"]).expect("event");
                 let config = offline_node(&host_of(&Url::parse(member_id).expect("url"))).await;
                 let data = config.to_request_data();
-                let member =
-                    queries::actors::insert(&data.db, actor_row(member_id, queries::actors::PERSON, true))
-                        .await
-                        .expect("member");
-                let organiser = known_actor(&data, id_in(json.get("actor")), queries::actors::PERSON)
+                let member = queries::actors::insert(&data.db, actor_row(member_id, ActorKind::Person, true))
+                    .await
+                    .expect("member");
+                let organiser = known_actor(&data, id_in(json.get("actor")), ActorKind::Person)
                     .await
                     .expect("organiser");
                 let mut event = local_event(&data, event_id, None).await.into_active_model();
@@ -1181,7 +1184,7 @@ async fn event_payloads_land_where_they_should() {
                         event_id: Set(event.id),
                         actor_id: Set(member.id),
                         ap_id: Set(join_id.to_owned()),
-                        state: Set("pending".into()),
+                        state: Set(healthcommons_db::entities::ParticipantState::Pending),
                         message: Set(None),
                         created_at: Set(Utc::now()),
                         ..Default::default()
@@ -1197,8 +1200,12 @@ async fn event_payloads_land_where_they_should() {
                     .await
                     .expect("q")
                     .map(|p| p.state);
-                let expected = if kind == "Accept" { "accepted" } else { "rejected" };
-                assert_eq!(state.as_deref(), Some(expected), "{name}");
+                let expected = if kind == "Accept" {
+                    ParticipantState::Accepted
+                } else {
+                    ParticipantState::Rejected
+                };
+                assert_eq!(state, Some(expected), "{name}");
             }
         }
         seen += 1;

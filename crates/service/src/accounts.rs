@@ -11,6 +11,7 @@ use argon2::{
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{Duration, Utc};
 use healthcommons_core::Username;
+use healthcommons_db::entities::ActorKind;
 use healthcommons_db::{
     TransactionTrait,
     entities::{actor, user},
@@ -18,38 +19,12 @@ use healthcommons_db::{
 };
 use rand::RngCore;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub const MIN_PASSWORD_LEN: usize = 8;
 pub const SESSION_DAYS: i64 = 30;
 
-/// Roles, from least to most trusted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Member,
-    Moderator,
-    Admin,
-}
-
-impl Role {
-    pub fn parse(raw: &str) -> Option<Role> {
-        match raw {
-            "member" => Some(Role::Member),
-            "moderator" => Some(Role::Moderator),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Member => "member",
-            Role::Moderator => "moderator",
-            Role::Admin => "admin",
-        }
-    }
-}
+pub use healthcommons_db::entities::Role;
 
 /// A signed-in user with their person actor.
 #[derive(Debug, Clone)]
@@ -60,7 +35,7 @@ pub struct Account {
 
 impl Account {
     pub fn role(&self) -> Role {
-        Role::parse(&self.user.role).unwrap_or(Role::Member)
+        self.user.role
     }
 }
 
@@ -131,7 +106,7 @@ pub async fn create_account(
             username: username.as_str(),
             email,
             password_hash: &password_hash,
-            role: role.as_str(),
+            role,
             approved,
         },
     )
@@ -142,7 +117,7 @@ pub async fn create_account(
         actors::new_row(
             ctx,
             actors::LocalActor {
-                kind: queries::actors::PERSON,
+                kind: ActorKind::Person,
                 id: ctx.urls.person(username.as_str()),
                 username: username.as_str(),
                 display_name: username.as_str().to_owned(),
@@ -276,7 +251,7 @@ pub async fn set_role(db: &impl ConnectionTrait, username: &str, role: Role) -> 
     let user = queries::users::by_username(db, username)
         .await?
         .ok_or_else(|| ServiceError::not_found(format!("no user named {username}")))?;
-    queries::users::set_role(db, user.id, role.as_str()).await?;
+    queries::users::set_role(db, user.id, role).await?;
     Ok(())
 }
 

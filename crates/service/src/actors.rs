@@ -3,12 +3,14 @@
 
 use crate::{NodeContext, ServiceError, keys::KeyPair, urls::NodeUrls};
 use chrono::Utc;
-use healthcommons_db::{DbError, entities::actor};
+use healthcommons_db::{
+    DbError,
+    entities::{ActorKind, actor},
+};
 use sea_orm::ActiveValue::Set;
 
 pub struct LocalActor<'a> {
-    /// `person`, `group` or `application`.
-    pub kind: &'a str,
+    pub kind: ActorKind,
     pub id: String,
     pub username: &'a str,
     pub display_name: String,
@@ -26,7 +28,7 @@ pub fn new_row(ctx: &NodeContext, new: LocalActor<'_>) -> actor::ActiveModel {
     let id = new.id;
     let collection = |make: fn(&str) -> String| new.with_collections.then(|| make(&id));
     actor::ActiveModel {
-        kind: Set(new.kind.to_owned()),
+        kind: Set(new.kind),
         local: Set(true),
         username: Set(new.username.to_owned()),
         host: Set(ctx.domain.clone()),

@@ -12,6 +12,7 @@ use crate::{
 };
 use chrono::{DateTime, Duration, Utc};
 use healthcommons_core::text;
+use healthcommons_db::entities::ActorKind;
 use healthcommons_db::{
     TransactionTrait,
     entities::{Visibility, actor, question, question_option, vote},
@@ -101,7 +102,7 @@ pub async fn ask(
     group: &actor::Model,
     ask: Ask,
 ) -> ServiceResult<question::Model> {
-    if group.kind != queries::actors::GROUP || !group.local {
+    if group.kind != ActorKind::Group || !group.local {
         return Err(ServiceError::validation(
             "questions go on the agenda of a working group of this node",
         ));

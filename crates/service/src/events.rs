@@ -16,13 +16,11 @@ use healthcommons_core::{
     event::{EventKind, EventStatus, JoinMode, time_zone},
     text,
 };
+use healthcommons_db::entities::{ActorKind, ParticipantState};
 use healthcommons_db::{
     TransactionTrait,
     entities::{Visibility, actor, event, event_participant},
-    queries::{
-        self,
-        events::{ACCEPTED, Listing, PENDING, REJECTED},
-    },
+    queries::{self, events::Listing},
 };
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, DatabaseTransaction, IntoActiveModel};
 
@@ -67,7 +65,7 @@ impl EventView {
             .map(|c| (c - self.event.participant_count).max(0))
     }
     pub fn is_cancelled(&self) -> bool {
-        self.event.status == EventStatus::Cancelled.as_str()
+        self.event.status == EventStatus::Cancelled
     }
 }
 
@@ -133,7 +131,7 @@ fn set_place(row: &mut event::ActiveModel, place: Option<Place>) {
 
 /// The columns a draft sets, on a new row or an existing one.
 fn apply(row: &mut event::ActiveModel, draft: &EventDraft) {
-    row.kind = Set(draft.kind.as_str().to_owned());
+    row.kind = Set(draft.kind);
     row.title = Set(draft.title.clone());
     row.description_html = Set(text::markdown_to_html(&draft.description));
     row.source = Set(Some(draft.description.clone()));
@@ -143,8 +141,8 @@ fn apply(row: &mut event::ActiveModel, draft: &EventDraft) {
     set_place(row, draft.place.clone());
     row.online_url = Set(draft.online_url.clone());
     row.capacity = Set(draft.capacity);
-    row.join_mode = Set(draft.join_mode.as_str().to_owned());
-    row.status = Set(draft.status.as_str().to_owned());
+    row.join_mode = Set(draft.join_mode);
+    row.status = Set(draft.status);
 }
 
 /// A member organises an event, for a working group of this node or on their own.
@@ -158,7 +156,7 @@ pub async fn create(
 ) -> ServiceResult<event::Model> {
     check_draft(&mut draft)?;
     if let Some(group) = group {
-        if group.kind != queries::actors::GROUP || !group.local {
+        if group.kind != ActorKind::Group || !group.local {
             return Err(ServiceError::validation(
                 "events are organised by working groups of this node",
             ));
@@ -280,7 +278,7 @@ pub async fn delete(
 
 /// Refuse taking part in an event that is over or called off.
 fn check_open(event: &event::Model) -> ServiceResult<()> {
-    if event.status == EventStatus::Cancelled.as_str() {
+    if event.status == EventStatus::Cancelled {
         return Err(ServiceError::conflict("this event has been cancelled"));
     }
     if event.ends_at.unwrap_or(event.starts_at) < Utc::now() {
@@ -290,14 +288,14 @@ fn check_open(event: &event::Model) -> ServiceResult<()> {
 }
 
 /// What an organiser's node decides for a new participant of a local event.
-async fn admit(db: &impl ConnectionTrait, event: &event::Model) -> ServiceResult<&'static str> {
-    if event.join_mode == JoinMode::Restricted.as_str() {
-        return Ok(PENDING);
+async fn admit(db: &impl ConnectionTrait, event: &event::Model) -> ServiceResult<ParticipantState> {
+    if event.join_mode == JoinMode::Restricted {
+        return Ok(ParticipantState::Pending);
     }
     Ok(if queries::events::take_place(db, event.id).await? {
-        ACCEPTED
+        ParticipantState::Accepted
     } else {
-        REJECTED
+        ParticipantState::Rejected
     })
 }
 
@@ -317,7 +315,7 @@ pub async fn join(
         .map(|m| text::plain_text(m, MAX_MESSAGE))
         .filter(|m| !m.is_empty());
     let earlier = queries::events::participant(db, event.id, account.person.id).await?;
-    if let Some(existing) = earlier.clone().filter(|p| p.state != REJECTED) {
+    if let Some(existing) = earlier.clone().filter(|p| p.state != ParticipantState::Rejected) {
         return Ok(existing);
     }
     let txn = db.begin().await?;
@@ -328,9 +326,9 @@ pub async fn join(
     let state = if event.local {
         admit(&txn, &event).await?
     } else {
-        PENDING
+        ParticipantState::Pending
     };
-    if state == REJECTED {
+    if state == ParticipantState::Rejected {
         return Err(ServiceError::conflict("this event is full"));
     }
     let participant = queries::events::insert_participant(
@@ -347,7 +345,7 @@ pub async fn join(
     )
     .await?;
     if event.local {
-        if state == ACCEPTED {
+        if state == ParticipantState::Accepted {
             publisher
                 .publish(&txn, Outgoing::UpdateEvent { event_id: event.id })
                 .await?;
@@ -400,7 +398,7 @@ async fn remove_participant(
     participant: &event_participant::Model,
 ) -> ServiceResult<()> {
     queries::events::delete_participant(txn, participant.id).await?;
-    if event.local && participant.state == ACCEPTED {
+    if event.local && participant.state == ParticipantState::Accepted {
         queries::events::free_place(txn, event.id).await?;
         publisher
             .publish(txn, Outgoing::UpdateEvent { event_id: event.id })
@@ -422,7 +420,11 @@ pub async fn decide(
         .await?
         .ok_or_else(|| ServiceError::not_found("no such participant"))?;
     let event = managed(db, account, participant.event_id).await?;
-    let wanted = if accept { ACCEPTED } else { REJECTED };
+    let wanted = if accept {
+        ParticipantState::Accepted
+    } else {
+        ParticipantState::Rejected
+    };
     if participant.state == wanted {
         return Ok(participant);
     }
@@ -430,7 +432,7 @@ pub async fn decide(
     if accept && !queries::events::take_place(&txn, event.id).await? {
         return Err(ServiceError::conflict("this event is full"));
     }
-    if participant.state == ACCEPTED {
+    if participant.state == ParticipantState::Accepted {
         queries::events::free_place(&txn, event.id).await?;
     }
     let mut row = participant.into_active_model();
@@ -450,7 +452,7 @@ async fn publish_answer(
     publisher: &dyn Publisher,
     participant: &event_participant::Model,
 ) -> ServiceResult<()> {
-    if participant.state == PENDING {
+    if participant.state == ParticipantState::Pending {
         return Ok(());
     }
     let remote = queries::actors::by_id(txn, participant.actor_id)
@@ -492,7 +494,7 @@ pub async fn receive_join(
     let txn = db.begin().await?;
     let existing = queries::events::participant(&txn, event.id, actor.id).await?;
     let participant = match existing {
-        Some(existing) if existing.state != REJECTED => {
+        Some(existing) if existing.state != ParticipantState::Rejected => {
             let mut row = existing.into_active_model();
             row.ap_id = Set(join_id.to_owned());
             queries::events::update_participant(&txn, row).await?
@@ -503,7 +505,7 @@ pub async fn receive_join(
             }
             let state = match check_open(event) {
                 Ok(()) => admit(&txn, event).await?,
-                Err(_) => REJECTED,
+                Err(_) => ParticipantState::Rejected,
             };
             let participant = queries::events::insert_participant(
                 &txn,
@@ -520,7 +522,7 @@ pub async fn receive_join(
                 },
             )
             .await?;
-            if state == ACCEPTED {
+            if state == ParticipantState::Accepted {
                 publisher
                     .publish(&txn, Outgoing::UpdateEvent { event_id: event.id })
                     .await?;
@@ -565,7 +567,12 @@ pub async fn receive_answer(
         ));
     }
     let mut row = participant.into_active_model();
-    row.state = Set(if accepted { ACCEPTED } else { REJECTED }.to_owned());
+    row.state = Set(if accepted {
+        ParticipantState::Accepted
+    } else {
+        ParticipantState::Rejected
+    }
+    .to_owned());
     queries::events::update_participant(db, row).await?;
     Ok(())
 }
@@ -627,7 +634,7 @@ pub async fn store_remote(db: &impl ConnectionTrait, remote: RemoteEvent) -> Ser
         },
     };
     row.url = Set(remote.url);
-    row.kind = Set(remote.kind.as_str().to_owned());
+    row.kind = Set(remote.kind);
     row.author_id = Set(Some(remote.author.id));
     row.visibility =
         Set(policy::visibility_for_new(db, remote.group.as_ref(), None, remote.visibility).await?);
@@ -647,8 +654,8 @@ pub async fn store_remote(db: &impl ConnectionTrait, remote: RemoteEvent) -> Ser
         .online_url
         .and_then(|l| checked_web_url(&l, "").ok().flatten()));
     row.capacity = Set(remote.capacity.filter(|c| (1..=MAX_CAPACITY).contains(c)));
-    row.join_mode = Set(remote.join_mode.as_str().to_owned());
-    row.status = Set(remote.status.as_str().to_owned());
+    row.join_mode = Set(remote.join_mode);
+    row.status = Set(remote.status);
     row.participant_count = Set(remote.participant_count.clamp(0, MAX_CAPACITY));
     row.published = Set(remote.published);
     row.updated_at = Set(remote.updated);
@@ -727,7 +734,7 @@ pub async fn participation_in(
     db: &impl ConnectionTrait,
     views: &[EventView],
     viewer: Option<&Account>,
-) -> ServiceResult<std::collections::HashMap<i64, String>> {
+) -> ServiceResult<std::collections::HashMap<i64, ParticipantState>> {
     let Some(viewer) = viewer else {
         return Ok(Default::default());
     };

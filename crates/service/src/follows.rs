@@ -6,13 +6,11 @@ use crate::{
     accounts::Account,
     publish::{Outgoing, Publisher},
 };
+use healthcommons_db::entities::{ActorKind, FollowState};
 use healthcommons_db::{
     TransactionTrait,
     entities::{actor, follow},
-    queries::{
-        self,
-        follows::{ACCEPTED, PENDING, REJECTED},
-    },
+    queries::{self},
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
@@ -27,28 +25,29 @@ pub async fn follow(
     if follower.id == target.id {
         return Err(ServiceError::validation("an actor cannot follow itself"));
     }
-    if target.kind == queries::actors::APPLICATION {
+    if target.kind == ActorKind::Application {
         return Err(ServiceError::validation(
             "a node's instance actor cannot be followed",
         ));
     }
     if let Some(existing) = queries::follows::between(db, follower.id, target.id).await?
-        && existing.state != REJECTED
+        && existing.state != FollowState::Rejected
     {
         return Ok(existing);
     }
     let txn = db.begin().await?;
     let row = if target.local {
         let state = if target.manually_approves_followers {
-            PENDING
+            FollowState::Pending
         } else {
-            ACCEPTED
+            FollowState::Accepted
         };
         let ap_id = ctx.urls.new_activity("follow");
         queries::follows::upsert(&txn, &ap_id, follower.id, target.id, state).await?
     } else {
         let ap_id = ctx.urls.new_activity("follow");
-        let row = queries::follows::upsert(&txn, &ap_id, follower.id, target.id, PENDING).await?;
+        let row =
+            queries::follows::upsert(&txn, &ap_id, follower.id, target.id, FollowState::Pending).await?;
         publisher
             .publish(&txn, Outgoing::Follow { follow_id: row.id })
             .await?;
@@ -93,20 +92,20 @@ pub async fn receive_follow(
     follower: &actor::Model,
     target: &actor::Model,
 ) -> ServiceResult<follow::Model> {
-    if !target.local || target.kind == queries::actors::APPLICATION {
+    if !target.local || target.kind == ActorKind::Application {
         return Err(ServiceError::not_found("no such local actor to follow"));
     }
     let txn = db.begin().await?;
     let already_accepted = queries::follows::between(&txn, follower.id, target.id)
         .await?
-        .is_some_and(|f| f.state == ACCEPTED);
+        .is_some_and(|f| f.state == FollowState::Accepted);
     let state = if already_accepted || !target.manually_approves_followers {
-        ACCEPTED
+        FollowState::Accepted
     } else {
-        PENDING
+        FollowState::Pending
     };
     let row = queries::follows::upsert(&txn, follow_ap_id, follower.id, target.id, state).await?;
-    if state == ACCEPTED {
+    if state == FollowState::Accepted {
         publisher
             .publish(&txn, Outgoing::AcceptFollow { follow_id: row.id })
             .await?;
@@ -130,7 +129,7 @@ pub async fn decide(
     let txn = db.begin().await?;
     let row = queries::follows::by_id(&txn, follow_id)
         .await?
-        .filter(|f| f.state == PENDING && f.target_id == group.id)
+        .filter(|f| f.state == FollowState::Pending && f.target_id == group.id)
         .ok_or_else(|| ServiceError::not_found("no pending request to join with that id"))?;
     // The node's staff may decide on others' requests, never on their own.
     if row.follower_id == moderator.person.id {
@@ -141,7 +140,11 @@ pub async fn decide(
     let follower = queries::actors::by_id(&txn, row.follower_id)
         .await?
         .ok_or_else(|| ServiceError::not_found("follower is gone"))?;
-    let state = if accept { ACCEPTED } else { REJECTED };
+    let state = if accept {
+        FollowState::Accepted
+    } else {
+        FollowState::Rejected
+    };
     queries::follows::set_state(&txn, row.id, state).await?;
     if !follower.local {
         let outgoing = if accept {
@@ -183,7 +186,11 @@ pub async fn receive_answer(
             "only the followed actor may answer a follow",
         ));
     }
-    let state = if accepted { ACCEPTED } else { REJECTED };
+    let state = if accepted {
+        FollowState::Accepted
+    } else {
+        FollowState::Rejected
+    };
     queries::follows::set_state(db, row.id, state).await?;
     Ok(())
 }

@@ -9,17 +9,14 @@ use crate::{
 };
 use chrono::{DateTime, Utc};
 use healthcommons_core::{
-    garden::{self, Content, FieldDiff, Kind, Merged, Place, Status},
+    garden::{self, Content, FieldDiff, ItemStatus, Kind, Merged, Place},
     text,
 };
+use healthcommons_db::entities::ActorKind;
 use healthcommons_db::{
     TransactionTrait,
     entities::{Visibility, actor, adoption, garden_item, garden_revision},
-    queries::{
-        self,
-        garden::{DRAFT, Filter, PUBLISHED},
-        posts::Page,
-    },
+    queries::{self, garden::Filter, posts::Page},
 };
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, DatabaseTransaction};
 use serde::{Deserialize, Serialize};
@@ -83,12 +80,6 @@ pub fn parse_content(row: &garden_item::Model) -> ServiceResult<Content> {
         .map_err(|e| ServiceError::Internal(format!("garden item {} has unreadable content: {e}", row.id)))
 }
 
-pub(crate) fn kind_of(row: &garden_item::Model) -> ServiceResult<Kind> {
-    Kind::parse(&row.kind).ok_or_else(|| {
-        ServiceError::Internal(format!("garden item {} has unknown kind {}", row.id, row.kind))
-    })
-}
-
 pub(crate) fn provenance_of(row: &garden_item::Model) -> Vec<Origin> {
     serde_json::from_str(&row.provenance).unwrap_or_default()
 }
@@ -137,10 +128,10 @@ async fn reindex(
         queries::garden::remove_from_search(db, item.id).await?;
         return Ok(());
     }
-    let relations: Vec<(String, String)> = content
+    let relations: Vec<_> = content
         .relations
         .iter()
-        .map(|r| (r.kind.as_str().to_owned(), r.target.clone()))
+        .map(|r| (r.kind, r.target.clone()))
         .collect();
     queries::garden::index_item(db, item.id, &content.tags, &relations, &content.search_document()).await?;
     Ok(())
@@ -150,7 +141,7 @@ async fn reindex(
 #[derive(Debug, Clone)]
 pub struct Draft<'a> {
     pub content: Content,
-    pub status: Status,
+    pub status: ItemStatus,
     /// Why this revision (shown in the history).
     pub message: Option<&'a str>,
 }
@@ -199,7 +190,7 @@ pub async fn create(
     )
     .await?;
     reindex(&txn, &item, &content).await?;
-    if draft.status == Status::Published {
+    if draft.status == ItemStatus::Published {
         publisher
             .publish(&txn, Outgoing::CreateGardenItem { item_id: item.id })
             .await?;
@@ -209,7 +200,7 @@ pub async fn create(
 }
 
 async fn check_group(db: &impl ConnectionTrait, group: &actor::Model, author: &Account) -> ServiceResult<()> {
-    if group.kind != queries::actors::GROUP || !group.local {
+    if group.kind != ActorKind::Group || !group.local {
         return Err(ServiceError::validation(
             "garden items are published to working groups on this node",
         ));
@@ -223,7 +214,7 @@ struct LocalItem<'a> {
     author_id: i64,
     group_id: Option<i64>,
     visibility: Visibility,
-    status: Status,
+    status: ItemStatus,
     content: &'a Content,
     /// For a fork: the chain, the item forked and the content taken from it.
     origin: Option<(Vec<Origin>, &'a Content)>,
@@ -246,11 +237,11 @@ async fn insert_local(db: &impl ConnectionTrait, new: LocalItem<'_>) -> ServiceR
     let mut row = garden_item::ActiveModel {
         ap_id: Set(new.ap_id.clone()),
         url: Set(Some(new.ap_id.clone())),
-        kind: Set(new.kind.as_str().to_owned()),
+        kind: Set(new.kind),
         author_id: Set(Some(new.author_id)),
         group_id: Set(new.group_id),
         visibility: Set(new.visibility),
-        status: Set(new.status.as_str().to_owned()),
+        status: Set(new.status),
         revision: Set(1),
         forked_from: Set(forked_from),
         forked_revision: Set(forked_revision),
@@ -316,16 +307,16 @@ async fn revise(
     account: &Account,
     before: &garden_item::Model,
     content: &Content,
-    status: Status,
+    status: ItemStatus,
     message: &str,
 ) -> ServiceResult<garden_item::Model> {
-    let kind = kind_of(before)?;
+    let kind = before.kind;
     let now = Utc::now();
     let number = before.revision + 1;
     let mut row: garden_item::ActiveModel = before.clone().into();
     set_content(&mut row, kind, content)?;
     row.revision = Set(number);
-    row.status = Set(status.as_str().to_owned());
+    row.status = Set(status);
     row.updated_at = Set(Some(now));
     let item = queries::garden::update(txn, row).await?;
     queries::garden::add_revision(
@@ -339,9 +330,9 @@ async fn revise(
     )
     .await?;
     reindex(txn, &item, content).await?;
-    let outgoing = match (before.status.as_str(), status) {
-        (_, Status::Draft) => None,
-        (DRAFT, Status::Published) => Some(Outgoing::CreateGardenItem { item_id: item.id }),
+    let outgoing = match (before.status, status) {
+        (_, ItemStatus::Draft) => None,
+        (ItemStatus::Draft, ItemStatus::Published) => Some(Outgoing::CreateGardenItem { item_id: item.id }),
         _ => Some(Outgoing::UpdateGardenItem { item_id: item.id }),
     };
     if let Some(outgoing) = outgoing {
@@ -360,13 +351,13 @@ pub async fn edit(
     draft: Draft<'_>,
 ) -> ServiceResult<garden_item::Model> {
     let before = editable(db, account, ap_id).await?;
-    let content = validated(draft.content, kind_of(&before)?)?;
-    if before.status == PUBLISHED && draft.status == Status::Draft {
+    let content = validated(draft.content, before.kind)?;
+    if before.status == ItemStatus::Published && draft.status == ItemStatus::Draft {
         return Err(ServiceError::validation(
             "a published item cannot go back to draft: other nodes have it already",
         ));
     }
-    if content == parse_content(&before)? && draft.status.as_str() == before.status {
+    if content == parse_content(&before)? && draft.status == before.status {
         return Err(ServiceError::validation("nothing changed"));
     }
     let message = clean_message(draft.message, "Edited");
@@ -396,7 +387,7 @@ pub async fn may_share(
         return Ok(false);
     };
     Ok(item.local
-        && item.status == PUBLISHED
+        && item.status == ItemStatus::Published
         && !item.visibility.is_open()
         && queries::groups::is_moderator(db, group_id, account.person.id).await?)
 }
@@ -466,7 +457,7 @@ pub async fn revert(
             "that revision says what the item says now",
         ));
     }
-    let status = Status::parse(&before.status).unwrap_or_default();
+    let status = before.status;
     let message = format!("Reverted to revision {number}");
     let txn = db.begin().await?;
     let item = revise(&txn, publisher, account, &before, &content, status, &message).await?;
@@ -485,7 +476,7 @@ pub async fn delete(
     let item = editable(db, account, ap_id).await?;
     let txn = db.begin().await?;
     let gone = tombstone(&txn, &item).await?;
-    if item.status == PUBLISHED {
+    if item.status == ItemStatus::Published {
         publisher
             .publish(&txn, Outgoing::DeleteGardenItem { item_id: gone.id })
             .await?;
@@ -551,7 +542,7 @@ pub async fn fork(
     message: Option<&str>,
 ) -> ServiceResult<garden_item::Model> {
     let source = readable(db, Viewer::Actor(&account.person), source_ap_id).await?;
-    if source.status != PUBLISHED {
+    if source.status != ItemStatus::Published {
         return Err(ServiceError::validation("publish a draft before forking it"));
     }
     let origin_name = source.url.as_deref().unwrap_or(&source.ap_id);
@@ -562,7 +553,7 @@ pub async fn fork(
         publisher,
         account,
         Planted {
-            kind: kind_of(&source)?,
+            kind: source.kind,
             content: parse_content(&source)?,
             chain: provenance_of(&source),
             origin: Origin {
@@ -622,7 +613,7 @@ pub(crate) async fn plant_fork(
             author_id: account.person.id,
             group_id,
             visibility,
-            status: Status::Published,
+            status: ItemStatus::Published,
             content: &content,
             origin: Some((chain, &content)),
         },
@@ -723,7 +714,7 @@ pub async fn pull(
         .unwrap_or_default();
     let theirs = parse_content(origin)?;
     let merged = garden::merge(&base, &parse_content(&fork)?, &theirs);
-    let kind = kind_of(&fork)?;
+    let kind = fork.kind;
     let content = validated(merged.content.clone(), kind)?;
     let mut message = format!("Pulled revision {} from upstream", origin.revision);
     if !merged.conflicts.is_empty() {
@@ -739,7 +730,7 @@ pub async fn pull(
         account,
         &fork,
         &content,
-        Status::Published,
+        ItemStatus::Published,
         &message,
     )
     .await?;
@@ -776,7 +767,7 @@ pub async fn adopt(
     input: AdoptionInput<'_>,
 ) -> ServiceResult<adoption::Model> {
     let item = readable(db, Viewer::Actor(&account.person), item_ap_id).await?;
-    if item.status != PUBLISHED {
+    if item.status != ItemStatus::Published {
         return Err(ServiceError::validation(
             "publish a draft before recording adoptions",
         ));
@@ -793,7 +784,7 @@ pub async fn adopt(
         let story = readable(db, Viewer::Actor(&account.person), story)
             .await
             .map_err(|_| ServiceError::validation("the story is not in the garden here"))?;
-        if story.kind != Kind::Story.as_str() {
+        if story.kind != Kind::Story {
             return Err(ServiceError::validation("an adoption's story must be a story"));
         }
     }
@@ -801,7 +792,7 @@ pub async fn adopt(
         let metric = readable(db, Viewer::Actor(&account.person), metric)
             .await
             .map_err(|_| ServiceError::validation("a metric named is not in the garden here"))?;
-        if metric.kind != Kind::Metric.as_str() {
+        if metric.kind != Kind::Metric {
             return Err(ServiceError::validation("an outcome is measured by metrics"));
         }
     }
@@ -858,7 +849,7 @@ async fn views(db: &impl ConnectionTrait, rows: Vec<garden_item::Model>) -> Serv
     rows.into_iter()
         .map(|item| {
             Ok(ItemView {
-                kind: kind_of(&item)?,
+                kind: item.kind,
                 content: parse_content(&item)?,
                 author: item.author_id.and_then(|id| actors.get(&id).cloned()),
                 group: item.group_id.and_then(|id| actors.get(&id).cloned()),
@@ -957,7 +948,7 @@ async fn related(
     let mut known: HashMap<String, garden_item::Model> = HashMap::new();
     for found in queries::garden::by_ap_ids(db, wanted).await? {
         if found.deleted_at.is_none()
-            && found.status == PUBLISHED
+            && found.status == ItemStatus::Published
             && policy::visible_to(db, viewer, Subject::GardenItem(&found)).await?
         {
             known.insert(found.ap_id.clone(), found);
@@ -966,23 +957,19 @@ async fn related(
     let source_ids: HashMap<i64, String> = sources.into_iter().map(|s| (s.id, s.ap_id)).collect();
     let mut out = Vec::new();
     for relation in outgoing {
-        if let Some(kind) = garden::RelationKind::parse(&relation.kind) {
-            out.push(RelatedItem {
-                relation: kind,
-                incoming: false,
-                item: known.get(&relation.target).cloned(),
-                target: relation.target,
-            });
-        }
+        out.push(RelatedItem {
+            relation: relation.kind,
+            incoming: false,
+            item: known.get(&relation.target).cloned(),
+            target: relation.target,
+        });
     }
     for relation in incoming {
-        if let (Some(kind), Some(source)) = (
-            garden::RelationKind::parse(&relation.kind),
-            source_ids.get(&relation.item_id),
-        ) && let Some(item) = known.get(source)
+        if let Some(source) = source_ids.get(&relation.item_id)
+            && let Some(item) = known.get(source)
         {
             out.push(RelatedItem {
-                relation: kind,
+                relation: relation.kind,
                 incoming: true,
                 target: source.clone(),
                 item: Some(item.clone()),
@@ -1020,7 +1007,7 @@ pub async fn search(
     };
     let filter = Filter {
         words: words.clone(),
-        kind: query.kind.map(|k| k.as_str().to_owned()),
+        kind: query.kind,
         tag: query.tag.and_then(garden::clean_tag),
         place: query.place.map(|p| p.trim().to_owned()),
         drafts_of,
@@ -1114,11 +1101,11 @@ pub async fn store_remote(db: &impl ConnectionTrait, remote: RemoteItem) -> Serv
             let mut row = garden_item::ActiveModel {
                 ap_id: Set(remote.ap_id.clone()),
                 url: Set(remote.url.clone()),
-                kind: Set(remote.kind.as_str().to_owned()),
+                kind: Set(remote.kind),
                 author_id: Set(Some(remote.author.id)),
                 group_id: Set(remote.group.as_ref().map(|g| g.id)),
                 visibility: Set(visibility),
-                status: Set(PUBLISHED.to_owned()),
+                status: Set(ItemStatus::Published),
                 revision: Set(revision),
                 forked_from: Set(parent.map(|p| p.id.clone())),
                 forked_revision: Set(parent.map(|p| p.revision)),

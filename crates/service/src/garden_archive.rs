@@ -12,6 +12,7 @@ use crate::{
     publish::Publisher,
 };
 use chrono::{DateTime, Utc};
+use healthcommons_core::garden::ItemStatus;
 use healthcommons_core::garden::{Content, Kind};
 use healthcommons_db::{
     entities::{actor, garden_item},
@@ -65,7 +66,7 @@ pub struct ArchivedItem {
 /// One item as a Markdown file: its content, with its id, author and
 /// provenance in the front matter.
 pub fn item_markdown(item: &garden_item::Model, author: Option<&actor::Model>) -> ServiceResult<String> {
-    let kind = garden::kind_of(item)?;
+    let kind = item.kind;
     let content = garden::parse_content(item)?;
     let mut extra = vec![
         ("id", Value::from(item.ap_id.as_str())),
@@ -132,7 +133,7 @@ pub async fn export(db: &impl ConnectionTrait, ctx: &NodeContext) -> ServiceResu
     let items: Vec<garden_item::Model> = queries::garden::local_items(db, &scope)
         .await?
         .into_iter()
-        .filter(|i| i.status == queries::garden::PUBLISHED)
+        .filter(|i| i.status == ItemStatus::Published)
         .collect();
     let actors = queries::actors::map_by_ids(
         db,
@@ -149,7 +150,7 @@ pub async fn export(db: &impl ConnectionTrait, ctx: &NodeContext) -> ServiceResu
     let mut archived = Vec::with_capacity(items.len());
     for item in &items {
         let author = item.author_id.and_then(|id| actors.get(&id));
-        let folder = match garden::kind_of(item)? {
+        let folder = match item.kind {
             Kind::Pattern => "patterns",
             Kind::Metric => "metrics",
             Kind::Story => "stories",
@@ -161,7 +162,7 @@ pub async fn export(db: &impl ConnectionTrait, ctx: &NodeContext) -> ServiceResu
         archived.push(ArchivedItem {
             id: item.ap_id.clone(),
             url: item.url.clone(),
-            kind: item.kind.clone(),
+            kind: item.kind.as_str().to_owned(),
             author: author.map(actor::Model::handle),
             group: item
                 .group_id

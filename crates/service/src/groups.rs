@@ -6,13 +6,11 @@ use crate::{
     actors, keys, policy,
 };
 use healthcommons_core::{Username, text};
+use healthcommons_db::entities::{ActorKind, GroupVisibility, PostingPolicy};
 use healthcommons_db::{
     TransactionTrait,
     entities::{Visibility, actor, group_ban, group_settings},
-    queries::{
-        self,
-        groups::{POST_MEMBERS, POST_MODERATORS, POST_OPEN, VISIBLE_MEMBERS, VISIBLE_PUBLIC},
-    },
+    queries::{self},
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
@@ -48,8 +46,8 @@ const MAX_TOPICS: usize = 20;
 pub fn default_settings(actor_id: i64) -> group_settings::Model {
     group_settings::Model {
         actor_id,
-        posting_policy: POST_OPEN.into(),
-        visibility: VISIBLE_PUBLIC.into(),
+        posting_policy: PostingPolicy::Open,
+        visibility: GroupVisibility::Public,
         announce_replies: true,
         list_followers: false,
         rules_html: None,
@@ -71,18 +69,12 @@ fn merged_settings(
 ) -> ServiceResult<group_settings::Model> {
     let mut row = current.unwrap_or_else(|| default_settings(actor_id));
     if let Some(policy) = changes.posting_policy {
-        if ![POST_OPEN, POST_MEMBERS, POST_MODERATORS].contains(&policy) {
-            return Err(ServiceError::validation(
-                "posting_policy is one of open, members, moderators",
-            ));
-        }
-        row.posting_policy = policy.into();
+        row.posting_policy = PostingPolicy::parse(policy)
+            .ok_or_else(|| ServiceError::validation("posting_policy is one of open, members, moderators"))?;
     }
     if let Some(visibility) = changes.visibility {
-        if ![VISIBLE_PUBLIC, VISIBLE_MEMBERS].contains(&visibility) {
-            return Err(ServiceError::validation("visibility is public or members"));
-        }
-        row.visibility = visibility.into();
+        row.visibility = GroupVisibility::parse(visibility)
+            .ok_or_else(|| ServiceError::validation("visibility is public or members"))?;
     }
     if let Some(announce) = changes.announce_replies {
         row.announce_replies = announce;
@@ -195,7 +187,7 @@ pub async fn create(
         actors::new_row(
             ctx,
             actors::LocalActor {
-                kind: queries::actors::GROUP,
+                kind: ActorKind::Group,
                 id: ctx.urls.group(name.as_str()),
                 username: name.as_str(),
                 display_name,
@@ -235,7 +227,7 @@ pub struct GroupView {
 pub async fn local(db: &impl ConnectionTrait, name: &str) -> ServiceResult<actor::Model> {
     queries::actors::local_by_username(db, name)
         .await?
-        .filter(|a| a.kind == queries::actors::GROUP)
+        .filter(|a| a.kind == ActorKind::Group)
         .ok_or_else(|| ServiceError::not_found(format!("no working group named {name}")))
 }
 
@@ -287,7 +279,7 @@ pub async fn set_ban(
     reason: Option<&str>,
 ) -> ServiceResult<()> {
     let group = moderated(db, account, name).await?;
-    if person.kind == queries::actors::GROUP {
+    if person.kind == ActorKind::Group {
         return Err(ServiceError::validation(
             "only people can be banned from a working group",
         ));
@@ -340,7 +332,7 @@ pub async fn set_moderator(
     added: bool,
 ) -> ServiceResult<()> {
     let group = moderated(db, account, name).await?;
-    if person.kind != queries::actors::PERSON {
+    if person.kind != ActorKind::Person {
         return Err(ServiceError::validation(
             "only people can moderate a working group",
         ));

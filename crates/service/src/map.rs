@@ -137,28 +137,26 @@ async fn stories(
     ctx: &NodeContext,
     scope: &ReadScope,
 ) -> ServiceResult<Vec<MapFeature>> {
-    Ok(
-        queries::map::garden_items_with_places(db, scope, Kind::Story.as_str())
-            .await?
-            .into_iter()
-            .filter_map(|item| {
-                let host = if item.local {
-                    ctx.domain.clone()
-                } else {
-                    url::Url::parse(&item.ap_id).ok().map(|u| host_of(&u))?
-                };
-                Some(MapFeature {
-                    kind: FeatureKind::Story,
-                    url: ctx.urls.garden_item_page(item.id),
-                    name: item.title,
-                    host,
-                    place_name: item.place_name,
-                    latitude: item.latitude?,
-                    longitude: item.longitude?,
-                })
+    Ok(queries::map::garden_items_with_places(db, scope, Kind::Story)
+        .await?
+        .into_iter()
+        .filter_map(|item| {
+            let host = if item.local {
+                ctx.domain.clone()
+            } else {
+                url::Url::parse(&item.ap_id).ok().map(|u| host_of(&u))?
+            };
+            Some(MapFeature {
+                kind: FeatureKind::Story,
+                url: ctx.urls.garden_item_page(item.id),
+                name: item.title,
+                host,
+                place_name: item.place_name,
+                latitude: item.latitude?,
+                longitude: item.longitude?,
             })
-            .collect(),
-    )
+        })
+        .collect())
 }
 
 /// Events to come (or running) with a place, cancelled ones left out.

@@ -3,6 +3,7 @@
 
 use crate::{ServiceError, ServiceResult, actors, keys, urls::NodeUrls};
 use healthcommons_core::text::plain_text;
+use healthcommons_db::entities::ActorKind;
 use healthcommons_db::{entities::actor, queries};
 use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
@@ -223,7 +224,7 @@ pub async fn ensure_instance_actor(
     let row = actors::new_row(
         ctx,
         actors::LocalActor {
-            kind: queries::actors::APPLICATION,
+            kind: ActorKind::Application,
             id: ctx.urls.instance_actor(),
             // Mastodon's convention: the instance actor is named after the domain.
             username: &ctx.domain,

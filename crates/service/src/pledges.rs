@@ -11,6 +11,7 @@ use crate::{
     publish::{Outgoing, Publisher},
 };
 use chrono::{DateTime, NaiveDate, Utc};
+use healthcommons_core::garden::ItemStatus;
 use healthcommons_core::{
     pledge::{PledgeStatus, PledgeTarget},
     text,
@@ -61,12 +62,8 @@ pub struct PledgeView {
 
 impl PledgeView {
     pub fn status(&self) -> PledgeStatus {
-        status_of(&self.pledge)
+        self.pledge.status
     }
-}
-
-fn status_of(pledge: &pledge::Model) -> PledgeStatus {
-    PledgeStatus::parse(&pledge.status).unwrap_or(PledgeStatus::Offered)
 }
 
 /// The action as stored: plain text, one line, without a leading "I will".
@@ -149,8 +146,7 @@ fn live_question(question: question::Model) -> Option<TargetRef> {
         .then(|| TargetRef::question(question))
 }
 fn live_garden_item(item: garden_item::Model) -> Option<TargetRef> {
-    (item.deleted_at.is_none() && item.status == queries::garden::PUBLISHED)
-        .then(|| TargetRef::garden_item(item))
+    (item.deleted_at.is_none() && item.status == ItemStatus::Published).then(|| TargetRef::garden_item(item))
 }
 
 /// The live target of a local offer, if `viewer` may see it.
@@ -247,7 +243,7 @@ pub async fn offer(
         author_id: Set(account.person.id),
         action: Set(action),
         due_on: Set(offer.due_on),
-        status: Set(PledgeStatus::Offered.as_str().to_owned()),
+        status: Set(PledgeStatus::Offered),
         backers_count: Set(0),
         visibility: Set(visibility),
         local: Set(true),
@@ -284,7 +280,7 @@ pub async fn set_status(
     if pledge.author_id != account.person.id || !pledge.local {
         return Err(ServiceError::forbidden("only who pledged may change a pledge"));
     }
-    let current = status_of(&pledge);
+    let current = pledge.status;
     if !current.may_become(next) {
         return Err(ServiceError::conflict(format!(
             "a pledge that is {} cannot become {}",
@@ -294,7 +290,7 @@ pub async fn set_status(
     }
     let txn = db.begin().await?;
     let mut row = pledge.into_active_model();
-    row.status = Set(next.as_str().to_owned());
+    row.status = Set(next);
     row.updated_at = Set(Some(Utc::now()));
     let stored = queries::pledges::update(&txn, row).await?;
     publisher
@@ -317,10 +313,10 @@ pub async fn count_on(
     if pledge.author_id == account.person.id {
         return Err(ServiceError::validation("you cannot count on your own pledge"));
     }
-    if status_of(&pledge).is_final() {
+    if pledge.status.is_final() {
         return Err(ServiceError::conflict(format!(
             "this pledge is {}",
-            status_of(&pledge).label()
+            pledge.status.label()
         )));
     }
     if queries::pledges::backer(db, pledge.id, account.person.id)
@@ -411,10 +407,10 @@ pub async fn receive_backer(
     {
         return Ok(());
     }
-    if status_of(pledge).is_final() {
+    if pledge.status.is_final() {
         return Err(ServiceError::conflict(format!(
             "this pledge is {}",
-            status_of(pledge).label()
+            pledge.status.label()
         )));
     }
     let txn = db.begin().await?;
@@ -525,7 +521,7 @@ pub async fn store_remote(
     row.url = Set(remote.url);
     row.action = Set(action);
     row.due_on = Set(remote.due_on);
-    row.status = Set(remote.status.as_str().to_owned());
+    row.status = Set(remote.status);
     row.backers_count = Set(remote.backers_count.max(0));
     row.published = Set(remote.published);
     row.updated_at = Set(remote.updated);

@@ -20,6 +20,8 @@
 //! strangers see.
 
 use crate::{ServiceResult, accounts::Account};
+use healthcommons_core::garden::ItemStatus;
+use healthcommons_db::entities::{FollowState, GroupVisibility};
 use healthcommons_db::{
     entities::{Visibility, actor, event, garden_item, group_settings, pledge, post, question},
     queries::{self, audience::ReadScope},
@@ -108,7 +110,7 @@ impl Subject<'_> {
             Subject::Question(q) => of(q.visibility, q.group_id, q.author_id),
             Subject::Pledge(p) => of(p.visibility, p.group_id, Some(p.author_id)),
             Subject::GardenItem(i) => Audience {
-                author_only: i.status == queries::garden::DRAFT,
+                author_only: i.status == ItemStatus::Draft,
                 ..of(i.visibility, i.group_id, i.author_id)
             },
             Subject::Members(group) => {
@@ -163,7 +165,7 @@ pub async fn read_scope(db: &impl ConnectionTrait, viewer: Viewer<'_>) -> Servic
             let mut member_of: Vec<i64> = queries::follows::of_follower(db, actor.id)
                 .await?
                 .into_iter()
-                .filter(|f| f.state == queries::follows::ACCEPTED)
+                .filter(|f| f.state == FollowState::Accepted)
                 .map(|f| f.target_id)
                 .collect();
             member_of.extend(queries::groups::moderated_by(db, actor.id).await?);
@@ -193,7 +195,7 @@ pub async fn is_accepted_follower(
 ) -> ServiceResult<bool> {
     Ok(queries::follows::between(db, follower, target)
         .await?
-        .is_some_and(|f| f.state == queries::follows::ACCEPTED))
+        .is_some_and(|f| f.state == FollowState::Accepted))
 }
 
 /// A working group's visibility as its settings say: members-only groups
@@ -201,7 +203,7 @@ pub async fn is_accepted_follower(
 /// settings here; what they send carries its own addressing.
 pub fn group_visibility(settings: Option<&group_settings::Model>) -> Visibility {
     match settings {
-        Some(s) if s.visibility == queries::groups::VISIBLE_MEMBERS => Visibility::Members,
+        Some(s) if s.visibility == GroupVisibility::Members => Visibility::Members,
         _ => Visibility::Public,
     }
 }

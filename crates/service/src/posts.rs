@@ -8,16 +8,13 @@ use crate::{
     publish::{Outgoing, Publisher},
 };
 use chrono::{DateTime, Utc};
+use healthcommons_core::garden::ItemStatus;
 use healthcommons_core::{ErrorKind, text};
+use healthcommons_db::entities::{ActorKind, PostingPolicy, ReactionKind, TagKind};
 use healthcommons_db::{
     TransactionTrait,
     entities::{Visibility, actor, garden_item, post, post_revision, post_tag},
-    queries::{
-        self,
-        audience::ReadScope,
-        groups::{POST_MEMBERS, POST_MODERATORS},
-        posts::{DISLIKE, HASHTAG, LIKE, MENTION, Page},
-    },
+    queries::{self, audience::ReadScope, posts::Page},
 };
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection};
 use std::collections::{HashMap, HashSet};
@@ -94,7 +91,7 @@ async fn render(
     db: &impl ConnectionTrait,
     ctx: &NodeContext,
     markdown: &str,
-) -> ServiceResult<(String, Vec<(String, String, Option<String>)>)> {
+) -> ServiceResult<(String, Vec<(TagKind, String, Option<String>)>)> {
     let found = text::find_tags(markdown);
     let mut known = HashMap::new();
     let mut tags = Vec::new();
@@ -108,7 +105,7 @@ async fn render(
         if let Some(actor) = actor {
             let href = actor.url.clone().unwrap_or_else(|| actor.ap_id.clone());
             tags.push((
-                MENTION.to_owned(),
+                TagKind::Mention,
                 format!("@{name}@{host}"),
                 Some(actor.ap_id.clone()),
             ));
@@ -116,7 +113,7 @@ async fn render(
         }
     }
     for tag in &found.hashtags {
-        tags.push((HASHTAG.to_owned(), tag.clone(), Some(ctx.urls.tag(tag))));
+        tags.push((TagKind::Hashtag, tag.clone(), Some(ctx.urls.tag(tag))));
     }
     let html = text::markdown_with_tags(
         markdown,
@@ -156,14 +153,18 @@ pub async fn check_group_policy(
         return Ok(());
     };
     let moderator = queries::groups::is_moderator(db, group.id, author.id).await?;
-    match settings.posting_policy.as_str() {
-        POST_MODERATORS if matches!(under, Under::Nothing) && !moderator => Err(ServiceError::forbidden(
-            "only moderators start threads in this working group",
-        )),
-        POST_MEMBERS if !moderator && !policy::is_accepted_follower(db, group.id, author.id).await? => Err(
-            ServiceError::forbidden("only members post in this working group: join it first"),
+    match settings.posting_policy {
+        PostingPolicy::Moderators if matches!(under, Under::Nothing) && !moderator => Err(
+            ServiceError::forbidden("only moderators start threads in this working group"),
         ),
-        _ => Ok(()),
+        PostingPolicy::Members
+            if !moderator && !policy::is_accepted_follower(db, group.id, author.id).await? =>
+        {
+            Err(ServiceError::forbidden(
+                "only members post in this working group: join it first",
+            ))
+        }
+        PostingPolicy::Open | PostingPolicy::Members | PostingPolicy::Moderators => Ok(()),
     }
 }
 
@@ -250,7 +251,7 @@ async fn reply_target(
                 err
             }
         })?;
-    if item.status != queries::garden::PUBLISHED {
+    if item.status != ItemStatus::Published {
         return Err(ServiceError::validation("a draft is not open for discussion yet"));
     }
     Ok(ReplyTarget::GardenItem(item))
@@ -305,7 +306,7 @@ pub async fn create(
         (None, None) => Under::Nothing,
     };
     if let Some(group) = &group {
-        if group.kind != queries::actors::GROUP {
+        if group.kind != ActorKind::Group {
             return Err(ServiceError::validation("posts go to working groups"));
         }
         if group.local {
@@ -648,10 +649,10 @@ pub async fn react(
     publisher: &dyn Publisher,
     account: &Account,
     ap_id: &str,
-    kind: &str,
+    kind: ReactionKind,
     on: bool,
 ) -> ServiceResult<post::Model> {
-    if kind != LIKE && kind != DISLIKE {
+    if kind == ReactionKind::Boost {
         return Err(ServiceError::validation("a reaction is a like or a dislike"));
     }
     let post = readable_post(db, &account.person, ap_id).await?;
@@ -659,7 +660,7 @@ pub async fn react(
     let existing = queries::posts::reaction_of(&txn, post.id, account.person.id, kind).await?;
     match (on, existing) {
         (true, None) => {
-            let activity_id = ctx.urls.new_activity(kind);
+            let activity_id = ctx.urls.new_activity(kind.as_str());
             queries::posts::add_reaction(&txn, post.id, account.person.id, kind, Some(&activity_id)).await?;
             if let Some(reaction) =
                 queries::posts::reaction_of(&txn, post.id, account.person.id, kind).await?
@@ -847,7 +848,7 @@ pub struct RemotePost {
     pub published: DateTime<Utc>,
     pub updated: Option<DateTime<Utc>>,
     /// `(kind, name, href)`.
-    pub tags: Vec<(String, String, Option<String>)>,
+    pub tags: Vec<(TagKind, String, Option<String>)>,
 }
 
 /// The first line of a post's text, without the mentions that address it.
@@ -1140,7 +1141,7 @@ pub async fn receive_reaction(
     db: &impl ConnectionTrait,
     actor: &actor::Model,
     post_ap_id: &str,
-    kind: &str,
+    kind: ReactionKind,
     activity_id: &str,
 ) -> ServiceResult<Option<post::Model>> {
     let Some(post) = queries::posts::by_ap_id(db, post_ap_id)
@@ -1160,7 +1161,7 @@ pub async fn receive_undo_reaction(
     actor: &actor::Model,
     activity_id: Option<&str>,
     post_ap_id: Option<&str>,
-    kind: &str,
+    kind: ReactionKind,
 ) -> ServiceResult<Option<post::Model>> {
     let mut reaction = match activity_id {
         Some(id) => queries::posts::reaction_by_ap_id(db, id).await?,

@@ -5,6 +5,7 @@
 
 use chrono::{Duration, TimeZone, Utc};
 use healthcommons_core::garden::{Content, Kind, Place};
+use healthcommons_db::entities::ActorKind;
 use healthcommons_db::{Db, entities::actor, queries, queries::posts::Page, testing};
 use healthcommons_service::garden::{self, Query, RemoteItem, StoredItem};
 use sea_orm::ActiveValue::Set;
@@ -154,7 +155,7 @@ async fn remote_person(db: &Db, name: &str) -> actor::Model {
         db,
         actor::ActiveModel {
             ap_id: Set(ap_id.clone()),
-            kind: Set(queries::actors::PERSON.into()),
+            kind: Set(ActorKind::Person),
             local: Set(false),
             username: Set(name.into()),
             host: Set("far.example".into()),

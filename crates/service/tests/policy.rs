@@ -4,6 +4,8 @@
 //! SQLite, and on PostgreSQL when `HEALTHCOMMONS_TEST_POSTGRES_URL` is set.
 
 use chrono::{Duration, Utc};
+use healthcommons_core::garden::ItemStatus;
+use healthcommons_db::entities::{ActorKind, FollowState, GroupVisibility};
 use healthcommons_db::{
     Db,
     entities::{Visibility, actor, event, garden_item, post},
@@ -81,14 +83,14 @@ impl World {
     }
 }
 
-async fn person(db: &Db, name: &str, host: &str, kind: &str) -> actor::Model {
+async fn person(db: &Db, name: &str, host: &str, kind: ActorKind) -> actor::Model {
     let now = Utc::now();
     let ap_id = format!("https://{host}/u/{name}");
     queries::actors::insert(
         db,
         actor::ActiveModel {
             ap_id: Set(ap_id.clone()),
-            kind: Set(kind.into()),
+            kind: Set(kind),
             local: Set(host == "here.example"),
             username: Set(name.into()),
             host: Set(host.into()),
@@ -108,9 +110,9 @@ async fn person(db: &Db, name: &str, host: &str, kind: &str) -> actor::Model {
 }
 
 async fn world(db: &Db) -> World {
-    let group = person(db, "circle", "here.example", queries::actors::GROUP).await;
+    let group = person(db, "circle", "here.example", ActorKind::Group).await;
     let mut settings = groups::default_settings(group.id);
-    settings.visibility = queries::groups::VISIBLE_MEMBERS.into();
+    settings.visibility = GroupVisibility::Members;
     queries::groups::save_settings(db, settings)
         .await
         .expect("settings");
@@ -123,7 +125,7 @@ async fn world(db: &Db) -> World {
         (Who::Author, "ana", "here.example"),
         (Who::RemoteMember, "rhea", "far.example"),
     ] {
-        people.push((who, person(db, name, host, queries::actors::PERSON).await));
+        people.push((who, person(db, name, host, ActorKind::Person).await));
     }
     let id = |who: Who| {
         people
@@ -132,7 +134,7 @@ async fn world(db: &Db) -> World {
             .map(|(_, a)| a.id)
             .expect("id")
     };
-    let follow = |follower: Who, target: i64, state: &'static str| {
+    let follow = |follower: Who, target: i64, state: FollowState| {
         let follower = id(follower);
         async move {
             queries::follows::upsert(
@@ -146,12 +148,12 @@ async fn world(db: &Db) -> World {
             .expect("follow")
         }
     };
-    follow(Who::Pending, group.id, queries::follows::PENDING).await;
-    follow(Who::Member, group.id, queries::follows::ACCEPTED).await;
-    follow(Who::RemoteMember, group.id, queries::follows::ACCEPTED).await;
-    follow(Who::Author, group.id, queries::follows::ACCEPTED).await;
-    follow(Who::Member, id(Who::Author), queries::follows::ACCEPTED).await;
-    follow(Who::Outsider, id(Who::Author), queries::follows::PENDING).await;
+    follow(Who::Pending, group.id, FollowState::Pending).await;
+    follow(Who::Member, group.id, FollowState::Accepted).await;
+    follow(Who::RemoteMember, group.id, FollowState::Accepted).await;
+    follow(Who::Author, group.id, FollowState::Accepted).await;
+    follow(Who::Member, id(Who::Author), FollowState::Accepted).await;
+    follow(Who::Outsider, id(Who::Author), FollowState::Pending).await;
     queries::groups::add_moderator(db, group.id, id(Who::Moderator))
         .await
         .expect("moderator");
@@ -162,10 +164,10 @@ async fn world(db: &Db) -> World {
 fn item_row(ap_id: &str, author: &actor::Model, visibility: Visibility) -> garden_item::ActiveModel {
     garden_item::ActiveModel {
         ap_id: Set(ap_id.into()),
-        kind: Set("story".into()),
+        kind: Set(healthcommons_core::garden::Kind::Story),
         author_id: Set(Some(author.id)),
         visibility: Set(visibility),
-        status: Set(queries::garden::PUBLISHED.into()),
+        status: Set(ItemStatus::Published),
         title: Set("a story".into()),
         summary: Set(String::new()),
         content: Set("{}".into()),
@@ -228,15 +230,15 @@ async fn every_viewer_sees_what_the_rule_says_and_lists_agree() {
                     &db,
                     event::ActiveModel {
                         ap_id: Set(format!("https://here.example/e/{n}")),
-                        kind: Set("meeting".into()),
+                        kind: Set(healthcommons_core::event::EventKind::Meeting),
                         author_id: Set(Some(world.author().id)),
                         group_id: Set(Some(world.group.id)),
                         visibility: Set(visibility),
                         title: Set(format!("event {n}")),
                         description_html: Set(String::new()),
                         starts_at: Set(now + Duration::days(1)),
-                        join_mode: Set("free".into()),
-                        status: Set("confirmed".into()),
+                        join_mode: Set(healthcommons_core::event::JoinMode::Free),
+                        status: Set(healthcommons_core::event::EventStatus::Confirmed),
                         participant_count: Set(0),
                         local: Set(true),
                         published: Set(now),
@@ -346,7 +348,7 @@ async fn a_draft_is_its_authors_alone() {
             world.author(),
             Visibility::Public,
         );
-        draft.status = Set(queries::garden::DRAFT.into());
+        draft.status = Set(ItemStatus::Draft);
         let draft = queries::garden::insert(&db, draft).await.expect("draft");
         for who in EVERYONE {
             let seen = policy::visible_to(&db, world.viewer(who), Subject::GardenItem(&draft))
@@ -363,7 +365,7 @@ async fn new_content_is_never_wider_than_its_group_or_what_it_belongs_to() {
     for backend in testing::backends() {
         let db = testing::fresh(backend).await.expect("db");
         let world = world(&db).await;
-        let open_group = person(&db, "walkers", "here.example", queries::actors::GROUP).await;
+        let open_group = person(&db, "walkers", "here.example", ActorKind::Group).await;
         let cases = [
             (Some(&world.group), None, Visibility::Public, Visibility::Members),
             (

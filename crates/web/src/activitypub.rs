@@ -16,6 +16,7 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
 };
+use healthcommons_db::entities::ActorKind;
 use healthcommons_db::{
     entities::{actor, post},
     queries,
@@ -66,7 +67,11 @@ fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "not found").into_response()
 }
 
-async fn local_actor(state: &AppState, name: &str, kind: &str) -> Result<Option<actor::Model>, PageError> {
+async fn local_actor(
+    state: &AppState,
+    name: &str,
+    kind: ActorKind,
+) -> Result<Option<actor::Model>, PageError> {
     Ok(queries::actors::local_by_username(state.read_db(), name)
         .await?
         .filter(|a| a.kind == kind))
@@ -108,7 +113,7 @@ async fn person(
     headers: HeaderMap,
     session: MaybeSession,
 ) -> Result<Response, PageError> {
-    let Some(row) = local_actor(&state, &name, queries::actors::PERSON).await? else {
+    let Some(row) = local_actor(&state, &name, ActorKind::Person).await? else {
         return Ok(if wants_json(&headers) {
             not_found()
         } else {
@@ -137,7 +142,7 @@ async fn group(
     headers: HeaderMap,
     session: MaybeSession,
 ) -> Result<Response, PageError> {
-    let Some(row) = local_actor(&state, &name, queries::actors::GROUP).await? else {
+    let Some(row) = local_actor(&state, &name, ActorKind::Group).await? else {
         return Ok(if wants_json(&headers) {
             not_found()
         } else {
@@ -210,7 +215,7 @@ async fn person_inbox(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    actor_inbox(&state, &name, queries::actors::PERSON, &uri, &headers, body).await
+    actor_inbox(&state, &name, ActorKind::Person, &uri, &headers, body).await
 }
 
 async fn group_inbox(
@@ -220,14 +225,14 @@ async fn group_inbox(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    actor_inbox(&state, &name, queries::actors::GROUP, &uri, &headers, body).await
+    actor_inbox(&state, &name, ActorKind::Group, &uri, &headers, body).await
 }
 
 /// A local actor's own inbox: 404 for a name that is not that kind of actor.
 async fn actor_inbox(
     state: &AppState,
     name: &str,
-    kind: &str,
+    kind: ActorKind,
     uri: &Uri,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -245,14 +250,14 @@ async fn collection_of(
     state: &AppState,
     fetcher: &SignedFetcher,
     name: &str,
-    kind: &str,
+    kind: ActorKind,
     which: &str,
 ) -> Result<Response, PageError> {
     let Some(row) = local_actor(state, name, kind).await? else {
         return Ok(not_found());
     };
     if which == "followers"
-        && kind == queries::actors::GROUP
+        && kind == ActorKind::Group
         && !fetcher.sees(state, Subject::Members(&row)).await?
     {
         return Ok(not_found());
@@ -289,7 +294,7 @@ async fn collection_of(
             let total = queries::posts::count_outbox_of(state.db(), row.id).await?;
             collections::outbox(&id, total, items)
         }
-        "moderators" if kind == queries::actors::GROUP => {
+        "moderators" if kind == ActorKind::Group => {
             let moderators = queries::groups::moderator_actors(state.db(), row.id).await?;
             collections::ordered(&id, moderators.into_iter().map(|a| a.ap_id).collect())
         }
@@ -300,7 +305,7 @@ async fn collection_of(
 
 /// Whether a working group has chosen to publish who follows it.
 async fn lists_followers(state: &AppState, row: &actor::Model) -> Result<bool, PageError> {
-    Ok(row.kind == queries::actors::GROUP
+    Ok(row.kind == ActorKind::Group
         && queries::groups::settings(state.db(), row.id)
             .await?
             .is_some_and(|s| s.list_followers))
@@ -311,7 +316,7 @@ async fn person_collection(
     Path((name, collection)): Path<(String, String)>,
     fetcher: SignedFetcher,
 ) -> Result<Response, PageError> {
-    collection_of(&state, &fetcher, &name, queries::actors::PERSON, &collection).await
+    collection_of(&state, &fetcher, &name, ActorKind::Person, &collection).await
 }
 
 async fn group_collection(
@@ -319,7 +324,7 @@ async fn group_collection(
     Path((name, collection)): Path<(String, String)>,
     fetcher: SignedFetcher,
 ) -> Result<Response, PageError> {
-    collection_of(&state, &fetcher, &name, queries::actors::GROUP, &collection).await
+    collection_of(&state, &fetcher, &name, ActorKind::Group, &collection).await
 }
 
 async fn instance_outbox(State(state): State<AppState>) -> Response {

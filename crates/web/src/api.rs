@@ -14,6 +14,7 @@ use axum::{
     routing::{delete, get, post, put},
 };
 use healthcommons_core::ErrorKind;
+use healthcommons_db::entities::{FollowState, InboxState};
 use healthcommons_db::queries;
 use healthcommons_federation::{objects::actor::DbActor, publisher::OutboxPublisher, resolve::resolve_actor};
 use healthcommons_service::{
@@ -408,7 +409,7 @@ async fn follow_view(
         handle: target.handle(),
         name: target.display_name,
         target: target.ap_id,
-        state: row.state.clone(),
+        state: row.state.to_string(),
     })
 }
 
@@ -433,7 +434,7 @@ async fn create_follow(
         &target.row,
     )
     .await?;
-    let status = if row.state == queries::follows::ACCEPTED {
+    let status = if row.state == FollowState::Accepted {
         StatusCode::OK
     } else {
         StatusCode::ACCEPTED
@@ -531,7 +532,7 @@ pub async fn queue_snapshot(state: &AppState) -> ApiResult<DeliveryQueue> {
         .into_iter()
         .map(|r| QueueRow {
             peer: r.peer_host,
-            state: r.state,
+            state: r.state.to_string(),
             count: r.count,
         })
         .collect();
@@ -624,23 +625,17 @@ async fn inbox_activities(
     Query(query): Query<InboxQuery>,
 ) -> ApiResult<Json<Vec<InboxRow>>> {
     Ok(Json(
-        recent_inbox(&state, query.state.as_deref().unwrap_or(queries::inbox::FAILED)).await?,
+        recent_inbox(
+            &state,
+            query.state.as_deref().unwrap_or(InboxState::Failed.as_str()),
+        )
+        .await?,
     ))
 }
 
 pub async fn recent_inbox(state: &AppState, wanted: &str) -> ApiResult<Vec<InboxRow>> {
-    if ![
-        queries::inbox::FAILED,
-        queries::inbox::PENDING,
-        queries::inbox::DONE,
-    ]
-    .contains(&wanted)
-    {
-        return Err(ApiError::new(
-            ErrorKind::Validation,
-            "state must be failed, pending or done",
-        ));
-    }
+    let wanted = InboxState::parse(wanted)
+        .ok_or_else(|| ApiError::new(ErrorKind::Validation, "state must be failed, pending or done"))?;
     Ok(queries::inbox::recent_in_state(state.db(), wanted, 100)
         .await?
         .into_iter()
@@ -648,7 +643,7 @@ pub async fn recent_inbox(state: &AppState, wanted: &str) -> ApiResult<Vec<Inbox
             id: row.ap_id,
             actor: row.actor_ap_id,
             kind: row.kind,
-            state: row.state,
+            state: row.state.to_string(),
             attempts: row.attempts,
             reason: row.last_error,
             received_at: row.received_at.to_rfc3339(),
@@ -678,7 +673,7 @@ async fn list_accounts(
             .iter()
             .map(|user| AccountRow {
                 username: user.username.clone(),
-                role: user.role.clone(),
+                role: user.role.to_string(),
                 state: accounts::standing(user).to_owned(),
             })
             .collect(),

@@ -15,10 +15,8 @@ use axum::{
     routing::{get, post},
 };
 use healthcommons_core::ErrorKind;
-use healthcommons_db::{
-    entities::actor,
-    queries::posts::{DISLIKE, LIKE, Page},
-};
+use healthcommons_db::entities::{ActorKind, ReactionKind, TagKind};
+use healthcommons_db::{entities::actor, queries::posts::Page};
 use healthcommons_federation::{publisher::OutboxPublisher, resolve};
 use healthcommons_service::{
     accounts::Account,
@@ -185,13 +183,13 @@ pub fn dto(state: &AppState, view: &PostView) -> PostDto {
         mentions: view
             .tags
             .iter()
-            .filter(|t| t.kind == "mention")
+            .filter(|t| t.kind == TagKind::Mention)
             .map(|t| t.name.clone())
             .collect(),
         hashtags: view
             .tags
             .iter()
-            .filter(|t| t.kind == "hashtag")
+            .filter(|t| t.kind == TagKind::Hashtag)
             .map(|t| t.name.clone())
             .collect(),
         replies: Vec::new(),
@@ -222,7 +220,7 @@ pub async fn find_group(state: &AppState, name: &str) -> ApiResult<actor::Model>
     } else {
         groups::local(state.db(), name).await?
     };
-    if group.kind != healthcommons_db::queries::actors::GROUP {
+    if group.kind != ActorKind::Group {
         return Err(ApiError::new(
             ErrorKind::Validation,
             format!("{name} is not a working group"),
@@ -386,7 +384,11 @@ async fn react(
     on: bool,
 ) -> ApiResult<Json<PostDto>> {
     let publisher = OutboxPublisher::from_context(state.context());
-    let kind = if dislike { DISLIKE } else { LIKE };
+    let kind = if dislike {
+        ReactionKind::Dislike
+    } else {
+        ReactionKind::Like
+    };
     posts::react(
         state.db(),
         &state.context().node,
@@ -640,7 +642,7 @@ async fn file_report(
         target: None,
         posts: serde_json::from_str(&row.post_ids).unwrap_or_default(),
         comment: row.content,
-        state: row.state,
+        state: row.state.to_string(),
         incoming: row.incoming,
         created_at: row.created_at.to_rfc3339(),
     };
@@ -666,7 +668,7 @@ async fn report_queue(
                 target: r.target.as_ref().map(actor::Model::handle),
                 posts: r.post_ids,
                 comment: r.report.content,
-                state: r.report.state,
+                state: r.report.state.to_string(),
                 incoming: r.report.incoming,
                 created_at: r.report.created_at.to_rfc3339(),
             })

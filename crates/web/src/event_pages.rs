@@ -25,6 +25,7 @@ use healthcommons_core::{
     ErrorKind,
     event::{EventKind, at_wall_clock, time_zone, wall_clock},
 };
+use healthcommons_db::entities::ParticipantState;
 use healthcommons_db::{entities::actor, queries, queries::events::Listing};
 use healthcommons_federation::publisher::OutboxPublisher;
 use healthcommons_service::{
@@ -97,7 +98,7 @@ pub fn item_of(view: &EventView) -> EventItem {
     EventItem {
         path: event_path(event),
         title: event.title.clone(),
-        kind: event.kind.clone(),
+        kind: event.kind.as_str().to_owned(),
         when: when(view),
         place: [event.place_name.as_deref(), event.address.as_deref()]
             .into_iter()
@@ -115,7 +116,7 @@ pub fn item_of(view: &EventView) -> EventItem {
             .as_ref()
             .map(|o| o.ap_id.clone())
             .unwrap_or_default(),
-        status: event.status.clone(),
+        status: event.status.as_str().to_owned(),
         cancelled: view.is_cancelled(),
         taking_part,
         description_html: event.description_html.clone(),
@@ -226,7 +227,7 @@ async fn show(
     let participation = match account {
         Some(account) => queries::events::participant(state.db(), id, account.person.id)
             .await?
-            .map(|p| p.state)
+            .map(|p| p.state.to_string())
             .unwrap_or_default(),
         None => String::new(),
     };
@@ -241,13 +242,13 @@ async fn show(
             id: p.participant.id,
             handle: p.actor.handle(),
             url: p.actor.ap_id.clone(),
-            state: p.participant.state.clone(),
+            state: p.participant.state.to_string(),
             message: p.participant.message.clone().unwrap_or_default(),
         })
         .collect();
     let (accepted, waiting): (Vec<_>, Vec<_>) = rows
         .into_iter()
-        .partition(|r| r.state == queries::events::ACCEPTED);
+        .partition(|r| r.state == ParticipantState::Accepted.as_str());
     let map_points = match (view.event.latitude, view.event.longitude) {
         (Some(lat), Some(lon)) => {
             serde_json::json!([{"lat": lat, "lon": lon, "label": view.event.title}]).to_string()
@@ -477,7 +478,7 @@ impl EventForm {
         let typed = |at: DateTime<Utc>| wall_clock(at, zone).format("%Y-%m-%dT%H:%M").to_string();
         let number = |n: Option<f64>| n.map(|n| n.to_string()).unwrap_or_default();
         EventForm {
-            kind: event.kind.clone(),
+            kind: event.kind.as_str().to_owned(),
             title: event.title.clone(),
             description: event.source.clone().unwrap_or_default(),
             starts: typed(event.starts_at),
@@ -489,8 +490,8 @@ impl EventForm {
             longitude: number(event.longitude),
             online_url: event.online_url.clone().unwrap_or_default(),
             capacity: event.capacity.map(|c| c.to_string()).unwrap_or_default(),
-            join_mode: event.join_mode.clone(),
-            status: event.status.clone(),
+            join_mode: event.join_mode.as_str().to_owned(),
+            status: event.status.as_str().to_owned(),
             ..Default::default()
         }
     }

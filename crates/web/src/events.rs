@@ -23,6 +23,7 @@ use healthcommons_core::{
     event::{EventKind, EventStatus, JoinMode},
     text,
 };
+use healthcommons_db::entities::ParticipantState;
 use healthcommons_db::{
     entities::{actor, event},
     queries::{self, events::Listing},
@@ -189,7 +190,7 @@ pub fn dto(state: &AppState, view: &EventView, participation: Option<String>) ->
         visibility: event.visibility.as_str().to_owned(),
         ap_id: event.ap_id.clone(),
         url: format!("{base}{}", event_path(event)),
-        kind: event.kind.clone(),
+        kind: event.kind.as_str().to_owned(),
         title: event.title.clone(),
         description_html: event.description_html.clone(),
         starts_at: event.starts_at.to_rfc3339(),
@@ -199,8 +200,8 @@ pub fn dto(state: &AppState, view: &EventView, participation: Option<String>) ->
         online_url: event.online_url.clone(),
         capacity: event.capacity,
         places_left: view.places_left(),
-        join_mode: event.join_mode.clone(),
-        status: event.status.clone(),
+        join_mode: event.join_mode.as_str().to_owned(),
+        status: event.status.as_str().to_owned(),
         participant_count: event.participant_count,
         organiser: view.organiser.as_ref().map(actor::Model::handle),
         group: view.group.as_ref().map(actor::Model::handle),
@@ -216,7 +217,7 @@ fn participant_dto(view: &ParticipantView) -> ParticipantDto {
         id: view.participant.id,
         actor: view.actor.handle(),
         actor_id: view.actor.ap_id.clone(),
-        state: view.participant.state.clone(),
+        state: view.participant.state.as_str().to_owned(),
         message: view.participant.message.clone(),
         since: view.participant.created_at.to_rfc3339(),
     }
@@ -266,7 +267,7 @@ async fn participation_of(
     view: &EventView,
 ) -> ApiResult<Option<String>> {
     let mut states = events::participation_in(state.db(), std::slice::from_ref(view), account).await?;
-    Ok(states.remove(&view.event.id))
+    Ok(states.remove(&view.event.id).map(|s| s.to_string()))
 }
 
 async fn group_named(state: &AppState, name: Option<&str>) -> ApiResult<Option<actor::Model>> {
@@ -300,7 +301,7 @@ async fn list_events(
     Ok(Json(
         views
             .iter()
-            .map(|view| dto(&state, view, states.remove(&view.event.id)))
+            .map(|view| dto(&state, view, states.remove(&view.event.id).map(|s| s.to_string())))
             .collect(),
     ))
 }
@@ -437,7 +438,7 @@ async fn list_participants(
     Ok(Json(
         participants
             .iter()
-            .filter(|p| organiser || p.participant.state == queries::events::ACCEPTED)
+            .filter(|p| organiser || p.participant.state == ParticipantState::Accepted)
             .map(participant_dto)
             .collect(),
     ))
@@ -529,14 +530,12 @@ fn calendar_event(state: &AppState, view: &EventView) -> CalendarEvent {
             .then_some(location)
             .or_else(|| event.online_url.clone()),
         geo: event.latitude.zip(event.longitude),
-        status: EventStatus::parse(&event.status)
-            .unwrap_or(EventStatus::Confirmed)
-            .ical(),
+        status: event.status.ical(),
         organizer: view.organiser.as_ref().map(|o| Organizer {
             name: o.display_name.clone().unwrap_or_else(|| o.handle()),
             uri: o.ap_id.clone(),
         }),
-        categories: vec![event.kind.clone()],
+        categories: vec![event.kind.as_str().to_owned()],
         created: event.published,
         last_modified: event.updated_at,
     }

@@ -17,7 +17,7 @@ use axum::{
 };
 use healthcommons_core::{
     ErrorKind,
-    garden::{Content, DiffLine, Kind, Place, Relation, RelationKind, Resource, Status},
+    garden::{Content, DiffLine, ItemStatus, Kind, Place, Relation, RelationKind, Resource},
 };
 use healthcommons_db::{entities::actor, queries::posts::Page};
 use healthcommons_federation::{objects::garden_item::garden_context, publisher::OutboxPublisher, resolve};
@@ -267,8 +267,8 @@ pub fn summary_dto(view: &ItemView) -> ItemSummaryDto {
         id: item.ap_id.clone(),
         visibility: item.visibility.as_str().to_owned(),
         url: item_url(item.url.as_deref(), &item.ap_id),
-        kind: item.kind.clone(),
-        status: item.status.clone(),
+        kind: item.kind.as_str().to_owned(),
+        status: item.status.as_str().to_owned(),
         title: item.title.clone(),
         summary: item.summary.clone(),
         tags: view.content.tags.clone(),
@@ -291,9 +291,9 @@ fn parse_kind(raw: &str) -> ApiResult<Kind> {
     })
 }
 
-fn parse_status(raw: Option<&str>) -> ApiResult<Option<Status>> {
+fn parse_status(raw: Option<&str>) -> ApiResult<Option<ItemStatus>> {
     raw.map(|s| {
-        Status::parse(s)
+        ItemStatus::parse(s)
             .ok_or_else(|| ApiError::new(ErrorKind::Validation, "status must be draft or published"))
     })
     .transpose()
@@ -463,7 +463,7 @@ pub async fn find(
         .filter(|k| !k.is_empty())
         .map(parse_kind)
         .transpose()?;
-    let drafts = parse_status(query.status.as_deref().filter(|s| !s.is_empty()))? == Some(Status::Draft);
+    let drafts = parse_status(query.status.as_deref().filter(|s| !s.is_empty()))? == Some(ItemStatus::Draft);
     Ok(garden::search(
         state.db(),
         policy::Viewer::from(viewer),
@@ -586,9 +586,7 @@ pub async fn edit(
 ) -> ApiResult<healthcommons_db::entities::garden_item::Model> {
     let current = garden::readable(state.db(), policy::Viewer::from(Some(&account.person)), id).await?;
     let content = edited_content(garden::parse_content(&current)?, body)?;
-    let status = parse_status(body.status.as_deref())?
-        .or_else(|| Status::parse(&current.status))
-        .unwrap_or_default();
+    let status = parse_status(body.status.as_deref())?.unwrap_or(current.status);
     let publisher = OutboxPublisher::from_context(state.context());
     Ok(garden::edit(
         state.db(),

@@ -27,6 +27,7 @@ use axum::{
     routing::{get, post},
 };
 use axum_extra::extract::cookie::CookieJar;
+use healthcommons_core::garden::ItemStatus;
 use healthcommons_core::{
     ErrorKind,
     garden::{Content, DiffLine, Kind},
@@ -97,7 +98,7 @@ struct ItemLine {
 fn line(view: &ItemView) -> ItemLine {
     ItemLine {
         path: item_path(&view.item),
-        kind: view.item.kind.clone(),
+        kind: view.item.kind.as_str().to_owned(),
         title: view.item.title.clone(),
         summary: view.item.summary.clone(),
         by: view.author.as_ref().map(|a| a.handle()).unwrap_or_default(),
@@ -211,8 +212,9 @@ impl ItemForm {
         ItemForm {
             kind: kind.as_str().to_owned(),
             status: item
-                .map(|i| i.status.clone())
-                .unwrap_or_else(|| "published".into()),
+                .map_or(ItemStatus::Published, |i| i.status)
+                .as_str()
+                .to_owned(),
             title: content.title.clone(),
             summary: content.summary.clone(),
             problem: field("problem"),
@@ -487,7 +489,7 @@ async fn edit_form(
 ) -> PageResult<Response> {
     let account = signed_in(&session)?;
     let item = item_by_local_id(&state, Some(&account.person), id).await?;
-    let kind = Kind::parse(&item.kind).unwrap_or(Kind::Pattern);
+    let kind = item.kind;
     let form = ItemForm::of(kind, Some(&item), &garden::parse_content(&item)?);
     let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
     let page = render(FormPage {
@@ -512,7 +514,7 @@ async fn save_edit(
     auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
     let item = item_by_local_id(&state, Some(&account.person), id).await?;
-    let kind = Kind::parse(&item.kind).unwrap_or(Kind::Pattern);
+    let kind = item.kind;
     form.kind = kind.as_str().to_owned();
     let action = format!("{}/edit", item_path(&item));
     if form.preview.is_some() {
@@ -784,12 +786,12 @@ async fn show_item(
         csrf,
         path: item_path(&view.item),
         ap_id: view.item.ap_id.clone(),
-        kind: view.item.kind.clone(),
+        kind: view.item.kind.as_str().to_owned(),
         title: view.item.title.clone(),
         summary: view.item.summary.clone(),
         by: view.author.as_ref().map(|a| a.handle()).unwrap_or_default(),
         group: view.group.as_ref().map(|g| g.handle()).unwrap_or_default(),
-        status: view.item.status.clone(),
+        status: view.item.status.as_str().to_owned(),
         license: view.item.license.clone(),
         place: view.item.place_name.clone().unwrap_or_default(),
         unit: content.unit.clone().unwrap_or_default(),
@@ -902,7 +904,7 @@ async fn item_at_id(
     let item = queries::garden::by_ap_id(state.db(), &ap_id)
         .await?
         .filter(|i| i.local && (json || i.deleted_at.is_none()));
-    let Some(item) = item.filter(|i| i.status == queries::garden::PUBLISHED || !json) else {
+    let Some(item) = item.filter(|i| i.status == ItemStatus::Published || !json) else {
         return Err(PageError(ApiError::new(
             ErrorKind::NotFound,
             "no such garden item",

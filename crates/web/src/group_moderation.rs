@@ -14,6 +14,7 @@ use axum::{
     routing::{delete, get},
 };
 use healthcommons_core::ErrorKind;
+use healthcommons_db::entities::ActorKind;
 use healthcommons_db::{entities::actor, queries};
 use healthcommons_federation::{publisher::OutboxPublisher, resolve};
 use healthcommons_service::groups;
@@ -89,7 +90,7 @@ pub async fn find_person(state: &AppState, reference: &str) -> ApiResult<actor::
             .await?
             .ok_or_else(|| ApiError::new(ErrorKind::NotFound, format!("no one here is named {reference}")))?
     };
-    if person.kind != queries::actors::PERSON {
+    if person.kind != ActorKind::Person {
         return Err(ApiError::new(
             ErrorKind::Validation,
             format!("{reference} is not a person"),

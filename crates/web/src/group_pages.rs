@@ -125,8 +125,8 @@ impl FormView {
             display_name: String::new(),
             summary: String::new(),
             topics: groups::topics(settings).join(" "),
-            posting_policy: settings.posting_policy.clone(),
-            visibility: settings.visibility.clone(),
+            posting_policy: settings.posting_policy.as_str().to_owned(),
+            visibility: settings.visibility.as_str().to_owned(),
             manually_approves_followers: false,
             announce_replies: settings.announce_replies,
             list_followers: settings.list_followers,
@@ -527,7 +527,7 @@ async fn render_accounts(
         .iter()
         .map(|user| AccountLine {
             username: user.username.clone(),
-            role: user.role.clone(),
+            role: user.role.to_string(),
             state: accounts::standing(user).to_owned(),
         })
         .collect();

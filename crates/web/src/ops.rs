@@ -8,6 +8,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
+use healthcommons_db::entities::{DeliveryState, InboxState};
 use serde_json::json;
 use std::sync::atomic::Ordering;
 
@@ -49,10 +50,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
     let context = state.context();
     if let Ok(rows) = healthcommons_db::queries::deliveries::queue_by_peer(&context.db).await {
         context.metrics.queue_depth.reset();
-        for row in rows
-            .iter()
-            .filter(|r| r.state == healthcommons_db::queries::deliveries::PENDING)
-        {
+        for row in rows.iter().filter(|r| r.state == DeliveryState::Pending) {
             context
                 .metrics
                 .queue_depth
@@ -60,11 +58,8 @@ async fn metrics(State(state): State<AppState>) -> Response {
                 .set(row.count);
         }
     }
-    if let Ok(pending) = healthcommons_db::queries::inbox::count_in_state(
-        &context.db,
-        healthcommons_db::queries::inbox::PENDING,
-    )
-    .await
+    if let Ok(pending) =
+        healthcommons_db::queries::inbox::count_in_state(&context.db, InboxState::Pending).await
     {
         context.metrics.inbox_pending.set(pending as i64);
     }

@@ -16,6 +16,7 @@ use axum::{
 };
 use axum_extra::extract::cookie::{Cookie, CookieJar};
 use healthcommons_core::ErrorKind;
+use healthcommons_db::entities::{GroupVisibility, InboxState, PostingPolicy};
 use healthcommons_db::{entities::actor, queries};
 use healthcommons_federation::publisher::OutboxPublisher;
 use healthcommons_service::{
@@ -375,8 +376,8 @@ pub async fn group_page_with_draft(
         Some(account) => (
             queries::follows::between(db, account.person.id, row.id)
                 .await?
-                .map(|f| f.state)
-                .unwrap_or_else(|| "none".into()),
+                .map_or("none", |f| f.state.as_str())
+                .to_owned(),
             posts::moderates_given(account, &row, listed_moderator),
         ),
         None => ("none".into(), false),
@@ -419,11 +420,11 @@ pub async fn group_page_with_draft(
             .unwrap_or_default(),
         posting_policy: settings
             .as_ref()
-            .map(|s| s.posting_policy.clone())
-            .unwrap_or_else(|| "open".into()),
+            .map_or(PostingPolicy::Open, |s| s.posting_policy)
+            .to_string(),
         members_only: settings
             .as_ref()
-            .is_some_and(|s| s.visibility == queries::groups::VISIBLE_MEMBERS),
+            .is_some_and(|s| s.visibility == GroupVisibility::Members),
         moderators: view.moderators.iter().map(|m| m.handle()).collect(),
         members: view.followers_count,
         display_name: row.display_name.clone().unwrap_or_else(|| row.username.clone()),
@@ -526,7 +527,7 @@ async fn admin_deliveries(State(state): State<AppState>, session: MaybeSession) 
         )));
     }
     let snapshot = crate::api::queue_snapshot(&state).await?;
-    let refused = crate::api::recent_inbox(&state, queries::inbox::FAILED).await?;
+    let refused = crate::api::recent_inbox(&state, InboxState::Failed.as_str()).await?;
     render(AdminDeliveriesPage {
         viewer: Viewer::of(&session.0),
         refused,

@@ -169,7 +169,7 @@ fn dto(state: &AppState, view: &PledgeView, counting_on: bool) -> PledgeDto {
         }),
         action: pledge.action.clone(),
         due_on: pledge.due_on,
-        status: pledge.status.clone(),
+        status: pledge.status.as_str().to_owned(),
         backers_count: pledge.backers_count,
         counting_on,
         local: pledge.local,
@@ -396,7 +396,7 @@ fn item_of(view: &PledgeView, counted: &HashSet<i64>, viewer: Option<&Account>) 
             .due_on
             .map(|d| d.format("%-d %B %Y").to_string())
             .unwrap_or_default(),
-        status: pledge.status.clone(),
+        status: pledge.status.as_str().to_owned(),
         status_label: view.status().label().to_owned(),
         backers: pledge.backers_count,
         target_noun: view

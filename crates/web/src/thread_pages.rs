@@ -19,12 +19,10 @@ use axum::{
 };
 use axum_extra::extract::cookie::CookieJar;
 use healthcommons_core::{ErrorKind, text};
+use healthcommons_db::entities::ReactionKind;
 use healthcommons_db::{
     entities::{Visibility, actor, post},
-    queries::{
-        self,
-        posts::{LIKE, Page},
-    },
+    queries::{self, posts::Page},
 };
 use healthcommons_federation::publisher::OutboxPublisher;
 use healthcommons_service::{
@@ -102,7 +100,9 @@ impl ViewerFacts {
             return Ok(Self::default());
         };
         let post_ids = views.iter().map(|v| v.post.id).collect();
-        let liked = queries::posts::reacted_among(state.read_db(), post_ids, account.person.id, LIKE).await?;
+        let liked =
+            queries::posts::reacted_among(state.read_db(), post_ids, account.person.id, ReactionKind::Like)
+                .await?;
         let mut groups: Vec<&actor::Model> = views.iter().filter_map(|v| v.group.as_ref()).collect();
         groups.sort_unstable_by_key(|g| g.id);
         groups.dedup_by_key(|g| g.id);
@@ -384,7 +384,7 @@ async fn like(
     auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
     let post = post_by_local_id(&state, id).await?;
-    let liked = queries::posts::reaction_of(state.db(), post.id, account.person.id, LIKE)
+    let liked = queries::posts::reaction_of(state.db(), post.id, account.person.id, ReactionKind::Like)
         .await?
         .is_some();
     let publisher = OutboxPublisher::from_context(state.context());
@@ -394,7 +394,7 @@ async fn like(
         &publisher,
         &account,
         &post.ap_id,
-        LIKE,
+        ReactionKind::Like,
         !liked,
     )
     .await?;
@@ -689,7 +689,7 @@ async fn report_queue(
                 target: handle(&r.target),
                 posts: r.post_ids,
                 comment: r.report.content,
-                state: r.report.state,
+                state: r.report.state.to_string(),
                 incoming: r.report.incoming,
                 created_at: r.report.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
             })

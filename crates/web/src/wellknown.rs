@@ -9,6 +9,7 @@ use axum::{
     routing::get,
 };
 use healthcommons_core::ErrorKind;
+use healthcommons_db::entities::ActorKind;
 use healthcommons_db::queries;
 use healthcommons_federation::discovery::{self, NodeStats};
 use healthcommons_service::node::{self, RegistrationMode};
@@ -59,14 +60,14 @@ async fn webfinger(
         ));
     };
     let row = row
-        .filter(|a| a.kind != queries::actors::APPLICATION || resource.starts_with("http"))
+        .filter(|a| a.kind != ActorKind::Application || resource.starts_with("http"))
         .ok_or_else(|| ApiError::new(ErrorKind::NotFound, "no such account"))?;
     let id =
         Url::parse(&row.ap_id).map_err(|_| ApiError::new(ErrorKind::Internal, "stored id is invalid"))?;
-    let kind = match row.kind.as_str() {
-        queries::actors::GROUP => "Group",
-        queries::actors::APPLICATION => "Application",
-        _ => "Person",
+    let kind = match row.kind {
+        ActorKind::Group => "Group",
+        ActorKind::Application => "Application",
+        ActorKind::Person => "Person",
     };
     let subject = format!("acct:{}@{}", row.username, domain);
     let body = serde_json::to_string(&discovery::webfinger(&subject, &id, kind))

@@ -9,8 +9,7 @@ pub struct Model {
     pub id: i64,
     #[sea_orm(unique)]
     pub ap_id: String,
-    /// `person`, `group` or `application`.
-    pub kind: String,
+    pub kind: super::ActorKind,
     pub local: bool,
     pub username: String,
     pub host: String,

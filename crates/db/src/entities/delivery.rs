@@ -9,8 +9,7 @@ pub struct Model {
     pub outbox_activity_id: i64,
     pub inbox: String,
     pub peer_host: String,
-    /// `pending`, `delivered` or `failed` (final).
-    pub state: String,
+    pub state: super::DeliveryState,
     pub attempts: i32,
     pub next_attempt_at: DateTimeUtc,
     /// A worker owns the row until then; a crashed worker's claim just expires.

@@ -10,8 +10,7 @@ pub struct Model {
     #[sea_orm(unique)]
     pub ap_id: String,
     pub url: Option<String>,
-    /// `workshop`, `seminar`, `training` or `meeting`.
-    pub kind: String,
+    pub kind: healthcommons_core::event::EventKind,
     /// The person who created it.
     pub author_id: Option<i64>,
     /// The working group organising it; the author organises it when none.
@@ -32,10 +31,8 @@ pub struct Model {
     pub online_url: Option<String>,
     /// Places available; none is unlimited.
     pub capacity: Option<i32>,
-    /// `free` (accepted while places last) or `restricted` (the organiser approves).
-    pub join_mode: String,
-    /// `tentative`, `confirmed` or `cancelled`.
-    pub status: String,
+    pub join_mode: healthcommons_core::event::JoinMode,
+    pub status: healthcommons_core::event::EventStatus,
     /// Who it is for: members-only in a members-only working group.
     pub visibility: super::Visibility,
     /// Accepted participants (as the organiser's node last said, for remote events).

@@ -10,8 +10,7 @@ pub struct Model {
     pub actor_id: i64,
     /// The id of the `Join` (ours, or as sent).
     pub ap_id: String,
-    /// `pending`, `accepted` or `rejected`.
-    pub state: String,
+    pub state: super::ParticipantState,
     /// What they wrote to the organiser (Mobilizon's `participationMessage`).
     pub message: Option<String>,
     pub created_at: DateTimeUtc,

@@ -9,8 +9,7 @@ pub struct Model {
     pub ap_id: String,
     pub follower_id: i64,
     pub target_id: i64,
-    /// `pending`, `accepted` or `rejected`.
-    pub state: String,
+    pub state: super::FollowState,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

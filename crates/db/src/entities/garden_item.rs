@@ -11,13 +11,12 @@ pub struct Model {
     #[sea_orm(unique)]
     pub ap_id: String,
     pub url: Option<String>,
-    /// `pattern`, `metric` or `story`.
-    pub kind: String,
+    pub kind: healthcommons_core::garden::Kind,
     pub author_id: Option<i64>,
     /// The working group it was published to, if any.
     pub group_id: Option<i64>,
-    /// `draft` (seen by its author only, never federated) or `published`.
-    pub status: String,
+    /// A draft is seen by its author only and never federated.
+    pub status: healthcommons_core::garden::ItemStatus,
     /// Who it is for: members-only in a members-only working group.
     pub visibility: super::Visibility,
     pub title: String,

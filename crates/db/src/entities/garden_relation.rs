@@ -7,8 +7,7 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub item_id: i64,
-    /// A `healthcommons_core::garden::RelationKind` name.
-    pub kind: String,
+    pub kind: healthcommons_core::garden::RelationKind,
     pub target: String,
 }
 

@@ -7,10 +7,8 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub actor_id: i64,
-    /// `open` (anyone, a mention is enough), `members` or `moderators`.
-    pub posting_policy: String,
-    /// `public` or `members` (posts go to members only).
-    pub visibility: String,
+    pub posting_policy: super::PostingPolicy,
+    pub visibility: super::GroupVisibility,
     /// Whether replies are announced too, or only new threads.
     pub announce_replies: bool,
     /// Whether the followers collection lists its members or only counts them.

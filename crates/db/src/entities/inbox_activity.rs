@@ -11,8 +11,7 @@ pub struct Model {
     pub actor_ap_id: String,
     pub kind: String,
     pub body: String,
-    /// `pending`, `done` or `failed` (kept for the admin, never dropped).
-    pub state: String,
+    pub state: super::InboxState,
     pub attempts: i32,
     pub next_attempt_at: DateTimeUtc,
     pub claimed_until: Option<DateTimeUtc>,

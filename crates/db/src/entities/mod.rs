@@ -29,8 +29,13 @@ pub mod reaction;
 pub mod report;
 pub mod session;
 pub mod setting;
+pub mod states;
 pub mod user;
 pub mod visibility;
 pub mod vote;
 
+pub use states::{
+    ActorKind, DeliveryState, FollowState, GroupVisibility, InboxState, ParticipantState, PostingPolicy,
+    ReactionKind, ReportState, Role, TagKind,
+};
 pub use visibility::Visibility;

@@ -21,8 +21,7 @@ pub struct Model {
     /// What the person will do, as plain text.
     pub action: String,
     pub due_on: Option<Date>,
-    /// `offered`, `in_progress`, `done` or `released`.
-    pub status: String,
+    pub status: healthcommons_core::pledge::PledgeStatus,
     /// How many count on it (as the pledger's node last said, for remote pledges).
     pub backers_count: i32,
     /// Who it is for: members-only in a members-only working group.

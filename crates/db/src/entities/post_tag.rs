@@ -7,8 +7,7 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub post_id: i64,
-    /// `mention` or `hashtag`.
-    pub kind: String,
+    pub kind: super::TagKind,
     /// `@name@host` for a mention, the tag without `#` (lowercase) for a hashtag.
     pub name: String,
     pub href: Option<String>,

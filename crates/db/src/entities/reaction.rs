@@ -10,8 +10,7 @@ pub struct Model {
     pub ap_id: Option<String>,
     pub post_id: i64,
     pub actor_id: i64,
-    /// `like`, `dislike` or `boost`.
-    pub kind: String,
+    pub kind: super::ReactionKind,
     pub created_at: DateTimeUtc,
 }
 

@@ -18,8 +18,7 @@ pub struct Model {
     pub group_id: Option<i64>,
     /// The reporter's comment, plain text.
     pub content: String,
-    /// `open` or `resolved`.
-    pub state: String,
+    pub state: super::ReportState,
     /// Arrived from another node.
     pub incoming: bool,
     pub created_at: DateTimeUtc,

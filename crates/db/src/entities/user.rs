@@ -9,8 +9,7 @@ pub struct Model {
     pub username: String,
     pub email: Option<String>,
     pub password_hash: String,
-    /// `member`, `moderator` or `admin`.
-    pub role: String,
+    pub role: super::Role,
     pub approved: bool,
     pub suspended: bool,
     pub created_at: DateTimeUtc,

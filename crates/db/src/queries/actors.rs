@@ -1,12 +1,9 @@
+use crate::entities::ActorKind;
 use crate::{DbResult, entities::actor};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder,
 };
-
-pub const PERSON: &str = "person";
-pub const GROUP: &str = "group";
-pub const APPLICATION: &str = "application";
 
 pub async fn by_ap_id(db: &impl ConnectionTrait, ap_id: &str) -> DbResult<Option<actor::Model>> {
     Ok(actor::Entity::find()
@@ -72,7 +69,7 @@ pub async fn by_username_and_host(
 pub async fn person_of_user(db: &impl ConnectionTrait, user_id: i64) -> DbResult<Option<actor::Model>> {
     Ok(actor::Entity::find()
         .filter(actor::Column::UserId.eq(user_id))
-        .filter(actor::Column::Kind.eq(PERSON))
+        .filter(actor::Column::Kind.eq(ActorKind::Person))
         .one(db)
         .await?)
 }
@@ -80,7 +77,7 @@ pub async fn person_of_user(db: &impl ConnectionTrait, user_id: i64) -> DbResult
 pub async fn instance_actor(db: &impl ConnectionTrait) -> DbResult<Option<actor::Model>> {
     Ok(actor::Entity::find()
         .filter(actor::Column::Local.eq(true))
-        .filter(actor::Column::Kind.eq(APPLICATION))
+        .filter(actor::Column::Kind.eq(ActorKind::Application))
         .one(db)
         .await?)
 }
@@ -88,7 +85,7 @@ pub async fn instance_actor(db: &impl ConnectionTrait) -> DbResult<Option<actor:
 pub async fn local_groups(db: &impl ConnectionTrait) -> DbResult<Vec<actor::Model>> {
     Ok(actor::Entity::find()
         .filter(actor::Column::Local.eq(true))
-        .filter(actor::Column::Kind.eq(GROUP))
+        .filter(actor::Column::Kind.eq(ActorKind::Group))
         .order_by_asc(actor::Column::Username)
         .all(db)
         .await?)
@@ -97,7 +94,7 @@ pub async fn local_groups(db: &impl ConnectionTrait) -> DbResult<Vec<actor::Mode
 pub async fn count_local_groups(db: &impl ConnectionTrait) -> DbResult<u64> {
     Ok(actor::Entity::find()
         .filter(actor::Column::Local.eq(true))
-        .filter(actor::Column::Kind.eq(GROUP))
+        .filter(actor::Column::Kind.eq(ActorKind::Group))
         .count(db)
         .await?)
 }

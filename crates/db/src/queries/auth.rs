@@ -80,7 +80,7 @@ async fn account_of(
     Ok(user::Entity::find()
         .filter(user::Column::Id.in_subquery(user_ids))
         .find_also_related(actor::Entity)
-        .filter(actor::Column::Kind.eq(crate::queries::actors::PERSON))
+        .filter(actor::Column::Kind.eq(crate::entities::ActorKind::Person))
         .one(db)
         .await?
         .and_then(|(user, person)| Some((user, person?))))

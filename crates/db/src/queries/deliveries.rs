@@ -2,6 +2,7 @@
 //! Rows are written in the same transaction as the change that caused them,
 //! and workers claim due rows with a lease, so a crash never loses one.
 
+use crate::entities::DeliveryState;
 use crate::{
     DbResult,
     entities::{actor, delivery, outbox_activity},
@@ -11,10 +12,6 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
     FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
 };
-
-pub const PENDING: &str = "pending";
-pub const DELIVERED: &str = "delivered";
-pub const FAILED: &str = "failed";
 
 /// Store an outgoing activity and one pending delivery per distinct inbox.
 pub async fn enqueue(
@@ -43,7 +40,7 @@ pub async fn enqueue(
             outbox_activity_id: Set(activity.id),
             inbox: Set(inbox.clone()),
             peer_host: Set(host.clone()),
-            state: Set(PENDING.to_owned()),
+            state: Set(DeliveryState::Pending),
             attempts: Set(0),
             next_attempt_at: Set(now),
             created_at: Set(now),
@@ -254,7 +251,7 @@ pub async fn mark_delivered(db: &impl ConnectionTrait, id: i64, status: u16) -> 
     let now = Utc::now();
     delivery::ActiveModel {
         id: Set(id),
-        state: Set(DELIVERED.to_owned()),
+        state: Set(DeliveryState::Delivered),
         last_status: Set(Some(i32::from(status))),
         last_error: Set(None),
         claimed_until: Set(None),
@@ -273,7 +270,7 @@ pub async fn mark_many_delivered(db: &impl ConnectionTrait, ids: &[i64], status:
         return Ok(());
     }
     delivery::Entity::update_many()
-        .col_expr(delivery::Column::State, DELIVERED.into())
+        .col_expr(delivery::Column::State, DeliveryState::Delivered.as_str().into())
         .col_expr(delivery::Column::LastStatus, i32::from(status).into())
         .col_expr(delivery::Column::LastError, Option::<String>::None.into())
         .col_expr(
@@ -311,7 +308,7 @@ pub async fn mark_attempt_failed(
     match retry_at {
         Some(at) => row.next_attempt_at = Set(at),
         None => {
-            row.state = Set(FAILED.to_owned());
+            row.state = Set(DeliveryState::Failed);
             row.finished_at = Set(Some(Utc::now()));
         }
     }
@@ -335,7 +332,7 @@ pub async fn postpone_many(db: &impl ConnectionTrait, ids: &[i64], pause: Durati
             delivery::Column::Id,
             ids,
         ))
-        .filter(delivery::Column::State.eq(PENDING))
+        .filter(delivery::Column::State.eq(DeliveryState::Pending))
         .exec(db)
         .await?;
     Ok(())
@@ -346,7 +343,7 @@ pub async fn retry_now_for_host(db: &impl ConnectionTrait, host: &str) -> DbResu
     let result = delivery::Entity::update_many()
         .col_expr(delivery::Column::NextAttemptAt, Utc::now().into())
         .filter(delivery::Column::PeerHost.eq(host))
-        .filter(delivery::Column::State.eq(PENDING))
+        .filter(delivery::Column::State.eq(DeliveryState::Pending))
         .exec(db)
         .await?;
     Ok(result.rows_affected)
@@ -356,7 +353,7 @@ pub async fn retry_now_for_host(db: &impl ConnectionTrait, host: &str) -> DbResu
 #[derive(Debug, Clone, FromQueryResult, serde::Serialize)]
 pub struct PeerQueueRow {
     pub peer_host: String,
-    pub state: String,
+    pub state: DeliveryState,
     pub count: i64,
 }
 
@@ -376,7 +373,7 @@ pub async fn queue_by_peer(db: &impl ConnectionTrait) -> DbResult<Vec<PeerQueueR
 
 pub async fn count_pending(db: &impl ConnectionTrait) -> DbResult<u64> {
     Ok(delivery::Entity::find()
-        .filter(delivery::Column::State.eq(PENDING))
+        .filter(delivery::Column::State.eq(DeliveryState::Pending))
         .count(db)
         .await?)
 }

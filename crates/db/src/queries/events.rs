@@ -12,17 +12,6 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait},
 };
 
-pub const TENTATIVE: &str = "tentative";
-pub const CONFIRMED: &str = "confirmed";
-pub const CANCELLED: &str = "cancelled";
-
-pub const FREE: &str = "free";
-pub const RESTRICTED: &str = "restricted";
-
-pub const PENDING: &str = "pending";
-pub const ACCEPTED: &str = "accepted";
-pub const REJECTED: &str = "rejected";
-
 /// At most this many events in one list or feed.
 pub const MAX_LISTED: u64 = 500;
 

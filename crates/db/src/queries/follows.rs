@@ -1,3 +1,4 @@
+use crate::entities::FollowState;
 use crate::{
     DbResult,
     entities::{actor, follow},
@@ -8,10 +9,6 @@ use sea_orm::{
     FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 use std::collections::HashMap;
-
-pub const PENDING: &str = "pending";
-pub const ACCEPTED: &str = "accepted";
-pub const REJECTED: &str = "rejected";
 
 pub async fn between(
     db: &impl ConnectionTrait,
@@ -42,14 +39,14 @@ pub async fn upsert(
     ap_id: &str,
     follower_id: i64,
     target_id: i64,
-    state: &str,
+    state: FollowState,
 ) -> DbResult<follow::Model> {
     let now = Utc::now();
     match between(db, follower_id, target_id).await? {
         Some(existing) => Ok(follow::ActiveModel {
             id: Set(existing.id),
             ap_id: Set(ap_id.to_owned()),
-            state: Set(state.to_owned()),
+            state: Set(state),
             updated_at: Set(now),
             ..Default::default()
         }
@@ -59,7 +56,7 @@ pub async fn upsert(
             ap_id: Set(ap_id.to_owned()),
             follower_id: Set(follower_id),
             target_id: Set(target_id),
-            state: Set(state.to_owned()),
+            state: Set(state),
             created_at: Set(now),
             updated_at: Set(now),
             ..Default::default()
@@ -69,10 +66,10 @@ pub async fn upsert(
     }
 }
 
-pub async fn set_state(db: &impl ConnectionTrait, id: i64, state: &str) -> DbResult<()> {
+pub async fn set_state(db: &impl ConnectionTrait, id: i64, state: FollowState) -> DbResult<()> {
     follow::ActiveModel {
         id: Set(id),
-        state: Set(state.to_owned()),
+        state: Set(state),
         updated_at: Set(Utc::now()),
         ..Default::default()
     }
@@ -140,7 +137,7 @@ pub async fn remote_follower_inboxes(
     Ok(FollowerInbox::find_by_statement(Statement::from_sql_and_values(
         backend,
         sql,
-        [target_id.into(), ACCEPTED.into()],
+        [target_id.into(), FollowState::Accepted.as_str().into()],
     ))
     .all(db)
     .await?)
@@ -177,7 +174,7 @@ async fn accepted_follower_ids(db: &impl ConnectionTrait, target_id: i64) -> DbR
         .select_only()
         .column(follow::Column::FollowerId)
         .filter(follow::Column::TargetId.eq(target_id))
-        .filter(follow::Column::State.eq(ACCEPTED))
+        .filter(follow::Column::State.eq(FollowState::Accepted))
         .order_by_asc(follow::Column::Id)
         .into_tuple()
         .all(db)
@@ -187,7 +184,7 @@ async fn accepted_follower_ids(db: &impl ConnectionTrait, target_id: i64) -> DbR
 pub async fn pending_for_target(db: &impl ConnectionTrait, target_id: i64) -> DbResult<Vec<follow::Model>> {
     Ok(follow::Entity::find()
         .filter(follow::Column::TargetId.eq(target_id))
-        .filter(follow::Column::State.eq(PENDING))
+        .filter(follow::Column::State.eq(FollowState::Pending))
         .order_by_asc(follow::Column::Id)
         .all(db)
         .await?)
@@ -196,7 +193,7 @@ pub async fn pending_for_target(db: &impl ConnectionTrait, target_id: i64) -> Db
 pub async fn count_followers(db: &impl ConnectionTrait, target_id: i64) -> DbResult<u64> {
     Ok(follow::Entity::find()
         .filter(follow::Column::TargetId.eq(target_id))
-        .filter(follow::Column::State.eq(ACCEPTED))
+        .filter(follow::Column::State.eq(FollowState::Accepted))
         .count(db)
         .await?)
 }
@@ -204,7 +201,7 @@ pub async fn count_followers(db: &impl ConnectionTrait, target_id: i64) -> DbRes
 pub async fn count_following(db: &impl ConnectionTrait, follower_id: i64) -> DbResult<u64> {
     Ok(follow::Entity::find()
         .filter(follow::Column::FollowerId.eq(follower_id))
-        .filter(follow::Column::State.eq(ACCEPTED))
+        .filter(follow::Column::State.eq(FollowState::Accepted))
         .count(db)
         .await?)
 }

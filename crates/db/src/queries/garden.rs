@@ -8,6 +8,7 @@ use crate::{
     queries::posts::Page,
 };
 use chrono::{DateTime, Utc};
+use healthcommons_core::garden::ItemStatus;
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
@@ -15,9 +16,6 @@ use sea_orm::{
     Statement,
     sea_query::{Expr, ExprTrait, Func},
 };
-
-pub const DRAFT: &str = "draft";
-pub const PUBLISHED: &str = "published";
 
 /// How many matches a search ranks at most: far more than any garden holds
 /// today; a bound on the work one query can ask for.
@@ -110,7 +108,7 @@ pub async fn index_item(
     db: &impl ConnectionTrait,
     item_id: i64,
     tags: &[String],
-    relations: &[(String, String)],
+    relations: &[(healthcommons_core::garden::RelationKind, String)],
     search_document: &str,
 ) -> DbResult<()> {
     garden_tag::Entity::delete_many()
@@ -133,7 +131,7 @@ pub async fn index_item(
     for (kind, target) in relations {
         garden_relation::ActiveModel {
             item_id: Set(item_id),
-            kind: Set(kind.clone()),
+            kind: Set(*kind),
             target: Set(target.clone()),
             ..Default::default()
         }
@@ -222,7 +220,7 @@ fn full_text_match(backend: DbBackend, words: &[String]) -> sea_orm::sea_query::
 pub struct Filter {
     /// Search words (see `core::garden::search_words`); empty lists everything.
     pub words: Vec<String>,
-    pub kind: Option<String>,
+    pub kind: Option<healthcommons_core::garden::Kind>,
     pub tag: Option<String>,
     /// Part of a place name, any case.
     pub place: Option<String>,
@@ -253,9 +251,9 @@ fn filtered(backend: DbBackend, filter: &Filter) -> sea_orm::Select<garden_item:
     }
     query = match filter.drafts_of {
         Some(author) => query
-            .filter(garden_item::Column::Status.eq(DRAFT))
+            .filter(garden_item::Column::Status.eq(ItemStatus::Draft))
             .filter(garden_item::Column::AuthorId.eq(author)),
-        None => query.filter(garden_item::Column::Status.eq(PUBLISHED)),
+        None => query.filter(garden_item::Column::Status.eq(ItemStatus::Published)),
     };
     if let Some(kind) = &filter.kind {
         query = query.filter(garden_item::Column::Kind.eq(kind.as_str()));

@@ -9,13 +9,6 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
 };
 
-pub const POST_OPEN: &str = "open";
-pub const POST_MEMBERS: &str = "members";
-pub const POST_MODERATORS: &str = "moderators";
-
-pub const VISIBLE_PUBLIC: &str = "public";
-pub const VISIBLE_MEMBERS: &str = "members";
-
 pub async fn settings(db: &impl ConnectionTrait, group_id: i64) -> DbResult<Option<group_settings::Model>> {
     Ok(group_settings::Entity::find_by_id(group_id).one(db).await?)
 }

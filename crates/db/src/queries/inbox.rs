@@ -1,5 +1,6 @@
 //! Incoming activities: stored once verified, processed afterwards.
 
+use crate::entities::InboxState;
 use crate::{DbResult, entities::inbox_activity};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
@@ -10,10 +11,6 @@ use sea_orm::{
     sea_query::{OnConflict, Query},
 };
 use std::collections::HashMap;
-
-pub const PENDING: &str = "pending";
-pub const DONE: &str = "done";
-pub const FAILED: &str = "failed";
 
 /// Whether a stored activity was new or a replay of one already received.
 #[derive(Debug, PartialEq, Eq)]
@@ -89,7 +86,7 @@ fn store_many_postgres(activities: &[NewActivity]) -> Statement {
             column(|a| &a.actor_ap_id),
             column(|a| &a.kind),
             column(|a| &a.body),
-            PENDING.into(),
+            InboxState::Pending.as_str().into(),
             Utc::now().into(),
         ],
     )
@@ -121,7 +118,7 @@ fn store_many_values(backend: DbBackend, activities: &[NewActivity]) -> DbResult
                 activity.actor_ap_id.clone().into(),
                 activity.kind.clone().into(),
                 activity.body.clone().into(),
-                PENDING.into(),
+                InboxState::Pending.as_str().into(),
                 0i32.into(),
                 now.into(),
                 now.into(),
@@ -181,7 +178,7 @@ pub async fn mark_done(db: &impl ConnectionTrait, ids: &[i64]) -> DbResult<()> {
         return Ok(());
     }
     inbox_activity::Entity::update_many()
-        .col_expr(inbox_activity::Column::State, DONE.into())
+        .col_expr(inbox_activity::Column::State, InboxState::Done.as_str().into())
         .col_expr(
             inbox_activity::Column::ClaimedUntil,
             Option::<DateTime<Utc>>::None.into(),
@@ -214,7 +211,7 @@ pub async fn mark_failed_attempt(
     match retry_at {
         Some(at) => row.next_attempt_at = Set(at),
         None => {
-            row.state = Set(FAILED.to_owned());
+            row.state = Set(InboxState::Failed);
             row.processed_at = Set(Some(Utc::now()));
         }
     }
@@ -222,7 +219,7 @@ pub async fn mark_failed_attempt(
     Ok(())
 }
 
-pub async fn count_in_state(db: &impl ConnectionTrait, state: &str) -> DbResult<u64> {
+pub async fn count_in_state(db: &impl ConnectionTrait, state: InboxState) -> DbResult<u64> {
     Ok(inbox_activity::Entity::find()
         .filter(inbox_activity::Column::State.eq(state))
         .count(db)
@@ -239,7 +236,7 @@ pub async fn by_ap_id(db: &impl ConnectionTrait, ap_id: &str) -> DbResult<Option
 /// The newest activities in `state`, for the admin.
 pub async fn recent_in_state(
     db: &impl ConnectionTrait,
-    state: &str,
+    state: InboxState,
     limit: u64,
 ) -> DbResult<Vec<inbox_activity::Model>> {
     use sea_orm::QuerySelect;

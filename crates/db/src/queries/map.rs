@@ -5,8 +5,8 @@ use crate::{
     entities::{actor, event, garden_item, group_settings},
     queries::{
         audience::ReadScope,
-        events::{self, CANCELLED, not_over},
-        garden::{self, PUBLISHED},
+        events::{self, not_over},
+        garden,
     },
 };
 use chrono::{DateTime, Utc};
@@ -43,12 +43,12 @@ pub async fn groups_with_places(
 pub async fn garden_items_with_places(
     db: &impl ConnectionTrait,
     scope: &ReadScope,
-    kind: &str,
+    kind: healthcommons_core::garden::Kind,
 ) -> DbResult<Vec<garden_item::Model>> {
     Ok(garden_item::Entity::find()
         .filter(garden::scope_of(db.get_database_backend(), scope))
         .filter(garden_item::Column::Kind.eq(kind))
-        .filter(garden_item::Column::Status.eq(PUBLISHED))
+        .filter(garden_item::Column::Status.eq(healthcommons_core::garden::ItemStatus::Published))
         .filter(garden_item::Column::DeletedAt.is_null())
         .filter(garden_item::Column::Latitude.is_not_null())
         .filter(garden_item::Column::Longitude.is_not_null())
@@ -67,7 +67,7 @@ pub async fn events_with_places(
     Ok(event::Entity::find()
         .filter(events::scope_of(db, scope))
         .filter(event::Column::DeletedAt.is_null())
-        .filter(event::Column::Status.ne(CANCELLED))
+        .filter(event::Column::Status.ne(healthcommons_core::event::EventStatus::Cancelled))
         .filter(event::Column::Latitude.is_not_null())
         .filter(event::Column::Longitude.is_not_null())
         .filter(not_over(from))

@@ -1,5 +1,6 @@
 //! Posts: thread starts and replies, their revisions, tags and reactions.
 
+use crate::entities::{ReactionKind, TagKind};
 use crate::{
     DbResult,
     entities::{Visibility, post, post_revision, post_tag, reaction},
@@ -10,13 +11,6 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
 };
-
-pub const LIKE: &str = "like";
-pub const DISLIKE: &str = "dislike";
-pub const BOOST: &str = "boost";
-
-pub const MENTION: &str = "mention";
-pub const HASHTAG: &str = "hashtag";
 
 /// One page of a listing.
 #[derive(Debug, Clone, Copy)]
@@ -286,7 +280,7 @@ pub async fn revisions(db: &impl ConnectionTrait, post_id: i64) -> DbResult<Vec<
 pub async fn set_tags(
     db: &impl ConnectionTrait,
     post_id: i64,
-    tags: &[(String, String, Option<String>)],
+    tags: &[(TagKind, String, Option<String>)],
 ) -> DbResult<()> {
     post_tag::Entity::delete_many()
         .filter(post_tag::Column::PostId.eq(post_id))
@@ -295,7 +289,7 @@ pub async fn set_tags(
     for (kind, name, href) in tags {
         post_tag::ActiveModel {
             post_id: Set(post_id),
-            kind: Set(kind.clone()),
+            kind: Set(*kind),
             name: Set(name.clone()),
             href: Set(href.clone()),
             ..Default::default()
@@ -323,7 +317,7 @@ pub async fn add_reaction(
     db: &impl ConnectionTrait,
     post_id: i64,
     actor_id: i64,
-    kind: &str,
+    kind: ReactionKind,
     ap_id: Option<&str>,
 ) -> DbResult<bool> {
     let existing = reaction::Entity::find()
@@ -339,7 +333,7 @@ pub async fn add_reaction(
         ap_id: Set(ap_id.map(str::to_owned)),
         post_id: Set(post_id),
         actor_id: Set(actor_id),
-        kind: Set(kind.to_owned()),
+        kind: Set(kind),
         created_at: Set(Utc::now()),
         ..Default::default()
     }
@@ -358,7 +352,7 @@ pub async fn reaction_of(
     db: &impl ConnectionTrait,
     post_id: i64,
     actor_id: i64,
-    kind: &str,
+    kind: ReactionKind,
 ) -> DbResult<Option<reaction::Model>> {
     Ok(reaction::Entity::find()
         .filter(reaction::Column::PostId.eq(post_id))
@@ -373,7 +367,7 @@ pub async fn reacted_among(
     db: &impl ConnectionTrait,
     post_ids: Vec<i64>,
     actor_id: i64,
-    kind: &str,
+    kind: ReactionKind,
 ) -> DbResult<std::collections::HashSet<i64>> {
     Ok(reaction::Entity::find()
         .select_only()
@@ -409,13 +403,17 @@ pub async fn remove_reaction(db: &impl ConnectionTrait, reaction: &reaction::Mod
 }
 
 async fn recount(db: &impl ConnectionTrait, post_id: i64) -> DbResult<()> {
-    let count = |kind: &'static str| {
+    let count = |kind: ReactionKind| {
         reaction::Entity::find()
             .filter(reaction::Column::PostId.eq(post_id))
             .filter(reaction::Column::Kind.eq(kind))
             .count(db)
     };
-    let (likes, dislikes, boosts) = (count(LIKE).await?, count(DISLIKE).await?, count(BOOST).await?);
+    let (likes, dislikes, boosts) = (
+        count(ReactionKind::Like).await?,
+        count(ReactionKind::Dislike).await?,
+        count(ReactionKind::Boost).await?,
+    );
     post::Entity::update_many()
         .col_expr(post::Column::Likes, Expr::value(likes as i32))
         .col_expr(post::Column::Dislikes, Expr::value(dislikes as i32))
@@ -429,7 +427,7 @@ async fn recount(db: &impl ConnectionTrait, post_id: i64) -> DbResult<()> {
 /// Public thread starts carrying a hashtag, newest first.
 pub async fn tagged(db: &impl ConnectionTrait, tag: &str, page: Page) -> DbResult<Vec<post::Model>> {
     let ids: Vec<i64> = post_tag::Entity::find()
-        .filter(post_tag::Column::Kind.eq(HASHTAG))
+        .filter(post_tag::Column::Kind.eq(TagKind::Hashtag))
         .filter(post_tag::Column::Name.eq(tag))
         .all(db)
         .await?

@@ -1,14 +1,12 @@
 //! The reports queue.
 
+use crate::entities::ReportState;
 use crate::{DbResult, entities::report};
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
 };
-
-pub const OPEN: &str = "open";
-pub const RESOLVED: &str = "resolved";
 
 pub struct NewReport<'a> {
     pub ap_id: &'a str,
@@ -32,7 +30,7 @@ pub async fn insert(db: &impl ConnectionTrait, new: NewReport<'_>) -> DbResult<O
         post_ids: Set(serde_json::to_string(new.post_ids).unwrap_or_else(|_| "[]".into())),
         group_id: Set(new.group_id),
         content: Set(new.content.to_owned()),
-        state: Set(OPEN.to_owned()),
+        state: Set(ReportState::Open),
         incoming: Set(new.incoming),
         created_at: Set(Utc::now()),
         resolved_at: Set(None),
@@ -69,7 +67,7 @@ pub async fn queue(db: &impl ConnectionTrait, group_ids: Option<Vec<i64>>) -> Db
 pub async fn resolve(db: &impl ConnectionTrait, id: i64) -> DbResult<()> {
     report::ActiveModel {
         id: Set(id),
-        state: Set(RESOLVED.to_owned()),
+        state: Set(ReportState::Resolved),
         resolved_at: Set(Some(Utc::now())),
         ..Default::default()
     }

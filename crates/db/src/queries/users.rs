@@ -1,4 +1,7 @@
-use crate::{DbResult, entities::user};
+use crate::{
+    DbResult,
+    entities::{Role, user},
+};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder,
@@ -8,7 +11,7 @@ pub struct NewUser<'a> {
     pub username: &'a str,
     pub email: Option<&'a str>,
     pub password_hash: &'a str,
-    pub role: &'a str,
+    pub role: Role,
     pub approved: bool,
 }
 
@@ -17,7 +20,7 @@ pub async fn insert(db: &impl ConnectionTrait, new: NewUser<'_>) -> DbResult<use
         username: Set(new.username.to_owned()),
         email: Set(new.email.map(str::to_owned)),
         password_hash: Set(new.password_hash.to_owned()),
-        role: Set(new.role.to_owned()),
+        role: Set(new.role),
         approved: Set(new.approved),
         suspended: Set(false),
         created_at: Set(chrono::Utc::now()),
@@ -53,10 +56,10 @@ pub async fn count_active(db: &impl ConnectionTrait) -> DbResult<u64> {
         .await?)
 }
 
-pub async fn set_role(db: &impl ConnectionTrait, id: i64, role: &str) -> DbResult<()> {
+pub async fn set_role(db: &impl ConnectionTrait, id: i64, role: Role) -> DbResult<()> {
     user::ActiveModel {
         id: Set(id),
-        role: Set(role.to_owned()),
+        role: Set(role),
         ..Default::default()
     }
     .update(db)

@@ -7,7 +7,7 @@ use crate::{
     objects::actor::DbActor,
 };
 use activitypub_federation::{fetch::object_id::ObjectId, kinds::activity::AcceptType, traits::Activity};
-use healthcommons_db::queries;
+use healthcommons_db::entities::ActorKind;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -42,7 +42,7 @@ impl Activity for AcceptFollow {
         receive_follow_answer(&self.actor, &self.object, true, data).await?;
         // Joined a working group elsewhere: fetch what it has been discussing.
         let group = self.actor.dereference(data).await?.row;
-        if group.kind == queries::actors::GROUP && !group.local {
+        if group.kind == ActorKind::Group && !group.local {
             backfill::spawn(group, data);
         }
         Ok(())

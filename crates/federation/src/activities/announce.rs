@@ -16,7 +16,8 @@ use crate::{
     },
 };
 use activitypub_federation::{fetch::object_id::ObjectId, kinds::activity::AnnounceType};
-use healthcommons_db::queries::{self, posts::BOOST};
+use healthcommons_db::entities::ActorKind;
+use healthcommons_db::{entities::ReactionKind, queries};
 use healthcommons_service::posts;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -62,7 +63,7 @@ impl Announce {
             return self.receive_relayed(announcer, data).await;
         }
         let post_id = id_of(&self.object).ok_or_else(|| FederationError::Invalid("no object".into()))?;
-        if announcer.row.kind == queries::actors::GROUP {
+        if announcer.row.kind == ActorKind::Group {
             // A group boosting a post in it: fetch the post from its origin.
             ObjectId::<DbPost>::from(post_id).dereference(data).await?;
             return Ok(Outcome::Applied);
@@ -71,7 +72,7 @@ impl Announce {
             &data.db,
             &announcer.row,
             post_id.as_str(),
-            BOOST,
+            ReactionKind::Boost,
             self.id.as_str(),
         )
         .await?;
@@ -79,7 +80,7 @@ impl Announce {
     }
 
     async fn receive_relayed(self, group: DbActor, data: &RequestData) -> Result<Outcome, FederationError> {
-        if group.row.kind != queries::actors::GROUP {
+        if group.row.kind != ActorKind::Group {
             return Err(FederationError::Forbidden(
                 "only working groups relay others' activities".into(),
             ));

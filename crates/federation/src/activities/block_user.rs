@@ -8,6 +8,7 @@ use crate::{
     moderators::verify_moderator, objects::actor::DbActor, relay,
 };
 use activitypub_federation::{fetch::object_id::ObjectId, kinds::activity::BlockType, traits::Activity};
+use healthcommons_db::entities::ActorKind;
 use healthcommons_db::queries;
 use healthcommons_service::groups;
 use serde::{Deserialize, Serialize};
@@ -36,7 +37,7 @@ impl BlockUser {
     /// local group passes it on to its followers.
     pub async fn apply(&self, banned: bool, raw: &Value, data: &RequestData) -> Result<(), FederationError> {
         let group = self.target.dereference(data).await?.row;
-        if group.kind != queries::actors::GROUP {
+        if group.kind != ActorKind::Group {
             return Err(FederationError::Invalid(
                 "the ban's target is not a working group".into(),
             ));

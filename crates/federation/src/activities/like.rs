@@ -8,7 +8,7 @@ use crate::{
     relay::Effect,
 };
 use activitypub_federation::{fetch::object_id::ObjectId, traits::Activity};
-use healthcommons_db::queries::posts::{DISLIKE, LIKE};
+use healthcommons_db::entities::ReactionKind;
 use healthcommons_service::posts;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -21,10 +21,10 @@ pub enum LikeKind {
 }
 
 impl LikeKind {
-    pub fn stored(self) -> &'static str {
+    pub fn stored(self) -> ReactionKind {
         match self {
-            LikeKind::Like => LIKE,
-            LikeKind::Dislike => DISLIKE,
+            LikeKind::Like => ReactionKind::Like,
+            LikeKind::Dislike => ReactionKind::Dislike,
         }
     }
 }

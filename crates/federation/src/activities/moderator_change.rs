@@ -11,6 +11,7 @@ use crate::{
     relay,
 };
 use activitypub_federation::{fetch::object_id::ObjectId, traits::Activity};
+use healthcommons_db::entities::ActorKind;
 use healthcommons_db::queries;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -61,7 +62,7 @@ impl Activity for ModeratorChange {
         let actor = self.actor.dereference(data).await?.row;
         verify_moderator(&actor, &group, data).await?;
         let person = self.object.dereference(data).await?.row;
-        if person.kind != queries::actors::PERSON {
+        if person.kind != ActorKind::Person {
             return Err(FederationError::Invalid(
                 "only people moderate working groups".into(),
             ));

@@ -7,7 +7,7 @@ use crate::{
     relay::Effect,
 };
 use activitypub_federation::{fetch::object_id::ObjectId, kinds::activity::UndoType, traits::Activity};
-use healthcommons_db::queries::posts::{BOOST, DISLIKE, LIKE};
+use healthcommons_db::entities::ReactionKind;
 use healthcommons_service::posts;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -77,9 +77,9 @@ impl Activity for UndoReaction {
     async fn receive(self, data: &RequestData) -> Result<(), FederationError> {
         let actor = self.actor.dereference(data).await?;
         let kind = match self.object.kind {
-            UndoneKind::Like => LIKE,
-            UndoneKind::Dislike => DISLIKE,
-            UndoneKind::Announce => BOOST,
+            UndoneKind::Like => ReactionKind::Like,
+            UndoneKind::Dislike => ReactionKind::Dislike,
+            UndoneKind::Announce => ReactionKind::Boost,
         };
         let post_id = match &self.object.object {
             Some(Value::String(s)) => Some(s.clone()),
@@ -95,7 +95,7 @@ impl Activity for UndoReaction {
         )
         .await?;
         if let Some(post) = post
-            && kind != BOOST
+            && kind != ReactionKind::Boost
         {
             relay_if_local_group(&post, &self.raw, Effect::Other, data).await?;
         }

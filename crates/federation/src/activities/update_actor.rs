@@ -15,6 +15,7 @@ use activitypub_federation::{
     kinds::activity::UpdateType,
     traits::{Activity, Object},
 };
+use healthcommons_db::entities::ActorKind;
 use healthcommons_db::queries;
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -63,7 +64,7 @@ impl Activity for UpdateActor {
             .dereference(data)
             .await?
             .row;
-        if group.kind != queries::actors::GROUP {
+        if group.kind != ActorKind::Group {
             return Err(FederationError::Forbidden(
                 "only an actor itself may update its profile".into(),
             ));

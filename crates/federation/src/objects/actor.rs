@@ -10,6 +10,7 @@ use activitypub_federation::{
 };
 use chrono::{DateTime, Utc};
 use healthcommons_core::text;
+use healthcommons_db::entities::ActorKind;
 use healthcommons_db::{entities::actor, queries};
 use healthcommons_service::urls::NodeUrls;
 use sea_orm::ActiveValue::Set;
@@ -26,7 +27,7 @@ pub struct DbActor {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(untagged)]
-pub enum ActorKind {
+pub enum ActorType {
     Person(PersonType),
     Group(GroupType),
     Application(ApplicationType),
@@ -34,16 +35,14 @@ pub enum ActorKind {
     Organization(OrganizationType),
 }
 
-impl ActorKind {
-    fn stored(&self) -> &'static str {
+impl ActorType {
+    fn stored(&self) -> ActorKind {
         // Bots (Service) and organisations can be followed like persons; an
         // Application is a server's own actor.
         match self {
-            ActorKind::Group(_) => queries::actors::GROUP,
-            ActorKind::Application(_) => queries::actors::APPLICATION,
-            ActorKind::Person(_) | ActorKind::Service(_) | ActorKind::Organization(_) => {
-                queries::actors::PERSON
-            }
+            ActorType::Group(_) => ActorKind::Group,
+            ActorType::Application(_) => ActorKind::Application,
+            ActorType::Person(_) | ActorType::Service(_) | ActorType::Organization(_) => ActorKind::Person,
         }
     }
 }
@@ -71,7 +70,7 @@ pub struct ActorKey {
 #[serde(rename_all = "camelCase")]
 pub struct ApActor {
     #[serde(rename = "type")]
-    pub kind: ActorKind,
+    pub kind: ActorType,
     pub id: Url,
     pub preferred_username: String,
     #[serde(
@@ -236,7 +235,7 @@ impl Object for DbActor {
         let row = remote_actor_row(&json)?;
         let actor = DbActor::new(queries::actors::upsert_remote(&data.db, row).await?)?;
         let moderators = json.moderators.as_ref().or(json.attributed_to.as_ref());
-        if actor.row.kind == queries::actors::GROUP
+        if actor.row.kind == ActorKind::Group
             && let Some(url) = moderators.filter(|url| host_of(url) == host_of(&json.id))
         {
             healthcommons_service::groups::remember_moderators_url(&data.db, actor.row.id, url.as_str())
@@ -249,14 +248,14 @@ impl Object for DbActor {
 /// A local actor as ActivityPub JSON.
 pub fn ap_actor(a: &actor::Model, icon: Option<&str>, urls: &NodeUrls) -> Result<ApActor, FederationError> {
     let id = Url::parse(&a.ap_id)?;
-    let kind = match a.kind.as_str() {
-        queries::actors::GROUP => ActorKind::Group(Default::default()),
-        queries::actors::APPLICATION => ActorKind::Application(Default::default()),
-        _ => ActorKind::Person(Default::default()),
+    let kind = match a.kind {
+        ActorKind::Group => ActorType::Group(Default::default()),
+        ActorKind::Application => ActorType::Application(Default::default()),
+        ActorKind::Person => ActorType::Person(Default::default()),
     };
     let parse_opt = |s: &Option<String>| s.as_deref().and_then(|s| Url::parse(s).ok());
     let shared_inbox = Url::parse(&urls.shared_inbox())?;
-    let moderators = if a.kind == queries::actors::GROUP {
+    let moderators = if a.kind == ActorKind::Group {
         Some(Url::parse(&NodeUrls::moderators_of(&a.ap_id))?)
     } else {
         None
@@ -338,7 +337,7 @@ pub fn remote_actor_row(json: &ApActor) -> Result<actor::ActiveModel, Federation
     let now = Utc::now();
     Ok(actor::ActiveModel {
         ap_id: Set(json.id.to_string()),
-        kind: Set(json.kind.stored().to_owned()),
+        kind: Set(json.kind.stored()),
         local: Set(false),
         username: Set(text::plain_text(&json.preferred_username, 100)),
         host: Set(host_of(&json.id)),

@@ -20,6 +20,7 @@ use activitypub_federation::{
 };
 use chrono::{DateTime, Utc};
 use healthcommons_core::event::{EventKind, EventStatus, JoinMode};
+use healthcommons_db::entities::ActorKind;
 use healthcommons_db::{entities::event, queries};
 use healthcommons_service::{events::RemoteEvent, node::Place};
 use sea_orm::ConnectionTrait;
@@ -205,8 +206,7 @@ pub async fn event_of(db: &impl ConnectionTrait, row: &event::Model) -> Result<A
         .as_ref()
         .or(author.as_ref())
         .ok_or_else(|| FederationError::Invalid("an event without an organiser".into()))?;
-    let kind = EventKind::parse(&row.kind).unwrap_or(EventKind::Meeting);
-    let status = EventStatus::parse(&row.status).unwrap_or(EventStatus::Confirmed);
+    let (kind, status) = (row.kind, row.status);
     let location = (row.place_name.is_some() || row.address.is_some() || row.latitude.is_some()).then(|| {
         json!({
             "type": "Place",
@@ -250,7 +250,7 @@ pub async fn event_of(db: &impl ConnectionTrait, row: &event::Model) -> Result<A
             .capacity
             .map(|c| i64::from((c - row.participant_count).max(0))),
         participant_count: Some(i64::from(row.participant_count)),
-        join_mode: Some(row.join_mode.clone()),
+        join_mode: Some(row.join_mode.as_str().to_owned()),
         status: Some(status.ical().to_owned()),
         category: Some(kind.mobilizon_category().to_owned()),
         event_kind: Some(kind.as_str().to_owned()),
@@ -318,7 +318,7 @@ impl Object for DbEvent {
             .dereference(data)
             .await?
             .row;
-        let (author, group) = if organiser.kind == queries::actors::GROUP {
+        let (author, group) = if organiser.kind == ActorKind::Group {
             let author = match &json.actor {
                 Some(actor) => {
                     ObjectId::<DbActor>::from(actor.clone())

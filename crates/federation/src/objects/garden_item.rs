@@ -14,6 +14,7 @@ use crate::{
 use activitypub_federation::{fetch::object_id::ObjectId, traits::Object};
 use chrono::{DateTime, Utc};
 use healthcommons_core::garden::{Content, Kind, Place, Relation, RelationKind, Resource};
+use healthcommons_db::entities::ActorKind;
 use healthcommons_db::{entities::garden_item, queries};
 use healthcommons_service::garden::{Origin, RemoteItem, StoredItem};
 use sea_orm::{ConnectionTrait, TransactionTrait};
@@ -292,7 +293,7 @@ pub async fn article_of(
     urls: &healthcommons_service::urls::NodeUrls,
     row: &garden_item::Model,
 ) -> Result<ApGardenItem, FederationError> {
-    let kind = Kind::parse(&row.kind).ok_or(FederationError::NotFound)?;
+    let kind = row.kind;
     let content = healthcommons_service::garden::parse_content(row)?;
     let author = match row.author_id {
         Some(id) => queries::actors::by_id(db, id).await?,
@@ -434,7 +435,7 @@ impl Object for DbGardenItem {
                 .await
                 .ok()
                 .map(|g| g.row)
-                .filter(|g| g.kind == queries::actors::GROUP),
+                .filter(|g| g.kind == ActorKind::Group),
             None => None,
         };
         let remote = RemoteItem {

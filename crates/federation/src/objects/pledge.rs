@@ -96,7 +96,7 @@ impl DbPledge {
 
 /// "I will …, by …" with where it stands, as Mastodon shows it.
 fn content_html(row: &pledge::Model, target: &pledges::TargetRef) -> String {
-    let status = PledgeStatus::parse(&row.status).unwrap_or(PledgeStatus::Offered);
+    let status = row.status;
     let due = row
         .due_on
         .map(|due| format!(", by {}", due.format("%-d %B %Y")))
@@ -141,7 +141,7 @@ pub fn pledge_json(view: &pledges::PledgeView) -> Result<ApPledge, FederationErr
         audience: view.group.as_ref().map(|g| Url::parse(&g.ap_id)).transpose()?,
         content: content_html(row, target),
         pledge_action: row.action.clone(),
-        pledge_status: row.status.clone(),
+        pledge_status: row.status.as_str().to_owned(),
         pledge_due: row.due_on,
         backers_count: Some(i64::from(row.backers_count)),
         url: row.url.clone().map(Value::String),

@@ -14,12 +14,10 @@ use activitypub_federation::{
     traits::Object,
 };
 use chrono::{DateTime, Utc};
+use healthcommons_db::entities::{ActorKind, TagKind};
 use healthcommons_db::{
     entities::{Visibility, actor, post},
-    queries::{
-        self,
-        posts::{HASHTAG, MENTION},
-    },
+    queries::{self},
 };
 use healthcommons_service::{
     posts::{RemotePost, StoredPost},
@@ -241,7 +239,7 @@ impl ApPost {
     }
 
     /// Mentions and hashtags as `(kind, name, href)`.
-    pub fn stored_tags(&self) -> Vec<(String, String, Option<String>)> {
+    pub fn stored_tags(&self) -> Vec<(TagKind, String, Option<String>)> {
         self.tag
             .iter()
             .filter_map(|t| {
@@ -250,9 +248,9 @@ impl ApPost {
                 let href = t.get("href").and_then(Value::as_str).map(str::to_owned);
                 let plain = healthcommons_core::text::plain_text(name, 200);
                 match kind {
-                    "Mention" => Some((MENTION.to_owned(), plain, href)),
+                    "Mention" => Some((TagKind::Mention, plain, href)),
                     "Hashtag" => Some((
-                        HASHTAG.to_owned(),
+                        TagKind::Hashtag,
                         plain.trim_start_matches('#').to_lowercase(),
                         href,
                     )),
@@ -293,14 +291,14 @@ pub async fn group_of(json: &ApPost, data: &RequestData) -> Result<Option<actor:
             .dereference(data)
             .await
         {
-            Ok(group) if group.row.kind == queries::actors::GROUP => return Ok(Some(group.row)),
+            Ok(group) if group.row.kind == ActorKind::Group => return Ok(Some(group.row)),
             Ok(_) => {}
             Err(err) => debug!(%err, %audience, "the post's audience could not be fetched"),
         }
     }
     for url in json.recipients() {
         if let Some(actor) = queries::actors::by_ap_id(&data.db, url.as_str()).await?
-            && actor.kind == queries::actors::GROUP
+            && actor.kind == ActorKind::Group
         {
             return Ok(Some(actor));
         }
@@ -435,9 +433,11 @@ pub async fn note_of(db: &impl ConnectionTrait, row: post::Model) -> Result<ApPo
         updated: row.updated_at,
         tag: tags
             .iter()
-            .map(|t| match t.kind.as_str() {
-                MENTION => json!({"type": "Mention", "href": t.href, "name": t.name}),
-                _ => json!({"type": "Hashtag", "href": t.href, "name": format!("#{}", t.name)}),
+            .map(|t| match t.kind {
+                TagKind::Mention => json!({"type": "Mention", "href": t.href, "name": t.name}),
+                TagKind::Hashtag => {
+                    json!({"type": "Hashtag", "href": t.href, "name": format!("#{}", t.name)})
+                }
             })
             .collect(),
         context: thread_start
@@ -456,7 +456,7 @@ fn addressing(
 ) -> Result<(Vec<Url>, Vec<Url>), FederationError> {
     let mentions = tags
         .iter()
-        .filter(|t| t.kind == MENTION)
+        .filter(|t| t.kind == TagKind::Mention)
         .filter_map(|t| t.href.as_deref())
         .filter_map(|href| Url::parse(href).ok())
         .collect();

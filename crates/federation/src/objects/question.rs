@@ -15,6 +15,7 @@ use crate::{
 };
 use activitypub_federation::{fetch::object_id::ObjectId, traits::Object};
 use chrono::{DateTime, Utc};
+use healthcommons_db::entities::ActorKind;
 use healthcommons_db::{entities::question, queries};
 use healthcommons_service::agenda::RemoteQuestion;
 use sea_orm::ConnectionTrait;
@@ -220,7 +221,7 @@ impl Object for DbQuestion {
                 .await
                 .ok()
                 .map(|g| g.row)
-                .filter(|g| g.kind == queries::actors::GROUP),
+                .filter(|g| g.kind == ActorKind::Group),
             None => None,
         };
         // Pleroma sends both lists, one of them empty.
