@@ -6,8 +6,7 @@
 use crate::{
     NodeContext, ServiceError, ServiceResult,
     accounts::Account,
-    policy::{self, Subject, Viewer},
-    posts::{self, Under},
+    policy::{self, Action, Subject, Target, Under, Viewer},
     publish::{Outgoing, Publisher},
 };
 use chrono::{DateTime, Duration, Utc};
@@ -107,7 +106,13 @@ pub async fn ask(
             "questions go on the agenda of a working group of this node",
         ));
     }
-    posts::check_group_policy(db, group, &author.person, Under::Nothing).await?;
+    policy::require(
+        db,
+        author.into(),
+        Action::Contribute(Under::Nothing),
+        Target::Group(group),
+    )
+    .await?;
     if ask.question.trim().is_empty() {
         return Err(ServiceError::validation("ask a question"));
     }

@@ -7,8 +7,7 @@ use crate::{
     NodeContext, ServiceError, ServiceResult,
     accounts::Account,
     node::{Place, checked_web_url},
-    policy::{self, Subject, Viewer},
-    posts::{self, Under},
+    policy::{self, Action, Subject, Target, Under, Viewer},
     publish::{Outgoing, Publisher},
 };
 use chrono::{DateTime, Utc};
@@ -162,7 +161,13 @@ pub async fn create(
             ));
         }
         // Whoever may start a thread in the group may organise for it.
-        posts::check_group_policy(db, group, &author.person, Under::Nothing).await?;
+        policy::require(
+            db,
+            author.into(),
+            Action::Contribute(Under::Nothing),
+            Target::Group(group),
+        )
+        .await?;
     }
     let visibility = policy::visibility_for_new(db, group, None, Visibility::Public).await?;
     let ap_id = ctx.urls.new_event();
@@ -214,9 +219,13 @@ pub async fn may_manage(
     account: &Account,
     event: &event::Model,
 ) -> ServiceResult<bool> {
-    Ok(event.local
-        && (event.author_id == Some(account.person.id)
-            || posts::moderates(db, account, event.group_id).await?))
+    policy::may(
+        db,
+        account.into(),
+        Action::Edit,
+        Target::Content(Subject::Event(event)),
+    )
+    .await
 }
 
 async fn managed(db: &impl ConnectionTrait, account: &Account, id: i64) -> ServiceResult<event::Model> {

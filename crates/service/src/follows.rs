@@ -4,6 +4,7 @@
 use crate::{
     NodeContext, ServiceError, ServiceResult,
     accounts::Account,
+    policy::{self, Action, Target},
     publish::{Outgoing, Publisher},
 };
 use healthcommons_db::entities::{ActorKind, FollowState};
@@ -125,7 +126,8 @@ pub async fn decide(
     follow_id: i64,
     accept: bool,
 ) -> ServiceResult<()> {
-    let group = crate::groups::moderated(db, moderator, group_name).await?;
+    let group = crate::groups::local(db, group_name).await?;
+    policy::require(db, moderator.into(), Action::DecideJoin, Target::Group(&group)).await?;
     let txn = db.begin().await?;
     let row = queries::follows::by_id(&txn, follow_id)
         .await?

@@ -3,8 +3,8 @@
 
 use crate::{
     NodeContext, ServiceError, ServiceResult,
-    accounts::{Account, Role},
-    policy::{self, Subject, Viewer},
+    accounts::Account,
+    policy::{self, Action, Subject, Target, Under, Viewer},
     publish::{Outgoing, Publisher},
 };
 use chrono::{DateTime, Utc};
@@ -205,7 +205,13 @@ async fn check_group(db: &impl ConnectionTrait, group: &actor::Model, author: &A
             "garden items are published to working groups on this node",
         ));
     }
-    crate::posts::check_group_policy(db, group, &author.person, crate::posts::Under::Nothing).await
+    policy::require(
+        db,
+        author.into(),
+        Action::Contribute(Under::Nothing),
+        Target::Group(group),
+    )
+    .await
 }
 
 struct LocalItem<'a> {
@@ -274,12 +280,6 @@ pub async fn readable(
     Ok(item)
 }
 
-/// Whether `account` may revise `item`: a local item, by its author or a
-/// moderator of this node (anyone else forks it).
-pub fn may_edit(account: &Account, item: &garden_item::Model) -> bool {
-    item.local && (item.author_id == Some(account.person.id) || account.role() >= Role::Moderator)
-}
-
 /// A local item its author (or a moderator of this node) may change.
 async fn editable(
     db: &impl ConnectionTrait,
@@ -292,7 +292,14 @@ async fn editable(
             "this item lives on another node: fork it to change it here",
         ));
     }
-    if !may_edit(account, &item) {
+    if !policy::may(
+        db,
+        account.into(),
+        Action::Edit,
+        Target::Content(Subject::GardenItem(&item)),
+    )
+    .await?
+    {
         return Err(ServiceError::forbidden(
             "only its author or a moderator of this node may change an item: fork it to make your own",
         ));
@@ -376,22 +383,6 @@ pub async fn edit(
     Ok(item)
 }
 
-/// Whether `account` may share `item` with the whole commons: a published,
-/// members-only item of this node, and a moderator of its working group.
-pub async fn may_share(
-    db: &impl ConnectionTrait,
-    account: &Account,
-    item: &garden_item::Model,
-) -> ServiceResult<bool> {
-    let Some(group_id) = item.group_id else {
-        return Ok(false);
-    };
-    Ok(item.local
-        && item.status == ItemStatus::Published
-        && !item.visibility.is_open()
-        && queries::groups::is_moderator(db, group_id, account.person.id).await?)
-}
-
 /// A moderator of its working group shares a members-only item with the
 /// whole commons: it becomes public, a revision records who shared it and
 /// when (its history shows it), and other nodes get it as new.
@@ -407,7 +398,14 @@ pub async fn share_with_commons(
             "this item is already shared with the commons",
         ));
     }
-    if !may_share(db, account, &before).await? {
+    if !policy::may(
+        db,
+        account.into(),
+        Action::Share,
+        Target::Content(Subject::GardenItem(&before)),
+    )
+    .await?
+    {
         return Err(ServiceError::forbidden(
             "only a moderator of its working group may share it with the commons",
         ));

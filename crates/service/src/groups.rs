@@ -2,8 +2,9 @@
 
 use crate::{
     NodeContext, Outgoing, Publisher, ServiceError, ServiceResult,
-    accounts::{Account, Role},
-    actors, keys, policy,
+    accounts::Account,
+    actors, keys,
+    policy::{self, Action, Target},
 };
 use healthcommons_core::{Username, text};
 use healthcommons_db::entities::{ActorKind, GroupVisibility, PostingPolicy};
@@ -239,10 +240,7 @@ pub async fn moderated(
     name: &str,
 ) -> ServiceResult<actor::Model> {
     let group = local(db, name).await?;
-    let moderator = queries::groups::is_moderator(db, group.id, account.person.id).await?;
-    if !moderator && account.role() < Role::Moderator {
-        return Err(ServiceError::forbidden("only the group's moderators may do this"));
-    }
+    policy::require(db, account.into(), Action::Moderate, Target::Group(&group)).await?;
     Ok(group)
 }
 

@@ -6,8 +6,7 @@
 use crate::{
     NodeContext, ServiceError, ServiceResult,
     accounts::Account,
-    policy::{self, Subject, Viewer},
-    posts::{self, Under},
+    policy::{self, Action, Subject, Target, Under, Viewer},
     publish::{Outgoing, Publisher},
 };
 use chrono::{DateTime, NaiveDate, Utc};
@@ -204,7 +203,13 @@ async fn check_group(
         return Ok(());
     };
     // A pledge answers what it is attached to, as a reply does.
-    posts::check_group_policy(db, &group, author, Under::GardenItem).await
+    policy::require(
+        db,
+        author.into(),
+        Action::Contribute(Under::Item),
+        Target::Group(&group),
+    )
+    .await
 }
 
 fn target_columns(row: &mut pledge::ActiveModel, target: &TargetRef) {

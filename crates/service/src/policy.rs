@@ -18,12 +18,23 @@
 //! The node's admins get no exception: a carers' circle is private from the
 //! people who run the server too. Pending and refused join requests see what
 //! strangers see.
+//!
+//! Who may do what is here too: [`may`] and [`require`] decide every write
+//! (post, reply, pledge, vote, RSVP, count on a pledge, edit, delete,
+//! moderate, answer a request to join, share with the commons) for a person
+//! of this node or another. Nobody acts on what they may not see: the node's
+//! staff moderate a members-only group's content only if they belong to it.
 
-use crate::{ServiceResult, accounts::Account};
+use crate::{
+    ServiceError, ServiceResult,
+    accounts::{Account, Role},
+};
 use healthcommons_core::garden::ItemStatus;
-use healthcommons_db::entities::{FollowState, GroupVisibility};
 use healthcommons_db::{
-    entities::{Visibility, actor, event, garden_item, group_settings, pledge, post, question},
+    entities::{
+        FollowState, GroupVisibility, PostingPolicy, Visibility, actor, event, garden_item, group_settings,
+        pledge, post, question,
+    },
     queries::{self, audience::ReadScope},
 };
 use sea_orm::ConnectionTrait;
@@ -233,4 +244,253 @@ pub async fn visibility_for_new(
         }
     }
     Ok(visibility)
+}
+
+/// Who acts: a person of this node (with the role their account has) or of
+/// another node.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor<'a> {
+    pub person: &'a actor::Model,
+    /// The node role of a local account; none for a remote actor.
+    pub role: Option<Role>,
+}
+
+impl<'a> From<&'a Account> for Actor<'a> {
+    fn from(account: &'a Account) -> Self {
+        Actor {
+            person: &account.person,
+            role: Some(account.role()),
+        }
+    }
+}
+
+impl<'a> From<&'a actor::Model> for Actor<'a> {
+    fn from(person: &'a actor::Model) -> Self {
+        Actor { person, role: None }
+    }
+}
+
+impl Actor<'_> {
+    fn is_staff(self) -> bool {
+        self.role.is_some_and(|role| role >= Role::Moderator)
+    }
+}
+
+/// What a new contribution to a working group answers, for the group's rules.
+#[derive(Debug, Clone, Copy)]
+pub enum Under<'a> {
+    /// Nothing: it starts a thread (or an event, a question, a garden item).
+    Nothing,
+    Post(&'a post::Model),
+    /// Something already in the group (a garden item, an event, a
+    /// question): it answers it, as a reply does.
+    Item,
+}
+
+/// What someone wants to do. The subject is given beside it.
+#[derive(Debug, Clone, Copy)]
+pub enum Action<'a> {
+    /// Contribute to a working group: start a thread, reply, publish an
+    /// event, a question or a garden item, pledge, vote, take part.
+    Contribute(Under<'a>),
+    /// Change or delete one's own content; for an event, also its group's
+    /// moderators (they answer its participants); for a garden item, also
+    /// the node's moderators.
+    Edit,
+    /// Remove others' content, lock a thread, ban: the group's moderators,
+    /// and the node's staff for a group of this node.
+    Moderate,
+    /// Answer requests to join a working group.
+    DecideJoin,
+    /// Make a members-only garden item public to the whole commons.
+    Share,
+}
+
+/// Something acted on: what is read ([`Subject`]), or a working group itself.
+#[derive(Debug, Clone, Copy)]
+pub enum Target<'a> {
+    Group(&'a actor::Model),
+    Content(Subject<'a>),
+}
+
+/// Whether `actor` may do `action` to `target`. Content the actor may not
+/// see is out of reach whatever their role.
+pub async fn may(
+    db: &impl ConnectionTrait,
+    actor: Actor<'_>,
+    action: Action<'_>,
+    target: Target<'_>,
+) -> ServiceResult<bool> {
+    match require(db, actor, action, target).await {
+        Ok(()) => Ok(true),
+        Err(ServiceError::Rejected { .. }) => Ok(false),
+        Err(other) => Err(other),
+    }
+}
+
+/// [`may`], as an error that says why not: "not found" for content the actor
+/// may not see, "forbidden" with the rule otherwise.
+pub async fn require(
+    db: &impl ConnectionTrait,
+    actor: Actor<'_>,
+    action: Action<'_>,
+    target: Target<'_>,
+) -> ServiceResult<()> {
+    if let Target::Content(subject) = target
+        && !visible_to(db, Viewer::Actor(actor.person), subject).await?
+    {
+        return Err(ServiceError::not_found("no such thing here"));
+    }
+    let refuse = |why: &str| Err(ServiceError::forbidden(why));
+    match (action, target) {
+        (Action::Contribute(under), Target::Group(group)) => contribute(db, actor, group, under).await,
+        (Action::Contribute(_), Target::Content(_)) => refuse("contributions go to a working group"),
+        (Action::Edit, Target::Content(subject)) => {
+            let allowed = match subject {
+                Subject::Post(p) => p.local && p.author_id == Some(actor.person.id),
+                Subject::Event(e) => {
+                    e.local
+                        && (e.author_id == Some(actor.person.id) || moderates(db, actor, e.group_id).await?)
+                }
+                Subject::Question(q) => q.local && q.author_id == Some(actor.person.id),
+                Subject::Pledge(p) => p.local && p.author_id == actor.person.id,
+                Subject::GardenItem(i) => {
+                    i.local && (i.author_id == Some(actor.person.id) || actor.is_staff())
+                }
+                Subject::Members(_) => false,
+            };
+            if allowed {
+                Ok(())
+            } else {
+                refuse("only its author may change this")
+            }
+        }
+        (Action::Edit, Target::Group(group)) | (Action::Moderate, Target::Group(group)) => {
+            if moderates(db, actor, Some(group.id)).await? {
+                Ok(())
+            } else {
+                refuse("only the group's moderators may do this")
+            }
+        }
+        (Action::Moderate, Target::Content(subject)) => {
+            if moderates(db, actor, subject.group_id()).await? {
+                Ok(())
+            } else {
+                refuse("only the working group's moderators may do this")
+            }
+        }
+        (Action::DecideJoin, Target::Group(group)) => {
+            if moderates(db, actor, Some(group.id)).await? {
+                Ok(())
+            } else {
+                refuse("only the group's moderators answer requests to join")
+            }
+        }
+        (Action::DecideJoin, Target::Content(_)) => refuse("requests to join are made to a working group"),
+        (Action::Share, Target::Content(Subject::GardenItem(item))) => {
+            let listed = match item.group_id {
+                Some(group) => queries::groups::is_moderator(db, group, actor.person.id).await?,
+                None => false,
+            };
+            if item.local && item.status == ItemStatus::Published && !item.visibility.is_open() && listed {
+                Ok(())
+            } else {
+                refuse("only a moderator of its working group shares a members-only item with the commons")
+            }
+        }
+        (Action::Share, _) => refuse("only garden items are shared with the commons"),
+    }
+}
+
+/// The rules a local working group applies to a new contribution, wherever
+/// its author lives. A group elsewhere decides on its posting policy itself;
+/// what it would refuse anyway (a banned author, a locked thread) is refused
+/// here already.
+async fn contribute(
+    db: &impl ConnectionTrait,
+    actor: Actor<'_>,
+    group: &actor::Model,
+    under: Under<'_>,
+) -> ServiceResult<()> {
+    let author = actor.person;
+    if queries::groups::ban(db, group.id, author.id).await?.is_some() {
+        return Err(ServiceError::forbidden(
+            "the author is banned from this working group",
+        ));
+    }
+    if let Under::Post(parent) = under {
+        thread_open(db, parent).await?;
+    }
+    if !group.local {
+        return Ok(());
+    }
+    let Some(settings) = queries::groups::settings(db, group.id).await? else {
+        return Ok(());
+    };
+    let moderator = queries::groups::is_moderator(db, group.id, author.id).await?;
+    match settings.posting_policy {
+        PostingPolicy::Moderators if matches!(under, Under::Nothing) && !moderator => Err(
+            ServiceError::forbidden("only moderators start threads in this working group"),
+        ),
+        PostingPolicy::Members if !moderator && !is_accepted_follower(db, group.id, author.id).await? => Err(
+            ServiceError::forbidden("only members post in this working group: join it first"),
+        ),
+        PostingPolicy::Open | PostingPolicy::Members | PostingPolicy::Moderators => Ok(()),
+    }
+}
+
+/// A reply needs its thread unlocked and its parent still there.
+async fn thread_open(db: &impl ConnectionTrait, parent: &post::Model) -> ServiceResult<()> {
+    let root = match parent.root_id {
+        Some(root_id) => queries::posts::by_id(db, root_id).await?,
+        None => Some(parent.clone()),
+    };
+    if parent.locked || root.is_some_and(|r| r.locked) {
+        return Err(ServiceError::forbidden("this thread is locked"));
+    }
+    if parent.is_gone() {
+        return Err(ServiceError::validation("the post replied to has been deleted"));
+    }
+    Ok(())
+}
+
+/// Whether `actor` moderates a working group: its listed moderators, and the
+/// node's staff for a group of this node.
+async fn moderates(
+    db: &impl ConnectionTrait,
+    actor: Actor<'_>,
+    group_id: Option<i64>,
+) -> ServiceResult<bool> {
+    let Some(group_id) = group_id else {
+        return Ok(false);
+    };
+    if queries::groups::is_moderator(db, group_id, actor.person.id).await? {
+        return Ok(true);
+    }
+    if !actor.is_staff() {
+        return Ok(false);
+    }
+    Ok(queries::actors::by_id(db, group_id)
+        .await?
+        .is_some_and(|group| staff_moderates(actor, &group, false)))
+}
+
+/// [`moderates`] for a group whose moderator list the caller already holds:
+/// `listed` says whether the actor is on it.
+pub fn staff_moderates(actor: Actor<'_>, group: &actor::Model, listed: bool) -> bool {
+    listed || (group.local && actor.is_staff())
+}
+
+impl Subject<'_> {
+    /// The working group it lives in, if any.
+    fn group_id(self) -> Option<i64> {
+        match self {
+            Subject::Post(p) => p.group_id,
+            Subject::Event(e) => e.group_id,
+            Subject::Question(q) => q.group_id,
+            Subject::Pledge(p) => p.group_id,
+            Subject::GardenItem(i) => i.group_id,
+            Subject::Members(group) => Some(group.id),
+        }
+    }
 }

@@ -3,14 +3,14 @@
 
 use crate::{
     NodeContext, ServiceError, ServiceResult,
-    accounts::{Account, Role},
-    policy::{self, Subject, Viewer},
+    accounts::Account,
+    policy::{self, Action, Subject, Target, Under, Viewer},
     publish::{Outgoing, Publisher},
 };
 use chrono::{DateTime, Utc};
 use healthcommons_core::garden::ItemStatus;
 use healthcommons_core::{ErrorKind, text};
-use healthcommons_db::entities::{ActorKind, PostingPolicy, ReactionKind, TagKind};
+use healthcommons_db::entities::{ActorKind, ReactionKind, TagKind};
 use healthcommons_db::{
     TransactionTrait,
     entities::{Visibility, actor, garden_item, post, post_revision, post_tag},
@@ -121,66 +121,6 @@ async fn render(
         |name, host| known.get(&(name.to_owned(), host.to_ascii_lowercase())).cloned(),
     );
     Ok((html, tags))
-}
-
-/// What a new post answers, for its group's rules.
-#[derive(Debug, Clone, Copy)]
-pub enum Under<'a> {
-    /// Nothing: it starts a thread.
-    Nothing,
-    Post(&'a post::Model),
-    /// A garden item published to the group: it starts a thread of the
-    /// item's discussion, which counts as a reply (the item started it).
-    GardenItem,
-}
-
-/// The rules a local working group applies to a new post, wherever it was written.
-pub async fn check_group_policy(
-    db: &impl ConnectionTrait,
-    group: &actor::Model,
-    author: &actor::Model,
-    under: Under<'_>,
-) -> ServiceResult<()> {
-    if queries::groups::ban(db, group.id, author.id).await?.is_some() {
-        return Err(ServiceError::forbidden(
-            "the author is banned from this working group",
-        ));
-    }
-    if let Under::Post(parent) = under {
-        check_thread_open(db, parent).await?;
-    }
-    let Some(settings) = queries::groups::settings(db, group.id).await? else {
-        return Ok(());
-    };
-    let moderator = queries::groups::is_moderator(db, group.id, author.id).await?;
-    match settings.posting_policy {
-        PostingPolicy::Moderators if matches!(under, Under::Nothing) && !moderator => Err(
-            ServiceError::forbidden("only moderators start threads in this working group"),
-        ),
-        PostingPolicy::Members
-            if !moderator && !policy::is_accepted_follower(db, group.id, author.id).await? =>
-        {
-            Err(ServiceError::forbidden(
-                "only members post in this working group: join it first",
-            ))
-        }
-        PostingPolicy::Open | PostingPolicy::Members | PostingPolicy::Moderators => Ok(()),
-    }
-}
-
-/// A reply needs its thread unlocked and its parent still there.
-async fn check_thread_open(db: &impl ConnectionTrait, parent: &post::Model) -> ServiceResult<()> {
-    let root = match parent.root_id {
-        Some(root_id) => queries::posts::by_id(db, root_id).await?,
-        None => Some(parent.clone()),
-    };
-    if parent.locked || root.is_some_and(|r| r.locked) {
-        return Err(ServiceError::forbidden("this thread is locked"));
-    }
-    if parent.is_gone() {
-        return Err(ServiceError::validation("the post replied to has been deleted"));
-    }
-    Ok(())
 }
 
 /// Visibility of a new post in `group`: what its author asked for
@@ -302,27 +242,14 @@ pub async fn create(
     }
     let under = match (parent, item) {
         (Some(parent), _) => Under::Post(parent),
-        (None, Some(_)) => Under::GardenItem,
+        (None, Some(_)) => Under::Item,
         (None, None) => Under::Nothing,
     };
     if let Some(group) = &group {
         if group.kind != ActorKind::Group {
             return Err(ServiceError::validation("posts go to working groups"));
         }
-        if group.local {
-            check_group_policy(db, group, &author.person, under).await?;
-        } else {
-            // A group elsewhere decides for itself; refuse here what it would refuse.
-            if queries::groups::ban(db, group.id, author.person.id)
-                .await?
-                .is_some()
-            {
-                return Err(ServiceError::forbidden("you are banned from this working group"));
-            }
-            if let Some(parent) = parent {
-                check_thread_open(db, parent).await?;
-            }
-        }
+        policy::require(db, author.into(), Action::Contribute(under), Target::Group(group)).await?;
     }
     if parent.is_some_and(|p| !p.is_placed()) {
         return Err(ServiceError::validation(
@@ -445,31 +372,6 @@ pub async fn edit(
     Ok(updated)
 }
 
-/// Whether `account` moderates the post's working group (its moderators, or
-/// the node's moderators and admins for a local group).
-pub async fn moderates(
-    db: &impl ConnectionTrait,
-    account: &Account,
-    group_id: Option<i64>,
-) -> ServiceResult<bool> {
-    let Some(group_id) = group_id else {
-        return Ok(false);
-    };
-    let listed = queries::groups::is_moderator(db, group_id, account.person.id).await?;
-    if listed || account.role() < Role::Moderator {
-        return Ok(listed);
-    }
-    Ok(queries::actors::by_id(db, group_id)
-        .await?
-        .is_some_and(|group| moderates_given(account, &group, false)))
-}
-
-/// [`moderates`] for a group whose moderator list the caller already holds:
-/// `listed` says whether the account's person is on it.
-pub fn moderates_given(account: &Account, group: &actor::Model, listed: bool) -> bool {
-    listed || (group.local && account.role() >= Role::Moderator)
-}
-
 /// Which of `groups` `account` moderates, with one query for them all.
 pub async fn moderated_among(
     db: &impl ConnectionTrait,
@@ -481,7 +383,7 @@ pub async fn moderated_among(
             .await?;
     Ok(groups
         .iter()
-        .filter(|group| moderates_given(account, group, listed.contains(&group.id)))
+        .filter(|group| policy::staff_moderates(account.into(), group, listed.contains(&group.id)))
         .map(|group| group.id)
         .collect())
 }
@@ -504,7 +406,14 @@ pub async fn delete(
         publisher
             .publish(&txn, Outgoing::DeletePost { post_id: post.id })
             .await?;
-    } else if moderates(&txn, account, post.group_id).await? {
+    } else if policy::may(
+        &txn,
+        account.into(),
+        Action::Moderate,
+        Target::Content(Subject::Post(&post)),
+    )
+    .await?
+    {
         set_removed(&txn, &post, true).await?;
         publisher
             .publish(
@@ -574,7 +483,14 @@ pub async fn set_locked(
         .await?
         .filter(|p| !p.is_gone() && p.in_reply_to.is_none())
         .ok_or_else(|| ServiceError::not_found("no such thread"))?;
-    if !moderates(db, account, post.group_id).await? {
+    if !policy::may(
+        db,
+        account.into(),
+        Action::Moderate,
+        Target::Content(Subject::Post(&post)),
+    )
+    .await?
+    {
         return Err(ServiceError::forbidden(
             "only the working group's moderators may lock a thread",
         ));

@@ -1,11 +1,12 @@
 //! The policy module's rule as a table: every visibility × every kind of
 //! viewer, for posts, events and garden items, and the query filter that
-//! lists use held to the same answers as `visible_to` for every row. Runs on
+//! lists use held to the same answers as `visible_to` for every row; and who
+//! may do what (`may`) for each kind of person. Runs on
 //! SQLite, and on PostgreSQL when `HEALTHCOMMONS_TEST_POSTGRES_URL` is set.
 
 use chrono::{Duration, Utc};
 use healthcommons_core::garden::ItemStatus;
-use healthcommons_db::entities::{ActorKind, FollowState, GroupVisibility};
+use healthcommons_db::entities::{ActorKind, FollowState, GroupVisibility, PostingPolicy};
 use healthcommons_db::{
     Db,
     entities::{Visibility, actor, event, garden_item, post},
@@ -13,8 +14,9 @@ use healthcommons_db::{
     testing,
 };
 use healthcommons_service::{
+    accounts::Role,
     groups,
-    policy::{self, Subject, Viewer},
+    policy::{self, Action, Actor, Subject, Target, Under, Viewer},
 };
 use sea_orm::ActiveValue::Set;
 
@@ -413,5 +415,226 @@ async fn new_content_is_never_wider_than_its_group_or_what_it_belongs_to() {
                 group.map(|g| &g.username)
             );
         }
+    }
+}
+
+/// A thread in the circle by its author, with `visibility`.
+async fn thread(db: &Db, world: &World, n: u32, visibility: Visibility) -> post::Model {
+    let now = Utc::now();
+    queries::posts::insert(
+        db,
+        post::ActiveModel {
+            ap_id: Set(format!("https://here.example/p/may/{n}")),
+            author_id: Set(Some(world.author().id)),
+            group_id: Set(Some(world.group.id)),
+            title: Set(Some("a thread".into())),
+            content_html: Set("<p>hello</p>".into()),
+            sensitive: Set(false),
+            visibility: Set(visibility),
+            local: Set(true),
+            published: Set(now),
+            removed: Set(false),
+            locked: Set(false),
+            likes: Set(0),
+            dislikes: Set(0),
+            boosts: Set(0),
+            replies: Set(0),
+            last_activity_at: Set(now),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("post")
+}
+
+#[tokio::test]
+async fn who_may_do_what_the_rule_says_and_nobody_acts_on_what_they_cannot_see() {
+    for backend in testing::backends() {
+        let db = testing::fresh(backend).await.expect("db");
+        let world = world(&db).await;
+        let mut settings = queries::groups::settings(&db, world.group.id)
+            .await
+            .expect("settings")
+            .expect("circle settings");
+        settings.posting_policy = PostingPolicy::Members;
+        queries::groups::save_settings(&db, settings).await.expect("save");
+        // The node's admin, who does not belong to the circle.
+        let admin_person = person(&db, "root", "here.example", ActorKind::Person).await;
+        let admin = Actor {
+            person: &admin_person,
+            role: Some(Role::Admin),
+        };
+        let who = |who: Who| match world.viewer(who) {
+            Viewer::Actor(person) => Actor::from(person),
+            _ => unreachable!("people only"),
+        };
+        let private = thread(&db, &world, 1, Visibility::Members).await;
+        let open = thread(&db, &world, 2, Visibility::Public).await;
+        let mut shared = item_row(
+            "https://here.example/garden/may",
+            world.author(),
+            Visibility::Members,
+        );
+        shared.group_id = Set(Some(world.group.id));
+        let item = queries::garden::insert(&db, shared).await.expect("item");
+        let group = Target::Group(&world.group);
+        let cases: Vec<(&str, Actor<'_>, Action<'_>, Target<'_>, bool)> = vec![
+            // Posting policy "members": members and moderators post, nobody else.
+            (
+                "member posts",
+                who(Who::Member),
+                Action::Contribute(Under::Nothing),
+                group,
+                true,
+            ),
+            (
+                "remote member posts",
+                who(Who::RemoteMember),
+                Action::Contribute(Under::Nothing),
+                group,
+                true,
+            ),
+            (
+                "moderator posts",
+                who(Who::Moderator),
+                Action::Contribute(Under::Nothing),
+                group,
+                true,
+            ),
+            (
+                "pending may not post",
+                who(Who::Pending),
+                Action::Contribute(Under::Nothing),
+                group,
+                false,
+            ),
+            (
+                "outsider may not post",
+                who(Who::Outsider),
+                Action::Contribute(Under::Nothing),
+                group,
+                false,
+            ),
+            (
+                "admin who is no member may not post",
+                admin,
+                Action::Contribute(Under::Nothing),
+                group,
+                false,
+            ),
+            // Moderation needs the right to see what is moderated.
+            (
+                "moderator removes",
+                who(Who::Moderator),
+                Action::Moderate,
+                Target::Content(Subject::Post(&private)),
+                true,
+            ),
+            (
+                "admin cannot remove what they cannot see",
+                admin,
+                Action::Moderate,
+                Target::Content(Subject::Post(&private)),
+                false,
+            ),
+            (
+                "admin removes an open post of a local group",
+                admin,
+                Action::Moderate,
+                Target::Content(Subject::Post(&open)),
+                true,
+            ),
+            (
+                "member does not moderate",
+                who(Who::Member),
+                Action::Moderate,
+                Target::Content(Subject::Post(&open)),
+                false,
+            ),
+            // Editing is the author's.
+            (
+                "author edits",
+                who(Who::Author),
+                Action::Edit,
+                Target::Content(Subject::Post(&private)),
+                true,
+            ),
+            (
+                "moderator does not edit another's post",
+                who(Who::Moderator),
+                Action::Edit,
+                Target::Content(Subject::Post(&private)),
+                false,
+            ),
+            (
+                "admin does not edit what they cannot see",
+                admin,
+                Action::Edit,
+                Target::Content(Subject::GardenItem(&item)),
+                false,
+            ),
+            // Requests to join: the group's moderators, and the node's staff for a local group.
+            (
+                "moderator answers requests",
+                who(Who::Moderator),
+                Action::DecideJoin,
+                group,
+                true,
+            ),
+            (
+                "admin answers requests of a local group",
+                admin,
+                Action::DecideJoin,
+                group,
+                true,
+            ),
+            (
+                "member does not answer requests",
+                who(Who::Member),
+                Action::DecideJoin,
+                group,
+                false,
+            ),
+            // Sharing with the commons: a moderator of its group only.
+            (
+                "moderator shares",
+                who(Who::Moderator),
+                Action::Share,
+                Target::Content(Subject::GardenItem(&item)),
+                true,
+            ),
+            (
+                "author who is no moderator does not share",
+                who(Who::Author),
+                Action::Share,
+                Target::Content(Subject::GardenItem(&item)),
+                false,
+            ),
+            (
+                "admin does not share",
+                admin,
+                Action::Share,
+                Target::Content(Subject::GardenItem(&item)),
+                false,
+            ),
+        ];
+        for (case, actor, action, target, want) in cases {
+            let allowed = policy::may(&db, actor, action, target).await.expect("may");
+            assert_eq!(allowed, want, "{backend}: {case}");
+        }
+        // What may not be seen is answered as not there, not as forbidden.
+        let refused = policy::require(
+            &db,
+            admin,
+            Action::Moderate,
+            Target::Content(Subject::Post(&private)),
+        )
+        .await
+        .expect_err("refused");
+        assert_eq!(
+            refused.kind(),
+            healthcommons_core::ErrorKind::NotFound,
+            "{backend}"
+        );
     }
 }

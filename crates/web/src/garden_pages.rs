@@ -39,7 +39,7 @@ use healthcommons_federation::{
 };
 use healthcommons_service::{
     garden::{self, ItemView},
-    policy::{self, Subject},
+    policy::{self, Action, Subject, Target},
 };
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -714,14 +714,8 @@ async fn show_item(
             note: format!("revision {}", origin.revision),
         });
     }
-    let can_edit = session
-        .0
-        .as_ref()
-        .is_some_and(|a| garden::may_edit(a, &view.item));
-    let can_share = match &session.0 {
-        Some(account) => garden::may_share(state.db(), account, &view.item).await?,
-        None => false,
-    };
+    let can_edit = may(state, &session, Action::Edit, &view.item).await?;
+    let can_share = may(state, &session, Action::Share, &view.item).await?;
     let members_only = !view.item.visibility.is_open();
     let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
     let adoptions: Vec<AdoptionLine> = page
@@ -966,7 +960,7 @@ async fn history_page(
     let (item, revisions) = garden::revisions(state.db(), policy::Viewer::from(viewer), &item.ap_id).await?;
     let authors =
         queries::actors::by_ids(state.db(), revisions.iter().filter_map(|r| r.author_id).collect()).await?;
-    let can_edit = session.0.as_ref().is_some_and(|a| garden::may_edit(a, &item));
+    let can_edit = may(&state, &session, Action::Edit, &item).await?;
     let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
     let page = render(HistoryPage {
         viewer: Viewer::of(&session.0),
@@ -1269,4 +1263,26 @@ async fn adopt(
         }
         Err(err) => Err(err.into()),
     }
+}
+
+/// Whether the signed-in account may do `action` to `item` (the policy
+/// decides), to show or hide its button.
+async fn may(
+    state: &AppState,
+    session: &MaybeSession,
+    action: Action<'_>,
+    item: &garden_item::Model,
+) -> PageResult<bool> {
+    Ok(match &session.0 {
+        Some(account) => {
+            policy::may(
+                state.db(),
+                account.into(),
+                action,
+                Target::Content(Subject::GardenItem(item)),
+            )
+            .await?
+        }
+        None => false,
+    })
 }

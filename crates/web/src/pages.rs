@@ -21,7 +21,7 @@ use healthcommons_db::{entities::actor, queries};
 use healthcommons_federation::publisher::OutboxPublisher;
 use healthcommons_service::{
     accounts::{self, Registration, RegistrationOutcome, Role},
-    follows, groups, node, posts,
+    follows, groups, node, policy, posts,
 };
 use serde::Deserialize;
 
@@ -378,7 +378,7 @@ pub async fn group_page_with_draft(
                 .await?
                 .map_or("none", |f| f.state.as_str())
                 .to_owned(),
-            posts::moderates_given(account, &row, listed_moderator),
+            policy::staff_moderates(account.into(), &row, listed_moderator),
         ),
         None => ("none".into(), false),
     };

@@ -49,7 +49,7 @@ use activitypub_federation::{
     traits::{Activity, Object},
 };
 use healthcommons_db::queries;
-use healthcommons_service::posts::Under;
+use healthcommons_service::policy::{self, Action, Target, Under};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tracing::debug;
@@ -540,13 +540,19 @@ async fn receive_post(
     if let Some(group) = group.as_ref().filter(|g| g.local) {
         let under = match (&parent, &item) {
             (Some(parent), _) => Under::Post(parent),
-            (None, Some(_)) => Under::GardenItem,
+            (None, Some(_)) => Under::Item,
             (None, None) => Under::Nothing,
         };
         let author = actor.dereference(data).await?;
         let existing = queries::posts::by_ap_id(&data.db, json.id.inner().as_str()).await?;
         if existing.is_none() {
-            healthcommons_service::posts::check_group_policy(&data.db, group, &author.row, under).await?;
+            policy::require(
+                &data.db,
+                (&author.row).into(),
+                Action::Contribute(under),
+                Target::Group(group),
+            )
+            .await?;
         } else if queries::groups::ban(&data.db, group.id, author.row.id)
             .await?
             .is_some()
