@@ -212,6 +212,13 @@ pub async fn vote(
     choices: &[usize],
 ) -> ServiceResult<Vec<vote::Model>> {
     let question = visible(db, Viewer::Actor(&account.person), id).await?;
+    policy::require(
+        db,
+        account.into(),
+        Action::TakePart,
+        Target::Content(Subject::Question(&question)),
+    )
+    .await?;
     let options = queries::agenda::options(db, question.id).await?;
     let mut chosen: Vec<&question_option::Model> = Vec::new();
     for choice in choices {
@@ -283,9 +290,13 @@ pub async fn receive_vote(
             "votes go to the node that asks the question",
         ));
     }
-    if !policy::visible_to(db, Viewer::Actor(voter), Subject::Question(question)).await? {
-        return Err(ServiceError::not_found("no such question"));
-    }
+    policy::require(
+        db,
+        voter.into(),
+        Action::TakePart,
+        Target::Content(Subject::Question(question)),
+    )
+    .await?;
     let options = queries::agenda::options(db, question.id).await?;
     let option = options
         .iter()

@@ -319,6 +319,13 @@ pub async fn join(
     message: Option<&str>,
 ) -> ServiceResult<event_participant::Model> {
     let event = visible(db, Viewer::Actor(&account.person), id).await?;
+    policy::require(
+        db,
+        account.into(),
+        Action::TakePart,
+        Target::Content(Subject::Event(&event)),
+    )
+    .await?;
     check_open(&event)?;
     let message = message
         .map(|m| text::plain_text(m, MAX_MESSAGE))
@@ -497,9 +504,13 @@ pub async fn receive_join(
         ));
     }
     // Nobody takes part in what they may not see; they are not told it exists.
-    if !policy::visible_to(db, Viewer::Actor(actor), Subject::Event(event)).await? {
-        return Err(ServiceError::not_found("no such event"));
-    }
+    policy::require(
+        db,
+        actor.into(),
+        Action::TakePart,
+        Target::Content(Subject::Event(event)),
+    )
+    .await?;
     let txn = db.begin().await?;
     let existing = queries::events::participant(&txn, event.id, actor.id).await?;
     let participant = match existing {

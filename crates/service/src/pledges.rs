@@ -315,6 +315,13 @@ pub async fn count_on(
     id: i64,
 ) -> ServiceResult<pledge_backer::Model> {
     let pledge = visible(db, Viewer::Actor(&account.person), id).await?;
+    policy::require(
+        db,
+        account.into(),
+        Action::TakePart,
+        Target::Content(Subject::Pledge(&pledge)),
+    )
+    .await?;
     if pledge.author_id == account.person.id {
         return Err(ServiceError::validation("you cannot count on your own pledge"));
     }
@@ -403,9 +410,13 @@ pub async fn receive_backer(
             "counting on a pledge goes to the node of who pledged",
         ));
     }
-    if !policy::visible_to(db, Viewer::Actor(backer), Subject::Pledge(pledge)).await? {
-        return Err(ServiceError::not_found("no such pledge"));
-    }
+    policy::require(
+        db,
+        backer.into(),
+        Action::TakePart,
+        Target::Content(Subject::Pledge(pledge)),
+    )
+    .await?;
     if queries::pledges::backer(db, pledge.id, backer.id)
         .await?
         .is_some()

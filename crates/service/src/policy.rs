@@ -293,6 +293,9 @@ pub enum Action<'a> {
     /// Contribute to a working group: start a thread, reply, publish an
     /// event, a question or a garden item, pledge, vote, take part.
     Contribute(Under<'a>),
+    /// Take part in what is there: vote on a question, ask to join an event,
+    /// count on a pledge. Whoever may see it, unless banned from its group.
+    TakePart,
     /// Change or delete one's own content; for an event, also its group's
     /// moderators (they answer its participants); for a garden item, also
     /// the node's moderators.
@@ -345,6 +348,13 @@ pub async fn require(
     match (action, target) {
         (Action::Contribute(under), Target::Group(group)) => contribute(db, actor, group, under).await,
         (Action::Contribute(_), Target::Content(_)) => refuse("contributions go to a working group"),
+        (Action::TakePart, Target::Content(subject)) => match subject.group_id() {
+            Some(group) if queries::groups::ban(db, group, actor.person.id).await?.is_some() => {
+                refuse("you are banned from this working group")
+            }
+            _ => Ok(()),
+        },
+        (Action::TakePart, Target::Group(_)) => refuse("one takes part in an event, a question or a pledge"),
         (Action::Edit, Target::Content(subject)) => {
             let allowed = match subject {
                 Subject::Post(p) => p.local && p.author_id == Some(actor.person.id),

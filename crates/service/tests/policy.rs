@@ -551,6 +551,28 @@ async fn who_may_do_what_the_rule_says_and_nobody_acts_on_what_they_cannot_see()
                 Target::Content(Subject::Post(&open)),
                 false,
             ),
+            // Taking part (vote, RSVP, count on a pledge) follows who may see it.
+            (
+                "member takes part",
+                who(Who::Member),
+                Action::TakePart,
+                Target::Content(Subject::Post(&private)),
+                true,
+            ),
+            (
+                "pending does not take part in members-only",
+                who(Who::Pending),
+                Action::TakePart,
+                Target::Content(Subject::Post(&private)),
+                false,
+            ),
+            (
+                "outsider takes part in what is open",
+                who(Who::Outsider),
+                Action::TakePart,
+                Target::Content(Subject::Post(&open)),
+                true,
+            ),
             // Editing is the author's.
             (
                 "author edits",
