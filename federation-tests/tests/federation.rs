@@ -69,6 +69,38 @@ async fn follow_states(node: &Node, token: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A moderator admits the `expected` requests to join a members-only group
+/// (joining one always takes a moderator's yes).
+async fn admit(node: &Node, moderator: &str, group: &str, expected: usize) {
+    let requests: Vec<Value> = wait_for("the requests to join", PATIENCE, || async {
+        let list: Value = client()
+            .get(format!("{}/api/v1/groups/{group}/requests", node.base))
+            .bearer_auth(moderator)
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        let list = list.as_array()?.clone();
+        (list.len() == expected).then_some(list)
+    })
+    .await;
+    for request in requests {
+        let response = client()
+            .post(format!(
+                "{}/api/v1/groups/{group}/requests/{}",
+                node.base, request["id"]
+            ))
+            .bearer_auth(moderator)
+            .json(&json!({"accept": true}))
+            .send()
+            .await
+            .expect("decide");
+        assert_eq!(response.status(), 204);
+    }
+}
+
 async fn wait_for_count(node: &Node, group: &str, expected: u64) {
     wait_for(
         &format!("{group} on {} to have {expected} followers", node.name),
@@ -825,6 +857,7 @@ async fn a_discussion_in_a_working_group_spans_three_nodes() {
             .status(),
         202
     );
+    admit(&beta, &organiser, "circle", 1).await;
     wait_for_count(&beta, "circle", 1).await;
     let (status, private) = api(
         &beta,
@@ -1626,6 +1659,7 @@ async fn replies_that_arrive_before_their_parent_end_in_the_right_state() {
             .status(),
         202
     );
+    admit(&beta, &organiser, "circle", 2).await;
     wait_for_count(&beta, "circle", 2).await;
     let private_start = peer.status(
         "mia",

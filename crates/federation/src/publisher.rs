@@ -290,8 +290,11 @@ impl OutboxPublisher {
         group: &actor::Model,
         moderator: &actor::Model,
         person: &actor::Model,
-        activity: Value,
+        mut activity: Value,
     ) -> ServiceResult<()> {
+        if relay::is_members_only(txn, group).await? {
+            activity["to"] = json!([group.followers_url]);
+        }
         relay::announce_moderation(txn, &self.context, group, &activity).await?;
         let inboxes = if person.local {
             Vec::new()

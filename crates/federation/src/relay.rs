@@ -296,23 +296,38 @@ pub async fn announce(
 
 /// A local group announces a moderation activity (a ban, a change of
 /// moderators) to its followers on group-aware peers; the rest have nothing
-/// to show for it.
+/// to show for it. Who a members-only group bans or appoints is its
+/// members' business: addressed to them, in their own inboxes.
 pub async fn announce_moderation(
     db: &impl ConnectionTrait,
     context: &FederationContext,
     group: &actor::Model,
     activity: &Value,
 ) -> ServiceResult<()> {
-    let (aware_inboxes, _) = split_by_group_awareness(db, follower_inboxes(db, group, true).await?).await?;
+    let members_only = is_members_only(db, group).await?;
+    let (aware_inboxes, _) =
+        split_by_group_awareness(db, follower_inboxes(db, group, !members_only).await?).await?;
+    let followers = group.followers_url.clone().unwrap_or_default();
+    let (to, cc) = if members_only {
+        (json!([followers]), json!([]))
+    } else {
+        (json!([public()]), json!([followers]))
+    };
     let announce = json!({
         "id": context.node.urls.new_activity("announce"),
         "type": "Announce",
         "actor": group.ap_id,
         "object": activity,
-        "to": [public()],
-        "cc": [group.followers_url.clone().unwrap_or_default()],
+        "to": to,
+        "cc": cc,
     });
     deliver(db, context, group, announce, aware_inboxes).await
+}
+
+/// Whether a local group keeps what happens in it among its members.
+pub async fn is_members_only(db: &impl ConnectionTrait, group: &actor::Model) -> ServiceResult<bool> {
+    let settings = queries::groups::settings(db, group.id).await?;
+    Ok(healthcommons_service::policy::group_visibility(settings.as_ref()) == Visibility::Members)
 }
 
 /// Ask a peer's NodeInfo what software it runs, once a day at most, and

@@ -196,7 +196,9 @@ pub async fn create(
                 keys,
                 user_id: None,
                 created_by: Some(creator.person.id),
-                manually_approves_followers: new.manually_approves_followers,
+                // Joining a members-only group always takes a moderator's yes.
+                manually_approves_followers: new.manually_approves_followers
+                    || settings.visibility == GroupVisibility::Members,
                 with_collections: true,
             },
         ),
@@ -465,8 +467,10 @@ pub async fn update(
     queries::groups::save_settings(&txn, settings).await?;
     if made_private {
         queries::groups::keep_among_members(&txn, group.id).await?;
+        // From now on a moderator admits each new member.
+        profile.manually_approves_followers = sea_orm::ActiveValue::Set(true);
     }
-    if changes.display_name.is_some() || changes.summary.is_some() {
+    if made_private || changes.display_name.is_some() || changes.summary.is_some() {
         sea_orm::ActiveModelTrait::update(profile, &txn)
             .await
             .map_err(healthcommons_db::DbError::from)?;
