@@ -540,6 +540,13 @@ pub async fn fork(
     message: Option<&str>,
 ) -> ServiceResult<garden_item::Model> {
     let source = readable(db, Viewer::Actor(&account.person), source_ap_id).await?;
+    policy::require(
+        db,
+        account.into(),
+        Action::TakePart,
+        Target::Content(Subject::GardenItem(&source)),
+    )
+    .await?;
     if source.status != ItemStatus::Published {
         return Err(ServiceError::validation("publish a draft before forking it"));
     }
@@ -765,6 +772,13 @@ pub async fn adopt(
     input: AdoptionInput<'_>,
 ) -> ServiceResult<adoption::Model> {
     let item = readable(db, Viewer::Actor(&account.person), item_ap_id).await?;
+    policy::require(
+        db,
+        account.into(),
+        Action::TakePart,
+        Target::Content(Subject::GardenItem(&item)),
+    )
+    .await?;
     if item.status != ItemStatus::Published {
         return Err(ServiceError::validation(
             "publish a draft before recording adoptions",

@@ -315,9 +315,13 @@ async fn own_post(db: &impl ConnectionTrait, account: &Account, ap_id: &str) -> 
         .await?
         .filter(|p| !p.is_gone())
         .ok_or_else(|| ServiceError::not_found("no such post"))?;
-    if post.author_id != Some(account.person.id) {
-        return Err(ServiceError::forbidden("only its author may edit a post"));
-    }
+    policy::require(
+        db,
+        account.into(),
+        Action::Edit,
+        Target::Content(Subject::Post(&post)),
+    )
+    .await?;
     Ok(post)
 }
 
@@ -572,6 +576,13 @@ pub async fn react(
         return Err(ServiceError::validation("a reaction is a like or a dislike"));
     }
     let post = readable_post(db, &account.person, ap_id).await?;
+    policy::require(
+        db,
+        account.into(),
+        Action::TakePart,
+        Target::Content(Subject::Post(&post)),
+    )
+    .await?;
     let txn = db.begin().await?;
     let existing = queries::posts::reaction_of(&txn, post.id, account.person.id, kind).await?;
     match (on, existing) {

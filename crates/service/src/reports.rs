@@ -4,6 +4,7 @@
 use crate::{
     NodeContext, ServiceError, ServiceResult,
     accounts::{Account, Role},
+    policy::{self, Subject},
     publish::{Outgoing, Publisher},
 };
 use healthcommons_core::text;
@@ -36,6 +37,12 @@ pub async fn file(
         ),
         None => None,
     };
+    // Nobody reports, and so learns of, what they may not see.
+    if let Some(post) = &post
+        && !policy::visible_to(db, reporter.into(), Subject::Post(post)).await?
+    {
+        return Err(ServiceError::not_found("no such post"));
+    }
     let target = match (actor_ap_id, &post) {
         (Some(id), _) => Some(
             queries::actors::by_ap_id(db, id)

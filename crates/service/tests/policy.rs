@@ -660,3 +660,30 @@ async fn who_may_do_what_the_rule_says_and_nobody_acts_on_what_they_cannot_see()
         );
     }
 }
+
+#[tokio::test]
+async fn an_open_threads_count_of_replies_does_not_tell_of_members_only_ones() {
+    for backend in testing::backends() {
+        let db = testing::fresh(backend).await.expect("db");
+        let world = world(&db).await;
+        let root = thread(&db, &world, 10, Visibility::Public).await;
+        for (n, visibility) in [(11, Visibility::Public), (12, Visibility::Members)] {
+            let mut reply: post::ActiveModel = thread(&db, &world, n, visibility).await.into();
+            reply.in_reply_to = Set(Some(root.ap_id.clone()));
+            reply.parent_id = Set(Some(root.id));
+            reply.root_id = Set(Some(root.id));
+            sea_orm::ActiveModelTrait::update(reply, &db)
+                .await
+                .expect("reply");
+        }
+        queries::posts::touch_thread(&db, root.id, Utc::now())
+            .await
+            .expect("recount");
+        let counted = queries::posts::by_id(&db, root.id)
+            .await
+            .expect("q")
+            .expect("root")
+            .replies;
+        assert_eq!(counted, 1, "{backend}: only the reply anyone may read is counted");
+    }
+}

@@ -149,16 +149,20 @@ pub async fn children(db: &impl ConnectionTrait, parent_id: i64) -> DbResult<Vec
         .await?)
 }
 
-/// Recount a thread's replies and move its last activity forward.
+/// Recount a thread's replies and move its last activity forward. The
+/// count of a thread anyone may read counts only replies anyone may read, so
+/// that it never tells of members-only replies.
 pub async fn touch_thread(db: &impl ConnectionTrait, root_id: i64, at: DateTime<Utc>) -> DbResult<()> {
-    let replies = post::Entity::find()
-        .filter(post::Column::RootId.eq(root_id))
-        .filter(visible())
-        .count(db)
-        .await?;
     let Some(root) = by_id(db, root_id).await? else {
         return Ok(());
     };
+    let mut replies = post::Entity::find()
+        .filter(post::Column::RootId.eq(root_id))
+        .filter(visible());
+    if root.visibility.is_open() {
+        replies = replies.filter(post::Column::Visibility.is_in([Visibility::Public, Visibility::Unlisted]));
+    }
+    let replies = replies.count(db).await?;
     post::ActiveModel {
         id: Set(root_id),
         replies: Set(replies as i32),
