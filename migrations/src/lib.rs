@@ -14,6 +14,7 @@ mod m20261129_000002_index_follow_target;
 mod m20261130_000001_index_delivery_claim_order;
 mod m20261201_000001_index_inbox_claim_order;
 mod m20261207_000001_content_visibility;
+mod m20261207_000002_calendar_key;
 mod postgres_only;
 
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000001_index_delivery_claim_order::Migration),
             Box::new(m20261201_000001_index_inbox_claim_order::Migration),
             Box::new(m20261207_000001_content_visibility::Migration),
+            Box::new(m20261207_000002_calendar_key::Migration),
         ]
     }
 }

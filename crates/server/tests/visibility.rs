@@ -321,6 +321,50 @@ async fn members_only_content_is_seen_by_members_only(node: &TestNode) {
         events.contains(OPEN_MARKER),
         "its organiser still sees it: {events}"
     );
+
+    // A calendar program has no session: a member's private link shows the
+    // circle's meeting; a pending requester's link, a wrong key and a link
+    // replaced by a new one do not.
+    let link_of = |token: String| async move {
+        let made = call(node, &token, "POST", "/api/v1/calendar_key", json!({})).await;
+        let link = made["events"].as_str().expect("the private link");
+        // The link names the node's public address; the test node listens here.
+        let path = &link[link.find("/events.ics").expect("a calendar path")..];
+        format!("{}{path}", node.base)
+    };
+    let mia_link = link_of(mia.clone()).await;
+    let (status, calendar) = get(&http, &mia_link, None).await;
+    assert_eq!(status, 200, "{calendar}");
+    assert!(
+        calendar.contains(MARKER),
+        "a member's private calendar: {calendar}"
+    );
+    let group_link = mia_link.replace("/events.ics", "/g/circle/events.ics");
+    let (_, calendar) = get(&http, &group_link, None).await;
+    assert!(
+        calendar.contains(MARKER),
+        "the circle's calendar, privately: {calendar}"
+    );
+    let (_, calendar) = get(&http, &format!("{}/events.ics", node.base), None).await;
+    assert!(!calendar.contains(MARKER), "the public calendar: {calendar}");
+    let pat_link = link_of(pat.clone()).await;
+    let (status, calendar) = get(&http, &pat_link, None).await;
+    assert_eq!(status, 200);
+    assert!(
+        !calendar.contains(MARKER),
+        "a pending requester's calendar: {calendar}"
+    );
+    let (status, _) = get(&http, &format!("{}/events.ics?key=not-a-key", node.base), None).await;
+    assert_eq!(
+        status, 404,
+        "a wrong key is refused, not answered with the public calendar"
+    );
+    let renewed = link_of(mia.clone()).await;
+    assert_ne!(renewed, mia_link);
+    let (status, _) = get(&http, &mia_link, None).await;
+    assert_eq!(status, 404, "a replaced link stops working");
+    let (_, calendar) = get(&http, &renewed, None).await;
+    assert!(calendar.contains(MARKER), "the new link works: {calendar}");
 }
 
 async fn viewer(node: &TestNode, name: &'static str, user: Option<&str>, belongs: bool) -> Viewer {

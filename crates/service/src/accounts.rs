@@ -224,6 +224,24 @@ pub async fn account_for_api_token(db: &impl ConnectionTrait, token: &str) -> Se
     Ok(found.and_then(active))
 }
 
+/// A new private calendar link key for `account`; the one before stops
+/// working. Only its hash is kept, so it is shown once.
+pub async fn issue_calendar_key(db: &impl ConnectionTrait, account: &Account) -> ServiceResult<String> {
+    let key = new_secret();
+    queries::auth::set_calendar_key(db, account.user.id, &secret_hash(&key)).await?;
+    Ok(key)
+}
+
+/// Whose private calendar link `key` is, unless the account is suspended or
+/// awaiting approval.
+pub async fn account_for_calendar_key(
+    db: &impl ConnectionTrait,
+    key: &str,
+) -> ServiceResult<Option<Account>> {
+    let found = queries::auth::calendar_key_account(db, &secret_hash(key)).await?;
+    Ok(found.and_then(active))
+}
+
 pub async fn open_session(db: &impl ConnectionTrait, account: &Account) -> ServiceResult<String> {
     let token = new_secret();
     let expires = Utc::now() + Duration::days(SESSION_DAYS);

@@ -29,7 +29,7 @@ use healthcommons_db::entities::ParticipantState;
 use healthcommons_db::{entities::actor, queries, queries::events::Listing};
 use healthcommons_federation::publisher::OutboxPublisher;
 use healthcommons_service::{
-    accounts::Account,
+    accounts::{self, Account},
     events::{self, EventView},
     groups,
 };
@@ -40,6 +40,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/events", get(node_events))
         .route("/events/new", get(new_form).post(create))
+        .route("/events/calendar-key", post(new_calendar_key))
         .route("/events/{id}", get(event_page))
         .route("/events/{id}/edit", get(edit_form).post(save_edit))
         .route("/events/{id}/delete", post(delete))
@@ -130,13 +131,45 @@ pub fn item_of(view: &EventView) -> EventItem {
 #[template(path = "events.html")]
 struct ListPage {
     viewer: Option<Viewer>,
+    csrf: String,
     heading: String,
     calendar: String,
     new_link: String,
     events: Vec<EventItem>,
 }
 
-async fn node_events(State(state): State<AppState>, session: MaybeSession) -> PageResult<Response> {
+#[derive(Template)]
+#[template(path = "calendar_key.html")]
+struct CalendarKeyPage {
+    viewer: Option<Viewer>,
+    link: String,
+}
+
+/// A new private calendar link, shown once: calendar programs subscribe
+/// without a session, and the key in it stands for the person.
+async fn new_calendar_key(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+    Form(form): Form<crate::pages::CsrfForm>,
+) -> PageResult<Response> {
+    auth::check_csrf(&jar, &form.csrf)?;
+    let Some(account) = &session.0 else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    let key = accounts::issue_calendar_key(state.db(), account).await?;
+    Ok(render(CalendarKeyPage {
+        viewer: Viewer::of(&session.0),
+        link: format!("{}/events.ics?key={key}", state.context().node.urls.base()),
+    })?
+    .into_response())
+}
+
+async fn node_events(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: MaybeSession,
+) -> PageResult<Response> {
     let views = events::upcoming(
         state.db(),
         session.0.as_ref().into(),
@@ -147,18 +180,24 @@ async fn node_events(State(state): State<AppState>, session: MaybeSession) -> Pa
         },
     )
     .await?;
-    Ok(render(ListPage {
-        viewer: Viewer::of(&session.0),
-        heading: "Events to come".into(),
-        calendar: "/events.ics".into(),
-        new_link: "/events/new".into(),
-        events: views.iter().map(item_of).collect(),
-    })?
-    .into_response())
+    let (jar, csrf) = auth::csrf_token_if_signed_in(jar, &session, state.secure_cookies);
+    Ok((
+        jar,
+        render(ListPage {
+            viewer: Viewer::of(&session.0),
+            csrf,
+            heading: "Events to come".into(),
+            calendar: "/events.ics".into(),
+            new_link: "/events/new".into(),
+            events: views.iter().map(item_of).collect(),
+        })?,
+    )
+        .into_response())
 }
 
 async fn group_events(
     State(state): State<AppState>,
+    jar: CookieJar,
     session: MaybeSession,
     Path(name): Path<String>,
 ) -> PageResult<Response> {
@@ -174,14 +213,19 @@ async fn group_events(
     )
     .await?;
     let title = group.display_name.clone().unwrap_or_else(|| group.handle());
-    Ok(render(ListPage {
-        viewer: Viewer::of(&session.0),
-        heading: format!("Events of {title}"),
-        calendar: format!("/g/{name}/events.ics"),
-        new_link: format!("/events/new?group={name}"),
-        events: views.iter().map(item_of).collect(),
-    })?
-    .into_response())
+    let (jar, csrf) = auth::csrf_token_if_signed_in(jar, &session, state.secure_cookies);
+    Ok((
+        jar,
+        render(ListPage {
+            viewer: Viewer::of(&session.0),
+            csrf,
+            heading: format!("Events of {title}"),
+            calendar: format!("/g/{name}/events.ics"),
+            new_link: format!("/events/new?group={name}"),
+            events: views.iter().map(item_of).collect(),
+        })?,
+    )
+        .into_response())
 }
 
 /// Someone on the event's page, with what they may do there.

@@ -34,7 +34,7 @@ use healthcommons_federation::{
     publisher::OutboxPublisher,
 };
 use healthcommons_service::{
-    accounts::Account,
+    accounts::{self, Account},
     events::{self, EventDraft, EventView, ParticipantView},
     groups,
     policy::Subject,
@@ -60,6 +60,7 @@ pub fn routes() -> Router<AppState> {
             post(decide_participant),
         )
         .route("/e/{token}", get(event_object))
+        .route("/api/v1/calendar_key", post(new_calendar_key))
         .route("/events.ics", get(node_calendar))
         .route("/events/{id}/calendar.ics", get(event_calendar))
         .route("/g/{name}/events.ics", get(group_calendar))
@@ -76,9 +77,10 @@ pub fn routes() -> Router<AppState> {
         join_event,
         leave_event,
         list_participants,
-        decide_participant
+        decide_participant,
+        new_calendar_key
     ),
-    components(schemas(NewEvent, EventDto, ParticipationRequest, ParticipantDto))
+    components(schemas(NewEvent, EventDto, ParticipationRequest, ParticipantDto, CalendarKey))
 )]
 pub struct EventsDoc;
 
@@ -548,10 +550,65 @@ fn ics_response(name: &str, time_zone: Option<&str>, state: &AppState, views: &[
 }
 
 /// Every event to come on this node and those it knows.
-async fn node_calendar(State(state): State<AppState>, session: MaybeSession) -> ApiResult<Response> {
+/// A calendar feed's `?key=`: a person's private calendar link.
+#[derive(Deserialize, Default)]
+pub struct CalendarQuery {
+    key: Option<String>,
+}
+
+/// Who reads a calendar feed: whose private link it is, or the session's
+/// person (a browser), or nobody (public events only). A key that is no
+/// longer valid is refused rather than quietly giving the public calendar.
+async fn calendar_reader(
+    state: &AppState,
+    session: MaybeSession,
+    query: &CalendarQuery,
+) -> ApiResult<Option<Account>> {
+    match query.key.as_deref().filter(|k| !k.is_empty()) {
+        Some(key) => accounts::account_for_calendar_key(state.db(), key)
+            .await?
+            .map(Some)
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorKind::NotFound,
+                    "this private calendar link is no longer valid: make a new one on the events page",
+                )
+            }),
+        None => Ok(session.0),
+    }
+}
+
+/// A private calendar link: the key stands for the person in calendar
+/// programs, which subscribe without a session, and only for reading
+/// calendars.
+#[derive(Serialize, ToSchema)]
+pub struct CalendarKey {
+    pub key: String,
+    /// The node's events to come, members-only ones included for the person.
+    pub events: String,
+}
+
+/// Make a new private calendar link (the one before stops working).
+#[utoipa::path(post, path = "/api/v1/calendar_key", security(("bearer" = [])),
+    responses((status = 200, body = CalendarKey), (status = 401, body = ErrorBody)))]
+async fn new_calendar_key(
+    State(state): State<AppState>,
+    ApiAccount(account): ApiAccount,
+) -> ApiResult<Json<CalendarKey>> {
+    let key = accounts::issue_calendar_key(state.db(), &account).await?;
+    let events = format!("{}/events.ics?key={key}", state.context().node.urls.base());
+    Ok(Json(CalendarKey { key, events }))
+}
+
+async fn node_calendar(
+    State(state): State<AppState>,
+    session: MaybeSession,
+    Query(query): Query<CalendarQuery>,
+) -> ApiResult<Response> {
+    let reader = calendar_reader(&state, session, &query).await?;
     let views = events::upcoming(
         state.db(),
-        session.0.as_ref().into(),
+        reader.as_ref().into(),
         Listing {
             group_id: None,
             local_only: false,
@@ -568,11 +625,13 @@ async fn group_calendar(
     State(state): State<AppState>,
     session: MaybeSession,
     Path(name): Path<String>,
+    Query(query): Query<CalendarQuery>,
 ) -> ApiResult<Response> {
+    let reader = calendar_reader(&state, session, &query).await?;
     let group = groups::local(state.db(), &name).await?;
     let views = events::upcoming(
         state.db(),
-        session.0.as_ref().into(),
+        reader.as_ref().into(),
         Listing {
             group_id: Some(group.id),
             local_only: false,
@@ -589,8 +648,10 @@ async fn event_calendar(
     State(state): State<AppState>,
     session: MaybeSession,
     Path(id): Path<i64>,
+    Query(query): Query<CalendarQuery>,
 ) -> ApiResult<Response> {
-    let view = events::view(state.db(), session.0.as_ref().into(), id).await?;
+    let reader = calendar_reader(&state, session, &query).await?;
+    let view = events::view(state.db(), reader.as_ref().into(), id).await?;
     let zone = view.event.timezone.clone();
     let title = view.event.title.clone();
     Ok(ics_response(&title, zone.as_deref(), &state, &[view]))

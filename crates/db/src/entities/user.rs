@@ -13,6 +13,8 @@ pub struct Model {
     pub approved: bool,
     pub suspended: bool,
     pub created_at: DateTimeUtc,
+    /// SHA-256 of the key in the person's private calendar link, if any.
+    pub calendar_key_hash: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

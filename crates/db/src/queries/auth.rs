@@ -73,6 +73,31 @@ pub async fn api_token_account(
     account_of(db, user_ids).await
 }
 
+/// Give a user a new private calendar key (by its hash), replacing any old one.
+pub async fn set_calendar_key(db: &impl ConnectionTrait, user_id: i64, key_hash: &str) -> DbResult<()> {
+    user::ActiveModel {
+        id: Set(user_id),
+        calendar_key_hash: Set(Some(key_hash.to_owned())),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    Ok(())
+}
+
+/// The user of a private calendar key and their person actor.
+pub async fn calendar_key_account(
+    db: &impl ConnectionTrait,
+    key_hash: &str,
+) -> DbResult<Option<(user::Model, actor::Model)>> {
+    let user_ids = user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .filter(user::Column::CalendarKeyHash.eq(key_hash))
+        .into_query();
+    account_of(db, user_ids).await
+}
+
 async fn account_of(
     db: &impl ConnectionTrait,
     user_ids: SelectStatement,
