@@ -131,6 +131,17 @@ async fn people_on_two_nodes_join_a_working_group_on_a_third() {
     wait_for_membership(&alpha, &ana, &group_id).await;
     wait_for_count(&beta, "walkers", 1).await;
 
+    // Lemmy's form for a community, `!name@host`, finds the group too.
+    let ben = alpha.user("ben").await;
+    let response = follow(&alpha, &ben, &format!("!walkers@{}", beta.domain)).await;
+    assert_eq!(response.status(), 202);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["target"], group_id);
+    wait_for_count(&beta, "walkers", 2).await;
+    let response = unfollow(&alpha, &ben, &group_id).await;
+    assert_eq!(response.status(), 204);
+    wait_for_count(&beta, "walkers", 1).await;
+
     // gamma follows by actor URL rather than handle.
     let gus = gamma.user("gus").await;
     let response = follow(&gamma, &gus, &group_id).await;

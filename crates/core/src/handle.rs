@@ -40,16 +40,22 @@ impl fmt::Display for Username {
     }
 }
 
-/// A fediverse handle `name@host` as people type it: `@name@host` or `name@host`.
+/// A fediverse handle `name@host` as people type it: `@name@host`,
+/// `name@host`, or Lemmy's `!name@host` for a community.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Handle {
     pub name: String,
     pub host: String,
+    /// Written `!name@host`: a community (a working group), which Lemmy may
+    /// name like a person on the same node.
+    pub community: bool,
 }
 
 impl Handle {
     pub fn parse(raw: &str) -> Option<Handle> {
-        let trimmed = raw.trim().trim_start_matches('@');
+        let raw = raw.trim();
+        let community = raw.starts_with('!');
+        let trimmed = raw.trim_start_matches('!').trim_start_matches('@');
         let (name, host) = trimmed.split_once('@')?;
         let name_ok = !name.is_empty()
             && name.len() <= 100
@@ -64,6 +70,7 @@ impl Handle {
         (name_ok && host_ok).then(|| Handle {
             name: name.to_owned(),
             host: host.to_ascii_lowercase(),
+            community,
         })
     }
 }
@@ -100,6 +107,12 @@ mod tests {
                 .as_deref(),
             Some("walkers@beta.test")
         );
+        let lemmy = Handle::parse("!carers@lemmy.test").expect("Lemmy's community form");
+        assert_eq!(
+            (lemmy.name.as_str(), lemmy.host.as_str(), lemmy.community),
+            ("carers", "lemmy.test", true)
+        );
+        assert!(!h.community);
         assert!(Handle::parse("no-host").is_none());
         assert!(Handle::parse("a@b/c").is_none());
     }

@@ -23,6 +23,18 @@ struct JrdLink {
     #[serde(rename = "type")]
     kind: Option<String>,
     href: Option<Url>,
+    /// Lemmy and we say here what type of actor the link is.
+    #[serde(default)]
+    properties: serde_json::Map<String, serde_json::Value>,
+}
+
+impl JrdLink {
+    fn is_group(&self) -> bool {
+        self.properties
+            .get("https://www.w3.org/ns/activitystreams#type")
+            .and_then(|t| t.as_str())
+            .is_some_and(|t| t == "Group")
+    }
 }
 
 pub async fn resolve_actor(query: &str, data: &RequestData) -> Result<DbActor, FederationError> {
@@ -67,6 +79,7 @@ pub async fn resolve_actor(query: &str, data: &RequestData) -> Result<DbActor, F
         let reverse = Handle {
             name: actor.row.username.clone(),
             host: actor.row.host.clone(),
+            community: handle.community,
         };
         let confirmed = webfinger(&reverse, data).await?;
         if confirmed.as_str() != actor.row.ap_id {
@@ -110,12 +123,18 @@ async fn webfinger(handle: &Handle, data: &RequestData) -> Result<Url, Federatio
     if bytes.len() > 256 * 1024 {
         return Err(FederationError::Fetch("webfinger answer too large".into()));
     }
-    parse_jrd(&bytes, Some(&resource))
+    parse_jrd(&bytes, Some(&resource), handle.community)
 }
 
 /// The ActivityPub actor link of a WebFinger answer, checking its subject
-/// against the resource asked for when one is given.
-pub fn parse_jrd(bytes: &[u8], expected_subject: Option<&str>) -> Result<Url, FederationError> {
+/// against the resource asked for when one is given. For a `!community`
+/// handle the group's link wins over a person's of the same name (Lemmy
+/// answers both).
+pub fn parse_jrd(
+    bytes: &[u8],
+    expected_subject: Option<&str>,
+    community: bool,
+) -> Result<Url, FederationError> {
     let jrd: Jrd = serde_json::from_slice(bytes)?;
     if let Some(expected) = expected_subject
         && !jrd.subject.eq_ignore_ascii_case(expected)
@@ -125,7 +144,7 @@ pub fn parse_jrd(bytes: &[u8], expected_subject: Option<&str>) -> Result<Url, Fe
             jrd.subject
         )));
     }
-    self_link(&jrd)
+    self_link(&jrd, community)
         .ok_or_else(|| FederationError::Invalid(format!("webfinger for {} has no actor link", jrd.subject)))
 }
 
@@ -155,8 +174,9 @@ fn check_handle_host(host: &str, dev_federation: bool) -> Result<(), FederationE
     Ok(())
 }
 
-fn self_link(jrd: &Jrd) -> Option<Url> {
-    jrd.links
+fn self_link(jrd: &Jrd, community: bool) -> Option<Url> {
+    let mut actors = jrd
+        .links
         .iter()
         .filter(|l| l.rel.as_deref() == Some("self"))
         .filter(|l| {
@@ -164,7 +184,14 @@ fn self_link(jrd: &Jrd) -> Option<Url> {
                 k.starts_with("application/activity+json") || k.starts_with("application/ld+json")
             })
         })
-        .find_map(|l| l.href.clone())
+        .filter(|l| l.href.is_some());
+    let first = actors.clone().next();
+    let chosen = if community {
+        actors.find(|l| l.is_group()).or(first)
+    } else {
+        first
+    };
+    chosen.and_then(|l| l.href.clone())
 }
 
 /// A post by its ActivityPub id: the stored copy, or fetched from its origin.
@@ -281,8 +308,29 @@ mod tests {
         )
         .expect("jrd");
         assert_eq!(
-            self_link(&jrd).map(|u| u.to_string()).as_deref(),
+            self_link(&jrd, false).map(|u| u.to_string()).as_deref(),
             Some("https://b.example/users/a")
+        );
+    }
+
+    #[test]
+    fn a_community_handle_takes_the_group_link_when_a_person_shares_its_name() {
+        // Lemmy answers `acct:name@host` with a link for each actor so named.
+        let jrd: Jrd = serde_json::from_str(
+            r#"{"subject":"acct:carers@lemmy.test","links":[
+                {"rel":"self","type":"application/activity+json","href":"https://lemmy.test/u/carers",
+                 "properties":{"https://www.w3.org/ns/activitystreams#type":"Person"}},
+                {"rel":"self","type":"application/activity+json","href":"https://lemmy.test/c/carers",
+                 "properties":{"https://www.w3.org/ns/activitystreams#type":"Group"}}]}"#,
+        )
+        .expect("jrd");
+        assert_eq!(
+            self_link(&jrd, true).map(|u| u.to_string()).as_deref(),
+            Some("https://lemmy.test/c/carers")
+        );
+        assert_eq!(
+            self_link(&jrd, false).map(|u| u.to_string()).as_deref(),
+            Some("https://lemmy.test/u/carers")
         );
     }
 }

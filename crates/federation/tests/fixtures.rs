@@ -401,7 +401,7 @@ async fn every_other_payload_is_kept_with_a_reason_and_fetches_nothing() {
         }
         if json.get("subject").is_some() && json.get("links").is_some() {
             // WebFinger: an ActivityPub `self` link, or a clear refusal (GNU social without AP).
-            let result = parse_jrd(json.to_string().as_bytes(), None);
+            let result = parse_jrd(json.to_string().as_bytes(), None, false);
             if name.starts_with("gnusocial/") {
                 assert!(result.is_err(), "{name}");
             } else {

@@ -133,7 +133,7 @@ proptest! {
     #[test]
     fn arbitrary_bytes_never_panic_the_text_parsers(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
         let _ = serde_json::from_slice::<Value>(&bytes);
-        let _ = parse_jrd(&bytes, Some("acct:ana@beta.test"));
+        let _ = parse_jrd(&bytes, Some("acct:ana@beta.test"), false);
         let text = String::from_utf8_lossy(&bytes);
         let _ = parse_public_key(&text);
     }

@@ -65,6 +65,26 @@ async fn discovery_documents_describe_the_node() {
         .await
         .expect("webfinger");
     assert_eq!(missing.status(), 404);
+    // The instance actor, as Mastodon names its own: GoToSocial looks up the
+    // signer of every request this way.
+    let instance = http
+        .get(format!("{}/.well-known/webfinger", node.base))
+        .query(&[("resource", format!("acct:{0}@{0}", node.domain))])
+        .send()
+        .await
+        .expect("webfinger");
+    assert_eq!(instance.status(), 200);
+    let jrd: Value = instance.json().await.expect("jrd");
+    assert_eq!(jrd["subject"], format!("acct:{0}@{0}", node.domain));
+    assert!(
+        jrd["links"]
+            .as_array()
+            .expect("links")
+            .iter()
+            .any(|l| l["rel"] == "self"
+                && l["properties"]["https://www.w3.org/ns/activitystreams#type"] == "Application"),
+        "{jrd}"
+    );
     let elsewhere = http
         .get(format!("{}/.well-known/webfinger", node.base))
         .query(&[("resource", "acct:ana@other.example")])

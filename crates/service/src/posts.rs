@@ -405,19 +405,13 @@ pub async fn delete(
         .filter(|p| !p.is_gone())
         .ok_or_else(|| ServiceError::not_found("no such post"))?;
     let txn = db.begin().await?;
-    if post.author_id == Some(account.person.id) && post.local {
+    let target = Target::Content(Subject::Post(&post));
+    if policy::may(&txn, account.into(), Action::Edit, target).await? {
         tombstone(&txn, &post).await?;
         publisher
             .publish(&txn, Outgoing::DeletePost { post_id: post.id })
             .await?;
-    } else if policy::may(
-        &txn,
-        account.into(),
-        Action::Moderate,
-        Target::Content(Subject::Post(&post)),
-    )
-    .await?
-    {
+    } else if policy::may(&txn, account.into(), Action::Moderate, target).await? {
         set_removed(&txn, &post, true).await?;
         publisher
             .publish(

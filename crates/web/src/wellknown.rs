@@ -59,9 +59,10 @@ async fn webfinger(
             "resource must be acct:name@host or an actor URL",
         ));
     };
-    let row = row
-        .filter(|a| a.kind != ActorKind::Application || resource.starts_with("http"))
-        .ok_or_else(|| ApiError::new(ErrorKind::NotFound, "no such account"))?;
+    // The instance actor answers too, as `acct:DOMAIN@DOMAIN` (Mastodon's
+    // form): servers such as GoToSocial look up the signer of every request
+    // they get, and refuse our signed fetches and deliveries without it.
+    let row = row.ok_or_else(|| ApiError::new(ErrorKind::NotFound, "no such account"))?;
     let id =
         Url::parse(&row.ap_id).map_err(|_| ApiError::new(ErrorKind::Internal, "stored id is invalid"))?;
     let kind = match row.kind {

@@ -28,9 +28,9 @@ pub struct ApAdoption {
     pub attributed_to: Url,
     /// The garden item adopted.
     pub object: Url,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
     pub to: Vec<Url>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
     pub cc: Vec<Url>,
     /// Where and how it was adopted (HTML).
     #[serde(default)]

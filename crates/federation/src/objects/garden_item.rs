@@ -178,9 +178,9 @@ pub struct ApGardenItem {
     pub kind: String,
     pub id: ObjectId<DbGardenItem>,
     pub attributed_to: Url,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
     pub to: Vec<Url>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
     pub cc: Vec<Url>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audience: Option<Url>,
@@ -196,7 +196,11 @@ pub struct ApGardenItem {
     pub published: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated: Option<DateTime<Utc>>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "crate::objects::post::tags_of",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub tag: Vec<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<ApPlace>,
@@ -461,5 +465,38 @@ impl Object for DbGardenItem {
             }
             StoredItem::AlreadyDeleted => Err(FederationError::Gone),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_addressee_and_one_tag_may_come_bare_rather_than_in_arrays() {
+        // Some servers send a lone `to` as a string and a lone `tag` as an
+        // object; both mean a list of one.
+        let item: ApGardenItem = serde_json::from_value(serde_json::json!({
+            "type": "Article",
+            "id": "https://beta.test/garden/1",
+            "attributedTo": "https://beta.test/u/ana",
+            "to": "https://www.w3.org/ns/activitystreams#Public",
+            "cc": "https://beta.test/g/walkers",
+            "name": "Walking buddies",
+            "summary": "Pairs walk together.",
+            "tag": {"type": "Hashtag", "name": "#walking", "href": "https://beta.test/tags/walking"},
+            "gardenKind": "pattern",
+            "revision": 1,
+            "license": "CC-BY-SA-4.0"
+        }))
+        .expect("parses");
+        assert_eq!(item.to.len(), 1);
+        assert_eq!(item.cc.len(), 1);
+        assert_eq!(item.tag.len(), 1);
+        let sent = serde_json::to_value(&item).expect("serialises");
+        assert!(
+            sent["to"].is_array() && sent["cc"].is_array() && sent["tag"].is_array(),
+            "{sent}"
+        );
     }
 }

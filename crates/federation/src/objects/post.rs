@@ -163,7 +163,7 @@ pub(crate) fn urls_of<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<
     })
 }
 
-fn tags_of<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Value>, D::Error> {
+pub(crate) fn tags_of<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Value>, D::Error> {
     Ok(match Option::<Value>::deserialize(deserializer)? {
         Some(Value::Array(items)) => items,
         Some(Value::Object(map)) => vec![Value::Object(map)],
