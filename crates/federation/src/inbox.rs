@@ -518,7 +518,46 @@ fn report_result(
 
 /// Parse and process one stored activity.
 pub async fn process_stored(body: &str, data: &RequestData) -> Result<Outcome, FederationError> {
-    let raw: Value = serde_json::from_str(body)?;
+    let mut raw: Value = serde_json::from_str(body)?;
+    actor_as_id(&mut raw);
     let activity: InboxActivity = serde_json::from_value(raw.clone())?;
     activity.process(raw, data).await
+}
+
+/// An `actor` sent as the whole actor object (Hubzilla and Streams do) is
+/// taken by its id, which the envelope check already held to the activity's
+/// host and the signing key's. What the object says of itself is not
+/// trusted: the actor is fetched from its id as any other.
+fn actor_as_id(raw: &mut Value) {
+    if let Some(actor) = raw.get_mut("actor")
+        && actor.is_object()
+        && let Some(id) = crate::objects::id_of(actor)
+    {
+        *actor = Value::String(id.to_string());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_follow_whose_actor_comes_whole_is_read_by_the_actors_id() {
+        let mut raw = serde_json::json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": "https://hub.example/follow/1",
+            "type": "Follow",
+            "actor": {
+                "id": "https://hub.example/channel/ana",
+                "type": "Person",
+                "inbox": "https://hub.example/inbox/ana",
+                "preferredUsername": "ana"
+            },
+            "object": "https://beta.test/g/walkers"
+        });
+        actor_as_id(&mut raw);
+        assert_eq!(raw["actor"], "https://hub.example/channel/ana");
+        let activity: InboxActivity = serde_json::from_value(raw).expect("a Follow");
+        assert!(matches!(activity, InboxActivity::Follow(_)), "{activity:?}");
+    }
 }
