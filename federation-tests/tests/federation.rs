@@ -2,7 +2,7 @@
 //! database, and a Mastodon-shaped peer: what crosses between them.
 
 use healthcommons_db::{
-    entities::{inbox_activity, outbox_activity},
+    entities::{delivery, inbox_activity, outbox_activity},
     queries,
 };
 use healthcommons_federation_tests::{Node, client, mastodon::MastodonPeer, wait_for};
@@ -742,6 +742,32 @@ async fn a_discussion_in_a_working_group_spans_three_nodes() {
         t["title"] == "Saturday walk"
     })
     .await;
+    // ...and never back to alpha, where it came from.
+    let beta_db = beta.database().await;
+    let announces: Vec<i64> = outbox_activity::Entity::find()
+        .filter(outbox_activity::Column::Kind.eq("Announce"))
+        .all(&beta_db)
+        .await
+        .expect("outbox")
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    let announced_to: Vec<String> = delivery::Entity::find()
+        .filter(delivery::Column::OutboxActivityId.is_in(announces))
+        .all(&beta_db)
+        .await
+        .expect("deliveries")
+        .into_iter()
+        .map(|d| d.peer_host)
+        .collect();
+    assert!(
+        announced_to.contains(&gamma.domain.to_string()),
+        "{announced_to:?}"
+    );
+    assert!(
+        !announced_to.contains(&alpha.domain.to_string()),
+        "{announced_to:?}"
+    );
 
     // gus replies from gamma; the reply shows under the thread on alpha and beta.
     let (status, reply) = api(

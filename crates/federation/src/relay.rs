@@ -245,6 +245,17 @@ pub async fn announce(
         return Ok(());
     }
     let (aware_inboxes, other_inboxes) = split_by_group_awareness(db, inboxes).await?;
+    // Never back to where it came from: that node has it, and Lemmy refuses
+    // an announce of its own object ("cant accept local object from remote
+    // instance").
+    let origin = activity
+        .get("actor")
+        .and_then(crate::objects::id_of)
+        .map(|actor| host_of(&actor));
+    let aware_inboxes: Vec<String> = aware_inboxes
+        .into_iter()
+        .filter(|inbox| origin.is_none() || Url::parse(inbox).ok().map(|u| host_of(&u)) != origin)
+        .collect();
     let followers = group.followers_url.clone().unwrap_or_default();
     let (to, cc) = if members_only {
         (json!([followers]), json!([]))
