@@ -160,7 +160,7 @@ pub async fn touch_thread(db: &impl ConnectionTrait, root_id: i64, at: DateTime<
         .filter(post::Column::RootId.eq(root_id))
         .filter(visible());
     if root.visibility.is_open() {
-        replies = replies.filter(post::Column::Visibility.is_in([Visibility::Public, Visibility::Unlisted]));
+        replies = replies.filter(open_to_anyone(db));
     }
     let replies = replies.count(db).await?;
     post::ActiveModel {
