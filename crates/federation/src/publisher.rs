@@ -292,10 +292,11 @@ impl OutboxPublisher {
         person: &actor::Model,
         mut activity: Value,
     ) -> ServiceResult<()> {
-        if relay::is_members_only(txn, group).await? {
+        let members_only = relay::is_members_only(txn, group).await?;
+        if members_only {
             activity["to"] = json!([group.followers_url]);
         }
-        relay::announce_moderation(txn, &self.context, group, &activity).await?;
+        relay::announce_moderation(txn, &self.context, group, members_only, &activity).await?;
         let inboxes = if person.local {
             Vec::new()
         } else {

@@ -245,9 +245,9 @@ pub async fn announce(
         return Ok(());
     }
     let (aware_inboxes, other_inboxes) = split_by_group_awareness(db, inboxes).await?;
-    // Never back to where it came from: that node has it, and Lemmy refuses
-    // an announce of its own object ("cant accept local object from remote
-    // instance").
+    // Never back to where it came from: that node has it, and Lemmy is
+    // reported (issue 21, Lemmy 0.19.20) to refuse an announce of its own
+    // object ("cant accept local object from remote instance").
     let origin = activity
         .get("actor")
         .and_then(crate::objects::id_of)
@@ -313,9 +313,9 @@ pub async fn announce_moderation(
     db: &impl ConnectionTrait,
     context: &FederationContext,
     group: &actor::Model,
+    members_only: bool,
     activity: &Value,
 ) -> ServiceResult<()> {
-    let members_only = is_members_only(db, group).await?;
     let (aware_inboxes, _) =
         split_by_group_awareness(db, follower_inboxes(db, group, !members_only).await?).await?;
     let followers = group.followers_url.clone().unwrap_or_default();

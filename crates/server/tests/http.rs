@@ -65,8 +65,8 @@ async fn discovery_documents_describe_the_node() {
         .await
         .expect("webfinger");
     assert_eq!(missing.status(), 404);
-    // The instance actor, as Mastodon names its own: GoToSocial looks up the
-    // signer of every request this way.
+    // The instance actor, as Mastodon names its own (issue 21: GoToSocial
+    // looks up the signer of every request this way).
     let instance = http
         .get(format!("{}/.well-known/webfinger", node.base))
         .query(&[("resource", format!("acct:{0}@{0}", node.domain))])

@@ -60,8 +60,9 @@ async fn webfinger(
         ));
     };
     // The instance actor answers too, as `acct:DOMAIN@DOMAIN` (Mastodon's
-    // form): servers such as GoToSocial look up the signer of every request
-    // they get, and refuse our signed fetches and deliveries without it.
+    // form): GoToSocial looks up the signer of every request it gets and
+    // refused our signed fetches and deliveries without it (issue 21, seen on
+    // GoToSocial 0.19.2).
     let row = row.ok_or_else(|| ApiError::new(ErrorKind::NotFound, "no such account"))?;
     let id =
         Url::parse(&row.ap_id).map_err(|_| ApiError::new(ErrorKind::Internal, "stored id is invalid"))?;

@@ -58,7 +58,8 @@ impl BlockUser {
         )
         .await?;
         if group.local && !raw.is_null() {
-            relay::announce_moderation(&data.db, data.app_data(), &group, raw).await?;
+            let members_only = relay::is_members_only(&data.db, &group).await?;
+            relay::announce_moderation(&data.db, data.app_data(), &group, members_only, raw).await?;
         }
         Ok(())
     }

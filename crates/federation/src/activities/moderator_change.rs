@@ -91,7 +91,8 @@ impl Activity for ModeratorChange {
             }
         }
         if group.local && !self.raw.is_null() {
-            relay::announce_moderation(&data.db, data.app_data(), &group, &self.raw).await?;
+            let members_only = relay::is_members_only(&data.db, &group).await?;
+            relay::announce_moderation(&data.db, data.app_data(), &group, members_only, &self.raw).await?;
         }
         Ok(())
     }
