@@ -365,6 +365,38 @@ async fn members_only_content_is_seen_by_members_only(node: &TestNode) {
     assert_eq!(status, 404, "a replaced link stops working");
     let (_, calendar) = get(&http, &renewed, None).await;
     assert!(calendar.contains(MARKER), "the new link works: {calendar}");
+    // The button on the events page makes one too, and shows it once.
+    let mia_cookie = viewers
+        .iter()
+        .find(|v| v.name.starts_with("mia"))
+        .and_then(|v| v.cookie.clone())
+        .expect("mia's session");
+    let (_, events_page) = get(&http, &format!("{}/events", node.base), None).await;
+    assert!(
+        !events_page.contains("calendar-key-form"),
+        "no button for a visitor"
+    );
+    let page = http
+        .post(format!("{}/events/calendar-key", node.base))
+        .header("cookie", mia_cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("csrf=test-token")
+        .send()
+        .await
+        .expect("calendar key page")
+        .text()
+        .await
+        .unwrap_or_default();
+    let shown = page
+        .split("id=\"calendar-key-link\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the link on the page");
+    let path = &shown[shown.find("/events.ics").expect("a calendar path")..];
+    let (_, calendar) = get(&http, &format!("{}{path}", node.base), None).await;
+    assert!(calendar.contains(MARKER), "the page's link works: {calendar}");
+    let (status, _) = get(&http, &renewed, None).await;
+    assert_eq!(status, 404, "and replaced the one before");
 }
 
 async fn viewer(node: &TestNode, name: &'static str, user: Option<&str>, belongs: bool) -> Viewer {
