@@ -351,6 +351,8 @@ async fn seed_followers(bench: &BenchDb, group_id: i64, args: &Args, port: u16) 
             software: Set(Some("healthcommons".into())),
             group_aware: Set(Some(true)),
             software_checked_at: Set(Some(now)),
+            refusing_since: Set(None),
+            last_refusal: Set(None),
         });
     }
     for chunk in peers.chunks(500) {

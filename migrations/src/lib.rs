@@ -15,6 +15,7 @@ mod m20261130_000001_index_delivery_claim_order;
 mod m20261201_000001_index_inbox_claim_order;
 mod m20261207_000001_content_visibility;
 mod m20261207_000002_calendar_key;
+mod m20261207_000003_peer_refusals;
 mod postgres_only;
 
 pub struct Migrator;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000001_index_inbox_claim_order::Migration),
             Box::new(m20261207_000001_content_visibility::Migration),
             Box::new(m20261207_000002_calendar_key::Migration),
+            Box::new(m20261207_000003_peer_refusals::Migration),
         ]
     }
 }

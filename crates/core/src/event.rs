@@ -134,6 +134,26 @@ pub fn wall_clock(at: DateTime<Utc>, zone: Tz) -> NaiveDateTime {
     at.with_timezone(&zone).naive_local()
 }
 
+/// When an event takes place, as people read it: in the event's own time
+/// zone (UTC when it has none), the end's date left out when it is the same day.
+pub fn when_text(starts_at: DateTime<Utc>, ends_at: Option<DateTime<Utc>>, timezone: Option<&str>) -> String {
+    let zone = timezone.and_then(time_zone);
+    let show = |at: DateTime<Utc>| match zone {
+        Some(zone) => wall_clock(at, zone).format("%a %-d %b %Y, %H:%M").to_string(),
+        None => at.format("%a %-d %b %Y, %H:%M").to_string(),
+    };
+    let zone_name = zone.map(|z| z.name().to_owned()).unwrap_or_else(|| "UTC".into());
+    match ends_at {
+        Some(end) if end.date_naive() == starts_at.date_naive() => format!(
+            "{} – {} ({zone_name})",
+            show(starts_at),
+            show(end).rsplit(", ").next().unwrap_or_default()
+        ),
+        Some(end) => format!("{} – {} ({zone_name})", show(starts_at), show(end)),
+        None => format!("{} ({zone_name})", show(starts_at)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,12 @@
 //! Collections of local actors. Followers and following show their size only:
 //! who joined a health working group is not published.
 
+use crate::objects::post::{ApPost, note_of};
+use activitypub_federation::kinds::public;
+use healthcommons_db::entities::{ActorKind, actor, post};
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
+use tracing::debug;
 
 pub use crate::publisher::AS_CONTEXT;
 
@@ -22,6 +27,49 @@ pub fn outbox(id: &str, total: u64, items: Vec<Value>) -> Value {
         "type": "OrderedCollection",
         "totalItems": total,
         "orderedItems": items,
+    })
+}
+
+/// The items of an actor's outbox. A person's is the `Create` of each post.
+/// A working group's is its `Announce` of the `Create` of each thread start,
+/// as it sent them: Lemmy reads a group outbox only in that shape, and skips
+/// anything else, so a late follower there would see no earlier thread.
+pub async fn outbox_items(
+    db: &impl ConnectionTrait,
+    owner: &actor::Model,
+    posts: Vec<post::Model>,
+) -> Vec<Value> {
+    let mut items = Vec::with_capacity(posts.len());
+    for row in posts {
+        let ap_id = row.ap_id.clone();
+        match note_of(db, row).await {
+            Ok(note) => items.push(outbox_item(owner, &ap_id, note)),
+            Err(err) => debug!(%err, %ap_id, "a post left out of an outbox"),
+        }
+    }
+    items
+}
+
+fn outbox_item(owner: &actor::Model, ap_id: &str, note: ApPost) -> Value {
+    let create = json!({
+        "id": format!("{ap_id}#create"),
+        "type": "Create",
+        "actor": note.attributed_to,
+        "to": note.to,
+        "cc": note.cc,
+        "audience": note.audience,
+        "object": note,
+    });
+    if owner.kind != ActorKind::Group {
+        return create;
+    }
+    json!({
+        "id": format!("{ap_id}#announce"),
+        "type": "Announce",
+        "actor": owner.ap_id,
+        "object": create,
+        "to": [public()],
+        "cc": [owner.followers_url],
     })
 }
 

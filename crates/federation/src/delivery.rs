@@ -569,6 +569,7 @@ async fn deliver_one(
         activity,
     } = claimed;
     let result = attempt(context, &delivery, &activity).await;
+    note_refusal(context, &delivery, &result).await;
     let attempts = delivery.attempts + 1;
     let outcome = match &result {
         AttemptResult::Delivered(status) => {
@@ -655,6 +656,31 @@ async fn deliver_one(
     let answered = !matches!(result, AttemptResult::Retry { .. });
     let success_recorded = record_success && matches!(result, AttemptResult::Delivered(_));
     (answered, success_recorded)
+}
+
+/// A 401 or 403 means the peer would not take our signature: it could not
+/// fetch our key, or could not look up its signer (GoToSocial WebFingers
+/// every signer). Kept on the peer for `/admin/deliveries`, and logged as a
+/// warning when a run of refusals starts.
+async fn note_refusal(context: &FederationContext, delivery: &ClaimedDelivery, result: &AttemptResult) {
+    let (status, error) = match result {
+        AttemptResult::Retry {
+            status: Some(status @ (401 | 403)),
+            error,
+            ..
+        }
+        | AttemptResult::Final {
+            status: status @ (401 | 403),
+            error,
+        } => (*status, error),
+        _ => return,
+    };
+    match queries::peers::record_refusal(&context.db, &delivery.peer_host, error).await {
+        Ok(true) => warn!(peer = %delivery.peer_host, status, %error,
+            "a peer refuses our signed deliveries; it may not reach our actors' keys or WebFinger"),
+        Ok(false) => {}
+        Err(err) => warn!(%err, peer = %delivery.peer_host, "could not record a peer's refusal"),
+    }
 }
 
 /// When to try again, or `None` once the retry window is spent.

@@ -31,7 +31,7 @@ pub fn nodeinfo_links(base: &str) -> Value {
         "links": [
             {"rel": "http://nodeinfo.diaspora.software/ns/schema/2.0", "href": format!("{base}/nodeinfo/2.0")},
             {"rel": "http://nodeinfo.diaspora.software/ns/schema/2.1", "href": format!("{base}/nodeinfo/2.1")},
-            {"rel": "https://www.w3.org/ns/activitystreams#Application", "href": format!("{base}/actor")}
+            {"rel": INSTANCE_ACTOR_REL, "href": format!("{base}/actor")}
         ]
     })
 }
@@ -198,6 +198,32 @@ pub async fn fetch_nodeinfo(client: &reqwest::Client, scheme: &str, host: &str) 
         return Err(format!("{host} links NodeInfo on another host"));
     }
     get_small_json(client, href).await
+}
+
+/// The link relation by which a node names its instance actor (FEP-2677).
+pub const INSTANCE_ACTOR_REL: &str = "https://www.w3.org/ns/activitystreams#Application";
+
+/// Whether the node at `actor_id`'s host names `actor_id` as its instance
+/// actor in its `/.well-known/nodeinfo` (FEP-2677). An `Application` it does
+/// not name is an actor like any other: a Gancio calendar is followed so.
+/// Unreachable or unreadable: not named.
+pub async fn names_instance_actor(client: &reqwest::Client, actor_id: &Url) -> bool {
+    let url = format!(
+        "{}://{}/.well-known/nodeinfo",
+        actor_id.scheme(),
+        host_of(actor_id)
+    );
+    let Ok(links) = get_small_json(client, &url).await else {
+        return false;
+    };
+    links
+        .get("links")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|l| l.get("rel").and_then(Value::as_str) == Some(INSTANCE_ACTOR_REL))
+        .filter_map(|l| l.get("href").and_then(Value::as_str))
+        .any(|href| href == actor_id.as_str())
 }
 
 /// NodeInfo `software.name`, in lower case.

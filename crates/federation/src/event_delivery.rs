@@ -110,14 +110,14 @@ impl OutboxPublisher {
             })
         };
         let participants = participant_inboxes(txn, &event).await?;
-        let inboxes = relay::direct_inboxes(txn, event.visibility, &author, participants).await?;
+        let mut inboxes = relay::direct_inboxes(txn, event.visibility, &author, participants).await?;
         if event.group_id.is_some() {
             let effect = match kind {
-                "Create" => Effect::NewPost,
-                "Delete" => Effect::PostGone,
-                _ => Effect::Other,
+                "Create" => Effect::Created,
+                "Delete" => Effect::Gone,
+                _ => Effect::Edited,
             };
-            relay::announce(
+            let only_see_objects = relay::announce(
                 txn,
                 &self.context,
                 &organiser,
@@ -133,6 +133,7 @@ impl OutboxPublisher {
                 effect,
             )
             .await?;
+            inboxes.extend(only_see_objects);
         }
         relay::deliver(txn, &self.context, &author, activity, inboxes).await
     }

@@ -60,9 +60,9 @@ impl OutboxPublisher {
     ) -> ServiceResult<()> {
         let urls = &self.context.node.urls;
         let (item_id, kind, effect) = match outgoing {
-            Outgoing::CreateGardenItem { item_id } => (item_id, "Create", Effect::NewPost),
-            Outgoing::UpdateGardenItem { item_id } => (item_id, "Update", Effect::Other),
-            Outgoing::DeleteGardenItem { item_id } => (item_id, "Delete", Effect::PostGone),
+            Outgoing::CreateGardenItem { item_id } => (item_id, "Create", Effect::Created),
+            Outgoing::UpdateGardenItem { item_id } => (item_id, "Update", Effect::Edited),
+            Outgoing::DeleteGardenItem { item_id } => (item_id, "Delete", Effect::Gone),
             other => return Err(internal(format!("not a garden item change: {other:?}"))),
         };
         let item = item_by_id(txn, item_id).await?;
@@ -99,7 +99,7 @@ impl OutboxPublisher {
         let mut inboxes = relay::direct_inboxes(txn, item.visibility, &author, extra).await?;
         if let Some(group) = group {
             if group.local {
-                relay::announce(
+                let only_see_objects = relay::announce(
                     txn,
                     &self.context,
                     &group,
@@ -115,6 +115,7 @@ impl OutboxPublisher {
                     effect,
                 )
                 .await?;
+                inboxes.extend(only_see_objects);
             } else {
                 inboxes.push(group.inbox);
             }

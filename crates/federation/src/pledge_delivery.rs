@@ -94,11 +94,11 @@ impl OutboxPublisher {
         if let Some(group) = &view.group {
             if group.local {
                 let effect = if kind == "Create" {
-                    Effect::NewPost
+                    Effect::Created
                 } else {
-                    Effect::Other
+                    Effect::Edited
                 };
-                relay::announce(
+                let only_see_objects = relay::announce(
                     txn,
                     &self.context,
                     group,
@@ -114,6 +114,7 @@ impl OutboxPublisher {
                     effect,
                 )
                 .await?;
+                inboxes.extend(only_see_objects);
             } else {
                 inboxes.push(group.inbox.clone());
             }

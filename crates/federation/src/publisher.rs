@@ -19,6 +19,9 @@ use url::Url;
 
 pub const AS_CONTEXT: &str = "https://www.w3.org/ns/activitystreams";
 
+/// The reason a moderator's removal carries: the node has no field for one yet.
+const REMOVAL_REASON: &str = "Removed by a moderator of the working group";
+
 pub struct OutboxPublisher {
     pub(crate) context: FederationContext,
 }
@@ -331,9 +334,9 @@ impl OutboxPublisher {
                     "audience": note.audience,
                 });
                 let effect = if kind == "Create" {
-                    Effect::NewPost
+                    Effect::Created
                 } else {
-                    Effect::Other
+                    Effect::Edited
                 };
                 (post, author, activity, effect)
             }
@@ -343,19 +346,22 @@ impl OutboxPublisher {
                 let activity = self
                     .about_post(txn, "Delete", &author, &post, json!(post.ap_id))
                     .await?;
-                (post, author, activity, Effect::PostGone)
+                (post, author, activity, Effect::Gone)
             }
             Outgoing::RemovePost {
                 post_id,
                 moderator_id,
             } => {
-                // Lemmy's shape: a Delete of the post by a moderator of its group.
+                // Lemmy's shape: a Delete of the post by a moderator of its
+                // group, with the reason as `summary` (without one Lemmy takes
+                // it for its author's own deletion, and refuses it).
                 let post = post_by_id(txn, post_id).await?;
                 let moderator = actor_by_id(txn, moderator_id).await?;
-                let activity = self
+                let mut activity = self
                     .about_post(txn, "Delete", &moderator, &post, json!(post.ap_id))
                     .await?;
-                (post, moderator, activity, Effect::PostGone)
+                activity["summary"] = json!(REMOVAL_REASON);
+                (post, moderator, activity, Effect::Gone)
             }
             Outgoing::LockThread {
                 post_id,
@@ -434,6 +440,28 @@ impl OutboxPublisher {
         }))
     }
 
+    /// A moderator removed a post of a member here: servers that only take a
+    /// `Delete` from the author get it from the author, so the post is gone
+    /// there too. (A remote author's post is theirs to delete.)
+    async fn delete_for_author(
+        &self,
+        txn: &DatabaseTransaction,
+        post: &post::Model,
+        inboxes: Vec<String>,
+    ) -> ServiceResult<()> {
+        let Some(author) = post.author_id else {
+            return Ok(());
+        };
+        let author = actor_by_id(txn, author).await?;
+        if inboxes.is_empty() || !author.local {
+            return Ok(());
+        }
+        let delete = self
+            .about_post(txn, "Delete", &author, post, json!(post.ap_id))
+            .await?;
+        relay::deliver(txn, &self.context, &author, delete, inboxes).await
+    }
+
     async fn reaction_json(
         &self,
         txn: &DatabaseTransaction,
@@ -475,7 +503,9 @@ impl OutboxPublisher {
         {
             concerned.push(author);
         }
-        if effect == Effect::NewPost
+        // Who got the post hears of its edit and deletion too.
+        let about_the_post = matches!(effect, Effect::Created | Effect::Edited | Effect::Gone);
+        if about_the_post
             && let Some(parent_id) = post.parent_id
             && let Some(parent) = queries::posts::by_id(txn, parent_id).await?
             && let Some(author) = parent.author_id
@@ -483,7 +513,7 @@ impl OutboxPublisher {
             concerned.push(author);
         }
         // A reply to a garden item goes to the item's author.
-        if effect == Effect::NewPost
+        if about_the_post
             && post.parent_id.is_none()
             && let Some(item_id) = post.garden_item_id
             && let Some(item) = queries::garden::by_id(txn, item_id).await?
@@ -499,17 +529,19 @@ impl OutboxPublisher {
                 concerned.push(actor.id);
             }
         }
+        // Shared inboxes where a node has one, so a node that hosts both the
+        // group and the people concerned (Lemmy) gets the activity once.
         for id in concerned {
             if let Some(actor) = queries::actors::by_id(txn, id).await?
                 && !actor.local
                 && actor.kind != ActorKind::Group
             {
-                inboxes.push(actor.inbox);
+                inboxes.push(actor.shared_inbox.unwrap_or(actor.inbox));
             }
         }
         match &group {
             Some(group) if group.local => {
-                relay::announce(
+                let only_see_objects = relay::announce(
                     txn,
                     &self.context,
                     group,
@@ -518,15 +550,22 @@ impl OutboxPublisher {
                     effect,
                 )
                 .await?;
+                if post.author_id == Some(sender.id) {
+                    inboxes.extend(only_see_objects);
+                } else if effect == Effect::Gone {
+                    self.delete_for_author(txn, post, only_see_objects).await?;
+                }
             }
-            Some(group) => inboxes.push(group.inbox.clone()),
+            Some(group) if post.visibility == Visibility::Members => {
+                // Members-only posts never leave the group's own channel: the
+                // inbox of the group elsewhere (or our group's announce).
+                inboxes = vec![group.inbox.clone()];
+            }
+            Some(group) => inboxes.push(group.shared_inbox.clone().unwrap_or_else(|| group.inbox.clone())),
             None => {}
         }
-        // Members-only posts never leave the group's own channel: our
-        // group's announce to its members, or the inbox of the group elsewhere.
-        if post.visibility == Visibility::Members {
-            let group_inbox = group.as_ref().filter(|g| !g.local).map(|g| g.inbox.as_str());
-            inboxes.retain(|inbox| Some(inbox.as_str()) == group_inbox);
+        if post.visibility == Visibility::Members && group.as_ref().is_none_or(|g| g.local) {
+            inboxes.clear();
         }
         relay::deliver(txn, &self.context, sender, activity, inboxes).await
     }

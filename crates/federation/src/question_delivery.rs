@@ -66,16 +66,16 @@ impl OutboxPublisher {
             .filter(|v| !v.local)
             .map(|v| v.shared_inbox.unwrap_or(v.inbox))
             .collect();
-        let inboxes = relay::direct_inboxes(txn, question.visibility, &author, voter_inboxes).await?;
+        let mut inboxes = relay::direct_inboxes(txn, question.visibility, &author, voter_inboxes).await?;
         if let Some(group_id) = question.group_id {
             let group = actor_by_id(txn, group_id).await?;
             if group.local {
                 let effect = if kind == "Create" {
-                    Effect::NewPost
+                    Effect::Created
                 } else {
-                    Effect::Other
+                    Effect::Edited
                 };
-                relay::announce(
+                let only_see_objects = relay::announce(
                     txn,
                     &self.context,
                     &group,
@@ -91,6 +91,7 @@ impl OutboxPublisher {
                     effect,
                 )
                 .await?;
+                inboxes.extend(only_see_objects);
             }
         }
         relay::deliver(txn, &self.context, &author, activity, inboxes).await

@@ -3,9 +3,11 @@
 //! A local group announces every activity in it to its followers. Peers that
 //! understand groups (Lemmy, Mbin, PieFed, Friendica, NodeBB, other Health
 //! Commons nodes: learned from their NodeInfo) get `Announce{activity}`,
-//! unchanged. The rest (Mastodon, Pleroma, Misskey, …) do not understand an
-//! announced Create, so they get `Announce{object id}` of new posts, as a
-//! boost, and `Undo{Announce}` when a post is deleted or removed.
+//! unchanged. The rest (Mastodon, GoToSocial, Pleroma, Misskey, …) do not
+//! understand an announced Create, so they get `Announce{object id}` of new
+//! posts, as a boost; when the post is edited or deleted they get the
+//! author's own `Update` or `Delete` (they take those from the author only),
+//! and `Undo{Announce}` of the boost when it is gone.
 
 use crate::{FederationContext, RequestData, objects::actor::host_of, publisher::AS_CONTEXT};
 use activitypub_federation::kinds::public;
@@ -20,14 +22,16 @@ use std::collections::{BTreeMap, HashSet, VecDeque};
 use tracing::debug;
 use url::Url;
 
-/// What the relayed activity does to its post, for peers that only see posts.
+/// What the relayed activity does to its object, for peers that only see objects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effect {
-    /// A new post: boosted to them.
-    NewPost,
-    /// The post is gone: the boost is withdrawn.
-    PostGone,
-    /// An edit, a like, a lock: nothing they could show.
+    /// A new object: boosted to them.
+    Created,
+    /// Its author changed it: they need the author's `Update`.
+    Edited,
+    /// It is gone: the boost is withdrawn, and they need a `Delete` from its author.
+    Gone,
+    /// A like, a lock, a vote: nothing they could show.
     Other,
 }
 
@@ -226,7 +230,11 @@ async fn split_by_group_awareness(
     ))
 }
 
-/// A local group announces `activity` (about a post or garden item) to its remote followers.
+/// A local group announces `activity` (about a post, event, question,
+/// pledge or garden item) to its remote followers. Returns the inboxes of
+/// followers on peers that only see objects and need the author's own
+/// `Update` or `Delete` of it (empty unless the effect is `Edited` or `Gone`):
+/// the caller sends it there, from the author.
 pub async fn announce(
     db: &impl ConnectionTrait,
     context: &FederationContext,
@@ -234,7 +242,7 @@ pub async fn announce(
     relayed: &Relayed,
     activity: &Value,
     effect: Effect,
-) -> ServiceResult<()> {
+) -> ServiceResult<Vec<String>> {
     let members_only = relayed.members_only;
     let settings = queries::groups::settings(db, group.id).await?;
     let boost_replies = settings.as_ref().is_none_or(|s| s.announce_replies);
@@ -242,7 +250,7 @@ pub async fn announce(
     // inbox that serves others on that node.
     let inboxes = follower_inboxes(db, group, !members_only).await?;
     if inboxes.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let (aware_inboxes, other_inboxes) = split_by_group_awareness(db, inboxes).await?;
     // Never back to where it came from: that node has it, and Lemmy is
@@ -275,7 +283,7 @@ pub async fn announce(
     // Peers that only understand posts: a boost of the post itself, which
     // they fetch from its origin, so members-only posts never go this way.
     if members_only || other_inboxes.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let boost = json!({
         "id": relayed.boost_id,
@@ -287,10 +295,12 @@ pub async fn announce(
         "published": relayed.published,
     });
     match effect {
-        Effect::NewPost if !relayed.is_reply || boost_replies => {
-            deliver(db, context, group, boost, other_inboxes).await
+        Effect::Created if !relayed.is_reply || boost_replies => {
+            deliver(db, context, group, boost, other_inboxes).await?;
+            Ok(Vec::new())
         }
-        Effect::PostGone => {
+        Effect::Edited => Ok(other_inboxes),
+        Effect::Gone => {
             let undo = json!({
                 "id": context.node.urls.new_activity("undo"),
                 "type": "Undo",
@@ -299,9 +309,10 @@ pub async fn announce(
                 "to": [public()],
                 "cc": [followers],
             });
-            deliver(db, context, group, undo, other_inboxes).await
+            deliver(db, context, group, undo, other_inboxes.clone()).await?;
+            Ok(other_inboxes)
         }
-        _ => Ok(()),
+        _ => Ok(Vec::new()),
     }
 }
 

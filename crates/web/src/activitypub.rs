@@ -276,22 +276,9 @@ async fn collection_of(
         }
         "outbox" => {
             let page = queries::posts::Page { number: 1, size: 20 };
-            let mut items = Vec::new();
-            for post in queries::posts::outbox_of(state.db(), row.id, page).await? {
-                let ap_id = post.ap_id.clone();
-                match note_of(state.db(), post).await {
-                    Ok(note) => items.push(json!({
-                        "id": format!("{ap_id}#create"),
-                        "type": "Create",
-                        "actor": note.attributed_to,
-                        "object": note,
-                        "to": note.to,
-                        "cc": note.cc,
-                    })),
-                    Err(err) => debug!(%err, "a post left out of an outbox"),
-                }
-            }
-            let total = queries::posts::count_outbox_of(state.db(), row.id).await?;
+            let posts = queries::posts::outbox_of(state.db(), &row, page).await?;
+            let items = collections::outbox_items(state.db(), &row, posts).await;
+            let total = queries::posts::count_outbox_of(state.db(), &row).await?;
             collections::outbox(&id, total, items)
         }
         "moderators" if kind == ActorKind::Group => {

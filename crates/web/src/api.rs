@@ -508,6 +508,10 @@ pub struct PeerView {
     pub failing_since: Option<String>,
     pub last_success_at: Option<String>,
     pub last_seen_at: Option<String>,
+    /// Since when it answers our deliveries with 401 or 403.
+    pub refusing_since: Option<String>,
+    /// Its last such answer.
+    pub last_refusal: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -547,6 +551,8 @@ pub async fn queue_snapshot(state: &AppState) -> ApiResult<DeliveryQueue> {
             failing_since: p.failing_since.map(|t| t.to_rfc3339()),
             last_success_at: p.last_success_at.map(|t| t.to_rfc3339()),
             last_seen_at: p.last_seen_at.map(|t| t.to_rfc3339()),
+            refusing_since: p.refusing_since.map(|t| t.to_rfc3339()),
+            last_refusal: p.last_refusal,
         })
         .collect();
     Ok(DeliveryQueue { queue, peers })

@@ -23,7 +23,7 @@ use axum_extra::extract::cookie::CookieJar;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use healthcommons_core::{
     ErrorKind,
-    event::{EventKind, at_wall_clock, time_zone, wall_clock},
+    event::{EventKind, at_wall_clock, time_zone, wall_clock, when_text},
 };
 use healthcommons_db::entities::ParticipantState;
 use healthcommons_db::{entities::actor, queries, queries::events::Listing};
@@ -70,21 +70,7 @@ pub struct EventItem {
 
 fn when(view: &EventView) -> String {
     let event = &view.event;
-    let zone = event.timezone.as_deref().and_then(time_zone);
-    let show = |at: DateTime<Utc>| match zone {
-        Some(zone) => wall_clock(at, zone).format("%a %-d %b %Y, %H:%M").to_string(),
-        None => at.format("%a %-d %b %Y, %H:%M").to_string(),
-    };
-    let zone_name = zone.map(|z| z.name().to_owned()).unwrap_or_else(|| "UTC".into());
-    match event.ends_at {
-        Some(end) if end.date_naive() == event.starts_at.date_naive() => format!(
-            "{} – {} ({zone_name})",
-            show(event.starts_at),
-            show(end).rsplit(", ").next().unwrap_or_default()
-        ),
-        Some(end) => format!("{} – {} ({zone_name})", show(event.starts_at), show(end)),
-        None => format!("{} ({zone_name})", show(event.starts_at)),
-    }
+    when_text(event.starts_at, event.ends_at, event.timezone.as_deref())
 }
 
 pub fn item_of(view: &EventView) -> EventItem {

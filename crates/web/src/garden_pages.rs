@@ -912,7 +912,7 @@ async fn item_at_id(
             "no such garden item",
         )));
     } else if item.deleted_at.is_some() {
-        let mut gone = activity_json(tombstone_json(&item.ap_id, "Article", item.deleted_at));
+        let mut gone = activity_json(tombstone_json(&item.ap_id, "Note", item.deleted_at));
         *gone.status_mut() = StatusCode::GONE;
         gone
     } else {

@@ -504,6 +504,8 @@ struct PeerLine {
     status: String,
     failures: i32,
     last_success: String,
+    /// The peer's last 401 or 403, while it keeps refusing our signatures.
+    refusal: Option<String>,
 }
 
 #[derive(Template)]
@@ -546,6 +548,8 @@ async fn admin_deliveries(State(state): State<AppState>, session: MaybeSession) 
             .map(|p| PeerLine {
                 status: if p.blocked {
                     "blocked".into()
+                } else if let Some(since) = &p.refusing_since {
+                    format!("refuses our signatures since {since}")
                 } else if p.unreachable {
                     "unreachable".into()
                 } else if p.consecutive_failures > 0 {
@@ -555,6 +559,7 @@ async fn admin_deliveries(State(state): State<AppState>, session: MaybeSession) 
                 },
                 failures: p.consecutive_failures,
                 last_success: p.last_success_at.unwrap_or_else(|| "never".into()),
+                refusal: p.last_refusal,
                 host: p.host,
             })
             .collect(),

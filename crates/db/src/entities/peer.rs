@@ -17,6 +17,12 @@ pub struct Model {
     /// Whether it understands a group's `Announce{Create}` (FEP-1b12).
     pub group_aware: Option<bool>,
     pub software_checked_at: Option<DateTimeUtc>,
+    /// Since when it answers our deliveries with 401 or 403: it cannot
+    /// check our signatures, or will not. Cleared by a delivery that lands.
+    pub refusing_since: Option<DateTimeUtc>,
+    /// Its last such answer (status and the start of its body).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub last_refusal: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

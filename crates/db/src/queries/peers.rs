@@ -57,6 +57,8 @@ fn first_contact(host: &str) -> peer::ActiveModel {
         software: Set(None),
         group_aware: Set(None),
         software_checked_at: Set(None),
+        refusing_since: Set(None),
+        last_refusal: Set(None),
     }
 }
 
@@ -112,6 +114,7 @@ pub async fn record_successes(db: &crate::Db, hosts: &[String]) -> DbResult<()> 
         .add(peer::Column::ConsecutiveFailures.eq(0))
         .add(peer::Column::Unreachable.eq(false))
         .add(peer::Column::FailingSince.is_null())
+        .add(peer::Column::RefusingSince.is_null())
         // Not null first: a NULL comparison would make the whole test NULL,
         // and NOT NULL never matches.
         .add(peer::Column::LastSuccessAt.is_not_null())
@@ -121,6 +124,8 @@ pub async fn record_successes(db: &crate::Db, hosts: &[String]) -> DbResult<()> 
         .col_expr(peer::Column::ConsecutiveFailures, 0.into())
         .col_expr(peer::Column::Unreachable, false.into())
         .col_expr(peer::Column::LastSuccessAt, Some(now).into())
+        .col_expr(peer::Column::RefusingSince, Option::<DateTime<Utc>>::None.into())
+        .col_expr(peer::Column::LastRefusal, Option::<String>::None.into())
         .filter(super::text_among(
             txn.get_database_backend(),
             peer::Column::Host,
@@ -153,6 +158,22 @@ pub async fn record_failure(
     }
     .update(db)
     .await?)
+}
+
+/// The peer answered a delivery with 401 or 403. Returns whether this
+/// starts a run of refusals (so the caller says so once, loudly).
+pub async fn record_refusal(db: &impl ConnectionTrait, host: &str, answer: &str) -> DbResult<bool> {
+    let current = known(db, host).await?;
+    let starts = current.refusing_since.is_none();
+    peer::ActiveModel {
+        host: Set(host.to_owned()),
+        refusing_since: Set(Some(current.refusing_since.unwrap_or_else(Utc::now))),
+        last_refusal: Set(Some(answer.chars().take(300).collect())),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    Ok(starts)
 }
 
 /// The peer sent us something signed: it is alive. Returns whether it had

@@ -1,6 +1,6 @@
 //! Posts: thread starts and replies, their revisions, tags and reactions.
 
-use crate::entities::{ReactionKind, TagKind};
+use crate::entities::{ActorKind, ReactionKind, TagKind, actor};
 use crate::{
     DbResult,
     entities::{Visibility, post, post_revision, post_tag, reaction},
@@ -214,13 +214,24 @@ pub enum FeedScope {
 
 /// A local actor's public posts for its outbox: written by it, or (a group)
 /// posted in it. Newest first.
-pub async fn outbox_of(db: &impl ConnectionTrait, actor_id: i64, page: Page) -> DbResult<Vec<post::Model>> {
+/// What an actor's outbox lists: a person's open posts, or the open thread
+/// starts of a working group (replies come with their thread's context).
+fn outbox_filter(actor: &actor::Model) -> Condition {
+    match actor.kind {
+        ActorKind::Group => Condition::all()
+            .add(post::Column::GroupId.eq(actor.id))
+            .add(post::Column::ParentId.is_null()),
+        _ => Condition::all().add(post::Column::AuthorId.eq(actor.id)),
+    }
+}
+
+pub async fn outbox_of(
+    db: &impl ConnectionTrait,
+    actor: &actor::Model,
+    page: Page,
+) -> DbResult<Vec<post::Model>> {
     Ok(post::Entity::find()
-        .filter(
-            Condition::any()
-                .add(post::Column::AuthorId.eq(actor_id))
-                .add(post::Column::GroupId.eq(actor_id)),
-        )
+        .filter(outbox_filter(actor))
         .filter(open_to_anyone(db))
         .filter(visible())
         .order_by_desc(post::Column::Published)
@@ -230,13 +241,9 @@ pub async fn outbox_of(db: &impl ConnectionTrait, actor_id: i64, page: Page) -> 
         .await?)
 }
 
-pub async fn count_outbox_of(db: &impl ConnectionTrait, actor_id: i64) -> DbResult<u64> {
+pub async fn count_outbox_of(db: &impl ConnectionTrait, actor: &actor::Model) -> DbResult<u64> {
     Ok(post::Entity::find()
-        .filter(
-            Condition::any()
-                .add(post::Column::AuthorId.eq(actor_id))
-                .add(post::Column::GroupId.eq(actor_id)),
-        )
+        .filter(outbox_filter(actor))
         .filter(open_to_anyone(db))
         .filter(visible())
         .count(db)

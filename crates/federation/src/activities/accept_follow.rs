@@ -17,6 +17,7 @@ pub struct AcceptFollow {
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: AcceptType,
+    #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub actor: ObjectId<DbActor>,
     pub object: FollowRef,
 }

@@ -29,6 +29,7 @@ pub struct Announce {
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: AnnounceType,
+    #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub actor: ObjectId<DbActor>,
     /// An activity, a post, or a post's id.
     pub object: Value,
@@ -90,6 +91,12 @@ impl Announce {
             .get("actor")
             .and_then(id_of)
             .ok_or_else(|| FederationError::Invalid("the announced activity names no actor".into()))?;
+        if ObjectId::<DbActor>::from(inner_actor.clone()).is_local(data) {
+            // Our own activity, relayed back to us by a group elsewhere (Lemmy
+            // announces a member's comment to every follower, us included):
+            // we wrote it, there is nothing to learn from the copy.
+            return Ok(Outcome::Applied);
+        }
         let same_origin = host_of(&inner_actor) == host_of(self.actor.inner());
         let inner_type = inner
             .get("type")

@@ -25,6 +25,7 @@ pub struct AnswerJoin {
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: Answer,
+    #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub actor: ObjectId<DbActor>,
     /// The `Join` (whole, of type `Join`) or its id.
     pub object: Value,

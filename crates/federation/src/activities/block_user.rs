@@ -21,10 +21,13 @@ pub struct BlockUser {
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: BlockType,
+    #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub actor: ObjectId<DbActor>,
     /// The person banned.
+    #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub object: ObjectId<DbActor>,
     /// The working group they are banned from.
+    #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub target: ObjectId<DbActor>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,

@@ -17,6 +17,7 @@ pub struct CountOnPledge {
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: LikeType,
+    #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub actor: ObjectId<DbActor>,
     /// The pledge.
     #[serde(deserialize_with = "crate::activities::object_id")]

@@ -23,6 +23,7 @@ pub struct CreateAdoption {
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: CreateType,
+    #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub actor: ObjectId<DbActor>,
     pub object: ApAdoption,
 }

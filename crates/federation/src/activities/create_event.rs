@@ -25,6 +25,7 @@ pub struct CreateEvent {
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: EventChange,
+    #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub actor: ObjectId<DbActor>,
     pub object: ApEvent,
 }

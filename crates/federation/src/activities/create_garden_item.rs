@@ -27,6 +27,7 @@ pub struct CreateGardenItem {
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: GardenChange,
+    #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub actor: ObjectId<DbActor>,
     pub object: ApGardenItem,
 }

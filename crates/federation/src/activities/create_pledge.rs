@@ -28,6 +28,7 @@ pub struct CreatePledge {
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: PledgeChange,
+    #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub actor: ObjectId<DbActor>,
     pub object: ApPledge,
     #[serde(skip)]
@@ -62,8 +63,8 @@ impl Activity for CreatePledge {
         let (row, local_group) = pledge::store(self.object, data).await?;
         if let Some(group) = local_group.filter(|_| !self.raw.is_null()) {
             let effect = match self.kind {
-                PledgeChange::Create => Effect::NewPost,
-                PledgeChange::Update => Effect::Other,
+                PledgeChange::Create => Effect::Created,
+                PledgeChange::Update => Effect::Edited,
             };
             relay::announce(
                 &data.db,

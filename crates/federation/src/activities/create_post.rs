@@ -20,6 +20,7 @@ pub struct CreatePost {
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: CreateType,
+    #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub actor: ObjectId<DbActor>,
     /// The post, embedded, or its id to fetch from its origin.
     pub object: Value,
@@ -46,6 +47,6 @@ impl Activity for CreatePost {
     }
 
     async fn receive(self, data: &RequestData) -> Result<(), FederationError> {
-        receive_post(&self.actor, self.object, &self.raw, Effect::NewPost, data).await
+        receive_post(&self.actor, self.object, &self.raw, Effect::Created, data).await
     }
 }

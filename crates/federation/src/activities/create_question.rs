@@ -25,6 +25,7 @@ pub struct CreateQuestion {
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: QuestionChange,
+    #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub actor: ObjectId<DbActor>,
     pub object: ApQuestion,
 }

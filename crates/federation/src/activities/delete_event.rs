@@ -18,6 +18,7 @@ pub struct DeleteEvent {
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: DeleteType,
+    #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub actor: ObjectId<DbActor>,
     /// The event's id, or a Tombstone naming it.
     pub object: Value,

@@ -22,6 +22,7 @@ pub struct DeletePost {
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: DeleteType,
+    #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub actor: ObjectId<DbActor>,
     /// The post's id, or a `Tombstone` with it (Mastodon).
     pub object: Value,
@@ -85,7 +86,7 @@ impl Activity for DeletePost {
         }
         posts::receive_delete(&data.db, &actor.row, object.as_str()).await?;
         if let Some(post) = queries::posts::by_ap_id(&data.db, object.as_str()).await? {
-            relay_if_local_group(&post, &self.raw, Effect::PostGone, data).await?;
+            relay_if_local_group(&post, &self.raw, Effect::Gone, data).await?;
         }
         Ok(())
     }

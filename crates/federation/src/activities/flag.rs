@@ -18,6 +18,7 @@ pub struct Flag {
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: FlagType,
+    #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub actor: ObjectId<DbActor>,
     /// The reported actor and posts: one id or a list.
     pub object: Value,

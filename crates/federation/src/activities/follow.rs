@@ -15,7 +15,9 @@ pub struct Follow {
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: FollowType,
+    #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub actor: ObjectId<DbActor>,
+    #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub object: ObjectId<DbActor>,
 }
 

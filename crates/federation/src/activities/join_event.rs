@@ -17,6 +17,7 @@ pub struct JoinEvent {
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: JoinType,
+    #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub actor: ObjectId<DbActor>,
     /// The event.
     #[serde(deserialize_with = "crate::activities::object_id")]

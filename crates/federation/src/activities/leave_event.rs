@@ -45,6 +45,7 @@ pub struct LeaveEvent {
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: LeaveKind,
+    #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub actor: ObjectId<DbActor>,
     pub object: LeaveObject,
 }

@@ -35,6 +35,7 @@ pub struct Like {
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: LikeKind,
+    #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub actor: ObjectId<DbActor>,
     pub object: Url,
     #[serde(skip)]

@@ -26,6 +26,7 @@ pub struct LockThread {
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: LockType,
+    #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub actor: ObjectId<DbActor>,
     /// The post locked.
     pub object: ObjectId<DbPost>,

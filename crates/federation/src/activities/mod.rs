@@ -346,6 +346,18 @@ pub(crate) fn object_id<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Re
     crate::objects::id_of(&value).ok_or_else(|| serde::de::Error::custom("the object names no id"))
 }
 
+/// An actor named by its id, or embedded whole (Hubzilla and Streams send
+/// the actor of a Follow so): only the id is read, the actor itself is then
+/// fetched from its origin as for any id, so a forged copy changes nothing.
+pub(crate) fn actor_ref<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<ObjectId<DbActor>, D::Error> {
+    let value = Value::deserialize(deserializer)?;
+    crate::objects::id_of(&value)
+        .map(ObjectId::from)
+        .ok_or_else(|| serde::de::Error::custom("the actor names no id"))
+}
+
 /// The object of a Create or Update, fetched from its origin when only its
 /// id was sent (which must then be on the actor's host).
 async fn embedded_object(

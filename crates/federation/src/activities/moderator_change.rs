@@ -29,8 +29,10 @@ pub struct ModeratorChange {
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: ModeratorChangeKind,
+    #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub actor: ObjectId<DbActor>,
     /// The person added or removed.
+    #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub object: ObjectId<DbActor>,
     /// The group's moderators collection.
     pub target: Url,

@@ -15,6 +15,7 @@ pub struct RejectFollow {
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: RejectType,
+    #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub actor: ObjectId<DbActor>,
     pub object: FollowRef,
 }

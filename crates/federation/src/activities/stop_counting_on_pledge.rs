@@ -17,6 +17,7 @@ pub struct StopCountingOnPledge {
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: UndoType,
+    #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub actor: ObjectId<DbActor>,
     pub object: UndoneReaction,
 }

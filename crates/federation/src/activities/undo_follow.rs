@@ -16,6 +16,7 @@ pub struct UndoFollow {
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: UndoType,
+    #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub actor: ObjectId<DbActor>,
     /// Always the whole Follow: an Undo that only names an id could be the
     /// undo of anything, so it is not taken for an unfollow.

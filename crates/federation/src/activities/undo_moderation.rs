@@ -24,6 +24,7 @@ pub struct UndoModeration {
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: UndoType,
+    #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub actor: ObjectId<DbActor>,
     pub object: UndoneModeration,
     #[serde(skip)]

@@ -40,6 +40,7 @@ pub struct UndoReaction {
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: UndoType,
+    #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub actor: ObjectId<DbActor>,
     pub object: UndoneReaction,
     #[serde(skip)]

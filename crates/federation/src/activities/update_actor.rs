@@ -26,6 +26,7 @@ pub struct UpdateActor {
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: UpdateType,
+    #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub actor: ObjectId<DbActor>,
     pub object: Box<ApActor>,
 }

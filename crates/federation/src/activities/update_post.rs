@@ -18,6 +18,7 @@ pub struct UpdatePost {
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: UpdateType,
+    #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub actor: ObjectId<DbActor>,
     pub object: Value,
     #[serde(skip)]
@@ -42,6 +43,6 @@ impl Activity for UpdatePost {
     }
 
     async fn receive(self, data: &RequestData) -> Result<(), FederationError> {
-        receive_post(&self.actor, self.object, &self.raw, Effect::Other, data).await
+        receive_post(&self.actor, self.object, &self.raw, Effect::Edited, data).await
     }
 }

@@ -20,6 +20,7 @@ pub struct Vote {
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: CreateType,
+    #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub actor: ObjectId<DbActor>,
     /// The `Note` (checked by `vote_parts`).
     pub object: Value,

@@ -38,7 +38,8 @@ pub enum ActorType {
 impl ActorType {
     fn stored(&self) -> ActorKind {
         // Bots (Service) and organisations can be followed like persons; an
-        // Application is a server's own actor.
+        // Application is a server's own actor when its node says so (see
+        // `from_json`), and followable like a person otherwise.
         match self {
             ActorType::Group(_) => ActorKind::Group,
             ActorType::Application(_) => ActorKind::Application,
@@ -232,7 +233,13 @@ impl Object for DbActor {
     }
 
     async fn from_json(json: ApActor, data: &RequestData) -> Result<Self, Self::Error> {
-        let row = remote_actor_row(&json)?;
+        let mut row = remote_actor_row(&json)?;
+        if matches!(json.kind, ActorType::Application(_))
+            && !crate::discovery::names_instance_actor(&data.client, &json.id).await
+        {
+            // Followable like a person; only a node's own instance actor is not.
+            row.kind = sea_orm::ActiveValue::Set(ActorKind::Person);
+        }
         let actor = DbActor::new(queries::actors::upsert_remote(&data.db, row).await?)?;
         let moderators = json.moderators.as_ref().or(json.attributed_to.as_ref());
         if actor.row.kind == ActorKind::Group

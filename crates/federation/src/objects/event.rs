@@ -19,7 +19,10 @@ use activitypub_federation::{
     fetch::object_id::ObjectId, protocol::verification::verify_domains_match, traits::Object,
 };
 use chrono::{DateTime, Utc};
-use healthcommons_core::event::{EventKind, EventStatus, JoinMode};
+use healthcommons_core::{
+    event::{EventKind, EventStatus, JoinMode, when_text},
+    text::escape_html,
+};
 use healthcommons_db::entities::ActorKind;
 use healthcommons_db::{entities::event, queries};
 use healthcommons_service::{events::RemoteEvent, node::Place};
@@ -52,6 +55,7 @@ pub fn event_context() -> Value {
             "PostalAddress": "sc:PostalAddress",
             "streetAddress": "sc:streetAddress",
             "eventKind": "hc:eventKind",
+            "description": "hc:description",
         }
     ])
 }
@@ -73,8 +77,13 @@ pub struct ApEvent {
     pub actor: Option<Url>,
     #[serde(default)]
     pub name: Option<String>,
+    /// What Mastodon-API servers show: when, where, the description and a
+    /// link (they read none of the event's own fields).
     #[serde(default)]
     pub content: Option<String>,
+    /// The description alone, for nodes that show when and where themselves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<Url>,
     pub start_time: DateTime<Utc>,
@@ -237,7 +246,8 @@ pub async fn event_of(db: &impl ConnectionTrait, row: &event::Model) -> Result<A
             _ => None,
         },
         name: Some(row.title.clone()),
-        content: Some(row.description_html.clone()),
+        content: Some(readable_content(row)),
+        description: Some(row.description_html.clone()),
         url: row.url.as_deref().and_then(|u| Url::parse(u).ok()),
         start_time: row.starts_at,
         end_time: row.ends_at,
@@ -260,6 +270,37 @@ pub async fn event_of(db: &impl ConnectionTrait, row: &event::Model) -> Result<A
         published: Some(row.published),
         updated: row.updated_at,
     })
+}
+
+/// An event as a status: when and where first, then the description, then
+/// the link to its page, where one signs up.
+fn readable_content(row: &event::Model) -> String {
+    let mut facts = vec![format!(
+        "When: {}",
+        escape_html(&when_text(row.starts_at, row.ends_at, row.timezone.as_deref()))
+    )];
+    let place = [row.place_name.as_deref(), row.address.as_deref()]
+        .into_iter()
+        .flatten()
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if !place.is_empty() {
+        facts.push(format!("Where: {}", escape_html(&place)));
+    }
+    if let Some(online) = &row.online_url {
+        let online = escape_html(online);
+        facts.push(format!("Online: <a href=\"{online}\">{online}</a>"));
+    }
+    if row.status == EventStatus::Cancelled {
+        facts.insert(0, "<strong>Cancelled</strong>".into());
+    }
+    let mut html = format!("<p>{}</p>{}", facts.join("<br>"), row.description_html);
+    if let Some(page) = &row.url {
+        let page = escape_html(page);
+        html.push_str(&format!("<p><a href=\"{page}\">{page}</a></p>"));
+    }
+    html
 }
 
 #[async_trait::async_trait]
@@ -340,7 +381,11 @@ impl Object for DbEvent {
             group,
             kind: json.event_kind(),
             title: json.name.clone().unwrap_or_default(),
-            description_html: json.content.clone().unwrap_or_default(),
+            description_html: json
+                .description
+                .clone()
+                .or_else(|| json.content.clone())
+                .unwrap_or_default(),
             starts_at: json.start_time,
             ends_at: json.end_time,
             timezone: json.timezone.clone(),

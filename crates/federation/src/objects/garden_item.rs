@@ -1,8 +1,12 @@
-//! Garden items as they travel: an ActivityStreams `Article` whose
+//! Garden items as they travel: a `Note` marked by `gardenKind`, whose
 //! structured parts use our own JSON-LD terms (see docs/garden-context.md).
-//! `name`, `summary` and `url` carry what Mastodon shows; `content` carries
-//! the whole item as HTML for Lemmy and the rest; the extension terms carry
-//! each part as markdown so another Health Commons node can edit and fork it.
+//! `content` carries the whole item as HTML with its title first and a link
+//! to its page last, which is what Mastodon-API servers and Lemmy show (a
+//! Note's `name` or `summary` would fold it on GoToSocial, and Mastodon shows
+//! only the title and link of an `Article`); `title`, `abstract` and the
+//! other extension terms carry each part as text or markdown so another
+//! Health Commons node can edit and fork it. `Article`s from nodes before
+//! this, with `name` and `summary`, are read too.
 
 use crate::{
     FederationError, RequestData,
@@ -13,7 +17,10 @@ use crate::{
 };
 use activitypub_federation::{fetch::object_id::ObjectId, traits::Object};
 use chrono::{DateTime, Utc};
-use healthcommons_core::garden::{Content, Kind, Place, Relation, RelationKind, Resource};
+use healthcommons_core::{
+    garden::{Content, Kind, Place, Relation, RelationKind, Resource},
+    text::escape_html,
+};
 use healthcommons_db::entities::ActorKind;
 use healthcommons_db::{entities::garden_item, queries};
 use healthcommons_service::garden::{Origin, RemoteItem, StoredItem};
@@ -54,6 +61,8 @@ pub fn garden_context() -> Value {
     terms.insert("hc".into(), json!(GARDEN_NS));
     terms.insert("xsd".into(), json!("http://www.w3.org/2001/XMLSchema#"));
     terms.insert("gardenKind".into(), json!("hc:gardenKind"));
+    terms.insert("title".into(), json!("hc:title"));
+    terms.insert("abstract".into(), json!("hc:abstract"));
     terms.insert(
         "revision".into(),
         json!({"@id": "hc:revision", "@type": "xsd:integer"}),
@@ -184,8 +193,15 @@ pub struct ApGardenItem {
     pub cc: Vec<Url>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audience: Option<Url>,
-    pub name: String,
-    pub summary: String,
+    /// Read from `Article`s sent before garden items were Notes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(rename = "abstract", default, skip_serializing_if = "Option::is_none")]
+    pub abstract_text: Option<String>,
     #[serde(default)]
     pub content: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -262,8 +278,16 @@ impl ApGardenItem {
             .map(|n| n.trim_start_matches('#').to_owned())
             .collect();
         Content {
-            title: self.name.clone(),
-            summary: self.summary.clone(),
+            title: self
+                .title
+                .clone()
+                .or_else(|| self.name.clone())
+                .unwrap_or_default(),
+            summary: self
+                .abstract_text
+                .clone()
+                .or_else(|| self.summary.clone())
+                .unwrap_or_default(),
             fields,
             unit: text_part("unit"),
             happened: text_part("happened"),
@@ -351,15 +375,17 @@ pub async fn article_of(
     let (to, cc) = super::addressing(row.visibility, &author, group.as_ref(), vec![])?;
     Ok(ApGardenItem {
         context: context_value(),
-        kind: "Article".into(),
+        kind: "Note".into(),
         id: Url::parse(&row.ap_id)?.into(),
         attributed_to: Url::parse(&author.ap_id)?,
         to,
         cc,
         audience: group_id,
-        name: content.title.clone(),
-        summary: content.summary.clone(),
-        content: row.content_html.clone(),
+        name: None,
+        summary: None,
+        title: Some(content.title.clone()),
+        abstract_text: Some(content.summary.clone()),
+        content: readable_content(&content.title, row),
         media_type: Some("text/html".into()),
         url: row.url.as_deref().map(Url::parse).transpose()?,
         published: Some(row.published),
@@ -376,6 +402,20 @@ pub async fn article_of(
         license: content.license.clone(),
         parts,
     })
+}
+
+/// The item as a status: its title in bold, the item, and its page.
+fn readable_content(title: &str, row: &garden_item::Model) -> String {
+    let mut html = format!(
+        "<p><strong>{}</strong></p>{}",
+        escape_html(title),
+        row.content_html
+    );
+    if let Some(page) = &row.url {
+        let page = escape_html(page);
+        html.push_str(&format!("<p><a href=\"{page}\">{page}</a></p>"));
+    }
+    html
 }
 
 #[async_trait::async_trait]
@@ -415,9 +455,9 @@ impl Object for DbGardenItem {
             expected_domain,
             "garden item",
         )?;
-        if json.kind != "Article" {
+        if json.kind != "Note" && json.kind != "Article" {
             return Err(FederationError::Invalid(format!(
-                "garden items travel as Article, not {}",
+                "garden items travel as Note (or Article), not {}",
                 json.kind
             )));
         }

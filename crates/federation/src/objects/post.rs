@@ -234,6 +234,23 @@ impl ApPost {
         }
     }
 
+    /// The title and the rest of the content. A thread start carries its
+    /// title in `name` (Lemmy, Mbin), or, as ours do so Mastodon-API servers
+    /// show it unfolded, as a first paragraph in bold.
+    pub fn title_and_content(&self) -> (Option<String>, String) {
+        let content = self.content_html();
+        if let Some(name) = &self.name {
+            return (Some(remote_text(name, 200)), content);
+        }
+        if self.in_reply_to.is_some() {
+            return (None, content);
+        }
+        match split_leading_title(&content) {
+            Some((title, rest)) => (Some(remote_text(&title, 200)), rest.to_owned()),
+            None => (None, content),
+        }
+    }
+
     pub fn language(&self) -> Option<String> {
         self.content_map.as_ref().and_then(|m| m.keys().next().cloned())
     }
@@ -357,6 +374,7 @@ impl Object for DbPost {
             debug!(%err, %parent, "the parent of a reply could not be fetched");
         }
         let group = group_of(&json, data).await?;
+        let (title, content_html) = json.title_and_content();
         let remote = RemotePost {
             ap_id: json.id.inner().to_string(),
             url: json.url.as_ref().map(Url::to_string),
@@ -364,8 +382,8 @@ impl Object for DbPost {
             group,
             author: author.row,
             in_reply_to: json.in_reply_to.as_ref().map(Url::to_string),
-            title: json.name.as_deref().map(|n| remote_text(n, 200)),
-            content_html: json.content_html(),
+            title,
+            content_html,
             summary: json.summary.as_deref().map(|s| remote_text(s, 500)),
             sensitive: json.sensitive.unwrap_or(false),
             language: json.language(),
@@ -407,6 +425,14 @@ pub async fn note_of(db: &impl ConnectionTrait, row: post::Model) -> Result<ApPo
     };
     let (to, cc) = addressing(&row, &author, group.as_ref(), &tags)?;
     let thread_start = root.as_ref().unwrap_or(&row);
+    // No `name`: GoToSocial shows a status's `name` as its content warning,
+    // folding every thread; Lemmy takes the first line as the title instead.
+    let title = row
+        .in_reply_to
+        .is_none()
+        .then_some(row.title.as_deref())
+        .flatten();
+    let content = titled_content(title, &row.content_html);
     Ok(ApPost {
         kind: PostKind::Note,
         id: id.into(),
@@ -415,12 +441,12 @@ pub async fn note_of(db: &impl ConnectionTrait, row: post::Model) -> Result<ApPo
         cc,
         audience: group.as_ref().map(|g| Url::parse(&g.ap_id)).transpose()?,
         in_reply_to: row.in_reply_to.as_deref().map(Url::parse).transpose()?,
-        name: row.title.clone(),
-        content: Some(row.content_html.clone()),
+        name: None,
         content_map: row
             .language
             .as_ref()
-            .map(|lang| BTreeMap::from([(lang.clone(), row.content_html.clone())])),
+            .map(|lang| BTreeMap::from([(lang.clone(), content.clone())])),
+        content: Some(content),
         media_type: Some("text/html".into()),
         source: row.source.as_ref().map(|s| Source {
             content: s.clone(),
@@ -445,6 +471,35 @@ pub async fn note_of(db: &impl ConnectionTrait, row: post::Model) -> Result<ApPo
             .then(|| json!(NodeUrls::context_of(&thread_start.ap_id))),
         garden_kind: None,
     })
+}
+
+const TITLE_OPEN: &str = "<p><strong>";
+const TITLE_CLOSE: &str = "</strong></p>";
+
+/// A thread start's content as Mastodon-API servers show it whole: the title
+/// as a first paragraph in bold, then the text.
+fn titled_content(title: Option<&str>, html: &str) -> String {
+    match title {
+        Some(title) => format!(
+            "{TITLE_OPEN}{}{TITLE_CLOSE}{html}",
+            healthcommons_core::text::escape_html(title)
+        ),
+        None => html.to_owned(),
+    }
+}
+
+/// The title paragraph `titled_content` wrote, and what follows it.
+fn split_leading_title(html: &str) -> Option<(String, &str)> {
+    let rest = html.trim_start().strip_prefix(TITLE_OPEN)?;
+    let end = rest.find(TITLE_CLOSE)?;
+    let title = &rest[..end];
+    if title.contains('<') {
+        return None;
+    }
+    Some((
+        healthcommons_core::text::html_to_text(title),
+        &rest[end + TITLE_CLOSE.len()..],
+    ))
 }
 
 /// `to` and `cc` of a local post, by the one addressing rule.
