@@ -46,6 +46,9 @@ struct PeerState {
     statuses: Mutex<HashMap<String, Value>>,
     /// Anything else served, by path (see `MastodonPeer::serve`).
     documents: Mutex<HashMap<String, Served>>,
+    /// Answer every delivery 401, as GoToSocial does when it cannot look up
+    /// the signer (see `MastodonPeer::refuse_signatures`).
+    refusing: std::sync::atomic::AtomicBool,
 }
 
 pub struct MastodonPeer {
@@ -80,6 +83,7 @@ impl MastodonPeer {
             received: Mutex::new(Vec::new()),
             statuses: Mutex::new(HashMap::new()),
             documents: Mutex::new(HashMap::new()),
+            refusing: std::sync::atomic::AtomicBool::new(false),
         });
         let app = Router::new()
             .route("/users/{name}", get(actor))
@@ -317,6 +321,19 @@ impl MastodonPeer {
         )
     }
 
+    /// From now on answer deliveries 401 and keep nothing (`true`), or take
+    /// them again (`false`).
+    pub fn refuse_signatures(&self, refuse: bool) {
+        self.state
+            .refusing
+            .store(refuse, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The public half of the key every actor here signs with.
+    pub fn public_key_pem(&self) -> String {
+        self.state.keys.lock().expect("lock").1.clone()
+    }
+
     /// Serve `body` at `path` on this peer with `status` and `headers` (a
     /// document that lies about its id, a redirect elsewhere, …).
     pub fn serve(&self, path: &str, status: u16, headers: &[(&str, &str)], body: &str) {
@@ -477,6 +494,9 @@ async fn webfinger(
 
 async fn inbox(State(state): State<Arc<PeerState>>, uri: Uri, headers: HeaderMap, body: Bytes) -> StatusCode {
     tokio::time::sleep(state.delay).await;
+    if state.refusing.load(std::sync::atomic::Ordering::SeqCst) {
+        return StatusCode::UNAUTHORIZED;
+    }
     let (signature_valid, key_id) = verify(&headers, "post", uri.path(), Some(&body)).await;
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return StatusCode::BAD_REQUEST;
