@@ -257,6 +257,33 @@ async fn a_mastodon_follower_reads_threads_events_and_garden_items_whole_and_see
         object["description"],
         "<p>Learn to lead a <strong>health walk</strong>.</p>"
     );
+    // A change of time reaches the peer from the group, whose event it is
+    // (`attributedTo`): Mitra refuses one from anyone else.
+    let event_local_id = event["id"].as_i64().expect("id");
+    let later = starts + chrono::Duration::hours(4);
+    let (status, changed) = api(
+        &beta,
+        &organiser,
+        Method::PUT,
+        &format!("/api/v1/events/{event_local_id}"),
+        Some(json!({
+            "kind": "workshop", "group": "walkers", "title": "Walk leader training",
+            "description": "Learn to lead a **health walk**.",
+            "starts_at": later.to_rfc3339(), "ends_at": (later + chrono::Duration::hours(2)).to_rfc3339(),
+            "timezone": "Europe/London",
+            "place": {"name": "Community centre", "address": "1 High Street, Bristol"}
+        })),
+    )
+    .await;
+    assert_eq!(status, 200, "{changed}");
+    let update = wait_received(&peer, "Update", &event_id, "the event's Update").await;
+    assert_eq!(update["actor"], group_id.as_str());
+    assert!(
+        update["object"]["content"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("<p>When: Sat 7 Jun 2031, 14:00 – 16:00")),
+        "{update}"
+    );
 
     // A garden item: a Note with its title and link in its content, its
     // title and summary for Health Commons nodes in our own terms.

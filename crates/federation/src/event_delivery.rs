@@ -110,7 +110,7 @@ impl OutboxPublisher {
             })
         };
         let participants = participant_inboxes(txn, &event).await?;
-        let mut inboxes = relay::direct_inboxes(txn, event.visibility, &author, participants).await?;
+        let inboxes = relay::direct_inboxes(txn, event.visibility, &author, participants).await?;
         if event.group_id.is_some() {
             let effect = match kind {
                 "Create" => Effect::Created,
@@ -133,7 +133,13 @@ impl OutboxPublisher {
                 effect,
             )
             .await?;
-            inboxes.extend(only_see_objects);
+            // The event is the group's (its `attributedTo`): servers that
+            // take a change only from that actor (Mitra, GoToSocial) get it
+            // from the group.
+            let mut from_organiser = activity.clone();
+            from_organiser["id"] = json!(urls.new_activity(&kind.to_ascii_lowercase()));
+            from_organiser["actor"] = json!(organiser.ap_id);
+            relay::deliver(txn, &self.context, &organiser, from_organiser, only_see_objects).await?;
         }
         relay::deliver(txn, &self.context, &author, activity, inboxes).await
     }
