@@ -110,14 +110,14 @@ impl OutboxPublisher {
             })
         };
         let participants = participant_inboxes(txn, &event).await?;
-        let inboxes = relay::direct_inboxes(txn, event.visibility, &author, participants).await?;
+        let mut inboxes = relay::direct_inboxes(txn, event.visibility, &author, participants).await?;
         if event.group_id.is_some() {
             let effect = match kind {
                 "Create" => Effect::Created,
                 "Delete" => Effect::Gone,
                 _ => Effect::Edited,
             };
-            let only_see_objects = relay::announce(
+            let announced = relay::announce(
                 txn,
                 &self.context,
                 &organiser,
@@ -139,7 +139,15 @@ impl OutboxPublisher {
             let mut from_organiser = activity.clone();
             from_organiser["id"] = json!(urls.new_activity(&kind.to_ascii_lowercase()));
             from_organiser["actor"] = json!(organiser.ap_id);
-            relay::deliver(txn, &self.context, &organiser, from_organiser, only_see_objects).await?;
+            relay::deliver(
+                txn,
+                &self.context,
+                &organiser,
+                from_organiser,
+                announced.only_see_objects.clone(),
+            )
+            .await?;
+            inboxes = announced.not_yet_reached(inboxes);
         }
         relay::deliver(txn, &self.context, &author, activity, inboxes).await
     }

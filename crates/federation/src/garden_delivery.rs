@@ -99,7 +99,7 @@ impl OutboxPublisher {
         let mut inboxes = relay::direct_inboxes(txn, item.visibility, &author, extra).await?;
         if let Some(group) = group {
             if group.local {
-                let only_see_objects = relay::announce(
+                let announced = relay::announce(
                     txn,
                     &self.context,
                     &group,
@@ -115,7 +115,8 @@ impl OutboxPublisher {
                     effect,
                 )
                 .await?;
-                inboxes.extend(only_see_objects);
+                inboxes = announced.not_yet_reached(inboxes);
+                inboxes.extend(announced.only_see_objects);
             } else {
                 inboxes.push(group.inbox);
             }

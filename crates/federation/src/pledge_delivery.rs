@@ -98,7 +98,7 @@ impl OutboxPublisher {
                 } else {
                     Effect::Edited
                 };
-                let only_see_objects = relay::announce(
+                let announced = relay::announce(
                     txn,
                     &self.context,
                     group,
@@ -114,7 +114,8 @@ impl OutboxPublisher {
                     effect,
                 )
                 .await?;
-                inboxes.extend(only_see_objects);
+                inboxes = announced.not_yet_reached(inboxes);
+                inboxes.extend(announced.only_see_objects);
             } else {
                 inboxes.push(group.inbox.clone());
             }

@@ -541,7 +541,7 @@ impl OutboxPublisher {
         }
         match &group {
             Some(group) if group.local => {
-                let only_see_objects = relay::announce(
+                let announced = relay::announce(
                     txn,
                     &self.context,
                     group,
@@ -550,10 +550,12 @@ impl OutboxPublisher {
                     effect,
                 )
                 .await?;
+                inboxes = announced.not_yet_reached(inboxes);
                 if post.author_id == Some(sender.id) {
-                    inboxes.extend(only_see_objects);
+                    inboxes.extend(announced.only_see_objects);
                 } else if effect == Effect::Gone {
-                    self.delete_for_author(txn, post, only_see_objects).await?;
+                    self.delete_for_author(txn, post, announced.only_see_objects)
+                        .await?;
                 }
             }
             Some(group) if post.visibility == Visibility::Members => {

@@ -75,7 +75,7 @@ impl OutboxPublisher {
                 } else {
                     Effect::Edited
                 };
-                let only_see_objects = relay::announce(
+                let announced = relay::announce(
                     txn,
                     &self.context,
                     &group,
@@ -91,7 +91,8 @@ impl OutboxPublisher {
                     effect,
                 )
                 .await?;
-                inboxes.extend(only_see_objects);
+                inboxes = announced.not_yet_reached(inboxes);
+                inboxes.extend(announced.only_see_objects);
             }
         }
         relay::deliver(txn, &self.context, &author, activity, inboxes).await

@@ -230,11 +230,35 @@ async fn split_by_group_awareness(
     ))
 }
 
+/// Where a group's announce went, for the caller's own deliveries of the
+/// same activity.
+#[derive(Debug, Default)]
+pub struct Announced {
+    /// Hosts that got the activity inside the group's `Announce`.
+    relayed_to: HashSet<String>,
+    /// Inboxes of followers on peers that only see objects, which need the
+    /// author's own `Update` or `Delete` (empty unless the effect is
+    /// `Edited` or `Gone`): the caller sends it there, from the author.
+    pub only_see_objects: Vec<String>,
+}
+
+impl Announced {
+    /// `inboxes` less those on hosts that already got the activity announced:
+    /// one activity reaches a node once (Lemmy answers a second copy 400).
+    pub fn not_yet_reached(&self, inboxes: Vec<String>) -> Vec<String> {
+        inboxes
+            .into_iter()
+            .filter(|inbox| {
+                Url::parse(inbox)
+                    .map(|url| !self.relayed_to.contains(&host_of(&url)))
+                    .unwrap_or(true)
+            })
+            .collect()
+    }
+}
+
 /// A local group announces `activity` (about a post, event, question,
-/// pledge or garden item) to its remote followers. Returns the inboxes of
-/// followers on peers that only see objects and need the author's own
-/// `Update` or `Delete` of it (empty unless the effect is `Edited` or `Gone`):
-/// the caller sends it there, from the author.
+/// pledge or garden item) to its remote followers.
 pub async fn announce(
     db: &impl ConnectionTrait,
     context: &FederationContext,
@@ -242,7 +266,7 @@ pub async fn announce(
     relayed: &Relayed,
     activity: &Value,
     effect: Effect,
-) -> ServiceResult<Vec<String>> {
+) -> ServiceResult<Announced> {
     let members_only = relayed.members_only;
     let settings = queries::groups::settings(db, group.id).await?;
     let boost_replies = settings.as_ref().is_none_or(|s| s.announce_replies);
@@ -250,7 +274,7 @@ pub async fn announce(
     // inbox that serves others on that node.
     let inboxes = follower_inboxes(db, group, !members_only).await?;
     if inboxes.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Announced::default());
     }
     let (aware_inboxes, other_inboxes) = split_by_group_awareness(db, inboxes).await?;
     // Never back to where it came from: that node has it, and Lemmy is
@@ -278,12 +302,21 @@ pub async fn announce(
         "to": to,
         "cc": cc,
     });
+    let relayed_to = aware_inboxes
+        .iter()
+        .filter_map(|inbox| Url::parse(inbox).ok())
+        .map(|url| host_of(&url))
+        .collect();
     deliver(db, context, group, announce, aware_inboxes).await?;
+    let mut announced = Announced {
+        relayed_to,
+        only_see_objects: Vec::new(),
+    };
 
     // Peers that only understand posts: a boost of the post itself, which
     // they fetch from its origin, so members-only posts never go this way.
     if members_only || other_inboxes.is_empty() {
-        return Ok(Vec::new());
+        return Ok(announced);
     }
     let boost = json!({
         "id": relayed.boost_id,
@@ -297,9 +330,8 @@ pub async fn announce(
     match effect {
         Effect::Created if !relayed.is_reply || boost_replies => {
             deliver(db, context, group, boost, other_inboxes).await?;
-            Ok(Vec::new())
         }
-        Effect::Edited => Ok(other_inboxes),
+        Effect::Edited => announced.only_see_objects = other_inboxes,
         Effect::Gone => {
             let undo = json!({
                 "id": context.node.urls.new_activity("undo"),
@@ -310,10 +342,11 @@ pub async fn announce(
                 "cc": [followers],
             });
             deliver(db, context, group, undo, other_inboxes.clone()).await?;
-            Ok(other_inboxes)
+            announced.only_see_objects = other_inboxes;
         }
-        _ => Ok(Vec::new()),
+        _ => {}
     }
+    Ok(announced)
 }
 
 /// A local group announces a moderation activity (a ban, a change of
