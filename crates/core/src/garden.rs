@@ -464,11 +464,15 @@ impl Content {
         for (key, value) in front {
             out.push_str(&format!("{key}: {value}\n"));
         }
-        out.push_str(&format!(
-            "---\n\n# {}\n\n{}\n",
-            one_line(&self.title),
-            self.summary.trim()
-        ));
+        out.push_str(&format!("---\n\n# {}\n\n", one_line(&self.title)));
+        out.push_str(&self.body_markdown(kind));
+        out
+    }
+
+    /// The item below its title as Markdown: the summary, each part under
+    /// its heading, the resources and the related items.
+    pub fn body_markdown(&self, kind: Kind) -> String {
+        let mut out = format!("{}\n", self.summary.trim());
         for (key, label) in kind.fields() {
             if let Some(markdown) = self.fields.get(*key) {
                 out.push_str(&format!("\n## {label}\n\n{}\n", markdown.trim_end()));

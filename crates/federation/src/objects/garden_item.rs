@@ -206,6 +206,10 @@ pub struct ApGardenItem {
     pub content: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_type: Option<String>,
+    /// The item below its title as markdown, which Lemmy takes as the body
+    /// (the title it takes from the first line of `content`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<crate::objects::post::Source>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<Url>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -386,6 +390,13 @@ pub async fn article_of(
         title: Some(content.title.clone()),
         abstract_text: Some(content.summary.clone()),
         content: readable_content(&content.title, row),
+        source: Some(crate::objects::post::Source {
+            content: match &row.url {
+                Some(page) => format!("{}\n<{page}>\n", content.body_markdown(kind)),
+                None => content.body_markdown(kind),
+            },
+            media_type: "text/markdown".into(),
+        }),
         media_type: Some("text/html".into()),
         url: row.url.as_deref().map(Url::parse).transpose()?,
         published: Some(row.published),
