@@ -305,6 +305,12 @@ async fn a_mastodon_follower_reads_threads_events_and_garden_items_whole_and_see
     );
     assert_eq!(object["title"], "The Monday walk");
     assert_eq!(object["abstract"], "Forty people walk weekly now.");
+    assert!(
+        object["source"]["content"]
+            .as_str()
+            .is_some_and(|md| md.starts_with("Forty people walk weekly now.\n\n## What happened")),
+        "Lemmy's body: {object}"
+    );
     let content = object["content"].as_str().expect("content");
     assert!(
         content.starts_with("<p><strong>The Monday walk</strong></p><p>Forty people walk weekly now.</p>"),
