@@ -3,6 +3,7 @@
 //! resolver), data directory and database; and a Mastodon-shaped peer.
 
 pub mod mastodon;
+pub mod third_party;
 
 use std::{
     net::{IpAddr, TcpListener},
@@ -11,12 +12,15 @@ use std::{
     time::{Duration, Instant},
 };
 
-/// Host names of the rig and the loopback address each one lives on.
-pub const HOSTS: [(&str, &str); 4] = [
+/// Host names of the rig and the loopback address each one lives on
+/// (`fedify.test` and `pasture.test` for the third-party tools).
+pub const HOSTS: [(&str, &str); 6] = [
     ("alpha.test", "127.0.0.2"),
     ("beta.test", "127.0.0.3"),
     ("gamma.test", "127.0.0.4"),
     ("mastodon.test", "127.0.0.5"),
+    ("fedify.test", "127.0.0.6"),
+    ("pasture.test", "127.0.0.7"),
 ];
 
 pub fn ip_of(name: &str) -> IpAddr {
@@ -46,9 +50,14 @@ pub fn dev_resolve() -> String {
 
 /// An HTTP client for the test itself that knows the rig's host names.
 pub fn client() -> reqwest::Client {
+    client_with_timeout(Duration::from_secs(20))
+}
+
+/// [`client`] with another timeout per request.
+pub fn client_with_timeout(timeout: Duration) -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut builder = reqwest::Client::builder()
-        .timeout(Duration::from_secs(20))
+        .timeout(timeout)
         .redirect(reqwest::redirect::Policy::none());
     for (name, ip) in HOSTS {
         builder = builder.resolve(name, (ip.parse::<IpAddr>().expect("ip"), 0).into());

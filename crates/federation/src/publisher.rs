@@ -18,6 +18,30 @@ use serde_json::{Value, json};
 use url::Url;
 
 pub const AS_CONTEXT: &str = "https://www.w3.org/ns/activitystreams";
+pub const SECURITY_CONTEXT: &str = "https://w3id.org/security/v1";
+
+/// The `@context` of actors, posts and the activities that carry them:
+/// ActivityStreams, the security vocabulary (`publicKey`), and the terms
+/// that Mastodon and Lemmy introduced and the ActivityStreams context does
+/// not define, with the definitions those servers give them. A JSON-LD
+/// processor drops a property whose term is undefined: Fedify 2.3 read our
+/// actors without `manuallyApprovesFollowers` or `discoverable`, and our
+/// posts without `sensitive`, until they were defined here
+/// (federation-tests/tests/third_party.rs checks it).
+pub fn ld_context() -> Value {
+    json!([
+        AS_CONTEXT,
+        SECURITY_CONTEXT,
+        {
+            "manuallyApprovesFollowers": "as:manuallyApprovesFollowers",
+            "sensitive": "as:sensitive",
+            "toot": "http://joinmastodon.org/ns#",
+            "discoverable": "toot:discoverable",
+            "lemmy": "https://join-lemmy.org/ns#",
+            "moderators": {"@id": "lemmy:moderators", "@type": "@id"},
+        }
+    ])
+}
 
 /// The reason a moderator's removal carries: the node has no field for one yet.
 const REMOVAL_REASON: &str = "Removed by a moderator of the working group";

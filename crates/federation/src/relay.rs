@@ -9,7 +9,7 @@
 //! author's own `Update` or `Delete` (they take those from the author only),
 //! and `Undo{Announce}` of the boost when it is gone.
 
-use crate::{FederationContext, RequestData, objects::actor::host_of, publisher::AS_CONTEXT};
+use crate::{FederationContext, RequestData, objects::actor::host_of, publisher::ld_context};
 use activitypub_federation::kinds::public;
 use healthcommons_db::{
     entities::{Visibility, actor, post},
@@ -135,7 +135,7 @@ pub async fn deliver(
     if let Value::Object(map) = &mut activity
         && !map.contains_key("@context")
     {
-        map.insert("@context".into(), json!(AS_CONTEXT));
+        map.insert("@context".into(), ld_context());
     }
     let body = serde_json::to_string(&activity).map_err(internal)?;
     let pairs = interleave_hosts(unique);

@@ -140,6 +140,14 @@ async fn one_url_serves_people_html_and_servers_json() {
         );
         assert!(actor.get("privateKeyPem").is_none() && !actor.to_string().contains("PRIVATE"));
         assert_eq!(actor["manuallyApprovesFollowers"], false);
+        // The terms the ActivityStreams context lacks are defined, as
+        // Mastodon defines them, or JSON-LD readers (Fedify) drop them.
+        let terms = &actor["@context"][2];
+        assert_eq!(actor["@context"][1], "https://w3id.org/security/v1");
+        assert_eq!(terms["manuallyApprovesFollowers"], "as:manuallyApprovesFollowers");
+        assert_eq!(terms["discoverable"], "toot:discoverable");
+        assert_eq!(terms["toot"], "http://joinmastodon.org/ns#");
+        assert_eq!(terms["sensitive"], "as:sensitive");
         assert!(
             actor["published"].is_string()
                 && actor["followers"].is_string()

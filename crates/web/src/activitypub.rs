@@ -27,9 +27,10 @@ use healthcommons_federation::{
     negotiation::{self, AP_CONTENT_TYPE},
     objects::actor::DbActor,
     objects::{post::note_of, tombstone_json},
+    publisher,
 };
 use healthcommons_service::policy::Subject;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tracing::{debug, error};
 
 pub fn routes(max_inbox_body: usize) -> Router<AppState> {
@@ -86,13 +87,7 @@ async fn actor_json(state: &AppState, row: actor::Model) -> Response {
     match json.and_then(|j| serde_json::to_value(j).map_err(Into::into)) {
         Ok(mut value) => {
             if let Value::Object(map) = &mut value {
-                map.insert(
-                    "@context".into(),
-                    json!([
-                        "https://www.w3.org/ns/activitystreams",
-                        "https://w3id.org/security/v1"
-                    ]),
-                );
+                map.insert("@context".into(), publisher::ld_context());
             }
             activity_json(value)
         }
@@ -368,7 +363,7 @@ async fn post_object(
         Ok(note) => {
             let mut value = serde_json::to_value(note).unwrap_or_default();
             if let Value::Object(map) = &mut value {
-                map.insert("@context".into(), json!(collections::AS_CONTEXT));
+                map.insert("@context".into(), publisher::ld_context());
             }
             Ok(activity_json(value))
         }
