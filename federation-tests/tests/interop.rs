@@ -3,6 +3,7 @@
 //! Mastodon-shaped peer and a group-aware node. What the real servers do with
 //! it was checked by hand on the rig in `../shared/peers` (FEDERATION.md).
 
+use healthcommons_federation::activities::InboxActivity;
 use healthcommons_federation_tests::{Node, client, mastodon::MastodonPeer, wait_for};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -318,6 +319,17 @@ async fn a_mastodon_follower_reads_threads_events_and_garden_items_whole_and_see
     );
     let page = object["url"].as_str().expect("url");
     assert!(content.contains(&format!("<a href=\"{page}\">")), "{content}");
+
+    // Our own inbox types read everything we sent (built as JSON, parsed
+    // as the types that receive it): nothing falls through to `Unhandled`.
+    for delivery in peer.received() {
+        let parsed: InboxActivity = serde_json::from_value(delivery.body.clone()).expect("an activity");
+        assert!(
+            !matches!(parsed, InboxActivity::Unhandled(_)),
+            "our inbox would not read what we sent: {}",
+            delivery.body
+        );
+    }
 
     // Nothing went to the peer's inbox twice.
     let mut ids: Vec<String> = peer
