@@ -127,7 +127,15 @@ impl Publisher for OutboxPublisher {
                 self.publish_moderator_change(txn, group_id, moderator_id, person_id, added)
                     .await
             }
-            _ => self.publish_in_group(txn, outgoing).await,
+            // Listed one by one, not `_`: a new kind of outgoing activity
+            // must be given a place here before it compiles.
+            Outgoing::CreatePost { .. }
+            | Outgoing::UpdatePost { .. }
+            | Outgoing::DeletePost { .. }
+            | Outgoing::RemovePost { .. }
+            | Outgoing::LockThread { .. }
+            | Outgoing::React { .. }
+            | Outgoing::UndoReaction { .. } => self.publish_in_group(txn, outgoing).await,
         }
     }
 }
