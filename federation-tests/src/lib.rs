@@ -65,6 +65,54 @@ pub fn client_with_timeout(timeout: Duration) -> reqwest::Client {
     builder.build().expect("client")
 }
 
+/// `method path` on `node` as the holder of `token` (nobody when empty):
+/// the status and the body as text.
+pub async fn call(
+    node: &Node,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, String) {
+    let mut request = client().request(method, format!("{}{path}", node.base));
+    if !token.is_empty() {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap_or_default())
+}
+
+/// The same, with the body read as JSON (`null` when it is not).
+pub async fn api(
+    node: &Node,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let (status, text) = call(node, token, method, path, body).await;
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// POST as the holder of `token`, expecting 201: what was made.
+pub async fn create(node: &Node, token: &str, path: &str, body: serde_json::Value) -> serde_json::Value {
+    let (status, made) = api(node, token, reqwest::Method::POST, path, Some(body)).await;
+    assert_eq!(status, 201, "POST {path}: {made}");
+    made
+}
+
+/// An id as one path segment (`/api/v1/posts/{encoded(id)}`).
+pub fn encoded(id: &str) -> String {
+    url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
+}
+
 /// Poll `check` until it returns `Some`, or panic with `what` after `limit`.
 pub async fn wait_for<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
 where

@@ -5,7 +5,7 @@ use healthcommons_db::{
     entities::{delivery, inbox_activity, outbox_activity},
     queries,
 };
-use healthcommons_federation_tests::{Node, client, mastodon::MastodonPeer, wait_for};
+use healthcommons_federation_tests::{Node, client, encoded, mastodon::MastodonPeer, wait_for};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -640,10 +640,6 @@ async fn api<T: Into<Value> + Clone>(
     let status = response.status().as_u16();
     let text = response.text().await.unwrap_or_default();
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-fn encoded(id: &str) -> String {
-    url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
 }
 
 /// The thread `id` as `node` shows it to the holder of `token`, once `check` holds.

@@ -9,7 +9,7 @@ use healthcommons_db::entities::{
     actor, event, follow, garden_item, inbox_activity, post, post_revision, reaction, user,
 };
 use healthcommons_federation_tests::{
-    Node, client,
+    Node, client, encoded,
     mastodon::{Forged, MastodonPeer},
     wait_for,
 };
@@ -952,10 +952,6 @@ async fn script_lookalike_names_and_members_only_posts() {
         ));
     }
     assert!(failures.is_empty(), "cases failed:\n{}", failures.join("\n"));
-}
-
-fn encoded(id: &str) -> String {
-    url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
 }
 
 /// A loopback listener that counts the connections it gets: none may come.

@@ -4,36 +4,13 @@
 //! it was checked by hand on the rig in `../shared/peers` (FEDERATION.md).
 
 use healthcommons_federation::activities::InboxActivity;
-use healthcommons_federation_tests::{Node, client, mastodon::MastodonPeer, wait_for};
+use healthcommons_federation_tests::{Node, api, client, create, encoded, mastodon::MastodonPeer, wait_for};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::Duration;
 
 const NODE: &str = env!("CARGO_BIN_EXE_healthcommons-node");
 const PATIENCE: Duration = Duration::from_secs(60);
-
-async fn api(node: &Node, token: &str, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut request = client()
-        .request(method, format!("{}{path}", node.base))
-        .bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-async fn create(node: &Node, token: &str, path: &str, body: Value) -> Value {
-    let (status, made) = api(node, token, Method::POST, path, Some(body)).await;
-    assert_eq!(status, 201, "POST {path}: {made}");
-    made
-}
-
-fn encoded(id: &str) -> String {
-    url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
-}
 
 /// An object as a server fetches it, unsigned.
 async fn fetch_object(id: &str) -> Value {

@@ -4,45 +4,15 @@
 //! request waits and one who only follows the organiser; on Mastodon one
 //! accepted member (Mastodon does not understand groups) and one who waits.
 
-use healthcommons_federation_tests::{Node, client, mastodon::MastodonPeer, wait_for};
+use healthcommons_federation_tests::{
+    Node, api, call, client, create, encoded, mastodon::MastodonPeer, wait_for,
+};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::Duration;
 
 const NODE: &str = env!("CARGO_BIN_EXE_healthcommons-node");
 const PATIENCE: Duration = Duration::from_secs(60);
-
-/// `method path` on `node` as the holder of `token` (nobody when empty):
-/// the status and the body as text.
-async fn call(node: &Node, token: &str, method: Method, path: &str, body: Option<Value>) -> (u16, String) {
-    let mut request = client().request(method, format!("{}{path}", node.base));
-    if !token.is_empty() {
-        request = request.bearer_auth(token);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    (status, response.text().await.unwrap_or_default())
-}
-
-/// The same, with the body read as JSON.
-async fn api(node: &Node, token: &str, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let (status, text) = call(node, token, method, path, body).await;
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-/// POST as the holder of `token`, expecting 201: what was made.
-async fn create(node: &Node, token: &str, path: &str, body: Value) -> Value {
-    let (status, made) = api(node, token, Method::POST, path, Some(body)).await;
-    assert_eq!(status, 201, "POST {path}: {made}");
-    made
-}
-
-fn encoded(id: &str) -> String {
-    url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
-}
 
 /// Ask to follow `target` (a handle or an actor id) from `node`.
 async fn follow(node: &Node, token: &str, target: &str) {
