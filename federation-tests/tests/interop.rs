@@ -12,6 +12,11 @@ use std::time::Duration;
 const NODE: &str = env!("CARGO_BIN_EXE_healthcommons-node");
 const PATIENCE: Duration = Duration::from_secs(60);
 
+/// A post's path in the API.
+fn post_path(id: &str) -> String {
+    format!("/api/v1/posts/{}", encoded(id))
+}
+
 /// An object as a server fetches it, unsigned.
 async fn fetch_object(id: &str) -> Value {
     client()
@@ -103,14 +108,7 @@ async fn a_mastodon_follower_reads_threads_events_and_garden_items_whole_and_see
     assert_eq!(note["source"]["content"], "Along the river", "Lemmy's body");
     // A node that understands groups reads the title back out of it.
     let on_alpha = wait_for("the thread on alpha", PATIENCE, || async {
-        let (status, body) = api(
-            &alpha,
-            &ana,
-            Method::GET,
-            &format!("/api/v1/posts/{}", encoded(&thread_id)),
-            None,
-        )
-        .await;
+        let (status, body) = api(&alpha, &ana, Method::GET, &post_path(&thread_id), None).await;
         (status == 200).then_some(body)
     })
     .await;
@@ -122,7 +120,7 @@ async fn a_mastodon_follower_reads_threads_events_and_garden_items_whole_and_see
         &beta,
         &organiser,
         Method::PATCH,
-        &format!("/api/v1/posts/{}", encoded(&thread_id)),
+        &post_path(&thread_id),
         Some(json!({"content": "Along the river, then the canal"})),
     )
     .await;
@@ -158,14 +156,7 @@ async fn a_mastodon_follower_reads_threads_events_and_garden_items_whole_and_see
     .await;
     let stray_id = stray["id"].as_str().expect("id").to_owned();
     wait_received(&peer, "Announce", &stray_id, "the boost of the member's post").await;
-    let (status, _) = api(
-        &beta,
-        &organiser,
-        Method::DELETE,
-        &format!("/api/v1/posts/{}", encoded(&stray_id)),
-        None,
-    )
-    .await;
+    let (status, _) = api(&beta, &organiser, Method::DELETE, &post_path(&stray_id), None).await;
     assert_eq!(status, 204);
     let delete = wait_received(&peer, "Delete", &stray_id, "the author's Delete").await;
     assert_eq!(delete["actor"], format!("{}/u/mo", beta.base));
@@ -176,27 +167,13 @@ async fn a_mastodon_follower_reads_threads_events_and_garden_items_whole_and_see
     })
     .await;
     wait_for("the removal on alpha", PATIENCE, || async {
-        let (status, body) = api(
-            &alpha,
-            &ana,
-            Method::GET,
-            &format!("/api/v1/posts/{}", encoded(&stray_id)),
-            None,
-        )
-        .await;
+        let (status, body) = api(&alpha, &ana, Method::GET, &post_path(&stray_id), None).await;
         (status == 200 && body["removed"] == true).then_some(())
     })
     .await;
 
     // The author deletes the thread: the peer gets the Delete, once.
-    let (status, _) = api(
-        &beta,
-        &organiser,
-        Method::DELETE,
-        &format!("/api/v1/posts/{}", encoded(&thread_id)),
-        None,
-    )
-    .await;
+    let (status, _) = api(&beta, &organiser, Method::DELETE, &post_path(&thread_id), None).await;
     assert_eq!(status, 204);
     let delete = wait_received(&peer, "Delete", &thread_id, "the author's Delete").await;
     assert_eq!(delete["actor"], format!("{}/u/organiser", beta.base));
