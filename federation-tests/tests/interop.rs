@@ -483,3 +483,96 @@ async fn a_follow_whose_actor_comes_embedded_is_accepted_by_the_actors_id() {
     .await;
     assert_eq!(accept.body["object"]["actor"], peer.actor_id("hub"));
 }
+
+#[tokio::test]
+async fn a_moderators_removal_reaches_a_lemmy_follower_once_announced_with_its_reason() {
+    let beta = Node::start(NODE, "beta.test", &[]).await;
+    let organiser = beta.user("organiser").await;
+    let group_id = beta.create_group(&organiser, "walkers").await;
+    // A peer that says it runs Lemmy, so the group treats it as group-aware.
+    let lemmy = MastodonPeer::start(Duration::ZERO).await;
+    lemmy.serve(
+        "/.well-known/nodeinfo",
+        200,
+        &[("content-type", "application/json")],
+        &json!({"links": [{"rel": "http://nodeinfo.diaspora.software/ns/schema/2.0",
+                           "href": format!("{}/nodeinfo/2.0", lemmy.base)}]})
+        .to_string(),
+    );
+    lemmy.serve(
+        "/nodeinfo/2.0",
+        200,
+        &[("content-type", "application/json")],
+        &json!({"version": "2.0", "software": {"name": "lemmy", "version": "0.19.20"},
+                "protocols": ["activitypub"], "usage": {"users": {}}, "openRegistrations": true})
+        .to_string(),
+    );
+    peer_follows(&lemmy, &group_id).await;
+
+    // Someone there posts in the group; a moderator here removes it.
+    let post = lemmy.status(
+        "mia",
+        1,
+        json!({"audience": group_id, "to": ["https://www.w3.org/ns/activitystreams#Public", group_id],
+               "name": "Cheap shoes", "content": "<p>DM me</p>"}),
+    );
+    let post_id = post["id"].as_str().expect("id").to_owned();
+    let inbox = format!("{group_id}/inbox");
+    assert_eq!(
+        lemmy
+            .deliver("mia", &inbox, &lemmy.create("mia", &post))
+            .await
+            .status(),
+        202
+    );
+    wait_for("the post stored", PATIENCE, || async {
+        let (status, _) = api(&beta, &organiser, Method::GET, &post_path(&post_id), None).await;
+        (status == 200).then_some(())
+    })
+    .await;
+    let (status, _) = api(
+        &beta,
+        &organiser,
+        Method::DELETE,
+        &format!("{}?reason=Selling%20things", post_path(&post_id)),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+
+    // Lemmy takes a removal as the community's announce of a moderator's
+    // Delete with the reason as `summary`, and a second copy of it is a 400.
+    let announce = wait_for("the announced removal", PATIENCE, || async {
+        lemmy
+            .received()
+            .into_iter()
+            .find(|d| d.body["type"] == "Announce" && d.body["object"]["type"] == "Delete")
+    })
+    .await;
+    assert!(announce.signature_valid);
+    assert_eq!(announce.body["actor"], group_id.as_str());
+    assert_eq!(
+        announce.body["object"]["actor"],
+        format!("{}/u/organiser", beta.base)
+    );
+    assert_eq!(announce.body["object"]["object"], post_id.as_str());
+    assert_eq!(announce.body["object"]["summary"], "Selling things");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let copies = lemmy
+        .received()
+        .into_iter()
+        .filter(|d| {
+            d.body["object"]["id"] == announce.body["object"]["id"]
+                || d.body["id"] == announce.body["object"]["id"]
+        })
+        .count();
+    assert_eq!(copies, 1, "the removal reached the node once");
+    // Nor was the post itself announced back to where it came from.
+    assert!(
+        !lemmy
+            .received()
+            .iter()
+            .any(|d| d.body["type"] == "Announce" && d.body["object"]["type"] == "Create"),
+        "announced back to its origin"
+    );
+}

@@ -43,7 +43,7 @@ pub fn ld_context() -> Value {
     ])
 }
 
-/// The reason a moderator's removal carries: the node has no field for one yet.
+/// The reason a moderator's removal carries when the moderator gave none.
 const REMOVAL_REASON: &str = "Removed by a moderator of the working group";
 
 pub struct OutboxPublisher {
@@ -383,6 +383,7 @@ impl OutboxPublisher {
             Outgoing::RemovePost {
                 post_id,
                 moderator_id,
+                reason,
             } => {
                 // Lemmy's shape: a Delete of the post by a moderator of its
                 // group, with the reason as `summary` (without one Lemmy takes
@@ -392,7 +393,7 @@ impl OutboxPublisher {
                 let mut activity = self
                     .about_post(txn, "Delete", &moderator, &post, json!(post.ap_id))
                     .await?;
-                activity["summary"] = json!(REMOVAL_REASON);
+                activity["summary"] = json!(reason.as_deref().unwrap_or(REMOVAL_REASON));
                 (post, moderator, activity, Effect::Gone)
             }
             Outgoing::LockThread {

@@ -392,13 +392,15 @@ pub async fn moderated_among(
         .collect())
 }
 
-/// Delete a post: its author deletes it; a moderator of its group removes it.
-/// Either way a tombstone stays so the thread keeps its shape.
+/// Delete a post: its author deletes it; a moderator of its group removes it,
+/// with a `reason` when they give one. Either way a tombstone stays so the
+/// thread keeps its shape.
 pub async fn delete(
     db: &DatabaseConnection,
     publisher: &dyn Publisher,
     account: &Account,
     ap_id: &str,
+    reason: Option<&str>,
 ) -> ServiceResult<()> {
     let post = queries::posts::by_ap_id(db, ap_id)
         .await?
@@ -419,6 +421,9 @@ pub async fn delete(
                 Outgoing::RemovePost {
                     post_id: post.id,
                     moderator_id: account.person.id,
+                    reason: reason
+                        .map(|r| text::plain_text(r, MAX_SUMMARY))
+                        .filter(|r| !r.is_empty()),
                 },
             )
             .await?;

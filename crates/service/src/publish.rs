@@ -23,7 +23,12 @@ pub enum Outgoing {
     /// Its author deleted a post (the row is already a tombstone).
     DeletePost { post_id: i64 },
     /// A moderator removed a post from its working group.
-    RemovePost { post_id: i64, moderator_id: i64 },
+    RemovePost {
+        post_id: i64,
+        moderator_id: i64,
+        /// Why, in the moderator's words, when they gave a reason.
+        reason: Option<String>,
+    },
     /// A moderator locked or unlocked a thread.
     LockThread {
         post_id: i64,

@@ -356,16 +356,25 @@ async fn edit_post(
     Ok(Json(CreatedPost { id: row.ap_id, url }))
 }
 
+#[derive(Deserialize)]
+pub struct RemovalQuery {
+    /// Why a moderator removes the post (sent with the removal, as Lemmy shows it).
+    reason: Option<String>,
+}
+
 /// Delete your post, or remove one as a moderator of its working group.
-#[utoipa::path(delete, path = "/api/v1/posts/{id}", params(("id" = String, Path)), security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/posts/{id}",
+    params(("id" = String, Path), ("reason" = Option<String>, Query, description = "why a moderator removes it")),
+    security(("bearer" = [])),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn delete_post(
     State(state): State<AppState>,
     ApiAccount(account): ApiAccount,
     Path(id): Path<String>,
+    Query(query): Query<RemovalQuery>,
 ) -> ApiResult<StatusCode> {
     let publisher = OutboxPublisher::from_context(state.context());
-    posts::delete(state.db(), &publisher, &account, &id).await?;
+    posts::delete(state.db(), &publisher, &account, &id, query.reason.as_deref()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

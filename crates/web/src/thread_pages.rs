@@ -412,7 +412,7 @@ async fn delete(
     let account = signed_in(&session)?;
     let post = post_by_local_id(&state, id).await?;
     let publisher = OutboxPublisher::from_context(state.context());
-    posts::delete(state.db(), &publisher, &account, &post.ap_id).await?;
+    posts::delete(state.db(), &publisher, &account, &post.ap_id, None).await?;
     Ok(Redirect::to(&discussions::thread_path(&post)).into_response())
 }
 
