@@ -401,18 +401,32 @@ async fn like(
     Ok(Redirect::to(&discussions::thread_path(&post)).into_response())
 }
 
+/// Deleting one's post, or removing one as a moderator, with a reason.
+#[derive(Deserialize)]
+struct RemoveForm {
+    csrf: String,
+    reason: Option<String>,
+}
+
 async fn delete(
     State(state): State<AppState>,
     jar: CookieJar,
     session: MaybeSession,
     Path(id): Path<i64>,
-    Form(form): Form<CsrfForm>,
+    Form(form): Form<RemoveForm>,
 ) -> PageResult<Response> {
     auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
     let post = post_by_local_id(&state, id).await?;
     let publisher = OutboxPublisher::from_context(state.context());
-    posts::delete(state.db(), &publisher, &account, &post.ap_id, None).await?;
+    posts::delete(
+        state.db(),
+        &publisher,
+        &account,
+        &post.ap_id,
+        form.reason.as_deref(),
+    )
+    .await?;
     Ok(Redirect::to(&discussions::thread_path(&post)).into_response())
 }
 
