@@ -134,6 +134,17 @@ pub fn wall_clock(at: DateTime<Utc>, zone: Tz) -> NaiveDateTime {
     at.with_timezone(&zone).naive_local()
 }
 
+/// Where an event takes place, as people read it: its place and address,
+/// whichever it has, joined.
+pub fn place_text(place_name: Option<&str>, address: Option<&str>) -> String {
+    [place_name, address]
+        .into_iter()
+        .flatten()
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// When an event takes place, as people read it: in the event's own time
 /// zone (UTC when it has none), the end's date left out when it is the same day.
 pub fn when_text(starts_at: DateTime<Utc>, ends_at: Option<DateTime<Utc>>, timezone: Option<&str>) -> String {

@@ -23,7 +23,7 @@ use axum_extra::extract::cookie::CookieJar;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use healthcommons_core::{
     ErrorKind,
-    event::{EventKind, at_wall_clock, time_zone, wall_clock, when_text},
+    event::{EventKind, at_wall_clock, place_text, time_zone, wall_clock, when_text},
 };
 use healthcommons_db::entities::ParticipantState;
 use healthcommons_db::{entities::actor, queries, queries::events::Listing};
@@ -87,12 +87,7 @@ pub fn item_of(view: &EventView) -> EventItem {
         title: event.title.clone(),
         kind: event.kind.as_str().to_owned(),
         when: when(view),
-        place: [event.place_name.as_deref(), event.address.as_deref()]
-            .into_iter()
-            .flatten()
-            .filter(|p| !p.is_empty())
-            .collect::<Vec<_>>()
-            .join(", "),
+        place: place_text(event.place_name.as_deref(), event.address.as_deref()),
         organiser: view
             .organiser
             .as_ref()

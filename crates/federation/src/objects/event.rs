@@ -20,7 +20,7 @@ use activitypub_federation::{
 };
 use chrono::{DateTime, Utc};
 use healthcommons_core::{
-    event::{EventKind, EventStatus, JoinMode, when_text},
+    event::{EventKind, EventStatus, JoinMode, place_text, when_text},
     text::escape_html,
 };
 use healthcommons_db::entities::ActorKind;
@@ -279,12 +279,7 @@ fn readable_content(row: &event::Model) -> String {
         "When: {}",
         escape_html(&when_text(row.starts_at, row.ends_at, row.timezone.as_deref()))
     )];
-    let place = [row.place_name.as_deref(), row.address.as_deref()]
-        .into_iter()
-        .flatten()
-        .filter(|part| !part.is_empty())
-        .collect::<Vec<_>>()
-        .join(", ");
+    let place = place_text(row.place_name.as_deref(), row.address.as_deref());
     if !place.is_empty() {
         facts.push(format!("Where: {}", escape_html(&place)));
     }
