@@ -16,15 +16,16 @@ use healthcommons_core::garden::{
 };
 use healthcommons_db::{
     DatabaseTransaction, Db,
-    entities::garden_item,
+    entities::{actor, garden_item},
     queries::{self, garden::Filter, posts::Page},
 };
 use healthcommons_service::{
-    NodeContext, Outgoing, Publisher, ServiceResult,
+    NodeContext, Outgoing, Processor, Publisher, Resolver, ServiceError, ServiceResult,
     accounts::{self, Account, Registration, Role},
     garden::{self, Draft, ItemView, Query},
 };
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// As the API and the pages ask.
@@ -957,6 +958,22 @@ impl Publisher for NoFederation {
     }
 }
 
+#[async_trait::async_trait]
+impl Resolver for NoFederation {
+    async fn actor(&self, _query: &str) -> ServiceResult<actor::Model> {
+        Err(ServiceError::not_found("no other nodes in this benchmark"))
+    }
+    async fn reply_target(&self, _url: &url::Url) -> ServiceResult<()> {
+        Err(ServiceError::not_found("no other nodes in this benchmark"))
+    }
+    async fn garden_item(&self, _id: &str) -> ServiceResult<garden_item::Model> {
+        Err(ServiceError::not_found("no other nodes in this benchmark"))
+    }
+    async fn refresh_origin(&self, _fork: &garden_item::Model) -> ServiceResult<garden_item::Model> {
+        Err(ServiceError::not_found("no other nodes in this benchmark"))
+    }
+}
+
 /// The node the garden grows on, and who planted it.
 pub struct Seeded {
     pub ctx: NodeContext,
@@ -977,21 +994,27 @@ pub async fn plant(
     planting: Planting,
 ) -> Result<garden_item::Model> {
     let title = planting.content.title.clone();
-    garden::create(
-        db,
-        ctx,
-        &NoFederation,
-        author,
-        planting.kind,
-        None,
-        Draft {
-            content: planting.content,
-            status: planting.status,
-            message: Some("Planted"),
-        },
-    )
-    .await
-    .with_context(|| format!("planting {title:?}"))
+    let processor = Processor::new(
+        db.clone(),
+        db.clone(),
+        ctx.clone(),
+        Arc::new(NoFederation),
+        Arc::new(NoFederation),
+    );
+    processor
+        .garden()
+        .create(
+            author,
+            planting.kind,
+            None,
+            Draft {
+                content: planting.content,
+                status: planting.status,
+                message: Some("Planted"),
+            },
+        )
+        .await
+        .with_context(|| format!("planting {title:?}"))
 }
 
 /// Make a few members and plant `items` generated items through the service.

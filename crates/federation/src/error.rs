@@ -84,3 +84,16 @@ impl From<serde_json::Error> for FederationError {
 }
 
 pub type FederationResult<T> = Result<T, FederationError>;
+
+/// A remote fetch the processing layer asked for (through the resolver) failed.
+impl From<FederationError> for ServiceError {
+    fn from(err: FederationError) -> Self {
+        match err {
+            FederationError::Service(inner) => inner,
+            FederationError::Database(inner) => ServiceError::Database(inner),
+            FederationError::Internal(message) => ServiceError::Internal(message),
+            FederationError::NotFound => ServiceError::not_found("not found"),
+            other => ServiceError::new(other.kind(), other.to_string()),
+        }
+    }
+}

@@ -35,3 +35,19 @@ pub mod signatures;
 
 pub use context::{FederationContext, FederationSettings, RequestData};
 pub use error::FederationError;
+
+/// The processing layer wired to this crate: its deliveries go through the
+/// durable queue, its remote fetches through the signed, SSRF-safe client.
+/// `readers` serve reads that never write.
+pub fn processor(
+    config: &activitypub_federation::config::FederationConfig<FederationContext>,
+    readers: healthcommons_db::Db,
+) -> healthcommons_service::Processor {
+    healthcommons_service::Processor::new(
+        config.db.clone(),
+        readers,
+        config.node.clone(),
+        std::sync::Arc::new(publisher::OutboxPublisher::from_context(config)),
+        std::sync::Arc::new(resolve::FederationResolver::new(config.clone())),
+    )
+}

@@ -6,7 +6,11 @@ use crate::{FederationError, RequestData, objects::actor::DbActor};
 use activitypub_federation::fetch::object_id::ObjectId;
 use healthcommons_core::Handle;
 use healthcommons_db::entities::ActorKind;
-use healthcommons_db::queries;
+use healthcommons_db::{
+    entities::{actor, garden_item},
+    queries,
+};
+use healthcommons_service::{Resolver, ServiceError, ServiceResult};
 use serde::Deserialize;
 use url::Url;
 
@@ -282,6 +286,41 @@ pub async fn refresh_origin(
             Err(FederationError::Gone)
         }
         other => other,
+    }
+}
+
+/// The processing layer's remote fetches, done by this crate.
+pub struct FederationResolver {
+    config: activitypub_federation::config::FederationConfig<crate::FederationContext>,
+}
+
+impl FederationResolver {
+    pub fn new(config: activitypub_federation::config::FederationConfig<crate::FederationContext>) -> Self {
+        FederationResolver { config }
+    }
+}
+
+#[async_trait::async_trait]
+impl Resolver for FederationResolver {
+    async fn actor(&self, query: &str) -> ServiceResult<actor::Model> {
+        Ok(resolve_actor(query, &self.config.to_request_data()).await?.row)
+    }
+
+    async fn reply_target(&self, url: &Url) -> ServiceResult<()> {
+        Ok(learn_reply_target(url, &self.config.to_request_data()).await?)
+    }
+
+    async fn garden_item(&self, id: &str) -> ServiceResult<garden_item::Model> {
+        Ok(resolve_garden_item(id, &self.config.to_request_data()).await?.row)
+    }
+
+    async fn refresh_origin(&self, fork: &garden_item::Model) -> ServiceResult<garden_item::Model> {
+        match refresh_origin(fork, &self.config.to_request_data()).await {
+            Err(FederationError::Gone) => Err(ServiceError::not_found(
+                "the item this was forked from is gone from its origin",
+            )),
+            other => Ok(other?),
+        }
     }
 }
 

@@ -300,6 +300,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     // A node on localhost is a local trial served over plain http, where
     // browsers would drop `Secure` cookies on 127.0.0.1.
     let local_trial = config.domain.starts_with("localhost:") || config.domain == "localhost";
+    let readers = healthcommons_db::open_readers(&config.database_url(), &node.federation.db)
+        .await
+        .context("cannot open the database for reading")?;
     let state = AppState::new(healthcommons_web::Shared {
         federation: node.federation.clone(),
         workers,
@@ -310,9 +313,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         },
         trusted_proxies: config.trusted_proxy_list()?,
         read_cache: ReadCache::new(CacheLimits::default()),
-        readers: healthcommons_db::open_readers(&config.database_url(), &node.federation.db)
-            .await
-            .context("cannot open the database for reading")?,
+        processor: healthcommons_federation::processor(&node.federation, readers.clone()),
+        readers,
     });
     if !config.metrics_bind.is_empty() {
         let listener = TcpListener::bind(&config.metrics_bind)

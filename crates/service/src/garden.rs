@@ -146,57 +146,429 @@ pub struct Draft<'a> {
     pub message: Option<&'a str>,
 }
 
-/// A member adds an item to the garden, optionally published to one of this
-/// node's working groups (which then announces it to its followers).
-pub async fn create(
-    db: &DatabaseConnection,
-    ctx: &NodeContext,
-    publisher: &dyn Publisher,
-    author: &Account,
-    kind: Kind,
-    group: Option<&actor::Model>,
-    draft: Draft<'_>,
-) -> ServiceResult<garden_item::Model> {
-    let content = validated(draft.content, kind)?;
-    if let Some(group) = group {
-        check_group(db, group, author).await?;
+/// The garden as the API, the pages and the inbox see it.
+pub struct Garden<'p>(pub(crate) &'p crate::Processor);
+
+impl Garden<'_> {
+    /// What changed at a fork's origin since the fork last took from it,
+    /// with the origin fetched anew from its node.
+    pub async fn upstream(&self, viewer: Viewer<'_>, fork_ap_id: &str) -> ServiceResult<Upstream> {
+        let fork = readable(self.0.db(), viewer, fork_ap_id).await?;
+        let origin = self.0.resolver().refresh_origin(&fork).await?;
+        upstream_changes(self.0.db(), viewer, &fork, &origin).await
     }
-    let visibility = policy::visibility_for_new(db, group, None, Visibility::Public).await?;
-    let ap_id = ctx.urls.new_garden_item();
-    let message = clean_message(draft.message, "Planted");
-    let txn = db.begin().await?;
-    let item = insert_local(
-        &txn,
-        LocalItem {
-            ap_id,
-            kind,
-            author_id: author.person.id,
-            group_id: group.map(|g| g.id),
-            visibility,
-            status: draft.status,
-            content: &content,
-            origin: None,
-        },
-    )
-    .await?;
-    queries::garden::add_revision(
-        &txn,
-        item.id,
-        1,
-        Some(author.person.id),
-        &message,
-        &item.content,
-        item.published,
-    )
-    .await?;
-    reindex(&txn, &item, &content).await?;
-    if draft.status == ItemStatus::Published {
+
+    /// A member adds an item to the garden, optionally published to one of this
+    /// node's working groups (which then announces it to its followers).
+    ///
+    /// `group` is a local name, `@name@host` or a URL.
+    pub async fn create(
+        &self,
+        author: &Account,
+        kind: Kind,
+        group: Option<&str>,
+        draft: Draft<'_>,
+    ) -> ServiceResult<garden_item::Model> {
+        let (db, ctx, publisher) = (self.0.db(), self.0.node(), self.0.publisher());
+        let group = match group.map(str::trim).filter(|name| !name.is_empty()) {
+            Some(name) => Some(self.0.groups().find(name).await?),
+            None => None,
+        };
+        let group = group.as_ref();
+        let content = validated(draft.content, kind)?;
+        if let Some(group) = group {
+            check_group(db, group, author).await?;
+        }
+        let visibility = policy::visibility_for_new(db, group, None, Visibility::Public).await?;
+        let ap_id = ctx.urls.new_garden_item();
+        let message = clean_message(draft.message, "Planted");
+        let txn = db.begin().await?;
+        let item = insert_local(
+            &txn,
+            LocalItem {
+                ap_id,
+                kind,
+                author_id: author.person.id,
+                group_id: group.map(|g| g.id),
+                visibility,
+                status: draft.status,
+                content: &content,
+                origin: None,
+            },
+        )
+        .await?;
+        queries::garden::add_revision(
+            &txn,
+            item.id,
+            1,
+            Some(author.person.id),
+            &message,
+            &item.content,
+            item.published,
+        )
+        .await?;
+        reindex(&txn, &item, &content).await?;
+        if draft.status == ItemStatus::Published {
+            publisher
+                .publish(&txn, Outgoing::CreateGardenItem { item_id: item.id })
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(item)
+    }
+
+    /// The author edits an item: a new revision with a message. A published
+    /// item cannot go back to draft (other nodes have it already).
+    pub async fn edit(
+        &self,
+        account: &Account,
+        ap_id: &str,
+        draft: Draft<'_>,
+    ) -> ServiceResult<garden_item::Model> {
+        let (db, publisher) = (self.0.db(), self.0.publisher());
+        let before = editable(db, account, ap_id).await?;
+        let content = validated(draft.content, before.kind)?;
+        if before.status == ItemStatus::Published && draft.status == ItemStatus::Draft {
+            return Err(ServiceError::validation(
+                "a published item cannot go back to draft: other nodes have it already",
+            ));
+        }
+        if content == parse_content(&before)? && draft.status == before.status {
+            return Err(ServiceError::validation("nothing changed"));
+        }
+        let message = clean_message(draft.message, "Edited");
+        let txn = db.begin().await?;
+        let item = revise(
+            &txn,
+            publisher,
+            account,
+            &before,
+            &content,
+            draft.status,
+            &message,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(item)
+    }
+
+    /// A moderator of its working group shares a members-only item with the
+    /// whole commons: it becomes public, a revision records who shared it and
+    /// when (its history shows it), and other nodes get it as new.
+    pub async fn share_with_commons(
+        &self,
+        account: &Account,
+        ap_id: &str,
+    ) -> ServiceResult<garden_item::Model> {
+        let (db, publisher) = (self.0.db(), self.0.publisher());
+        let before = readable(db, Viewer::Actor(&account.person), ap_id).await?;
+        if before.visibility.is_open() {
+            return Err(ServiceError::conflict(
+                "this item is already shared with the commons",
+            ));
+        }
+        if !policy::may(
+            db,
+            account.into(),
+            Action::Share,
+            Target::Content(Subject::GardenItem(&before)),
+        )
+        .await?
+        {
+            return Err(ServiceError::forbidden(
+                "only a moderator of its working group may share it with the commons",
+            ));
+        }
+        let now = Utc::now();
+        let number = before.revision + 1;
+        let message = format!("Shared with the whole commons by {}", account.person.handle());
+        let txn = db.begin().await?;
+        let mut row: garden_item::ActiveModel = before.into();
+        row.visibility = Set(Visibility::Public);
+        row.revision = Set(number);
+        row.updated_at = Set(Some(now));
+        let item = queries::garden::update(&txn, row).await?;
+        queries::garden::add_revision(
+            &txn,
+            item.id,
+            number,
+            Some(account.person.id),
+            &message,
+            &item.content,
+            now,
+        )
+        .await?;
         publisher
             .publish(&txn, Outgoing::CreateGardenItem { item_id: item.id })
             .await?;
+        txn.commit().await?;
+        Ok(item)
     }
-    txn.commit().await?;
-    Ok(item)
+
+    /// Bring back an earlier revision's content, as a new revision.
+    pub async fn revert(
+        &self,
+        account: &Account,
+        ap_id: &str,
+        number: i32,
+    ) -> ServiceResult<garden_item::Model> {
+        let (db, publisher) = (self.0.db(), self.0.publisher());
+        let before = editable(db, account, ap_id).await?;
+        let old = queries::garden::revision(db, before.id, number)
+            .await?
+            .ok_or_else(|| ServiceError::not_found(format!("this item has no revision {number}")))?;
+        let content: Content = serde_json::from_str(&old.content)
+            .map_err(|e| ServiceError::Internal(format!("revision {} is unreadable: {e}", old.id)))?;
+        if content == parse_content(&before)? {
+            return Err(ServiceError::validation(
+                "that revision says what the item says now",
+            ));
+        }
+        let status = before.status;
+        let message = format!("Reverted to revision {number}");
+        let txn = db.begin().await?;
+        let item = revise(&txn, publisher, account, &before, &content, status, &message).await?;
+        txn.commit().await?;
+        Ok(item)
+    }
+
+    /// Delete a local item. Its forks elsewhere stay, with provenance that says
+    /// the origin is gone.
+    pub async fn delete(&self, account: &Account, ap_id: &str) -> ServiceResult<()> {
+        let (db, publisher) = (self.0.db(), self.0.publisher());
+        let item = editable(db, account, ap_id).await?;
+        let txn = db.begin().await?;
+        let gone = tombstone(&txn, &item).await?;
+        if item.status == ItemStatus::Published {
+            publisher
+                .publish(&txn, Outgoing::DeleteGardenItem { item_id: gone.id })
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// A member forks an item (from this node or one learned from another) into
+    /// this node's garden. The fork starts as a copy at the item's current
+    /// revision and remembers the whole chain it came from.
+    ///
+    /// The source may be on another node; it is fetched when not known here.
+    pub async fn fork(
+        &self,
+        account: &Account,
+        source_ap_id: &str,
+        message: Option<&str>,
+    ) -> ServiceResult<garden_item::Model> {
+        let (db, ctx, publisher) = (self.0.db(), self.0.node(), self.0.publisher());
+        let source = self.0.resolver().garden_item(source_ap_id).await?.ap_id;
+        let source_ap_id = source.as_str();
+        let source = readable(db, Viewer::Actor(&account.person), source_ap_id).await?;
+        policy::require(
+            db,
+            account.into(),
+            Action::TakePart,
+            Target::Content(Subject::GardenItem(&source)),
+        )
+        .await?;
+        if source.status != ItemStatus::Published {
+            return Err(ServiceError::validation("publish a draft before forking it"));
+        }
+        let origin_name = source.url.as_deref().unwrap_or(&source.ap_id);
+        let default_message = format!("Forked from {origin_name} (revision {})", source.revision);
+        plant_fork(
+            db,
+            ctx,
+            publisher,
+            account,
+            Planted {
+                kind: source.kind,
+                content: parse_content(&source)?,
+                chain: provenance_of(&source),
+                origin: Origin {
+                    id: source.ap_id.clone(),
+                    revision: source.revision,
+                },
+                message: clean_message(message, &default_message),
+                // A fork of a members-only item stays among the same members.
+                kept_among: (!source.visibility.is_open()).then_some((source.group_id, source.visibility)),
+            },
+        )
+        .await
+    }
+
+    /// The fork's author takes upstream's changes: a three-way merge part by
+    /// part, written as a new revision. Parts both sides changed keep the fork's
+    /// text and are reported.
+    ///
+    /// The origin is fetched anew from its node first.
+    pub async fn pull(
+        &self,
+        account: &Account,
+        fork_ap_id: &str,
+    ) -> ServiceResult<(garden_item::Model, Merged)> {
+        let (db, publisher) = (self.0.db(), self.0.publisher());
+        let upstream = self.upstream(Viewer::Actor(&account.person), fork_ap_id).await?;
+        let origin = &upstream.origin;
+        let fork = editable(db, account, fork_ap_id).await?;
+        if fork.forked_from.as_deref() != Some(origin.ap_id.as_str()) {
+            return Err(ServiceError::validation("this item was not forked from that one"));
+        }
+        if !policy::visible_to(db, Viewer::Actor(&account.person), Subject::GardenItem(origin)).await? {
+            return Err(ServiceError::not_found(
+                "the item this was forked from is not visible to you",
+            ));
+        }
+        // Its text may not become more visible by being pulled.
+        if fork.visibility.narrowest(origin.visibility) != fork.visibility
+            || (!origin.visibility.is_open() && fork.group_id != origin.group_id)
+        {
+            return Err(ServiceError::forbidden(
+                "the item this was forked from is now kept among fewer people than this fork",
+            ));
+        }
+        if origin.revision <= fork.forked_revision.unwrap_or(0) {
+            return Err(ServiceError::validation("there is nothing new upstream"));
+        }
+        let base: Content = fork
+            .base_content
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| ServiceError::Internal(format!("fork {} has an unreadable base: {e}", fork.id)))?
+            .unwrap_or_default();
+        let theirs = parse_content(origin)?;
+        let merged = garden::merge(&base, &parse_content(&fork)?, &theirs);
+        let kind = fork.kind;
+        let content = validated(merged.content.clone(), kind)?;
+        let mut message = format!("Pulled revision {} from upstream", origin.revision);
+        if !merged.conflicts.is_empty() {
+            message.push_str(&format!(
+                "; kept this fork's {} (changed on both sides)",
+                merged.conflicts.join(", ")
+            ));
+        }
+        let txn = db.begin().await?;
+        let mut item = revise(
+            &txn,
+            publisher,
+            account,
+            &fork,
+            &content,
+            ItemStatus::Published,
+            &message,
+        )
+        .await?;
+        let mut row: garden_item::ActiveModel = item.clone().into();
+        row.forked_revision = Set(Some(origin.revision));
+        row.base_content = Set(Some(origin.content.clone()));
+        item = queries::garden::update(&txn, row).await?;
+        txn.commit().await?;
+        Ok((item, merged))
+    }
+
+    /// An initiative records that it adopted a pattern (or uses a metric, or
+    /// lived a story). It goes to the item's origin and up its chain of forks.
+    ///
+    /// The item, its story and metrics may be on other nodes; they are
+    /// fetched when not known here, and so is each link of the item's chain
+    /// of forks, so that its author can be told.
+    pub async fn adopt(
+        &self,
+        account: &Account,
+        item_ap_id: &str,
+        input: AdoptionInput<'_>,
+    ) -> ServiceResult<adoption::Model> {
+        let (db, ctx, publisher) = (self.0.db(), self.0.node(), self.0.publisher());
+        let resolver = self.0.resolver();
+        let item = resolver.garden_item(item_ap_id).await?;
+        for origin in view(db, item.clone()).await?.provenance {
+            if let Err(err) = resolver.garden_item(&origin.id).await {
+                tracing::debug!(%err, origin = %origin.id, "an origin of an adopted fork could not be fetched");
+            }
+        }
+        let story = match input.story.map(str::trim).filter(|s| !s.is_empty()) {
+            Some(story) => Some(resolver.garden_item(story).await?.ap_id),
+            None => None,
+        };
+        let mut metrics = Vec::new();
+        for metric in input.metrics.iter().map(|m| m.trim()).filter(|m| !m.is_empty()) {
+            metrics.push(resolver.garden_item(metric).await?.ap_id);
+        }
+        let input = AdoptionInput {
+            story: story.as_deref(),
+            metrics: metrics.iter().map(String::as_str).collect(),
+            ..input
+        };
+        let item_ap_id = item.ap_id.as_str();
+        let item = readable(db, Viewer::Actor(&account.person), item_ap_id).await?;
+        policy::require(
+            db,
+            account.into(),
+            Action::TakePart,
+            Target::Content(Subject::GardenItem(&item)),
+        )
+        .await?;
+        if item.status != ItemStatus::Published {
+            return Err(ServiceError::validation(
+                "publish a draft before recording adoptions",
+            ));
+        }
+        if input.context.trim().is_empty() {
+            return Err(ServiceError::validation("say where and how it was adopted"));
+        }
+        if input.context.len() > MAX_ADOPTION_TEXT || input.outcome.len() > MAX_ADOPTION_TEXT {
+            return Err(ServiceError::validation(format!(
+                "context and outcome must be at most {MAX_ADOPTION_TEXT} bytes each"
+            )));
+        }
+        if let Some(story) = input.story {
+            let story = readable(db, Viewer::Actor(&account.person), story)
+                .await
+                .map_err(|_| ServiceError::validation("the story is not in the garden here"))?;
+            if story.kind != Kind::Story {
+                return Err(ServiceError::validation("an adoption's story must be a story"));
+            }
+        }
+        for metric in &input.metrics {
+            let metric = readable(db, Viewer::Actor(&account.person), metric)
+                .await
+                .map_err(|_| ServiceError::validation("a metric named is not in the garden here"))?;
+            if metric.kind != Kind::Metric {
+                return Err(ServiceError::validation("an outcome is measured by metrics"));
+            }
+        }
+        let place = check_place(input.place)?;
+        let txn = db.begin().await?;
+        let adoption = queries::garden::insert_adoption(
+            &txn,
+            adoption::ActiveModel {
+                ap_id: Set(ctx.urls.new_adoption()),
+                item_id: Set(item.id),
+                actor_id: Set(account.person.id),
+                context_html: Set(text::markdown_to_html(input.context)),
+                outcome_html: Set(text::markdown_to_html(input.outcome)),
+                story: Set(input.story.map(str::to_owned)),
+                metrics: Set(to_json(&input.metrics)?),
+                place_name: Set(place.as_ref().map(|p| p.name.clone()).filter(|n| !n.is_empty())),
+                latitude: Set(place.as_ref().and_then(|p| p.latitude)),
+                longitude: Set(place.as_ref().and_then(|p| p.longitude)),
+                local: Set(true),
+                created_at: Set(Utc::now()),
+                ..Default::default()
+            },
+        )
+        .await?;
+        publisher
+            .publish(
+                &txn,
+                Outgoing::Adopt {
+                    adoption_id: adoption.id,
+                },
+            )
+            .await?;
+        txn.commit().await?;
+        Ok(adoption)
+    }
 }
 
 async fn check_group(db: &impl ConnectionTrait, group: &actor::Model, author: &Account) -> ServiceResult<()> {
@@ -348,141 +720,6 @@ async fn revise(
     Ok(item)
 }
 
-/// The author edits an item: a new revision with a message. A published
-/// item cannot go back to draft (other nodes have it already).
-pub async fn edit(
-    db: &DatabaseConnection,
-    publisher: &dyn Publisher,
-    account: &Account,
-    ap_id: &str,
-    draft: Draft<'_>,
-) -> ServiceResult<garden_item::Model> {
-    let before = editable(db, account, ap_id).await?;
-    let content = validated(draft.content, before.kind)?;
-    if before.status == ItemStatus::Published && draft.status == ItemStatus::Draft {
-        return Err(ServiceError::validation(
-            "a published item cannot go back to draft: other nodes have it already",
-        ));
-    }
-    if content == parse_content(&before)? && draft.status == before.status {
-        return Err(ServiceError::validation("nothing changed"));
-    }
-    let message = clean_message(draft.message, "Edited");
-    let txn = db.begin().await?;
-    let item = revise(
-        &txn,
-        publisher,
-        account,
-        &before,
-        &content,
-        draft.status,
-        &message,
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(item)
-}
-
-/// A moderator of its working group shares a members-only item with the
-/// whole commons: it becomes public, a revision records who shared it and
-/// when (its history shows it), and other nodes get it as new.
-pub async fn share_with_commons(
-    db: &DatabaseConnection,
-    publisher: &dyn Publisher,
-    account: &Account,
-    ap_id: &str,
-) -> ServiceResult<garden_item::Model> {
-    let before = readable(db, Viewer::Actor(&account.person), ap_id).await?;
-    if before.visibility.is_open() {
-        return Err(ServiceError::conflict(
-            "this item is already shared with the commons",
-        ));
-    }
-    if !policy::may(
-        db,
-        account.into(),
-        Action::Share,
-        Target::Content(Subject::GardenItem(&before)),
-    )
-    .await?
-    {
-        return Err(ServiceError::forbidden(
-            "only a moderator of its working group may share it with the commons",
-        ));
-    }
-    let now = Utc::now();
-    let number = before.revision + 1;
-    let message = format!("Shared with the whole commons by {}", account.person.handle());
-    let txn = db.begin().await?;
-    let mut row: garden_item::ActiveModel = before.into();
-    row.visibility = Set(Visibility::Public);
-    row.revision = Set(number);
-    row.updated_at = Set(Some(now));
-    let item = queries::garden::update(&txn, row).await?;
-    queries::garden::add_revision(
-        &txn,
-        item.id,
-        number,
-        Some(account.person.id),
-        &message,
-        &item.content,
-        now,
-    )
-    .await?;
-    publisher
-        .publish(&txn, Outgoing::CreateGardenItem { item_id: item.id })
-        .await?;
-    txn.commit().await?;
-    Ok(item)
-}
-
-/// Bring back an earlier revision's content, as a new revision.
-pub async fn revert(
-    db: &DatabaseConnection,
-    publisher: &dyn Publisher,
-    account: &Account,
-    ap_id: &str,
-    number: i32,
-) -> ServiceResult<garden_item::Model> {
-    let before = editable(db, account, ap_id).await?;
-    let old = queries::garden::revision(db, before.id, number)
-        .await?
-        .ok_or_else(|| ServiceError::not_found(format!("this item has no revision {number}")))?;
-    let content: Content = serde_json::from_str(&old.content)
-        .map_err(|e| ServiceError::Internal(format!("revision {} is unreadable: {e}", old.id)))?;
-    if content == parse_content(&before)? {
-        return Err(ServiceError::validation(
-            "that revision says what the item says now",
-        ));
-    }
-    let status = before.status;
-    let message = format!("Reverted to revision {number}");
-    let txn = db.begin().await?;
-    let item = revise(&txn, publisher, account, &before, &content, status, &message).await?;
-    txn.commit().await?;
-    Ok(item)
-}
-
-/// Delete a local item. Its forks elsewhere stay, with provenance that says
-/// the origin is gone.
-pub async fn delete(
-    db: &DatabaseConnection,
-    publisher: &dyn Publisher,
-    account: &Account,
-    ap_id: &str,
-) -> ServiceResult<()> {
-    let item = editable(db, account, ap_id).await?;
-    let txn = db.begin().await?;
-    let gone = tombstone(&txn, &item).await?;
-    if item.status == ItemStatus::Published {
-        publisher
-            .publish(&txn, Outgoing::DeleteGardenItem { item_id: gone.id })
-            .await?;
-    }
-    txn.commit().await?;
-    Ok(())
-}
-
 /// Mark an item deleted, drop it from search, and tell its forks here.
 async fn tombstone(
     db: &impl ConnectionTrait,
@@ -526,51 +763,6 @@ pub async fn diff(
         contents.push(content);
     }
     Ok(garden::diff(&contents[0], &contents[1]))
-}
-
-/// A member forks an item (from this node or one learned from another) into
-/// this node's garden. The fork starts as a copy at the item's current
-/// revision and remembers the whole chain it came from.
-pub async fn fork(
-    db: &DatabaseConnection,
-    ctx: &NodeContext,
-    publisher: &dyn Publisher,
-    account: &Account,
-    source_ap_id: &str,
-    message: Option<&str>,
-) -> ServiceResult<garden_item::Model> {
-    let source = readable(db, Viewer::Actor(&account.person), source_ap_id).await?;
-    policy::require(
-        db,
-        account.into(),
-        Action::TakePart,
-        Target::Content(Subject::GardenItem(&source)),
-    )
-    .await?;
-    if source.status != ItemStatus::Published {
-        return Err(ServiceError::validation("publish a draft before forking it"));
-    }
-    let origin_name = source.url.as_deref().unwrap_or(&source.ap_id);
-    let default_message = format!("Forked from {origin_name} (revision {})", source.revision);
-    plant_fork(
-        db,
-        ctx,
-        publisher,
-        account,
-        Planted {
-            kind: source.kind,
-            content: parse_content(&source)?,
-            chain: provenance_of(&source),
-            origin: Origin {
-                id: source.ap_id.clone(),
-                revision: source.revision,
-            },
-            message: clean_message(message, &default_message),
-            // A fork of a members-only item stays among the same members.
-            kept_among: (!source.visibility.is_open()).then_some((source.group_id, source.visibility)),
-        },
-    )
-    .await
 }
 
 /// What a fork (or an import, which is one) plants in this node's garden.
@@ -655,7 +847,7 @@ pub struct Upstream {
 /// Compare a fork with the item it came from (`origin`, freshly fetched by the caller).
 /// What changed at `fork`'s origin since it was taken, if `viewer` may see
 /// the origin now (it may have become members-only since).
-pub async fn upstream_changes(
+async fn upstream_changes(
     db: &impl ConnectionTrait,
     viewer: Viewer<'_>,
     fork: &garden_item::Model,
@@ -680,73 +872,6 @@ pub async fn upstream_changes(
     })
 }
 
-/// The fork's author takes upstream's changes: a three-way merge part by
-/// part, written as a new revision. Parts both sides changed keep the fork's
-/// text and are reported.
-pub async fn pull(
-    db: &DatabaseConnection,
-    publisher: &dyn Publisher,
-    account: &Account,
-    fork_ap_id: &str,
-    origin: &garden_item::Model,
-) -> ServiceResult<(garden_item::Model, Merged)> {
-    let fork = editable(db, account, fork_ap_id).await?;
-    if fork.forked_from.as_deref() != Some(origin.ap_id.as_str()) {
-        return Err(ServiceError::validation("this item was not forked from that one"));
-    }
-    if !policy::visible_to(db, Viewer::Actor(&account.person), Subject::GardenItem(origin)).await? {
-        return Err(ServiceError::not_found(
-            "the item this was forked from is not visible to you",
-        ));
-    }
-    // Its text may not become more visible by being pulled.
-    if fork.visibility.narrowest(origin.visibility) != fork.visibility
-        || (!origin.visibility.is_open() && fork.group_id != origin.group_id)
-    {
-        return Err(ServiceError::forbidden(
-            "the item this was forked from is now kept among fewer people than this fork",
-        ));
-    }
-    if origin.revision <= fork.forked_revision.unwrap_or(0) {
-        return Err(ServiceError::validation("there is nothing new upstream"));
-    }
-    let base: Content = fork
-        .base_content
-        .as_deref()
-        .map(serde_json::from_str)
-        .transpose()
-        .map_err(|e| ServiceError::Internal(format!("fork {} has an unreadable base: {e}", fork.id)))?
-        .unwrap_or_default();
-    let theirs = parse_content(origin)?;
-    let merged = garden::merge(&base, &parse_content(&fork)?, &theirs);
-    let kind = fork.kind;
-    let content = validated(merged.content.clone(), kind)?;
-    let mut message = format!("Pulled revision {} from upstream", origin.revision);
-    if !merged.conflicts.is_empty() {
-        message.push_str(&format!(
-            "; kept this fork's {} (changed on both sides)",
-            merged.conflicts.join(", ")
-        ));
-    }
-    let txn = db.begin().await?;
-    let mut item = revise(
-        &txn,
-        publisher,
-        account,
-        &fork,
-        &content,
-        ItemStatus::Published,
-        &message,
-    )
-    .await?;
-    let mut row: garden_item::ActiveModel = item.clone().into();
-    row.forked_revision = Set(Some(origin.revision));
-    row.base_content = Set(Some(origin.content.clone()));
-    item = queries::garden::update(&txn, row).await?;
-    txn.commit().await?;
-    Ok((item, merged))
-}
-
 /// An adoption as a member records it.
 #[derive(Debug, Clone, Default)]
 pub struct AdoptionInput<'a> {
@@ -759,86 +884,6 @@ pub struct AdoptionInput<'a> {
     /// Metrics the outcome was measured by (their ids).
     pub metrics: Vec<&'a str>,
     pub place: Option<Place>,
-}
-
-/// An initiative records that it adopted a pattern (or uses a metric, or
-/// lived a story). It goes to the item's origin and up its chain of forks.
-pub async fn adopt(
-    db: &DatabaseConnection,
-    ctx: &NodeContext,
-    publisher: &dyn Publisher,
-    account: &Account,
-    item_ap_id: &str,
-    input: AdoptionInput<'_>,
-) -> ServiceResult<adoption::Model> {
-    let item = readable(db, Viewer::Actor(&account.person), item_ap_id).await?;
-    policy::require(
-        db,
-        account.into(),
-        Action::TakePart,
-        Target::Content(Subject::GardenItem(&item)),
-    )
-    .await?;
-    if item.status != ItemStatus::Published {
-        return Err(ServiceError::validation(
-            "publish a draft before recording adoptions",
-        ));
-    }
-    if input.context.trim().is_empty() {
-        return Err(ServiceError::validation("say where and how it was adopted"));
-    }
-    if input.context.len() > MAX_ADOPTION_TEXT || input.outcome.len() > MAX_ADOPTION_TEXT {
-        return Err(ServiceError::validation(format!(
-            "context and outcome must be at most {MAX_ADOPTION_TEXT} bytes each"
-        )));
-    }
-    if let Some(story) = input.story {
-        let story = readable(db, Viewer::Actor(&account.person), story)
-            .await
-            .map_err(|_| ServiceError::validation("the story is not in the garden here"))?;
-        if story.kind != Kind::Story {
-            return Err(ServiceError::validation("an adoption's story must be a story"));
-        }
-    }
-    for metric in &input.metrics {
-        let metric = readable(db, Viewer::Actor(&account.person), metric)
-            .await
-            .map_err(|_| ServiceError::validation("a metric named is not in the garden here"))?;
-        if metric.kind != Kind::Metric {
-            return Err(ServiceError::validation("an outcome is measured by metrics"));
-        }
-    }
-    let place = check_place(input.place)?;
-    let txn = db.begin().await?;
-    let adoption = queries::garden::insert_adoption(
-        &txn,
-        adoption::ActiveModel {
-            ap_id: Set(ctx.urls.new_adoption()),
-            item_id: Set(item.id),
-            actor_id: Set(account.person.id),
-            context_html: Set(text::markdown_to_html(input.context)),
-            outcome_html: Set(text::markdown_to_html(input.outcome)),
-            story: Set(input.story.map(str::to_owned)),
-            metrics: Set(to_json(&input.metrics)?),
-            place_name: Set(place.as_ref().map(|p| p.name.clone()).filter(|n| !n.is_empty())),
-            latitude: Set(place.as_ref().and_then(|p| p.latitude)),
-            longitude: Set(place.as_ref().and_then(|p| p.longitude)),
-            local: Set(true),
-            created_at: Set(Utc::now()),
-            ..Default::default()
-        },
-    )
-    .await?;
-    publisher
-        .publish(
-            &txn,
-            Outgoing::Adopt {
-                adoption_id: adoption.id,
-            },
-        )
-        .await?;
-    txn.commit().await?;
-    Ok(adoption)
 }
 
 fn check_place(place: Option<Place>) -> ServiceResult<Option<Place>> {

@@ -234,6 +234,26 @@ pub async fn local(db: &impl ConnectionTrait, name: &str) -> ServiceResult<actor
         .ok_or_else(|| ServiceError::not_found(format!("no working group named {name}")))
 }
 
+/// Working groups as the API, the pages and the inbox see them.
+pub struct Groups<'p>(pub(crate) &'p crate::Processor);
+
+impl Groups<'_> {
+    /// A working group named as a local name, `@name@host` or a URL; a remote
+    /// one is fetched when it is not known here yet.
+    pub async fn find(&self, name: &str) -> ServiceResult<actor::Model> {
+        let name = name.trim();
+        let group = if name.contains('@') || name.contains("://") {
+            self.0.resolver().actor(name).await?
+        } else {
+            local(self.0.db(), name).await?
+        };
+        if group.kind != ActorKind::Group {
+            return Err(ServiceError::validation(format!("{name} is not a working group")));
+        }
+        Ok(group)
+    }
+}
+
 /// A local working group that `account` may moderate: one of its moderators,
 /// or any moderator or admin of the node.
 pub async fn moderated(

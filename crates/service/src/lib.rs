@@ -19,10 +19,12 @@ pub mod node;
 pub mod pledges;
 pub mod policy;
 pub mod posts;
+pub mod processor;
 pub mod publish;
 pub mod reports;
 pub mod urls;
 
 pub use error::{ServiceError, ServiceResult};
 pub use node::NodeContext;
+pub use processor::{Processor, Resolver};
 pub use publish::{Outgoing, Publisher};

@@ -2,10 +2,10 @@
 //! received from other nodes, with edits, deletes, reactions and who may see what.
 
 use crate::{
-    NodeContext, ServiceError, ServiceResult,
+    NodeContext, Processor, ServiceError, ServiceResult,
     accounts::Account,
     policy::{self, Action, Subject, Target, Under, Viewer},
-    publish::{Outgoing, Publisher},
+    publish::Outgoing,
 };
 use chrono::{DateTime, Utc};
 use healthcommons_core::garden::ItemStatus;
@@ -16,7 +16,7 @@ use healthcommons_db::{
     entities::{Visibility, actor, garden_item, post, post_revision, post_tag},
     queries::{self, audience::ReadScope, posts::Page},
 };
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection};
+use sea_orm::{ActiveValue::Set, ConnectionTrait};
 use std::collections::{HashMap, HashSet};
 
 pub const MAX_TITLE: usize = 200;
@@ -197,116 +197,469 @@ async fn reply_target(
     Ok(ReplyTarget::GardenItem(item))
 }
 
-/// A member writes a thread start (in `group`) or a reply (`in_reply_to`: a
-/// post, or a garden item to discuss).
-pub async fn create(
-    db: &DatabaseConnection,
-    ctx: &NodeContext,
-    publisher: &dyn Publisher,
-    author: &Account,
-    group: Option<&actor::Model>,
-    compose: Compose<'_>,
-) -> ServiceResult<post::Model> {
-    check_content(compose.content)?;
-    let title = clean_title(compose.title)?;
-    let target = match compose.in_reply_to {
-        Some(id) => Some(reply_target(db, &author.person, id).await?),
-        None => None,
-    };
-    let (parent, item) = match &target {
-        Some(ReplyTarget::Post(post)) => (Some(post), None),
-        Some(ReplyTarget::GardenItem(item)) => (None, Some(item)),
-        None => (None, None),
-    };
-    let target_group_id = parent.map(|p| p.group_id).or(item.map(|i| i.group_id));
-    let group = match (target_group_id, group) {
-        (Some(target_group_id), given) => {
-            let target_group = match target_group_id {
-                Some(id) => queries::actors::by_id(db, id).await?,
-                None => None,
-            };
-            if let (Some(given), Some(actual)) = (given, &target_group)
-                && given.id != actual.id
-            {
-                return Err(ServiceError::validation(
-                    "the post replied to is in another working group",
-                ));
+/// Discussions as the API, the pages and the inbox see them.
+pub struct Posts<'p>(pub(crate) &'p Processor);
+
+impl Posts<'_> {
+    /// A member writes a thread start (in `group`: a local name, `@name@host`
+    /// or a URL) or a reply (`in_reply_to`: a post, or a garden item to
+    /// discuss, fetched from its node when it is not known here yet).
+    pub async fn create(
+        &self,
+        author: &Account,
+        group: Option<&str>,
+        compose: Compose<'_>,
+    ) -> ServiceResult<post::Model> {
+        let (db, ctx, publisher) = (self.0.db(), self.0.node(), self.0.publisher());
+        let group = match group.map(str::trim).filter(|name| !name.is_empty()) {
+            Some(name) => Some(self.0.groups().find(name).await?),
+            None => None,
+        };
+        let group = group.as_ref();
+        if let Some(parent) = compose.in_reply_to {
+            let url = url::Url::parse(parent.trim())
+                .map_err(|_| ServiceError::validation("in_reply_to is not a URL"))?;
+            self.0.resolver().reply_target(&url).await?;
+        }
+        check_content(compose.content)?;
+        let title = clean_title(compose.title)?;
+        let target = match compose.in_reply_to {
+            Some(id) => Some(reply_target(db, &author.person, id).await?),
+            None => None,
+        };
+        let (parent, item) = match &target {
+            Some(ReplyTarget::Post(post)) => (Some(post), None),
+            Some(ReplyTarget::GardenItem(item)) => (None, Some(item)),
+            None => (None, None),
+        };
+        let target_group_id = parent.map(|p| p.group_id).or(item.map(|i| i.group_id));
+        let group = match (target_group_id, group) {
+            (Some(target_group_id), given) => {
+                let target_group = match target_group_id {
+                    Some(id) => queries::actors::by_id(db, id).await?,
+                    None => None,
+                };
+                if let (Some(given), Some(actual)) = (given, &target_group)
+                    && given.id != actual.id
+                {
+                    return Err(ServiceError::validation(
+                        "the post replied to is in another working group",
+                    ));
+                }
+                target_group.or_else(|| given.cloned())
             }
-            target_group.or_else(|| given.cloned())
+            (None, Some(group)) => Some(group.clone()),
+            (None, None) => return Err(ServiceError::validation("a thread needs a working group")),
+        };
+        if target.is_none() && title.is_none() {
+            return Err(ServiceError::validation("a thread needs a title"));
         }
-        (None, Some(group)) => Some(group.clone()),
-        (None, None) => return Err(ServiceError::validation("a thread needs a working group")),
-    };
-    if target.is_none() && title.is_none() {
-        return Err(ServiceError::validation("a thread needs a title"));
-    }
-    let under = match (parent, item) {
-        (Some(parent), _) => Under::Post(parent),
-        (None, Some(_)) => Under::Item,
-        (None, None) => Under::Nothing,
-    };
-    if let Some(group) = &group {
-        if group.kind != ActorKind::Group {
-            return Err(ServiceError::validation("posts go to working groups"));
+        let under = match (parent, item) {
+            (Some(parent), _) => Under::Post(parent),
+            (None, Some(_)) => Under::Item,
+            (None, None) => Under::Nothing,
+        };
+        if let Some(group) = &group {
+            if group.kind != ActorKind::Group {
+                return Err(ServiceError::validation("posts go to working groups"));
+            }
+            policy::require(db, author.into(), Action::Contribute(under), Target::Group(group)).await?;
         }
-        policy::require(db, author.into(), Action::Contribute(under), Target::Group(group)).await?;
-    }
-    if parent.is_some_and(|p| !p.is_placed()) {
-        return Err(ServiceError::validation(
-            "the post replied to is still waiting for its own parent",
-        ));
-    }
-    let (content_html, tags) = render(db, ctx, compose.content).await?;
-    let within = parent.map(|p| p.visibility).or(item.map(|i| i.visibility));
-    let visibility = visibility_in(db, group.as_ref(), within, compose.visibility).await?;
-    let now = Utc::now();
-    let ap_id = ctx.urls.new_post();
-    let txn = db.begin().await?;
-    let row = queries::posts::insert(
-        &txn,
-        post::ActiveModel {
-            ap_id: Set(ap_id.clone()),
-            url: Set(Some(ap_id)),
-            author_id: Set(Some(author.person.id)),
-            group_id: Set(group.as_ref().map(|g| g.id)),
-            in_reply_to: Set(parent.map(|p| p.ap_id.clone()).or(item.map(|i| i.ap_id.clone()))),
-            parent_id: Set(parent.map(|p| p.id)),
-            root_id: Set(parent.map(|p| p.root_id.unwrap_or(p.id))),
-            garden_item_id: Set(parent.and_then(|p| p.garden_item_id).or(item.map(|i| i.id))),
-            title: Set(if target.is_none() { title } else { None }),
-            content_html: Set(content_html),
-            source: Set(Some(compose.content.to_owned())),
-            summary: Set(clean_summary(compose.summary)),
-            sensitive: Set(compose.sensitive || compose.summary.is_some_and(|s| !s.trim().is_empty())),
-            language: Set(compose
-                .language
-                .map(|l| text::plain_text(l, 16))
-                .filter(|l| !l.is_empty())),
-            visibility: Set(visibility),
-            local: Set(true),
-            published: Set(now),
-            updated_at: Set(None),
-            deleted_at: Set(None),
-            removed: Set(false),
-            locked: Set(false),
-            likes: Set(0),
-            dislikes: Set(0),
-            boosts: Set(0),
-            replies: Set(0),
-            last_activity_at: Set(now),
-            ..Default::default()
-        },
-    )
-    .await?;
-    queries::posts::set_tags(&txn, row.id, &tags).await?;
-    if let Some(root_id) = row.root_id {
-        queries::posts::touch_thread(&txn, root_id, now).await?;
-    }
-    publisher
-        .publish(&txn, Outgoing::CreatePost { post_id: row.id })
+        if parent.is_some_and(|p| !p.is_placed()) {
+            return Err(ServiceError::validation(
+                "the post replied to is still waiting for its own parent",
+            ));
+        }
+        let (content_html, tags) = render(db, ctx, compose.content).await?;
+        let within = parent.map(|p| p.visibility).or(item.map(|i| i.visibility));
+        let visibility = visibility_in(db, group.as_ref(), within, compose.visibility).await?;
+        let now = Utc::now();
+        let ap_id = ctx.urls.new_post();
+        let txn = db.begin().await?;
+        let row = queries::posts::insert(
+            &txn,
+            post::ActiveModel {
+                ap_id: Set(ap_id.clone()),
+                url: Set(Some(ap_id)),
+                author_id: Set(Some(author.person.id)),
+                group_id: Set(group.as_ref().map(|g| g.id)),
+                in_reply_to: Set(parent.map(|p| p.ap_id.clone()).or(item.map(|i| i.ap_id.clone()))),
+                parent_id: Set(parent.map(|p| p.id)),
+                root_id: Set(parent.map(|p| p.root_id.unwrap_or(p.id))),
+                garden_item_id: Set(parent.and_then(|p| p.garden_item_id).or(item.map(|i| i.id))),
+                title: Set(if target.is_none() { title } else { None }),
+                content_html: Set(content_html),
+                source: Set(Some(compose.content.to_owned())),
+                summary: Set(clean_summary(compose.summary)),
+                sensitive: Set(compose.sensitive || compose.summary.is_some_and(|s| !s.trim().is_empty())),
+                language: Set(compose
+                    .language
+                    .map(|l| text::plain_text(l, 16))
+                    .filter(|l| !l.is_empty())),
+                visibility: Set(visibility),
+                local: Set(true),
+                published: Set(now),
+                updated_at: Set(None),
+                deleted_at: Set(None),
+                removed: Set(false),
+                locked: Set(false),
+                likes: Set(0),
+                dislikes: Set(0),
+                boosts: Set(0),
+                replies: Set(0),
+                last_activity_at: Set(now),
+                ..Default::default()
+            },
+        )
         .await?;
-    txn.commit().await?;
-    Ok(row)
+        queries::posts::set_tags(&txn, row.id, &tags).await?;
+        if let Some(root_id) = row.root_id {
+            queries::posts::touch_thread(&txn, root_id, now).await?;
+        }
+        publisher
+            .publish(&txn, Outgoing::CreatePost { post_id: row.id })
+            .await?;
+        txn.commit().await?;
+        Ok(row)
+    }
+
+    /// The author edits a post; the previous text is kept as a revision.
+    pub async fn edit(&self, account: &Account, ap_id: &str, edit: Edit<'_>) -> ServiceResult<post::Model> {
+        let (db, ctx, publisher) = (self.0.db(), self.0.node(), self.0.publisher());
+        let before = own_post(db, account, ap_id).await?;
+        let now = Utc::now();
+        let mut row: post::ActiveModel = before.clone().into();
+        let txn = db.begin().await?;
+        if let Some(content) = edit.content {
+            check_content(content)?;
+            let (html, tags) = render(&txn, ctx, content).await?;
+            row.content_html = Set(html);
+            row.source = Set(Some(content.to_owned()));
+            queries::posts::set_tags(&txn, before.id, &tags).await?;
+        }
+        if edit.title.is_some() && before.in_reply_to.is_none() {
+            let title =
+                clean_title(edit.title)?.ok_or_else(|| ServiceError::validation("a thread needs a title"))?;
+            row.title = Set(Some(title));
+        }
+        if let Some(summary) = edit.summary {
+            row.summary = Set(clean_summary(summary));
+        }
+        if let Some(sensitive) = edit.sensitive {
+            row.sensitive = Set(sensitive);
+        }
+        row.updated_at = Set(Some(now));
+        queries::posts::add_revision(&txn, &before, now).await?;
+        let updated = queries::posts::update(&txn, row).await?;
+        if let Some(root_id) = updated.root_id {
+            queries::posts::touch_thread(&txn, root_id, now).await?;
+        }
+        publisher
+            .publish(&txn, Outgoing::UpdatePost { post_id: updated.id })
+            .await?;
+        txn.commit().await?;
+        Ok(updated)
+    }
+
+    /// Which of `groups` `account` moderates, with one query for them all.
+    pub async fn moderated_among(
+        &self,
+        account: &Account,
+        groups: &[&actor::Model],
+    ) -> ServiceResult<HashSet<i64>> {
+        let db = self.0.readers();
+        let listed =
+            queries::groups::moderated_among(db, account.person.id, groups.iter().map(|g| g.id).collect())
+                .await?;
+        Ok(groups
+            .iter()
+            .filter(|group| policy::staff_moderates(account.into(), group, listed.contains(&group.id)))
+            .map(|group| group.id)
+            .collect())
+    }
+
+    /// Delete a post: its author deletes it; a moderator of its group removes it,
+    /// with a `reason` when they give one. Either way a tombstone stays so the
+    /// thread keeps its shape.
+    pub async fn delete(&self, account: &Account, ap_id: &str, reason: Option<&str>) -> ServiceResult<()> {
+        let (db, publisher) = (self.0.db(), self.0.publisher());
+        let post = queries::posts::by_ap_id(db, ap_id)
+            .await?
+            .filter(|p| !p.is_gone())
+            .ok_or_else(|| ServiceError::not_found("no such post"))?;
+        let txn = db.begin().await?;
+        let target = Target::Content(Subject::Post(&post));
+        if policy::may(&txn, account.into(), Action::Edit, target).await? {
+            tombstone(&txn, &post).await?;
+            publisher
+                .publish(&txn, Outgoing::DeletePost { post_id: post.id })
+                .await?;
+        } else if policy::may(&txn, account.into(), Action::Moderate, target).await? {
+            set_removed(&txn, &post, true).await?;
+            publisher
+                .publish(
+                    &txn,
+                    Outgoing::RemovePost {
+                        post_id: post.id,
+                        moderator_id: account.person.id,
+                        reason: reason
+                            .map(|r| text::plain_text(r, MAX_SUMMARY))
+                            .filter(|r| !r.is_empty()),
+                    },
+                )
+                .await?;
+        } else {
+            return Err(ServiceError::forbidden(
+                "only its author or a moderator of its working group may delete a post",
+            ));
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// A moderator locks or unlocks a thread.
+    pub async fn set_locked(&self, account: &Account, ap_id: &str, locked: bool) -> ServiceResult<()> {
+        let (db, publisher) = (self.0.db(), self.0.publisher());
+        let post = queries::posts::by_ap_id(db, ap_id)
+            .await?
+            .filter(|p| !p.is_gone() && p.in_reply_to.is_none())
+            .ok_or_else(|| ServiceError::not_found("no such thread"))?;
+        if !policy::may(
+            db,
+            account.into(),
+            Action::Moderate,
+            Target::Content(Subject::Post(&post)),
+        )
+        .await?
+        {
+            return Err(ServiceError::forbidden(
+                "only the working group's moderators may lock a thread",
+            ));
+        }
+        let txn = db.begin().await?;
+        queries::posts::update(
+            &txn,
+            post::ActiveModel {
+                id: Set(post.id),
+                locked: Set(locked),
+                ..Default::default()
+            },
+        )
+        .await?;
+        publisher
+            .publish(
+                &txn,
+                Outgoing::LockThread {
+                    post_id: post.id,
+                    moderator_id: account.person.id,
+                    locked,
+                },
+            )
+            .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// A post's earlier versions, oldest first, for whoever may read it. A
+    /// deleted or removed post has no history to show.
+    pub async fn history(
+        &self,
+        viewer: Option<&actor::Model>,
+        ap_id: &str,
+    ) -> ServiceResult<(post::Model, Vec<post_revision::Model>)> {
+        let db = self.0.readers();
+        let post = queries::posts::by_ap_id(db, ap_id)
+            .await?
+            .filter(|p| !p.is_gone())
+            .ok_or_else(|| ServiceError::not_found("no such post"))?;
+        if !policy::visible_to(db, viewer.into(), Subject::Post(&post)).await? {
+            return Err(ServiceError::not_found("no such post"));
+        }
+        let revisions = queries::posts::revisions(db, post.id).await?;
+        Ok((post, revisions))
+    }
+
+    /// A member likes (or dislikes) a post, or takes it back.
+    pub async fn react(
+        &self,
+        account: &Account,
+        ap_id: &str,
+        kind: ReactionKind,
+        on: bool,
+    ) -> ServiceResult<post::Model> {
+        let (db, ctx, publisher) = (self.0.db(), self.0.node(), self.0.publisher());
+        if kind == ReactionKind::Boost {
+            return Err(ServiceError::validation("a reaction is a like or a dislike"));
+        }
+        let post = readable_post(db, &account.person, ap_id).await?;
+        policy::require(
+            db,
+            account.into(),
+            Action::TakePart,
+            Target::Content(Subject::Post(&post)),
+        )
+        .await?;
+        let txn = db.begin().await?;
+        let existing = queries::posts::reaction_of(&txn, post.id, account.person.id, kind).await?;
+        match (on, existing) {
+            (true, None) => {
+                let activity_id = ctx.urls.new_activity(kind.as_str());
+                queries::posts::add_reaction(&txn, post.id, account.person.id, kind, Some(&activity_id))
+                    .await?;
+                if let Some(reaction) =
+                    queries::posts::reaction_of(&txn, post.id, account.person.id, kind).await?
+                {
+                    publisher
+                        .publish(
+                            &txn,
+                            Outgoing::React {
+                                reaction_id: reaction.id,
+                            },
+                        )
+                        .await?;
+                }
+            }
+            (false, Some(reaction)) => {
+                publisher
+                    .publish(
+                        &txn,
+                        Outgoing::UndoReaction {
+                            reaction: reaction.clone(),
+                        },
+                    )
+                    .await?;
+                queries::posts::remove_reaction(&txn, &reaction).await?;
+            }
+            // Already in the wanted state.
+            _ => {}
+        }
+        let post = queries::posts::by_id(&txn, post.id)
+            .await?
+            .ok_or_else(|| ServiceError::not_found("no such post"))?;
+        txn.commit().await?;
+        Ok(post)
+    }
+
+    /// A thread: its start and every reply under it, nested. `ap_id` may name any
+    /// post in the thread.
+    pub async fn thread(&self, viewer: Option<&actor::Model>, ap_id: &str) -> ServiceResult<ThreadView> {
+        let db = self.0.readers();
+        let post = queries::posts::by_ap_id(db, ap_id)
+            .await?
+            .filter(|p| p.author_id.is_some())
+            .ok_or_else(|| ServiceError::not_found("no such post"))?;
+        let root = match post.root_id {
+            Some(root_id) => queries::posts::by_id(db, root_id)
+                .await?
+                .ok_or_else(|| ServiceError::not_found("the thread is gone"))?,
+            None => post,
+        };
+        if !policy::visible_to(db, viewer.into(), Subject::Post(&root)).await? {
+            return Err(ServiceError::not_found("no such post"));
+        }
+        // A members-only reply (and so everything below it) is left out for
+        // those who may not read it, even in a public thread: one scope for all
+        // of them, not a query per reply.
+        let scope = policy::read_scope(db, viewer.into()).await?;
+        let mut replies = queries::posts::replies_in_thread(db, root.id).await?;
+        replies.retain(|reply| scope.allows(reply.visibility, reply.group_id, reply.author_id));
+        replies.sort_by_key(|p| (p.published, p.id));
+        let mut children: HashMap<i64, Vec<post::Model>> = HashMap::new();
+        for reply in replies {
+            children
+                .entry(reply.parent_id.unwrap_or(root.id))
+                .or_default()
+                .push(reply);
+        }
+        // Depth first, oldest sibling first: the stack holds siblings reversed.
+        let mut depth_first = Vec::new();
+        let mut stack: Vec<(post::Model, usize)> = Vec::new();
+        let push_children = |stack: &mut Vec<(post::Model, usize)>,
+                             children: &mut HashMap<i64, Vec<post::Model>>,
+                             id,
+                             depth| {
+            if let Some(kids) = children.remove(&id) {
+                stack.extend(kids.into_iter().rev().map(|k| (k, depth)));
+            }
+        };
+        push_children(&mut stack, &mut children, root.id, 1);
+        while let Some((post, depth)) = stack.pop() {
+            push_children(&mut stack, &mut children, post.id, depth + 1);
+            depth_first.push((post, depth));
+        }
+        // The start and its replies filled in together: one query for actors, one for tags.
+        depth_first.insert(0, (root, 0));
+        let mut replies = views(db, depth_first).await?.into_iter();
+        let root = replies
+            .next()
+            .ok_or_else(|| ServiceError::Internal("empty thread view".into()))?;
+        Ok(ThreadView {
+            root,
+            replies: replies.collect(),
+        })
+    }
+
+    /// A group's threads that `viewer` may read, filtered in the query.
+    pub async fn group_threads(
+        &self,
+        viewer: Viewer<'_>,
+        group: &actor::Model,
+        page: Page,
+    ) -> ServiceResult<Vec<PostView>> {
+        let db = self.0.readers();
+        let scope = policy::read_scope(db, viewer).await?;
+        let threads = queries::posts::threads_of_group(db, group.id, &scope, page).await?;
+        views(db, threads.into_iter().map(|p| (p, 0)).collect()).await
+    }
+
+    pub async fn feed(&self, feed: Feed<'_>, page: Page) -> ServiceResult<Vec<PostView>> {
+        let db = self.0.readers();
+        let scope = match feed {
+            Feed::Local => queries::posts::FeedScope::Local,
+            Feed::Federated => queries::posts::FeedScope::Federated,
+            Feed::Home(viewer) => {
+                // Who the viewer follows and the groups they belong to, as the policy knows them.
+                let member_of = match policy::read_scope(db, Viewer::Actor(viewer)).await? {
+                    ReadScope::Actor { member_of, .. } => member_of,
+                    ReadScope::Open | ReadScope::Everything => Vec::new(),
+                };
+                let mut actor_ids = member_of.clone();
+                actor_ids.push(viewer.id);
+                queries::posts::FeedScope::Home { actor_ids, member_of }
+            }
+        };
+        let posts = queries::posts::feed(db, scope, page).await?;
+        views(db, posts.into_iter().map(|p| (p, 0)).collect()).await
+    }
+
+    /// Public posts with a hashtag, here and from elsewhere.
+    pub async fn tagged(&self, tag: &str, page: Page) -> ServiceResult<Vec<PostView>> {
+        let db = self.0.readers();
+        let posts = queries::posts::tagged(db, tag, page).await?;
+        views(db, posts.into_iter().map(|p| (p, 0)).collect()).await
+    }
+
+    /// The discussion of a garden item: each thread started by a reply to it,
+    /// as `viewer` may read them, oldest first.
+    pub async fn discussion(
+        &self,
+        viewer: Option<&actor::Model>,
+        item: &garden_item::Model,
+    ) -> ServiceResult<Vec<ThreadView>> {
+        let db = self.0.readers();
+        let mut threads = Vec::new();
+        for start in queries::posts::discussion_of(db, item.id).await? {
+            if start.parent_id.is_some() || start.author_id.is_none() {
+                continue;
+            }
+            match self.thread(viewer, &start.ap_id).await {
+                Ok(thread) => threads.push(thread),
+                Err(err) if err.kind() == ErrorKind::NotFound => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(threads)
+    }
 }
 
 /// A local post by its id, for its author to change.
@@ -330,110 +683,6 @@ pub struct Edit<'a> {
     pub content: Option<&'a str>,
     pub summary: Option<Option<&'a str>>,
     pub sensitive: Option<bool>,
-}
-
-/// The author edits a post; the previous text is kept as a revision.
-pub async fn edit(
-    db: &DatabaseConnection,
-    ctx: &NodeContext,
-    publisher: &dyn Publisher,
-    account: &Account,
-    ap_id: &str,
-    edit: Edit<'_>,
-) -> ServiceResult<post::Model> {
-    let before = own_post(db, account, ap_id).await?;
-    let now = Utc::now();
-    let mut row: post::ActiveModel = before.clone().into();
-    let txn = db.begin().await?;
-    if let Some(content) = edit.content {
-        check_content(content)?;
-        let (html, tags) = render(&txn, ctx, content).await?;
-        row.content_html = Set(html);
-        row.source = Set(Some(content.to_owned()));
-        queries::posts::set_tags(&txn, before.id, &tags).await?;
-    }
-    if edit.title.is_some() && before.in_reply_to.is_none() {
-        let title =
-            clean_title(edit.title)?.ok_or_else(|| ServiceError::validation("a thread needs a title"))?;
-        row.title = Set(Some(title));
-    }
-    if let Some(summary) = edit.summary {
-        row.summary = Set(clean_summary(summary));
-    }
-    if let Some(sensitive) = edit.sensitive {
-        row.sensitive = Set(sensitive);
-    }
-    row.updated_at = Set(Some(now));
-    queries::posts::add_revision(&txn, &before, now).await?;
-    let updated = queries::posts::update(&txn, row).await?;
-    if let Some(root_id) = updated.root_id {
-        queries::posts::touch_thread(&txn, root_id, now).await?;
-    }
-    publisher
-        .publish(&txn, Outgoing::UpdatePost { post_id: updated.id })
-        .await?;
-    txn.commit().await?;
-    Ok(updated)
-}
-
-/// Which of `groups` `account` moderates, with one query for them all.
-pub async fn moderated_among(
-    db: &impl ConnectionTrait,
-    account: &Account,
-    groups: &[&actor::Model],
-) -> ServiceResult<HashSet<i64>> {
-    let listed =
-        queries::groups::moderated_among(db, account.person.id, groups.iter().map(|g| g.id).collect())
-            .await?;
-    Ok(groups
-        .iter()
-        .filter(|group| policy::staff_moderates(account.into(), group, listed.contains(&group.id)))
-        .map(|group| group.id)
-        .collect())
-}
-
-/// Delete a post: its author deletes it; a moderator of its group removes it,
-/// with a `reason` when they give one. Either way a tombstone stays so the
-/// thread keeps its shape.
-pub async fn delete(
-    db: &DatabaseConnection,
-    publisher: &dyn Publisher,
-    account: &Account,
-    ap_id: &str,
-    reason: Option<&str>,
-) -> ServiceResult<()> {
-    let post = queries::posts::by_ap_id(db, ap_id)
-        .await?
-        .filter(|p| !p.is_gone())
-        .ok_or_else(|| ServiceError::not_found("no such post"))?;
-    let txn = db.begin().await?;
-    let target = Target::Content(Subject::Post(&post));
-    if policy::may(&txn, account.into(), Action::Edit, target).await? {
-        tombstone(&txn, &post).await?;
-        publisher
-            .publish(&txn, Outgoing::DeletePost { post_id: post.id })
-            .await?;
-    } else if policy::may(&txn, account.into(), Action::Moderate, target).await? {
-        set_removed(&txn, &post, true).await?;
-        publisher
-            .publish(
-                &txn,
-                Outgoing::RemovePost {
-                    post_id: post.id,
-                    moderator_id: account.person.id,
-                    reason: reason
-                        .map(|r| text::plain_text(r, MAX_SUMMARY))
-                        .filter(|r| !r.is_empty()),
-                },
-            )
-            .await?;
-    } else {
-        return Err(ServiceError::forbidden(
-            "only its author or a moderator of its working group may delete a post",
-        ));
-    }
-    txn.commit().await?;
-    Ok(())
 }
 
 /// Turn a post into a tombstone: its text is dropped, its place in the thread kept.
@@ -474,72 +723,6 @@ pub async fn set_removed(db: &impl ConnectionTrait, post: &post::Model, removed:
     Ok(())
 }
 
-/// A moderator locks or unlocks a thread.
-pub async fn set_locked(
-    db: &DatabaseConnection,
-    publisher: &dyn Publisher,
-    account: &Account,
-    ap_id: &str,
-    locked: bool,
-) -> ServiceResult<()> {
-    let post = queries::posts::by_ap_id(db, ap_id)
-        .await?
-        .filter(|p| !p.is_gone() && p.in_reply_to.is_none())
-        .ok_or_else(|| ServiceError::not_found("no such thread"))?;
-    if !policy::may(
-        db,
-        account.into(),
-        Action::Moderate,
-        Target::Content(Subject::Post(&post)),
-    )
-    .await?
-    {
-        return Err(ServiceError::forbidden(
-            "only the working group's moderators may lock a thread",
-        ));
-    }
-    let txn = db.begin().await?;
-    queries::posts::update(
-        &txn,
-        post::ActiveModel {
-            id: Set(post.id),
-            locked: Set(locked),
-            ..Default::default()
-        },
-    )
-    .await?;
-    publisher
-        .publish(
-            &txn,
-            Outgoing::LockThread {
-                post_id: post.id,
-                moderator_id: account.person.id,
-                locked,
-            },
-        )
-        .await?;
-    txn.commit().await?;
-    Ok(())
-}
-
-/// A post's earlier versions, oldest first, for whoever may read it. A
-/// deleted or removed post has no history to show.
-pub async fn history(
-    db: &impl ConnectionTrait,
-    viewer: Option<&actor::Model>,
-    ap_id: &str,
-) -> ServiceResult<(post::Model, Vec<post_revision::Model>)> {
-    let post = queries::posts::by_ap_id(db, ap_id)
-        .await?
-        .filter(|p| !p.is_gone())
-        .ok_or_else(|| ServiceError::not_found("no such post"))?;
-    if !policy::visible_to(db, viewer.into(), Subject::Post(&post)).await? {
-        return Err(ServiceError::not_found("no such post"));
-    }
-    let revisions = queries::posts::revisions(db, post.id).await?;
-    Ok((post, revisions))
-}
-
 /// A lock (or unlock) of a post that arrived from elsewhere, already checked.
 pub async fn receive_lock(
     db: &impl ConnectionTrait,
@@ -559,67 +742,6 @@ pub async fn receive_lock(
         locked,
         ..post.clone()
     })
-}
-
-/// A member likes (or dislikes) a post, or takes it back.
-pub async fn react(
-    db: &DatabaseConnection,
-    ctx: &NodeContext,
-    publisher: &dyn Publisher,
-    account: &Account,
-    ap_id: &str,
-    kind: ReactionKind,
-    on: bool,
-) -> ServiceResult<post::Model> {
-    if kind == ReactionKind::Boost {
-        return Err(ServiceError::validation("a reaction is a like or a dislike"));
-    }
-    let post = readable_post(db, &account.person, ap_id).await?;
-    policy::require(
-        db,
-        account.into(),
-        Action::TakePart,
-        Target::Content(Subject::Post(&post)),
-    )
-    .await?;
-    let txn = db.begin().await?;
-    let existing = queries::posts::reaction_of(&txn, post.id, account.person.id, kind).await?;
-    match (on, existing) {
-        (true, None) => {
-            let activity_id = ctx.urls.new_activity(kind.as_str());
-            queries::posts::add_reaction(&txn, post.id, account.person.id, kind, Some(&activity_id)).await?;
-            if let Some(reaction) =
-                queries::posts::reaction_of(&txn, post.id, account.person.id, kind).await?
-            {
-                publisher
-                    .publish(
-                        &txn,
-                        Outgoing::React {
-                            reaction_id: reaction.id,
-                        },
-                    )
-                    .await?;
-            }
-        }
-        (false, Some(reaction)) => {
-            publisher
-                .publish(
-                    &txn,
-                    Outgoing::UndoReaction {
-                        reaction: reaction.clone(),
-                    },
-                )
-                .await?;
-            queries::posts::remove_reaction(&txn, &reaction).await?;
-        }
-        // Already in the wanted state.
-        _ => {}
-    }
-    let post = queries::posts::by_id(&txn, post.id)
-        .await?
-        .ok_or_else(|| ServiceError::not_found("no such post"))?;
-    txn.commit().await?;
-    Ok(post)
 }
 
 /// Fill in authors, groups and tags for a list of posts.
@@ -647,78 +769,6 @@ async fn views(db: &impl ConnectionTrait, posts: Vec<(post::Model, usize)>) -> S
         .collect())
 }
 
-/// A thread: its start and every reply under it, nested. `ap_id` may name any
-/// post in the thread.
-pub async fn thread(
-    db: &impl ConnectionTrait,
-    viewer: Option<&actor::Model>,
-    ap_id: &str,
-) -> ServiceResult<ThreadView> {
-    let post = queries::posts::by_ap_id(db, ap_id)
-        .await?
-        .filter(|p| p.author_id.is_some())
-        .ok_or_else(|| ServiceError::not_found("no such post"))?;
-    let root = match post.root_id {
-        Some(root_id) => queries::posts::by_id(db, root_id)
-            .await?
-            .ok_or_else(|| ServiceError::not_found("the thread is gone"))?,
-        None => post,
-    };
-    if !policy::visible_to(db, viewer.into(), Subject::Post(&root)).await? {
-        return Err(ServiceError::not_found("no such post"));
-    }
-    // A members-only reply (and so everything below it) is left out for
-    // those who may not read it, even in a public thread: one scope for all
-    // of them, not a query per reply.
-    let scope = policy::read_scope(db, viewer.into()).await?;
-    let mut replies = queries::posts::replies_in_thread(db, root.id).await?;
-    replies.retain(|reply| scope.allows(reply.visibility, reply.group_id, reply.author_id));
-    replies.sort_by_key(|p| (p.published, p.id));
-    let mut children: HashMap<i64, Vec<post::Model>> = HashMap::new();
-    for reply in replies {
-        children
-            .entry(reply.parent_id.unwrap_or(root.id))
-            .or_default()
-            .push(reply);
-    }
-    // Depth first, oldest sibling first: the stack holds siblings reversed.
-    let mut depth_first = Vec::new();
-    let mut stack: Vec<(post::Model, usize)> = Vec::new();
-    let push_children =
-        |stack: &mut Vec<(post::Model, usize)>, children: &mut HashMap<i64, Vec<post::Model>>, id, depth| {
-            if let Some(kids) = children.remove(&id) {
-                stack.extend(kids.into_iter().rev().map(|k| (k, depth)));
-            }
-        };
-    push_children(&mut stack, &mut children, root.id, 1);
-    while let Some((post, depth)) = stack.pop() {
-        push_children(&mut stack, &mut children, post.id, depth + 1);
-        depth_first.push((post, depth));
-    }
-    // The start and its replies filled in together: one query for actors, one for tags.
-    depth_first.insert(0, (root, 0));
-    let mut replies = views(db, depth_first).await?.into_iter();
-    let root = replies
-        .next()
-        .ok_or_else(|| ServiceError::Internal("empty thread view".into()))?;
-    Ok(ThreadView {
-        root,
-        replies: replies.collect(),
-    })
-}
-
-/// A group's threads that `viewer` may read, filtered in the query.
-pub async fn group_threads(
-    db: &impl ConnectionTrait,
-    viewer: Viewer<'_>,
-    group: &actor::Model,
-    page: Page,
-) -> ServiceResult<Vec<PostView>> {
-    let scope = policy::read_scope(db, viewer).await?;
-    let threads = queries::posts::threads_of_group(db, group.id, &scope, page).await?;
-    views(db, threads.into_iter().map(|p| (p, 0)).collect()).await
-}
-
 /// Which feed to read.
 pub enum Feed<'a> {
     /// Threads in the groups a member belongs to and by the people they follow.
@@ -727,31 +777,6 @@ pub enum Feed<'a> {
     Local,
     /// Public threads from everywhere this node hears from.
     Federated,
-}
-
-pub async fn feed(db: &impl ConnectionTrait, feed: Feed<'_>, page: Page) -> ServiceResult<Vec<PostView>> {
-    let scope = match feed {
-        Feed::Local => queries::posts::FeedScope::Local,
-        Feed::Federated => queries::posts::FeedScope::Federated,
-        Feed::Home(viewer) => {
-            // Who the viewer follows and the groups they belong to, as the policy knows them.
-            let member_of = match policy::read_scope(db, Viewer::Actor(viewer)).await? {
-                ReadScope::Actor { member_of, .. } => member_of,
-                ReadScope::Open | ReadScope::Everything => Vec::new(),
-            };
-            let mut actor_ids = member_of.clone();
-            actor_ids.push(viewer.id);
-            queries::posts::FeedScope::Home { actor_ids, member_of }
-        }
-    };
-    let posts = queries::posts::feed(db, scope, page).await?;
-    views(db, posts.into_iter().map(|p| (p, 0)).collect()).await
-}
-
-/// Public posts with a hashtag, here and from elsewhere.
-pub async fn tagged(db: &impl ConnectionTrait, tag: &str, page: Page) -> ServiceResult<Vec<PostView>> {
-    let posts = queries::posts::tagged(db, tag, page).await?;
-    views(db, posts.into_iter().map(|p| (p, 0)).collect()).await
 }
 
 /// A post learned from another node, already checked by the federation layer.
@@ -989,27 +1014,6 @@ pub async fn open_discussion(db: &impl ConnectionTrait, item: &garden_item::Mode
         queries::posts::touch_thread(db, waiting.id, waiting.last_activity_at).await?;
     }
     Ok(())
-}
-
-/// The discussion of a garden item: each thread started by a reply to it,
-/// as `viewer` may read them, oldest first.
-pub async fn discussion(
-    db: &impl ConnectionTrait,
-    viewer: Option<&actor::Model>,
-    item: &garden_item::Model,
-) -> ServiceResult<Vec<ThreadView>> {
-    let mut threads = Vec::new();
-    for start in queries::posts::discussion_of(db, item.id).await? {
-        if start.parent_id.is_some() || start.author_id.is_none() {
-            continue;
-        }
-        match thread(db, viewer, &start.ap_id).await {
-            Ok(thread) => threads.push(thread),
-            Err(err) if err.kind() == ErrorKind::NotFound => {}
-            Err(err) => return Err(err),
-        }
-    }
-    Ok(threads)
 }
 
 /// Another node deleted a post. `by` must be its author or a moderator of its

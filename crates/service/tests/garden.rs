@@ -3,6 +3,8 @@
 //! and items from other nodes change only by their author. CI sets
 //! `HEALTHCOMMONS_TEST_POSTGRES_URL` so both run; without it only SQLite does.
 
+mod rig;
+
 use chrono::{Duration, TimeZone, Utc};
 use healthcommons_core::garden::{Content, Kind, Place};
 use healthcommons_db::entities::ActorKind;
@@ -423,7 +425,8 @@ async fn replies_that_arrive_before_their_item_join_its_discussion_when_it_comes
         let StoredItem::Created(item) = stored else {
             panic!("{backend}: the item is new")
         };
-        let threads = posts::discussion(&db, None, &item).await.expect(backend);
+        let (processor, _, _) = rig::processor_on(&db);
+        let threads = processor.posts().discussion(None, &item).await.expect(backend);
         assert_eq!(threads.len(), 1, "{backend}");
         assert_eq!(threads[0].root.post.ap_id, comment, "{backend}");
         let replies: Vec<&str> = threads[0].replies.iter().map(|r| r.post.ap_id.as_str()).collect();

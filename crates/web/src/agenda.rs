@@ -162,7 +162,7 @@ async fn group_agenda(
     MaybeApiAccount(account): MaybeApiAccount,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Vec<QuestionDto>>> {
-    let group = crate::discussions::find_group(&state, &name).await?;
+    let group = state.processor.groups().find(&name).await?;
     let views = agenda::agenda(state.db(), account.as_ref().into(), &group).await?;
     let mut chosen = agenda::choices_of(state.db(), &views, account.as_ref()).await?;
     Ok(Json(

@@ -15,13 +15,13 @@ use axum::{
     routing::{get, post},
 };
 use healthcommons_core::ErrorKind;
-use healthcommons_db::entities::{ActorKind, ReactionKind, TagKind};
+use healthcommons_db::entities::{ReactionKind, TagKind};
 use healthcommons_db::{entities::actor, queries::posts::Page};
-use healthcommons_federation::{publisher::OutboxPublisher, resolve};
+use healthcommons_federation::publisher::OutboxPublisher;
 use healthcommons_service::{
     accounts::Account,
     groups,
-    posts::{self, Compose, Edit, Feed, PostView},
+    posts::{Compose, Edit, Feed, PostView},
     reports,
 };
 use serde::{Deserialize, Serialize};
@@ -212,57 +212,18 @@ pub fn nest(state: &AppState, replies: &[PostView]) -> Vec<PostDto> {
     take(state, replies, &mut index, 1)
 }
 
-/// A group named as a local name, `@name@host` or a URL.
-pub async fn find_group(state: &AppState, name: &str) -> ApiResult<actor::Model> {
-    let name = name.trim();
-    let group = if name.contains('@') || name.contains("://") {
-        resolve::resolve_actor(name, &state.data()).await?.row
-    } else {
-        groups::local(state.db(), name).await?
-    };
-    if group.kind != ActorKind::Group {
-        return Err(ApiError::new(
-            ErrorKind::Validation,
-            format!("{name} is not a working group"),
-        ));
-    }
-    Ok(group)
-}
-
-/// Create a thread start or a reply, here or in a group on another node.
-pub async fn create(
-    state: &AppState,
-    account: &Account,
-    body: &NewPost,
-) -> ApiResult<healthcommons_db::entities::post::Model> {
-    let group = match &body.group {
-        Some(name) if !name.trim().is_empty() => Some(find_group(state, name).await?),
-        _ => None,
-    };
-    if let Some(parent) = &body.in_reply_to {
-        // Make sure the post or garden item replied to is known here, fetching it if need be.
-        let url = url::Url::parse(parent.trim())
-            .map_err(|_| ApiError::new(ErrorKind::Validation, "in_reply_to is not a URL"))?;
-        resolve::learn_reply_target(&url, &state.data()).await?;
-    }
-    let publisher = OutboxPublisher::from_context(state.context());
-    Ok(posts::create(
-        state.db(),
-        &state.context().node,
-        &publisher,
-        account,
-        group.as_ref(),
+impl NewPost {
+    pub fn compose(&self) -> Compose<'_> {
         Compose {
-            title: body.title.as_deref(),
-            content: &body.content,
-            in_reply_to: body.in_reply_to.as_deref(),
-            sensitive: body.sensitive,
-            summary: body.summary.as_deref(),
-            language: body.language.as_deref(),
-            visibility: body.visibility.as_deref(),
-        },
-    )
-    .await?)
+            title: self.title.as_deref(),
+            content: &self.content,
+            in_reply_to: self.in_reply_to.as_deref(),
+            sensitive: self.sensitive,
+            summary: self.summary.as_deref(),
+            language: self.language.as_deref(),
+            visibility: self.visibility.as_deref(),
+        }
+    }
 }
 
 /// Start a thread in a working group, or reply to a post.
@@ -274,7 +235,11 @@ async fn create_post(
     ApiAccount(account): ApiAccount,
     ApiJson(body): ApiJson<NewPost>,
 ) -> ApiResult<Response> {
-    let row = create(&state, &account, &body).await?;
+    let row = state
+        .processor
+        .posts()
+        .create(&account, body.group.as_deref(), body.compose())
+        .await?;
     let url = thread_url(&state, &row);
     Ok((StatusCode::CREATED, Json(CreatedPost { id: row.ap_id, url })).into_response())
 }
@@ -289,7 +254,7 @@ async fn get_post(
     Path(id): Path<String>,
 ) -> ApiResult<Json<PostDto>> {
     let viewer = account.as_ref().map(|a| &a.person);
-    let thread = posts::thread(state.read_db(), viewer, &id).await?;
+    let thread = state.processor.posts().thread(viewer, &id).await?;
     if thread.root.post.ap_id == id {
         let mut root = dto(&state, &thread.root);
         root.replies = nest(&state, &thread.replies);
@@ -337,21 +302,20 @@ async fn edit_post(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<PostEdit>,
 ) -> ApiResult<Json<CreatedPost>> {
-    let publisher = OutboxPublisher::from_context(state.context());
-    let row = posts::edit(
-        state.db(),
-        &state.context().node,
-        &publisher,
-        &account,
-        &id,
-        Edit {
-            title: body.title.as_deref(),
-            content: body.content.as_deref(),
-            summary: body.summary.as_deref().map(|s| Some(s).filter(|s| !s.is_empty())),
-            sensitive: body.sensitive,
-        },
-    )
-    .await?;
+    let row = state
+        .processor
+        .posts()
+        .edit(
+            &account,
+            &id,
+            Edit {
+                title: body.title.as_deref(),
+                content: body.content.as_deref(),
+                summary: body.summary.as_deref().map(|s| Some(s).filter(|s| !s.is_empty())),
+                sensitive: body.sensitive,
+            },
+        )
+        .await?;
     let url = thread_url(&state, &row);
     Ok(Json(CreatedPost { id: row.ap_id, url }))
 }
@@ -373,8 +337,11 @@ async fn delete_post(
     Path(id): Path<String>,
     Query(query): Query<RemovalQuery>,
 ) -> ApiResult<StatusCode> {
-    let publisher = OutboxPublisher::from_context(state.context());
-    posts::delete(state.db(), &publisher, &account, &id, query.reason.as_deref()).await?;
+    state
+        .processor
+        .posts()
+        .delete(&account, &id, query.reason.as_deref())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -392,23 +359,13 @@ async fn react(
     dislike: bool,
     on: bool,
 ) -> ApiResult<Json<PostDto>> {
-    let publisher = OutboxPublisher::from_context(state.context());
     let kind = if dislike {
         ReactionKind::Dislike
     } else {
         ReactionKind::Like
     };
-    posts::react(
-        state.db(),
-        &state.context().node,
-        &publisher,
-        account,
-        id,
-        kind,
-        on,
-    )
-    .await?;
-    let thread = posts::thread(state.db(), Some(&account.person), id).await?;
+    state.processor.posts().react(account, id, kind, on).await?;
+    let thread = state.processor.posts().thread(Some(&account.person), id).await?;
     let view = std::iter::once(&thread.root)
         .chain(&thread.replies)
         .find(|v| v.post.ap_id == id)
@@ -461,8 +418,11 @@ async fn lock_thread(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<LockRequest>,
 ) -> ApiResult<StatusCode> {
-    let publisher = OutboxPublisher::from_context(state.context());
-    posts::set_locked(state.db(), &publisher, &account, &id, body.locked).await?;
+    state
+        .processor
+        .posts()
+        .set_locked(&account, &id, body.locked)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -493,7 +453,11 @@ async fn group_threads(
     Query(query): Query<PageQuery>,
 ) -> ApiResult<Json<Vec<PostDto>>> {
     let group = groups::local(state.db(), &name).await?;
-    let threads = posts::group_threads(state.db(), account.as_ref().into(), &group, query.page()).await?;
+    let threads = state
+        .processor
+        .posts()
+        .group_threads(account.as_ref().into(), &group, query.page())
+        .await?;
     Ok(Json(threads.iter().map(|v| dto(&state, v)).collect()))
 }
 
@@ -597,7 +561,7 @@ async fn read_feed(
                 ));
             }
         };
-    let items = posts::feed(state.db(), feed, query.page()).await?;
+    let items = state.processor.posts().feed(feed, query.page()).await?;
     Ok(Json(items.iter().map(|v| dto(&state, v)).collect()))
 }
 
@@ -716,7 +680,11 @@ async fn post_revisions(
     MaybeApiAccount(account): MaybeApiAccount,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<Revision>>> {
-    let (_, revisions) = posts::history(state.db(), account.as_ref().map(|a| &a.person), &id).await?;
+    let (_, revisions) = state
+        .processor
+        .posts()
+        .history(account.as_ref().map(|a| &a.person), &id)
+        .await?;
     Ok(Json(
         revisions
             .into_iter()

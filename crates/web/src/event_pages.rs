@@ -629,7 +629,7 @@ async fn create(
     let result = async {
         let body = form.new_event()?;
         let group = match body.group.as_deref() {
-            Some(name) => Some(crate::discussions::find_group(&state, name).await?),
+            Some(name) => Some(state.processor.groups().find(name).await?),
             None => None,
         };
         let draft = draft_of(body)?;

@@ -274,7 +274,7 @@ async fn participation_of(
 
 async fn group_named(state: &AppState, name: Option<&str>) -> ApiResult<Option<actor::Model>> {
     match name.map(str::trim).filter(|n| !n.is_empty()) {
-        Some(name) => Ok(Some(crate::discussions::find_group(state, name).await?)),
+        Some(name) => Ok(Some(state.processor.groups().find(name).await?)),
         None => Ok(None),
     }
 }

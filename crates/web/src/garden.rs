@@ -20,7 +20,7 @@ use healthcommons_core::{
     garden::{Content, DiffLine, ItemStatus, Kind, Place, Relation, RelationKind, Resource},
 };
 use healthcommons_db::{entities::actor, queries::posts::Page};
-use healthcommons_federation::{objects::garden_item::garden_context, publisher::OutboxPublisher, resolve};
+use healthcommons_federation::objects::garden_item::garden_context;
 use healthcommons_service::garden::{self, AdoptionInput, Draft, ItemView};
 use healthcommons_service::policy;
 use serde::{Deserialize, Serialize};
@@ -381,37 +381,21 @@ pub fn edited_content(mut content: Content, edit: &GardenItemEdit) -> ApiResult<
     Ok(content)
 }
 
-/// Make an item known here (fetching it from its origin if need be) and
-/// return its id as stored.
-pub async fn known_item(state: &AppState, id: &str) -> ApiResult<String> {
-    Ok(resolve::resolve_garden_item(id, &state.data()).await?.row.ap_id)
-}
-
 pub async fn create(
     state: &AppState,
     account: &healthcommons_service::accounts::Account,
     body: &NewGardenItem,
 ) -> ApiResult<healthcommons_db::entities::garden_item::Model> {
-    let kind = parse_kind(&body.kind)?;
-    let group = match body.group.as_deref().map(str::trim) {
-        Some(name) if !name.is_empty() => Some(crate::discussions::find_group(state, name).await?),
-        _ => None,
+    let draft = Draft {
+        content: new_content(body)?,
+        status: parse_status(body.status.as_deref())?.unwrap_or_default(),
+        message: body.message.as_deref(),
     };
-    let publisher = OutboxPublisher::from_context(state.context());
-    Ok(garden::create(
-        state.db(),
-        &state.context().node,
-        &publisher,
-        account,
-        kind,
-        group.as_ref(),
-        Draft {
-            content: new_content(body)?,
-            status: parse_status(body.status.as_deref())?.unwrap_or_default(),
-            message: body.message.as_deref(),
-        },
-    )
-    .await?)
+    Ok(state
+        .processor
+        .garden()
+        .create(account, parse_kind(&body.kind)?, body.group.as_deref(), draft)
+        .await?)
 }
 
 /// Add a pattern, metric or story to the garden.
@@ -587,19 +571,19 @@ pub async fn edit(
     let current = garden::readable(state.db(), policy::Viewer::from(Some(&account.person)), id).await?;
     let content = edited_content(garden::parse_content(&current)?, body)?;
     let status = parse_status(body.status.as_deref())?.unwrap_or(current.status);
-    let publisher = OutboxPublisher::from_context(state.context());
-    Ok(garden::edit(
-        state.db(),
-        &publisher,
-        account,
-        id,
-        Draft {
-            content,
-            status,
-            message: body.message.as_deref(),
-        },
-    )
-    .await?)
+    Ok(state
+        .processor
+        .garden()
+        .edit(
+            account,
+            id,
+            Draft {
+                content,
+                status,
+                message: body.message.as_deref(),
+            },
+        )
+        .await?)
 }
 
 /// Revise an item you wrote: a new revision; its previous text stays in the history.
@@ -625,8 +609,7 @@ async fn delete_item(
     ApiAccount(account): ApiAccount,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let publisher = OutboxPublisher::from_context(state.context());
-    garden::delete(state.db(), &publisher, &account, &id).await?;
+    state.processor.garden().delete(&account, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -652,7 +635,7 @@ async fn item_discussion(
 ) -> ApiResult<Json<Vec<crate::discussions::PostDto>>> {
     let viewer = account.as_ref().map(|a| &a.person);
     let item = garden::readable(state.db(), policy::Viewer::from(viewer), &id).await?;
-    let threads = healthcommons_service::posts::discussion(state.db(), viewer, &item).await?;
+    let threads = state.processor.posts().discussion(viewer, &item).await?;
     Ok(Json(
         threads
             .iter()
@@ -778,8 +761,11 @@ async fn revert_item(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<RevertRequest>,
 ) -> ApiResult<Json<ItemSummaryDto>> {
-    let publisher = OutboxPublisher::from_context(state.context());
-    let item = garden::revert(state.db(), &publisher, &account, &id, body.revision).await?;
+    let item = state
+        .processor
+        .garden()
+        .revert(&account, &id, body.revision)
+        .await?;
     Ok(Json(summary_dto(&garden::view(state.db(), item).await?)))
 }
 
@@ -794,17 +780,7 @@ pub async fn fork(
     id: &str,
     message: Option<&str>,
 ) -> ApiResult<healthcommons_db::entities::garden_item::Model> {
-    let source = known_item(state, id).await?;
-    let publisher = OutboxPublisher::from_context(state.context());
-    Ok(garden::fork(
-        state.db(),
-        &state.context().node,
-        &publisher,
-        account,
-        &source,
-        message,
-    )
-    .await?)
+    Ok(state.processor.garden().fork(account, id, message).await?)
 }
 
 /// Fork an item (from this node or another) into this node's garden. Its
@@ -834,8 +810,7 @@ async fn share_item(
     ApiAccount(account): ApiAccount,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ItemSummaryDto>> {
-    let publisher = OutboxPublisher::from_context(state.context());
-    let item = garden::share_with_commons(state.db(), &publisher, &account, &id).await?;
+    let item = state.processor.garden().share_with_commons(&account, &id).await?;
     Ok(Json(summary_dto(&garden::view(state.db(), item).await?)))
 }
 
@@ -856,17 +831,11 @@ pub async fn upstream(
     viewer: Option<&actor::Model>,
     id: &str,
 ) -> ApiResult<garden::Upstream> {
-    let fork = garden::readable(state.db(), policy::Viewer::from(viewer), id).await?;
-    let origin = match resolve::refresh_origin(&fork, &state.data()).await {
-        Err(healthcommons_federation::FederationError::Gone) => {
-            return Err(ApiError::new(
-                ErrorKind::NotFound,
-                "the item this was forked from is gone from its origin",
-            ));
-        }
-        other => other?,
-    };
-    Ok(garden::upstream_changes(state.db(), policy::Viewer::from(viewer), &fork, &origin).await?)
+    Ok(state
+        .processor
+        .garden()
+        .upstream(policy::Viewer::from(viewer), id)
+        .await?)
 }
 
 /// What changed upstream since this fork last took from it (fetched from the origin now).
@@ -900,9 +869,7 @@ pub async fn pull(
     account: &healthcommons_service::accounts::Account,
     id: &str,
 ) -> ApiResult<PullResult> {
-    let upstream = upstream(state, Some(&account.person), id).await?;
-    let publisher = OutboxPublisher::from_context(state.context());
-    let (item, merged) = garden::pull(state.db(), &publisher, account, id, &upstream.origin).await?;
+    let (item, merged) = state.processor.garden().pull(account, id).await?;
     Ok(PullResult {
         revision: item.revision,
         taken: merged.taken,
@@ -944,43 +911,14 @@ pub async fn adopt(
     id: &str,
     body: &NewAdoption,
 ) -> ApiResult<healthcommons_db::entities::adoption::Model> {
-    let item = known_item(state, id).await?;
-    // The adoption goes up the item's chain of forks: make each link known
-    // here so its author can be told. A link that cannot be fetched is skipped.
-    if let Some(row) = healthcommons_db::queries::garden::by_ap_id(state.db(), &item)
-        .await
-        .map_err(healthcommons_service::ServiceError::from)?
-    {
-        for origin in garden::view(state.db(), row).await?.provenance {
-            if let Err(err) = resolve::resolve_garden_item(&origin.id, &state.data()).await {
-                tracing::debug!(%err, origin = %origin.id, "an origin of an adopted fork could not be fetched");
-            }
-        }
-    }
-    let story = match body.story.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        Some(story) => Some(known_item(state, story).await?),
-        None => None,
+    let input = AdoptionInput {
+        context: &body.context,
+        outcome: &body.outcome,
+        story: body.story.as_deref(),
+        metrics: body.metrics.iter().map(String::as_str).collect(),
+        place: body.place.as_ref().map(place),
     };
-    let mut metrics = Vec::new();
-    for metric in body.metrics.iter().map(|m| m.trim()).filter(|m| !m.is_empty()) {
-        metrics.push(known_item(state, metric).await?);
-    }
-    let publisher = OutboxPublisher::from_context(state.context());
-    Ok(garden::adopt(
-        state.db(),
-        &state.context().node,
-        &publisher,
-        account,
-        &item,
-        AdoptionInput {
-            context: &body.context,
-            outcome: &body.outcome,
-            story: story.as_deref(),
-            metrics: metrics.iter().map(String::as_str).collect(),
-            place: body.place.as_ref().map(place),
-        },
-    )
-    .await?)
+    Ok(state.processor.garden().adopt(account, id, input).await?)
 }
 
 /// Record that your initiative adopted this item, with its context and outcome.

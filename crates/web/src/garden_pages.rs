@@ -8,7 +8,6 @@ use crate::{
     AppState,
     activitypub::activity_json,
     auth::{self, MaybeSession, SignedFetcher, Viewer},
-    discussions,
     error::{ApiError, PageError, PageResult},
     garden::{
         self as api, GardenItemEdit, GardenPlace, GardenRelation, GardenResource, ListQuery, NewAdoption,
@@ -37,6 +36,7 @@ use healthcommons_federation::{
     negotiation,
     objects::{garden_item::article_of, tombstone_json},
 };
+use healthcommons_service::posts::Compose;
 use healthcommons_service::{
     garden::{self, ItemView},
     policy::{self, Action, Subject, Target},
@@ -688,7 +688,12 @@ async fn show_item(
     let viewer = session.0.as_ref().map(|a| &a.person);
     let page = garden::page(state.db(), policy::Viewer::from(viewer), &item.ap_id).await?;
     let mut discussion = Vec::new();
-    for thread in healthcommons_service::posts::discussion(state.db(), viewer, &page.view.item).await? {
+    for thread in state
+        .processor
+        .posts()
+        .discussion(viewer, &page.view.item)
+        .await?
+    {
         discussion.push(thread.root);
         discussion.extend(thread.replies);
     }
@@ -865,17 +870,13 @@ async fn discuss(
     auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
     let item = item_by_local_id(&state, Some(&account.person), id).await?;
-    let body = discussions::NewPost {
-        group: None,
-        title: None,
-        content: form.content.clone(),
-        in_reply_to: Some(item.ap_id.clone()),
-        sensitive: false,
-        summary: None,
-        language: None,
-        visibility: None,
+    let compose = Compose {
+        content: &form.content,
+        in_reply_to: Some(&item.ap_id),
+        ..Compose::default()
     };
-    match discussions::create(&state, &account, &body).await {
+    let created = state.processor.posts().create(&account, None, compose).await;
+    match created.map_err(ApiError::from) {
         Ok(post) => Ok(Redirect::to(&format!("{}#post-{}", item_path(&item), post.id)).into_response()),
         Err(err) if matches!(err.kind, ErrorKind::Validation | ErrorKind::Forbidden) => {
             show_item(&state, jar, session, item, Some((form.content, err.message))).await
@@ -1118,8 +1119,11 @@ async fn revert(
     let account = signed_in(&session)?;
     let item = item_by_local_id(&state, Some(&account.person), id).await?;
     let revision = form.revision.ok_or_else(|| validation("choose a revision"))?;
-    let publisher = healthcommons_federation::publisher::OutboxPublisher::from_context(state.context());
-    garden::revert(state.db(), &publisher, &account, &item.ap_id, revision).await?;
+    state
+        .processor
+        .garden()
+        .revert(&account, &item.ap_id, revision)
+        .await?;
     Ok(Redirect::to(&item_path(&item)).into_response())
 }
 
@@ -1134,8 +1138,11 @@ async fn share(
     auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
     let item = item_by_local_id(&state, Some(&account.person), id).await?;
-    let publisher = healthcommons_federation::publisher::OutboxPublisher::from_context(state.context());
-    garden::share_with_commons(state.db(), &publisher, &account, &item.ap_id).await?;
+    state
+        .processor
+        .garden()
+        .share_with_commons(&account, &item.ap_id)
+        .await?;
     Ok(Redirect::to(&item_path(&item)).into_response())
 }
 

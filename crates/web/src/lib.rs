@@ -35,6 +35,7 @@ use axum::{
 };
 use healthcommons_db::Db;
 use healthcommons_federation::{FederationContext, RequestData};
+use healthcommons_service::Processor;
 use http::{HeaderValue, header};
 use std::sync::{
     Arc,
@@ -97,6 +98,8 @@ pub struct Shared {
     /// Read-only connections for reads that never write (see
     /// `healthcommons_db::open_readers`).
     pub readers: Db,
+    /// Every use case of the pages and the API (see `healthcommons_service::processor`).
+    pub processor: Processor,
 }
 
 /// Where maps take their tiles from, and the credit they show.

@@ -21,7 +21,7 @@ use healthcommons_db::{entities::actor, queries};
 use healthcommons_federation::publisher::OutboxPublisher;
 use healthcommons_service::{
     accounts::{self, Registration, RegistrationOutcome, Role},
-    follows, groups, node, policy, posts,
+    follows, groups, node, policy,
 };
 use serde::Deserialize;
 
@@ -382,13 +382,15 @@ pub async fn group_page_with_draft(
         ),
         None => ("none".into(), false),
     };
-    let threads = posts::group_threads(
-        db,
-        session.0.as_ref().into(),
-        &row,
-        queries::posts::Page { number: 1, size: 50 },
-    )
-    .await?;
+    let threads = state
+        .processor
+        .posts()
+        .group_threads(
+            session.0.as_ref().into(),
+            &row,
+            queries::posts::Page { number: 1, size: 50 },
+        )
+        .await?;
     let threads = crate::thread_pages::items_for(state, session.0.as_ref(), &threads).await?;
     let settings = view.settings.clone();
     let jar = CookieJar::from_headers(headers);

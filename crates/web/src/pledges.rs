@@ -222,7 +222,7 @@ async fn group_pledges(
     MaybeApiAccount(account): MaybeApiAccount,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Vec<PledgeDto>>> {
-    let group = crate::discussions::find_group(&state, &name).await?;
+    let group = state.processor.groups().find(&name).await?;
     let views = pledges::list(
         state.db(),
         account.as_ref().into(),

@@ -27,7 +27,7 @@ use healthcommons_db::{
 use healthcommons_federation::publisher::OutboxPublisher;
 use healthcommons_service::{
     accounts::Account,
-    posts::{self, Edit, Feed, PostView},
+    posts::{Compose, Edit, Feed, PostView},
     reports,
 };
 use serde::Deserialize;
@@ -106,7 +106,7 @@ impl ViewerFacts {
         let mut groups: Vec<&actor::Model> = views.iter().filter_map(|v| v.group.as_ref()).collect();
         groups.sort_unstable_by_key(|g| g.id);
         groups.dedup_by_key(|g| g.id);
-        let moderated_groups = posts::moderated_among(state.read_db(), account, &groups).await?;
+        let moderated_groups = state.processor.posts().moderated_among(account, &groups).await?;
         Ok(Self {
             liked,
             moderated_groups,
@@ -206,7 +206,11 @@ async fn render_thread(
     preview: Option<(i64, String, String)>,
 ) -> PageResult<Html<String>> {
     let viewer = session.0.as_ref();
-    let thread = posts::thread(state.read_db(), viewer.map(|a| &a.person), ap_id).await?;
+    let thread = state
+        .processor
+        .posts()
+        .thread(viewer.map(|a| &a.person), ap_id)
+        .await?;
     let discusses = match thread.root.post.garden_item_id {
         Some(item_id) => queries::garden::by_id(state.db(), item_id)
             .await?
@@ -301,17 +305,19 @@ async fn start_thread(
     if form.action == "preview" {
         return crate::pages::group_page_with_draft(&state, session, group, &headers, Some(draft)).await;
     }
-    let body = discussions::NewPost {
-        group: Some(name.clone()),
-        title: Some(form.title),
-        content: form.content,
-        in_reply_to: None,
-        sensitive: false,
-        summary: Some(form.summary).filter(|s| !s.trim().is_empty()),
-        language: None,
-        visibility: Some(form.visibility).filter(|v| !v.is_empty()),
+    let compose = Compose {
+        title: Some(&form.title),
+        content: &form.content,
+        summary: Some(form.summary.as_str()).filter(|s| !s.trim().is_empty()),
+        visibility: Some(form.visibility.as_str()).filter(|v| !v.is_empty()),
+        ..Compose::default()
     };
-    match discussions::create(&state, &account, &body).await {
+    let created = state
+        .processor
+        .posts()
+        .create(&account, Some(&name), compose)
+        .await;
+    match created.map_err(ApiError::from) {
         Ok(row) => Ok(Redirect::to(&discussions::thread_path(&row)).into_response()),
         Err(err) if matches!(err.kind, ErrorKind::Validation | ErrorKind::Forbidden) => {
             let draft = crate::pages::Draft {
@@ -345,18 +351,15 @@ async fn reply(
         .await?;
         return Ok(page.into_response());
     }
-    let body = discussions::NewPost {
-        group: None,
-        title: None,
-        content: form.content.clone(),
-        in_reply_to: Some(parent.ap_id.clone()),
-        sensitive: false,
-        summary: Some(form.summary).filter(|s| !s.trim().is_empty()),
-        language: None,
-        // A reply is as visible as what it answers.
-        visibility: None,
+    // A reply is as visible as what it answers: no visibility of its own.
+    let compose = Compose {
+        content: &form.content,
+        in_reply_to: Some(&parent.ap_id),
+        summary: Some(form.summary.as_str()).filter(|s| !s.trim().is_empty()),
+        ..Compose::default()
     };
-    match discussions::create(&state, &account, &body).await {
+    let created = state.processor.posts().create(&account, None, compose).await;
+    match created.map_err(ApiError::from) {
         Ok(row) => Ok(Redirect::to(&discussions::thread_path(&row)).into_response()),
         Err(err) if matches!(err.kind, ErrorKind::Validation | ErrorKind::Forbidden) => {
             let page = render_thread(
@@ -387,17 +390,11 @@ async fn like(
     let liked = queries::posts::reaction_of(state.db(), post.id, account.person.id, ReactionKind::Like)
         .await?
         .is_some();
-    let publisher = OutboxPublisher::from_context(state.context());
-    posts::react(
-        state.db(),
-        &state.context().node,
-        &publisher,
-        &account,
-        &post.ap_id,
-        ReactionKind::Like,
-        !liked,
-    )
-    .await?;
+    state
+        .processor
+        .posts()
+        .react(&account, &post.ap_id, ReactionKind::Like, !liked)
+        .await?;
     Ok(Redirect::to(&discussions::thread_path(&post)).into_response())
 }
 
@@ -418,15 +415,11 @@ async fn delete(
     auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
     let post = post_by_local_id(&state, id).await?;
-    let publisher = OutboxPublisher::from_context(state.context());
-    posts::delete(
-        state.db(),
-        &publisher,
-        &account,
-        &post.ap_id,
-        form.reason.as_deref(),
-    )
-    .await?;
+    state
+        .processor
+        .posts()
+        .delete(&account, &post.ap_id, form.reason.as_deref())
+        .await?;
     Ok(Redirect::to(&discussions::thread_path(&post)).into_response())
 }
 
@@ -446,15 +439,11 @@ async fn lock(
     auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
     let post = post_by_local_id(&state, id).await?;
-    let publisher = OutboxPublisher::from_context(state.context());
-    posts::set_locked(
-        state.db(),
-        &publisher,
-        &account,
-        &post.ap_id,
-        form.locked == "true",
-    )
-    .await?;
+    state
+        .processor
+        .posts()
+        .set_locked(&account, &post.ap_id, form.locked == "true")
+        .await?;
     Ok(Redirect::to(&discussions::thread_path(&post)).into_response())
 }
 
@@ -559,21 +548,20 @@ async fn edit(
     if form.action == "preview" {
         return Ok(render(page(text::markdown_to_html(&form.content), String::new()))?.into_response());
     }
-    let publisher = OutboxPublisher::from_context(state.context());
-    let result = posts::edit(
-        state.db(),
-        &state.context().node,
-        &publisher,
-        &account,
-        &post.ap_id,
-        Edit {
-            title: Some(form.title.as_str()).filter(|_| post.in_reply_to.is_none()),
-            content: Some(form.content.as_str()),
-            summary: Some(Some(form.summary.as_str()).filter(|s| !s.trim().is_empty())),
-            sensitive: None,
-        },
-    )
-    .await;
+    let result = state
+        .processor
+        .posts()
+        .edit(
+            &account,
+            &post.ap_id,
+            Edit {
+                title: Some(form.title.as_str()).filter(|_| post.in_reply_to.is_none()),
+                content: Some(form.content.as_str()),
+                summary: Some(Some(form.summary.as_str()).filter(|s| !s.trim().is_empty())),
+                sensitive: None,
+            },
+        )
+        .await;
     match result {
         Ok(row) => Ok(Redirect::to(&discussions::thread_path(&row)).into_response()),
         Err(err) if err.kind() == ErrorKind::Validation => Ok((
@@ -631,7 +619,7 @@ async fn feed(
         number: query.page.unwrap_or(1).max(1),
         size: FEED_PAGE,
     };
-    let views = posts::feed(state.db(), feed, page).await?;
+    let views = state.processor.posts().feed(feed, page).await?;
     render(FeedPage {
         viewer: Viewer::of(&session.0),
         heading: heading.into(),
@@ -652,7 +640,7 @@ async fn tag(
         number: query.page.unwrap_or(1).max(1),
         size: FEED_PAGE,
     };
-    let views = posts::tagged(state.db(), &tag, page).await?;
+    let views = state.processor.posts().tagged(&tag, page).await?;
     render(FeedPage {
         viewer: Viewer::of(&session.0),
         heading: format!("#{tag}"),
@@ -747,7 +735,7 @@ async fn history(
 ) -> PageResult<Html<String>> {
     let post = post_by_local_id(&state, id).await?;
     let viewer = session.0.as_ref().map(|a| &a.person);
-    let (post, revisions) = healthcommons_service::posts::history(state.db(), viewer, &post.ap_id).await?;
+    let (post, revisions) = state.processor.posts().history(viewer, &post.ap_id).await?;
     let mut versions = vec![VersionLine {
         label: format!(
             "Now (edited {})",
