@@ -4,7 +4,7 @@
 //! options by support.
 
 use crate::{
-    NodeContext, ServiceError, ServiceResult,
+    ServiceError, ServiceResult,
     accounts::Account,
     policy::{self, Action, Subject, Target, Under, Viewer},
     publish::{Outgoing, Publisher},
@@ -92,76 +92,155 @@ fn clean_options(options: Vec<String>) -> ServiceResult<Vec<String>> {
     Ok(cleaned)
 }
 
-/// A member puts a question on a local working group's agenda.
-pub async fn ask(
-    db: &DatabaseConnection,
-    ctx: &NodeContext,
-    publisher: &dyn Publisher,
-    author: &Account,
-    group: &actor::Model,
-    ask: Ask,
-) -> ServiceResult<question::Model> {
-    if group.kind != ActorKind::Group || !group.local {
-        return Err(ServiceError::validation(
-            "questions go on the agenda of a working group of this node",
-        ));
-    }
-    policy::require(
-        db,
-        author.into(),
-        Action::Contribute(Under::Nothing),
-        Target::Group(group),
-    )
-    .await?;
-    if ask.question.trim().is_empty() {
-        return Err(ServiceError::validation("ask a question"));
-    }
-    if ask.question.len() > MAX_QUESTION {
-        return Err(ServiceError::validation(format!(
-            "the question must be at most {MAX_QUESTION} bytes"
-        )));
-    }
-    let options = clean_options(ask.options)?;
-    let now = Utc::now();
-    if let Some(closes_at) = ask.closes_at
-        && (closes_at <= now || closes_at > now + Duration::days(MAX_OPEN_DAYS))
-    {
-        return Err(ServiceError::validation(format!(
-            "a question closes in the future, within {MAX_OPEN_DAYS} days"
-        )));
-    }
-    let visibility = policy::visibility_for_new(db, Some(group), None, Visibility::Public).await?;
-    let ap_id = ctx.urls.new_question();
-    let txn = db.begin().await?;
-    let row = queries::agenda::insert(
-        &txn,
-        question::ActiveModel {
-            ap_id: Set(ap_id.clone()),
-            url: Set(Some(ap_id)),
-            author_id: Set(Some(author.person.id)),
-            group_id: Set(Some(group.id)),
-            visibility: Set(visibility),
-            content_html: Set(text::markdown_to_html(&ask.question)),
-            source: Set(Some(ask.question)),
-            multiple: Set(ask.multiple),
-            closes_at: Set(ask.closes_at),
-            voters_count: Set(0),
-            local: Set(true),
-            published: Set(now),
-            updated_at: Set(None),
-            deleted_at: Set(None),
-            ..Default::default()
-        },
-    )
-    .await?;
-    for (position, name) in options.iter().enumerate() {
-        queries::agenda::insert_option(&txn, row.id, i32::try_from(position).unwrap_or(0), name, 0).await?;
-    }
-    publisher
-        .publish(&txn, Outgoing::CreateQuestion { question_id: row.id })
+/// Agendas as the API, the pages and the inbox see them.
+pub struct Agenda<'p>(pub(crate) &'p crate::Processor);
+
+impl Agenda<'_> {
+    /// A member puts a question on a local working group's agenda.
+    pub async fn ask(
+        &self,
+        author: &Account,
+        group: &actor::Model,
+        ask: Ask,
+    ) -> ServiceResult<question::Model> {
+        let (db, ctx, publisher) = (self.0.db(), self.0.node(), self.0.publisher());
+        if group.kind != ActorKind::Group || !group.local {
+            return Err(ServiceError::validation(
+                "questions go on the agenda of a working group of this node",
+            ));
+        }
+        policy::require(
+            db,
+            author.into(),
+            Action::Contribute(Under::Nothing),
+            Target::Group(group),
+        )
         .await?;
-    txn.commit().await?;
-    Ok(row)
+        if ask.question.trim().is_empty() {
+            return Err(ServiceError::validation("ask a question"));
+        }
+        if ask.question.len() > MAX_QUESTION {
+            return Err(ServiceError::validation(format!(
+                "the question must be at most {MAX_QUESTION} bytes"
+            )));
+        }
+        let options = clean_options(ask.options)?;
+        let now = Utc::now();
+        if let Some(closes_at) = ask.closes_at
+            && (closes_at <= now || closes_at > now + Duration::days(MAX_OPEN_DAYS))
+        {
+            return Err(ServiceError::validation(format!(
+                "a question closes in the future, within {MAX_OPEN_DAYS} days"
+            )));
+        }
+        let visibility = policy::visibility_for_new(db, Some(group), None, Visibility::Public).await?;
+        let ap_id = ctx.urls.new_question();
+        let txn = db.begin().await?;
+        let row = queries::agenda::insert(
+            &txn,
+            question::ActiveModel {
+                ap_id: Set(ap_id.clone()),
+                url: Set(Some(ap_id)),
+                author_id: Set(Some(author.person.id)),
+                group_id: Set(Some(group.id)),
+                visibility: Set(visibility),
+                content_html: Set(text::markdown_to_html(&ask.question)),
+                source: Set(Some(ask.question)),
+                multiple: Set(ask.multiple),
+                closes_at: Set(ask.closes_at),
+                voters_count: Set(0),
+                local: Set(true),
+                published: Set(now),
+                updated_at: Set(None),
+                deleted_at: Set(None),
+                ..Default::default()
+            },
+        )
+        .await?;
+        for (position, name) in options.iter().enumerate() {
+            queries::agenda::insert_option(&txn, row.id, i32::try_from(position).unwrap_or(0), name, 0)
+                .await?;
+        }
+        publisher
+            .publish(&txn, Outgoing::CreateQuestion { question_id: row.id })
+            .await?;
+        txn.commit().await?;
+        Ok(row)
+    }
+
+    /// A member votes (`choices` are positions in the list as asked). On a local
+    /// question the totals change at once; on a remote one the votes go to the
+    /// asking node, which answers with its new totals.
+    pub async fn vote(
+        &self,
+        account: &Account,
+        id: i64,
+        choices: &[usize],
+    ) -> ServiceResult<Vec<vote::Model>> {
+        let (db, ctx, publisher) = (self.0.db(), self.0.node(), self.0.publisher());
+        let question = visible(db, Viewer::Actor(&account.person), id).await?;
+        policy::require(
+            db,
+            account.into(),
+            Action::TakePart,
+            Target::Content(Subject::Question(&question)),
+        )
+        .await?;
+        let options = queries::agenda::options(db, question.id).await?;
+        let mut chosen: Vec<&question_option::Model> = Vec::new();
+        for choice in choices {
+            let option = options
+                .iter()
+                .find(|o| usize::try_from(o.position).ok() == Some(*choice))
+                .ok_or_else(|| ServiceError::validation(format!("there is no option {choice}")))?;
+            if !chosen.iter().any(|c| c.id == option.id) {
+                chosen.push(option);
+            }
+        }
+        let earlier = queries::agenda::votes_by(db, question.id, account.person.id).await?;
+        check_vote(&question, &earlier, &chosen)?;
+        let txn = db.begin().await?;
+        let mut votes = Vec::new();
+        for option in chosen {
+            votes.push(
+                queries::agenda::insert_vote(
+                    &txn,
+                    vote::ActiveModel {
+                        question_id: Set(question.id),
+                        option_id: Set(option.id),
+                        actor_id: Set(account.person.id),
+                        ap_id: Set(ctx.urls.new_activity("vote")),
+                        created_at: Set(Utc::now()),
+                        ..Default::default()
+                    },
+                )
+                .await?,
+            );
+        }
+        if question.local {
+            queries::agenda::recount(&txn, question.id).await?;
+            publisher
+                .publish(
+                    &txn,
+                    Outgoing::UpdateQuestion {
+                        question_id: question.id,
+                    },
+                )
+                .await?;
+        } else {
+            publisher
+                .publish(
+                    &txn,
+                    Outgoing::Vote {
+                        question_id: question.id,
+                        vote_ids: votes.iter().map(|v| v.id).collect(),
+                    },
+                )
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(votes)
+    }
 }
 
 /// A live question by id.
@@ -198,81 +277,6 @@ fn check_vote(
         return Err(ServiceError::conflict("you have already voted for this option"));
     }
     Ok(())
-}
-
-/// A member votes (`choices` are positions in the list as asked). On a local
-/// question the totals change at once; on a remote one the votes go to the
-/// asking node, which answers with its new totals.
-pub async fn vote(
-    db: &DatabaseConnection,
-    ctx: &NodeContext,
-    publisher: &dyn Publisher,
-    account: &Account,
-    id: i64,
-    choices: &[usize],
-) -> ServiceResult<Vec<vote::Model>> {
-    let question = visible(db, Viewer::Actor(&account.person), id).await?;
-    policy::require(
-        db,
-        account.into(),
-        Action::TakePart,
-        Target::Content(Subject::Question(&question)),
-    )
-    .await?;
-    let options = queries::agenda::options(db, question.id).await?;
-    let mut chosen: Vec<&question_option::Model> = Vec::new();
-    for choice in choices {
-        let option = options
-            .iter()
-            .find(|o| usize::try_from(o.position).ok() == Some(*choice))
-            .ok_or_else(|| ServiceError::validation(format!("there is no option {choice}")))?;
-        if !chosen.iter().any(|c| c.id == option.id) {
-            chosen.push(option);
-        }
-    }
-    let earlier = queries::agenda::votes_by(db, question.id, account.person.id).await?;
-    check_vote(&question, &earlier, &chosen)?;
-    let txn = db.begin().await?;
-    let mut votes = Vec::new();
-    for option in chosen {
-        votes.push(
-            queries::agenda::insert_vote(
-                &txn,
-                vote::ActiveModel {
-                    question_id: Set(question.id),
-                    option_id: Set(option.id),
-                    actor_id: Set(account.person.id),
-                    ap_id: Set(ctx.urls.new_activity("vote")),
-                    created_at: Set(Utc::now()),
-                    ..Default::default()
-                },
-            )
-            .await?,
-        );
-    }
-    if question.local {
-        queries::agenda::recount(&txn, question.id).await?;
-        publisher
-            .publish(
-                &txn,
-                Outgoing::UpdateQuestion {
-                    question_id: question.id,
-                },
-            )
-            .await?;
-    } else {
-        publisher
-            .publish(
-                &txn,
-                Outgoing::Vote {
-                    question_id: question.id,
-                    vote_ids: votes.iter().map(|v| v.id).collect(),
-                },
-            )
-            .await?;
-    }
-    txn.commit().await?;
-    Ok(votes)
 }
 
 /// A vote from another node (Mastodon's `Note` with the option as `name`)

@@ -4,7 +4,7 @@
 //! organiser approves), refused when the event is full.
 
 use crate::{
-    NodeContext, ServiceError, ServiceResult,
+    ServiceError, ServiceResult,
     accounts::Account,
     node::{Place, checked_web_url},
     policy::{self, Action, Subject, Target, Under, Viewer},
@@ -144,54 +144,233 @@ fn apply(row: &mut event::ActiveModel, draft: &EventDraft) {
     row.status = Set(draft.status);
 }
 
-/// A member organises an event, for a working group of this node or on their own.
-pub async fn create(
-    db: &DatabaseConnection,
-    ctx: &NodeContext,
-    publisher: &dyn Publisher,
-    author: &Account,
-    group: Option<&actor::Model>,
-    mut draft: EventDraft,
-) -> ServiceResult<event::Model> {
-    check_draft(&mut draft)?;
-    if let Some(group) = group {
-        if group.kind != ActorKind::Group || !group.local {
-            return Err(ServiceError::validation(
-                "events are organised by working groups of this node",
-            ));
+/// Events as the API, the pages and the inbox see them.
+pub struct Events<'p>(pub(crate) &'p crate::Processor);
+
+impl Events<'_> {
+    /// A member organises an event, for a working group of this node or on their own.
+    pub async fn create(
+        &self,
+        author: &Account,
+        group: Option<&actor::Model>,
+        mut draft: EventDraft,
+    ) -> ServiceResult<event::Model> {
+        let (db, ctx, publisher) = (self.0.db(), self.0.node(), self.0.publisher());
+        check_draft(&mut draft)?;
+        if let Some(group) = group {
+            if group.kind != ActorKind::Group || !group.local {
+                return Err(ServiceError::validation(
+                    "events are organised by working groups of this node",
+                ));
+            }
+            // Whoever may start a thread in the group may organise for it.
+            policy::require(
+                db,
+                author.into(),
+                Action::Contribute(Under::Nothing),
+                Target::Group(group),
+            )
+            .await?;
         }
-        // Whoever may start a thread in the group may organise for it.
+        let visibility = policy::visibility_for_new(db, group, None, Visibility::Public).await?;
+        let ap_id = ctx.urls.new_event();
+        let mut row = event::ActiveModel {
+            ap_id: Set(ap_id.clone()),
+            url: Set(Some(ap_id)),
+            author_id: Set(Some(author.person.id)),
+            group_id: Set(group.map(|g| g.id)),
+            visibility: Set(visibility),
+            participant_count: Set(0),
+            local: Set(true),
+            published: Set(Utc::now()),
+            updated_at: Set(None),
+            deleted_at: Set(None),
+            ..Default::default()
+        };
+        apply(&mut row, &draft);
+        let txn = db.begin().await?;
+        let created = queries::events::insert(&txn, row).await?;
+        publisher
+            .publish(&txn, Outgoing::CreateEvent { event_id: created.id })
+            .await?;
+        txn.commit().await?;
+        Ok(created)
+    }
+
+    /// The organisers change an event (moving it, cancelling it, …).
+    pub async fn update(
+        &self,
+        account: &Account,
+        id: i64,
+        mut draft: EventDraft,
+    ) -> ServiceResult<event::Model> {
+        let (db, publisher) = (self.0.db(), self.0.publisher());
+        let event = managed(db, account, id).await?;
+        check_draft(&mut draft)?;
+        if draft.capacity.is_some_and(|c| c < event.participant_count) {
+            return Err(ServiceError::validation(format!(
+                "{} people already take part: the capacity cannot be lower",
+                event.participant_count
+            )));
+        }
+        let mut row = event.into_active_model();
+        apply(&mut row, &draft);
+        row.updated_at = Set(Some(Utc::now()));
+        let txn = db.begin().await?;
+        let updated = queries::events::update(&txn, row).await?;
+        publisher
+            .publish(&txn, Outgoing::UpdateEvent { event_id: updated.id })
+            .await?;
+        txn.commit().await?;
+        Ok(updated)
+    }
+
+    /// The organisers delete an event.
+    pub async fn delete(&self, account: &Account, id: i64) -> ServiceResult<()> {
+        let (db, publisher) = (self.0.db(), self.0.publisher());
+        let event = managed(db, account, id).await?;
+        let txn = db.begin().await?;
+        let mut row = event.into_active_model();
+        row.deleted_at = Set(Some(Utc::now()));
+        let deleted = queries::events::update(&txn, row).await?;
+        publisher
+            .publish(&txn, Outgoing::DeleteEvent { event_id: deleted.id })
+            .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// A member takes part: at once for a local event (or a refusal when it is
+    /// full), as a `Join` to the organiser's node for a remote one.
+    pub async fn join(
+        &self,
+        account: &Account,
+        id: i64,
+        message: Option<&str>,
+    ) -> ServiceResult<event_participant::Model> {
+        let (db, ctx, publisher) = (self.0.db(), self.0.node(), self.0.publisher());
+        let event = visible(db, Viewer::Actor(&account.person), id).await?;
         policy::require(
             db,
-            author.into(),
-            Action::Contribute(Under::Nothing),
-            Target::Group(group),
+            account.into(),
+            Action::TakePart,
+            Target::Content(Subject::Event(&event)),
         )
         .await?;
-    }
-    let visibility = policy::visibility_for_new(db, group, None, Visibility::Public).await?;
-    let ap_id = ctx.urls.new_event();
-    let mut row = event::ActiveModel {
-        ap_id: Set(ap_id.clone()),
-        url: Set(Some(ap_id)),
-        author_id: Set(Some(author.person.id)),
-        group_id: Set(group.map(|g| g.id)),
-        visibility: Set(visibility),
-        participant_count: Set(0),
-        local: Set(true),
-        published: Set(Utc::now()),
-        updated_at: Set(None),
-        deleted_at: Set(None),
-        ..Default::default()
-    };
-    apply(&mut row, &draft);
-    let txn = db.begin().await?;
-    let created = queries::events::insert(&txn, row).await?;
-    publisher
-        .publish(&txn, Outgoing::CreateEvent { event_id: created.id })
+        check_open(&event)?;
+        let message = message
+            .map(|m| text::plain_text(m, MAX_MESSAGE))
+            .filter(|m| !m.is_empty());
+        let earlier = queries::events::participant(db, event.id, account.person.id).await?;
+        if let Some(existing) = earlier.clone().filter(|p| p.state != ParticipantState::Rejected) {
+            return Ok(existing);
+        }
+        let txn = db.begin().await?;
+        if let Some(refused) = earlier {
+            // Refused before: asking again starts afresh.
+            queries::events::delete_participant(&txn, refused.id).await?;
+        }
+        let state = if event.local {
+            admit(&txn, &event).await?
+        } else {
+            ParticipantState::Pending
+        };
+        if state == ParticipantState::Rejected {
+            return Err(ServiceError::conflict("this event is full"));
+        }
+        let participant = queries::events::insert_participant(
+            &txn,
+            event_participant::ActiveModel {
+                event_id: Set(event.id),
+                actor_id: Set(account.person.id),
+                ap_id: Set(ctx.urls.new_activity("join")),
+                state: Set(state.to_owned()),
+                message: Set(message),
+                created_at: Set(Utc::now()),
+                ..Default::default()
+            },
+        )
         .await?;
-    txn.commit().await?;
-    Ok(created)
+        if event.local {
+            if state == ParticipantState::Accepted {
+                publisher
+                    .publish(&txn, Outgoing::UpdateEvent { event_id: event.id })
+                    .await?;
+            }
+        } else {
+            publisher
+                .publish(
+                    &txn,
+                    Outgoing::JoinEvent {
+                        participant_id: participant.id,
+                    },
+                )
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(participant)
+    }
+
+    /// A member stops taking part.
+    pub async fn leave(&self, account: &Account, id: i64) -> ServiceResult<()> {
+        let (db, publisher) = (self.0.db(), self.0.publisher());
+        let event = by_id(db, id).await?;
+        let participant = queries::events::participant(db, event.id, account.person.id)
+            .await?
+            .ok_or_else(|| ServiceError::not_found("you do not take part in this event"))?;
+        let txn = db.begin().await?;
+        if !event.local {
+            publisher
+                .publish(
+                    &txn,
+                    Outgoing::LeaveEvent {
+                        participant: participant.clone(),
+                    },
+                )
+                .await?;
+        }
+        remove_participant(&txn, publisher, &event, &participant).await?;
+        Ok(txn.commit().await?)
+    }
+
+    /// The organisers accept or refuse someone waiting to take part (or take
+    /// back an acceptance).
+    pub async fn decide(
+        &self,
+        account: &Account,
+        participant_id: i64,
+        accept: bool,
+    ) -> ServiceResult<event_participant::Model> {
+        let (db, publisher) = (self.0.db(), self.0.publisher());
+        let participant = queries::events::participant_by_id(db, participant_id)
+            .await?
+            .ok_or_else(|| ServiceError::not_found("no such participant"))?;
+        let event = managed(db, account, participant.event_id).await?;
+        let wanted = if accept {
+            ParticipantState::Accepted
+        } else {
+            ParticipantState::Rejected
+        };
+        if participant.state == wanted {
+            return Ok(participant);
+        }
+        let txn = db.begin().await?;
+        if accept && !queries::events::take_place(&txn, event.id).await? {
+            return Err(ServiceError::conflict("this event is full"));
+        }
+        if participant.state == ParticipantState::Accepted {
+            queries::events::free_place(&txn, event.id).await?;
+        }
+        let mut row = participant.into_active_model();
+        row.state = Set(wanted.to_owned());
+        let decided = queries::events::update_participant(&txn, row).await?;
+        publish_answer(&txn, publisher, &decided).await?;
+        publisher
+            .publish(&txn, Outgoing::UpdateEvent { event_id: event.id })
+            .await?;
+        txn.commit().await?;
+        Ok(decided)
+    }
 }
 
 /// A live event by id.
@@ -238,53 +417,6 @@ async fn managed(db: &impl ConnectionTrait, account: &Account, id: i64) -> Servi
     Ok(event)
 }
 
-/// The organisers change an event (moving it, cancelling it, …).
-pub async fn update(
-    db: &DatabaseConnection,
-    publisher: &dyn Publisher,
-    account: &Account,
-    id: i64,
-    mut draft: EventDraft,
-) -> ServiceResult<event::Model> {
-    let event = managed(db, account, id).await?;
-    check_draft(&mut draft)?;
-    if draft.capacity.is_some_and(|c| c < event.participant_count) {
-        return Err(ServiceError::validation(format!(
-            "{} people already take part: the capacity cannot be lower",
-            event.participant_count
-        )));
-    }
-    let mut row = event.into_active_model();
-    apply(&mut row, &draft);
-    row.updated_at = Set(Some(Utc::now()));
-    let txn = db.begin().await?;
-    let updated = queries::events::update(&txn, row).await?;
-    publisher
-        .publish(&txn, Outgoing::UpdateEvent { event_id: updated.id })
-        .await?;
-    txn.commit().await?;
-    Ok(updated)
-}
-
-/// The organisers delete an event.
-pub async fn delete(
-    db: &DatabaseConnection,
-    publisher: &dyn Publisher,
-    account: &Account,
-    id: i64,
-) -> ServiceResult<()> {
-    let event = managed(db, account, id).await?;
-    let txn = db.begin().await?;
-    let mut row = event.into_active_model();
-    row.deleted_at = Set(Some(Utc::now()));
-    let deleted = queries::events::update(&txn, row).await?;
-    publisher
-        .publish(&txn, Outgoing::DeleteEvent { event_id: deleted.id })
-        .await?;
-    txn.commit().await?;
-    Ok(())
-}
-
 /// Refuse taking part in an event that is over or called off.
 fn check_open(event: &event::Model) -> ServiceResult<()> {
     if event.status == EventStatus::Cancelled {
@@ -308,104 +440,6 @@ async fn admit(db: &impl ConnectionTrait, event: &event::Model) -> ServiceResult
     })
 }
 
-/// A member takes part: at once for a local event (or a refusal when it is
-/// full), as a `Join` to the organiser's node for a remote one.
-pub async fn join(
-    db: &DatabaseConnection,
-    ctx: &NodeContext,
-    publisher: &dyn Publisher,
-    account: &Account,
-    id: i64,
-    message: Option<&str>,
-) -> ServiceResult<event_participant::Model> {
-    let event = visible(db, Viewer::Actor(&account.person), id).await?;
-    policy::require(
-        db,
-        account.into(),
-        Action::TakePart,
-        Target::Content(Subject::Event(&event)),
-    )
-    .await?;
-    check_open(&event)?;
-    let message = message
-        .map(|m| text::plain_text(m, MAX_MESSAGE))
-        .filter(|m| !m.is_empty());
-    let earlier = queries::events::participant(db, event.id, account.person.id).await?;
-    if let Some(existing) = earlier.clone().filter(|p| p.state != ParticipantState::Rejected) {
-        return Ok(existing);
-    }
-    let txn = db.begin().await?;
-    if let Some(refused) = earlier {
-        // Refused before: asking again starts afresh.
-        queries::events::delete_participant(&txn, refused.id).await?;
-    }
-    let state = if event.local {
-        admit(&txn, &event).await?
-    } else {
-        ParticipantState::Pending
-    };
-    if state == ParticipantState::Rejected {
-        return Err(ServiceError::conflict("this event is full"));
-    }
-    let participant = queries::events::insert_participant(
-        &txn,
-        event_participant::ActiveModel {
-            event_id: Set(event.id),
-            actor_id: Set(account.person.id),
-            ap_id: Set(ctx.urls.new_activity("join")),
-            state: Set(state.to_owned()),
-            message: Set(message),
-            created_at: Set(Utc::now()),
-            ..Default::default()
-        },
-    )
-    .await?;
-    if event.local {
-        if state == ParticipantState::Accepted {
-            publisher
-                .publish(&txn, Outgoing::UpdateEvent { event_id: event.id })
-                .await?;
-        }
-    } else {
-        publisher
-            .publish(
-                &txn,
-                Outgoing::JoinEvent {
-                    participant_id: participant.id,
-                },
-            )
-            .await?;
-    }
-    txn.commit().await?;
-    Ok(participant)
-}
-
-/// A member stops taking part.
-pub async fn leave(
-    db: &DatabaseConnection,
-    publisher: &dyn Publisher,
-    account: &Account,
-    id: i64,
-) -> ServiceResult<()> {
-    let event = by_id(db, id).await?;
-    let participant = queries::events::participant(db, event.id, account.person.id)
-        .await?
-        .ok_or_else(|| ServiceError::not_found("you do not take part in this event"))?;
-    let txn = db.begin().await?;
-    if !event.local {
-        publisher
-            .publish(
-                &txn,
-                Outgoing::LeaveEvent {
-                    participant: participant.clone(),
-                },
-            )
-            .await?;
-    }
-    remove_participant(&txn, publisher, &event, &participant).await?;
-    Ok(txn.commit().await?)
-}
-
 /// Drop a participation, giving its place back on a local event.
 async fn remove_participant(
     txn: &DatabaseTransaction,
@@ -421,45 +455,6 @@ async fn remove_participant(
             .await?;
     }
     Ok(())
-}
-
-/// The organisers accept or refuse someone waiting to take part (or take
-/// back an acceptance).
-pub async fn decide(
-    db: &DatabaseConnection,
-    publisher: &dyn Publisher,
-    account: &Account,
-    participant_id: i64,
-    accept: bool,
-) -> ServiceResult<event_participant::Model> {
-    let participant = queries::events::participant_by_id(db, participant_id)
-        .await?
-        .ok_or_else(|| ServiceError::not_found("no such participant"))?;
-    let event = managed(db, account, participant.event_id).await?;
-    let wanted = if accept {
-        ParticipantState::Accepted
-    } else {
-        ParticipantState::Rejected
-    };
-    if participant.state == wanted {
-        return Ok(participant);
-    }
-    let txn = db.begin().await?;
-    if accept && !queries::events::take_place(&txn, event.id).await? {
-        return Err(ServiceError::conflict("this event is full"));
-    }
-    if participant.state == ParticipantState::Accepted {
-        queries::events::free_place(&txn, event.id).await?;
-    }
-    let mut row = participant.into_active_model();
-    row.state = Set(wanted.to_owned());
-    let decided = queries::events::update_participant(&txn, row).await?;
-    publish_answer(&txn, publisher, &decided).await?;
-    publisher
-        .publish(&txn, Outgoing::UpdateEvent { event_id: event.id })
-        .await?;
-    txn.commit().await?;
-    Ok(decided)
 }
 
 /// Tell a remote participant the organiser's answer.

@@ -2,7 +2,7 @@
 //! joining it), here and on other nodes.
 
 use crate::{
-    NodeContext, ServiceError, ServiceResult,
+    ServiceError, ServiceResult,
     accounts::Account,
     policy::{self, Action, Target},
     publish::{Outgoing, Publisher},
@@ -15,73 +15,146 @@ use healthcommons_db::{
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
-/// `follower` (local) follows `target` (local or remote).
-pub async fn follow(
-    db: &DatabaseConnection,
-    ctx: &NodeContext,
-    publisher: &dyn Publisher,
-    follower: &actor::Model,
-    target: &actor::Model,
-) -> ServiceResult<follow::Model> {
-    if follower.id == target.id {
-        return Err(ServiceError::validation("an actor cannot follow itself"));
-    }
-    if target.kind == ActorKind::Application {
-        return Err(ServiceError::validation(
-            "a node's instance actor cannot be followed",
-        ));
-    }
-    if let Some(existing) = queries::follows::between(db, follower.id, target.id).await?
-        && existing.state != FollowState::Rejected
-    {
-        return Ok(existing);
-    }
-    let txn = db.begin().await?;
-    let row = if target.local {
-        let state = if target.manually_approves_followers {
-            FollowState::Pending
-        } else {
-            FollowState::Accepted
-        };
-        let ap_id = ctx.urls.new_activity("follow");
-        queries::follows::upsert(&txn, &ap_id, follower.id, target.id, state).await?
-    } else {
-        let ap_id = ctx.urls.new_activity("follow");
-        let row =
-            queries::follows::upsert(&txn, &ap_id, follower.id, target.id, FollowState::Pending).await?;
-        publisher
-            .publish(&txn, Outgoing::Follow { follow_id: row.id })
-            .await?;
-        row
-    };
-    txn.commit().await?;
-    Ok(row)
-}
+/// Following and joining as the API, the pages and the inbox see them.
+pub struct Follows<'p>(pub(crate) &'p crate::Processor);
 
-/// `follower` (local) stops following `target`.
-pub async fn unfollow(
-    db: &DatabaseConnection,
-    publisher: &dyn Publisher,
-    follower: &actor::Model,
-    target: &actor::Model,
-) -> ServiceResult<()> {
-    let Some(existing) = queries::follows::between(db, follower.id, target.id).await? else {
-        return Err(ServiceError::not_found("not following that actor"));
-    };
-    let txn = db.begin().await?;
-    if !target.local {
-        publisher
-            .publish(
-                &txn,
-                Outgoing::UndoFollow {
-                    follow_id: existing.id,
-                },
-            )
-            .await?;
+impl Follows<'_> {
+    /// A person here (by name) or elsewhere (`@name@host` or a URL),
+    /// fetched when this node has not met them yet.
+    pub async fn find_person(&self, reference: &str) -> ServiceResult<actor::Model> {
+        let reference = reference.trim();
+        let person = if reference.contains('@') || reference.contains("://") {
+            self.0.resolver().actor(reference).await?
+        } else {
+            queries::actors::local_by_username(self.0.db(), reference)
+                .await?
+                .ok_or_else(|| ServiceError::not_found(format!("no one here is named {reference}")))?
+        };
+        if person.kind != ActorKind::Person {
+            return Err(ServiceError::validation(format!("{reference} is not a person")));
+        }
+        Ok(person)
     }
-    queries::follows::delete(&txn, existing.id).await?;
-    txn.commit().await?;
-    Ok(())
+
+    /// `follower` follows whoever `reference` names: `@name@host` or an
+    /// actor URL, fetched when not known here yet.
+    pub async fn follow_named(
+        &self,
+        follower: &actor::Model,
+        reference: &str,
+    ) -> ServiceResult<follow::Model> {
+        let target = self.0.resolver().actor(reference).await?;
+        self.follow(follower, &target).await
+    }
+
+    /// `follower` (local) follows `target` (local or remote).
+    pub async fn follow(
+        &self,
+        follower: &actor::Model,
+        target: &actor::Model,
+    ) -> ServiceResult<follow::Model> {
+        let (db, ctx, publisher) = (self.0.db(), self.0.node(), self.0.publisher());
+        if follower.id == target.id {
+            return Err(ServiceError::validation("an actor cannot follow itself"));
+        }
+        if target.kind == ActorKind::Application {
+            return Err(ServiceError::validation(
+                "a node's instance actor cannot be followed",
+            ));
+        }
+        if let Some(existing) = queries::follows::between(db, follower.id, target.id).await?
+            && existing.state != FollowState::Rejected
+        {
+            return Ok(existing);
+        }
+        let txn = db.begin().await?;
+        let row = if target.local {
+            let state = if target.manually_approves_followers {
+                FollowState::Pending
+            } else {
+                FollowState::Accepted
+            };
+            let ap_id = ctx.urls.new_activity("follow");
+            queries::follows::upsert(&txn, &ap_id, follower.id, target.id, state).await?
+        } else {
+            let ap_id = ctx.urls.new_activity("follow");
+            let row =
+                queries::follows::upsert(&txn, &ap_id, follower.id, target.id, FollowState::Pending).await?;
+            publisher
+                .publish(&txn, Outgoing::Follow { follow_id: row.id })
+                .await?;
+            row
+        };
+        txn.commit().await?;
+        Ok(row)
+    }
+
+    /// `follower` (local) stops following `target`.
+    pub async fn unfollow(&self, follower: &actor::Model, target: &actor::Model) -> ServiceResult<()> {
+        let (db, publisher) = (self.0.db(), self.0.publisher());
+        let Some(existing) = queries::follows::between(db, follower.id, target.id).await? else {
+            return Err(ServiceError::not_found("not following that actor"));
+        };
+        let txn = db.begin().await?;
+        if !target.local {
+            publisher
+                .publish(
+                    &txn,
+                    Outgoing::UndoFollow {
+                        follow_id: existing.id,
+                    },
+                )
+                .await?;
+        }
+        queries::follows::delete(&txn, existing.id).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// A moderator of the local working group `group_name` decides on a
+    /// pending request to join it: only its moderators (or the node's) may, and
+    /// only on a request to that group.
+    pub async fn decide(
+        &self,
+        moderator: &Account,
+        group_name: &str,
+        follow_id: i64,
+        accept: bool,
+    ) -> ServiceResult<()> {
+        let (db, publisher) = (self.0.db(), self.0.publisher());
+        let group = crate::groups::local(db, group_name).await?;
+        policy::require(db, moderator.into(), Action::DecideJoin, Target::Group(&group)).await?;
+        let txn = db.begin().await?;
+        let row = queries::follows::by_id(&txn, follow_id)
+            .await?
+            .filter(|f| f.state == FollowState::Pending && f.target_id == group.id)
+            .ok_or_else(|| ServiceError::not_found("no pending request to join with that id"))?;
+        // The node's staff may decide on others' requests, never on their own.
+        if row.follower_id == moderator.person.id {
+            return Err(ServiceError::forbidden(
+                "nobody decides on their own request to join",
+            ));
+        }
+        let follower = queries::actors::by_id(&txn, row.follower_id)
+            .await?
+            .ok_or_else(|| ServiceError::not_found("follower is gone"))?;
+        let state = if accept {
+            FollowState::Accepted
+        } else {
+            FollowState::Rejected
+        };
+        queries::follows::set_state(&txn, row.id, state).await?;
+        if !follower.local {
+            let outgoing = if accept {
+                Outgoing::AcceptFollow { follow_id: row.id }
+            } else {
+                Outgoing::RejectFollow { follow_id: row.id }
+            };
+            publisher.publish(&txn, outgoing).await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
 }
 
 /// A remote actor asked to follow one of ours. A target that does not approve
@@ -113,51 +186,6 @@ pub async fn receive_follow(
     }
     txn.commit().await?;
     Ok(row)
-}
-
-/// A moderator of the local working group `group_name` decides on a
-/// pending request to join it: only its moderators (or the node's) may, and
-/// only on a request to that group.
-pub async fn decide(
-    db: &DatabaseConnection,
-    publisher: &dyn Publisher,
-    moderator: &Account,
-    group_name: &str,
-    follow_id: i64,
-    accept: bool,
-) -> ServiceResult<()> {
-    let group = crate::groups::local(db, group_name).await?;
-    policy::require(db, moderator.into(), Action::DecideJoin, Target::Group(&group)).await?;
-    let txn = db.begin().await?;
-    let row = queries::follows::by_id(&txn, follow_id)
-        .await?
-        .filter(|f| f.state == FollowState::Pending && f.target_id == group.id)
-        .ok_or_else(|| ServiceError::not_found("no pending request to join with that id"))?;
-    // The node's staff may decide on others' requests, never on their own.
-    if row.follower_id == moderator.person.id {
-        return Err(ServiceError::forbidden(
-            "nobody decides on their own request to join",
-        ));
-    }
-    let follower = queries::actors::by_id(&txn, row.follower_id)
-        .await?
-        .ok_or_else(|| ServiceError::not_found("follower is gone"))?;
-    let state = if accept {
-        FollowState::Accepted
-    } else {
-        FollowState::Rejected
-    };
-    queries::follows::set_state(&txn, row.id, state).await?;
-    if !follower.local {
-        let outgoing = if accept {
-            Outgoing::AcceptFollow { follow_id: row.id }
-        } else {
-            Outgoing::RejectFollow { follow_id: row.id }
-        };
-        publisher.publish(&txn, outgoing).await?;
-    }
-    txn.commit().await?;
-    Ok(())
 }
 
 /// The target of a follow we sent answered. Only the target itself may answer,

@@ -247,34 +247,55 @@ pub enum Imported {
     },
 }
 
-/// Import every item of `archive` as a fork by `account`, each in its own
-/// transaction: one refused item does not stop the rest.
-pub async fn import(
-    db: &DatabaseConnection,
-    ctx: &NodeContext,
-    publisher: &dyn Publisher,
-    account: &Account,
-    archive: Archive,
-) -> ServiceResult<Vec<Imported>> {
-    let mut report = Vec::with_capacity(archive.items.len());
-    for archived in archive.items {
-        let from = archived.id.clone();
-        let outcome = match import_one(db, ctx, publisher, account, archived).await {
-            Ok(item) => Imported::Added {
-                from,
-                id: item.ap_id,
-                local_id: item.id,
-                title: item.title,
-            },
-            Err(ServiceError::Rejected { message, .. }) => Imported::Skipped {
-                from,
-                reason: message,
-            },
-            Err(other) => return Err(other),
-        };
-        report.push(outcome);
+/// Garden archives as the API and the pages see them.
+pub struct GardenArchive<'p>(pub(crate) &'p crate::Processor);
+
+impl GardenArchive<'_> {
+    /// A node that does not answer is asked once.
+    async fn learn_origins(&self, archive: &Archive) {
+        let mut unreachable: std::collections::HashSet<String> = std::collections::HashSet::new();
+        for item in &archive.items {
+            let Ok(url) = url::Url::parse(&item.id) else {
+                continue;
+            };
+            let host = url.host_str().unwrap_or_default().to_owned();
+            if unreachable.contains(&host) {
+                continue;
+            }
+            if let Err(err) = self.0.resolver().garden_item(&item.id).await {
+                tracing::debug!(%err, origin = %item.id, "an imported item's origin could not be fetched");
+                unreachable.insert(host);
+            }
+        }
     }
-    Ok(report)
+
+    /// Import every item of `archive` as a fork by `account`, each in its own
+    /// transaction: one refused item does not stop the rest. The items'
+    /// origins are fetched first where they can be reached, so that each
+    /// import is a fork its origin hears of.
+    pub async fn import(&self, account: &Account, archive: Archive) -> ServiceResult<Vec<Imported>> {
+        let (db, ctx, publisher) = (self.0.db(), self.0.node(), self.0.publisher());
+        self.learn_origins(&archive).await;
+        let mut report = Vec::with_capacity(archive.items.len());
+        for archived in archive.items {
+            let from = archived.id.clone();
+            let outcome = match import_one(db, ctx, publisher, account, archived).await {
+                Ok(item) => Imported::Added {
+                    from,
+                    id: item.ap_id,
+                    local_id: item.id,
+                    title: item.title,
+                },
+                Err(ServiceError::Rejected { message, .. }) => Imported::Skipped {
+                    from,
+                    reason: message,
+                },
+                Err(other) => return Err(other),
+            };
+            report.push(outcome);
+        }
+        Ok(report)
+    }
 }
 
 async fn import_one(

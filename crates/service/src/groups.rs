@@ -1,7 +1,7 @@
 //! Working groups: Group actors that people here and elsewhere follow to join.
 
 use crate::{
-    NodeContext, Outgoing, Publisher, ServiceError, ServiceResult,
+    NodeContext, Outgoing, ServiceError, ServiceResult,
     accounts::Account,
     actors, keys,
     policy::{self, Action, Target},
@@ -284,118 +284,164 @@ pub async fn view_of(db: &impl ConnectionTrait, group: actor::Model) -> ServiceR
     })
 }
 
-/// A moderator bans `person` from a local working group (`banned`), or lifts
-/// the ban. Banned people cannot post or reply in the group, here or anywhere
-/// the ban federates to.
-#[allow(clippy::too_many_arguments)]
-pub async fn set_ban(
-    db: &DatabaseConnection,
-    ctx: &NodeContext,
-    publisher: &dyn Publisher,
-    account: &Account,
-    name: &str,
-    person: &actor::Model,
-    banned: bool,
-    reason: Option<&str>,
-) -> ServiceResult<()> {
-    let group = moderated(db, account, name).await?;
-    if person.kind == ActorKind::Group {
-        return Err(ServiceError::validation(
-            "only people can be banned from a working group",
-        ));
-    }
-    if banned && queries::groups::is_moderator(db, group.id, person.id).await? {
-        return Err(ServiceError::validation(
-            "remove them as a moderator before banning them",
-        ));
-    }
-    let reason = reason.map(|r| text::plain_text(r, 500)).filter(|r| !r.is_empty());
-    let txn = db.begin().await?;
-    let ban = match queries::groups::ban(&txn, group.id, person.id).await? {
-        Some(_) if banned => return Ok(()),
-        Some(existing) => {
-            queries::groups::remove_ban(&txn, group.id, person.id).await?;
-            existing
-        }
-        None if banned => {
-            let ap_id = ctx.urls.new_activity("block");
-            queries::groups::add_ban(&txn, group.id, person.id, Some(&ap_id), reason.as_deref()).await?
-        }
-        None => {
-            return Err(ServiceError::not_found(
-                "that person is not banned from this working group",
-            ));
-        }
-    };
-    publisher
-        .publish(
-            &txn,
-            Outgoing::Ban {
-                ban,
-                moderator_id: account.person.id,
-                banned,
-            },
-        )
-        .await?;
-    txn.commit().await?;
-    Ok(())
-}
-
-/// A moderator adds `person` as a moderator of a local working group, or
-/// removes them. The last moderator cannot be removed.
-pub async fn set_moderator(
-    db: &DatabaseConnection,
-    publisher: &dyn Publisher,
-    account: &Account,
-    name: &str,
-    person: &actor::Model,
-    added: bool,
-) -> ServiceResult<()> {
-    let group = moderated(db, account, name).await?;
-    if person.kind != ActorKind::Person {
-        return Err(ServiceError::validation(
-            "only people can moderate a working group",
-        ));
-    }
-    // The node's staff may moderate any group, but may not make themselves
-    // one of a group they do not belong to: moderators see members-only content.
-    if added && person.id == account.person.id && !policy::belongs_to(db, group.id, person.id).await? {
-        return Err(ServiceError::forbidden(
-            "you may not make yourself a moderator of a working group you do not belong to",
-        ));
-    }
-    let txn = db.begin().await?;
-    let changed = if added {
-        if queries::groups::ban(&txn, group.id, person.id).await?.is_some() {
+/// Moderating working groups and changing their settings.
+impl Groups<'_> {
+    /// A moderator bans `person` from a local working group (`banned`), or lifts
+    /// the ban. Banned people cannot post or reply in the group, here or anywhere
+    /// the ban federates to.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn set_ban(
+        &self,
+        account: &Account,
+        name: &str,
+        person: &actor::Model,
+        banned: bool,
+        reason: Option<&str>,
+    ) -> ServiceResult<()> {
+        let (db, ctx, publisher) = (self.0.db(), self.0.node(), self.0.publisher());
+        let group = moderated(db, account, name).await?;
+        if person.kind == ActorKind::Group {
             return Err(ServiceError::validation(
-                "lift their ban before making them a moderator",
+                "only people can be banned from a working group",
             ));
         }
-        queries::groups::add_moderator(&txn, group.id, person.id).await?
-    } else {
-        let changed = queries::groups::remove_moderator(&txn, group.id, person.id).await?;
-        if changed && queries::groups::moderators(&txn, group.id).await?.is_empty() {
+        if banned && queries::groups::is_moderator(db, group.id, person.id).await? {
             return Err(ServiceError::validation(
-                "a working group keeps at least one moderator",
+                "remove them as a moderator before banning them",
             ));
         }
-        changed
-    };
-    if changed {
+        let reason = reason.map(|r| text::plain_text(r, 500)).filter(|r| !r.is_empty());
+        let txn = db.begin().await?;
+        let ban = match queries::groups::ban(&txn, group.id, person.id).await? {
+            Some(_) if banned => return Ok(()),
+            Some(existing) => {
+                queries::groups::remove_ban(&txn, group.id, person.id).await?;
+                existing
+            }
+            None if banned => {
+                let ap_id = ctx.urls.new_activity("block");
+                queries::groups::add_ban(&txn, group.id, person.id, Some(&ap_id), reason.as_deref()).await?
+            }
+            None => {
+                return Err(ServiceError::not_found(
+                    "that person is not banned from this working group",
+                ));
+            }
+        };
         publisher
             .publish(
                 &txn,
-                Outgoing::ModeratorChange {
-                    group_id: group.id,
+                Outgoing::Ban {
+                    ban,
                     moderator_id: account.person.id,
-                    person_id: person.id,
-                    added,
+                    banned,
                 },
             )
             .await?;
+        txn.commit().await?;
+        Ok(())
     }
-    txn.commit().await?;
-    Ok(())
+
+    /// A moderator adds `person` as a moderator of a local working group, or
+    /// removes them. The last moderator cannot be removed.
+    pub async fn set_moderator(
+        &self,
+        account: &Account,
+        name: &str,
+        person: &actor::Model,
+        added: bool,
+    ) -> ServiceResult<()> {
+        let (db, publisher) = (self.0.db(), self.0.publisher());
+        let group = moderated(db, account, name).await?;
+        if person.kind != ActorKind::Person {
+            return Err(ServiceError::validation(
+                "only people can moderate a working group",
+            ));
+        }
+        // The node's staff may moderate any group, but may not make themselves
+        // one of a group they do not belong to: moderators see members-only content.
+        if added && person.id == account.person.id && !policy::belongs_to(db, group.id, person.id).await? {
+            return Err(ServiceError::forbidden(
+                "you may not make yourself a moderator of a working group you do not belong to",
+            ));
+        }
+        let txn = db.begin().await?;
+        let changed = if added {
+            if queries::groups::ban(&txn, group.id, person.id).await?.is_some() {
+                return Err(ServiceError::validation(
+                    "lift their ban before making them a moderator",
+                ));
+            }
+            queries::groups::add_moderator(&txn, group.id, person.id).await?
+        } else {
+            let changed = queries::groups::remove_moderator(&txn, group.id, person.id).await?;
+            if changed && queries::groups::moderators(&txn, group.id).await?.is_empty() {
+                return Err(ServiceError::validation(
+                    "a working group keeps at least one moderator",
+                ));
+            }
+            changed
+        };
+        if changed {
+            publisher
+                .publish(
+                    &txn,
+                    Outgoing::ModeratorChange {
+                        group_id: group.id,
+                        moderator_id: account.person.id,
+                        person_id: person.id,
+                        added,
+                    },
+                )
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// A moderator changes a local group's profile and settings, all checked
+    /// before anything is written, in one transaction. Its followers' nodes are
+    /// sent the new profile (which also shows the icon).
+    pub async fn update(
+        &self,
+        account: &Account,
+        name: &str,
+        changes: &GroupChanges<'_>,
+    ) -> ServiceResult<()> {
+        let (db, publisher) = (self.0.db(), self.0.publisher());
+        let group = moderated(db, account, name).await?;
+        let before = queries::groups::settings(db, group.id).await?;
+        let was_private = policy::group_visibility(before.as_ref()) == Visibility::Members;
+        let settings = merged_settings(group.id, before, &changes.settings)?;
+        let made_private = !was_private && policy::group_visibility(Some(&settings)) == Visibility::Members;
+        let mut profile = actor::ActiveModel {
+            id: sea_orm::ActiveValue::Set(group.id),
+            ..Default::default()
+        };
+        if let Some(display_name) = changes.display_name {
+            profile.display_name = sea_orm::ActiveValue::Set(Some(clean_display_name(display_name)?));
+        }
+        if let Some(summary) = changes.summary {
+            profile.summary_html = sea_orm::ActiveValue::Set(Some(clean_summary(summary)?));
+        }
+        let txn = db.begin().await?;
+        queries::groups::save_settings(&txn, settings).await?;
+        if made_private {
+            queries::groups::keep_among_members(&txn, group.id).await?;
+            // From now on a moderator admits each new member.
+            profile.manually_approves_followers = sea_orm::ActiveValue::Set(true);
+        }
+        if made_private || changes.display_name.is_some() || changes.summary.is_some() {
+            sea_orm::ActiveModelTrait::update(profile, &txn)
+                .await
+                .map_err(healthcommons_db::DbError::from)?;
+        }
+        publisher
+            .publish(&txn, Outgoing::UpdateActor { actor_id: group.id })
+            .await?;
+        txn.commit().await?;
+        Ok(())
+    }
 }
 
 /// A group's bans with the people banned.
@@ -456,48 +502,4 @@ pub struct GroupChanges<'a> {
     /// Markdown.
     pub summary: Option<&'a str>,
     pub settings: Settings<'a>,
-}
-
-/// A moderator changes a local group's profile and settings, all checked
-/// before anything is written, in one transaction. Its followers' nodes are
-/// sent the new profile (which also shows the icon).
-pub async fn update(
-    db: &DatabaseConnection,
-    publisher: &dyn Publisher,
-    account: &Account,
-    name: &str,
-    changes: &GroupChanges<'_>,
-) -> ServiceResult<()> {
-    let group = moderated(db, account, name).await?;
-    let before = queries::groups::settings(db, group.id).await?;
-    let was_private = policy::group_visibility(before.as_ref()) == Visibility::Members;
-    let settings = merged_settings(group.id, before, &changes.settings)?;
-    let made_private = !was_private && policy::group_visibility(Some(&settings)) == Visibility::Members;
-    let mut profile = actor::ActiveModel {
-        id: sea_orm::ActiveValue::Set(group.id),
-        ..Default::default()
-    };
-    if let Some(display_name) = changes.display_name {
-        profile.display_name = sea_orm::ActiveValue::Set(Some(clean_display_name(display_name)?));
-    }
-    if let Some(summary) = changes.summary {
-        profile.summary_html = sea_orm::ActiveValue::Set(Some(clean_summary(summary)?));
-    }
-    let txn = db.begin().await?;
-    queries::groups::save_settings(&txn, settings).await?;
-    if made_private {
-        queries::groups::keep_among_members(&txn, group.id).await?;
-        // From now on a moderator admits each new member.
-        profile.manually_approves_followers = sea_orm::ActiveValue::Set(true);
-    }
-    if made_private || changes.display_name.is_some() || changes.summary.is_some() {
-        sea_orm::ActiveModelTrait::update(profile, &txn)
-            .await
-            .map_err(healthcommons_db::DbError::from)?;
-    }
-    publisher
-        .publish(&txn, Outgoing::UpdateActor { actor_id: group.id })
-        .await?;
-    txn.commit().await?;
-    Ok(())
 }

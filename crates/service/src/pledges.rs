@@ -4,7 +4,7 @@
 //! it), and others count on it and hear how it goes.
 
 use crate::{
-    NodeContext, ServiceError, ServiceResult,
+    ServiceError, ServiceResult,
     accounts::Account,
     policy::{self, Action, Subject, Target, Under, Viewer},
     publish::{Outgoing, Publisher},
@@ -220,50 +220,166 @@ fn target_columns(row: &mut pledge::ActiveModel, target: &TargetRef) {
     row.group_id = Set(target.group_id);
 }
 
-/// A member pledges an action.
-pub async fn offer(
-    db: &DatabaseConnection,
-    ctx: &NodeContext,
-    publisher: &dyn Publisher,
-    account: &Account,
-    offer: Offer,
-) -> ServiceResult<pledge::Model> {
-    let target = target(db, Viewer::Actor(&account.person), offer.target, offer.target_id).await?;
-    let action = clean_action(&offer.action)?;
-    let now = Utc::now();
-    if offer.due_on.is_some_and(|due| due < now.date_naive()) {
-        return Err(ServiceError::validation("the date it is due by has passed"));
+/// Pledges as the API, the pages and the inbox see them.
+pub struct Pledges<'p>(pub(crate) &'p crate::Processor);
+
+impl Pledges<'_> {
+    /// A member pledges an action.
+    pub async fn offer(&self, account: &Account, offer: Offer) -> ServiceResult<pledge::Model> {
+        let (db, ctx, publisher) = (self.0.db(), self.0.node(), self.0.publisher());
+        let target = target(db, Viewer::Actor(&account.person), offer.target, offer.target_id).await?;
+        let action = clean_action(&offer.action)?;
+        let now = Utc::now();
+        if offer.due_on.is_some_and(|due| due < now.date_naive()) {
+            return Err(ServiceError::validation("the date it is due by has passed"));
+        }
+        check_group(db, target.group_id, &account.person).await?;
+        let group = match target.group_id {
+            Some(id) => queries::actors::by_id(db, id).await?,
+            None => None,
+        };
+        let visibility =
+            policy::visibility_for_new(db, group.as_ref(), Some(target.visibility), Visibility::Public)
+                .await?;
+        let ap_id = ctx.urls.new_pledge();
+        let mut row = pledge::ActiveModel {
+            ap_id: Set(ap_id.clone()),
+            url: Set(Some(ap_id)),
+            author_id: Set(account.person.id),
+            action: Set(action),
+            due_on: Set(offer.due_on),
+            status: Set(PledgeStatus::Offered),
+            backers_count: Set(0),
+            visibility: Set(visibility),
+            local: Set(true),
+            published: Set(now),
+            updated_at: Set(None),
+            ..Default::default()
+        };
+        target_columns(&mut row, &target);
+        let txn = db.begin().await?;
+        let stored = queries::pledges::insert(&txn, row).await?;
+        publisher
+            .publish(&txn, Outgoing::CreatePledge { pledge_id: stored.id })
+            .await?;
+        txn.commit().await?;
+        Ok(stored)
     }
-    check_group(db, target.group_id, &account.person).await?;
-    let group = match target.group_id {
-        Some(id) => queries::actors::by_id(db, id).await?,
-        None => None,
-    };
-    let visibility =
-        policy::visibility_for_new(db, group.as_ref(), Some(target.visibility), Visibility::Public).await?;
-    let ap_id = ctx.urls.new_pledge();
-    let mut row = pledge::ActiveModel {
-        ap_id: Set(ap_id.clone()),
-        url: Set(Some(ap_id)),
-        author_id: Set(account.person.id),
-        action: Set(action),
-        due_on: Set(offer.due_on),
-        status: Set(PledgeStatus::Offered),
-        backers_count: Set(0),
-        visibility: Set(visibility),
-        local: Set(true),
-        published: Set(now),
-        updated_at: Set(None),
-        ..Default::default()
-    };
-    target_columns(&mut row, &target);
-    let txn = db.begin().await?;
-    let stored = queries::pledges::insert(&txn, row).await?;
-    publisher
-        .publish(&txn, Outgoing::CreatePledge { pledge_id: stored.id })
+
+    /// The person who pledged moves it on (forward only; done and released end it).
+    pub async fn set_status(
+        &self,
+        account: &Account,
+        id: i64,
+        next: PledgeStatus,
+    ) -> ServiceResult<pledge::Model> {
+        let (db, publisher) = (self.0.db(), self.0.publisher());
+        let pledge = by_id(db, id).await?;
+        if pledge.author_id != account.person.id || !pledge.local {
+            return Err(ServiceError::forbidden("only who pledged may change a pledge"));
+        }
+        let current = pledge.status;
+        if !current.may_become(next) {
+            return Err(ServiceError::conflict(format!(
+                "a pledge that is {} cannot become {}",
+                current.label(),
+                next.label()
+            )));
+        }
+        let txn = db.begin().await?;
+        let mut row = pledge.into_active_model();
+        row.status = Set(next);
+        row.updated_at = Set(Some(Utc::now()));
+        let stored = queries::pledges::update(&txn, row).await?;
+        publisher
+            .publish(&txn, Outgoing::UpdatePledge { pledge_id: stored.id })
+            .await?;
+        txn.commit().await?;
+        Ok(stored)
+    }
+
+    /// A member counts on a pledge: they hear of every change to it. On a
+    /// pledge made elsewhere the count changes when that node answers.
+    pub async fn count_on(&self, account: &Account, id: i64) -> ServiceResult<pledge_backer::Model> {
+        let (db, ctx, publisher) = (self.0.db(), self.0.node(), self.0.publisher());
+        let pledge = visible(db, Viewer::Actor(&account.person), id).await?;
+        policy::require(
+            db,
+            account.into(),
+            Action::TakePart,
+            Target::Content(Subject::Pledge(&pledge)),
+        )
         .await?;
-    txn.commit().await?;
-    Ok(stored)
+        if pledge.author_id == account.person.id {
+            return Err(ServiceError::validation("you cannot count on your own pledge"));
+        }
+        if pledge.status.is_final() {
+            return Err(ServiceError::conflict(format!(
+                "this pledge is {}",
+                pledge.status.label()
+            )));
+        }
+        if queries::pledges::backer(db, pledge.id, account.person.id)
+            .await?
+            .is_some()
+        {
+            return Err(ServiceError::conflict("you already count on this pledge"));
+        }
+        let txn = db.begin().await?;
+        let backer = queries::pledges::insert_backer(
+            &txn,
+            pledge_backer::ActiveModel {
+                pledge_id: Set(pledge.id),
+                actor_id: Set(account.person.id),
+                ap_id: Set(ctx.urls.new_activity("like")),
+                created_at: Set(Utc::now()),
+                ..Default::default()
+            },
+        )
+        .await?;
+        if pledge.local {
+            queries::pledges::recount(&txn, pledge.id).await?;
+            publisher
+                .publish(&txn, Outgoing::UpdatePledge { pledge_id: pledge.id })
+                .await?;
+        } else {
+            publisher
+                .publish(&txn, Outgoing::CountOnPledge { backer_id: backer.id })
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(backer)
+    }
+
+    /// A member no longer counts on a pledge.
+    pub async fn stop_counting(&self, account: &Account, id: i64) -> ServiceResult<()> {
+        let (db, publisher) = (self.0.db(), self.0.publisher());
+        let pledge = by_id(db, id).await?;
+        let backer = queries::pledges::backer(db, pledge.id, account.person.id)
+            .await?
+            .ok_or_else(|| ServiceError::not_found("you do not count on this pledge"))?;
+        let txn = db.begin().await?;
+        if pledge.local {
+            queries::pledges::delete_backer(&txn, backer.id).await?;
+            queries::pledges::recount(&txn, pledge.id).await?;
+            publisher
+                .publish(&txn, Outgoing::UpdatePledge { pledge_id: pledge.id })
+                .await?;
+        } else {
+            // Sent while the row still names the Like being undone.
+            publisher
+                .publish(
+                    &txn,
+                    Outgoing::StopCountingOnPledge {
+                        backer: backer.clone(),
+                    },
+                )
+                .await?;
+            queries::pledges::delete_backer(&txn, backer.id).await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
 }
 
 /// A pledge by id.
@@ -271,130 +387,6 @@ pub async fn by_id(db: &impl ConnectionTrait, id: i64) -> ServiceResult<pledge::
     queries::pledges::by_id(db, id)
         .await?
         .ok_or_else(|| ServiceError::not_found("no such pledge"))
-}
-
-/// The person who pledged moves it on (forward only; done and released end it).
-pub async fn set_status(
-    db: &DatabaseConnection,
-    publisher: &dyn Publisher,
-    account: &Account,
-    id: i64,
-    next: PledgeStatus,
-) -> ServiceResult<pledge::Model> {
-    let pledge = by_id(db, id).await?;
-    if pledge.author_id != account.person.id || !pledge.local {
-        return Err(ServiceError::forbidden("only who pledged may change a pledge"));
-    }
-    let current = pledge.status;
-    if !current.may_become(next) {
-        return Err(ServiceError::conflict(format!(
-            "a pledge that is {} cannot become {}",
-            current.label(),
-            next.label()
-        )));
-    }
-    let txn = db.begin().await?;
-    let mut row = pledge.into_active_model();
-    row.status = Set(next);
-    row.updated_at = Set(Some(Utc::now()));
-    let stored = queries::pledges::update(&txn, row).await?;
-    publisher
-        .publish(&txn, Outgoing::UpdatePledge { pledge_id: stored.id })
-        .await?;
-    txn.commit().await?;
-    Ok(stored)
-}
-
-/// A member counts on a pledge: they hear of every change to it. On a
-/// pledge made elsewhere the count changes when that node answers.
-pub async fn count_on(
-    db: &DatabaseConnection,
-    ctx: &NodeContext,
-    publisher: &dyn Publisher,
-    account: &Account,
-    id: i64,
-) -> ServiceResult<pledge_backer::Model> {
-    let pledge = visible(db, Viewer::Actor(&account.person), id).await?;
-    policy::require(
-        db,
-        account.into(),
-        Action::TakePart,
-        Target::Content(Subject::Pledge(&pledge)),
-    )
-    .await?;
-    if pledge.author_id == account.person.id {
-        return Err(ServiceError::validation("you cannot count on your own pledge"));
-    }
-    if pledge.status.is_final() {
-        return Err(ServiceError::conflict(format!(
-            "this pledge is {}",
-            pledge.status.label()
-        )));
-    }
-    if queries::pledges::backer(db, pledge.id, account.person.id)
-        .await?
-        .is_some()
-    {
-        return Err(ServiceError::conflict("you already count on this pledge"));
-    }
-    let txn = db.begin().await?;
-    let backer = queries::pledges::insert_backer(
-        &txn,
-        pledge_backer::ActiveModel {
-            pledge_id: Set(pledge.id),
-            actor_id: Set(account.person.id),
-            ap_id: Set(ctx.urls.new_activity("like")),
-            created_at: Set(Utc::now()),
-            ..Default::default()
-        },
-    )
-    .await?;
-    if pledge.local {
-        queries::pledges::recount(&txn, pledge.id).await?;
-        publisher
-            .publish(&txn, Outgoing::UpdatePledge { pledge_id: pledge.id })
-            .await?;
-    } else {
-        publisher
-            .publish(&txn, Outgoing::CountOnPledge { backer_id: backer.id })
-            .await?;
-    }
-    txn.commit().await?;
-    Ok(backer)
-}
-
-/// A member no longer counts on a pledge.
-pub async fn stop_counting(
-    db: &DatabaseConnection,
-    publisher: &dyn Publisher,
-    account: &Account,
-    id: i64,
-) -> ServiceResult<()> {
-    let pledge = by_id(db, id).await?;
-    let backer = queries::pledges::backer(db, pledge.id, account.person.id)
-        .await?
-        .ok_or_else(|| ServiceError::not_found("you do not count on this pledge"))?;
-    let txn = db.begin().await?;
-    if pledge.local {
-        queries::pledges::delete_backer(&txn, backer.id).await?;
-        queries::pledges::recount(&txn, pledge.id).await?;
-        publisher
-            .publish(&txn, Outgoing::UpdatePledge { pledge_id: pledge.id })
-            .await?;
-    } else {
-        // Sent while the row still names the Like being undone.
-        publisher
-            .publish(
-                &txn,
-                Outgoing::StopCountingOnPledge {
-                    backer: backer.clone(),
-                },
-            )
-            .await?;
-        queries::pledges::delete_backer(&txn, backer.id).await?;
-    }
-    txn.commit().await?;
-    Ok(())
 }
 
 /// Someone on another node counts on a local pledge (a `Like` of it).

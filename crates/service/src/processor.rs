@@ -84,4 +84,22 @@ impl Processor {
     pub fn groups(&self) -> crate::groups::Groups<'_> {
         crate::groups::Groups(self)
     }
+    pub fn follows(&self) -> crate::follows::Follows<'_> {
+        crate::follows::Follows(self)
+    }
+    pub fn events(&self) -> crate::events::Events<'_> {
+        crate::events::Events(self)
+    }
+    pub fn agenda(&self) -> crate::agenda::Agenda<'_> {
+        crate::agenda::Agenda(self)
+    }
+    pub fn pledges(&self) -> crate::pledges::Pledges<'_> {
+        crate::pledges::Pledges(self)
+    }
+    pub fn reports(&self) -> crate::reports::Reports<'_> {
+        crate::reports::Reports(self)
+    }
+    pub fn garden_archive(&self) -> crate::garden_archive::GardenArchive<'_> {
+        crate::garden_archive::GardenArchive(self)
+    }
 }

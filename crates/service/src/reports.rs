@@ -2,10 +2,10 @@
 //! A report about someone on another node is also sent to that node.
 
 use crate::{
-    NodeContext, ServiceError, ServiceResult,
+    ServiceError, ServiceResult,
     accounts::{Account, Role},
     policy::{self, Subject},
-    publish::{Outgoing, Publisher},
+    publish::Outgoing,
 };
 use healthcommons_core::text;
 use healthcommons_db::{
@@ -13,72 +13,76 @@ use healthcommons_db::{
     entities::{actor, report},
     queries::{self, reports::NewReport},
 };
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::ConnectionTrait;
 
 pub const MAX_COMMENT: usize = 2000;
 
-/// File a report about a post (and so its author) or about an actor.
-pub async fn file(
-    db: &DatabaseConnection,
-    ctx: &NodeContext,
-    publisher: &dyn Publisher,
-    reporter: &Account,
-    post_ap_id: Option<&str>,
-    actor_ap_id: Option<&str>,
-    comment: &str,
-) -> ServiceResult<report::Model> {
-    let comment = text::plain_text(comment, MAX_COMMENT);
-    let post = match post_ap_id {
-        Some(id) => Some(
-            queries::posts::by_ap_id(db, id)
-                .await?
-                .filter(|p| p.author_id.is_some())
-                .ok_or_else(|| ServiceError::not_found("no such post"))?,
-        ),
-        None => None,
-    };
-    // Nobody reports, and so learns of, what they may not see.
-    if let Some(post) = &post
-        && !policy::visible_to(db, reporter.into(), Subject::Post(post)).await?
-    {
-        return Err(ServiceError::not_found("no such post"));
-    }
-    let target = match (actor_ap_id, &post) {
-        (Some(id), _) => Some(
-            queries::actors::by_ap_id(db, id)
-                .await?
-                .ok_or_else(|| ServiceError::not_found("no such actor"))?,
-        ),
-        (None, Some(post)) => match post.author_id {
-            Some(id) => queries::actors::by_id(db, id).await?,
+/// Reports as the API, the pages and the inbox see them.
+pub struct Reports<'p>(pub(crate) &'p crate::Processor);
+
+impl Reports<'_> {
+    /// File a report about a post (and so its author) or about an actor.
+    pub async fn file(
+        &self,
+        reporter: &Account,
+        post_ap_id: Option<&str>,
+        actor_ap_id: Option<&str>,
+        comment: &str,
+    ) -> ServiceResult<report::Model> {
+        let (db, ctx, publisher) = (self.0.db(), self.0.node(), self.0.publisher());
+        let comment = text::plain_text(comment, MAX_COMMENT);
+        let post = match post_ap_id {
+            Some(id) => Some(
+                queries::posts::by_ap_id(db, id)
+                    .await?
+                    .filter(|p| p.author_id.is_some())
+                    .ok_or_else(|| ServiceError::not_found("no such post"))?,
+            ),
             None => None,
-        },
-        (None, None) => return Err(ServiceError::validation("report a post or an actor")),
-    };
-    let post_ids: Vec<String> = post.iter().map(|p| p.ap_id.clone()).collect();
-    let ap_id = ctx.urls.new_activity("flag");
-    let txn = db.begin().await?;
-    let row = queries::reports::insert(
-        &txn,
-        NewReport {
-            ap_id: &ap_id,
-            reporter_id: reporter.person.id,
-            target_id: target.as_ref().map(|t| t.id),
-            post_ids: &post_ids,
-            group_id: post.as_ref().and_then(|p| p.group_id),
-            content: &comment,
-            incoming: false,
-        },
-    )
-    .await?
-    .ok_or_else(|| ServiceError::conflict("that report exists"))?;
-    if target.as_ref().is_some_and(|t| !t.local) {
-        publisher
-            .publish(&txn, Outgoing::Report { report_id: row.id })
-            .await?;
+        };
+        // Nobody reports, and so learns of, what they may not see.
+        if let Some(post) = &post
+            && !policy::visible_to(db, reporter.into(), Subject::Post(post)).await?
+        {
+            return Err(ServiceError::not_found("no such post"));
+        }
+        let target = match (actor_ap_id, &post) {
+            (Some(id), _) => Some(
+                queries::actors::by_ap_id(db, id)
+                    .await?
+                    .ok_or_else(|| ServiceError::not_found("no such actor"))?,
+            ),
+            (None, Some(post)) => match post.author_id {
+                Some(id) => queries::actors::by_id(db, id).await?,
+                None => None,
+            },
+            (None, None) => return Err(ServiceError::validation("report a post or an actor")),
+        };
+        let post_ids: Vec<String> = post.iter().map(|p| p.ap_id.clone()).collect();
+        let ap_id = ctx.urls.new_activity("flag");
+        let txn = db.begin().await?;
+        let row = queries::reports::insert(
+            &txn,
+            NewReport {
+                ap_id: &ap_id,
+                reporter_id: reporter.person.id,
+                target_id: target.as_ref().map(|t| t.id),
+                post_ids: &post_ids,
+                group_id: post.as_ref().and_then(|p| p.group_id),
+                content: &comment,
+                incoming: false,
+            },
+        )
+        .await?
+        .ok_or_else(|| ServiceError::conflict("that report exists"))?;
+        if target.as_ref().is_some_and(|t| !t.local) {
+            publisher
+                .publish(&txn, Outgoing::Report { report_id: row.id })
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(row)
     }
-    txn.commit().await?;
-    Ok(row)
 }
 
 /// A report with the people it names, for the queue.

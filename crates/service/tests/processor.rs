@@ -286,3 +286,66 @@ async fn a_remote_pattern_is_forked_and_adopted_through_the_resolver() {
         }
     }
 }
+
+#[tokio::test]
+async fn only_moderators_answer_a_request_to_join_and_once() {
+    for rig in Rig::every_backend().await {
+        let circle = rig.actor("circle");
+        let dee = &rig.account("dee").person;
+        let request = healthcommons_db::queries::follows::between(rig.db(), dee.id, circle.id)
+            .await
+            .expect("query")
+            .expect("dee's request");
+        let table = [
+            ("ben", Refused(ErrorKind::Forbidden)),
+            ("cai", Refused(ErrorKind::Forbidden)),
+            // A local member's request is answered here: nothing to send.
+            ("ana", Sent(vec![])),
+            // Answered already: no longer pending.
+            ("ana", Refused(ErrorKind::NotFound)),
+        ];
+        for (who, expected) in table {
+            let result = rig
+                .processor
+                .follows()
+                .decide(rig.account(who), "circle", request.id, true)
+                .await;
+            assert_eq!(outcome(&rig, result), expected, "{who} answers ({})", rig.backend);
+        }
+        let thread = rig
+            .processor
+            .posts()
+            .thread(Some(dee), &rig.circle_thread.ap_id)
+            .await;
+        assert!(
+            thread.is_ok(),
+            "a new member reads the members-only thread ({})",
+            rig.backend
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_person_is_found_here_by_name_and_elsewhere_through_the_resolver() {
+    for rig in Rig::every_backend().await {
+        let mia = rig.actor("mia").ap_id.clone();
+        let table = [
+            ("ben", Ok("ben")),
+            ("nobody", Err(ErrorKind::NotFound)),
+            (mia.as_str(), Ok("mia")),
+            // A working group is not a person.
+            (rig.actor("walkers").ap_id.as_str(), Err(ErrorKind::Validation)),
+        ];
+        for (reference, expected) in table {
+            let found = rig.processor.follows().find_person(reference).await;
+            let found = found.map(|a| a.username).map_err(|e| e.kind());
+            assert_eq!(
+                found.as_deref().map_err(|k| *k),
+                expected,
+                "{reference} ({})",
+                rig.backend
+            );
+        }
+        assert_eq!(rig.asked().len(), 2, "only the URLs went to the resolver");
+    }
+}

@@ -24,7 +24,7 @@ use axum_extra::extract::cookie::CookieJar;
 use chrono::{DateTime, Utc};
 use healthcommons_core::ErrorKind;
 use healthcommons_db::{entities::actor, queries};
-use healthcommons_federation::{negotiation, objects::question::question_of, publisher::OutboxPublisher};
+use healthcommons_federation::{negotiation, objects::question::question_of};
 use healthcommons_service::{
     accounts::Account,
     agenda::{self, Ask, QuestionView},
@@ -175,21 +175,20 @@ async fn group_agenda(
 
 async fn ask(state: &AppState, account: &Account, group_name: &str, body: NewQuestion) -> ApiResult<i64> {
     let group = groups::local(state.db(), group_name).await?;
-    let publisher = OutboxPublisher::from_context(state.context());
-    let question = agenda::ask(
-        state.db(),
-        &state.context().node,
-        &publisher,
-        account,
-        &group,
-        Ask {
-            question: body.question,
-            options: body.options,
-            multiple: body.multiple,
-            closes_at: body.closes_at,
-        },
-    )
-    .await?;
+    let question = state
+        .processor
+        .agenda()
+        .ask(
+            account,
+            &group,
+            Ask {
+                question: body.question,
+                options: body.options,
+                multiple: body.multiple,
+                closes_at: body.closes_at,
+            },
+        )
+        .await?;
     Ok(question.id)
 }
 
@@ -233,16 +232,7 @@ async fn vote(
     Path(id): Path<i64>,
     ApiJson(body): ApiJson<VoteRequest>,
 ) -> ApiResult<Json<QuestionDto>> {
-    let publisher = OutboxPublisher::from_context(state.context());
-    agenda::vote(
-        state.db(),
-        &state.context().node,
-        &publisher,
-        &account,
-        id,
-        &body.choices,
-    )
-    .await?;
+    state.processor.agenda().vote(&account, id, &body.choices).await?;
     let view = agenda::view(state.db(), (&account).into(), id).await?;
     let yours = choices(&state, &view, Some(&account)).await?;
     Ok(Json(dto(&state, &view, yours)))
@@ -513,17 +503,7 @@ async fn vote_from_page(
         .filter(|(k, _)| k == "choice")
         .filter_map(|(_, v)| v.parse().ok())
         .collect();
-    let publisher = OutboxPublisher::from_context(state.context());
-    match agenda::vote(
-        state.db(),
-        &state.context().node,
-        &publisher,
-        &account,
-        id,
-        &chosen,
-    )
-    .await
-    {
+    match state.processor.agenda().vote(&account, id, &chosen).await {
         Ok(_) => Ok(Redirect::to(&question_path(id)).into_response()),
         Err(err) if matches!(err.kind(), ErrorKind::Validation | ErrorKind::Conflict) => {
             question_view(&state, jar, &session, id, err.public_message()).await

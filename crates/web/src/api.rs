@@ -16,10 +16,9 @@ use axum::{
 use healthcommons_core::ErrorKind;
 use healthcommons_db::entities::{FollowState, InboxState};
 use healthcommons_db::queries;
-use healthcommons_federation::{objects::actor::DbActor, publisher::OutboxPublisher, resolve::resolve_actor};
 use healthcommons_service::{
     accounts::{self, Registration, RegistrationOutcome},
-    follows, groups,
+    groups,
     node::{self, RegistrationMode},
 };
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
@@ -377,8 +376,11 @@ async fn decide_request(
     Path((name, id)): Path<(String, i64)>,
     ApiJson(body): ApiJson<Decision>,
 ) -> ApiResult<StatusCode> {
-    let publisher = OutboxPublisher::from_context(state.context());
-    follows::decide(state.db(), &publisher, &account, &name, id, body.accept).await?;
+    state
+        .processor
+        .follows()
+        .decide(&account, &name, id, body.accept)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -423,17 +425,11 @@ async fn create_follow(
     ApiAccount(account): ApiAccount,
     ApiJson(body): ApiJson<FollowTarget>,
 ) -> ApiResult<Response> {
-    let data = state.data();
-    let target: DbActor = resolve_actor(&body.target, &data).await?;
-    let publisher = OutboxPublisher::from_context(state.context());
-    let row = follows::follow(
-        state.db(),
-        &state.context().node,
-        &publisher,
-        &account.person,
-        &target.row,
-    )
-    .await?;
+    let row = state
+        .processor
+        .follows()
+        .follow_named(&account.person, &body.target)
+        .await?;
     let status = if row.state == FollowState::Accepted {
         StatusCode::OK
     } else {
@@ -467,8 +463,11 @@ async fn delete_follow(
     let target = queries::actors::by_ap_id(state.db(), &query.target)
         .await?
         .ok_or_else(|| ApiError::new(ErrorKind::NotFound, "not following that actor"))?;
-    let publisher = OutboxPublisher::from_context(state.context());
-    follows::unfollow(state.db(), &publisher, &account.person, &target).await?;
+    state
+        .processor
+        .follows()
+        .unfollow(&account.person, &target)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

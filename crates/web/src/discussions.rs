@@ -17,7 +17,6 @@ use axum::{
 use healthcommons_core::ErrorKind;
 use healthcommons_db::entities::{ReactionKind, TagKind};
 use healthcommons_db::{entities::actor, queries::posts::Page};
-use healthcommons_federation::publisher::OutboxPublisher;
 use healthcommons_service::{
     accounts::Account,
     groups,
@@ -517,13 +516,12 @@ async fn update_group_settings(
     Path(name): Path<String>,
     ApiJson(body): ApiJson<GroupUpdate>,
 ) -> ApiResult<StatusCode> {
-    let publisher = OutboxPublisher::from_context(state.context());
     let changes = groups::GroupChanges {
         display_name: body.display_name.as_deref(),
         summary: body.summary.as_deref(),
         settings: body.settings.as_settings(),
     };
-    groups::update(state.db(), &publisher, &account, &name, &changes).await?;
+    state.processor.groups().update(&account, &name, &changes).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -597,17 +595,16 @@ async fn file_report(
     ApiAccount(account): ApiAccount,
     ApiJson(body): ApiJson<NewReport>,
 ) -> ApiResult<Response> {
-    let publisher = OutboxPublisher::from_context(state.context());
-    let row = reports::file(
-        state.db(),
-        &state.context().node,
-        &publisher,
-        &account,
-        body.post.as_deref(),
-        body.actor.as_deref(),
-        &body.comment,
-    )
-    .await?;
+    let row = state
+        .processor
+        .reports()
+        .file(
+            &account,
+            body.post.as_deref(),
+            body.actor.as_deref(),
+            &body.comment,
+        )
+        .await?;
     let created = ReportDto {
         id: row.id,
         activity_id: row.ap_id,

@@ -27,7 +27,6 @@ use healthcommons_core::{
 };
 use healthcommons_db::entities::ParticipantState;
 use healthcommons_db::{entities::actor, queries, queries::events::Listing};
-use healthcommons_federation::publisher::OutboxPublisher;
 use healthcommons_service::{
     accounts::{self, Account},
     events::{self, EventView},
@@ -360,19 +359,14 @@ async fn join(
     Form(form): Form<CsrfForm>,
 ) -> PageResult<Response> {
     auth::check_csrf(&jar, &form.csrf)?;
-    let publisher = OutboxPublisher::from_context(state.context());
     let message = Some(form.message.as_str()).filter(|m| !m.trim().is_empty());
     act(&state, jar.clone(), &session, id, async |account| {
-        events::join(
-            state.db(),
-            &state.context().node,
-            &publisher,
-            account,
-            id,
-            message,
-        )
-        .await
-        .map(|_| ())
+        state
+            .processor
+            .events()
+            .join(account, id, message)
+            .await
+            .map(|_| ())
     })
     .await
 }
@@ -385,9 +379,8 @@ async fn leave(
     Form(form): Form<CsrfForm>,
 ) -> PageResult<Response> {
     auth::check_csrf(&jar, &form.csrf)?;
-    let publisher = OutboxPublisher::from_context(state.context());
     act(&state, jar.clone(), &session, id, async |account| {
-        events::leave(state.db(), &publisher, account, id).await
+        state.processor.events().leave(account, id).await
     })
     .await
 }
@@ -407,10 +400,12 @@ async fn decide(
     Form(form): Form<DecisionForm>,
 ) -> PageResult<Response> {
     auth::check_csrf(&jar, &form.csrf)?;
-    let publisher = OutboxPublisher::from_context(state.context());
     let accept = form.decision == "accept";
     act(&state, jar.clone(), &session, id, async |account| {
-        events::decide(state.db(), &publisher, account, participant, accept)
+        state
+            .processor
+            .events()
+            .decide(account, participant, accept)
             .await
             .map(|_| ())
     })
@@ -426,8 +421,7 @@ async fn delete(
 ) -> PageResult<Response> {
     auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
-    let publisher = OutboxPublisher::from_context(state.context());
-    events::delete(state.db(), &publisher, &account, id).await?;
+    state.processor.events().delete(&account, id).await?;
     Ok(Redirect::to("/events").into_response())
 }
 
@@ -633,17 +627,12 @@ async fn create(
             None => None,
         };
         let draft = draft_of(body)?;
-        let publisher = OutboxPublisher::from_context(state.context());
         Ok::<_, ApiError>(
-            events::create(
-                state.db(),
-                &state.context().node,
-                &publisher,
-                &account,
-                group.as_ref(),
-                draft,
-            )
-            .await?,
+            state
+                .processor
+                .events()
+                .create(&account, group.as_ref(), draft)
+                .await?,
         )
     }
     .await;
@@ -702,8 +691,7 @@ async fn save_edit(
     let account = signed_in(&session)?;
     let result = async {
         let draft = draft_of(form.new_event()?)?;
-        let publisher = OutboxPublisher::from_context(state.context());
-        Ok::<_, ApiError>(events::update(state.db(), &publisher, &account, id, draft).await?)
+        Ok::<_, ApiError>(state.processor.events().update(&account, id, draft).await?)
     }
     .await;
     match result {

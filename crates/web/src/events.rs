@@ -31,7 +31,6 @@ use healthcommons_db::{
 use healthcommons_federation::{
     negotiation,
     objects::{event::event_of, tombstone_json},
-    publisher::OutboxPublisher,
 };
 use healthcommons_service::{
     accounts::{self, Account},
@@ -318,16 +317,11 @@ async fn create_event(
 ) -> ApiResult<Response> {
     let group = group_named(&state, body.group.as_deref()).await?;
     let draft = draft_of(body)?;
-    let publisher = OutboxPublisher::from_context(state.context());
-    let created = events::create(
-        state.db(),
-        &state.context().node,
-        &publisher,
-        &account,
-        group.as_ref(),
-        draft,
-    )
-    .await?;
+    let created = state
+        .processor
+        .events()
+        .create(&account, group.as_ref(), draft)
+        .await?;
     let view = events::view(state.db(), (&account).into(), created.id).await?;
     Ok((StatusCode::CREATED, Json(dto(&state, &view, None))).into_response())
 }
@@ -356,8 +350,7 @@ async fn update_event(
     ApiJson(body): ApiJson<NewEvent>,
 ) -> ApiResult<Json<EventDto>> {
     let draft = draft_of(body)?;
-    let publisher = OutboxPublisher::from_context(state.context());
-    events::update(state.db(), &publisher, &account, id, draft).await?;
+    state.processor.events().update(&account, id, draft).await?;
     let view = events::view(state.db(), (&account).into(), id).await?;
     Ok(Json(dto(&state, &view, None)))
 }
@@ -370,8 +363,7 @@ async fn delete_event(
     ApiAccount(account): ApiAccount,
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {
-    let publisher = OutboxPublisher::from_context(state.context());
-    events::delete(state.db(), &publisher, &account, id).await?;
+    state.processor.events().delete(&account, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -393,16 +385,11 @@ async fn join_event(
         serde_json::from_slice(&body)
             .map_err(|e| ApiError::new(ErrorKind::Validation, format!("invalid JSON: {e}")))?
     };
-    let publisher = OutboxPublisher::from_context(state.context());
-    let participant = events::join(
-        state.db(),
-        &state.context().node,
-        &publisher,
-        &account,
-        id,
-        body.message.as_deref(),
-    )
-    .await?;
+    let participant = state
+        .processor
+        .events()
+        .join(&account, id, body.message.as_deref())
+        .await?;
     Ok(Json(participant_dto(&ParticipantView {
         participant,
         actor: account.person.clone(),
@@ -417,8 +404,7 @@ async fn leave_event(
     ApiAccount(account): ApiAccount,
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {
-    let publisher = OutboxPublisher::from_context(state.context());
-    events::leave(state.db(), &publisher, &account, id).await?;
+    state.processor.events().leave(&account, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -456,8 +442,11 @@ async fn decide_participant(
     Path((id, participant)): Path<(i64, i64)>,
     ApiJson(body): ApiJson<Decision>,
 ) -> ApiResult<Json<ParticipantDto>> {
-    let publisher = OutboxPublisher::from_context(state.context());
-    let decided = events::decide(state.db(), &publisher, &account, participant, body.accept).await?;
+    let decided = state
+        .processor
+        .events()
+        .decide(&account, participant, body.accept)
+        .await?;
     if decided.event_id != id {
         return Err(ApiError::new(
             ErrorKind::NotFound,

@@ -22,17 +22,13 @@ use axum::{
 use axum_extra::extract::cookie::CookieJar;
 use healthcommons_core::ErrorKind;
 use healthcommons_db::{entities::garden_item, queries};
-use healthcommons_federation::{publisher::OutboxPublisher, resolve};
 use healthcommons_service::{
     accounts::Account,
     garden,
-    garden_archive::{self, Archive, Imported},
+    garden_archive::{self, Imported},
     policy,
 };
 use serde::Serialize;
-use std::collections::HashSet;
-use tracing::debug;
-use url::Url;
 use utoipa::{OpenApi, ToSchema};
 
 /// The biggest zip an import takes.
@@ -150,30 +146,9 @@ pub struct ImportReport {
     pub skipped: Vec<SkippedDto>,
 }
 
-/// Fetch the items an archive came from, where they can be reached, so that
-/// each import is a fork its origin hears of. A node that does not answer is
-/// asked once.
-async fn learn_origins(state: &AppState, archive: &Archive) {
-    let data = state.data();
-    let mut unreachable: HashSet<String> = HashSet::new();
-    for item in &archive.items {
-        let Ok(url) = Url::parse(&item.id) else { continue };
-        let host = url.host_str().unwrap_or_default().to_owned();
-        if unreachable.contains(&host) {
-            continue;
-        }
-        if let Err(err) = resolve::resolve_garden_item(&item.id, &data).await {
-            debug!(%err, origin = %item.id, "an imported item's origin could not be fetched");
-            unreachable.insert(host);
-        }
-    }
-}
-
 async fn import(state: &AppState, account: &Account, zip: &[u8]) -> ApiResult<Vec<Imported>> {
     let archive = garden_archive::read_archive(zip)?;
-    learn_origins(state, &archive).await;
-    let publisher = OutboxPublisher::from_context(state.context());
-    Ok(garden_archive::import(state.db(), &state.context().node, &publisher, account, archive).await?)
+    Ok(state.processor.garden_archive().import(account, archive).await?)
 }
 
 /// Import a garden export (the zip from `GET /api/v1/garden/export` on any

@@ -5,7 +5,7 @@ use crate::{
     AppState,
     api::ApiJson,
     auth::ApiAccount,
-    error::{ApiError, ApiResult, ErrorBody},
+    error::{ApiResult, ErrorBody},
 };
 use axum::{
     Json, Router,
@@ -13,10 +13,7 @@ use axum::{
     http::StatusCode,
     routing::{delete, get},
 };
-use healthcommons_core::ErrorKind;
-use healthcommons_db::entities::ActorKind;
-use healthcommons_db::{entities::actor, queries};
-use healthcommons_federation::{publisher::OutboxPublisher, resolve};
+use healthcommons_db::entities::actor;
 use healthcommons_service::groups;
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
@@ -78,25 +75,6 @@ impl From<&actor::Model> for PersonView {
             name: actor.display_name.clone(),
         }
     }
-}
-
-/// A person here or elsewhere, fetched if this node has not met them yet.
-pub async fn find_person(state: &AppState, reference: &str) -> ApiResult<actor::Model> {
-    let reference = reference.trim();
-    let person = if reference.contains('@') || reference.contains("://") {
-        resolve::resolve_actor(reference, &state.data()).await?.row
-    } else {
-        queries::actors::local_by_username(state.db(), reference)
-            .await?
-            .ok_or_else(|| ApiError::new(ErrorKind::NotFound, format!("no one here is named {reference}")))?
-    };
-    if person.kind != ActorKind::Person {
-        return Err(ApiError::new(
-            ErrorKind::Validation,
-            format!("{reference} is not a person"),
-        ));
-    }
-    Ok(person)
 }
 
 #[utoipa::path(get, path = "/api/v1/groups/{name}/bans", params(("name" = String, Path)),
@@ -168,19 +146,12 @@ pub async fn set_ban(
 ) -> ApiResult<()> {
     // Only moderators get to make this node look people up elsewhere.
     groups::moderated(state.db(), account, group).await?;
-    let person = find_person(state, person).await?;
-    let publisher = OutboxPublisher::from_context(state.context());
-    groups::set_ban(
-        state.db(),
-        &state.context().node,
-        &publisher,
-        account,
-        group,
-        &person,
-        banned,
-        reason,
-    )
-    .await?;
+    let person = state.processor.follows().find_person(person).await?;
+    state
+        .processor
+        .groups()
+        .set_ban(account, group, &person, banned, reason)
+        .await?;
     Ok(())
 }
 
@@ -194,9 +165,12 @@ pub async fn set_moderator(
 ) -> ApiResult<()> {
     // Only moderators get to make this node look people up elsewhere.
     groups::moderated(state.db(), account, group).await?;
-    let person = find_person(state, person).await?;
-    let publisher = OutboxPublisher::from_context(state.context());
-    groups::set_moderator(state.db(), &publisher, account, group, &person, added).await?;
+    let person = state.processor.follows().find_person(person).await?;
+    state
+        .processor
+        .groups()
+        .set_moderator(account, group, &person, added)
+        .await?;
     Ok(())
 }
 

@@ -20,7 +20,6 @@ use axum::{
 use axum_extra::extract::cookie::CookieJar;
 use healthcommons_core::{ErrorKind, text};
 use healthcommons_db::{entities::group_settings, queries};
-use healthcommons_federation::publisher::OutboxPublisher;
 use healthcommons_service::{
     accounts::{self, Account, Role},
     groups, node,
@@ -417,7 +416,6 @@ async fn save_settings(
 ) -> PageResult<Response> {
     auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
-    let publisher = OutboxPublisher::from_context(state.context());
     let done = match form.settings() {
         Ok(settings) => {
             let changes = groups::GroupChanges {
@@ -425,7 +423,10 @@ async fn save_settings(
                 summary: Some(&form.summary),
                 settings,
             };
-            groups::update(state.db(), &publisher, &account, &name, &changes)
+            state
+                .processor
+                .groups()
+                .update(&account, &name, &changes)
                 .await
                 .map(|_| "Settings saved.")
                 .map_err(ApiError::from)

@@ -18,10 +18,9 @@ use axum_extra::extract::cookie::{Cookie, CookieJar};
 use healthcommons_core::ErrorKind;
 use healthcommons_db::entities::{GroupVisibility, InboxState, PostingPolicy};
 use healthcommons_db::{entities::actor, queries};
-use healthcommons_federation::publisher::OutboxPublisher;
 use healthcommons_service::{
     accounts::{self, Registration, RegistrationOutcome, Role},
-    follows, groups, node, policy,
+    groups, node, policy,
 };
 use serde::Deserialize;
 
@@ -470,15 +469,7 @@ async fn join_group(
     Form(form): Form<CsrfForm>,
 ) -> PageResult<Response> {
     let (account, group) = membership_request(&state, &jar, session, &name, &form.csrf).await?;
-    let publisher = OutboxPublisher::from_context(state.context());
-    follows::follow(
-        state.db(),
-        &state.context().node,
-        &publisher,
-        &account.person,
-        &group,
-    )
-    .await?;
+    state.processor.follows().follow(&account.person, &group).await?;
     Ok(Redirect::to(&format!("/g/{name}")).into_response())
 }
 
@@ -490,8 +481,11 @@ async fn leave_group(
     Form(form): Form<CsrfForm>,
 ) -> PageResult<Response> {
     let (account, group) = membership_request(&state, &jar, session, &name, &form.csrf).await?;
-    let publisher = OutboxPublisher::from_context(state.context());
-    follows::unfollow(state.db(), &publisher, &account.person, &group).await?;
+    state
+        .processor
+        .follows()
+        .unfollow(&account.person, &group)
+        .await?;
     Ok(Redirect::to(&format!("/g/{name}")).into_response())
 }
 

@@ -27,7 +27,7 @@ use healthcommons_core::{
     pledge::{PledgeStatus, PledgeTarget},
 };
 use healthcommons_db::{entities::actor, queries, queries::pledges::Listing};
-use healthcommons_federation::{negotiation, objects::pledge::pledge_json, publisher::OutboxPublisher};
+use healthcommons_federation::{negotiation, objects::pledge::pledge_json};
 use healthcommons_service::{
     ServiceError,
     accounts::Account,
@@ -242,20 +242,19 @@ async fn offer(state: &AppState, account: &Account, body: NewPledge) -> ApiResul
             "a pledge is on an event, a question or a garden_item",
         )
     })?;
-    let publisher = OutboxPublisher::from_context(state.context());
-    let pledge = pledges::offer(
-        state.db(),
-        &state.context().node,
-        &publisher,
-        account,
-        Offer {
-            target,
-            target_id: body.target_id,
-            action: body.action,
-            due_on: body.due_on,
-        },
-    )
-    .await?;
+    let pledge = state
+        .processor
+        .pledges()
+        .offer(
+            account,
+            Offer {
+                target,
+                target_id: body.target_id,
+                action: body.action,
+                due_on: body.due_on,
+            },
+        )
+        .await?;
     Ok(pledge.id)
 }
 
@@ -302,8 +301,7 @@ async fn change_status(
     ApiJson(body): ApiJson<StatusChange>,
 ) -> ApiResult<Json<PledgeDto>> {
     let status = parse_status(&body.status)?;
-    let publisher = OutboxPublisher::from_context(state.context());
-    pledges::set_status(state.db(), &publisher, &account, id, status).await?;
+    state.processor.pledges().set_status(&account, id, status).await?;
     Ok(Json(one(&state, id, Some(&account)).await?))
 }
 
@@ -317,8 +315,7 @@ async fn count_on(
     ApiAccount(account): ApiAccount,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<PledgeDto>> {
-    let publisher = OutboxPublisher::from_context(state.context());
-    pledges::count_on(state.db(), &state.context().node, &publisher, &account, id).await?;
+    state.processor.pledges().count_on(&account, id).await?;
     Ok(Json(one(&state, id, Some(&account)).await?))
 }
 
@@ -330,8 +327,7 @@ async fn stop_counting(
     ApiAccount(account): ApiAccount,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<PledgeDto>> {
-    let publisher = OutboxPublisher::from_context(state.context());
-    pledges::stop_counting(state.db(), &publisher, &account, id).await?;
+    state.processor.pledges().stop_counting(&account, id).await?;
     Ok(Json(one(&state, id, Some(&account)).await?))
 }
 
@@ -559,10 +555,12 @@ async fn status_from_page(
     Path(id): Path<i64>,
     Form(form): Form<ActionForm>,
 ) -> PageResult<Response> {
-    let publisher = OutboxPublisher::from_context(state.context());
     act(&state, jar, &session, id, &form.csrf, async |account| {
         let status = parse_status(&form.status)?;
-        pledges::set_status(state.db(), &publisher, account, id, status)
+        state
+            .processor
+            .pledges()
+            .set_status(account, id, status)
             .await
             .map(|_| ())
     })
@@ -576,11 +574,8 @@ async fn count_on_from_page(
     Path(id): Path<i64>,
     Form(form): Form<ActionForm>,
 ) -> PageResult<Response> {
-    let publisher = OutboxPublisher::from_context(state.context());
     act(&state, jar, &session, id, &form.csrf, async |account| {
-        pledges::count_on(state.db(), &state.context().node, &publisher, account, id)
-            .await
-            .map(|_| ())
+        state.processor.pledges().count_on(account, id).await.map(|_| ())
     })
     .await
 }
@@ -592,9 +587,8 @@ async fn stop_counting_from_page(
     Path(id): Path<i64>,
     Form(form): Form<ActionForm>,
 ) -> PageResult<Response> {
-    let publisher = OutboxPublisher::from_context(state.context());
     act(&state, jar, &session, id, &form.csrf, async |account| {
-        pledges::stop_counting(state.db(), &publisher, account, id).await
+        state.processor.pledges().stop_counting(account, id).await
     })
     .await
 }

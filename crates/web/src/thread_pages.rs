@@ -24,7 +24,6 @@ use healthcommons_db::{
     entities::{Visibility, actor, post},
     queries::{self, posts::Page},
 };
-use healthcommons_federation::publisher::OutboxPublisher;
 use healthcommons_service::{
     accounts::Account,
     posts::{Compose, Edit, Feed, PostView},
@@ -463,17 +462,11 @@ async fn report(
     auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
     let post = post_by_local_id(&state, id).await?;
-    let publisher = OutboxPublisher::from_context(state.context());
-    reports::file(
-        state.db(),
-        &state.context().node,
-        &publisher,
-        &account,
-        Some(&post.ap_id),
-        None,
-        &form.comment,
-    )
-    .await?;
+    state
+        .processor
+        .reports()
+        .file(&account, Some(&post.ap_id), None, &form.comment)
+        .await?;
     Ok(Redirect::to(&format!(
         "{}?reported=1",
         discussions::thread_path(&post).split('#').next().unwrap_or("/")
