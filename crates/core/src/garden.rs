@@ -6,6 +6,7 @@
 use crate::text;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::time::{Duration, Instant};
 
 pub const MAX_TITLE: usize = 200;
 pub const MAX_SUMMARY: usize = 600;
@@ -594,47 +595,20 @@ fn compact(value: &Value) -> String {
     }
 }
 
-/// Longest-common-subsequence line diff (items are short, so the quadratic
-/// table is cheap; it is capped to stay so).
+/// A line diff by `similar` (Myers: a shortest edit script, as the
+/// longest common subsequence gave). The deadline bounds the time a huge
+/// item can take; past it the diff is coarser but still correct.
 fn diff_lines(old: &[String], new: &[String]) -> Vec<DiffLine> {
-    const MAX_CELLS: usize = 4_000_000;
-    if old.len().saturating_mul(new.len()) > MAX_CELLS {
-        return old
-            .iter()
-            .cloned()
-            .map(DiffLine::Removed)
-            .chain(new.iter().cloned().map(DiffLine::Added))
-            .collect();
-    }
-    let (n, m) = (old.len(), new.len());
-    let mut table = vec![vec![0u32; m + 1]; n + 1];
-    for i in (0..n).rev() {
-        for j in (0..m).rev() {
-            table[i][j] = if old[i] == new[j] {
-                table[i + 1][j + 1] + 1
-            } else {
-                table[i + 1][j].max(table[i][j + 1])
-            };
-        }
-    }
-    let (mut i, mut j) = (0, 0);
-    let mut out = Vec::with_capacity(n + m);
-    while i < n && j < m {
-        if old[i] == new[j] {
-            out.push(DiffLine::Same(old[i].clone()));
-            i += 1;
-            j += 1;
-        } else if table[i + 1][j] >= table[i][j + 1] {
-            out.push(DiffLine::Removed(old[i].clone()));
-            i += 1;
-        } else {
-            out.push(DiffLine::Added(new[j].clone()));
-            j += 1;
-        }
-    }
-    out.extend(old[i..].iter().cloned().map(DiffLine::Removed));
-    out.extend(new[j..].iter().cloned().map(DiffLine::Added));
-    out
+    let deadline = Instant::now() + Duration::from_millis(250);
+    similar::capture_diff_slices_deadline(similar::Algorithm::Myers, old, new, Some(deadline))
+        .iter()
+        .flat_map(|op| op.iter_changes(old, new))
+        .map(|change| match change.tag() {
+            similar::ChangeTag::Equal => DiffLine::Same(change.value()),
+            similar::ChangeTag::Insert => DiffLine::Added(change.value()),
+            similar::ChangeTag::Delete => DiffLine::Removed(change.value()),
+        })
+        .collect()
 }
 
 /// The result of pulling upstream changes into a fork.
@@ -842,6 +816,61 @@ mod tests {
                 DiffLine::Same("three".into()),
             ]
         );
+    }
+
+    fn lines(text: &str) -> Vec<String> {
+        text.lines().map(str::to_owned).collect()
+    }
+
+    /// Both sides read back from a diff: old is `Same` + `Removed`, new is
+    /// `Same` + `Added`, in order.
+    fn sides(diff: &[DiffLine]) -> (Vec<String>, Vec<String>) {
+        let (mut old, mut new) = (Vec::new(), Vec::new());
+        for line in diff {
+            match line {
+                DiffLine::Same(t) => {
+                    old.push(t.clone());
+                    new.push(t.clone());
+                }
+                DiffLine::Removed(t) => old.push(t.clone()),
+                DiffLine::Added(t) => new.push(t.clone()),
+            }
+        }
+        (old, new)
+    }
+
+    #[test]
+    fn line_diffs_are_shortest_and_give_back_both_sides() {
+        use DiffLine::{Added as A, Removed as R, Same as S};
+        let cases: [(&str, &str, Vec<DiffLine>); 6] = [
+            ("", "", vec![]),
+            ("", "a\nb", vec![A("a".into()), A("b".into())]),
+            ("a\nb", "", vec![R("a".into()), R("b".into())]),
+            (
+                "a\nb\nc",
+                "x\na\nb\nc",
+                vec![A("x".into()), S("a".into()), S("b".into()), S("c".into())],
+            ),
+            (
+                "a\nb\nc",
+                "a\nc",
+                vec![S("a".into()), R("b".into()), S("c".into())],
+            ),
+            (
+                "a\nb",
+                "c\nd",
+                vec![R("a".into()), R("b".into()), A("c".into()), A("d".into())],
+            ),
+        ];
+        for (old, new, expected) in cases {
+            let diff = diff_lines(&lines(old), &lines(new));
+            assert_eq!(diff, expected, "{old:?} → {new:?}");
+            assert_eq!(sides(&diff), (lines(old), lines(new)));
+        }
+        let old: Vec<String> = (0..20_000).map(|i| format!("line {i}")).collect();
+        let new: Vec<String> = (0..20_000).map(|i| format!("line {}", i * 7 % 20_001)).collect();
+        let diff = diff_lines(&old, &new);
+        assert_eq!(sides(&diff), (old, new));
     }
 
     #[test]
