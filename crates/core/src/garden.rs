@@ -4,6 +4,7 @@
 //! search words).
 
 use crate::text;
+use askama::Template;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -267,6 +268,20 @@ pub struct Content {
     pub place: Option<Place>,
 }
 
+/// [`Content::to_html`]'s template (`templates/garden_item.html`); askama
+/// escapes every value but `sections`, which is sanitised markdown.
+#[derive(Template)]
+#[template(path = "garden_item.html")]
+struct ItemHtml<'a> {
+    summary: &'a str,
+    unit: Option<&'a str>,
+    happened: Option<&'a str>,
+    place: Option<&'a str>,
+    /// (heading, HTML)
+    sections: Vec<(&'static str, String)>,
+    resources: &'a [Resource],
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct Invalid(pub String);
@@ -399,42 +414,25 @@ impl Content {
     /// The whole item as sanitised HTML: the summary, then each field under
     /// its heading, then the resources. This is what other servers show.
     pub fn to_html(&self, kind: Kind) -> String {
-        let mut html = format!("<p>{}</p>", crate::text::escape_html(&self.summary));
-        if let Some(unit) = &self.unit {
-            html.push_str(&format!(
-                "<p><strong>Unit:</strong> {}</p>",
-                crate::text::escape_html(unit)
-            ));
-        }
-        if let Some(happened) = &self.happened {
-            html.push_str(&format!(
-                "<p><strong>When:</strong> {}</p>",
-                crate::text::escape_html(happened)
-            ));
-        }
-        if let Some(place) = self.place.as_ref().filter(|p| !p.name.is_empty()) {
-            html.push_str(&format!(
-                "<p><strong>Where:</strong> {}</p>",
-                crate::text::escape_html(&place.name)
-            ));
-        }
-        for (key, label) in kind.fields() {
-            if let Some(markdown) = self.fields.get(*key) {
-                html.push_str(&format!("<h2>{label}</h2>{}", text::markdown_to_html(markdown)));
-            }
-        }
-        if !self.resources.is_empty() {
-            html.push_str("<h2>Resources</h2><ul>");
-            for resource in &self.resources {
-                html.push_str(&format!(
-                    "<li><a href=\"{}\">{}</a></li>",
-                    crate::text::escape_html(&resource.href),
-                    crate::text::escape_html(&resource.title)
-                ));
-            }
-            html.push_str("</ul>");
-        }
-        text::sanitize_html(&html)
+        let page = ItemHtml {
+            summary: &self.summary,
+            unit: self.unit.as_deref(),
+            happened: self.happened.as_deref(),
+            place: self
+                .place
+                .as_ref()
+                .map(|p| p.name.as_str())
+                .filter(|name| !name.is_empty()),
+            sections: kind
+                .fields()
+                .iter()
+                .filter_map(|(key, label)| Some((*label, text::markdown_to_html(self.fields.get(*key)?))))
+                .collect(),
+            resources: &self.resources,
+        };
+        // Rendering into a String fails only if a Display impl does, and
+        // every value here is a string.
+        text::sanitize_html(&page.render().unwrap_or_default())
     }
 
     /// The item as one Markdown file, for people and for other tools: a
@@ -798,6 +796,35 @@ mod tests {
         assert!(!html.contains("<script"));
         assert!(html.contains("<strong>nine</strong>"));
         assert!(html.find("Forces").expect("forces") < html.find("Solution").expect("solution"));
+    }
+
+    #[test]
+    fn html_escapes_hostile_values_and_keeps_the_order_of_parts() {
+        let mut item = pattern("**one**", "two");
+        item.summary = r#"<b>"Hi" & 'bye'</b><script>x()</script>"#.into();
+        item.unit = Some("<i>kg</i>".into());
+        item.happened = Some("2025 & after".into());
+        item.place = Some(Place {
+            name: "Park <x>".into(),
+            latitude: None,
+            longitude: None,
+        });
+        item.resources.push(Resource {
+            title: r#""><script>alert(1)</script>"#.into(),
+            href: r#"https://a.test/?q="x"&y=<z>"#.into(),
+        });
+        assert_eq!(
+            item.to_html(Kind::Pattern),
+            concat!(
+                r#"<p>&lt;b&gt;"Hi" &amp; 'bye'&lt;/b&gt;&lt;script&gt;x()&lt;/script&gt;</p>"#,
+                "<p><strong>Unit:</strong> &lt;i&gt;kg&lt;/i&gt;</p>",
+                "<p><strong>When:</strong> 2025 &amp; after</p>",
+                "<p><strong>Where:</strong> Park &lt;x&gt;</p>",
+                "<h2>Forces</h2><p>two</p><h2>Solution</h2><p><strong>one</strong></p>",
+                r#"<h2>Resources</h2><ul><li><a href="https://a.test/?q=&quot;x&quot;&amp;y=&lt;z&gt;" "#,
+                r#"rel="nofollow noopener noreferrer ugc">"&gt;&lt;script&gt;alert(1)&lt;/script&gt;</a></li></ul>"#,
+            )
+        );
     }
 
     #[test]
