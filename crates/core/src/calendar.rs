@@ -1,9 +1,17 @@
 //! iCalendar (RFC 5545) feeds of events. Times are written in UTC, which
 //! every calendar reads without a `VTIMEZONE`; the event's own zone goes in
 //! its description and in `X-WR-TIMEZONE` of a one-event feed.
+//!
+//! The `icalendar` crate writes the feed: it escapes TEXT values (§3.3.11),
+//! quotes parameters and folds lines. What it leaves to us is written here:
+//! it keeps control characters (a `\r` would end a line early), it writes
+//! `X-` properties unescaped, and it lets `"` through in a parameter. Its
+//! folding (0.17.17) leaves a 76-octet continuation line when what remains is
+//! exactly 75 octets (`every_length_folds_within_75_octets` shows it), so its
+//! output is unfolded and folded again here.
 
 use chrono::{DateTime, Utc};
-use std::fmt::Write as _;
+use icalendar::{Component, EventLike, Property};
 
 /// One `VEVENT`.
 #[derive(Debug, Clone)]
@@ -35,66 +43,93 @@ pub struct Organizer {
 
 /// A whole calendar: `name` is shown by calendar apps as its title.
 pub fn calendar(name: &str, time_zone: Option<&str>, events: &[CalendarEvent], now: DateTime<Utc>) -> String {
-    let mut out = String::new();
-    line(&mut out, "BEGIN:VCALENDAR");
-    line(&mut out, "VERSION:2.0");
-    line(&mut out, "PRODID:-//Health Commons//Events//EN");
-    line(&mut out, "CALSCALE:GREGORIAN");
-    line(&mut out, "METHOD:PUBLISH");
-    line(&mut out, &format!("X-WR-CALNAME:{}", text(name)));
+    let mut feed = icalendar::Calendar::empty();
+    feed.append_property(("VERSION", "2.0"))
+        .append_property(("PRODID", "-//Health Commons//Events//EN"))
+        .append_property(("CALSCALE", "GREGORIAN"))
+        .append_property(("METHOD", "PUBLISH"))
+        .append_property(Property::new("X-WR-CALNAME", x_text(name)));
     if let Some(zone) = time_zone {
-        line(&mut out, &format!("X-WR-TIMEZONE:{}", text(zone)));
+        feed.append_property(Property::new("X-WR-TIMEZONE", x_text(zone)));
     }
     for event in events {
-        vevent(&mut out, event, now);
+        feed.push(vevent(event, now));
     }
-    line(&mut out, "END:VCALENDAR");
+    refold(&feed.to_string())
+}
+
+/// Undoes the crate's folding (a CRLF and one space: no value holds a CR,
+/// see [`text`]) and folds each content line again at 75 octets (§3.1)
+/// without splitting a character.
+fn refold(ics: &str) -> String {
+    let unfolded = ics.replace("\r\n ", "");
+    let mut out = String::with_capacity(unfolded.len() + unfolded.len() / 25);
+    for content in unfolded.split_terminator("\r\n") {
+        let mut width = 0;
+        for c in content.chars() {
+            let len = c.len_utf8();
+            if width + len > 75 {
+                out.push_str("\r\n ");
+                width = 1;
+            }
+            out.push(c);
+            width += len;
+        }
+        out.push_str("\r\n");
+    }
     out
 }
 
-fn vevent(out: &mut String, event: &CalendarEvent, now: DateTime<Utc>) {
-    line(out, "BEGIN:VEVENT");
-    line(out, &format!("UID:{}", text(&event.uid)));
-    line(out, &format!("DTSTAMP:{}", stamp(now)));
-    line(out, &format!("DTSTART:{}", stamp(event.starts_at)));
+fn vevent(event: &CalendarEvent, now: DateTime<Utc>) -> icalendar::Event {
+    let mut vevent = icalendar::Event::new();
+    // Both set by us: the crate would otherwise make up a random UID and
+    // stamp the feed with the wall clock rather than `now`.
+    vevent
+        .uid(&text(&event.uid))
+        .timestamp(now)
+        .starts(event.starts_at)
+        .created(event.created)
+        .summary(&text(&event.summary))
+        .add_property("STATUS", event.status)
+        .url(&uri(&event.url));
     if let Some(ends_at) = event.ends_at.filter(|e| *e > event.starts_at) {
-        line(out, &format!("DTEND:{}", stamp(ends_at)));
+        vevent.ends(ends_at);
     }
-    line(out, &format!("CREATED:{}", stamp(event.created)));
     if let Some(modified) = event.last_modified {
-        line(out, &format!("LAST-MODIFIED:{}", stamp(modified)));
+        vevent.last_modified(modified);
     }
-    line(out, &format!("SUMMARY:{}", text(&event.summary)));
     if !event.description.trim().is_empty() {
-        line(out, &format!("DESCRIPTION:{}", text(&event.description)));
+        vevent.description(&text(&event.description));
     }
     if let Some(location) = event.location.as_deref().filter(|l| !l.trim().is_empty()) {
-        line(out, &format!("LOCATION:{}", text(location)));
+        vevent.location(&text(location));
     }
     if let Some((lat, lon)) = event.geo {
-        line(out, &format!("GEO:{lat:.6};{lon:.6}"));
+        vevent.add_property("GEO", format!("{lat:.6};{lon:.6}"));
     }
-    line(out, &format!("STATUS:{}", event.status));
     if !event.categories.is_empty() {
-        let joined: Vec<String> = event.categories.iter().map(|c| text(c)).collect();
-        line(out, &format!("CATEGORIES:{}", joined.join(",")));
+        vevent.categories(event.categories.iter().map(|c| text(c)));
     }
     if let Some(organizer) = &event.organizer {
-        line(
-            out,
-            &format!("ORGANIZER;CN={}:{}", param(&organizer.name), uri(&organizer.uri)),
+        vevent.append_property(
+            Property::new("ORGANIZER", uri(&organizer.uri))
+                .add_parameter("CN", &param(&organizer.name))
+                .done(),
         );
     }
-    line(out, &format!("URL:{}", uri(&event.url)));
-    line(out, "END:VEVENT");
+    vevent.done()
 }
 
-fn stamp(at: DateTime<Utc>) -> String {
-    at.format("%Y%m%dT%H%M%SZ").to_string()
-}
-
-/// A TEXT value (RFC 5545 §3.3.11): backslash, semicolon, comma and newline escaped.
+/// A TEXT value before the crate escapes it: carriage returns and other
+/// controls cannot be written in a content line and are left out; `\n`
+/// stays, for the crate writes it as `\\n`.
 fn text(value: &str) -> String {
+    value.chars().filter(|c| *c == '\n' || !c.is_control()).collect()
+}
+
+/// An `X-` property's value, which the crate writes as it is: escaped here
+/// as TEXT (backslash, semicolon, comma and newline), controls left out.
+fn x_text(value: &str) -> String {
     let mut escaped = String::with_capacity(value.len());
     for c in value.chars() {
         match c {
@@ -102,7 +137,6 @@ fn text(value: &str) -> String {
             ';' => escaped.push_str("\\;"),
             ',' => escaped.push_str("\\,"),
             '\n' => escaped.push_str("\\n"),
-            '\r' => {}
             c if c.is_control() => {}
             c => escaped.push(c),
         }
@@ -111,7 +145,8 @@ fn text(value: &str) -> String {
 }
 
 /// A parameter value: quoted, since it may hold `:` `;` `,`; quotes and
-/// controls cannot be written inside and are left out.
+/// controls cannot be written inside and are left out. The crate writes a
+/// value that comes quoted as it is.
 fn param(value: &str) -> String {
     let clean: String = value.chars().filter(|c| *c != '"' && !c.is_control()).collect();
     format!("\"{clean}\"")
@@ -123,21 +158,6 @@ fn uri(value: &str) -> String {
         .chars()
         .filter(|c| !c.is_control() && !c.is_whitespace())
         .collect()
-}
-
-/// A content line, folded at 75 octets (§3.1) without splitting a character.
-fn line(out: &mut String, content: &str) {
-    let mut width = 0;
-    for c in content.chars() {
-        let len = c.len_utf8();
-        if width + len > 75 {
-            out.push_str("\r\n ");
-            width = 1;
-        }
-        out.push(c);
-        width += len;
-    }
-    let _ = write!(out, "\r\n");
 }
 
 #[cfg(test)]
@@ -202,5 +222,55 @@ mod tests {
         assert_eq!(event.property_value("STATUS"), Some("CONFIRMED"));
         assert_eq!(event.property_value("DTSTART"), Some("20261203T170000Z"));
         assert_eq!(event.property_value("GEO"), Some("52.520000;13.405000"));
+    }
+
+    #[test]
+    fn long_unbroken_values_and_hostile_text_stay_inside_their_lines() {
+        let mut event = sample();
+        event.summary = "x".repeat(300);
+        event.url = format!("https://alpha.test/{}", "é".repeat(100));
+        event.location = Some("Room 1\r\nBEGIN:VEVENT\rEND".into());
+        event.organizer = Some(Organizer {
+            name: "\"a\":b;c,d\r\nX-EVIL:1".into(),
+            uri: "https://alpha.test/g/w\r\nX-EVIL:2".into(),
+        });
+        let name = "Evil\r\nBEGIN:VEVENT\nUID:x, y; z\\";
+        let ics = calendar(name, Some("Europe/Berlin\r\nX-EVIL:3"), &[event], Utc::now());
+        for l in ics.split("\r\n") {
+            assert!(l.len() <= 75, "{l:?} is {} octets", l.len());
+            assert!(!l.contains('\n') && !l.contains('\r'), "{l:?}");
+        }
+        let unfolded = parser::unfold(&ics);
+        assert!(!unfolded.contains("\nX-EVIL"), "{unfolded}");
+        assert_eq!(
+            unfolded
+                .lines()
+                .filter(|l| l.trim_end() == "BEGIN:VEVENT")
+                .count(),
+            1,
+            "{unfolded}"
+        );
+        let parsed = parser::read_calendar(&unfolded).expect("parses");
+        let calendar: icalendar::Calendar = parsed.into();
+        assert_eq!(
+            calendar.property_value("X-WR-CALNAME"),
+            Some("Evil\\nBEGIN:VEVENT\\nUID:x\\, y\\; z\\\\")
+        );
+        let events: Vec<_> = calendar.components.iter().filter_map(|c| c.as_event()).collect();
+        assert_eq!(events[0].get_summary(), Some("x".repeat(300).as_str()));
+        assert_eq!(events[0].get_location(), Some("Room 1\nBEGIN:VEVENTEND"));
+    }
+
+    #[test]
+    fn every_length_folds_within_75_octets() {
+        for n in 60..=240 {
+            let mut event = sample();
+            event.summary = "x".repeat(n);
+            event.description = "ü".repeat(n);
+            let ics = calendar("Walkers", None, &[event], Utc::now());
+            for l in ics.split("\r\n") {
+                assert!(l.len() <= 75, "{n}: {l:?} is {} octets", l.len());
+            }
+        }
     }
 }

@@ -4,8 +4,10 @@
 //! search words).
 
 use crate::text;
+use askama::Template;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::time::{Duration, Instant};
 
 pub const MAX_TITLE: usize = 200;
 pub const MAX_SUMMARY: usize = 600;
@@ -266,6 +268,20 @@ pub struct Content {
     pub place: Option<Place>,
 }
 
+/// [`Content::to_html`]'s template (`templates/garden_item.html`); askama
+/// escapes every value but `sections`, which is sanitised markdown.
+#[derive(Template)]
+#[template(path = "garden_item.html")]
+struct ItemHtml<'a> {
+    summary: &'a str,
+    unit: Option<&'a str>,
+    happened: Option<&'a str>,
+    place: Option<&'a str>,
+    /// (heading, HTML)
+    sections: Vec<(&'static str, String)>,
+    resources: &'a [Resource],
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct Invalid(pub String);
@@ -398,42 +414,25 @@ impl Content {
     /// The whole item as sanitised HTML: the summary, then each field under
     /// its heading, then the resources. This is what other servers show.
     pub fn to_html(&self, kind: Kind) -> String {
-        let mut html = format!("<p>{}</p>", crate::text::escape_html(&self.summary));
-        if let Some(unit) = &self.unit {
-            html.push_str(&format!(
-                "<p><strong>Unit:</strong> {}</p>",
-                crate::text::escape_html(unit)
-            ));
-        }
-        if let Some(happened) = &self.happened {
-            html.push_str(&format!(
-                "<p><strong>When:</strong> {}</p>",
-                crate::text::escape_html(happened)
-            ));
-        }
-        if let Some(place) = self.place.as_ref().filter(|p| !p.name.is_empty()) {
-            html.push_str(&format!(
-                "<p><strong>Where:</strong> {}</p>",
-                crate::text::escape_html(&place.name)
-            ));
-        }
-        for (key, label) in kind.fields() {
-            if let Some(markdown) = self.fields.get(*key) {
-                html.push_str(&format!("<h2>{label}</h2>{}", text::markdown_to_html(markdown)));
-            }
-        }
-        if !self.resources.is_empty() {
-            html.push_str("<h2>Resources</h2><ul>");
-            for resource in &self.resources {
-                html.push_str(&format!(
-                    "<li><a href=\"{}\">{}</a></li>",
-                    crate::text::escape_html(&resource.href),
-                    crate::text::escape_html(&resource.title)
-                ));
-            }
-            html.push_str("</ul>");
-        }
-        text::sanitize_html(&html)
+        let page = ItemHtml {
+            summary: &self.summary,
+            unit: self.unit.as_deref(),
+            happened: self.happened.as_deref(),
+            place: self
+                .place
+                .as_ref()
+                .map(|p| p.name.as_str())
+                .filter(|name| !name.is_empty()),
+            sections: kind
+                .fields()
+                .iter()
+                .filter_map(|(key, label)| Some((*label, text::markdown_to_html(self.fields.get(*key)?))))
+                .collect(),
+            resources: &self.resources,
+        };
+        // Rendering into a String fails only if a Display impl does, and
+        // every value here is a string.
+        text::sanitize_html(&page.render().unwrap_or_default())
     }
 
     /// The item as one Markdown file, for people and for other tools: a
@@ -594,47 +593,20 @@ fn compact(value: &Value) -> String {
     }
 }
 
-/// Longest-common-subsequence line diff (items are short, so the quadratic
-/// table is cheap; it is capped to stay so).
+/// A line diff by `similar` (Myers: a shortest edit script, as the
+/// longest common subsequence gave). The deadline bounds the time a huge
+/// item can take; past it the diff is coarser but still correct.
 fn diff_lines(old: &[String], new: &[String]) -> Vec<DiffLine> {
-    const MAX_CELLS: usize = 4_000_000;
-    if old.len().saturating_mul(new.len()) > MAX_CELLS {
-        return old
-            .iter()
-            .cloned()
-            .map(DiffLine::Removed)
-            .chain(new.iter().cloned().map(DiffLine::Added))
-            .collect();
-    }
-    let (n, m) = (old.len(), new.len());
-    let mut table = vec![vec![0u32; m + 1]; n + 1];
-    for i in (0..n).rev() {
-        for j in (0..m).rev() {
-            table[i][j] = if old[i] == new[j] {
-                table[i + 1][j + 1] + 1
-            } else {
-                table[i + 1][j].max(table[i][j + 1])
-            };
-        }
-    }
-    let (mut i, mut j) = (0, 0);
-    let mut out = Vec::with_capacity(n + m);
-    while i < n && j < m {
-        if old[i] == new[j] {
-            out.push(DiffLine::Same(old[i].clone()));
-            i += 1;
-            j += 1;
-        } else if table[i + 1][j] >= table[i][j + 1] {
-            out.push(DiffLine::Removed(old[i].clone()));
-            i += 1;
-        } else {
-            out.push(DiffLine::Added(new[j].clone()));
-            j += 1;
-        }
-    }
-    out.extend(old[i..].iter().cloned().map(DiffLine::Removed));
-    out.extend(new[j..].iter().cloned().map(DiffLine::Added));
-    out
+    let deadline = Instant::now() + Duration::from_millis(250);
+    similar::capture_diff_slices_deadline(similar::Algorithm::Myers, old, new, Some(deadline))
+        .iter()
+        .flat_map(|op| op.iter_changes(old, new))
+        .map(|change| match change.tag() {
+            similar::ChangeTag::Equal => DiffLine::Same(change.value()),
+            similar::ChangeTag::Insert => DiffLine::Added(change.value()),
+            similar::ChangeTag::Delete => DiffLine::Removed(change.value()),
+        })
+        .collect()
 }
 
 /// The result of pulling upstream changes into a fork.
@@ -827,6 +799,35 @@ mod tests {
     }
 
     #[test]
+    fn html_escapes_hostile_values_and_keeps_the_order_of_parts() {
+        let mut item = pattern("**one**", "two");
+        item.summary = r#"<b>"Hi" & 'bye'</b><script>x()</script>"#.into();
+        item.unit = Some("<i>kg</i>".into());
+        item.happened = Some("2025 & after".into());
+        item.place = Some(Place {
+            name: "Park <x>".into(),
+            latitude: None,
+            longitude: None,
+        });
+        item.resources.push(Resource {
+            title: r#""><script>alert(1)</script>"#.into(),
+            href: r#"https://a.test/?q="x"&y=<z>"#.into(),
+        });
+        assert_eq!(
+            item.to_html(Kind::Pattern),
+            concat!(
+                r#"<p>&lt;b&gt;"Hi" &amp; 'bye'&lt;/b&gt;&lt;script&gt;x()&lt;/script&gt;</p>"#,
+                "<p><strong>Unit:</strong> &lt;i&gt;kg&lt;/i&gt;</p>",
+                "<p><strong>When:</strong> 2025 &amp; after</p>",
+                "<p><strong>Where:</strong> Park &lt;x&gt;</p>",
+                "<h2>Forces</h2><p>two</p><h2>Solution</h2><p><strong>one</strong></p>",
+                r#"<h2>Resources</h2><ul><li><a href="https://a.test/?q=&quot;x&quot;&amp;y=&lt;z&gt;" "#,
+                r#"rel="nofollow noopener noreferrer ugc">"&gt;&lt;script&gt;alert(1)&lt;/script&gt;</a></li></ul>"#,
+            )
+        );
+    }
+
+    #[test]
     fn diff_shows_changed_lines_only_for_changed_parts() {
         let old = pattern("one\ntwo\nthree", "same");
         let new = pattern("one\n2\nthree", "same");
@@ -842,6 +843,61 @@ mod tests {
                 DiffLine::Same("three".into()),
             ]
         );
+    }
+
+    fn lines(text: &str) -> Vec<String> {
+        text.lines().map(str::to_owned).collect()
+    }
+
+    /// Both sides read back from a diff: old is `Same` + `Removed`, new is
+    /// `Same` + `Added`, in order.
+    fn sides(diff: &[DiffLine]) -> (Vec<String>, Vec<String>) {
+        let (mut old, mut new) = (Vec::new(), Vec::new());
+        for line in diff {
+            match line {
+                DiffLine::Same(t) => {
+                    old.push(t.clone());
+                    new.push(t.clone());
+                }
+                DiffLine::Removed(t) => old.push(t.clone()),
+                DiffLine::Added(t) => new.push(t.clone()),
+            }
+        }
+        (old, new)
+    }
+
+    #[test]
+    fn line_diffs_are_shortest_and_give_back_both_sides() {
+        use DiffLine::{Added as A, Removed as R, Same as S};
+        let cases: [(&str, &str, Vec<DiffLine>); 6] = [
+            ("", "", vec![]),
+            ("", "a\nb", vec![A("a".into()), A("b".into())]),
+            ("a\nb", "", vec![R("a".into()), R("b".into())]),
+            (
+                "a\nb\nc",
+                "x\na\nb\nc",
+                vec![A("x".into()), S("a".into()), S("b".into()), S("c".into())],
+            ),
+            (
+                "a\nb\nc",
+                "a\nc",
+                vec![S("a".into()), R("b".into()), S("c".into())],
+            ),
+            (
+                "a\nb",
+                "c\nd",
+                vec![R("a".into()), R("b".into()), A("c".into()), A("d".into())],
+            ),
+        ];
+        for (old, new, expected) in cases {
+            let diff = diff_lines(&lines(old), &lines(new));
+            assert_eq!(diff, expected, "{old:?} → {new:?}");
+            assert_eq!(sides(&diff), (lines(old), lines(new)));
+        }
+        let old: Vec<String> = (0..20_000).map(|i| format!("line {i}")).collect();
+        let new: Vec<String> = (0..20_000).map(|i| format!("line {}", i * 7 % 20_001)).collect();
+        let diff = diff_lines(&old, &new);
+        assert_eq!(sides(&diff), (old, new));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! that arrives from other nodes is sanitised with the same allow-list before
 //! it is stored or shown.
 
-use std::collections::HashSet;
+use std::{collections::HashSet, ops::Range};
 
 /// Tags we keep, close to Mastodon's own allow-list for remote statuses.
 const ALLOWED_TAGS: &[&str] = &[
@@ -52,7 +52,7 @@ pub fn sanitize_html(untrusted: &str) -> String {
 
 /// Render markdown written by a member into sanitised HTML.
 pub fn markdown_to_html(markdown: &str) -> String {
-    let parser = pulldown_cmark::Parser::new_ext(markdown, pulldown_cmark::Options::ENABLE_STRIKETHROUGH);
+    let parser = pulldown_cmark::Parser::new_ext(markdown, MARKDOWN_OPTIONS);
     let mut html = String::with_capacity(markdown.len() * 3 / 2);
     pulldown_cmark::html::push_html(&mut html, parser);
     sanitize_html(&html).trim().to_owned()
@@ -144,72 +144,100 @@ enum Token<'a> {
     },
 }
 
+/// The markdown options of [`markdown_to_html`]: tags are looked for in the
+/// same reading of the text that is rendered.
+const MARKDOWN_OPTIONS: pulldown_cmark::Options = pulldown_cmark::Options::ENABLE_STRIKETHROUGH;
+
+/// The byte ranges of `markdown` that pulldown-cmark reads as prose: its
+/// `Text` events outside code blocks (fenced or indented), adjacent ones
+/// joined. Inline code is a `Code` event and raw HTML an `Html` event, so
+/// neither is prose.
+fn prose_ranges(markdown: &str) -> Vec<Range<usize>> {
+    use pulldown_cmark::{Event, Tag, TagEnd};
+    let mut ranges: Vec<Range<usize>> = Vec::new();
+    let mut code_blocks = 0usize;
+    for (event, range) in pulldown_cmark::Parser::new_ext(markdown, MARKDOWN_OPTIONS).into_offset_iter() {
+        match event {
+            Event::Start(Tag::CodeBlock(_)) => code_blocks += 1,
+            Event::End(TagEnd::CodeBlock) => code_blocks = code_blocks.saturating_sub(1),
+            Event::Text(_) if code_blocks == 0 => match ranges.last_mut() {
+                Some(last) if last.end == range.start => last.end = range.end,
+                Some(last) if range.start < last.end => {}
+                _ => ranges.push(range),
+            },
+            _ => {}
+        }
+    }
+    ranges
+}
+
 /// Split markdown into text, hashtags and mentions. A tag starts after
-/// whitespace or an opening bracket, never inside a `code span`.
+/// whitespace or an opening bracket, and lies wholly in prose (see
+/// [`prose_ranges`]): never in code of any kind.
 fn tokenize(markdown: &str) -> Vec<Token<'_>> {
     let mut tokens = Vec::new();
     let mut text_start = 0;
-    let mut in_code = false;
-    let mut previous: Option<char> = None;
-    let mut iter = markdown.char_indices().peekable();
-    while let Some((i, c)) = iter.next() {
-        let at_boundary = previous.is_none_or(|p| p.is_whitespace() || "([{\"'".contains(p));
-        previous = Some(c);
-        if c == '`' {
-            in_code = !in_code;
+    for prose in prose_ranges(markdown) {
+        let Some(slice) = markdown.get(prose.clone()) else {
             continue;
-        }
-        if in_code || !at_boundary || (c != '#' && c != '@') {
-            continue;
-        }
-        let rest = &markdown[i + 1..];
-        let word_len = |s: &str, allowed: &dyn Fn(char) -> bool| {
-            s.char_indices()
-                .find(|(_, ch)| !allowed(*ch))
-                .map_or(s.len(), |(j, _)| j)
         };
-        let token_end = if c == '#' {
-            let len = word_len(rest, &|ch| ch.is_alphanumeric() || ch == '_');
-            let tag = &rest[..len];
-            if len == 0 || tag.chars().all(|ch| ch.is_ascii_digit()) {
+        let mut previous: Option<char> = markdown[..prose.start].chars().next_back();
+        let mut iter = slice.char_indices().map(|(j, c)| (prose.start + j, c)).peekable();
+        while let Some((i, c)) = iter.next() {
+            let at_boundary = previous.is_none_or(|p| p.is_whitespace() || "([{\"'".contains(p));
+            previous = Some(c);
+            if !at_boundary || (c != '#' && c != '@') {
                 continue;
             }
-            tokens.push(Token::Text(&markdown[text_start..i]));
-            tokens.push(Token::Hashtag(tag));
-            i + 1 + len
-        } else {
-            let name_len = word_len(rest, &|ch| {
-                ch.is_ascii_alphanumeric() || ch == '_' || ch == '.' || ch == '-'
-            });
-            let after_name = &rest[name_len..];
-            if name_len == 0 || !after_name.starts_with('@') {
-                continue;
+            let rest = &markdown[i + 1..prose.end];
+            let word_len = |s: &str, allowed: &dyn Fn(char) -> bool| {
+                s.char_indices()
+                    .find(|(_, ch)| !allowed(*ch))
+                    .map_or(s.len(), |(j, _)| j)
+            };
+            let token_end = if c == '#' {
+                let len = word_len(rest, &|ch| ch.is_alphanumeric() || ch == '_');
+                let tag = &rest[..len];
+                if len == 0 || tag.chars().all(|ch| ch.is_ascii_digit()) {
+                    continue;
+                }
+                tokens.push(Token::Text(&markdown[text_start..i]));
+                tokens.push(Token::Hashtag(tag));
+                i + 1 + len
+            } else {
+                let name_len = word_len(rest, &|ch| {
+                    ch.is_ascii_alphanumeric() || ch == '_' || ch == '.' || ch == '-'
+                });
+                let after_name = &rest[name_len..];
+                if name_len == 0 || !after_name.starts_with('@') {
+                    continue;
+                }
+                let host_part = &after_name[1..];
+                let mut host_len = word_len(host_part, &|ch| {
+                    ch.is_ascii_alphanumeric() || ch == '.' || ch == '-' || ch == ':'
+                });
+                while host_len > 0 && matches!(host_part.as_bytes()[host_len - 1], b'.' | b':') {
+                    host_len -= 1;
+                }
+                let host = &host_part[..host_len];
+                if !host.contains('.') && !host.contains(':') && host != "localhost" {
+                    continue;
+                }
+                let end = i + 1 + name_len + 1 + host_len;
+                tokens.push(Token::Text(&markdown[text_start..i]));
+                tokens.push(Token::Mention {
+                    whole: &markdown[i..end],
+                    name: &rest[..name_len],
+                    host,
+                });
+                end
+            };
+            text_start = token_end;
+            while iter.peek().is_some_and(|(j, _)| *j < token_end) {
+                iter.next();
             }
-            let host_part = &after_name[1..];
-            let mut host_len = word_len(host_part, &|ch| {
-                ch.is_ascii_alphanumeric() || ch == '.' || ch == '-' || ch == ':'
-            });
-            while host_len > 0 && matches!(host_part.as_bytes()[host_len - 1], b'.' | b':') {
-                host_len -= 1;
-            }
-            let host = &host_part[..host_len];
-            if !host.contains('.') && !host.contains(':') && host != "localhost" {
-                continue;
-            }
-            let end = i + 1 + name_len + 1 + host_len;
-            tokens.push(Token::Text(&markdown[text_start..i]));
-            tokens.push(Token::Mention {
-                whole: &markdown[i..end],
-                name: &rest[..name_len],
-                host,
-            });
-            end
-        };
-        text_start = token_end;
-        while iter.peek().is_some_and(|(j, _)| *j < token_end) {
-            iter.next();
+            previous = markdown[..token_end].chars().next_back();
         }
-        previous = markdown[..token_end].chars().next_back();
     }
     tokens.push(Token::Text(&markdown[text_start..]));
     tokens
@@ -311,5 +339,77 @@ mod tag_tests {
         assert!(html.contains(r#"class="mention hashtag""#), "{html}");
         assert!(html.contains(r#"href="https://alpha.test/u/ana""#), "{html}");
         assert!(html.contains("@who@nowhere.test"), "{html}");
+    }
+
+    /// Tags in every kind of code are ignored; the same tags in prose
+    /// around the code are found.
+    /// (what kind of code, markdown, hashtags found, mentions found)
+    type Case = (
+        &'static str,
+        &'static str,
+        &'static [&'static str],
+        &'static [(&'static str, &'static str)],
+    );
+
+    #[test]
+    fn tags_in_code_of_any_kind_are_ignored() {
+        let cases: [Case; 12] = [
+            ("inline", "`#a @x@alpha.test` #b", &["b"], &[]),
+            (
+                "inline, double backticks",
+                "``#a ` @x@alpha.test`` #b",
+                &["b"],
+                &[],
+            ),
+            (
+                "two spans",
+                "`x` #b `#a` @y@beta.test",
+                &["b"],
+                &[("y", "beta.test")],
+            ),
+            (
+                "fenced",
+                "#b\n\n```\n#a @x@alpha.test\n```\n\n#c",
+                &["b", "c"],
+                &[],
+            ),
+            (
+                "fenced, tildes, info",
+                "~~~rust\n#a @x@alpha.test\n~~~\n#c",
+                &["c"],
+                &[],
+            ),
+            ("fenced, unclosed", "#b\n```\n#a @x@alpha.test", &["b"], &[]),
+            ("indented", "#b\n\n    #a @x@alpha.test\n\n#c", &["b", "c"], &[]),
+            ("indented in a list", "- #b\n\n      #a\n- #c", &["b", "c"], &[]),
+            ("fenced in a quote", "> #b\n> ```\n> #a\n> ```", &["b"], &[]),
+            ("unmatched backtick", "it`s #b", &["b"], &[]),
+            (
+                "emphasis and links",
+                "**bold** #b [#c](https://a.test/#d) and @y@beta.test",
+                &["b", "c"],
+                &[("y", "beta.test")],
+            ),
+            ("raw html", "<span>#a</span> <code>#a</code> #b", &["b"], &[]),
+        ];
+        for (kind, markdown, hashtags, mentions) in cases {
+            let tags = find_tags(markdown);
+            assert_eq!(tags.hashtags, hashtags.to_vec(), "{kind}: {markdown:?}");
+            let mentions: Vec<(String, String)> = mentions
+                .iter()
+                .map(|(n, h)| ((*n).to_owned(), (*h).to_owned()))
+                .collect();
+            assert_eq!(tags.mentions, mentions, "{kind}: {markdown:?}");
+            let html = markdown_with_tags(
+                markdown,
+                |tag| format!("https://n.test/tags/{tag}"),
+                |name, host| Some(format!("https://{host}/u/{name}")),
+            );
+            assert!(!html.contains("tags/a\""), "{kind}: {html}");
+            assert!(!html.contains("/u/x\""), "{kind}: {html}");
+            for tag in hashtags {
+                assert!(html.contains(&format!("tags/{tag}\"")), "{kind}: {html}");
+            }
+        }
     }
 }

@@ -1,12 +1,16 @@
-//! Token buckets keyed by a string (a client address, a remote host): each
-//! key may spend `burst` requests at once, refilled evenly over `period`.
-//! Kept in memory: a restart forgets them, which errs on the side of serving.
+//! Rate limits keyed by a string (a client address, a remote host): each key
+//! may spend `per_period` requests at once, refilled evenly over `period`.
+//! `governor`'s keyed GCRA limiter does the counting (a token bucket of
+//! `per_period` cells, one cell back every `period / per_period`). Kept in
+//! memory: a restart forgets them, which errs on the side of serving.
 
-use std::{
-    collections::HashMap,
-    sync::Mutex,
-    time::{Duration, Instant},
+use governor::{
+    Quota,
+    clock::{Clock, DefaultClock},
+    middleware::NoOpMiddleware,
+    state::keyed::DefaultKeyedStateStore,
 };
+use std::{num::NonZeroU32, time::Duration};
 
 /// How many requests a key may make per period; `per_period == 0` is no limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,60 +30,60 @@ impl RateLimit {
     pub fn is_off(&self) -> bool {
         self.per_period == 0 || self.period.is_zero()
     }
-}
 
-#[derive(Debug)]
-struct Bucket {
-    tokens: f64,
-    at: Instant,
+    /// The same limit as a `governor` quota; `None` when it is off.
+    fn quota(&self) -> Option<Quota> {
+        let burst = NonZeroU32::new(self.per_period)?;
+        Quota::with_period(self.period / burst.get()).map(|quota| quota.allow_burst(burst))
+    }
 }
 
 /// Keys are forgotten once this many are held and their buckets are full.
 const MAX_KEYS: usize = 100_000;
 
-#[derive(Debug)]
-pub struct RateLimiter {
-    limit: RateLimit,
-    buckets: Mutex<HashMap<String, Bucket>>,
+type Keyed<C> =
+    governor::RateLimiter<String, DefaultKeyedStateStore<String>, C, NoOpMiddleware<<C as Clock>::Instant>>;
+
+/// The clock is a parameter for the tests, which move a fake one.
+pub struct RateLimiter<C: Clock + Clone = DefaultClock> {
+    /// `None`: no limit.
+    limiter: Option<Keyed<C>>,
+    clock: C,
+}
+
+impl std::fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("keys", &self.limiter.as_ref().map_or(0, |l| l.len()))
+            .finish()
+    }
 }
 
 impl RateLimiter {
     pub fn new(limit: RateLimit) -> RateLimiter {
-        RateLimiter {
-            limit,
-            buckets: Mutex::new(HashMap::new()),
-        }
+        RateLimiter::with_clock(limit, DefaultClock::default())
+    }
+}
+
+impl<C: Clock + Clone> RateLimiter<C> {
+    fn with_clock(limit: RateLimit, clock: C) -> RateLimiter<C> {
+        let limiter = limit
+            .quota()
+            .map(|quota| governor::RateLimiter::new(quota, DefaultKeyedStateStore::default(), clock.clone()));
+        RateLimiter { limiter, clock }
     }
 
     /// Spend one request of `key`; when none is left, how long until one is.
     pub fn check(&self, key: &str) -> Result<(), Duration> {
-        self.check_at(key, Instant::now())
-    }
-
-    fn check_at(&self, key: &str, now: Instant) -> Result<(), Duration> {
-        if self.limit.is_off() {
+        let Some(limiter) = &self.limiter else {
             return Ok(());
+        };
+        if limiter.len() >= MAX_KEYS {
+            limiter.retain_recent();
         }
-        let capacity = f64::from(self.limit.per_period);
-        let per_second = capacity / self.limit.period.as_secs_f64();
-        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        if buckets.len() >= MAX_KEYS {
-            buckets.retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() * per_second < capacity);
-        }
-        let bucket = buckets.entry(key.to_owned()).or_insert(Bucket {
-            tokens: capacity,
-            at: now,
-        });
-        let refilled = now.duration_since(bucket.at).as_secs_f64() * per_second;
-        bucket.tokens = (bucket.tokens + refilled).min(capacity);
-        bucket.at = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            Ok(())
-        } else {
-            let wait = (1.0 - bucket.tokens) / per_second;
-            Err(Duration::from_secs_f64(wait.max(0.0)))
-        }
+        limiter
+            .check_key(&key.to_owned())
+            .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
     }
 }
 
@@ -91,21 +95,20 @@ pub fn retry_after_secs(wait: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use governor::clock::FakeRelativeClock;
 
     #[test]
     fn a_key_spends_its_burst_then_waits_for_a_refill() {
-        let limiter = RateLimiter::new(RateLimit::per_minute(3));
-        let start = Instant::now();
+        let clock = FakeRelativeClock::default();
+        let limiter = RateLimiter::with_clock(RateLimit::per_minute(3), clock.clone());
         for _ in 0..3 {
-            assert_eq!(limiter.check_at("10.0.0.1", start), Ok(()));
+            assert_eq!(limiter.check("10.0.0.1"), Ok(()));
         }
-        let wait = limiter.check_at("10.0.0.1", start).expect_err("limited");
+        let wait = limiter.check("10.0.0.1").expect_err("limited");
         assert_eq!(retry_after_secs(wait), 20);
-        assert_eq!(limiter.check_at("10.0.0.2", start), Ok(()), "keys are separate");
-        assert_eq!(
-            limiter.check_at("10.0.0.1", start + Duration::from_secs(20)),
-            Ok(())
-        );
+        assert_eq!(limiter.check("10.0.0.2"), Ok(()), "keys are separate");
+        clock.advance(Duration::from_secs(20));
+        assert_eq!(limiter.check("10.0.0.1"), Ok(()));
     }
 
     #[test]

@@ -1,5 +1,14 @@
 //! Configuration in layers: built-in defaults, then `healthcommons.toml`
 //! (if present), then `HEALTHCOMMONS_*` environment variables, one per key.
+//!
+//! Why the merge is not `figment` (issue 22 looked at figment 0.10.19): its
+//! `Env` provider reads the process environment (`std::env::vars_os`), where
+//! `load` takes the environment as a map (the CLI passes it; the tests below
+//! pass their own), and it reads only `true`/`false` as booleans, where
+//! docs/admin.md promises `1`/`0`, `yes`/`no` and `on`/`off` too. Keeping
+//! those, the error that names an unknown `HEALTHCOMMONS_*` variable and the
+//! rule that a named file must exist would leave figment only the one line
+//! that lays the file and the environment over the defaults.
 
 use healthcommons_federation::{context::Limits, rate_limit::RateLimit};
 use healthcommons_service::directory::CrawlPolicy;

@@ -30,39 +30,11 @@ pub fn routes() -> Router<AppState> {
 }
 
 #[derive(OpenApi)]
-#[openapi(
-    paths(geojson, peers),
-    components(schemas(FeatureCollection, Feature, PointGeometry, FeatureProperties))
-)]
+#[openapi(paths(geojson, peers), components(schemas(FeatureProperties)))]
 pub struct MapDoc;
 
-/// A GeoJSON FeatureCollection (RFC 7946) of points.
-#[derive(Serialize, ToSchema)]
-pub struct FeatureCollection {
-    /// Always `FeatureCollection`.
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub features: Vec<Feature>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct Feature {
-    /// Always `Feature`.
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub geometry: PointGeometry,
-    pub properties: FeatureProperties,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct PointGeometry {
-    /// Always `Point`.
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    /// `[longitude, latitude]`, in that order (RFC 7946, section 3.1.1).
-    pub coordinates: [f64; 2],
-}
-
+/// The `properties` of each point on the map. The envelope around them
+/// (`FeatureCollection`, `Feature`, `Point`) is the `geojson` crate's.
 #[derive(Serialize, ToSchema)]
 pub struct FeatureProperties {
     /// `initiative`, `group`, `event` or `story`.
@@ -74,40 +46,51 @@ pub struct FeatureProperties {
     pub place: Option<String>,
 }
 
-fn to_geojson(features: Vec<MapFeature>) -> FeatureCollection {
-    FeatureCollection {
-        kind: "FeatureCollection",
-        features: features
-            .into_iter()
-            .map(|f| Feature {
-                kind: "Feature",
-                geometry: PointGeometry {
-                    kind: "Point",
-                    coordinates: [f.longitude, f.latitude],
-                },
-                properties: FeatureProperties {
-                    kind: f.kind.as_str(),
-                    name: f.name,
-                    url: f.url,
-                    host: f.host,
-                    place: f.place_name,
-                },
+/// A FeatureCollection of points; coordinates are `[longitude, latitude]`,
+/// in that order (RFC 7946, section 3.1.1). Built field by field: the
+/// crate's `FromIterator` writes `"bbox": []` (not valid GeoJSON) for an
+/// empty collection.
+fn to_geojson(features: Vec<MapFeature>) -> Result<::geojson::FeatureCollection, serde_json::Error> {
+    let features = features
+        .into_iter()
+        .map(|f| {
+            let properties = FeatureProperties {
+                kind: f.kind.as_str(),
+                name: f.name,
+                url: f.url,
+                host: f.host,
+                place: f.place_name,
+            };
+            let serde_json::Value::Object(properties) = serde_json::to_value(properties)? else {
+                return Err(serde::ser::Error::custom("properties are not an object"));
+            };
+            Ok(::geojson::Feature {
+                geometry: Some(::geojson::Geometry::new_point([f.longitude, f.latitude])),
+                properties: Some(properties),
+                ..Default::default()
             })
-            .collect(),
-    }
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(::geojson::FeatureCollection {
+        bbox: None,
+        features,
+        foreign_members: None,
+    })
 }
 
 /// Initiatives, working groups and stories with a place, from this node and
 /// the nodes in its directory (hidden and blocked nodes left out).
 #[utoipa::path(get, path = "/api/v1/map.geojson",
-    responses((status = 200, description = "RFC 7946 GeoJSON", body = FeatureCollection,
-               content_type = "application/geo+json")))]
+    responses((status = 200,
+               description = "RFC 7946 GeoJSON: a FeatureCollection of Points whose properties are FeatureProperties",
+               body = serde_json::Value, content_type = "application/geo+json")))]
 async fn geojson(
     State(state): State<AppState>,
     MaybeApiAccount(account): MaybeApiAccount,
 ) -> ApiResult<Response> {
     let features = map::features(state.db(), &state.context().node, account.as_ref().into()).await?;
-    let body = serde_json::to_vec(&to_geojson(features))
+    let body = to_geojson(features)
+        .and_then(|collection| serde_json::to_vec(&collection))
         .map_err(|e| crate::error::ApiError::new(healthcommons_core::ErrorKind::Internal, e.to_string()))?;
     Ok(([(http::header::CONTENT_TYPE, "application/geo+json")], body).into_response())
 }
@@ -190,4 +173,49 @@ async fn map_page(State(state): State<AppState>, session: MaybeSession) -> PageR
         map_tiles: state.map_tiles.clone(),
     })?
     .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feature(kind: FeatureKind, name: &str, place: Option<&str>, lon: f64, lat: f64) -> MapFeature {
+        MapFeature {
+            kind,
+            name: name.into(),
+            url: "https://alpha.test/g/walkers".into(),
+            host: "alpha.test".into(),
+            place_name: place.map(Into::into),
+            latitude: lat,
+            longitude: lon,
+        }
+    }
+
+    /// The bytes the hand-written types wrote before the `geojson` crate
+    /// took over: same members, same order, `place` null when unknown.
+    #[test]
+    fn the_geojson_document_is_written_as_before() {
+        let collection = to_geojson(vec![
+            feature(FeatureKind::Initiative, "Riverside \"Circle\"", None, -0.1, 51.5),
+            feature(FeatureKind::Group, "Walkers", Some("The park"), 13.405, 52.52),
+        ])
+        .expect("serialises");
+        let text = serde_json::to_string(&collection).expect("serialises");
+        assert_eq!(
+            text,
+            concat!(
+                r#"{"type":"FeatureCollection","features":["#,
+                r#"{"type":"Feature","geometry":{"type":"Point","coordinates":[-0.1,51.5]},"#,
+                r#""properties":{"kind":"initiative","name":"Riverside \"Circle\"","#,
+                r#""url":"https://alpha.test/g/walkers","host":"alpha.test","place":null}},"#,
+                r#"{"type":"Feature","geometry":{"type":"Point","coordinates":[13.405,52.52]},"#,
+                r#""properties":{"kind":"group","name":"Walkers","#,
+                r#""url":"https://alpha.test/g/walkers","host":"alpha.test","place":"The park"}}]}"#,
+            )
+        );
+        assert_eq!(
+            serde_json::to_string(&to_geojson(Vec::new()).expect("serialises")).expect("serialises"),
+            r#"{"type":"FeatureCollection","features":[]}"#
+        );
+    }
 }

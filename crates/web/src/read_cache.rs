@@ -21,6 +21,21 @@
 //! - Memory is bounded: at most [`CacheLimits::max_entries`] entries, each body
 //!   at most [`CacheLimits::max_body`] bytes, all bodies at most
 //!   [`CacheLimits::max_total_bytes`].
+//!
+//! Why this is not `moka` (issue 22 looked at moka 0.12.16): the cache is a
+//! few dozen lines on a `HashMap`, and what it must do is not what moka does.
+//! - Freshness is our epoch, checked on every `get`: moka would hold the
+//!   entries but this check and the stored epoch would stay, so moka would
+//!   add only eviction.
+//! - Two bounds at once, entries and bytes: moka has one capacity (a count,
+//!   or a weight from a weigher).
+//! - Eviction: stale entries first, then the oldest, at once inside `put`
+//!   (`stale_entries_make_room_first`, `memory_stays_within_the_limits`).
+//!   moka's default TinyLFU may refuse to admit a new entry, so a page many
+//!   readers are waiting on would not be kept, and moka evicts in deferred
+//!   maintenance (`run_pending_tasks`), so the bounds hold only later.
+//! - Time is passed in (`now`), which the tests rely on; moka reads its own
+//!   clock.
 
 use crate::{AppState, auth::SESSION_COOKIE};
 use axum::{

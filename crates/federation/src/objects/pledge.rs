@@ -17,7 +17,7 @@ use crate::{
 };
 use activitypub_federation::{fetch::object_id::ObjectId, traits::Object};
 use chrono::{DateTime, NaiveDate, Utc};
-use healthcommons_core::{pledge::PledgeStatus, text};
+use healthcommons_core::pledge::PledgeStatus;
 use healthcommons_db::{entities::pledge, queries};
 use healthcommons_service::{
     pledges::{self, RemotePledge},
@@ -94,29 +94,44 @@ impl DbPledge {
     }
 }
 
-/// "I will …, by …" with where it stands, as Mastodon shows it.
+/// "I will …, by …" with where it stands, as Mastodon shows it
+/// (`templates/pledge_content.html`; askama escapes every value).
+#[derive(askama::Template)]
+#[template(path = "pledge_content.html")]
+struct PledgeContent<'a> {
+    action: &'a str,
+    /// ", by 3 December 2026", or empty.
+    due: String,
+    noun: &'a str,
+    href: &'a str,
+    title: &'a str,
+    status: &'a str,
+    /// " · n people count on it", or empty.
+    backers: String,
+}
+
 fn content_html(row: &pledge::Model, target: &pledges::TargetRef) -> String {
-    let status = row.status;
     let due = row
         .due_on
         .map(|due| format!(", by {}", due.format("%-d %B %Y")))
         .unwrap_or_default();
-    let on = format!(
-        " on the {} <a href=\"{}\">{}</a>",
-        target.kind.noun(),
-        text::escape_html(&target.ap_id),
-        text::escape_html(&target.title)
-    );
     let backers = match row.backers_count {
         0 => String::new(),
         1 => " · 1 person counts on it".to_owned(),
         n => format!(" · {n} people count on it"),
     };
-    format!(
-        "<p>I will {}{due}.</p><p>Pledge{on}: {}{backers}</p>",
-        text::escape_html(&row.action),
-        status.label()
-    )
+    let content = PledgeContent {
+        action: &row.action,
+        due,
+        noun: target.kind.noun(),
+        href: &target.ap_id,
+        title: &target.title,
+        status: row.status.label(),
+        backers,
+    };
+    // Rendering into a String fails only if a Display impl does, and every
+    // value here is a string.
+    askama::Template::render(&content).unwrap_or_default()
 }
 
 /// A local pledge on the wire, from its view (who pledged, its group, what
@@ -233,4 +248,30 @@ pub async fn store(
         updated: json.updated,
     };
     Ok(pledges::store_remote(&data.db, remote).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_escapes_what_members_wrote() {
+        let content = PledgeContent {
+            action: r#"bring <script>alert(1)</script> & "cake""#,
+            due: ", by 3 December 2026".into(),
+            noun: "event",
+            href: r#"https://alpha.test/events/1"><img src=x onerror=y>"#,
+            title: "Walk <b>&</b> talk",
+            status: "offered",
+            backers: " · 2 people count on it".into(),
+        };
+        assert_eq!(
+            askama::Template::render(&content).expect("renders"),
+            concat!(
+                "<p>I will bring &#60;script&#62;alert(1)&#60;/script&#62; &#38; &#34;cake&#34;, by 3 December 2026.</p>",
+                r#"<p>Pledge on the event <a href="https://alpha.test/events/1&#34;&#62;&#60;img src=x onerror=y&#62;">"#,
+                "Walk &#60;b&#62;&#38;&#60;/b&#62; talk</a>: offered · 2 people count on it</p>",
+            )
+        );
+    }
 }
