@@ -46,9 +46,10 @@ use crate::{
 };
 use activitypub_federation::{
     fetch::object_id::ObjectId,
+    kinds::public,
     traits::{Activity, Object},
 };
-use healthcommons_db::queries;
+use healthcommons_db::{entities::actor, queries};
 use healthcommons_service::policy::{self, Action, Target, Under};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -340,6 +341,52 @@ fn pledge_change(raw: &Value, object: Value) -> Result<CreatePledge, FederationE
     })
 }
 
+/// A stored actor's id, for an activity we send.
+pub(crate) fn actor_id(actor: &actor::Model) -> Result<ObjectId<DbActor>, FederationError> {
+    Ok(ObjectId::parse(&actor.ap_id)?)
+}
+
+/// `to`, `cc` and `audience` of an activity we send: the values, decided
+/// by the publisher, which each activity's constructor puts in place.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Addressing {
+    pub to: Vec<Url>,
+    pub cc: Vec<Url>,
+    pub audience: Option<Url>,
+}
+
+impl Addressing {
+    /// A moderation activity in a working group (Lemmy's shape): to everyone,
+    /// or only to the members of a members-only group.
+    pub fn moderation(group: &actor::Model, members_only: bool) -> Result<Self, FederationError> {
+        let group_id = Url::parse(&group.ap_id)?;
+        let to = if members_only {
+            group
+                .followers_url
+                .as_deref()
+                .map(Url::parse)
+                .transpose()?
+                .into_iter()
+                .collect()
+        } else {
+            vec![public()]
+        };
+        Ok(Addressing {
+            to,
+            cc: vec![group_id.clone()],
+            audience: Some(group_id),
+        })
+    }
+}
+
+/// A list of ids that may be absent, kept apart from an empty list; read
+/// like any `to` or `cc` when present.
+pub(crate) fn some_urls<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Vec<Url>>, D::Error> {
+    crate::objects::post::urls_of(deserializer).map(Some)
+}
+
 /// An object's id, sent as a URL or as the object itself.
 pub(crate) fn object_id<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Url, D::Error> {
     let value = Value::deserialize(deserializer)?;
@@ -464,14 +511,14 @@ async fn receive_follow_answer(
 
 /// A reference to a Follow as others send it inside Accept, Reject and Undo:
 /// the whole activity (Mastodon) or only its id.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum FollowRef {
     Embedded(EmbeddedFollow),
     Id(Url),
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EmbeddedFollow {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<Url>,
@@ -481,6 +528,22 @@ pub struct EmbeddedFollow {
     pub actor: Option<Url>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object: Option<Url>,
+}
+
+impl EmbeddedFollow {
+    /// A Follow as we embed it in our Undo, Accept and Reject of it.
+    pub fn new(
+        follow_ap_id: &str,
+        follower: &actor::Model,
+        target: &actor::Model,
+    ) -> Result<Self, FederationError> {
+        Ok(EmbeddedFollow {
+            id: Some(Url::parse(follow_ap_id)?),
+            kind: Default::default(),
+            actor: Some(Url::parse(&follower.ap_id)?),
+            object: Some(Url::parse(&target.ap_id)?),
+        })
+    }
 }
 
 impl FollowRef {
