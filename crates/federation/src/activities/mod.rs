@@ -31,6 +31,9 @@ pub mod update_actor;
 pub mod update_post;
 pub mod vote;
 
+#[cfg(test)]
+mod wire_tests;
+
 use crate::{
     FederationError, RequestData,
     objects::{
