@@ -4,7 +4,7 @@
 
 use crate::{
     FederationContext, FederationError, RequestData,
-    activities::{actor_id, leave_event::UndoneJoin, verify_same_origin},
+    activities::{FollowRef, actor_id, leave_event::UndoneJoin, verify_same_origin},
     objects::{actor::DbActor, event::event_context, id_of},
 };
 use activitypub_federation::{fetch::object_id::ObjectId, traits::Activity};
@@ -62,6 +62,26 @@ impl AnswerJoin {
             actor: actor_id(organiser)?,
             object: serde_json::to_value(join)?,
             to: vec![Url::parse(&member.ap_id)?],
+        })
+    }
+}
+
+impl AnswerJoin {
+    /// An Accept or Reject read as the answer to a Follow, whose object the
+    /// inbox then found to be a Join of ours.
+    pub fn answering(
+        id: Url,
+        kind: Answer,
+        actor: ObjectId<DbActor>,
+        join: FollowRef,
+    ) -> Result<Self, FederationError> {
+        Ok(AnswerJoin {
+            context: Value::Null,
+            id,
+            kind,
+            actor,
+            object: serde_json::to_value(join)?,
+            to: Vec::new(),
         })
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::{
     FederationContext, FederationError, RequestData,
-    activities::{actor_id, verify_same_origin},
+    activities::{Like, actor_id, verify_same_origin},
     objects::actor::DbActor,
     publisher::{AS_CONTEXT, OutboxPublisher},
 };
@@ -50,6 +50,20 @@ impl CountOnPledge {
             object: Url::parse(pledge_ap_id)?,
             to: vec![Url::parse(&pledger.ap_id)?],
         })
+    }
+}
+
+/// A Like, which the inbox found to name a pledge.
+impl From<Like> for CountOnPledge {
+    fn from(like: Like) -> Self {
+        CountOnPledge {
+            context: Value::Null,
+            id: like.id,
+            kind: Default::default(),
+            actor: like.actor,
+            object: like.object,
+            to: like.to,
+        }
     }
 }
 

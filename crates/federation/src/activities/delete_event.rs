@@ -3,7 +3,7 @@
 
 use crate::{
     FederationContext, FederationError, RequestData,
-    activities::{actor_id, verify_same_origin},
+    activities::{DeletePost, actor_id, verify_same_origin},
     objects::{actor::DbActor, event::event_context, id_of},
 };
 use activitypub_federation::{fetch::object_id::ObjectId, kinds::activity::DeleteType, traits::Activity};
@@ -48,6 +48,21 @@ impl DeleteEvent {
             to,
             cc,
         })
+    }
+}
+
+/// A Delete, which the inbox found to name an event.
+impl From<DeletePost> for DeleteEvent {
+    fn from(delete: DeletePost) -> Self {
+        DeleteEvent {
+            context: Value::Null,
+            id: delete.id,
+            kind: delete.kind,
+            actor: delete.actor,
+            object: delete.object,
+            to: delete.to,
+            cc: delete.cc,
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 
 use crate::{
     FederationContext, FederationError, RequestData,
-    activities::{actor_id, verify_same_origin},
+    activities::{DeletePost, actor_id, verify_same_origin},
     objects::{actor::DbActor, id_of},
     publisher::AS_CONTEXT,
 };
@@ -55,6 +55,21 @@ impl DeleteGardenItem {
 impl DeleteGardenItem {
     pub fn object_id(&self) -> Result<Url, FederationError> {
         id_of(&self.object).ok_or_else(|| FederationError::Invalid("Delete names no object".into()))
+    }
+}
+
+/// A Delete, which the inbox found to name a garden item.
+impl From<DeletePost> for DeleteGardenItem {
+    fn from(delete: DeletePost) -> Self {
+        DeleteGardenItem {
+            context: Value::Null,
+            id: delete.id,
+            kind: delete.kind,
+            actor: delete.actor,
+            object: delete.object,
+            to: delete.to,
+            cc: delete.cc,
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 use crate::{
     FederationContext, FederationError, RequestData,
     activities::{
-        CountOnPledge,
+        CountOnPledge, UndoReaction,
         undo_reaction::{UndoneKind, UndoneReaction},
         verify_same_origin,
     },
@@ -59,6 +59,20 @@ impl StopCountingOnPledge {
             .as_ref()
             .and_then(id_of)
             .ok_or_else(|| FederationError::Invalid("the undone Like names no pledge".into()))
+    }
+}
+
+/// An Undo of a Like, which the inbox found to name a pledge.
+impl From<UndoReaction> for StopCountingOnPledge {
+    fn from(undo: UndoReaction) -> Self {
+        StopCountingOnPledge {
+            context: Value::Null,
+            id: undo.id,
+            kind: undo.kind,
+            actor: undo.actor,
+            object: undo.object,
+            to: undo.to,
+        }
     }
 }
 
