@@ -1,12 +1,16 @@
 //! Collections of local actors. Followers and following show their size only:
 //! who joined a health working group is not published.
 
-use crate::objects::post::{ApPost, note_of};
-use activitypub_federation::kinds::public;
+use crate::{
+    FederationError,
+    activities::{Announce, CreatePost},
+    objects::post::{ApPost, note_of},
+};
 use healthcommons_db::entities::{ActorKind, actor, post};
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use tracing::debug;
+use url::Url;
 
 pub use crate::publisher::AS_CONTEXT;
 
@@ -42,35 +46,25 @@ pub async fn outbox_items(
     let mut items = Vec::with_capacity(posts.len());
     for row in posts {
         let ap_id = row.ap_id.clone();
-        match note_of(db, row).await {
-            Ok(note) => items.push(outbox_item(owner, &ap_id, note)),
+        let item = match note_of(db, row).await {
+            Ok(note) => outbox_item(owner, &ap_id, &note),
+            Err(err) => Err(err),
+        };
+        match item {
+            Ok(item) => items.push(item),
             Err(err) => debug!(%err, %ap_id, "a post left out of an outbox"),
         }
     }
     items
 }
 
-fn outbox_item(owner: &actor::Model, ap_id: &str, note: ApPost) -> Value {
-    let create = json!({
-        "id": format!("{ap_id}#create"),
-        "type": "Create",
-        "actor": note.attributed_to,
-        "to": note.to,
-        "cc": note.cc,
-        "audience": note.audience,
-        "object": note,
-    });
+fn outbox_item(owner: &actor::Model, ap_id: &str, note: &ApPost) -> Result<Value, FederationError> {
+    let create = serde_json::to_value(CreatePost::new(Url::parse(&format!("{ap_id}#create"))?, note)?)?;
     if owner.kind != ActorKind::Group {
-        return create;
+        return Ok(create);
     }
-    json!({
-        "id": format!("{ap_id}#announce"),
-        "type": "Announce",
-        "actor": owner.ap_id,
-        "object": create,
-        "to": [public()],
-        "cc": [owner.followers_url],
-    })
+    let announce = Announce::relay(Url::parse(&format!("{ap_id}#announce"))?, owner, create, false)?;
+    Ok(serde_json::to_value(announce)?)
 }
 
 /// A collection that lists ids (moderators, a thread's context).

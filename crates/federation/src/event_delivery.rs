@@ -5,11 +5,12 @@
 //! the participant.
 
 use crate::{
-    objects::{
-        addressing,
-        event::{event_context, event_of},
+    activities::{
+        AnswerJoin, CreateEvent, DeleteEvent, JoinEvent, LeaveEvent, answer_join::Answer,
+        create_event::EventChange,
     },
-    publisher::{OutboxPublisher, actor_by_id, to_value},
+    objects::{addressing, event::event_of},
+    publisher::{OutboxPublisher, actor_by_id},
     relay::{self, Effect, Relayed, internal},
 };
 use healthcommons_db::{
@@ -18,8 +19,8 @@ use healthcommons_db::{
     entities::{actor, event, event_participant},
     queries,
 };
-use healthcommons_service::{Outgoing, ServiceResult};
-use serde_json::{Value, json};
+use healthcommons_service::ServiceResult;
+use serde::Serialize;
 
 async fn event_by_id(txn: &DatabaseTransaction, id: i64) -> ServiceResult<event::Model> {
     queries::events::by_id(txn, id)
@@ -54,159 +55,169 @@ async fn participant_inboxes(txn: &DatabaseTransaction, event: &event::Model) ->
 }
 
 impl OutboxPublisher {
-    pub(crate) async fn publish_event(
-        &self,
-        txn: &DatabaseTransaction,
-        outgoing: Outgoing,
-    ) -> ServiceResult<()> {
-        match outgoing {
-            Outgoing::CreateEvent { event_id } => self.publish_event_change(txn, event_id, "Create").await,
-            Outgoing::UpdateEvent { event_id } => self.publish_event_change(txn, event_id, "Update").await,
-            Outgoing::DeleteEvent { event_id } => self.publish_event_change(txn, event_id, "Delete").await,
-            Outgoing::JoinEvent { participant_id } => {
-                let participant = participant_by_id(txn, participant_id).await?;
-                self.publish_participation(txn, &participant, "Join").await
-            }
-            Outgoing::LeaveEvent { participant } => {
-                self.publish_participation(txn, &participant, "Leave").await
-            }
-            Outgoing::AnswerJoin { participant_id } => self.publish_answer(txn, participant_id).await,
-            other => Err(internal(format!("not an event activity: {other:?}"))),
-        }
-    }
-
-    async fn publish_event_change(
+    /// An event's `Create` or `Update` (with `change`), or its `Delete`.
+    pub(crate) async fn publish_event_change(
         &self,
         txn: &DatabaseTransaction,
         event_id: i64,
-        kind: &str,
+        change: Option<EventChange>,
     ) -> ServiceResult<()> {
-        let urls = &self.context.node.urls;
         let event = event_by_id(txn, event_id).await?;
         let author = actor_by_id(txn, event.author_id.unwrap_or_default()).await?;
         let organiser = organiser_of(txn, &event).await?;
-        let group = event.group_id.is_some().then_some(&organiser);
-        let activity = if kind == "Delete" {
-            let (to, cc) = addressing(event.visibility, &author, group, vec![]).map_err(internal)?;
-            json!({
-                "@context": event_context(),
-                "id": urls.new_activity("delete"),
-                "type": "Delete",
-                "actor": author.ap_id,
-                "object": event.ap_id,
-                "to": to,
-                "cc": cc,
-            })
-        } else {
-            let object = event_of(txn, &event).await.map_err(internal)?;
-            json!({
-                "@context": event_context(),
-                "id": urls.new_activity(&kind.to_ascii_lowercase()),
-                "type": kind,
-                "actor": author.ap_id,
-                "object": to_value(&object)?,
-                "to": object.to,
-                "cc": object.cc,
-            })
-        };
-        let participants = participant_inboxes(txn, &event).await?;
-        let mut inboxes = relay::direct_inboxes(txn, event.visibility, &author, participants).await?;
+        match change {
+            Some(change) => {
+                let name = match change {
+                    EventChange::Create => "create",
+                    EventChange::Update => "update",
+                };
+                let object = event_of(txn, &event).await.map_err(internal)?;
+                let activity =
+                    CreateEvent::new(self.new_id(name)?, change, &author, object).map_err(internal)?;
+                // The event is the group's (its `attributedTo`): servers that
+                // take a change only from that actor (Mitra, GoToSocial) get it
+                // from the group.
+                let from_organiser = CreateEvent {
+                    id: self.new_id(name)?,
+                    actor: crate::activities::actor_id(&organiser).map_err(internal)?,
+                    ..activity.clone()
+                };
+                let effect = match change {
+                    EventChange::Create => Effect::Created,
+                    EventChange::Update => Effect::Edited,
+                };
+                self.send_event_change(
+                    txn,
+                    &event,
+                    &author,
+                    &organiser,
+                    &activity,
+                    &from_organiser,
+                    effect,
+                )
+                .await
+            }
+            None => {
+                let group = event.group_id.is_some().then_some(&organiser);
+                let (to, cc) = addressing(event.visibility, &author, group, vec![]).map_err(internal)?;
+                let delete = DeleteEvent::new(self.new_id("delete")?, &author, &event.ap_id, to, cc)
+                    .map_err(internal)?;
+                let from_organiser = DeleteEvent {
+                    id: self.new_id("delete")?,
+                    actor: crate::activities::actor_id(&organiser).map_err(internal)?,
+                    ..delete.clone()
+                };
+                self.send_event_change(
+                    txn,
+                    &event,
+                    &author,
+                    &organiser,
+                    &delete,
+                    &from_organiser,
+                    Effect::Gone,
+                )
+                .await
+            }
+        }
+    }
+
+    /// From the author to their followers and the participants elsewhere,
+    /// and through the event's working group.
+    #[allow(clippy::too_many_arguments)]
+    async fn send_event_change(
+        &self,
+        txn: &DatabaseTransaction,
+        event: &event::Model,
+        author: &actor::Model,
+        organiser: &actor::Model,
+        activity: &impl Serialize,
+        from_organiser: &impl Serialize,
+        effect: Effect,
+    ) -> ServiceResult<()> {
+        let participants = participant_inboxes(txn, event).await?;
+        let mut inboxes = relay::direct_inboxes(txn, event.visibility, author, participants).await?;
         if event.group_id.is_some() {
-            let effect = match kind {
-                "Create" => Effect::Created,
-                "Delete" => Effect::Gone,
-                _ => Effect::Edited,
-            };
             let announced = relay::announce(
                 txn,
                 &self.context,
-                &organiser,
+                organiser,
                 &Relayed::standalone(
-                    &organiser,
+                    organiser,
                     "events",
                     event.id,
                     &event.ap_id,
                     event.visibility,
                     event.published,
                 ),
-                &activity,
+                activity,
                 effect,
             )
             .await?;
-            // The event is the group's (its `attributedTo`): servers that
-            // take a change only from that actor (Mitra, GoToSocial) get it
-            // from the group.
-            let mut from_organiser = activity.clone();
-            from_organiser["id"] = json!(urls.new_activity(&kind.to_ascii_lowercase()));
-            from_organiser["actor"] = json!(organiser.ap_id);
             relay::deliver(
                 txn,
                 &self.context,
-                &organiser,
+                organiser,
                 from_organiser,
                 announced.only_see_objects.clone(),
             )
             .await?;
             inboxes = announced.not_yet_reached(inboxes);
         }
-        relay::deliver(txn, &self.context, &author, activity, inboxes).await
+        relay::deliver(txn, &self.context, author, activity, inboxes).await
     }
 
-    /// A member's `Join` or `Leave`, to the organiser of an event elsewhere.
-    async fn publish_participation(
+    /// A member's `Join`, to the organiser of an event elsewhere.
+    pub(crate) async fn publish_join(
         &self,
         txn: &DatabaseTransaction,
-        participant: &event_participant::Model,
-        kind: &str,
+        participant_id: i64,
     ) -> ServiceResult<()> {
-        let event = event_by_id(txn, participant.event_id).await?;
-        let member = actor_by_id(txn, participant.actor_id).await?;
-        let organiser = organiser_of(txn, &event).await?;
-        let id = if kind == "Join" {
-            participant.ap_id.clone()
-        } else {
-            self.context.node.urls.new_activity("leave")
-        };
-        let mut activity = json!({
-            "@context": event_context(),
-            "id": id,
-            "type": kind,
-            "actor": member.ap_id,
-            "object": event.ap_id,
-            "to": [organiser.ap_id],
-        });
-        if let (Value::Object(map), Some(message)) = (&mut activity, &participant.message)
-            && kind == "Join"
-        {
-            map.insert("participationMessage".into(), json!(message));
-        }
-        relay::deliver(txn, &self.context, &member, activity, vec![organiser.inbox]).await
-    }
-
-    /// The organiser's answer to a participant on another node.
-    async fn publish_answer(&self, txn: &DatabaseTransaction, participant_id: i64) -> ServiceResult<()> {
         let participant = participant_by_id(txn, participant_id).await?;
         let event = event_by_id(txn, participant.event_id).await?;
         let member = actor_by_id(txn, participant.actor_id).await?;
         let organiser = organiser_of(txn, &event).await?;
-        let kind = if participant.state == ParticipantState::Accepted {
-            "Accept"
+        let join = JoinEvent::new(&participant, &member, &event.ap_id, &organiser).map_err(internal)?;
+        relay::deliver(txn, &self.context, &member, &join, vec![organiser.inbox]).await
+    }
+
+    /// A member's `Leave`, to the organiser of an event elsewhere.
+    pub(crate) async fn publish_leave(
+        &self,
+        txn: &DatabaseTransaction,
+        participant: &event_participant::Model,
+    ) -> ServiceResult<()> {
+        let event = event_by_id(txn, participant.event_id).await?;
+        let member = actor_by_id(txn, participant.actor_id).await?;
+        let organiser = organiser_of(txn, &event).await?;
+        let leave =
+            LeaveEvent::new(self.new_id("leave")?, &member, &event.ap_id, &organiser).map_err(internal)?;
+        relay::deliver(txn, &self.context, &member, &leave, vec![organiser.inbox]).await
+    }
+
+    /// The organiser's answer to a participant on another node.
+    pub(crate) async fn publish_answer(
+        &self,
+        txn: &DatabaseTransaction,
+        participant_id: i64,
+    ) -> ServiceResult<()> {
+        let participant = participant_by_id(txn, participant_id).await?;
+        let event = event_by_id(txn, participant.event_id).await?;
+        let member = actor_by_id(txn, participant.actor_id).await?;
+        let organiser = organiser_of(txn, &event).await?;
+        let (answer, name) = if participant.state == ParticipantState::Accepted {
+            (Answer::Accept, "accept")
         } else {
-            "Reject"
+            (Answer::Reject, "reject")
         };
-        let activity = json!({
-            "@context": event_context(),
-            "id": self.context.node.urls.new_activity(&kind.to_ascii_lowercase()),
-            "type": kind,
-            "actor": organiser.ap_id,
-            "object": {
-                "type": "Join",
-                "id": participant.ap_id,
-                "actor": member.ap_id,
-                "object": event.ap_id,
-            },
-            "to": [member.ap_id],
-        });
-        relay::deliver(txn, &self.context, &organiser, activity, vec![member.inbox]).await
+        let activity = AnswerJoin::new(
+            self.new_id(name)?,
+            answer,
+            &organiser,
+            &participant,
+            &member,
+            &event.ap_id,
+        )
+        .map_err(internal)?;
+        relay::deliver(txn, &self.context, &organiser, &activity, vec![member.inbox]).await
     }
 }

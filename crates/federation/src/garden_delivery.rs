@@ -5,17 +5,18 @@
 //! the adopted item's chain.
 
 use crate::{
-    objects::{
-        addressing,
-        adoption::adoption_json,
-        garden_item::{article_of, context_value},
-    },
-    publisher::{AS_CONTEXT, OutboxPublisher, actor_by_id, to_value},
+    activities::{CreateAdoption, CreateGardenItem, DeleteGardenItem, create_garden_item::GardenChange},
+    objects::{addressing, adoption::adoption_json, garden_item::article_of},
+    publisher::{OutboxPublisher, actor_by_id},
     relay::{self, Effect, Relayed, internal},
 };
-use healthcommons_db::{DatabaseTransaction, entities::garden_item, queries};
-use healthcommons_service::{Outgoing, ServiceResult, garden::Origin};
-use serde_json::json;
+use healthcommons_db::{
+    DatabaseTransaction,
+    entities::{actor, garden_item},
+    queries,
+};
+use healthcommons_service::{ServiceResult, garden::Origin};
+use serde::Serialize;
 
 async fn item_by_id(txn: &DatabaseTransaction, id: i64) -> ServiceResult<garden_item::Model> {
     queries::garden::by_id(txn, id)
@@ -53,50 +54,63 @@ async fn fork_inboxes(txn: &DatabaseTransaction, item: &garden_item::Model) -> S
 }
 
 impl OutboxPublisher {
+    /// A garden item's `Create` or `Update` (a new revision), from its author.
     pub(crate) async fn publish_garden_item(
         &self,
         txn: &DatabaseTransaction,
-        outgoing: Outgoing,
+        item_id: i64,
+        change: GardenChange,
     ) -> ServiceResult<()> {
         let urls = &self.context.node.urls;
-        let (item_id, kind, effect) = match outgoing {
-            Outgoing::CreateGardenItem { item_id } => (item_id, "Create", Effect::Created),
-            Outgoing::UpdateGardenItem { item_id } => (item_id, "Update", Effect::Edited),
-            Outgoing::DeleteGardenItem { item_id } => (item_id, "Delete", Effect::Gone),
-            other => return Err(internal(format!("not a garden item change: {other:?}"))),
+        let item = item_by_id(txn, item_id).await?;
+        let author = actor_by_id(txn, item.author_id.unwrap_or_default()).await?;
+        let (name, effect) = match change {
+            GardenChange::Create => ("create", Effect::Created),
+            GardenChange::Update => ("update", Effect::Edited),
         };
+        let article = article_of(txn, urls, &item).await.map_err(internal)?;
+        let activity =
+            CreateGardenItem::new(self.new_id(name)?, change, &author, article).map_err(internal)?;
+        self.send_garden_change(txn, &item, &author, &activity, effect)
+            .await
+    }
+
+    /// Its author deletes a garden item.
+    pub(crate) async fn publish_garden_item_deletion(
+        &self,
+        txn: &DatabaseTransaction,
+        item_id: i64,
+    ) -> ServiceResult<()> {
         let item = item_by_id(txn, item_id).await?;
         let author = actor_by_id(txn, item.author_id.unwrap_or_default()).await?;
         let group = match item.group_id {
             Some(id) => Some(actor_by_id(txn, id).await?),
             None => None,
         };
-        let activity = if kind == "Delete" {
-            let (to, cc) = addressing(item.visibility, &author, group.as_ref(), vec![]).map_err(internal)?;
-            json!({
-                "@context": AS_CONTEXT,
-                "id": urls.new_activity("delete"),
-                "type": "Delete",
-                "actor": author.ap_id,
-                "object": item.ap_id,
-                "to": to,
-                "cc": cc,
-            })
-        } else {
-            let article = article_of(txn, urls, &item).await.map_err(internal)?;
-            json!({
-                "@context": context_value(),
-                "id": urls.new_activity(&kind.to_ascii_lowercase()),
-                "type": kind,
-                "actor": author.ap_id,
-                "object": to_value(&article)?,
-                "to": article.to,
-                "cc": article.cc,
-            })
+        let (to, cc) = addressing(item.visibility, &author, group.as_ref(), vec![]).map_err(internal)?;
+        let delete =
+            DeleteGardenItem::new(self.new_id("delete")?, &author, &item.ap_id, to, cc).map_err(internal)?;
+        self.send_garden_change(txn, &item, &author, &delete, Effect::Gone)
+            .await
+    }
+
+    /// To the author's followers, up and down the item's chain of forks, and
+    /// through the working group it was published to.
+    async fn send_garden_change(
+        &self,
+        txn: &DatabaseTransaction,
+        item: &garden_item::Model,
+        author: &actor::Model,
+        activity: &impl Serialize,
+        effect: Effect,
+    ) -> ServiceResult<()> {
+        let group = match item.group_id {
+            Some(id) => Some(actor_by_id(txn, id).await?),
+            None => None,
         };
-        let mut extra = chain_inboxes(txn, &item).await?;
-        extra.extend(fork_inboxes(txn, &item).await?);
-        let mut inboxes = relay::direct_inboxes(txn, item.visibility, &author, extra).await?;
+        let mut extra = chain_inboxes(txn, item).await?;
+        extra.extend(fork_inboxes(txn, item).await?);
+        let mut inboxes = relay::direct_inboxes(txn, item.visibility, author, extra).await?;
         if let Some(group) = group {
             if group.local {
                 let announced = relay::announce(
@@ -111,7 +125,7 @@ impl OutboxPublisher {
                         item.visibility,
                         item.published,
                     ),
-                    &activity,
+                    activity,
                     effect,
                 )
                 .await?;
@@ -121,7 +135,7 @@ impl OutboxPublisher {
                 inboxes.push(group.inbox);
             }
         }
-        relay::deliver(txn, &self.context, &author, activity, inboxes).await
+        relay::deliver(txn, &self.context, author, activity, inboxes).await
     }
 
     pub(crate) async fn publish_adoption(
@@ -139,19 +153,11 @@ impl OutboxPublisher {
             None => None,
         };
         let object = adoption_json(&adoption, &item, group.as_ref(), &adopter).map_err(internal)?;
-        let activity = json!({
-            "@context": context_value(),
-            "id": self.context.node.urls.new_activity("create"),
-            "type": "Create",
-            "actor": adopter.ap_id,
-            "object": to_value(&object)?,
-            "to": object.to,
-            "cc": object.cc,
-        });
+        let activity = CreateAdoption::new(self.new_id("create")?, &adopter, object).map_err(internal)?;
         // An adoption of a members-only item stays on this node, where the
         // group's members see it on the item's page.
         let chain = chain_inboxes(txn, &item).await?;
         let inboxes = relay::direct_inboxes(txn, item.visibility, &adopter, chain).await?;
-        relay::deliver(txn, &self.context, &adopter, activity, inboxes).await
+        relay::deliver(txn, &self.context, &adopter, &activity, inboxes).await
     }
 }

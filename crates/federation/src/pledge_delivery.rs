@@ -5,17 +5,17 @@
 //! on). Counting on a pledge made elsewhere is a `Like` to the pledger.
 
 use crate::{
-    objects::pledge::{pledge_context, pledge_json},
-    publisher::{OutboxPublisher, actor_by_id, to_value},
+    activities::{CountOnPledge, CreatePledge, StopCountingOnPledge, create_pledge::PledgeChange},
+    objects::pledge::pledge_json,
+    publisher::{OutboxPublisher, actor_by_id},
     relay::{self, Effect, Relayed, internal},
 };
 use healthcommons_db::{
     DatabaseTransaction,
-    entities::{pledge, pledge_backer},
+    entities::{actor, pledge, pledge_backer},
     queries,
 };
-use healthcommons_service::{Outgoing, ServiceResult, pledges, policy::Viewer};
-use serde_json::{Value, json};
+use healthcommons_service::{ServiceResult, pledges, policy::Viewer};
 
 async fn pledge_by_id(txn: &DatabaseTransaction, id: i64) -> ServiceResult<pledge::Model> {
     queries::pledges::by_id(txn, id)
@@ -23,43 +23,13 @@ async fn pledge_by_id(txn: &DatabaseTransaction, id: i64) -> ServiceResult<pledg
         .ok_or_else(|| internal(format!("pledge {id} vanished while publishing")))
 }
 
-/// The `Like` that says a backer counts on a pledge.
-fn like_json(backer: &pledge_backer::Model, backer_ap_id: &str, pledge: &pledge::Model, to: &str) -> Value {
-    json!({
-        "@context": crate::publisher::AS_CONTEXT,
-        "id": backer.ap_id,
-        "type": "Like",
-        "actor": backer_ap_id,
-        "object": pledge.ap_id,
-        "to": [to],
-    })
-}
-
 impl OutboxPublisher {
-    pub(crate) async fn publish_pledges(
-        &self,
-        txn: &DatabaseTransaction,
-        outgoing: Outgoing,
-    ) -> ServiceResult<()> {
-        match outgoing {
-            Outgoing::CreatePledge { pledge_id } => self.publish_pledge(txn, pledge_id, "Create").await,
-            Outgoing::UpdatePledge { pledge_id } => self.publish_pledge(txn, pledge_id, "Update").await,
-            Outgoing::CountOnPledge { backer_id } => {
-                let backer = queries::pledges::backer_by_id(txn, backer_id)
-                    .await?
-                    .ok_or_else(|| internal(format!("backer {backer_id} vanished while publishing")))?;
-                self.publish_backing(txn, &backer, true).await
-            }
-            Outgoing::StopCountingOnPledge { backer } => self.publish_backing(txn, &backer, false).await,
-            other => Err(internal(format!("not a pledge activity: {other:?}"))),
-        }
-    }
-
-    async fn publish_pledge(
+    /// A pledge's `Create` or `Update`, from who pledged.
+    pub(crate) async fn publish_pledge(
         &self,
         txn: &DatabaseTransaction,
         pledge_id: i64,
-        kind: &str,
+        change: PledgeChange,
     ) -> ServiceResult<()> {
         let view = pledges::view(txn, Viewer::Node, pledge_id).await?;
         let pledge = &view.pledge;
@@ -68,16 +38,11 @@ impl OutboxPublisher {
             .clone()
             .ok_or_else(|| internal(format!("pledge {pledge_id} has no author")))?;
         let object = pledge_json(&view).map_err(internal)?;
-        let activity = json!({
-            "@context": pledge_context(),
-            "id": self.context.node.urls.new_activity(&kind.to_ascii_lowercase()),
-            "type": kind,
-            "actor": author.ap_id,
-            "object": to_value(&object)?,
-            "to": object.to,
-            "cc": object.cc,
-            "audience": object.audience,
-        });
+        let (name, effect) = match change {
+            PledgeChange::Create => ("create", Effect::Created),
+            PledgeChange::Update => ("update", Effect::Edited),
+        };
+        let activity = CreatePledge::new(self.new_id(name)?, change, &author, object).map_err(internal)?;
         let mut extra: Vec<String> = pledges::backers(txn, Viewer::Node, pledge.id)
             .await?
             .into_iter()
@@ -93,11 +58,6 @@ impl OutboxPublisher {
         let mut inboxes = relay::direct_inboxes(txn, pledge.visibility, &author, extra).await?;
         if let Some(group) = &view.group {
             if group.local {
-                let effect = if kind == "Create" {
-                    Effect::Created
-                } else {
-                    Effect::Edited
-                };
                 let announced = relay::announce(
                     txn,
                     &self.context,
@@ -120,31 +80,43 @@ impl OutboxPublisher {
                 inboxes.push(group.inbox.clone());
             }
         }
-        relay::deliver(txn, &self.context, &author, activity, inboxes).await
+        relay::deliver(txn, &self.context, &author, &activity, inboxes).await
     }
 
-    async fn publish_backing(
+    /// A member counts on a pledge made elsewhere.
+    pub(crate) async fn publish_count_on(
+        &self,
+        txn: &DatabaseTransaction,
+        backer_id: i64,
+    ) -> ServiceResult<()> {
+        let backer = queries::pledges::backer_by_id(txn, backer_id)
+            .await?
+            .ok_or_else(|| internal(format!("backer {backer_id} vanished while publishing")))?;
+        let (like, person, pledger) = self.counting_on(txn, &backer).await?;
+        relay::deliver(txn, &self.context, &person, &like, vec![pledger.inbox]).await
+    }
+
+    /// A member no longer counts on a pledge made elsewhere.
+    pub(crate) async fn publish_stop_counting_on(
         &self,
         txn: &DatabaseTransaction,
         backer: &pledge_backer::Model,
-        counting: bool,
     ) -> ServiceResult<()> {
+        let (like, person, pledger) = self.counting_on(txn, backer).await?;
+        let undo = StopCountingOnPledge::new(self.new_id("undo")?, like);
+        relay::deliver(txn, &self.context, &person, &undo, vec![pledger.inbox]).await
+    }
+
+    /// The `Like` that says a backer counts on a pledge, with the backer and who pledged.
+    async fn counting_on(
+        &self,
+        txn: &DatabaseTransaction,
+        backer: &pledge_backer::Model,
+    ) -> ServiceResult<(CountOnPledge, actor::Model, actor::Model)> {
         let pledge = pledge_by_id(txn, backer.pledge_id).await?;
         let pledger = actor_by_id(txn, pledge.author_id).await?;
         let person = actor_by_id(txn, backer.actor_id).await?;
-        let like = like_json(backer, &person.ap_id, &pledge, &pledger.ap_id);
-        let activity = if counting {
-            like
-        } else {
-            json!({
-                "@context": crate::publisher::AS_CONTEXT,
-                "id": self.context.node.urls.new_activity("undo"),
-                "type": "Undo",
-                "actor": person.ap_id,
-                "object": like,
-                "to": [pledger.ap_id],
-            })
-        };
-        relay::deliver(txn, &self.context, &person, activity, vec![pledger.inbox.clone()]).await
+        let like = CountOnPledge::new(backer, &person, &pledge.ap_id, &pledger).map_err(internal)?;
+        Ok((like, person, pledger))
     }
 }

@@ -3,10 +3,16 @@
 
 use crate::{
     FederationContext, RequestData,
+    activities::{
+        AcceptFollow, Addressing, BlockUser, CreatePost, DeletePost, Flag, Follow, Like, LockThread,
+        ModeratorChange, RejectFollow, UndoFollow, UndoModeration, UndoReaction, UpdateActor, UpdatePost,
+        create_event::EventChange, create_garden_item::GardenChange, create_pledge::PledgeChange,
+        create_question::QuestionChange, like::LikeKind, moderator_change::ModeratorChangeKind,
+        undo_moderation::UndoneModeration,
+    },
     objects::{actor::host_of, addressing, post::note_of},
-    relay::{self, Effect},
+    relay::{self, Effect, internal, new_activity_id},
 };
-use activitypub_federation::kinds::public;
 use healthcommons_db::entities::{ActorKind, ReactionKind, TagKind};
 use healthcommons_db::{
     DatabaseTransaction,
@@ -14,6 +20,7 @@ use healthcommons_db::{
     queries,
 };
 use healthcommons_service::{Outgoing, Publisher, ServiceError, ServiceResult};
+use serde::Serialize;
 use serde_json::{Value, json};
 use url::Url;
 
@@ -70,15 +77,6 @@ pub(crate) async fn actor_by_id(txn: &DatabaseTransaction, id: i64) -> ServiceRe
         .ok_or_else(|| ServiceError::Internal(format!("actor {id} vanished while publishing")))
 }
 
-fn follow_json(follow_ap_id: &str, follower: &actor::Model, target: &actor::Model) -> Value {
-    json!({
-        "id": follow_ap_id,
-        "type": "Follow",
-        "actor": follower.ap_id,
-        "object": target.ap_id,
-    })
-}
-
 /// The inbox for one recipient, with the peer host it belongs to.
 fn inbox_of(recipient: &actor::Model) -> ServiceResult<(String, String)> {
     let url = Url::parse(&recipient.inbox)
@@ -86,37 +84,79 @@ fn inbox_of(recipient: &actor::Model) -> ServiceResult<(String, String)> {
     Ok((recipient.inbox.clone(), host_of(&url)))
 }
 
+/// What is sent about a follow, and which way.
+#[derive(Debug, Clone, Copy)]
+enum FollowMessage {
+    Follow,
+    Undo,
+    Accept,
+    Reject,
+}
+
 #[async_trait::async_trait]
 impl Publisher for OutboxPublisher {
     async fn publish(&self, txn: &DatabaseTransaction, outgoing: Outgoing) -> ServiceResult<()> {
+        // Listed one by one, not `_`: a new kind of outgoing activity must be
+        // given a place here before it compiles.
         match outgoing {
-            Outgoing::Follow { .. }
-            | Outgoing::UndoFollow { .. }
-            | Outgoing::AcceptFollow { .. }
-            | Outgoing::RejectFollow { .. } => self.publish_follow(txn, outgoing).await,
+            Outgoing::Follow { follow_id } => {
+                self.publish_follow(txn, follow_id, FollowMessage::Follow).await
+            }
+            Outgoing::UndoFollow { follow_id } => {
+                self.publish_follow(txn, follow_id, FollowMessage::Undo).await
+            }
+            Outgoing::AcceptFollow { follow_id } => {
+                self.publish_follow(txn, follow_id, FollowMessage::Accept).await
+            }
+            Outgoing::RejectFollow { follow_id } => {
+                self.publish_follow(txn, follow_id, FollowMessage::Reject).await
+            }
             Outgoing::Report { report_id } => self.publish_report(txn, report_id).await,
             Outgoing::Ban {
                 ban,
                 moderator_id,
                 banned,
             } => self.publish_ban(txn, ban, moderator_id, banned).await,
-            Outgoing::CreateGardenItem { .. }
-            | Outgoing::UpdateGardenItem { .. }
-            | Outgoing::DeleteGardenItem { .. } => self.publish_garden_item(txn, outgoing).await,
-            Outgoing::Adopt { adoption_id } => self.publish_adoption(txn, adoption_id).await,
-            Outgoing::CreateEvent { .. }
-            | Outgoing::UpdateEvent { .. }
-            | Outgoing::DeleteEvent { .. }
-            | Outgoing::JoinEvent { .. }
-            | Outgoing::LeaveEvent { .. }
-            | Outgoing::AnswerJoin { .. } => self.publish_event(txn, outgoing).await,
-            Outgoing::CreateQuestion { .. } | Outgoing::UpdateQuestion { .. } | Outgoing::Vote { .. } => {
-                self.publish_agenda(txn, outgoing).await
+            Outgoing::CreateGardenItem { item_id } => {
+                self.publish_garden_item(txn, item_id, GardenChange::Create).await
             }
-            Outgoing::CreatePledge { .. }
-            | Outgoing::UpdatePledge { .. }
-            | Outgoing::CountOnPledge { .. }
-            | Outgoing::StopCountingOnPledge { .. } => self.publish_pledges(txn, outgoing).await,
+            Outgoing::UpdateGardenItem { item_id } => {
+                self.publish_garden_item(txn, item_id, GardenChange::Update).await
+            }
+            Outgoing::DeleteGardenItem { item_id } => self.publish_garden_item_deletion(txn, item_id).await,
+            Outgoing::Adopt { adoption_id } => self.publish_adoption(txn, adoption_id).await,
+            Outgoing::CreateEvent { event_id } => {
+                self.publish_event_change(txn, event_id, Some(EventChange::Create))
+                    .await
+            }
+            Outgoing::UpdateEvent { event_id } => {
+                self.publish_event_change(txn, event_id, Some(EventChange::Update))
+                    .await
+            }
+            Outgoing::DeleteEvent { event_id } => self.publish_event_change(txn, event_id, None).await,
+            Outgoing::JoinEvent { participant_id } => self.publish_join(txn, participant_id).await,
+            Outgoing::LeaveEvent { participant } => self.publish_leave(txn, &participant).await,
+            Outgoing::AnswerJoin { participant_id } => self.publish_answer(txn, participant_id).await,
+            Outgoing::CreateQuestion { question_id } => {
+                self.publish_question(txn, question_id, QuestionChange::Create)
+                    .await
+            }
+            Outgoing::UpdateQuestion { question_id } => {
+                self.publish_question(txn, question_id, QuestionChange::Update)
+                    .await
+            }
+            Outgoing::Vote {
+                question_id,
+                vote_ids,
+            } => self.publish_votes(txn, question_id, &vote_ids).await,
+            Outgoing::CreatePledge { pledge_id } => {
+                self.publish_pledge(txn, pledge_id, PledgeChange::Create).await
+            }
+            Outgoing::UpdatePledge { pledge_id } => {
+                self.publish_pledge(txn, pledge_id, PledgeChange::Update).await
+            }
+            Outgoing::CountOnPledge { backer_id } => self.publish_count_on(txn, backer_id).await,
+            Outgoing::StopCountingOnPledge { backer } => self.publish_stop_counting_on(txn, &backer).await,
             Outgoing::UpdateActor { actor_id } => self.publish_actor_update(txn, actor_id).await,
             Outgoing::ModeratorChange {
                 group_id,
@@ -127,61 +167,67 @@ impl Publisher for OutboxPublisher {
                 self.publish_moderator_change(txn, group_id, moderator_id, person_id, added)
                     .await
             }
-            // Listed one by one, not `_`: a new kind of outgoing activity
-            // must be given a place here before it compiles.
-            Outgoing::CreatePost { .. }
-            | Outgoing::UpdatePost { .. }
-            | Outgoing::DeletePost { .. }
-            | Outgoing::RemovePost { .. }
-            | Outgoing::LockThread { .. }
-            | Outgoing::React { .. }
-            | Outgoing::UndoReaction { .. } => self.publish_in_group(txn, outgoing).await,
+            Outgoing::CreatePost { post_id } => self.publish_post(txn, post_id, Effect::Created).await,
+            Outgoing::UpdatePost { post_id } => self.publish_post(txn, post_id, Effect::Edited).await,
+            Outgoing::DeletePost { post_id } => self.publish_post_deletion(txn, post_id).await,
+            Outgoing::RemovePost {
+                post_id,
+                moderator_id,
+                reason,
+            } => self.publish_removal(txn, post_id, moderator_id, reason).await,
+            Outgoing::LockThread {
+                post_id,
+                moderator_id,
+                locked,
+            } => self.publish_lock(txn, post_id, moderator_id, locked).await,
+            Outgoing::React { reaction_id } => self.publish_reaction(txn, reaction_id).await,
+            Outgoing::UndoReaction { reaction } => self.publish_undo_reaction(txn, &reaction).await,
         }
     }
 }
 
 impl OutboxPublisher {
-    async fn publish_follow(&self, txn: &DatabaseTransaction, outgoing: Outgoing) -> ServiceResult<()> {
-        let (follow_id, kind) = match &outgoing {
-            Outgoing::Follow { follow_id } => (*follow_id, "Follow"),
-            Outgoing::UndoFollow { follow_id } => (*follow_id, "Undo"),
-            Outgoing::AcceptFollow { follow_id } => (*follow_id, "Accept"),
-            Outgoing::RejectFollow { follow_id } => (*follow_id, "Reject"),
-            _ => return Err(ServiceError::Internal("not a follow".into())),
-        };
+    async fn publish_follow(
+        &self,
+        txn: &DatabaseTransaction,
+        follow_id: i64,
+        message: FollowMessage,
+    ) -> ServiceResult<()> {
         let follow = queries::follows::by_id(txn, follow_id)
             .await?
             .ok_or_else(|| ServiceError::Internal(format!("follow {follow_id} vanished while publishing")))?;
         let follower = actor_by_id(txn, follow.follower_id).await?;
         let target = actor_by_id(txn, follow.target_id).await?;
-        let inner = follow_json(&follow.ap_id, &follower, &target);
-
         // Follow and Undo go from the follower to the target; answers the other way.
-        let (id, sender, recipient, mut activity) = match outgoing {
-            Outgoing::Follow { .. } => (follow.ap_id.clone(), &follower, &target, inner),
-            Outgoing::UndoFollow { .. } => {
-                let id = self.context.node.urls.new_activity("undo");
-                let activity = json!({
-                    "id": id, "type": "Undo", "actor": follower.ap_id, "object": inner,
-                });
-                (id, &follower, &target, activity)
-            }
-            _ => {
-                let id = self.context.node.urls.new_activity(&kind.to_ascii_lowercase());
-                let activity = json!({
-                    "id": id, "type": kind, "actor": target.ap_id, "object": inner,
-                });
-                (id, &target, &follower, activity)
-            }
+        let (sender, recipient) = match message {
+            FollowMessage::Follow | FollowMessage::Undo => (&follower, &target),
+            FollowMessage::Accept | FollowMessage::Reject => (&target, &follower),
         };
-        if let Value::Object(map) = &mut activity {
-            map.insert("@context".into(), json!(AS_CONTEXT));
-            map.insert("to".into(), json!([recipient.ap_id]));
-        }
-        let body = serde_json::to_string(&activity).map_err(|e| ServiceError::Internal(e.to_string()))?;
-        queries::deliveries::enqueue(txn, &id, sender.id, kind, &body, &[inbox_of(recipient)?]).await?;
+        let (id, kind, body) = match message {
+            FollowMessage::Follow => {
+                relay::wire_body(&Follow::new(&follow.ap_id, &follower, &target).map_err(internal)?)?
+            }
+            FollowMessage::Undo => relay::wire_body(
+                &UndoFollow::new(self.new_id("undo")?, &follow.ap_id, &follower, &target)
+                    .map_err(internal)?,
+            )?,
+            FollowMessage::Accept => relay::wire_body(
+                &AcceptFollow::new(self.new_id("accept")?, &follow.ap_id, &follower, &target)
+                    .map_err(internal)?,
+            )?,
+            FollowMessage::Reject => relay::wire_body(
+                &RejectFollow::new(self.new_id("reject")?, &follow.ap_id, &follower, &target)
+                    .map_err(internal)?,
+            )?,
+        };
+        queries::deliveries::enqueue(txn, &id, sender.id, &kind, &body, &[inbox_of(recipient)?]).await?;
         self.context.delivery_wakeup.notify_one();
         Ok(())
+    }
+
+    /// A new id for an activity of ours.
+    pub(crate) fn new_id(&self, kind: &str) -> ServiceResult<Url> {
+        new_activity_id(&self.context, kind)
     }
 }
 
@@ -189,10 +235,6 @@ async fn post_by_id(txn: &DatabaseTransaction, id: i64) -> ServiceResult<post::M
     queries::posts::by_id(txn, id)
         .await?
         .ok_or_else(|| ServiceError::Internal(format!("post {id} vanished while publishing")))
-}
-
-pub(crate) fn to_value<T: serde::Serialize>(value: &T) -> ServiceResult<Value> {
-    serde_json::to_value(value).map_err(|e| ServiceError::Internal(e.to_string()))
 }
 
 impl OutboxPublisher {
@@ -210,21 +252,12 @@ impl OutboxPublisher {
             .await?
             .ok_or_else(|| ServiceError::Internal("the instance actor is missing".into()))?;
         let post_ids: Vec<String> = serde_json::from_str(&report.post_ids).unwrap_or_default();
-        let mut object = vec![json!(target.ap_id)];
-        object.extend(post_ids.into_iter().map(Value::String));
-        let activity = json!({
-            "id": report.ap_id,
-            "type": "Flag",
-            "actor": instance.ap_id,
-            "object": object,
-            "content": report.content,
-            "to": [target.ap_id],
-        });
+        let flag = Flag::new(&report, &instance, &target, &post_ids).map_err(internal)?;
         let inbox = target
             .shared_inbox
             .clone()
             .unwrap_or_else(|| target.inbox.clone());
-        relay::deliver(txn, &self.context, &instance, activity, vec![inbox]).await
+        relay::deliver(txn, &self.context, &instance, &flag, vec![inbox]).await
     }
 
     /// A ban as Lemmy sends it: `Block` by the moderator with the group as
@@ -239,33 +272,35 @@ impl OutboxPublisher {
         let group = actor_by_id(txn, ban.group_id).await?;
         let moderator = actor_by_id(txn, moderator_id).await?;
         let person = actor_by_id(txn, ban.actor_id).await?;
-        let block_id = ban
-            .ap_id
-            .clone()
-            .unwrap_or_else(|| self.context.node.urls.new_activity("block"));
-        let mut activity = json!({
-            "id": block_id,
-            "type": "Block",
-            "actor": moderator.ap_id,
-            "object": person.ap_id,
-            "target": group.ap_id,
-            "summary": ban.reason,
-            "to": [public()],
-            "cc": [group.ap_id],
-            "audience": group.ap_id,
-        });
-        if !banned {
-            activity = json!({
-                "id": self.context.node.urls.new_activity("undo"),
-                "type": "Undo",
-                "actor": moderator.ap_id,
-                "object": activity,
-                "to": [public()],
-                "cc": [group.ap_id],
-                "audience": group.ap_id,
-            });
+        let members_only = relay::is_members_only(txn, &group).await?;
+        let block_id = match &ban.ap_id {
+            Some(id) => Url::parse(id).map_err(internal)?,
+            None => self.new_id("block")?,
+        };
+        // The Block keeps the group-wide addressing inside an Undo; only what
+        // is sent is addressed to the members of a members-only group.
+        let block = BlockUser::new(
+            block_id,
+            &moderator,
+            &person,
+            &group,
+            ban.reason.as_deref(),
+            Addressing::moderation(&group, members_only && banned).map_err(internal)?,
+        )
+        .map_err(internal)?;
+        if banned {
+            return self
+                .send_moderation(txn, &group, &moderator, &person, members_only, &block)
+                .await;
         }
-        self.send_moderation(txn, &group, &moderator, &person, activity)
+        let undo = UndoModeration::new(
+            self.new_id("undo")?,
+            &moderator,
+            UndoneModeration::Block(block),
+            Addressing::moderation(&group, members_only).map_err(internal)?,
+        )
+        .map_err(internal)?;
+        self.send_moderation(txn, &group, &moderator, &person, members_only, &undo)
             .await
     }
 
@@ -277,17 +312,10 @@ impl OutboxPublisher {
             .await?
             .and_then(|s| s.icon_url);
         let profile = crate::objects::actor::ap_actor(&actor, icon.as_deref(), &self.context.node.urls)
-            .map_err(|e| ServiceError::Internal(e.to_string()))?;
-        let activity = json!({
-            "id": self.context.node.urls.new_activity("update"),
-            "type": "Update",
-            "actor": actor.ap_id,
-            "object": to_value(&profile)?,
-            "to": [public()],
-            "cc": [actor.followers_url],
-        });
+            .map_err(internal)?;
+        let update = UpdateActor::new(self.new_id("update")?, &actor, profile).map_err(internal)?;
         let inboxes = relay::follower_inbox_urls(txn, &actor).await?;
-        relay::deliver(txn, &self.context, &actor, activity, inboxes).await
+        relay::deliver(txn, &self.context, &actor, &update, inboxes).await
     }
 
     /// `Add` or `Remove` of a person on the group's moderators collection.
@@ -302,18 +330,22 @@ impl OutboxPublisher {
         let group = actor_by_id(txn, group_id).await?;
         let moderator = actor_by_id(txn, moderator_id).await?;
         let person = actor_by_id(txn, person_id).await?;
-        let kind = if added { "Add" } else { "Remove" };
-        let activity = json!({
-            "id": self.context.node.urls.new_activity(&kind.to_ascii_lowercase()),
-            "type": kind,
-            "actor": moderator.ap_id,
-            "object": person.ap_id,
-            "target": healthcommons_service::urls::NodeUrls::moderators_of(&group.ap_id),
-            "to": [public()],
-            "cc": [group.ap_id],
-            "audience": group.ap_id,
-        });
-        self.send_moderation(txn, &group, &moderator, &person, activity)
+        let members_only = relay::is_members_only(txn, &group).await?;
+        let (kind, name) = if added {
+            (ModeratorChangeKind::Add, "add")
+        } else {
+            (ModeratorChangeKind::Remove, "remove")
+        };
+        let change = ModeratorChange::new(
+            self.new_id(name)?,
+            kind,
+            &moderator,
+            &person,
+            &group,
+            Addressing::moderation(&group, members_only).map_err(internal)?,
+        )
+        .map_err(internal)?;
+        self.send_moderation(txn, &group, &moderator, &person, members_only, &change)
             .await
     }
 
@@ -325,13 +357,10 @@ impl OutboxPublisher {
         group: &actor::Model,
         moderator: &actor::Model,
         person: &actor::Model,
-        mut activity: Value,
+        members_only: bool,
+        activity: &impl Serialize,
     ) -> ServiceResult<()> {
-        let members_only = relay::is_members_only(txn, group).await?;
-        if members_only {
-            activity["to"] = json!([group.followers_url]);
-        }
-        relay::announce_moderation(txn, &self.context, group, members_only, &activity).await?;
+        relay::announce_moderation(txn, &self.context, group, members_only, activity).await?;
         let inboxes = if person.local {
             Vec::new()
         } else {
@@ -340,117 +369,110 @@ impl OutboxPublisher {
         relay::deliver(txn, &self.context, moderator, activity, inboxes).await
     }
 
-    /// Activities about a post: built for the acting member, then relayed
-    /// through the post's working group.
-    async fn publish_in_group(&self, txn: &DatabaseTransaction, outgoing: Outgoing) -> ServiceResult<()> {
-        let urls = &self.context.node.urls;
-        let (post, sender, activity, effect) = match outgoing {
-            Outgoing::CreatePost { post_id } | Outgoing::UpdatePost { post_id } => {
-                let post = post_by_id(txn, post_id).await?;
-                let kind = if matches!(outgoing, Outgoing::CreatePost { .. }) {
-                    "Create"
-                } else {
-                    "Update"
-                };
-                let note = note_of(txn, post.clone())
-                    .await
-                    .map_err(|e| ServiceError::Internal(e.to_string()))?;
-                let author = actor_by_id(txn, post.author_id.unwrap_or_default()).await?;
-                let activity = json!({
-                    "id": urls.new_activity(&kind.to_ascii_lowercase()),
-                    "type": kind,
-                    "actor": author.ap_id,
-                    "object": to_value(&note)?,
-                    "to": note.to,
-                    "cc": note.cc,
-                    "audience": note.audience,
-                });
-                let effect = if kind == "Create" {
-                    Effect::Created
-                } else {
-                    Effect::Edited
-                };
-                (post, author, activity, effect)
-            }
-            Outgoing::DeletePost { post_id } => {
-                let post = post_by_id(txn, post_id).await?;
-                let author = actor_by_id(txn, post.author_id.unwrap_or_default()).await?;
-                let activity = self
-                    .about_post(txn, "Delete", &author, &post, json!(post.ap_id))
-                    .await?;
-                (post, author, activity, Effect::Gone)
-            }
-            Outgoing::RemovePost {
-                post_id,
-                moderator_id,
-                reason,
-            } => {
-                // Lemmy's shape: a Delete of the post by a moderator of its
-                // group, with the reason as `summary` (without one Lemmy takes
-                // it for its author's own deletion, and refuses it).
-                let post = post_by_id(txn, post_id).await?;
-                let moderator = actor_by_id(txn, moderator_id).await?;
-                let mut activity = self
-                    .about_post(txn, "Delete", &moderator, &post, json!(post.ap_id))
-                    .await?;
-                activity["summary"] = json!(reason.as_deref().unwrap_or(REMOVAL_REASON));
-                (post, moderator, activity, Effect::Gone)
-            }
-            Outgoing::LockThread {
-                post_id,
-                moderator_id,
-                locked,
-            } => {
-                let post = post_by_id(txn, post_id).await?;
-                let moderator = actor_by_id(txn, moderator_id).await?;
-                let mut activity = self
-                    .about_post(txn, "Lock", &moderator, &post, json!(post.ap_id))
-                    .await?;
-                if !locked {
-                    activity = self.about_post(txn, "Undo", &moderator, &post, activity).await?;
-                }
-                (post, moderator, activity, Effect::Other)
-            }
-            Outgoing::React { reaction_id } => {
-                let reaction = queries::posts::reaction_by_id(txn, reaction_id)
-                    .await?
-                    .ok_or_else(|| ServiceError::Internal("a reaction vanished while publishing".into()))?;
-                let post = post_by_id(txn, reaction.post_id).await?;
-                let actor = actor_by_id(txn, reaction.actor_id).await?;
-                let activity = self.reaction_json(txn, &reaction, &actor, &post).await?;
-                (post, actor, activity, Effect::Other)
-            }
-            Outgoing::UndoReaction { reaction } => {
-                let post = post_by_id(txn, reaction.post_id).await?;
-                let actor = actor_by_id(txn, reaction.actor_id).await?;
-                let inner = self.reaction_json(txn, &reaction, &actor, &post).await?;
-                let activity = self.about_post(txn, "Undo", &actor, &post, inner).await?;
-                (post, actor, activity, Effect::Other)
-            }
-            other => {
-                return Err(ServiceError::Internal(format!(
-                    "not an activity in a group: {other:?}"
-                )));
-            }
-        };
-        self.relay(txn, &post, &sender, activity, effect).await
-    }
-
-    /// `{type, actor, object}` about a post, addressed like the post.
-    async fn about_post(
+    /// A post's `Create` or `Update` by its author, relayed through its group.
+    async fn publish_post(
         &self,
         txn: &DatabaseTransaction,
-        kind: &str,
+        post_id: i64,
+        effect: Effect,
+    ) -> ServiceResult<()> {
+        let post = post_by_id(txn, post_id).await?;
+        let note = note_of(txn, post.clone()).await.map_err(internal)?;
+        let author = actor_by_id(txn, post.author_id.unwrap_or_default()).await?;
+        if effect == Effect::Created {
+            let create = CreatePost::new(self.new_id("create")?, &note).map_err(internal)?;
+            self.relay(txn, &post, &author, &create, effect).await
+        } else {
+            let update = UpdatePost::new(self.new_id("update")?, &note).map_err(internal)?;
+            self.relay(txn, &post, &author, &update, effect).await
+        }
+    }
+
+    /// Its author deletes a post.
+    async fn publish_post_deletion(&self, txn: &DatabaseTransaction, post_id: i64) -> ServiceResult<()> {
+        let post = post_by_id(txn, post_id).await?;
+        let author = actor_by_id(txn, post.author_id.unwrap_or_default()).await?;
+        let delete = self.delete_of(txn, &author, &post, None).await?;
+        self.relay(txn, &post, &author, &delete, Effect::Gone).await
+    }
+
+    /// Lemmy's shape of a removal: a Delete of the post by a moderator of its
+    /// group, with the reason as `summary` (without one Lemmy takes it for
+    /// its author's own deletion, and refuses it).
+    async fn publish_removal(
+        &self,
+        txn: &DatabaseTransaction,
+        post_id: i64,
+        moderator_id: i64,
+        reason: Option<String>,
+    ) -> ServiceResult<()> {
+        let post = post_by_id(txn, post_id).await?;
+        let moderator = actor_by_id(txn, moderator_id).await?;
+        let reason = reason.unwrap_or_else(|| REMOVAL_REASON.to_owned());
+        let delete = self.delete_of(txn, &moderator, &post, Some(reason)).await?;
+        self.relay(txn, &post, &moderator, &delete, Effect::Gone).await
+    }
+
+    async fn publish_lock(
+        &self,
+        txn: &DatabaseTransaction,
+        post_id: i64,
+        moderator_id: i64,
+        locked: bool,
+    ) -> ServiceResult<()> {
+        let post = post_by_id(txn, post_id).await?;
+        let moderator = actor_by_id(txn, moderator_id).await?;
+        let addressing = self.addressing_of(txn, &moderator, &post).await?;
+        let lock = LockThread::new(self.new_id("lock")?, &moderator, &post.ap_id, addressing.clone())
+            .map_err(internal)?;
+        if locked {
+            return self.relay(txn, &post, &moderator, &lock, Effect::Other).await;
+        }
+        let undo = UndoModeration::new(
+            self.new_id("undo")?,
+            &moderator,
+            UndoneModeration::Lock(lock),
+            addressing,
+        )
+        .map_err(internal)?;
+        self.relay(txn, &post, &moderator, &undo, Effect::Other).await
+    }
+
+    async fn publish_reaction(&self, txn: &DatabaseTransaction, reaction_id: i64) -> ServiceResult<()> {
+        let reaction = queries::posts::reaction_by_id(txn, reaction_id)
+            .await?
+            .ok_or_else(|| ServiceError::Internal("a reaction vanished while publishing".into()))?;
+        let post = post_by_id(txn, reaction.post_id).await?;
+        let actor = actor_by_id(txn, reaction.actor_id).await?;
+        let like = self.like_of(txn, &reaction, &actor, &post).await?;
+        self.relay(txn, &post, &actor, &like, Effect::Other).await
+    }
+
+    async fn publish_undo_reaction(
+        &self,
+        txn: &DatabaseTransaction,
+        reaction: &reaction::Model,
+    ) -> ServiceResult<()> {
+        let post = post_by_id(txn, reaction.post_id).await?;
+        let actor = actor_by_id(txn, reaction.actor_id).await?;
+        let like = self.like_of(txn, reaction, &actor, &post).await?;
+        let addressing = self.addressing_of(txn, &actor, &post).await?;
+        let undo = UndoReaction::new(self.new_id("undo")?, &actor, like, addressing).map_err(internal)?;
+        self.relay(txn, &post, &actor, &undo, Effect::Other).await
+    }
+
+    /// An activity about a post is addressed as the post is, by the one
+    /// rule: a reaction is never more visible than what it reacts to.
+    async fn addressing_of(
+        &self,
+        txn: &DatabaseTransaction,
         actor: &actor::Model,
         post: &post::Model,
-        object: Value,
-    ) -> ServiceResult<Value> {
+    ) -> ServiceResult<Addressing> {
         let group = match post.group_id {
             Some(id) => queries::actors::by_id(txn, id).await?,
             None => None,
         };
-        // Addressed as the post is, by the one rule: a reaction is never
-        // more visible than what it reacts to.
         let author = match post.author_id {
             Some(id) => queries::actors::by_id(txn, id).await?,
             None => None,
@@ -461,16 +483,24 @@ impl OutboxPublisher {
             group.as_ref(),
             vec![],
         )
-        .map_err(|err| ServiceError::Internal(err.to_string()))?;
-        Ok(json!({
-            "id": self.context.node.urls.new_activity(&kind.to_ascii_lowercase()),
-            "type": kind,
-            "actor": actor.ap_id,
-            "object": object,
-            "to": to,
-            "cc": cc,
-            "audience": group.map(|g| g.ap_id),
-        }))
+        .map_err(internal)?;
+        let audience = group
+            .map(|g| Url::parse(&g.ap_id))
+            .transpose()
+            .map_err(internal)?;
+        Ok(Addressing { to, cc, audience })
+    }
+
+    /// The Delete of a post by `actor`, addressed like the post.
+    async fn delete_of(
+        &self,
+        txn: &DatabaseTransaction,
+        actor: &actor::Model,
+        post: &post::Model,
+        reason: Option<String>,
+    ) -> ServiceResult<DeletePost> {
+        let addressing = self.addressing_of(txn, actor, post).await?;
+        DeletePost::new(self.new_id("delete")?, actor, &post.ap_id, addressing, reason).map_err(internal)
     }
 
     /// A moderator removed a post of a member here: servers that only take a
@@ -489,29 +519,29 @@ impl OutboxPublisher {
         if inboxes.is_empty() || !author.local {
             return Ok(());
         }
-        let delete = self
-            .about_post(txn, "Delete", &author, post, json!(post.ap_id))
-            .await?;
-        relay::deliver(txn, &self.context, &author, delete, inboxes).await
+        let delete = self.delete_of(txn, &author, post, None).await?;
+        relay::deliver(txn, &self.context, &author, &delete, inboxes).await
     }
 
-    async fn reaction_json(
+    /// A like or dislike of a post, with the reaction's stored id when it has one.
+    async fn like_of(
         &self,
         txn: &DatabaseTransaction,
         reaction: &reaction::Model,
         actor: &actor::Model,
         post: &post::Model,
-    ) -> ServiceResult<Value> {
-        let kind = if reaction.kind == ReactionKind::Dislike {
-            "Dislike"
+    ) -> ServiceResult<Like> {
+        let (kind, name) = if reaction.kind == ReactionKind::Dislike {
+            (LikeKind::Dislike, "dislike")
         } else {
-            "Like"
+            (LikeKind::Like, "like")
         };
-        let mut activity = self.about_post(txn, kind, actor, post, json!(post.ap_id)).await?;
-        if let (Value::Object(map), Some(id)) = (&mut activity, &reaction.ap_id) {
-            map.insert("id".into(), json!(id));
-        }
-        Ok(activity)
+        let id = match &reaction.ap_id {
+            Some(id) => Url::parse(id).map_err(internal)?,
+            None => self.new_id(name)?,
+        };
+        let addressing = self.addressing_of(txn, actor, post).await?;
+        Like::new(id, kind, actor, &post.ap_id, addressing).map_err(internal)
     }
 
     /// Send an activity about `post` where it must go: through the group
@@ -522,7 +552,7 @@ impl OutboxPublisher {
         txn: &DatabaseTransaction,
         post: &post::Model,
         sender: &actor::Model,
-        activity: Value,
+        activity: &impl Serialize,
         effect: Effect,
     ) -> ServiceResult<()> {
         let group = match post.group_id {
@@ -579,7 +609,7 @@ impl OutboxPublisher {
                     &self.context,
                     group,
                     &relay::Relayed::post(group, post),
-                    &activity,
+                    activity,
                     effect,
                 )
                 .await?;

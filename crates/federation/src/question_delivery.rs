@@ -5,13 +5,13 @@
 //! sends it.
 
 use crate::{
-    objects::question::{question_context, question_of},
-    publisher::{OutboxPublisher, actor_by_id, to_value},
+    activities::{CreateQuestion, Vote, create_question::QuestionChange},
+    objects::question::question_of,
+    publisher::{OutboxPublisher, actor_by_id},
     relay::{self, Effect, Relayed, internal},
 };
 use healthcommons_db::{DatabaseTransaction, entities::question, queries};
-use healthcommons_service::{Outgoing, ServiceResult};
-use serde_json::json;
+use healthcommons_service::ServiceResult;
 
 async fn question_by_id(txn: &DatabaseTransaction, id: i64) -> ServiceResult<question::Model> {
     queries::agenda::by_id(txn, id)
@@ -20,45 +20,21 @@ async fn question_by_id(txn: &DatabaseTransaction, id: i64) -> ServiceResult<que
 }
 
 impl OutboxPublisher {
-    pub(crate) async fn publish_agenda(
-        &self,
-        txn: &DatabaseTransaction,
-        outgoing: Outgoing,
-    ) -> ServiceResult<()> {
-        match outgoing {
-            Outgoing::CreateQuestion { question_id } => {
-                self.publish_question(txn, question_id, "Create").await
-            }
-            Outgoing::UpdateQuestion { question_id } => {
-                self.publish_question(txn, question_id, "Update").await
-            }
-            Outgoing::Vote {
-                question_id,
-                vote_ids,
-            } => self.publish_votes(txn, question_id, &vote_ids).await,
-            other => Err(internal(format!("not an agenda activity: {other:?}"))),
-        }
-    }
-
-    async fn publish_question(
+    /// A question's `Create`, or its `Update` with new totals.
+    pub(crate) async fn publish_question(
         &self,
         txn: &DatabaseTransaction,
         question_id: i64,
-        kind: &str,
+        change: QuestionChange,
     ) -> ServiceResult<()> {
         let question = question_by_id(txn, question_id).await?;
         let author = actor_by_id(txn, question.author_id.unwrap_or_default()).await?;
         let object = question_of(txn, &question).await.map_err(internal)?;
-        let activity = json!({
-            "@context": question_context(),
-            "id": self.context.node.urls.new_activity(&kind.to_ascii_lowercase()),
-            "type": kind,
-            "actor": author.ap_id,
-            "object": to_value(&object)?,
-            "to": object.to,
-            "cc": object.cc,
-            "audience": object.audience,
-        });
+        let (name, effect) = match change {
+            QuestionChange::Create => ("create", Effect::Created),
+            QuestionChange::Update => ("update", Effect::Edited),
+        };
+        let activity = CreateQuestion::new(self.new_id(name)?, change, &author, object).map_err(internal)?;
         let voters =
             queries::actors::by_ids(txn, queries::agenda::voter_ids(txn, question.id).await?).await?;
         let voter_inboxes = voters
@@ -70,11 +46,6 @@ impl OutboxPublisher {
         if let Some(group_id) = question.group_id {
             let group = actor_by_id(txn, group_id).await?;
             if group.local {
-                let effect = if kind == "Create" {
-                    Effect::Created
-                } else {
-                    Effect::Edited
-                };
                 let announced = relay::announce(
                     txn,
                     &self.context,
@@ -95,10 +66,10 @@ impl OutboxPublisher {
                 inboxes.extend(announced.only_see_objects);
             }
         }
-        relay::deliver(txn, &self.context, &author, activity, inboxes).await
+        relay::deliver(txn, &self.context, &author, &activity, inboxes).await
     }
 
-    async fn publish_votes(
+    pub(crate) async fn publish_votes(
         &self,
         txn: &DatabaseTransaction,
         question_id: i64,
@@ -117,21 +88,8 @@ impl OutboxPublisher {
                 .find(|o| o.id == vote.option_id)
                 .map(|o| o.name.clone())
                 .ok_or_else(|| internal("a vote for an option that is gone"))?;
-            let activity = json!({
-                "id": format!("{}/activity", vote.ap_id),
-                "type": "Create",
-                "actor": voter.ap_id,
-                "object": {
-                    "id": vote.ap_id,
-                    "type": "Note",
-                    "name": name,
-                    "attributedTo": voter.ap_id,
-                    "inReplyTo": question.ap_id,
-                    "to": [author.ap_id],
-                },
-                "to": [author.ap_id],
-            });
-            relay::deliver(txn, &self.context, &voter, activity, vec![author.inbox.clone()]).await?;
+            let activity = Vote::new(&vote, &voter, &name, &question.ap_id, &author).map_err(internal)?;
+            relay::deliver(txn, &self.context, &voter, &activity, vec![author.inbox.clone()]).await?;
         }
         Ok(())
     }

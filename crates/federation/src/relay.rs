@@ -9,15 +9,20 @@
 //! author's own `Update` or `Delete` (they take those from the author only),
 //! and `Undo{Announce}` of the boost when it is gone.
 
-use crate::{FederationContext, RequestData, objects::actor::host_of, publisher::ld_context};
-use activitypub_federation::kinds::public;
+use crate::{
+    FederationContext, RequestData,
+    activities::{Announce, announce::UndoAnnounce},
+    objects::actor::host_of,
+    publisher::ld_context,
+};
 use healthcommons_db::{
     entities::{Visibility, actor, post},
     queries,
 };
 use healthcommons_service::{ServiceError, ServiceResult};
 use sea_orm::ConnectionTrait;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use tracing::debug;
 use url::Url;
@@ -103,12 +108,17 @@ impl Relayed {
     }
 }
 
+/// A new activity id of ours, as a URL.
+pub(crate) fn new_activity_id(context: &FederationContext, kind: &str) -> ServiceResult<Url> {
+    Url::parse(&context.node.urls.new_activity(kind)).map_err(internal)
+}
+
 /// Enqueue one activity from `sender` to `inboxes` (deduplicated by inbox).
 pub async fn deliver(
     db: &impl ConnectionTrait,
     context: &FederationContext,
     sender: &actor::Model,
-    mut activity: Value,
+    activity: &impl Serialize,
     inboxes: Vec<String>,
 ) -> ServiceResult<()> {
     let mut unique: BTreeMap<String, String> = BTreeMap::new();
@@ -122,6 +132,17 @@ pub async fn deliver(
     if unique.is_empty() {
         return Ok(());
     }
+    let (id, kind, body) = wire_body(activity)?;
+    let pairs = interleave_hosts(unique);
+    queries::deliveries::enqueue(db, &id, sender.id, &kind, &body, &pairs).await?;
+    context.delivery_wakeup.notify_one();
+    Ok(())
+}
+
+/// An activity as it goes on the wire, with its id and type: with our
+/// `@context` when the activity does not bring its own.
+pub fn wire_body(activity: &impl Serialize) -> ServiceResult<(String, String, String)> {
+    let mut activity = serde_json::to_value(activity).map_err(internal)?;
     let id = activity
         .get("id")
         .and_then(Value::as_str)
@@ -138,10 +159,7 @@ pub async fn deliver(
         map.insert("@context".into(), ld_context());
     }
     let body = serde_json::to_string(&activity).map_err(internal)?;
-    let pairs = interleave_hosts(unique);
-    queries::deliveries::enqueue(db, &id, sender.id, &kind, &body, &pairs).await?;
-    context.delivery_wakeup.notify_one();
-    Ok(())
+    Ok((id, kind, body))
 }
 
 /// `(inbox, host)` pairs ordered one host at a time: each host's first inbox,
@@ -264,9 +282,10 @@ pub async fn announce(
     context: &FederationContext,
     group: &actor::Model,
     relayed: &Relayed,
-    activity: &Value,
+    activity: &impl Serialize,
     effect: Effect,
 ) -> ServiceResult<Announced> {
+    let activity = serde_json::to_value(activity).map_err(internal)?;
     let members_only = relayed.members_only;
     let settings = queries::groups::settings(db, group.id).await?;
     let boost_replies = settings.as_ref().is_none_or(|s| s.announce_replies);
@@ -288,26 +307,19 @@ pub async fn announce(
         .into_iter()
         .filter(|inbox| origin.is_none() || Url::parse(inbox).ok().map(|u| host_of(&u)) != origin)
         .collect();
-    let followers = group.followers_url.clone().unwrap_or_default();
-    let (to, cc) = if members_only {
-        (json!([followers]), json!([]))
-    } else {
-        (json!([public()]), json!([followers]))
-    };
-    let announce = json!({
-        "id": context.node.urls.new_activity("announce"),
-        "type": "Announce",
-        "actor": group.ap_id,
-        "object": activity,
-        "to": to,
-        "cc": cc,
-    });
+    let announce = Announce::relay(
+        new_activity_id(context, "announce")?,
+        group,
+        activity,
+        members_only,
+    )
+    .map_err(internal)?;
     let relayed_to = aware_inboxes
         .iter()
         .filter_map(|inbox| Url::parse(inbox).ok())
         .map(|url| host_of(&url))
         .collect();
-    deliver(db, context, group, announce, aware_inboxes).await?;
+    deliver(db, context, group, &announce, aware_inboxes).await?;
     let mut announced = Announced {
         relayed_to,
         only_see_objects: Vec::new(),
@@ -318,30 +330,21 @@ pub async fn announce(
     if members_only || other_inboxes.is_empty() {
         return Ok(announced);
     }
-    let boost = json!({
-        "id": relayed.boost_id,
-        "type": "Announce",
-        "actor": group.ap_id,
-        "object": relayed.ap_id,
-        "to": [public()],
-        "cc": [followers],
-        "published": relayed.published,
-    });
+    let boost = Announce::boost(
+        Url::parse(&relayed.boost_id).map_err(internal)?,
+        group,
+        &relayed.ap_id,
+        relayed.published,
+    )
+    .map_err(internal)?;
     match effect {
         Effect::Created if !relayed.is_reply || boost_replies => {
-            deliver(db, context, group, boost, other_inboxes).await?;
+            deliver(db, context, group, &boost, other_inboxes).await?;
         }
         Effect::Edited => announced.only_see_objects = other_inboxes,
         Effect::Gone => {
-            let undo = json!({
-                "id": context.node.urls.new_activity("undo"),
-                "type": "Undo",
-                "actor": group.ap_id,
-                "object": boost,
-                "to": [public()],
-                "cc": [followers],
-            });
-            deliver(db, context, group, undo, other_inboxes.clone()).await?;
+            let undo = UndoAnnounce::new(new_activity_id(context, "undo")?, boost);
+            deliver(db, context, group, &undo, other_inboxes.clone()).await?;
             announced.only_see_objects = other_inboxes;
         }
         _ => {}
@@ -358,25 +361,19 @@ pub async fn announce_moderation(
     context: &FederationContext,
     group: &actor::Model,
     members_only: bool,
-    activity: &Value,
+    activity: &impl Serialize,
 ) -> ServiceResult<()> {
     let (aware_inboxes, _) =
         split_by_group_awareness(db, follower_inboxes(db, group, !members_only).await?).await?;
-    let followers = group.followers_url.clone().unwrap_or_default();
-    let (to, cc) = if members_only {
-        (json!([followers]), json!([]))
-    } else {
-        (json!([public()]), json!([followers]))
-    };
-    let announce = json!({
-        "id": context.node.urls.new_activity("announce"),
-        "type": "Announce",
-        "actor": group.ap_id,
-        "object": activity,
-        "to": to,
-        "cc": cc,
-    });
-    deliver(db, context, group, announce, aware_inboxes).await
+    let activity = serde_json::to_value(activity).map_err(internal)?;
+    let announce = Announce::relay(
+        new_activity_id(context, "announce")?,
+        group,
+        activity,
+        members_only,
+    )
+    .map_err(internal)?;
+    deliver(db, context, group, &announce, aware_inboxes).await
 }
 
 /// Whether a local group keeps what happens in it among its members.

@@ -8,22 +8,29 @@
 
 use crate::{
     FederationError, RequestData,
-    activities::{InboxActivity, Outcome, activity_type, verify_same_origin},
+    activities::{InboxActivity, Outcome, activity_type, actor_id, verify_same_origin},
     objects::{
         actor::{DbActor, host_of},
         id_of,
         post::DbPost,
     },
 };
-use activitypub_federation::{fetch::object_id::ObjectId, kinds::activity::AnnounceType};
-use healthcommons_db::entities::ActorKind;
+use activitypub_federation::{
+    fetch::object_id::ObjectId,
+    kinds::{
+        activity::{AnnounceType, UndoType},
+        public,
+    },
+};
+use chrono::{DateTime, Utc};
+use healthcommons_db::entities::{ActorKind, actor};
 use healthcommons_db::{entities::ReactionKind, queries};
 use healthcommons_service::posts;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Announce {
     pub id: Url,
@@ -33,6 +40,100 @@ pub struct Announce {
     pub actor: ObjectId<DbActor>,
     /// An activity, a post, or a post's id.
     pub object: Value,
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
+    pub to: Vec<Url>,
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
+    pub cc: Vec<Url>,
+    /// Sent with a boost, for servers that date it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<DateTime<Utc>>,
+}
+
+impl Announce {
+    /// A working group of ours relays an activity in it (FEP-1b12): to
+    /// everyone and its followers, or only to the members of a members-only
+    /// group.
+    pub fn relay(
+        id: Url,
+        group: &actor::Model,
+        activity: Value,
+        members_only: bool,
+    ) -> Result<Self, FederationError> {
+        let followers = followers_of(group)?;
+        let (to, cc) = if members_only {
+            (followers, Vec::new())
+        } else {
+            (vec![public()], followers)
+        };
+        Ok(Announce {
+            id,
+            kind: Default::default(),
+            actor: actor_id(group)?,
+            object: activity,
+            to,
+            cc,
+            published: None,
+        })
+    }
+
+    /// A working group of ours boosts an object in it, for servers that
+    /// only see objects: `id` stays the same so the boost can be undone.
+    pub fn boost(
+        id: Url,
+        group: &actor::Model,
+        object_id: &str,
+        published: DateTime<Utc>,
+    ) -> Result<Self, FederationError> {
+        Ok(Announce {
+            id,
+            kind: Default::default(),
+            actor: actor_id(group)?,
+            object: Value::String(object_id.to_owned()),
+            to: vec![public()],
+            cc: followers_of(group)?,
+            published: Some(published),
+        })
+    }
+}
+
+/// A group's followers collection, the one place its announces go.
+fn followers_of(group: &actor::Model) -> Result<Vec<Url>, FederationError> {
+    Ok(group
+        .followers_url
+        .as_deref()
+        .map(Url::parse)
+        .transpose()?
+        .into_iter()
+        .collect())
+}
+
+/// A working group of ours withdraws its boost of an object that is gone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UndoAnnounce {
+    pub id: Url,
+    #[serde(rename = "type")]
+    pub kind: UndoType,
+    #[serde(deserialize_with = "crate::activities::actor_ref")]
+    pub actor: ObjectId<DbActor>,
+    pub object: Announce,
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
+    pub to: Vec<Url>,
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
+    pub cc: Vec<Url>,
+}
+
+impl UndoAnnounce {
+    pub fn new(id: Url, boost: Announce) -> Self {
+        UndoAnnounce {
+            id,
+            kind: Default::default(),
+            actor: boost.actor.clone(),
+            to: boost.to.clone(),
+            cc: boost.cc.clone(),
+            object: boost,
+        }
+    }
 }
 
 /// What a group may relay from actors on other nodes: posts and their edits

@@ -4,11 +4,14 @@
 
 use crate::{
     FederationContext, FederationError, RequestData,
-    activities::verify_same_origin,
-    objects::{actor::DbActor, id_of},
+    activities::{FollowRef, actor_id, leave_event::UndoneJoin, verify_same_origin},
+    objects::{actor::DbActor, event::event_context, id_of},
 };
 use activitypub_federation::{fetch::object_id::ObjectId, traits::Activity};
-use healthcommons_db::queries;
+use healthcommons_db::{
+    entities::{actor, event_participant},
+    queries,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
@@ -19,9 +22,11 @@ pub enum Answer {
     Reject,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AnswerJoin {
+    #[serde(rename = "@context", default, skip_serializing_if = "Value::is_null")]
+    pub context: Value,
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: Answer,
@@ -29,11 +34,56 @@ pub struct AnswerJoin {
     pub actor: ObjectId<DbActor>,
     /// The `Join` (whole, of type `Join`) or its id.
     pub object: Value,
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
+    pub to: Vec<Url>,
 }
 
-/// True when an Accept or Reject answers a Join sent whole.
-pub fn answers_a_join(object: &Value) -> bool {
-    object.get("type").and_then(Value::as_str) == Some("Join")
+impl AnswerJoin {
+    /// The organiser's answer to a participant on another node, naming
+    /// their `Join` whole (Mobilizon reads it so).
+    pub fn new(
+        id: Url,
+        answer: Answer,
+        organiser: &actor::Model,
+        participant: &event_participant::Model,
+        member: &actor::Model,
+        event_ap_id: &str,
+    ) -> Result<Self, FederationError> {
+        let join = UndoneJoin {
+            kind: Default::default(),
+            id: Some(Url::parse(&participant.ap_id)?),
+            actor: Some(Url::parse(&member.ap_id)?),
+            object: Value::String(event_ap_id.to_owned()),
+        };
+        Ok(AnswerJoin {
+            context: event_context(),
+            id,
+            kind: answer,
+            actor: actor_id(organiser)?,
+            object: serde_json::to_value(join)?,
+            to: vec![Url::parse(&member.ap_id)?],
+        })
+    }
+}
+
+impl AnswerJoin {
+    /// An Accept or Reject read as the answer to a Follow, whose object the
+    /// inbox then found to be a Join of ours.
+    pub fn answering(
+        id: Url,
+        kind: Answer,
+        actor: ObjectId<DbActor>,
+        join: FollowRef,
+    ) -> Result<Self, FederationError> {
+        Ok(AnswerJoin {
+            context: Value::Null,
+            id,
+            kind,
+            actor,
+            object: serde_json::to_value(join)?,
+            to: Vec::new(),
+        })
+    }
 }
 
 #[async_trait::async_trait]

@@ -4,18 +4,24 @@
 //! does not parse as this and is recorded as not handled.
 
 use crate::{
-    FederationContext, FederationError, RequestData, activities::verify_same_origin,
-    moderators::verify_moderator, objects::actor::DbActor, relay,
+    FederationContext, FederationError, RequestData,
+    activities::{Addressing, actor_id, verify_same_origin},
+    moderators::verify_moderator,
+    objects::actor::DbActor,
+    relay,
 };
-use activitypub_federation::{fetch::object_id::ObjectId, kinds::activity::BlockType, traits::Activity};
-use healthcommons_db::entities::ActorKind;
+use activitypub_federation::{
+    fetch::object_id::ObjectId, kinds::activity::BlockType, protocol::helpers::deserialize_skip_error,
+    traits::Activity,
+};
+use healthcommons_db::entities::{ActorKind, actor};
 use healthcommons_db::queries;
 use healthcommons_service::groups;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BlockUser {
     pub id: Url,
@@ -29,13 +35,43 @@ pub struct BlockUser {
     /// The working group they are banned from.
     #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub target: ObjectId<DbActor>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The reason; sent as `null` when the moderator gave none.
+    #[serde(default)]
     pub summary: Option<String>,
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
+    pub to: Vec<Url>,
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
+    pub cc: Vec<Url>,
+    #[serde(default, deserialize_with = "deserialize_skip_error")]
+    pub audience: Option<Url>,
     #[serde(skip)]
     pub raw: Value,
 }
 
 impl BlockUser {
+    /// A moderator's ban of `person` from `group`.
+    pub fn new(
+        id: Url,
+        moderator: &actor::Model,
+        person: &actor::Model,
+        group: &actor::Model,
+        reason: Option<&str>,
+        addressing: Addressing,
+    ) -> Result<Self, FederationError> {
+        Ok(BlockUser {
+            id,
+            kind: Default::default(),
+            actor: actor_id(moderator)?,
+            object: actor_id(person)?,
+            target: actor_id(group)?,
+            summary: reason.map(str::to_owned),
+            to: addressing.to,
+            cc: addressing.cc,
+            audience: addressing.audience,
+            raw: Value::Null,
+        })
+    }
+
     /// Check the ban and record it (or, with `banned` false, lift it); a
     /// local group passes it on to its followers.
     pub async fn apply(&self, banned: bool, raw: &Value, data: &RequestData) -> Result<(), FederationError> {

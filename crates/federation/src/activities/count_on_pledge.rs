@@ -3,17 +3,25 @@
 //! them every change to the pledge.
 
 use crate::{
-    FederationContext, FederationError, RequestData, activities::verify_same_origin, objects::actor::DbActor,
-    publisher::OutboxPublisher,
+    FederationContext, FederationError, RequestData,
+    activities::{Like, actor_id, verify_same_origin},
+    objects::actor::DbActor,
+    publisher::{AS_CONTEXT, OutboxPublisher},
 };
 use activitypub_federation::{fetch::object_id::ObjectId, kinds::activity::LikeType, traits::Activity};
-use healthcommons_db::queries;
+use healthcommons_db::{
+    entities::{actor, pledge_backer},
+    queries,
+};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use url::Url;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CountOnPledge {
+    #[serde(rename = "@context", default, skip_serializing_if = "Value::is_null")]
+    pub context: Value,
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: LikeType,
@@ -22,6 +30,41 @@ pub struct CountOnPledge {
     /// The pledge.
     #[serde(deserialize_with = "crate::activities::object_id")]
     pub object: Url,
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
+    pub to: Vec<Url>,
+}
+
+impl CountOnPledge {
+    /// A member counts on a pledge made elsewhere: a `Like` to who pledged.
+    pub fn new(
+        backer: &pledge_backer::Model,
+        person: &actor::Model,
+        pledge_ap_id: &str,
+        pledger: &actor::Model,
+    ) -> Result<Self, FederationError> {
+        Ok(CountOnPledge {
+            context: AS_CONTEXT.into(),
+            id: Url::parse(&backer.ap_id)?,
+            kind: Default::default(),
+            actor: actor_id(person)?,
+            object: Url::parse(pledge_ap_id)?,
+            to: vec![Url::parse(&pledger.ap_id)?],
+        })
+    }
+}
+
+/// A Like, which the inbox found to name a pledge.
+impl From<Like> for CountOnPledge {
+    fn from(like: Like) -> Self {
+        CountOnPledge {
+            context: Value::Null,
+            id: like.id,
+            kind: Default::default(),
+            actor: like.actor,
+            object: like.object,
+            to: like.to,
+        }
+    }
 }
 
 #[async_trait::async_trait]

@@ -4,28 +4,51 @@
 
 use crate::{
     FederationContext, FederationError, RequestData,
-    activities::verify_same_origin,
+    activities::{actor_id, verify_same_origin},
     objects::{
         actor::{DbActor, host_of},
         adoption::ApAdoption,
-        garden_item::DbGardenItem,
+        garden_item::{DbGardenItem, context_value},
     },
 };
 use activitypub_federation::{fetch::object_id::ObjectId, kinds::activity::CreateType, traits::Activity};
 use chrono::Utc;
+use healthcommons_db::entities::actor;
 use healthcommons_service::garden::RemoteAdoption;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use url::Url;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateAdoption {
+    #[serde(rename = "@context", default, skip_serializing_if = "Value::is_null")]
+    pub context: Value,
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: CreateType,
     #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub actor: ObjectId<DbActor>,
     pub object: ApAdoption,
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
+    pub to: Vec<Url>,
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
+    pub cc: Vec<Url>,
+}
+
+impl CreateAdoption {
+    /// An adoption by a member of ours, from the adopter.
+    pub fn new(id: Url, actor: &actor::Model, object: ApAdoption) -> Result<Self, FederationError> {
+        Ok(CreateAdoption {
+            context: context_value(),
+            id,
+            kind: Default::default(),
+            actor: actor_id(actor)?,
+            to: object.to.clone(),
+            cc: object.cc.clone(),
+            object,
+        })
+    }
 }
 
 #[async_trait::async_trait]

@@ -3,14 +3,16 @@
 
 use crate::{
     FederationContext, FederationError, RequestData,
-    activities::verify_same_origin,
+    activities::{actor_id, verify_same_origin},
     objects::{
         actor::DbActor,
-        event::{ApEvent, DbEvent},
+        event::{ApEvent, DbEvent, event_context},
     },
 };
 use activitypub_federation::{fetch::object_id::ObjectId, traits::Activity, traits::Object};
+use healthcommons_db::entities::actor;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use url::Url;
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -19,15 +21,41 @@ pub enum EventChange {
     Update,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateEvent {
+    #[serde(rename = "@context", default, skip_serializing_if = "Value::is_null")]
+    pub context: Value,
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: EventChange,
     #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub actor: ObjectId<DbActor>,
     pub object: ApEvent,
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
+    pub to: Vec<Url>,
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
+    pub cc: Vec<Url>,
+}
+
+impl CreateEvent {
+    /// A new event or its change, from its author (`actor`, for a group's event).
+    pub fn new(
+        id: Url,
+        kind: EventChange,
+        actor: &actor::Model,
+        object: ApEvent,
+    ) -> Result<Self, FederationError> {
+        Ok(CreateEvent {
+            context: event_context(),
+            id,
+            kind,
+            actor: actor_id(actor)?,
+            to: object.to.clone(),
+            cc: object.cc.clone(),
+            object,
+        })
+    }
 }
 
 #[async_trait::async_trait]

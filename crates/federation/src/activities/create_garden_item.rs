@@ -5,14 +5,16 @@
 
 use crate::{
     FederationContext, FederationError, RequestData,
-    activities::verify_same_origin,
+    activities::{actor_id, verify_same_origin},
     objects::{
         actor::DbActor,
-        garden_item::{ApGardenItem, DbGardenItem},
+        garden_item::{ApGardenItem, DbGardenItem, context_value},
     },
 };
 use activitypub_federation::{fetch::object_id::ObjectId, traits::Activity, traits::Object};
+use healthcommons_db::entities::actor;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use url::Url;
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -21,15 +23,41 @@ pub enum GardenChange {
     Update,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateGardenItem {
+    #[serde(rename = "@context", default, skip_serializing_if = "Value::is_null")]
+    pub context: Value,
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: GardenChange,
     #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub actor: ObjectId<DbActor>,
     pub object: ApGardenItem,
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
+    pub to: Vec<Url>,
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
+    pub cc: Vec<Url>,
+}
+
+impl CreateGardenItem {
+    /// A new garden item or revision, from its author.
+    pub fn new(
+        id: Url,
+        kind: GardenChange,
+        actor: &actor::Model,
+        object: ApGardenItem,
+    ) -> Result<Self, FederationError> {
+        Ok(CreateGardenItem {
+            context: context_value(),
+            id,
+            kind,
+            actor: actor_id(actor)?,
+            to: object.to.clone(),
+            cc: object.cc.clone(),
+            object,
+        })
+    }
 }
 
 #[async_trait::async_trait]

@@ -4,14 +4,17 @@
 
 use crate::{
     FederationContext, FederationError, RequestData,
-    activities::verify_same_origin,
+    activities::{actor_id, verify_same_origin},
     objects::{
         actor::DbActor,
-        pledge::{self, ApPledge, DbPledge},
+        pledge::{self, ApPledge, DbPledge, pledge_context},
     },
     relay::{self, Effect, Relayed},
 };
-use activitypub_federation::{fetch::object_id::ObjectId, traits::Activity, traits::Object};
+use activitypub_federation::{
+    fetch::object_id::ObjectId, protocol::helpers::deserialize_skip_error, traits::Activity, traits::Object,
+};
+use healthcommons_db::entities::actor;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
@@ -22,17 +25,48 @@ pub enum PledgeChange {
     Update,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatePledge {
+    #[serde(rename = "@context", default, skip_serializing_if = "Value::is_null")]
+    pub context: Value,
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: PledgeChange,
     #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub actor: ObjectId<DbActor>,
     pub object: ApPledge,
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
+    pub to: Vec<Url>,
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
+    pub cc: Vec<Url>,
+    /// `null` outside a working group.
+    #[serde(default, deserialize_with = "deserialize_skip_error")]
+    pub audience: Option<Url>,
     #[serde(skip)]
     pub raw: Value,
+}
+
+impl CreatePledge {
+    /// A new pledge or its change, from who pledged.
+    pub fn new(
+        id: Url,
+        kind: PledgeChange,
+        actor: &actor::Model,
+        object: ApPledge,
+    ) -> Result<Self, FederationError> {
+        Ok(CreatePledge {
+            context: pledge_context(),
+            id,
+            kind,
+            actor: actor_id(actor)?,
+            to: object.to.clone(),
+            cc: object.cc.clone(),
+            audience: object.audience.clone(),
+            object,
+            raw: Value::Null,
+        })
+    }
 }
 
 #[async_trait::async_trait]

@@ -3,14 +3,18 @@
 
 use crate::{
     FederationContext, FederationError, RequestData,
-    activities::verify_same_origin,
+    activities::{actor_id, verify_same_origin},
     objects::{
         actor::DbActor,
-        question::{ApQuestion, DbQuestion},
+        question::{ApQuestion, DbQuestion, question_context},
     },
 };
-use activitypub_federation::{fetch::object_id::ObjectId, traits::Activity, traits::Object};
+use activitypub_federation::{
+    fetch::object_id::ObjectId, protocol::helpers::deserialize_skip_error, traits::Activity, traits::Object,
+};
+use healthcommons_db::entities::actor;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use url::Url;
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -19,15 +23,45 @@ pub enum QuestionChange {
     Update,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateQuestion {
+    #[serde(rename = "@context", default, skip_serializing_if = "Value::is_null")]
+    pub context: Value,
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: QuestionChange,
     #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub actor: ObjectId<DbActor>,
     pub object: ApQuestion,
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
+    pub to: Vec<Url>,
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
+    pub cc: Vec<Url>,
+    /// `null` outside a working group.
+    #[serde(default, deserialize_with = "deserialize_skip_error")]
+    pub audience: Option<Url>,
+}
+
+impl CreateQuestion {
+    /// A new question or its new totals, from its author.
+    pub fn new(
+        id: Url,
+        kind: QuestionChange,
+        actor: &actor::Model,
+        object: ApQuestion,
+    ) -> Result<Self, FederationError> {
+        Ok(CreateQuestion {
+            context: question_context(),
+            id,
+            kind,
+            actor: actor_id(actor)?,
+            to: object.to.clone(),
+            cc: object.cc.clone(),
+            audience: object.audience.clone(),
+            object,
+        })
+    }
 }
 
 #[async_trait::async_trait]

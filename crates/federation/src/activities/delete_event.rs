@@ -3,18 +3,20 @@
 
 use crate::{
     FederationContext, FederationError, RequestData,
-    activities::verify_same_origin,
-    objects::{actor::DbActor, id_of},
+    activities::{DeletePost, actor_id, verify_same_origin},
+    objects::{actor::DbActor, event::event_context, id_of},
 };
 use activitypub_federation::{fetch::object_id::ObjectId, kinds::activity::DeleteType, traits::Activity};
-use healthcommons_db::queries;
+use healthcommons_db::{entities::actor, queries};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeleteEvent {
+    #[serde(rename = "@context", default, skip_serializing_if = "Value::is_null")]
+    pub context: Value,
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: DeleteType,
@@ -22,6 +24,46 @@ pub struct DeleteEvent {
     pub actor: ObjectId<DbActor>,
     /// The event's id, or a Tombstone naming it.
     pub object: Value,
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
+    pub to: Vec<Url>,
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
+    pub cc: Vec<Url>,
+}
+
+impl DeleteEvent {
+    /// Its author deletes a event, addressed as it was.
+    pub fn new(
+        id: Url,
+        author: &actor::Model,
+        ap_id: &str,
+        to: Vec<Url>,
+        cc: Vec<Url>,
+    ) -> Result<Self, FederationError> {
+        Ok(DeleteEvent {
+            context: event_context(),
+            id,
+            kind: Default::default(),
+            actor: actor_id(author)?,
+            object: Value::String(ap_id.to_owned()),
+            to,
+            cc,
+        })
+    }
+}
+
+/// A Delete, which the inbox found to name an event.
+impl From<DeletePost> for DeleteEvent {
+    fn from(delete: DeletePost) -> Self {
+        DeleteEvent {
+            context: Value::Null,
+            id: delete.id,
+            kind: delete.kind,
+            actor: delete.actor,
+            object: delete.object,
+            to: delete.to,
+            cc: delete.cc,
+        }
+    }
 }
 
 #[async_trait::async_trait]

@@ -3,18 +3,21 @@
 
 use crate::{
     FederationContext, FederationError, RequestData,
-    activities::verify_same_origin,
+    activities::{DeletePost, actor_id, verify_same_origin},
     objects::{actor::DbActor, id_of},
+    publisher::AS_CONTEXT,
 };
 use activitypub_federation::{fetch::object_id::ObjectId, kinds::activity::DeleteType, traits::Activity};
-use healthcommons_db::queries;
+use healthcommons_db::{entities::actor, queries};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeleteGardenItem {
+    #[serde(rename = "@context", default, skip_serializing_if = "Value::is_null")]
+    pub context: Value,
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: DeleteType,
@@ -22,11 +25,51 @@ pub struct DeleteGardenItem {
     pub actor: ObjectId<DbActor>,
     /// The item's id, or a Tombstone naming it.
     pub object: Value,
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
+    pub to: Vec<Url>,
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
+    pub cc: Vec<Url>,
+}
+
+impl DeleteGardenItem {
+    /// Its author deletes a garden item, addressed as it was.
+    pub fn new(
+        id: Url,
+        author: &actor::Model,
+        ap_id: &str,
+        to: Vec<Url>,
+        cc: Vec<Url>,
+    ) -> Result<Self, FederationError> {
+        Ok(DeleteGardenItem {
+            context: AS_CONTEXT.into(),
+            id,
+            kind: Default::default(),
+            actor: actor_id(author)?,
+            object: Value::String(ap_id.to_owned()),
+            to,
+            cc,
+        })
+    }
 }
 
 impl DeleteGardenItem {
     pub fn object_id(&self) -> Result<Url, FederationError> {
         id_of(&self.object).ok_or_else(|| FederationError::Invalid("Delete names no object".into()))
+    }
+}
+
+/// A Delete, which the inbox found to name a garden item.
+impl From<DeletePost> for DeleteGardenItem {
+    fn from(delete: DeletePost) -> Self {
+        DeleteGardenItem {
+            context: Value::Null,
+            id: delete.id,
+            kind: delete.kind,
+            actor: delete.actor,
+            object: delete.object,
+            to: delete.to,
+            cc: delete.cc,
+        }
     }
 }
 

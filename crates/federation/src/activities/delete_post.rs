@@ -4,19 +4,22 @@
 
 use crate::{
     FederationContext, FederationError, RequestData,
-    activities::{relay_if_local_group, verify_same_origin},
+    activities::{Addressing, actor_id, relay_if_local_group, verify_same_origin},
     moderators::verify_moderator,
     objects::actor::{DbActor, host_of},
     relay::Effect,
 };
-use activitypub_federation::{fetch::object_id::ObjectId, kinds::activity::DeleteType, traits::Activity};
-use healthcommons_db::queries;
+use activitypub_federation::{
+    fetch::object_id::ObjectId, kinds::activity::DeleteType, protocol::helpers::deserialize_skip_error,
+    traits::Activity,
+};
+use healthcommons_db::{entities::actor, queries};
 use healthcommons_service::posts;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeletePost {
     pub id: Url,
@@ -26,11 +29,47 @@ pub struct DeletePost {
     pub actor: ObjectId<DbActor>,
     /// The post's id, or a `Tombstone` with it (Mastodon).
     pub object: Value,
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
+    pub to: Vec<Url>,
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
+    pub cc: Vec<Url>,
+    #[serde(default, deserialize_with = "deserialize_skip_error")]
+    pub audience: Option<Url>,
+    /// A moderator's reason for a removal (Lemmy takes a Delete without
+    /// one, by someone else than the author, for the author's own).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "deserialize_skip_error"
+    )]
+    pub summary: Option<String>,
     #[serde(skip)]
     pub raw: Value,
 }
 
 impl DeletePost {
+    /// The Delete of a post by `actor` (its author, or a moderator giving
+    /// `reason`), addressed like the post.
+    pub fn new(
+        id: Url,
+        actor: &actor::Model,
+        post_ap_id: &str,
+        addressing: Addressing,
+        reason: Option<String>,
+    ) -> Result<Self, FederationError> {
+        Ok(DeletePost {
+            id,
+            kind: Default::default(),
+            actor: actor_id(actor)?,
+            object: Value::String(post_ap_id.to_owned()),
+            to: addressing.to,
+            cc: addressing.cc,
+            audience: addressing.audience,
+            summary: reason,
+            raw: Value::Null,
+        })
+    }
+
     pub fn object_id(&self) -> Result<Url, FederationError> {
         let id = match &self.object {
             Value::String(s) => Some(s.as_str()),

@@ -3,16 +3,20 @@
 //! reports queue of this node's moderators.
 
 use crate::{
-    FederationContext, FederationError, RequestData, activities::verify_same_origin, objects::actor::DbActor,
+    FederationContext, FederationError, RequestData,
+    activities::{actor_id, verify_same_origin},
+    objects::actor::DbActor,
 };
 use activitypub_federation::{fetch::object_id::ObjectId, kinds::activity::FlagType, traits::Activity};
 use healthcommons_core::text;
-use healthcommons_db::queries::{self, reports::NewReport};
+use healthcommons_db::{
+    entities::{actor, report},
+    queries::{self, reports::NewReport},
+};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use url::Url;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Flag {
     pub id: Url,
@@ -21,25 +25,44 @@ pub struct Flag {
     #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub actor: ObjectId<DbActor>,
     /// The reported actor and posts: one id or a list.
-    pub object: Value,
+    #[serde(deserialize_with = "crate::objects::post::urls_of")]
+    pub object: Vec<Url>,
     #[serde(default)]
     pub content: Option<String>,
     /// Lemmy puts the reason here.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
+    pub to: Vec<Url>,
 }
 
 impl Flag {
-    fn object_ids(&self) -> Vec<String> {
-        let one = |v: &Value| match v {
-            Value::String(s) => Some(s.clone()),
-            Value::Object(map) => map.get("id").and_then(Value::as_str).map(str::to_owned),
-            _ => None,
-        };
-        match &self.object {
-            Value::Array(items) => items.iter().filter_map(one).collect(),
-            other => one(other).into_iter().collect(),
+    /// Our report to the reported actor's node, from this node's instance
+    /// actor (as Mastodon does, so the reporter stays anonymous there).
+    pub fn new(
+        report: &report::Model,
+        instance: &actor::Model,
+        reported: &actor::Model,
+        post_ids: &[String],
+    ) -> Result<Self, FederationError> {
+        let reported_id = Url::parse(&reported.ap_id)?;
+        let mut object = vec![reported_id.clone()];
+        for post in post_ids {
+            object.push(Url::parse(post)?);
         }
+        Ok(Flag {
+            id: Url::parse(&report.ap_id)?,
+            kind: Default::default(),
+            actor: actor_id(instance)?,
+            object,
+            content: Some(report.content.clone()),
+            summary: None,
+            to: vec![reported_id],
+        })
+    }
+
+    fn object_ids(&self) -> Vec<String> {
+        self.object.iter().map(Url::to_string).collect()
     }
 }
 

@@ -3,12 +3,12 @@
 
 use crate::{
     FederationContext, FederationError, RequestData,
-    activities::verify_same_origin,
-    objects::{actor::DbActor, id_of},
+    activities::{actor_id, verify_same_origin},
+    objects::{actor::DbActor, event::event_context, id_of},
     publisher::OutboxPublisher,
 };
 use activitypub_federation::{fetch::object_id::ObjectId, traits::Activity};
-use healthcommons_db::queries;
+use healthcommons_db::{entities::actor, queries};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
@@ -19,8 +19,9 @@ pub enum LeaveKind {
     Undo,
 }
 
-/// The `Join` an `Undo` takes back, sent whole.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The `Join` an `Undo` takes back, sent whole (and the `Join` our
+/// answer to it names).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UndoneJoin {
     #[serde(rename = "type")]
     pub kind: activitypub_federation::kinds::activity::JoinType,
@@ -31,7 +32,7 @@ pub struct UndoneJoin {
     pub object: Value,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum LeaveObject {
     Join(UndoneJoin),
@@ -39,18 +40,39 @@ pub enum LeaveObject {
     Event(Url),
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LeaveEvent {
+    #[serde(rename = "@context", default, skip_serializing_if = "Value::is_null")]
+    pub context: Value,
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: LeaveKind,
     #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub actor: ObjectId<DbActor>,
     pub object: LeaveObject,
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
+    pub to: Vec<Url>,
 }
 
 impl LeaveEvent {
+    /// A member gives back their place in an event elsewhere, to its organiser.
+    pub fn new(
+        id: Url,
+        member: &actor::Model,
+        event_ap_id: &str,
+        organiser: &actor::Model,
+    ) -> Result<Self, FederationError> {
+        Ok(LeaveEvent {
+            context: event_context(),
+            id,
+            kind: LeaveKind::Leave,
+            actor: actor_id(member)?,
+            object: LeaveObject::Event(Url::parse(event_ap_id)?),
+            to: vec![Url::parse(&organiser.ap_id)?],
+        })
+    }
+
     /// An `Undo` naming only an id parses as one of ours but may undo
     /// anything; it is not ours to act on.
     pub fn undoes_something_else(&self) -> bool {

@@ -3,12 +3,14 @@
 
 use crate::{
     FederationContext, FederationError, RequestData,
-    activities::{relay_if_local_group, verify_same_origin},
+    activities::{Addressing, actor_id, relay_if_local_group, verify_same_origin},
     objects::actor::DbActor,
     relay::Effect,
 };
-use activitypub_federation::{fetch::object_id::ObjectId, traits::Activity};
-use healthcommons_db::entities::ReactionKind;
+use activitypub_federation::{
+    fetch::object_id::ObjectId, protocol::helpers::deserialize_skip_error, traits::Activity,
+};
+use healthcommons_db::entities::{ReactionKind, actor};
 use healthcommons_service::posts;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -29,7 +31,7 @@ impl LikeKind {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Like {
     pub id: Url,
@@ -38,8 +40,36 @@ pub struct Like {
     #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub actor: ObjectId<DbActor>,
     pub object: Url,
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
+    pub to: Vec<Url>,
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
+    pub cc: Vec<Url>,
+    #[serde(default, deserialize_with = "deserialize_skip_error")]
+    pub audience: Option<Url>,
     #[serde(skip)]
     pub raw: Value,
+}
+
+impl Like {
+    /// A member's like or dislike of a post, addressed like the post.
+    pub fn new(
+        id: Url,
+        kind: LikeKind,
+        actor: &actor::Model,
+        post_ap_id: &str,
+        addressing: Addressing,
+    ) -> Result<Self, FederationError> {
+        Ok(Like {
+            id,
+            kind,
+            actor: actor_id(actor)?,
+            object: Url::parse(post_ap_id)?,
+            to: addressing.to,
+            cc: addressing.cc,
+            audience: addressing.audience,
+            raw: Value::Null,
+        })
+    }
 }
 
 #[async_trait::async_trait]

@@ -3,24 +3,27 @@
 
 use crate::{
     FederationContext, FederationError, RequestData,
-    activities::{relay_if_local_group, verify_same_origin},
+    activities::{Addressing, actor_id, relay_if_local_group, verify_same_origin},
     moderators::verify_moderator,
     objects::{actor::DbActor, post::DbPost},
     relay::Effect,
 };
-use activitypub_federation::{fetch::object_id::ObjectId, traits::Activity};
-use healthcommons_db::queries;
+use activitypub_federation::{
+    fetch::object_id::ObjectId, protocol::helpers::deserialize_skip_error, traits::Activity,
+};
+use healthcommons_db::{entities::actor, queries};
 use healthcommons_service::posts;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub enum LockType {
+    #[default]
     Lock,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LockThread {
     pub id: Url,
@@ -30,11 +33,36 @@ pub struct LockThread {
     pub actor: ObjectId<DbActor>,
     /// The post locked.
     pub object: ObjectId<DbPost>,
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
+    pub to: Vec<Url>,
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
+    pub cc: Vec<Url>,
+    #[serde(default, deserialize_with = "deserialize_skip_error")]
+    pub audience: Option<Url>,
     #[serde(skip)]
     pub raw: Value,
 }
 
 impl LockThread {
+    /// A moderator's lock of a thread, addressed like the post.
+    pub fn new(
+        id: Url,
+        moderator: &actor::Model,
+        post_ap_id: &str,
+        addressing: Addressing,
+    ) -> Result<Self, FederationError> {
+        Ok(LockThread {
+            id,
+            kind: LockType::Lock,
+            actor: actor_id(moderator)?,
+            object: ObjectId::parse(post_ap_id)?,
+            to: addressing.to,
+            cc: addressing.cc,
+            audience: addressing.audience,
+            raw: Value::Null,
+        })
+    }
+
     /// Check who locks and lock (or, with `locked` false, unlock) the post;
     /// a local group passes it on to its followers.
     pub async fn apply(&self, locked: bool, raw: &Value, data: &RequestData) -> Result<(), FederationError> {

@@ -31,6 +31,9 @@ pub mod update_actor;
 pub mod update_post;
 pub mod vote;
 
+#[cfg(test)]
+mod wire_tests;
+
 use crate::{
     FederationError, RequestData,
     objects::{
@@ -46,9 +49,15 @@ use crate::{
 };
 use activitypub_federation::{
     fetch::object_id::ObjectId,
+    kinds::public,
     traits::{Activity, Object},
 };
-use healthcommons_db::queries;
+use answer_join::Answer;
+use create_event::EventChange;
+use create_garden_item::GardenChange;
+use create_pledge::PledgeChange;
+use create_question::QuestionChange;
+use healthcommons_db::{entities::actor, queries};
 use healthcommons_service::policy::{self, Action, Target, Under};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -151,10 +160,18 @@ impl InboxActivity {
         match self {
             InboxActivity::Follow(a) => run(a, data).await,
             InboxActivity::AcceptFollow(a) if answers_our_join(&a.object, data).await? => {
-                run(serde_json::from_value::<AnswerJoin>(raw)?, data).await
+                run(
+                    AnswerJoin::answering(a.id, Answer::Accept, a.actor, a.object)?,
+                    data,
+                )
+                .await
             }
             InboxActivity::RejectFollow(a) if answers_our_join(&a.object, data).await? => {
-                run(serde_json::from_value::<AnswerJoin>(raw)?, data).await
+                run(
+                    AnswerJoin::answering(a.id, Answer::Reject, a.actor, a.object)?,
+                    data,
+                )
+                .await
             }
             InboxActivity::AcceptFollow(a) => run(a, data).await,
             InboxActivity::RejectFollow(a) => run(a, data).await,
@@ -166,32 +183,40 @@ impl InboxActivity {
             InboxActivity::LeaveEvent(a) => run(a, data).await,
             InboxActivity::UndoFollow(a) => run(a, data).await,
             InboxActivity::UndoReaction(a) if undoes_like_of_pledge(&a.object, data).await? => {
-                run(serde_json::from_value::<StopCountingOnPledge>(raw)?, data).await
+                run(StopCountingOnPledge::from(a), data).await
             }
             InboxActivity::UndoReaction(a) => run(UndoReaction { raw, ..a }, data).await,
             InboxActivity::CreatePost(a) => {
                 let object = embedded_object(&a.actor, a.object.clone(), data).await?;
+                let change = Change {
+                    id: a.id.clone(),
+                    actor: a.actor.clone(),
+                    to: a.to.clone(),
+                    cc: a.cc.clone(),
+                    audience: a.audience.clone(),
+                    update: false,
+                };
                 if is_garden_object(&object) {
-                    run(with_object::<CreateGardenItem>(&raw, object)?, data).await
+                    run(change.garden_item(object)?, data).await
                 } else if is_event_object(&object) {
-                    run(with_object::<CreateEvent>(&raw, object)?, data).await
+                    run(change.event(object)?, data).await
                 } else if is_question_object(&object) {
-                    run(with_object::<CreateQuestion>(&raw, object)?, data).await
+                    run(change.question(object)?, data).await
                 } else if is_pledge_object(&object) {
-                    run(pledge_change(&raw, object)?, data).await
+                    run(change.of_pledge(object, raw)?, data).await
                 } else if let Some((_, question)) = vote_parts(&object) {
                     if queries::agenda::by_ap_id(&data.db, question.as_str())
                         .await?
                         .is_some()
                     {
-                        run(with_object::<Vote>(&raw, object)?, data).await
+                        run(change.vote(object), data).await
                     } else {
                         Ok(Outcome::NotHandled(
                             "a vote on a question this node does not know".into(),
                         ))
                     }
                 } else if is_adoption_object(&object) {
-                    run(with_object::<CreateAdoption>(&raw, object)?, data).await
+                    run(change.adoption(object)?, data).await
                 } else {
                     match not_a_post(&object) {
                         Some(reason) => Ok(Outcome::NotHandled(reason)),
@@ -202,14 +227,22 @@ impl InboxActivity {
             InboxActivity::UpdateActor(a) => run(a, data).await,
             InboxActivity::UpdatePost(a) => {
                 let object = embedded_object(&a.actor, a.object.clone(), data).await?;
+                let change = Change {
+                    id: a.id.clone(),
+                    actor: a.actor.clone(),
+                    to: a.to.clone(),
+                    cc: a.cc.clone(),
+                    audience: a.audience.clone(),
+                    update: true,
+                };
                 if is_garden_object(&object) {
-                    run(with_object::<CreateGardenItem>(&raw, object)?, data).await
+                    run(change.garden_item(object)?, data).await
                 } else if is_event_object(&object) {
-                    run(with_object::<CreateEvent>(&raw, object)?, data).await
+                    run(change.event(object)?, data).await
                 } else if is_question_object(&object) {
-                    run(with_object::<CreateQuestion>(&raw, object)?, data).await
+                    run(change.question(object)?, data).await
                 } else if is_pledge_object(&object) {
-                    run(pledge_change(&raw, object)?, data).await
+                    run(change.of_pledge(object, raw)?, data).await
                 } else {
                     match not_a_post(&object) {
                         Some(reason) => Ok(Outcome::NotHandled(reason)),
@@ -226,12 +259,12 @@ impl InboxActivity {
                     .await?
                     .is_some()
                 {
-                    run(with_object::<DeleteGardenItem>(&raw, a.object)?, data).await
+                    run(DeleteGardenItem::from(a), data).await
                 } else if queries::events::by_ap_id(&data.db, object.as_str())
                     .await?
                     .is_some()
                 {
-                    run(with_object::<DeleteEvent>(&raw, a.object)?, data).await
+                    run(DeleteEvent::from(a), data).await
                 } else {
                     run(DeletePost { raw, ..a }, data).await
                 }
@@ -242,7 +275,7 @@ impl InboxActivity {
                         .await?
                         .is_some() =>
             {
-                run(serde_json::from_value::<CountOnPledge>(raw)?, data).await
+                run(CountOnPledge::from(a), data).await
             }
             InboxActivity::Like(a) => run(Like { raw, ..a }, data).await,
             InboxActivity::Flag(a) => run(a, data).await,
@@ -331,13 +364,50 @@ async fn undoes_like_of_pledge(
             .is_some())
 }
 
-/// A Create or Update of a pledge, which keeps the activity as received so
-/// a working group of ours can pass it on unchanged.
-fn pledge_change(raw: &Value, object: Value) -> Result<CreatePledge, FederationError> {
-    Ok(CreatePledge {
-        raw: raw.clone(),
-        ..with_object::<CreatePledge>(raw, object)?
-    })
+/// A stored actor's id, for an activity we send.
+pub(crate) fn actor_id(actor: &actor::Model) -> Result<ObjectId<DbActor>, FederationError> {
+    Ok(ObjectId::parse(&actor.ap_id)?)
+}
+
+/// `to`, `cc` and `audience` of an activity we send: the values, decided
+/// by the publisher, which each activity's constructor puts in place.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Addressing {
+    pub to: Vec<Url>,
+    pub cc: Vec<Url>,
+    pub audience: Option<Url>,
+}
+
+impl Addressing {
+    /// A moderation activity in a working group (Lemmy's shape): to everyone,
+    /// or only to the members of a members-only group.
+    pub fn moderation(group: &actor::Model, members_only: bool) -> Result<Self, FederationError> {
+        let group_id = Url::parse(&group.ap_id)?;
+        let to = if members_only {
+            group
+                .followers_url
+                .as_deref()
+                .map(Url::parse)
+                .transpose()?
+                .into_iter()
+                .collect()
+        } else {
+            vec![public()]
+        };
+        Ok(Addressing {
+            to,
+            cc: vec![group_id.clone()],
+            audience: Some(group_id),
+        })
+    }
+}
+
+/// A list of ids that may be absent, kept apart from an empty list; read
+/// like any `to` or `cc` when present.
+pub(crate) fn some_urls<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Vec<Url>>, D::Error> {
+    crate::objects::post::urls_of(deserializer).map(Some)
 }
 
 /// An object's id, sent as a URL or as the object itself.
@@ -381,13 +451,109 @@ async fn embedded_object(
     )
 }
 
-/// An activity as received, read again as `A` with its object in place.
-fn with_object<A: serde::de::DeserializeOwned>(raw: &Value, object: Value) -> Result<A, FederationError> {
-    let mut activity = raw.clone();
-    if let Value::Object(map) = &mut activity {
-        map.insert("object".into(), object);
+/// A Create or Update as the inbox read it, before its object said what it
+/// creates or changes: the envelope each kind's own activity is built from.
+struct Change {
+    id: Url,
+    actor: ObjectId<DbActor>,
+    to: Vec<Url>,
+    cc: Vec<Url>,
+    audience: Option<Url>,
+    update: bool,
+}
+
+impl Change {
+    fn garden_item(self, object: Value) -> Result<CreateGardenItem, FederationError> {
+        Ok(CreateGardenItem {
+            context: Value::Null,
+            id: self.id,
+            kind: if self.update {
+                GardenChange::Update
+            } else {
+                GardenChange::Create
+            },
+            actor: self.actor,
+            object: serde_json::from_value(object)?,
+            to: self.to,
+            cc: self.cc,
+        })
     }
-    Ok(serde_json::from_value(activity)?)
+
+    fn event(self, object: Value) -> Result<CreateEvent, FederationError> {
+        Ok(CreateEvent {
+            context: Value::Null,
+            id: self.id,
+            kind: if self.update {
+                EventChange::Update
+            } else {
+                EventChange::Create
+            },
+            actor: self.actor,
+            object: serde_json::from_value(object)?,
+            to: self.to,
+            cc: self.cc,
+        })
+    }
+
+    fn question(self, object: Value) -> Result<CreateQuestion, FederationError> {
+        Ok(CreateQuestion {
+            context: Value::Null,
+            id: self.id,
+            kind: if self.update {
+                QuestionChange::Update
+            } else {
+                QuestionChange::Create
+            },
+            actor: self.actor,
+            object: serde_json::from_value(object)?,
+            to: self.to,
+            cc: self.cc,
+            audience: self.audience,
+        })
+    }
+
+    /// A pledge, which keeps the activity as received so a working group of
+    /// ours can pass it on unchanged.
+    fn of_pledge(self, object: Value, raw: Value) -> Result<CreatePledge, FederationError> {
+        Ok(CreatePledge {
+            context: Value::Null,
+            id: self.id,
+            kind: if self.update {
+                PledgeChange::Update
+            } else {
+                PledgeChange::Create
+            },
+            actor: self.actor,
+            object: serde_json::from_value(object)?,
+            to: self.to,
+            cc: self.cc,
+            audience: self.audience,
+            raw,
+        })
+    }
+
+    /// A vote (the caller has checked the object with `vote_parts`).
+    fn vote(self, object: Value) -> Vote {
+        Vote {
+            id: self.id,
+            kind: Default::default(),
+            actor: self.actor,
+            object,
+            to: self.to,
+        }
+    }
+
+    fn adoption(self, object: Value) -> Result<CreateAdoption, FederationError> {
+        Ok(CreateAdoption {
+            context: Value::Null,
+            id: self.id,
+            kind: Default::default(),
+            actor: self.actor,
+            object: serde_json::from_value(object)?,
+            to: self.to,
+            cc: self.cc,
+        })
+    }
 }
 
 /// Why an embedded object of a Create or Update is not a post we keep, if it is not.
@@ -464,14 +630,14 @@ async fn receive_follow_answer(
 
 /// A reference to a Follow as others send it inside Accept, Reject and Undo:
 /// the whole activity (Mastodon) or only its id.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum FollowRef {
     Embedded(EmbeddedFollow),
     Id(Url),
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EmbeddedFollow {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<Url>,
@@ -481,6 +647,22 @@ pub struct EmbeddedFollow {
     pub actor: Option<Url>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object: Option<Url>,
+}
+
+impl EmbeddedFollow {
+    /// A Follow as we embed it in our Undo, Accept and Reject of it.
+    pub fn new(
+        follow_ap_id: &str,
+        follower: &actor::Model,
+        target: &actor::Model,
+    ) -> Result<Self, FederationError> {
+        Ok(EmbeddedFollow {
+            id: Some(Url::parse(follow_ap_id)?),
+            kind: Default::default(),
+            actor: Some(Url::parse(&follower.ap_id)?),
+            object: Some(Url::parse(&target.ap_id)?),
+        })
+    }
 }
 
 impl FollowRef {

@@ -5,14 +5,17 @@
 
 use crate::{
     FederationContext, FederationError, RequestData,
-    activities::verify_same_origin,
+    activities::{Addressing, actor_id, verify_same_origin},
     moderators::{group_of_collection, verify_moderator},
     objects::actor::DbActor,
     relay,
 };
-use activitypub_federation::{fetch::object_id::ObjectId, traits::Activity};
-use healthcommons_db::entities::ActorKind;
+use activitypub_federation::{
+    fetch::object_id::ObjectId, protocol::helpers::deserialize_skip_error, traits::Activity,
+};
+use healthcommons_db::entities::{ActorKind, actor};
 use healthcommons_db::queries;
+use healthcommons_service::urls::NodeUrls;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
@@ -23,7 +26,7 @@ pub enum ModeratorChangeKind {
     Remove,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ModeratorChange {
     pub id: Url,
@@ -36,8 +39,38 @@ pub struct ModeratorChange {
     pub object: ObjectId<DbActor>,
     /// The group's moderators collection.
     pub target: Url,
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
+    pub to: Vec<Url>,
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
+    pub cc: Vec<Url>,
+    #[serde(default, deserialize_with = "deserialize_skip_error")]
+    pub audience: Option<Url>,
     #[serde(skip)]
     pub raw: Value,
+}
+
+impl ModeratorChange {
+    /// A moderator adds `person` to the group's moderators, or removes them.
+    pub fn new(
+        id: Url,
+        kind: ModeratorChangeKind,
+        moderator: &actor::Model,
+        person: &actor::Model,
+        group: &actor::Model,
+        addressing: Addressing,
+    ) -> Result<Self, FederationError> {
+        Ok(ModeratorChange {
+            id,
+            kind,
+            actor: actor_id(moderator)?,
+            object: actor_id(person)?,
+            target: Url::parse(&NodeUrls::moderators_of(&group.ap_id))?,
+            to: addressing.to,
+            cc: addressing.cc,
+            audience: addressing.audience,
+            raw: Value::Null,
+        })
+    }
 }
 
 #[async_trait::async_trait]

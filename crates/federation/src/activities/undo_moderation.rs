@@ -3,22 +3,26 @@
 
 use crate::{
     FederationContext, FederationError, RequestData,
-    activities::{BlockUser, LockThread, verify_same_origin},
+    activities::{Addressing, BlockUser, LockThread, actor_id, verify_same_origin},
     objects::actor::DbActor,
 };
-use activitypub_federation::{fetch::object_id::ObjectId, kinds::activity::UndoType, traits::Activity};
+use activitypub_federation::{
+    fetch::object_id::ObjectId, kinds::activity::UndoType, protocol::helpers::deserialize_skip_error,
+    traits::Activity,
+};
+use healthcommons_db::entities::actor;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum UndoneModeration {
     Block(BlockUser),
     Lock(LockThread),
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UndoModeration {
     pub id: Url,
@@ -27,8 +31,35 @@ pub struct UndoModeration {
     #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub actor: ObjectId<DbActor>,
     pub object: UndoneModeration,
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
+    pub to: Vec<Url>,
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
+    pub cc: Vec<Url>,
+    #[serde(default, deserialize_with = "deserialize_skip_error")]
+    pub audience: Option<Url>,
     #[serde(skip)]
     pub raw: Value,
+}
+
+impl UndoModeration {
+    /// A moderator lifts a ban or unlocks a thread.
+    pub fn new(
+        id: Url,
+        moderator: &actor::Model,
+        undone: UndoneModeration,
+        addressing: Addressing,
+    ) -> Result<Self, FederationError> {
+        Ok(UndoModeration {
+            id,
+            kind: Default::default(),
+            actor: actor_id(moderator)?,
+            object: undone,
+            to: addressing.to,
+            cc: addressing.cc,
+            audience: addressing.audience,
+            raw: Value::Null,
+        })
+    }
 }
 
 #[async_trait::async_trait]

@@ -6,21 +6,21 @@
 
 use crate::{
     FederationContext, FederationError, RequestData,
-    activities::verify_same_origin,
+    activities::{actor_id, verify_same_origin},
     moderators::verify_moderator,
     objects::actor::{ApActor, DbActor, verify_actor_json},
 };
 use activitypub_federation::{
     fetch::object_id::ObjectId,
-    kinds::activity::UpdateType,
+    kinds::{activity::UpdateType, public},
     traits::{Activity, Object},
 };
-use healthcommons_db::entities::ActorKind;
+use healthcommons_db::entities::{ActorKind, actor};
 use healthcommons_db::queries;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateActor {
     pub id: Url,
@@ -29,6 +29,30 @@ pub struct UpdateActor {
     #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub actor: ObjectId<DbActor>,
     pub object: Box<ApActor>,
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
+    pub to: Vec<Url>,
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
+    pub cc: Vec<Url>,
+}
+
+impl UpdateActor {
+    /// A local actor's new profile, to everyone and its followers.
+    pub fn new(id: Url, actor: &actor::Model, profile: ApActor) -> Result<Self, FederationError> {
+        Ok(UpdateActor {
+            id,
+            kind: Default::default(),
+            actor: actor_id(actor)?,
+            object: Box::new(profile),
+            to: vec![public()],
+            cc: actor
+                .followers_url
+                .as_deref()
+                .map(Url::parse)
+                .transpose()?
+                .into_iter()
+                .collect(),
+        })
+    }
 }
 
 #[async_trait::async_trait]

@@ -4,15 +4,18 @@
 use crate::{
     FederationContext, FederationError, RequestData,
     activities::{receive_post, verify_same_origin},
-    objects::actor::DbActor,
+    objects::{actor::DbActor, post::ApPost},
     relay::Effect,
 };
-use activitypub_federation::{fetch::object_id::ObjectId, kinds::activity::UpdateType, traits::Activity};
+use activitypub_federation::{
+    fetch::object_id::ObjectId, kinds::activity::UpdateType, protocol::helpers::deserialize_skip_error,
+    traits::Activity,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdatePost {
     pub id: Url,
@@ -21,8 +24,31 @@ pub struct UpdatePost {
     #[serde(deserialize_with = "crate::activities::actor_ref")]
     pub actor: ObjectId<DbActor>,
     pub object: Value,
+    /// As the post is addressed; `audience` is `null` outside a group.
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
+    pub to: Vec<Url>,
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
+    pub cc: Vec<Url>,
+    #[serde(default, deserialize_with = "deserialize_skip_error")]
+    pub audience: Option<Url>,
     #[serde(skip)]
     pub raw: Value,
+}
+
+impl UpdatePost {
+    /// An edit of a post by its author, addressed as the post is.
+    pub fn new(id: Url, note: &ApPost) -> Result<Self, FederationError> {
+        Ok(UpdatePost {
+            id,
+            kind: Default::default(),
+            actor: note.attributed_to.clone().into(),
+            object: serde_json::to_value(note)?,
+            to: note.to.clone(),
+            cc: note.cc.clone(),
+            audience: note.audience.clone(),
+            raw: Value::Null,
+        })
+    }
 }
 
 #[async_trait::async_trait]

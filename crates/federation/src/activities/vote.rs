@@ -4,17 +4,24 @@
 
 use crate::{
     FederationContext, FederationError, RequestData,
-    activities::verify_same_origin,
+    activities::{actor_id, verify_same_origin},
     objects::{actor::DbActor, question::vote_parts},
     publisher::OutboxPublisher,
 };
-use activitypub_federation::{fetch::object_id::ObjectId, kinds::activity::CreateType, traits::Activity};
-use healthcommons_db::queries;
+use activitypub_federation::{
+    fetch::object_id::ObjectId,
+    kinds::{activity::CreateType, object::NoteType},
+    traits::Activity,
+};
+use healthcommons_db::{
+    entities::{actor, vote},
+    queries,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Vote {
     pub id: Url,
@@ -24,9 +31,52 @@ pub struct Vote {
     pub actor: ObjectId<DbActor>,
     /// The `Note` (checked by `vote_parts`).
     pub object: Value,
+    #[serde(default, deserialize_with = "crate::objects::post::urls_of")]
+    pub to: Vec<Url>,
+}
+
+/// A vote of ours, as Mastodon sends one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VoteNote {
+    pub id: Url,
+    #[serde(rename = "type")]
+    pub kind: NoteType,
+    /// The option chosen.
+    pub name: String,
+    pub attributed_to: Url,
+    /// The question.
+    pub in_reply_to: Url,
+    pub to: Vec<Url>,
 }
 
 impl Vote {
+    /// A member's vote for `option` on a question asked elsewhere, to its author.
+    pub fn new(
+        vote: &vote::Model,
+        voter: &actor::Model,
+        option: &str,
+        question_ap_id: &str,
+        author: &actor::Model,
+    ) -> Result<Self, FederationError> {
+        let author_id = Url::parse(&author.ap_id)?;
+        let note = VoteNote {
+            id: Url::parse(&vote.ap_id)?,
+            kind: Default::default(),
+            name: option.to_owned(),
+            attributed_to: Url::parse(&voter.ap_id)?,
+            in_reply_to: Url::parse(question_ap_id)?,
+            to: vec![author_id.clone()],
+        };
+        Ok(Vote {
+            id: Url::parse(&format!("{}/activity", vote.ap_id))?,
+            kind: Default::default(),
+            actor: actor_id(voter)?,
+            object: serde_json::to_value(note)?,
+            to: vec![author_id],
+        })
+    }
+
     fn parts(&self) -> Result<(String, Url, Url), FederationError> {
         let (name, question) =
             vote_parts(&self.object).ok_or_else(|| FederationError::Invalid("not a vote".into()))?;

@@ -60,7 +60,7 @@ pub fn event_context() -> Value {
     ])
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApEvent {
     #[serde(rename = "@context", default, skip_serializing_if = "Value::is_null")]

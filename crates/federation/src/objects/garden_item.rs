@@ -177,7 +177,7 @@ impl From<ApPlace> for Place {
 }
 
 /// A garden item on the wire.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApGardenItem {
     #[serde(rename = "@context", default, skip_serializing_if = "Value::is_null")]

@@ -39,7 +39,7 @@ pub fn pledge_context() -> Value {
     }])
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApPledge {
     #[serde(rename = "@context", default, skip_serializing_if = "Value::is_null")]

@@ -28,7 +28,7 @@ pub fn question_context() -> Value {
     json!([AS_CONTEXT, {"toot": "http://joinmastodon.org/ns#", "votersCount": "toot:votersCount"}])
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApOption {
     #[serde(rename = "type", default = "note_type")]
@@ -53,7 +53,7 @@ impl ApOption {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApQuestion {
     #[serde(rename = "@context", default, skip_serializing_if = "Value::is_null")]
