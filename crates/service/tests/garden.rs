@@ -7,10 +7,8 @@ mod rig;
 
 use chrono::{Duration, TimeZone, Utc};
 use healthcommons_core::garden::{Content, Kind, Place};
-use healthcommons_db::entities::ActorKind;
 use healthcommons_db::{Db, entities::actor, queries, queries::posts::Page, testing};
 use healthcommons_service::garden::{self, Query, RemoteItem, StoredItem};
-use sea_orm::ActiveValue::Set;
 
 /// kind, title, summary, a field's text, tags, place
 type CorpusItem = (
@@ -147,32 +145,7 @@ const QUERIES: &[SearchCase] = &[
 ];
 
 async fn remote_author(db: &Db) -> actor::Model {
-    remote_person(db, "writer").await
-}
-
-async fn remote_person(db: &Db, name: &str) -> actor::Model {
-    let now = Utc::now();
-    let ap_id = format!("https://far.example/u/{name}");
-    queries::actors::insert(
-        db,
-        actor::ActiveModel {
-            ap_id: Set(ap_id.clone()),
-            kind: Set(ActorKind::Person),
-            local: Set(false),
-            username: Set(name.into()),
-            host: Set("far.example".into()),
-            inbox: Set(format!("{ap_id}/inbox")),
-            public_key_id: Set(format!("{ap_id}#main-key")),
-            public_key_pem: Set("pem".into()),
-            manually_approves_followers: Set(false),
-            discoverable: Set(true),
-            published: Set(now),
-            last_fetched_at: Set(now),
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("author")
+    rig::remote_person(db, "writer").await
 }
 
 async fn load_corpus(db: &Db) {
@@ -313,7 +286,7 @@ async fn another_person_on_the_same_node_cannot_revise_an_item() {
     for backend in testing::backends() {
         let db = testing::fresh(backend).await.expect(backend);
         load_corpus(&db).await;
-        let intruder = remote_person(&db, "intruder").await;
+        let intruder = rig::remote_person(&db, "intruder").await;
         let refused = garden::store_remote(
             &db,
             RemoteItem {
@@ -379,7 +352,7 @@ async fn replies_that_arrive_before_their_item_join_its_discussion_when_it_comes
     for backend in testing::backends() {
         let db = testing::fresh(backend).await.expect(backend);
         let author = remote_author(&db).await;
-        let mia = remote_person(&db, "mia").await;
+        let mia = rig::remote_person(&db, "mia").await;
         let item_id = "https://far.example/garden/late";
         let comment = "https://far.example/notes/1";
         let answer = "https://far.example/notes/2";

@@ -44,7 +44,7 @@ use Outcome::{Refused, Sent};
 
 #[tokio::test]
 async fn who_may_start_a_thread_where() {
-    let far_person = "https://far.example/users/mia";
+    let far_person = "https://far.example/u/mia";
     let table: [(&str, &str, Option<&str>, Outcome); 6] = [
         ("ben", "walkers", Some("Picnic"), Sent(vec!["CreatePost"])),
         // `walkers` is open: anyone with an account here may start a thread.

@@ -255,9 +255,10 @@ async fn follow(db: &Db, follower: &actor::Model, group: &actor::Model, state: F
         .expect("follow");
 }
 
-async fn remote_person(db: &Db, name: &str) -> actor::Model {
+/// A person on `far.example`.
+pub async fn remote_person(db: &Db, name: &str) -> actor::Model {
     let now = Utc::now();
-    let ap_id = format!("https://far.example/users/{name}");
+    let ap_id = format!("https://far.example/u/{name}");
     queries::actors::insert(
         db,
         actor::ActiveModel {
