@@ -170,12 +170,13 @@ impl Garden<'_> {
         draft: Draft<'_>,
     ) -> ServiceResult<garden_item::Model> {
         let (db, ctx, publisher) = (self.0.db(), self.0.node(), self.0.publisher());
+        // The item is checked before a remote group is fetched.
+        let content = validated(draft.content, kind)?;
         let group = match group.map(str::trim).filter(|name| !name.is_empty()) {
             Some(name) => Some(self.0.groups().find(name).await?),
             None => None,
         };
         let group = group.as_ref();
-        let content = validated(draft.content, kind)?;
         if let Some(group) = group {
             check_group(db, group, author).await?;
         }

@@ -211,6 +211,9 @@ impl Posts<'_> {
         compose: Compose<'_>,
     ) -> ServiceResult<post::Model> {
         let (db, ctx, publisher) = (self.0.db(), self.0.node(), self.0.publisher());
+        // What needs no other node is checked before anything is fetched.
+        check_content(compose.content)?;
+        let title = clean_title(compose.title)?;
         let group = match group.map(str::trim).filter(|name| !name.is_empty()) {
             Some(name) => Some(self.0.groups().find(name).await?),
             None => None,
@@ -221,8 +224,6 @@ impl Posts<'_> {
                 .map_err(|_| ServiceError::validation("in_reply_to is not a URL"))?;
             self.0.resolver().reply_target(&url).await?;
         }
-        check_content(compose.content)?;
-        let title = clean_title(compose.title)?;
         let target = match compose.in_reply_to {
             Some(id) => Some(reply_target(db, &author.person, id).await?),
             None => None,
