@@ -16,7 +16,7 @@ use healthcommons_db::{
 use healthcommons_service::{
     NodeContext, Outgoing, Processor, Publisher, Resolver, ServiceError, ServiceResult,
     accounts::{self, Account, Registration, Role},
-    groups::{self, NewGroup, Settings},
+    groups::{NewGroup, Settings},
     posts::Compose,
 };
 use sea_orm::{ActiveValue::Set, DatabaseTransaction};
@@ -175,23 +175,23 @@ impl Rig {
         }
         let mut actors = HashMap::new();
         for (name, visibility) in [("walkers", "public"), ("circle", "members")] {
-            let group = groups::create(
-                &db,
-                &ctx,
-                &accounts["ana"],
-                NewGroup {
-                    name,
-                    display_name: name,
-                    summary: "",
-                    manually_approves_followers: false,
-                    settings: Settings {
-                        visibility: Some(visibility),
-                        ..Settings::default()
+            let group = processor
+                .groups()
+                .create(
+                    &accounts["ana"],
+                    NewGroup {
+                        name,
+                        display_name: name,
+                        summary: "",
+                        manually_approves_followers: false,
+                        settings: Settings {
+                            visibility: Some(visibility),
+                            ..Settings::default()
+                        },
                     },
-                },
-            )
-            .await
-            .expect("group");
+                )
+                .await
+                .expect("group");
             for (person, state) in [("ben", FollowState::Accepted), ("ana", FollowState::Accepted)] {
                 follow(&db, &accounts[person].person, &group, state).await;
             }
