@@ -1003,3 +1003,143 @@ async fn cached_anonymous_reads_follow_writes_and_never_cross_viewers() {
         assert_eq!((status, body["title"].as_str()), (200, Some("Secret plans")));
     }
 }
+
+/// Every kind of local object answers at its id the same way: JSON with a
+/// context for servers, its page (or a redirect to it) for people, `410 Gone`
+/// with a `Tombstone` once deleted, and a 404 for an id that names nothing.
+#[tokio::test]
+async fn every_object_is_served_at_its_id_the_same_way() {
+    let node = TestNode::start().await;
+    let http = client();
+    http.post(format!("{}/api/v1/accounts", node.base))
+        .json(&json!({"username": "ana", "password": "long enough"}))
+        .send()
+        .await
+        .expect("register");
+    let token = node.token("ana", "long enough").await;
+    let create = |path: &'static str, body: Value| {
+        let (http, token, base) = (&http, &token, &node.base);
+        async move {
+            let response = http
+                .post(format!("{base}{path}"))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .expect("create");
+            assert!(
+                response.status().is_success(),
+                "POST {path}: {}",
+                response.status()
+            );
+            response.json::<Value>().await.expect("created")
+        }
+    };
+    create(
+        "/api/v1/groups",
+        json!({"name": "walkers", "display_name": "Walkers"}),
+    )
+    .await;
+    let thread = create(
+        "/api/v1/posts",
+        json!({"group": "walkers", "title": "Saturday", "content": "Who comes?"}),
+    )
+    .await;
+    let starts = (chrono::Utc::now() + chrono::Duration::days(3)).to_rfc3339();
+    let event = create(
+        "/api/v1/events",
+        json!({"kind": "workshop", "group": "walkers", "title": "Map reading",
+               "description": "Bring a compass.", "starts_at": starts}),
+    )
+    .await;
+    let question = create(
+        "/api/v1/groups/walkers/agenda",
+        json!({"question": "Longer walks?", "options": ["Yes", "No"]}),
+    )
+    .await;
+    let pledge = create(
+        "/api/v1/pledges",
+        json!({"on": "event", "target_id": event["id"], "action": "bring maps"}),
+    )
+    .await;
+    let item = create(
+        "/api/v1/garden",
+        json!({"kind": "story", "group": "walkers", "title": "Our first walk",
+               "summary": "Six of us.", "fields": {"narrative": "We walked.", "outcome": "We came back."}}),
+    )
+    .await;
+    let objects = [
+        (thread["id"].as_str(), "Note", "/api/v1/posts/"),
+        (event["ap_id"].as_str(), "Event", "/api/v1/events/"),
+        (question["ap_id"].as_str(), "Question", ""),
+        (pledge["ap_id"].as_str(), "Note", ""),
+        (item["id"].as_str(), "Note", "/api/v1/garden/"),
+    ];
+    let local = |id: &str| id.replace(&format!("https://{}", node.domain), &node.base);
+    for (id, kind, _) in objects {
+        let id = id.expect("an id");
+        let json = get_activity_json(&http, local(id)).await;
+        assert_eq!(
+            (json["id"].as_str(), json["type"].as_str()),
+            (Some(id), Some(kind)),
+            "{json}"
+        );
+        assert!(
+            json["@context"].is_array() || json["@context"].is_string(),
+            "{json}"
+        );
+        let page = http
+            .get(local(id))
+            .header("accept", "text/html")
+            .send()
+            .await
+            .expect("page");
+        assert!(
+            page.status().is_success() || page.status().is_redirection(),
+            "{id}: {}",
+            page.status()
+        );
+        assert_eq!(page.headers()["vary"], "Accept", "{id}");
+        let nothing = format!("{}x", local(id));
+        for accept in ["application/activity+json", "text/html"] {
+            let missing = http
+                .get(&nothing)
+                .header("accept", accept)
+                .send()
+                .await
+                .expect("get");
+            assert_eq!(missing.status(), 404, "{nothing} as {accept}");
+        }
+    }
+    // Deleted: a Tombstone that says what it was.
+    for (id, kind, api) in objects.into_iter().filter(|(_, _, api)| !api.is_empty()) {
+        let id = id.expect("an id");
+        let key = if api.contains("events") {
+            event["id"].to_string()
+        } else {
+            urlencoding(id)
+        };
+        let deleted = http
+            .delete(format!("{}{api}{key}", node.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("delete");
+        assert!(deleted.status().is_success(), "delete {id}: {}", deleted.status());
+        let gone = http
+            .get(local(id))
+            .header("accept", "application/activity+json")
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(gone.status(), 410, "{id}");
+        let tombstone: Value = gone.json().await.expect("tombstone");
+        assert_eq!(tombstone["type"], "Tombstone", "{tombstone}");
+        assert_eq!(tombstone["formerType"], kind, "{tombstone}");
+        assert_eq!(tombstone["id"], id, "{tombstone}");
+    }
+}
+
+fn urlencoding(id: &str) -> String {
+    url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
+}

@@ -16,11 +16,13 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
 };
+use chrono::{DateTime, Utc};
 use healthcommons_db::entities::ActorKind;
 use healthcommons_db::{
     entities::{actor, post},
     queries,
 };
+use healthcommons_federation::FederationError;
 use healthcommons_federation::{
     collections,
     inbox::{self, InboxRejection},
@@ -31,6 +33,7 @@ use healthcommons_federation::{
 };
 use healthcommons_service::policy::Subject;
 use serde_json::Value;
+use std::future::Future;
 use tracing::{debug, error};
 
 pub fn routes(max_inbox_body: usize) -> Router<AppState> {
@@ -318,6 +321,62 @@ async fn instance_outbox(State(state): State<AppState>) -> Response {
     ))
 }
 
+/// A local object as its ActivityPub id serves it, whatever its type.
+pub struct LocalObject<'a> {
+    pub ap_id: &'a str,
+    /// What the policy is asked about.
+    pub subject: Subject<'a>,
+    /// Its type, which its `Tombstone` names as `formerType`.
+    pub kind: &'static str,
+    /// Deleted (or removed by a moderator): servers get a `Tombstone`.
+    pub gone: bool,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// The one way a local object is served at its id: people get its page
+/// (`page`, which decides for itself what they may see), servers its JSON
+/// (`json`) when the policy lets the signed fetcher see it, `410 Gone` with a
+/// `Tombstone` once it is deleted, and otherwise a bare 404 that does not show
+/// the object exists.
+pub async fn serve_object<P, J>(
+    state: &AppState,
+    headers: &HeaderMap,
+    fetcher: &SignedFetcher,
+    object: Option<LocalObject<'_>>,
+    page: P,
+    json: J,
+) -> Result<Response, PageError>
+where
+    P: Future<Output = Result<Response, PageError>>,
+    J: Future<Output = Result<Value, FederationError>>,
+{
+    if !wants_json(headers) {
+        return vary_on_accept(page.await);
+    }
+    let Some(object) = object else {
+        return Ok(not_found());
+    };
+    if !fetcher.sees(state, object.subject).await? {
+        return Ok(not_found());
+    }
+    if object.gone {
+        let tombstone = tombstone_json(object.ap_id, object.kind, object.deleted_at);
+        return Ok((StatusCode::GONE, activity_json(tombstone)).into_response());
+    }
+    match json.await {
+        Ok(mut value) => {
+            if let Value::Object(map) = &mut value {
+                map.entry("@context").or_insert_with(publisher::ld_context);
+            }
+            Ok(activity_json(value))
+        }
+        Err(err) => {
+            error!(%err, id = object.ap_id, "could not render an object");
+            Ok((StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response())
+        }
+    }
+}
+
 /// A local post by its URL token, public or unlisted only.
 async fn local_post(state: &AppState, token: &str) -> Result<Option<post::Model>, PageError> {
     let ap_id = format!("{}/p/{token}", state.context().node.urls.base());
@@ -326,9 +385,8 @@ async fn local_post(state: &AppState, token: &str) -> Result<Option<post::Model>
         .filter(|p| p.local))
 }
 
-/// A post: its `Note` for servers, its thread page for people, `410 Gone`
-/// with a `Tombstone` once deleted. A members-only post is served to a
-/// member's signed fetch only; to anyone else it does not exist.
+/// A post: its `Note` for servers, its thread page for people. A
+/// members-only post is served to a member's signed fetch only.
 async fn post_object(
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -336,42 +394,25 @@ async fn post_object(
     session: MaybeSession,
     fetcher: SignedFetcher,
 ) -> Result<Response, PageError> {
-    let json = wants_json(&headers);
-    let mut post = local_post(&state, &token).await?;
-    if json
-        && let Some(found) = &post
-        && !fetcher.sees(&state, Subject::Post(found)).await?
-    {
-        post = None;
-    }
-    let Some(post) = post else {
-        return Ok(if json {
-            not_found()
-        } else {
-            pages::not_found(session).into_response()
-        });
+    let post = local_post(&state, &token).await?;
+    let object = post.as_ref().map(|post| LocalObject {
+        ap_id: &post.ap_id,
+        subject: Subject::Post(post),
+        kind: "Note",
+        gone: post.is_gone(),
+        deleted_at: post.deleted_at,
+    });
+    let page = async {
+        match &post {
+            Some(post) => thread_pages::thread_page(&state, session, &headers, &post.ap_id).await,
+            None => Ok(pages::not_found(session).into_response()),
+        }
     };
-    if !json {
-        return vary_on_accept(thread_pages::thread_page(&state, session, &headers, &post.ap_id).await);
-    }
-    if post.is_gone() {
-        let mut response = activity_json(tombstone_json(&post.ap_id, "Note", post.deleted_at));
-        *response.status_mut() = StatusCode::GONE;
-        return Ok(response);
-    }
-    match note_of(state.db(), post).await {
-        Ok(note) => {
-            let mut value = serde_json::to_value(note).unwrap_or_default();
-            if let Value::Object(map) = &mut value {
-                map.insert("@context".into(), publisher::ld_context());
-            }
-            Ok(activity_json(value))
-        }
-        Err(err) => {
-            error!(%err, "could not render a post");
-            Ok((StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response())
-        }
-    }
+    let json = async {
+        let note = note_of(state.db(), post.clone().ok_or(FederationError::NotFound)?).await?;
+        Ok(serde_json::to_value(note)?)
+    };
+    serve_object(&state, &headers, &fetcher, object, page, json).await
 }
 
 /// FEP-7888: every post of a thread the fetcher may read, so others can

@@ -3,20 +3,21 @@
 //! and the pages: a working group's ranked agenda with the form to ask, and
 //! a question with its vote form. Forms only, no JavaScript.
 
+use crate::activitypub::{LocalObject, serve_object};
 use crate::{
     AppState,
-    activitypub::activity_json,
     api::ApiJson,
     auth::{self, ApiAccount, MaybeApiAccount, MaybeSession, SignedFetcher, Viewer},
     error::{ApiError, ApiResult, ErrorBody, PageResult},
     pages::render,
     thread_pages::signed_in,
 };
+use crate::{error::PageError, pages};
 use askama::Template;
 use axum::{
     Form, Json, Router,
     extract::{Path, State},
-    http::{HeaderMap, StatusCode, header},
+    http::{HeaderMap, StatusCode},
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
 };
@@ -24,14 +25,14 @@ use axum_extra::extract::cookie::CookieJar;
 use chrono::{DateTime, Utc};
 use healthcommons_core::ErrorKind;
 use healthcommons_db::{entities::actor, queries};
-use healthcommons_federation::{negotiation, objects::question::question_of};
+use healthcommons_federation::FederationError;
+use healthcommons_federation::objects::question::question_of;
 use healthcommons_service::{
     accounts::Account,
     agenda::{self, Ask, QuestionView},
     policy::Subject,
 };
 use serde::{Deserialize, Serialize};
-use tracing::error;
 use utoipa::{OpenApi, ToSchema};
 
 pub fn routes() -> Router<AppState> {
@@ -254,26 +255,31 @@ async fn question_object(
     State(state): State<AppState>,
     Path(token): Path<String>,
     headers: HeaderMap,
+    session: MaybeSession,
     fetcher: SignedFetcher,
-) -> ApiResult<Response> {
+) -> Result<Response, PageError> {
     let ap_id = format!("{}/q/{token}", state.context().node.urls.base());
     let question = queries::agenda::by_ap_id(state.db(), &ap_id)
         .await?
-        .filter(|q| q.local && q.deleted_at.is_none())
-        .ok_or_else(|| ApiError::new(ErrorKind::NotFound, "no such question"))?;
-    if !negotiation::wants_activity_json(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok())) {
-        return Ok(Redirect::to(&question_path(question.id)).into_response());
-    }
-    if !fetcher.sees(&state, Subject::Question(&question)).await? {
-        return Err(ApiError::new(ErrorKind::NotFound, "no such question"));
-    }
-    match question_of(state.db(), &question).await {
-        Ok(object) => Ok(activity_json(serde_json::to_value(object).unwrap_or_default())),
-        Err(err) => {
-            error!(%err, "could not render a question");
-            Err(ApiError::new(ErrorKind::Internal, "internal error"))
-        }
-    }
+        .filter(|q| q.local);
+    let object = question.as_ref().map(|question| LocalObject {
+        ap_id: &question.ap_id,
+        subject: Subject::Question(question),
+        kind: "Question",
+        gone: question.deleted_at.is_some(),
+        deleted_at: question.deleted_at,
+    });
+    let page = async {
+        Ok(match &question {
+            Some(question) => Redirect::to(&question_path(question.id)).into_response(),
+            None => pages::not_found(session).into_response(),
+        })
+    };
+    let json = async {
+        let question = question.as_ref().ok_or(FederationError::NotFound)?;
+        Ok(serde_json::to_value(question_of(state.db(), question).await?)?)
+    };
+    serve_object(&state, &headers, &fetcher, object, page, json).await
 }
 
 /// A question as a page shows it.

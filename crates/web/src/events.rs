@@ -2,13 +2,14 @@
 //! their ids (`/e/{token}`), and the iCalendar feeds: one per event, per
 //! working group and per node.
 
+use crate::activitypub::{LocalObject, serve_object};
 use crate::{
     AppState,
-    activitypub::activity_json,
     api::{ApiJson, Decision, PlaceDto},
     auth::{ApiAccount, MaybeApiAccount, MaybeSession, SignedFetcher},
     error::{ApiError, ApiResult, ErrorBody},
 };
+use crate::{error::PageError, pages};
 use axum::{
     Json, Router,
     extract::{Path, Query, State},
@@ -28,17 +29,14 @@ use healthcommons_db::{
     entities::{actor, event},
     queries::{self, events::Listing},
 };
-use healthcommons_federation::{
-    negotiation,
-    objects::{event::event_of, tombstone_json},
-};
+use healthcommons_federation::FederationError;
+use healthcommons_federation::objects::event::event_of;
 use healthcommons_service::{
     accounts::{self, Account},
     events::{EventDraft, EventView, ParticipantView},
     policy::Subject,
 };
 use serde::{Deserialize, Serialize};
-use tracing::error;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 pub fn routes() -> Router<AppState> {
@@ -488,31 +486,31 @@ async fn event_object(
     State(state): State<AppState>,
     Path(token): Path<String>,
     headers: HeaderMap,
+    session: MaybeSession,
     fetcher: SignedFetcher,
-) -> ApiResult<Response> {
+) -> Result<Response, PageError> {
     let ap_id = format!("{}/e/{token}", state.context().node.urls.base());
     let event = queries::events::by_ap_id(state.db(), &ap_id)
         .await?
-        .filter(|e| e.local)
-        .ok_or_else(|| ApiError::new(ErrorKind::NotFound, "no such event"))?;
-    if !negotiation::wants_activity_json(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok())) {
-        return Ok(Redirect::to(&event_path(&event)).into_response());
-    }
-    if !fetcher.sees(&state, Subject::Event(&event)).await? {
-        return Err(ApiError::new(ErrorKind::NotFound, "no such event"));
-    }
-    if event.deleted_at.is_some() {
-        let mut gone = activity_json(tombstone_json(&event.ap_id, "Event", event.deleted_at));
-        *gone.status_mut() = StatusCode::GONE;
-        return Ok(gone);
-    }
-    match event_of(state.db(), &event).await {
-        Ok(object) => Ok(activity_json(serde_json::to_value(object).unwrap_or_default())),
-        Err(err) => {
-            error!(%err, "could not render an event");
-            Err(ApiError::new(ErrorKind::Internal, "internal error"))
-        }
-    }
+        .filter(|e| e.local);
+    let object = event.as_ref().map(|event| LocalObject {
+        ap_id: &event.ap_id,
+        subject: Subject::Event(event),
+        kind: "Event",
+        gone: event.deleted_at.is_some(),
+        deleted_at: event.deleted_at,
+    });
+    let page = async {
+        Ok(match &event {
+            Some(event) => Redirect::to(&event_path(event)).into_response(),
+            None => pages::not_found(session).into_response(),
+        })
+    };
+    let json = async {
+        let event = event.as_ref().ok_or(FederationError::NotFound)?;
+        Ok(serde_json::to_value(event_of(state.db(), event).await?)?)
+    };
+    serve_object(&state, &headers, &fetcher, object, page, json).await
 }
 
 fn calendar_event(state: &AppState, view: &EventView) -> CalendarEvent {

@@ -4,9 +4,10 @@
 //! Forms only, no JavaScript. A local item's id (`/garden/{token}`) serves
 //! its `Article` to servers and its page to people.
 
+use crate::activitypub::{LocalObject, serve_object};
+use crate::pages;
 use crate::{
     AppState,
-    activitypub::activity_json,
     auth::{self, MaybeSession, SignedFetcher, Viewer},
     error::{ApiError, PageError, PageResult},
     garden::{
@@ -21,7 +22,7 @@ use askama::Template;
 use axum::{
     Form, Router,
     extract::{Path, Query, State},
-    http::{HeaderMap, StatusCode, header},
+    http::HeaderMap,
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
 };
@@ -32,10 +33,8 @@ use healthcommons_core::{
     garden::{Content, DiffLine, Kind},
 };
 use healthcommons_db::{entities::garden_item, queries};
-use healthcommons_federation::{
-    negotiation,
-    objects::{garden_item::article_of, tombstone_json},
-};
+use healthcommons_federation::FederationError;
+use healthcommons_federation::objects::garden_item::article_of;
 use healthcommons_service::posts::Compose;
 use healthcommons_service::{
     garden::{self, ItemView},
@@ -43,7 +42,6 @@ use healthcommons_service::{
 };
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use tracing::error;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -903,40 +901,30 @@ async fn item_at_id(
     fetcher: SignedFetcher,
 ) -> PageResult<Response> {
     let ap_id = format!("{}/garden/{token}", state.context().node.urls.base());
-    let json = negotiation::wants_activity_json(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
     let item = queries::garden::by_ap_id(state.db(), &ap_id)
         .await?
-        .filter(|i| i.local && (json || i.deleted_at.is_none()));
-    let Some(item) = item.filter(|i| i.status == ItemStatus::Published || !json) else {
-        return Err(PageError(ApiError::new(
-            ErrorKind::NotFound,
-            "no such garden item",
-        )));
-    };
-    let mut response = if !json {
-        show_item(&state, jar, session, item, None).await?
-    } else if !fetcher.sees(&state, Subject::GardenItem(&item)).await? {
-        return Err(PageError(ApiError::new(
-            ErrorKind::NotFound,
-            "no such garden item",
-        )));
-    } else if item.deleted_at.is_some() {
-        let mut gone = activity_json(tombstone_json(&item.ap_id, "Note", item.deleted_at));
-        *gone.status_mut() = StatusCode::GONE;
-        gone
-    } else {
-        match article_of(state.db(), &state.context().node.urls, &item).await {
-            Ok(article) => activity_json(serde_json::to_value(article).unwrap_or_default()),
-            Err(err) => {
-                error!(%err, "could not render a garden item");
-                return Err(PageError(ApiError::new(ErrorKind::Internal, "internal error")));
-            }
+        .filter(|i| i.local);
+    let object = item.as_ref().map(|item| LocalObject {
+        ap_id: &item.ap_id,
+        subject: Subject::GardenItem(item),
+        // Garden items travel as Notes marked by their `gardenKind`.
+        kind: "Note",
+        gone: item.deleted_at.is_some(),
+        deleted_at: item.deleted_at,
+    });
+    let page = async {
+        match item.clone().filter(|i| i.deleted_at.is_none()) {
+            Some(item) => show_item(&state, jar, session, item, None).await,
+            None => Ok(pages::not_found(session).into_response()),
         }
     };
-    response
-        .headers_mut()
-        .insert(header::VARY, header::HeaderValue::from_static("Accept"));
-    Ok(response)
+    let json = async {
+        let item = item.as_ref().ok_or(FederationError::NotFound)?;
+        Ok(serde_json::to_value(
+            article_of(state.db(), &state.context().node.urls, item).await?,
+        )?)
+    };
+    serve_object(&state, &headers, &fetcher, object, page, json).await
 }
 
 struct RevisionLine {

@@ -3,20 +3,21 @@
 //! pledged what in a working group, one pledge with its status and who
 //! counts on it, and the form to pledge. Forms only, no JavaScript.
 
+use crate::activitypub::{LocalObject, serve_object};
 use crate::{
     AppState,
-    activitypub::activity_json,
     api::ApiJson,
     auth::{self, ApiAccount, MaybeApiAccount, MaybeSession, SignedFetcher, Viewer},
     error::{ApiError, ApiResult, ErrorBody, PageResult},
     pages::render,
     thread_pages::signed_in,
 };
+use crate::{error::PageError, pages};
 use askama::Template;
 use axum::{
     Form, Json, Router,
     extract::{Path, Query, State},
-    http::{HeaderMap, StatusCode, header},
+    http::{HeaderMap, StatusCode},
     response::{IntoResponse, Redirect, Response},
     routing::{get, post, put},
 };
@@ -27,7 +28,8 @@ use healthcommons_core::{
     pledge::{PledgeStatus, PledgeTarget},
 };
 use healthcommons_db::{entities::actor, queries, queries::pledges::Listing};
-use healthcommons_federation::{negotiation, objects::pledge::pledge_json};
+use healthcommons_federation::FederationError;
+use healthcommons_federation::objects::pledge::pledge_json;
 use healthcommons_service::{
     ServiceError,
     accounts::Account,
@@ -36,7 +38,6 @@ use healthcommons_service::{
 };
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
-use tracing::error;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 pub fn routes() -> Router<AppState> {
@@ -339,31 +340,37 @@ async fn pledge_object(
     State(state): State<AppState>,
     Path(token): Path<String>,
     headers: HeaderMap,
+    session: MaybeSession,
     fetcher: SignedFetcher,
-) -> ApiResult<Response> {
+) -> Result<Response, PageError> {
     let ap_id = format!("{}/pl/{token}", state.context().node.urls.base());
     let pledge = queries::pledges::by_ap_id(state.db(), &ap_id)
         .await?
-        .filter(|p| p.local)
-        .ok_or_else(|| ApiError::new(ErrorKind::NotFound, "no such pledge"))?;
-    if !negotiation::wants_activity_json(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok())) {
-        return Ok(Redirect::to(&pledge_path(pledge.id)).into_response());
-    }
-    if !fetcher.sees(&state, Subject::Pledge(&pledge)).await? {
-        return Err(ApiError::new(ErrorKind::NotFound, "no such pledge"));
-    }
-    let view = state
-        .processor
-        .pledges()
-        .view(policy::Viewer::Node, pledge.id)
-        .await?;
-    match pledge_json(&view) {
-        Ok(object) => Ok(activity_json(serde_json::to_value(object).unwrap_or_default())),
-        Err(err) => {
-            error!(%err, "could not render a pledge");
-            Err(ApiError::new(ErrorKind::Internal, "internal error"))
-        }
-    }
+        .filter(|p| p.local);
+    let object = pledge.as_ref().map(|pledge| LocalObject {
+        ap_id: &pledge.ap_id,
+        subject: Subject::Pledge(pledge),
+        kind: "Note",
+        gone: false,
+        deleted_at: None,
+    });
+    let page = async {
+        Ok(match &pledge {
+            Some(pledge) => Redirect::to(&pledge_path(pledge.id)).into_response(),
+            None => pages::not_found(session).into_response(),
+        })
+    };
+    let json = async {
+        let pledge = pledge.as_ref().ok_or(FederationError::NotFound)?;
+        let view = state
+            .processor
+            .pledges()
+            .view(policy::Viewer::Node, pledge.id)
+            .await
+            .map_err(|err| FederationError::Invalid(err.to_string()))?;
+        Ok(serde_json::to_value(pledge_json(&view)?)?)
+    };
+    serve_object(&state, &headers, &fetcher, object, page, json).await
 }
 
 /// A pledge as a page shows it.
