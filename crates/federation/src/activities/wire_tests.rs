@@ -19,7 +19,7 @@ use crate::{
 };
 use chrono::{DateTime, TimeZone, Utc};
 use healthcommons_db::entities::{
-    ActorKind, ParticipantState, ReportState, event_participant, pledge_backer, report, vote,
+    ActorKind, ParticipantState, ReportState, Visibility, event_participant, pledge_backer, report, vote,
 };
 use healthcommons_service::urls::NodeUrls;
 use serde::de::DeserializeOwned;
@@ -767,4 +767,34 @@ fn boost_and_its_undo() {
     let json = round_trip(&undo);
     assert!(matches!(inbox(&json), InboxActivity::UndoReaction(_)));
     snapshot!("undo_boost", json);
+}
+
+#[test]
+fn members_only_content_addresses_the_members_alone_whoever_it_mentions() {
+    let circle = actor("https://alpha.test/g/circle", ActorKind::Group);
+    let max = url("https://far.test/users/max");
+    for visibility in [
+        Visibility::Public,
+        Visibility::Unlisted,
+        Visibility::Members,
+        Visibility::Followers,
+    ] {
+        let (to, cc) = crate::objects::addressing(visibility, &ana(), Some(&circle), vec![max.clone()])
+            .expect("addressed");
+        let addressed: Vec<&str> = to.iter().chain(&cc).map(Url::as_str).collect();
+        assert_eq!(
+            addressed.contains(&max.as_str()),
+            visibility != Visibility::Members,
+            "{visibility:?}: {addressed:?}"
+        );
+        if visibility == Visibility::Members {
+            assert_eq!(
+                addressed,
+                [
+                    "https://alpha.test/g/circle",
+                    "https://alpha.test/g/circle/followers"
+                ]
+            );
+        }
+    }
 }

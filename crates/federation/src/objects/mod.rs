@@ -54,7 +54,12 @@ pub fn addressing(
         Visibility::Followers => (vec![author_followers], vec![]),
     };
     let mut cc: Vec<Url> = cc.into_iter().flatten().collect();
-    cc.extend(mentions);
+    // A members-only post names only its group's members as its audience:
+    // someone mentioned in it who is not a member must not be made one by a
+    // server that delivers to, or notifies, everyone a post addresses.
+    if visibility != Visibility::Members {
+        cc.extend(mentions);
+    }
     Ok((to.into_iter().flatten().collect(), cc))
 }
 
