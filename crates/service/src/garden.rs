@@ -559,6 +559,7 @@ impl Garden<'_> {
             },
         )
         .await?;
+        crate::notifications::garden_adopted(&txn, &item, Some(account.person.id)).await?;
         publisher
             .publish(
                 &txn,
@@ -798,6 +799,7 @@ pub(crate) async fn plant_fork(
         kept_among,
     } = planted;
     let (group_id, visibility) = kept_among.unwrap_or((None, Visibility::Public));
+    let origin_id = origin.id.clone();
     chain.push(origin);
     if chain.len() > MAX_FORK_DEPTH {
         chain.drain(..chain.len() - MAX_FORK_DEPTH);
@@ -828,6 +830,9 @@ pub(crate) async fn plant_fork(
     )
     .await?;
     reindex(&txn, &item, &content).await?;
+    if let Some(origin) = queries::garden::by_ap_id(&txn, &origin_id).await? {
+        crate::notifications::garden_forked(&txn, &origin, &item).await?;
+    }
     publisher
         .publish(&txn, Outgoing::CreateGardenItem { item_id: item.id })
         .await?;
@@ -1205,6 +1210,13 @@ pub async fn store_remote(db: &impl ConnectionTrait, remote: RemoteItem) -> Serv
     reindex(db, row, &content).await?;
     if let StoredItem::Created(row) = &item {
         crate::posts::open_discussion(db, row).await?;
+        // A fork made elsewhere of an item of this node tells its author.
+        if let Some(origin) = &row.forked_from
+            && let Some(origin) = queries::garden::by_ap_id(db, origin).await?
+            && origin.local
+        {
+            crate::notifications::garden_forked(db, &origin, row).await?;
+        }
     }
     Ok(item)
 }
@@ -1249,7 +1261,8 @@ pub async fn receive_adoption(
         return Err(ServiceError::not_found("no such garden item"));
     }
     let place = check_place(remote.place)?;
-    Ok(queries::garden::insert_adoption(
+    let (item, adopter) = (remote.item.clone(), remote.actor.id);
+    let adoption = queries::garden::insert_adoption(
         db,
         adoption::ActiveModel {
             ap_id: Set(remote.ap_id),
@@ -1267,5 +1280,9 @@ pub async fn receive_adoption(
             ..Default::default()
         },
     )
-    .await?)
+    .await?;
+    if item.local {
+        crate::notifications::garden_adopted(db, &item, Some(adopter)).await?;
+    }
+    Ok(adoption)
 }
