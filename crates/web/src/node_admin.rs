@@ -285,7 +285,7 @@ async fn render_admin_page(
         StatusCode::UNPROCESSABLE_ENTITY
     };
     let page = render(AdminNodePage {
-        viewer: Viewer::of(&session.0),
+        viewer: session.viewer(),
         csrf,
         form,
         error,
