@@ -2,7 +2,8 @@
 //! of, naming what it is about by one of several nullable references, so a
 //! deleted post, event, pledge, garden item, group or report takes its
 //! notifications with it. Beside it, each person's choice per kind (on the
-//! node, by email at once, in a daily digest, not at all).
+//! node, by email at once, in a daily digest, not at all). Event reminders and
+//! closed agenda questions are found by a worker; a person hears of each once.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -26,6 +27,11 @@ enum Post {
 }
 #[derive(DeriveIden)]
 enum Event {
+    Table,
+    Id,
+}
+#[derive(DeriveIden)]
+enum Question {
     Table,
     Id,
 }
@@ -54,6 +60,7 @@ enum Notification {
     CauseId,
     PostId,
     EventId,
+    QuestionId,
     PledgeId,
     GardenItemId,
     GroupId,
@@ -94,6 +101,7 @@ impl MigrationTrait for Migration {
                     .col(big_integer_null(Notification::CauseId))
                     .col(big_integer_null(Notification::PostId))
                     .col(big_integer_null(Notification::EventId))
+                    .col(big_integer_null(Notification::QuestionId))
                     .col(big_integer_null(Notification::PledgeId))
                     .col(big_integer_null(Notification::GardenItemId))
                     .col(big_integer_null(Notification::GroupId))
@@ -106,6 +114,11 @@ impl MigrationTrait for Migration {
                     .foreign_key(&mut reference(Notification::CauseId, Actor::Table, Actor::Id))
                     .foreign_key(&mut reference(Notification::PostId, Post::Table, Post::Id))
                     .foreign_key(&mut reference(Notification::EventId, Event::Table, Event::Id))
+                    .foreign_key(&mut reference(
+                        Notification::QuestionId,
+                        Question::Table,
+                        Question::Id,
+                    ))
                     .foreign_key(&mut reference(Notification::PledgeId, Pledge::Table, Pledge::Id))
                     .foreign_key(&mut reference(
                         Notification::GardenItemId,

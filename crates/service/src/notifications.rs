@@ -24,7 +24,7 @@ use healthcommons_core::garden::ItemStatus;
 use healthcommons_db::{
     entities::{
         ActorKind, NotificationChoice, NotificationKind, ParticipantState, actor, event, garden_item,
-        notification, pledge, post, report,
+        notification, pledge, post, question, report,
     },
     queries::{
         self,
@@ -32,7 +32,7 @@ use healthcommons_db::{
         notifications::{Filter, NewNotification, Subjects},
     },
 };
-use sea_orm::{ConnectionTrait, Iterable};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Iterable};
 use std::collections::HashMap;
 
 /// The most notifications one page shows.
@@ -45,6 +45,7 @@ pub const MAX_UNREAD_COUNTED: u64 = 100;
 pub enum About<'a> {
     Post(&'a post::Model),
     Event(&'a event::Model),
+    Question(&'a question::Model),
     Pledge(&'a pledge::Model),
     GardenItem(&'a garden_item::Model),
     /// A working group (a request to join it, the answer to one).
@@ -57,6 +58,7 @@ impl About<'_> {
         match self {
             About::Post(p) => format!("post:{}", p.id),
             About::Event(e) => format!("event:{}", e.id),
+            About::Question(q) => format!("question:{}", q.id),
             About::Pledge(p) => format!("pledge:{}", p.id),
             About::GardenItem(i) => format!("garden_item:{}", i.id),
             About::Group(g) => format!("group:{}", g.id),
@@ -71,6 +73,7 @@ impl About<'_> {
                 new.group_id = p.group_id;
             }
             About::Event(e) => new.event_id = Some(e.id),
+            About::Question(q) => new.question_id = Some(q.id),
             About::Pledge(p) => new.pledge_id = Some(p.id),
             About::GardenItem(i) => new.garden_item_id = Some(i.id),
             About::Group(g) => new.group_id = Some(g.id),
@@ -132,6 +135,7 @@ pub async fn notify(db: &impl ConnectionTrait, recipient_id: i64, notice: Notice
     let visible = match notice.about {
         About::Post(p) => !p.is_gone() && policy::visible_to(db, viewer, Subject::Post(p)).await?,
         About::Event(e) => policy::visible_to(db, viewer, Subject::Event(e)).await?,
+        About::Question(q) => policy::visible_to(db, viewer, Subject::Question(q)).await?,
         About::Pledge(p) => policy::visible_to(db, viewer, Subject::Pledge(p)).await?,
         About::GardenItem(i) => policy::visible_to(db, viewer, Subject::GardenItem(i)).await?,
         // Who hears of these is chosen by the caller: a group's moderators,
@@ -459,10 +463,62 @@ pub async fn report_filed(db: &impl ConnectionTrait, report: &report::Model) -> 
     Ok(())
 }
 
+/// How far ahead an event's participants are reminded of it.
+pub const REMINDER_AHEAD: chrono::Duration = chrono::Duration::hours(24);
+/// How long after it closed a question is still told of (a node that was
+/// down for a while catches up; an old one is not news).
+pub const CLOSED_RECENTLY: chrono::Duration = chrono::Duration::days(7);
+
+/// What the clock brings rather than a person: reminders of events starting
+/// within a day to those taking part, and agenda questions that closed to
+/// whoever asked or voted. Each person is told of each once, however often
+/// this runs; the worker calls it every minute. Returns how many were told.
+pub async fn send_due(db: &DatabaseConnection, now: DateTime<Utc>) -> ServiceResult<u64> {
+    let mut told = 0;
+    for event in queries::notifications::events_starting(db, now, now + REMINDER_AHEAD).await? {
+        let key = format!(
+            "{}:{}",
+            NotificationKind::EventReminder,
+            About::Event(&event).key()
+        );
+        for participant in queries::events::participants(db, event.id).await? {
+            if participant.state != ParticipantState::Accepted
+                || queries::notifications::already_told(db, participant.actor_id, &key).await?
+            {
+                continue;
+            }
+            let notice = Notice::new(NotificationKind::EventReminder, None, About::Event(&event));
+            told += u64::from(notify(db, participant.actor_id, notice).await?);
+        }
+    }
+    for question in queries::notifications::questions_closed(db, now - CLOSED_RECENTLY, now).await? {
+        if question.deleted_at.is_some() {
+            continue;
+        }
+        let key = format!(
+            "{}:{}",
+            NotificationKind::QuestionClosed,
+            About::Question(&question).key()
+        );
+        let mut recipients = queries::agenda::voter_ids(db, question.id).await?;
+        recipients.extend(question.author_id);
+        recipients.sort_unstable();
+        recipients.dedup();
+        for recipient in recipients {
+            if queries::notifications::already_told(db, recipient, &key).await? {
+                continue;
+            }
+            let notice = Notice::new(NotificationKind::QuestionClosed, None, About::Question(&question));
+            told += u64::from(notify(db, recipient, notice).await?);
+        }
+    }
+    Ok(told)
+}
+
 /// What a notification is about, as a list shows it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct SubjectView {
-    /// `post`, `event`, `pledge`, `garden_item`, `group` or `report`.
+    /// `post`, `event`, `question`, `pledge`, `garden_item`, `group` or `report`.
     pub kind: &'static str,
     pub id: i64,
     /// Its ActivityPub id, when it has one.
@@ -595,6 +651,23 @@ impl Reach<'_> {
                 link: format!("/events/{}", event.id),
             };
             (subject, event.group_id)
+        } else if let Some(id) = row.question_id {
+            let question = subjects.questions.get(&id)?;
+            if question.deleted_at.is_some()
+                || !self
+                    .scope
+                    .allows(question.visibility, question.group_id, question.author_id)
+            {
+                return None;
+            }
+            let subject = SubjectView {
+                kind: "question",
+                id: question.id,
+                ap_id: Some(question.ap_id.clone()),
+                title: first_words(&question.content_html),
+                link: format!("/questions/{}", question.id),
+            };
+            (subject, question.group_id)
         } else if let Some(id) = row.pledge_id {
             let pledge = subjects.pledges.get(&id)?;
             if !self

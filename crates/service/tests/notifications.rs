@@ -457,7 +457,7 @@ async fn a_person_chooses_how_to_hear_of_each_kind() {
         let p = &rig.processor;
         let ben = rig.account("ben");
         let choices = p.notifications().preferences(ben).await.expect("preferences");
-        assert_eq!(choices.len(), 11, "every kind");
+        assert_eq!(choices.len(), 13, "every kind");
         assert!(choices.iter().all(|(_, c)| *c == NotificationChoice::OnNode));
         p.notifications()
             .set_preferences(
@@ -496,6 +496,88 @@ async fn a_person_chooses_how_to_hear_of_each_kind() {
             .expect("list");
         let kinds: Vec<_> = page.items.iter().map(|n| n.kind).collect();
         assert_eq!(kinds, vec![Mention], "replies off, mentions still on the node");
+        rig.sent();
+        rig.asked();
+    }
+}
+
+#[tokio::test]
+async fn the_clock_reminds_of_events_and_tells_of_closed_questions_once() {
+    for rig in Rig::every_backend().await {
+        let told = Told::new(&rig);
+        let p = &rig.processor;
+        let circle = rig.actor("circle").clone();
+        let mut soon = draft_event(0);
+        soon.starts_at = Utc::now() + Duration::hours(12);
+        soon.join_mode = JoinMode::Free;
+        let event = p
+            .events()
+            .create(rig.account("ana"), Some(&circle), soon)
+            .await
+            .expect("event");
+        p.events()
+            .join(rig.account("ben"), event.id, None)
+            .await
+            .expect("join");
+        let later = p
+            .events()
+            .create(rig.account("ana"), Some(&circle), draft_event(3))
+            .await
+            .expect("a later event");
+        p.events()
+            .join(rig.account("ben"), later.id, None)
+            .await
+            .expect("join the later one");
+        let ask = healthcommons_service::agenda::Ask {
+            question: "Meet on Mondays?".into(),
+            options: vec!["Yes".into(), "No".into()],
+            multiple: false,
+            closes_at: Some(Utc::now() + Duration::hours(1)),
+        };
+        let question = p
+            .agenda()
+            .ask(rig.account("ana"), &circle, ask)
+            .await
+            .expect("question");
+        p.agenda()
+            .vote(rig.account("ben"), question.id, &[0])
+            .await
+            .expect("vote");
+        told.since().await;
+
+        let now = Utc::now();
+        let sent = healthcommons_service::notifications::send_due(rig.db(), now)
+            .await
+            .expect("due");
+        assert_eq!(sent, 1, "{}", rig.backend);
+        assert_eq!(
+            told.since().await,
+            vec![("ben", EventReminder)],
+            "only the event within a day"
+        );
+        let again = healthcommons_service::notifications::send_due(rig.db(), now)
+            .await
+            .expect("due again");
+        assert_eq!(again, 0, "told once");
+
+        let after_closing = now + Duration::hours(2);
+        healthcommons_service::notifications::send_due(rig.db(), after_closing)
+            .await
+            .expect("closed");
+        assert_eq!(
+            told.since().await,
+            vec![("ana", QuestionClosed), ("ben", QuestionClosed)],
+            "who asked and who voted ({})",
+            rig.backend
+        );
+        let page = p
+            .notifications()
+            .list(rig.account("ben"), ListQuery::default())
+            .await
+            .expect("list");
+        assert_eq!(page.items[0].subject.kind, "question");
+        assert_eq!(page.items[0].subject.link, format!("/questions/{}", question.id));
+        assert_eq!(page.items[1].subject.link, format!("/events/{}", event.id));
         rig.sent();
         rig.asked();
     }

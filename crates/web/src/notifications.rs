@@ -50,7 +50,7 @@ pub fn routes() -> Router<AppState> {
 pub struct NotificationsDoc;
 
 /// Every kind, with its word and how the choices page names it.
-const KINDS: [(NotificationKind, &str); 11] = [
+const KINDS: [(NotificationKind, &str); 13] = [
     (NotificationKind::Reply, "Replies to my posts"),
     (NotificationKind::Mention, "Mentions of me"),
     (
@@ -63,6 +63,14 @@ const KINDS: [(NotificationKind, &str); 11] = [
         "Answers to my requests to take part in an event",
     ),
     (NotificationKind::EventChanged, "Changes to events I take part in"),
+    (
+        NotificationKind::EventReminder,
+        "A reminder the day before an event I take part in",
+    ),
+    (
+        NotificationKind::QuestionClosed,
+        "Agenda questions I asked or voted on closing",
+    ),
     (NotificationKind::PledgeBacked, "People counting on my pledges"),
     (NotificationKind::PledgeChanged, "Changes to pledges I count on"),
     (NotificationKind::GardenFork, "Forks of my garden items"),
@@ -96,6 +104,8 @@ fn what_happened(view: &NotificationView) -> String {
             "deleted" => "took down the event".into(),
             _ => "changed the event".into(),
         },
+        NotificationKind::EventReminder => "Reminder: starting within a day,".into(),
+        NotificationKind::QuestionClosed => "The agenda question closed:".into(),
         NotificationKind::PledgeBacked => "counts on your pledge to".into(),
         NotificationKind::PledgeChanged => format!("marked as {detail} the pledge you count on:"),
         NotificationKind::GardenFork => "forked your garden item".into(),
@@ -117,7 +127,8 @@ fn name_of(actor: &actor::Model) -> String {
 fn who(group: &NotificationGroup) -> String {
     let names: Vec<String> = group.causes.iter().map(name_of).collect();
     match names.as_slice() {
-        [] => "Someone".into(),
+        // What the clock brings (a reminder) names nobody.
+        [] => String::new(),
         [one] => one.clone(),
         [first, second] => format!("{first} and {second}"),
         [first, second, rest @ ..] => {
@@ -370,7 +381,7 @@ pub struct AccountDto {
 
 #[derive(Serialize, ToSchema)]
 pub struct SubjectDto {
-    /// `post`, `event`, `pledge`, `garden_item`, `group` or `report`.
+    /// `post`, `event`, `question`, `pledge`, `garden_item`, `group` or `report`.
     pub kind: String,
     pub id: i64,
     pub ap_id: Option<String>,
@@ -385,8 +396,8 @@ pub struct NotificationDto {
     /// A string, as Mastodon's ids are.
     pub id: String,
     /// `reply`, `mention`, `join_request`, `join_answer`, `participation_answer`,
-    /// `event_changed`, `pledge_backed`, `pledge_changed`, `garden_fork`,
-    /// `garden_adoption` or `report`.
+    /// `event_changed`, `event_reminder`, `question_closed`, `pledge_backed`,
+    /// `pledge_changed`, `garden_fork`, `garden_adoption` or `report`.
     #[serde(rename = "type")]
     pub kind: String,
     pub created_at: String,

@@ -15,6 +15,7 @@ pub struct Model {
     pub cause_id: Option<i64>,
     pub post_id: Option<i64>,
     pub event_id: Option<i64>,
+    pub question_id: Option<i64>,
     pub pledge_id: Option<i64>,
     pub garden_item_id: Option<i64>,
     pub group_id: Option<i64>,

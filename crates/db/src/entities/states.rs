@@ -165,6 +165,10 @@ stored_words! {
         ParticipationAnswer = "participation_answer",
         /// An event they take part in changed (time, place) or was cancelled.
         EventChanged = "event_changed",
+        /// An event they take part in starts within a day.
+        EventReminder = "event_reminder",
+        /// An agenda question they asked or voted on has closed.
+        QuestionClosed = "question_closed",
         /// Someone counts on their pledge.
         PledgeBacked = "pledge_backed",
         /// A pledge they count on changed.

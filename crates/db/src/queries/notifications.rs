@@ -6,7 +6,7 @@ use crate::{
     DbResult,
     entities::{
         NotificationChoice, NotificationKind, actor, event, garden_item, notification,
-        notification_preference, pledge, post, report,
+        notification_preference, pledge, post, question, report,
     },
 };
 use chrono::Utc;
@@ -23,6 +23,7 @@ pub struct NewNotification {
     pub cause_id: Option<i64>,
     pub post_id: Option<i64>,
     pub event_id: Option<i64>,
+    pub question_id: Option<i64>,
     pub pledge_id: Option<i64>,
     pub garden_item_id: Option<i64>,
     pub group_id: Option<i64>,
@@ -42,6 +43,7 @@ pub async fn insert(
         cause_id: Set(new.cause_id),
         post_id: Set(new.post_id),
         event_id: Set(new.event_id),
+        question_id: Set(new.question_id),
         pledge_id: Set(new.pledge_id),
         garden_item_id: Set(new.garden_item_id),
         group_id: Set(new.group_id),
@@ -130,6 +132,7 @@ pub struct Subjects {
     /// The thread starts of the replies among `posts`.
     pub roots: HashMap<i64, post::Model>,
     pub events: HashMap<i64, event::Model>,
+    pub questions: HashMap<i64, question::Model>,
     pub pledges: HashMap<i64, pledge::Model>,
     pub garden_items: HashMap<i64, garden_item::Model>,
     pub reports: HashMap<i64, report::Model>,
@@ -177,6 +180,16 @@ pub async fn subjects_of(db: &impl ConnectionTrait, rows: &[notification::Model]
             .map(|e| (e.id, e))
             .collect();
     }
+    let question_ids = ids(rows, |n| n.question_id);
+    if !question_ids.is_empty() {
+        subjects.questions = question::Entity::find()
+            .filter(super::id_among(backend, question::Column::Id, &question_ids))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|q| (q.id, q))
+            .collect();
+    }
     let pledge_ids = ids(rows, |n| n.pledge_id);
     if !pledge_ids.is_empty() {
         subjects.pledges = pledge::Entity::find()
@@ -212,6 +225,7 @@ pub async fn subjects_of(db: &impl ConnectionTrait, rows: &[notification::Model]
     actor_ids.extend(ids(rows, |n| n.group_id));
     actor_ids.extend(subjects.posts.values().filter_map(|p| p.group_id));
     actor_ids.extend(subjects.events.values().filter_map(|e| e.group_id));
+    actor_ids.extend(subjects.questions.values().filter_map(|q| q.group_id));
     actor_ids.extend(subjects.pledges.values().filter_map(|p| p.group_id));
     actor_ids.extend(subjects.garden_items.values().filter_map(|i| i.group_id));
     actor_ids.extend(subjects.reports.values().filter_map(|r| r.group_id));
@@ -272,4 +286,44 @@ pub async fn set_preference(
     .exec(db)
     .await?;
     Ok(())
+}
+
+/// Whether `recipient_id` was already told of what `group_key` names (a
+/// reminder, a closed question: each is told once).
+pub async fn already_told(db: &impl ConnectionTrait, recipient_id: i64, group_key: &str) -> DbResult<bool> {
+    Ok(notification::Entity::find()
+        .filter(notification::Column::RecipientId.eq(recipient_id))
+        .filter(notification::Column::GroupKey.eq(group_key))
+        .one(db)
+        .await?
+        .is_some())
+}
+
+/// Events that start between `from` and `to`, not cancelled nor deleted.
+pub async fn events_starting(
+    db: &impl ConnectionTrait,
+    from: chrono::DateTime<Utc>,
+    to: chrono::DateTime<Utc>,
+) -> DbResult<Vec<event::Model>> {
+    use healthcommons_core::event::EventStatus;
+    Ok(event::Entity::find()
+        .filter(event::Column::StartsAt.gt(from))
+        .filter(event::Column::StartsAt.lte(to))
+        .filter(event::Column::DeletedAt.is_null())
+        .filter(event::Column::Status.ne(EventStatus::Cancelled))
+        .all(db)
+        .await?)
+}
+
+/// Agenda questions that closed between `from` and `to`.
+pub async fn questions_closed(
+    db: &impl ConnectionTrait,
+    from: chrono::DateTime<Utc>,
+    to: chrono::DateTime<Utc>,
+) -> DbResult<Vec<question::Model>> {
+    Ok(question::Entity::find()
+        .filter(question::Column::ClosesAt.gt(from))
+        .filter(question::Column::ClosesAt.lte(to))
+        .all(db)
+        .await?)
 }
