@@ -622,7 +622,12 @@ impl Reach<'_> {
             if post.is_gone() || !self.scope.allows(post.visibility, post.group_id, post.author_id) {
                 return None;
             }
-            let root = post.root_id.and_then(|r| subjects.roots.get(&r));
+            // The thread's title, unless the thread start is out of reach
+            // (a followers-only post of someone else the viewer does not follow).
+            let root = post
+                .root_id
+                .and_then(|r| subjects.roots.get(&r))
+                .filter(|r| !r.is_gone() && self.scope.allows(r.visibility, r.group_id, r.author_id));
             let title = root
                 .or(Some(post))
                 .and_then(|p| p.title.clone())
