@@ -147,12 +147,17 @@ async fn a_members_only_circle_keeps_everything_among_its_members() {
     assert_eq!(circle["followers_count"], 2, "ana and mia are in: {circle}");
     wait_for_follow(&gamma, &gus, &group_id, "pending").await;
 
-    // The organiser writes five things in the circle, each with words found nowhere else.
+    // The organiser writes five things in the circle, each with words found
+    // nowhere else. The thread mentions ana, a member, and gus, who waits.
+    let mentions = format!(
+        "Who sits with Marigold on Tuesdays? @ana@{} @gus@{}",
+        alpha.domain, gamma.domain
+    );
     let thread = create(
         &beta,
         &organiser,
         "/api/v1/posts",
-        json!({"group": "circle", "title": "Marigold's rota", "content": "Who sits with Marigold on Tuesdays?"}),
+        json!({"group": "circle", "title": "Marigold's rota", "content": mentions}),
     )
     .await;
     let starts = (chrono::Utc::now() + chrono::Duration::days(5)).to_rfc3339();
@@ -259,6 +264,29 @@ async fn a_members_only_circle_keeps_everything_among_its_members() {
             assert_eq!(status, 200, "{path} on gamma for {who}: {text}");
             assert_hidden(&format!("{path} on gamma for {who}"), &text, &secrets);
         }
+    }
+    // ana, a member on alpha, hears she was let in and mentioned; gus,
+    // mentioned but still waiting, and gwen hear nothing of the circle.
+    let told = wait_for("ana's mention on alpha", PATIENCE, || async {
+        let (_, list) = api(&alpha, &ana, Method::GET, "/api/v1/notifications", None).await;
+        let list = list.as_array()?.clone();
+        list.iter().any(|n| n["type"] == "mention").then_some(list)
+    })
+    .await;
+    let mention = told.iter().find(|n| n["type"] == "mention").expect("the mention");
+    assert_eq!(mention["subject"]["title"], "Marigold's rota", "{mention}");
+    assert!(
+        told.iter()
+            .any(|n| n["type"] == "join_answer" && n["detail"] == "accepted"),
+        "{told:?}"
+    );
+    for (who, token) in [("gus", gus.as_str()), ("gwen", gwen.as_str())] {
+        let (status, text) = call(&gamma, token, Method::GET, "/api/v1/notifications", None).await;
+        assert_eq!(
+            (status, text.as_str()),
+            (200, "[]"),
+            "{who}'s notifications on gamma"
+        );
     }
     for path in ["/", "/events", "/events.ics", "/garden", "/map"] {
         let (status, text) = call(&gamma, "", Method::GET, path, None).await;

@@ -278,6 +278,18 @@ impl Node {
     }
 }
 
+/// Reminders of events starting within a day and closed agenda questions,
+/// looked for once a minute (each person is told of each once).
+async fn tell_what_is_due(db: healthcommons_db::Db) {
+    let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        every_minute.tick().await;
+        if let Err(err) = healthcommons_service::notifications::send_due(&db, chrono::Utc::now()).await {
+            error!(%err, "reminders and closed questions could not be told");
+        }
+    }
+}
+
 async fn serve(config: Config) -> anyhow::Result<()> {
     let node = Node::start(&config).await?;
     let workers = Arc::new(WorkerStatus::default());
@@ -290,6 +302,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         delivery::run(delivery_context).await;
     });
     tokio::spawn(healthcommons_federation::directory::run(context.clone()));
+    tokio::spawn(tell_what_is_due(node.federation.db.clone()));
     let inbox_workers = workers.clone();
     let inbox_config = node.federation.clone();
     tokio::spawn(async move {

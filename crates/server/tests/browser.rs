@@ -1157,3 +1157,188 @@ async fn a_member_pledges_on_a_question_another_counts_on_it_and_it_is_done() {
         "{listed}"
     );
 }
+
+impl Browser {
+    /// Make the window as narrow as a small phone.
+    async fn phone_sized(&self) {
+        self.call(
+            reqwest::Method::POST,
+            "/window/rect",
+            json!({"width": 360, "height": 780}),
+        )
+        .await;
+    }
+
+    /// Whether the page at `url` fits the window without sideways scrolling.
+    async fn fits_the_width(&self, url: &str) -> (bool, Value) {
+        self.go(url).await;
+        let measured = self
+            .call(
+                reqwest::Method::POST,
+                "/execute/sync",
+                json!({"script": "const d = document.documentElement; \
+                   return {scroll: d.scrollWidth, client: d.clientWidth, window: window.innerWidth};",
+                       "args": []}),
+            )
+            .await;
+        let scroll = measured["scroll"].as_i64().unwrap_or(i64::MAX);
+        let client = measured["client"].as_i64().unwrap_or(0);
+        let window = measured["window"].as_i64().unwrap_or(i64::MAX);
+        assert!(window <= 360, "the window is phone-sized: {measured}");
+        (scroll <= 360 && scroll <= client, measured)
+    }
+
+    async fn is_checked(&self, css: &str) -> bool {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            json!({"script": "return document.querySelector(arguments[0]).checked;", "args": [css]}),
+        )
+        .await
+            == Value::Bool(true)
+    }
+}
+
+#[tokio::test]
+async fn a_member_reads_her_notifications_and_chooses_them_on_a_phone() {
+    let Some((chromium, chromedriver)) = browser_paths() else {
+        eprintln!("NOTICE: no Chromium/ChromeDriver here; browser test not run (CI installs them)");
+        return;
+    };
+    let node = TestNode::start().await;
+    let site = format!("http://{}", node.domain);
+    for name in ["ines", "yusuf"] {
+        let registered = client()
+            .post(format!("{}/api/v1/accounts", node.base))
+            .json(&json!({"username": name, "password": "a long password"}))
+            .send()
+            .await
+            .expect("register");
+        assert_eq!(registered.status(), 201);
+    }
+    let ines = node.token("ines", "a long password").await;
+    let yusuf = node.token("yusuf", "a long password").await;
+    let post = |token: &str, path: &str, body: Value| {
+        client()
+            .post(format!("{}{path}", node.base))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
+    let group = post(
+        &ines,
+        "/api/v1/groups",
+        json!({"name": "carers", "display_name": "Carers together"}),
+    )
+    .await
+    .expect("group");
+    assert_eq!(group.status(), 201);
+    let thread: Value = post(
+        &ines,
+        "/api/v1/posts",
+        json!({"group": "carers", "title": "Respite care tips", "content": "What helps you?"}),
+    )
+    .await
+    .expect("thread")
+    .json()
+    .await
+    .expect("json");
+    let thread_id = thread["id"].as_str().expect("thread id").to_owned();
+    let reply = |text: &'static str| {
+        post(
+            &yusuf,
+            "/api/v1/posts",
+            json!({"in_reply_to": thread_id, "content": text}),
+        )
+    };
+    for text in ["A neighbour sits in", "The day centre on Fridays"] {
+        assert_eq!(reply(text).await.expect("reply").status(), 201);
+    }
+
+    let browser = Browser::start(&chromium, &chromedriver).await;
+    browser.phone_sized().await;
+    let (fits, measured) = browser.fits_the_width(&format!("{site}/")).await;
+    assert!(fits, "the start page at 360 px, signed out: {measured}");
+    browser.sign_in(&site, "ines", "a long password").await;
+    browser.wait_text("#nav-unread", |t| t == "2").await;
+    for path in ["/", "/notifications", "/settings/notifications", "/g/carers"] {
+        let (fits, measured) = browser.fits_the_width(&format!("{site}{path}")).await;
+        assert!(fits, "{path} at 360 px, signed in: {measured}");
+    }
+
+    // Two replies to one post are one line, unread, linking to the thread.
+    browser.click("#nav-notifications").await;
+    let listed = browser
+        .wait_text("#notifications", |t| t.contains("replied to your post"))
+        .await;
+    assert!(
+        listed.contains("yusuf replied to your post Respite care tips in Carers together (2)"),
+        "{listed}"
+    );
+    assert_eq!(browser.count("#notifications li").await, 1);
+    assert_eq!(browser.count("#notifications li.unread").await, 1);
+    browser.click("#notifications li.unread .read-one").await;
+    browser
+        .until("read", || async {
+            browser.count("#notifications li.unread").await == 0
+        })
+        .await;
+    assert_eq!(browser.count("#nav-unread").await, 0, "nothing unread now");
+    browser.click("#notifications a.subject").await;
+    browser
+        .until("the thread", || async {
+            browser.url().await.contains("/threads/")
+        })
+        .await;
+
+    // Replies off, mentions by email in a daily digest.
+    browser.go(&format!("{site}/notifications")).await;
+    browser.click("#notification-settings").await;
+    // On a phone each kind lists its four choices under it.
+    let row = browser
+        .wait_text("#preference-reply", |t| t.contains("Replies to my posts"))
+        .await;
+    for choice in ["On the node", "Email at once", "Email daily digest", "Not at all"] {
+        assert!(row.contains(choice), "{row}");
+    }
+    assert!(
+        browser.is_checked("#reply-on_node").await,
+        "on the node unless chosen"
+    );
+    browser.click("#reply-off").await;
+    browser.click("#mention-email_digest").await;
+    browser.click("#save-preferences").await;
+    browser.wait_text("#preferences-saved", |t| t == "Saved.").await;
+    browser.go(&format!("{site}/settings/notifications")).await;
+    assert!(browser.is_checked("#reply-off").await);
+    assert!(browser.is_checked("#mention-email_digest").await);
+
+    // A new reply tells her nothing now; a mention still shows, and all is read at once.
+    assert_eq!(reply("Ask the council").await.expect("reply").status(), 201);
+    let mention = format!("@ines@{} is this yours?", node.domain);
+    let mentioned = post(
+        &yusuf,
+        "/api/v1/posts",
+        json!({"group": "carers", "title": "Lost umbrella", "content": mention}),
+    )
+    .await
+    .expect("mention");
+    assert_eq!(mentioned.status(), 201);
+    browser.go(&format!("{site}/notifications")).await;
+    let listed = browser
+        .wait_text("#notifications", |t| t.contains("mentioned you"))
+        .await;
+    assert!(
+        listed.contains("yusuf mentioned you in Lost umbrella"),
+        "{listed}"
+    );
+    assert_eq!(browser.count("#notifications li.unread").await, 1, "{listed}");
+    browser.wait_text("#nav-unread", |t| t == "1").await;
+    browser.click("#read-all").await;
+    browser
+        .until("all read", || async {
+            browser.count("#notifications li.unread").await == 0
+        })
+        .await;
+    assert_eq!(browser.count("#read-all").await, 0);
+}

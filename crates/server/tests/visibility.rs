@@ -146,6 +146,26 @@ async fn members_only_content_is_seen_by_members_only(node: &TestNode) {
     for made in [&event, &question, &pledge] {
         assert_eq!(made["visibility"], "members", "members-only by default: {made}");
     }
+    // Notifications about it: the moderator replies, mentioning a stranger
+    // and a pending requester, who are told nothing; a member reports the
+    // thread, which the node's admin hears of without its content.
+    let mentions = format!("@nina@{0} @pat@{0} @mia@{0} welcome", node.domain);
+    call(
+        node,
+        &olga,
+        "POST",
+        "/api/v1/posts",
+        json!({"in_reply_to": thread["id"], "content": mentions}),
+    )
+    .await;
+    call(
+        node,
+        &mia,
+        "POST",
+        "/api/v1/reports",
+        json!({"post": thread["id"], "comment": "a test report"}),
+    )
+    .await;
     // A public group's content beside it.
     call(
         node,
@@ -250,12 +270,38 @@ async fn members_only_content_is_seen_by_members_only(node: &TestNode) {
         "/garden".to_owned(),
         "/api/v1/garden".to_owned(),
         "/api/v1/map.geojson".to_owned(),
+        "/notifications".to_owned(),
+        "/api/v1/notifications".to_owned(),
     ] {
         assert!(
             seen_by_members.contains(&expected),
             "members should see the group's content on {expected}; they saw it on {seen_by_members:?}"
         );
     }
+    // Whom the reply and the report told: mia of the reply, the admin of a
+    // report; the stranger and the pending requester of nothing at all.
+    let told = |prefix: &'static str| {
+        let token = viewers
+            .iter()
+            .find(|v| v.name.starts_with(prefix))
+            .and_then(|v| v.token.clone())
+            .expect("a viewer's token");
+        let http = &http;
+        async move {
+            let (status, body) =
+                get(http, &format!("{}/api/v1/notifications", node.base), Some(&token)).await;
+            assert_eq!(status, 200, "{body}");
+            let list: Vec<Value> = serde_json::from_str(&body).expect("a list");
+            list.iter()
+                .map(|n| n["type"].as_str().unwrap_or_default().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(told("nina").await, Vec::<String>::new());
+    assert_eq!(told("pat").await, Vec::<String>::new());
+    assert_eq!(told("ada").await, vec!["report"]);
+    assert!(told("mia").await.contains(&"reply".to_owned()));
+
     // And strangers see public content on the same routes.
     let (_, events) = get(&http, &format!("{}/api/v1/events", node.base), None).await;
     assert!(events.contains(OPEN_MARKER), "{events}");

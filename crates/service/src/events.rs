@@ -213,11 +213,13 @@ impl Events<'_> {
                 event.participant_count
             )));
         }
+        let before = event.clone();
         let mut row = event.into_active_model();
         apply(&mut row, &draft);
         row.updated_at = Set(Some(Utc::now()));
         let txn = db.begin().await?;
         let updated = queries::events::update(&txn, row).await?;
+        crate::notifications::event_changed(&txn, &before, &updated, Some(account.person.id)).await?;
         publisher
             .publish(&txn, Outgoing::UpdateEvent { event_id: updated.id })
             .await?;
@@ -230,9 +232,11 @@ impl Events<'_> {
         let (db, publisher) = (self.0.db(), self.0.publisher());
         let event = managed(db, account, id).await?;
         let txn = db.begin().await?;
+        let before = event.clone();
         let mut row = event.into_active_model();
         row.deleted_at = Set(Some(Utc::now()));
         let deleted = queries::events::update(&txn, row).await?;
+        crate::notifications::event_changed(&txn, &before, &deleted, Some(account.person.id)).await?;
         publisher
             .publish(&txn, Outgoing::DeleteEvent { event_id: deleted.id })
             .await?;
@@ -364,6 +368,14 @@ impl Events<'_> {
         let mut row = participant.into_active_model();
         row.state = Set(wanted.to_owned());
         let decided = queries::events::update_participant(&txn, row).await?;
+        crate::notifications::participation_answered(
+            &txn,
+            &event,
+            decided.actor_id,
+            Some(account.person.id),
+            accept,
+        )
+        .await?;
         publish_answer(&txn, publisher, &decided).await?;
         publisher
             .publish(&txn, Outgoing::UpdateEvent { event_id: event.id })
@@ -581,14 +593,20 @@ pub async fn receive_answer(
             "only the event's organiser answers who takes part",
         ));
     }
-    let mut row = participant.into_active_model();
-    row.state = Set(if accepted {
+    let state = if accepted {
         ParticipantState::Accepted
     } else {
         ParticipantState::Rejected
+    };
+    if participant.state == state {
+        // A repeated answer changes nothing and tells nobody anything new.
+        return Ok(());
     }
-    .to_owned());
+    let participant_id = participant.actor_id;
+    let mut row = participant.into_active_model();
+    row.state = Set(state);
     queries::events::update_participant(db, row).await?;
+    crate::notifications::participation_answered(db, &event, participant_id, Some(by.id), accepted).await?;
     Ok(())
 }
 
@@ -638,7 +656,7 @@ pub async fn store_remote(db: &impl ConnectionTrait, remote: RemoteEvent) -> Ser
             plain
         }
     };
-    let known = existing.is_some();
+    let before = existing.clone();
     let mut row = match existing {
         Some(existing) => existing.into_active_model(),
         None => event::ActiveModel {
@@ -674,10 +692,14 @@ pub async fn store_remote(db: &impl ConnectionTrait, remote: RemoteEvent) -> Ser
     row.participant_count = Set(remote.participant_count.clamp(0, MAX_CAPACITY));
     row.published = Set(remote.published);
     row.updated_at = Set(remote.updated);
-    let stored = if known {
-        queries::events::update(db, row).await?
-    } else {
-        queries::events::insert(db, row).await?
+    let stored = match &before {
+        Some(before) => {
+            let stored = queries::events::update(db, row).await?;
+            let organiser = stored.group_id.or(stored.author_id);
+            crate::notifications::event_changed(db, before, &stored, organiser).await?;
+            stored
+        }
+        None => queries::events::insert(db, row).await?,
     };
     Ok(stored)
 }
@@ -692,9 +714,11 @@ pub async fn receive_delete(
         return Err(ServiceError::forbidden("only its organiser may delete an event"));
     }
     if event.deleted_at.is_none() {
+        let before = event.clone();
         let mut row = event.into_active_model();
         row.deleted_at = Set(Some(Utc::now()));
-        queries::events::update(db, row).await?;
+        let deleted = queries::events::update(db, row).await?;
+        crate::notifications::event_changed(db, &before, &deleted, Some(by.id)).await?;
     }
     Ok(())
 }

@@ -75,7 +75,11 @@ impl Follows<'_> {
                 FollowState::Accepted
             };
             let ap_id = ctx.urls.new_activity("follow");
-            queries::follows::upsert(&txn, &ap_id, follower.id, target.id, state).await?
+            let row = queries::follows::upsert(&txn, &ap_id, follower.id, target.id, state).await?;
+            if state == FollowState::Pending && target.kind == ActorKind::Group {
+                crate::notifications::join_requested(&txn, target, follower.id).await?;
+            }
+            row
         } else {
             let ap_id = ctx.urls.new_activity("follow");
             let row =
@@ -144,6 +148,8 @@ impl Follows<'_> {
             FollowState::Rejected
         };
         queries::follows::set_state(&txn, row.id, state).await?;
+        crate::notifications::join_answered(&txn, &group, follower.id, Some(moderator.person.id), accept)
+            .await?;
         if !follower.local {
             let outgoing = if accept {
                 Outgoing::AcceptFollow { follow_id: row.id }
@@ -183,6 +189,8 @@ pub async fn receive_follow(
         publisher
             .publish(&txn, Outgoing::AcceptFollow { follow_id: row.id })
             .await?;
+    } else if target.kind == ActorKind::Group {
+        crate::notifications::join_requested(&txn, target, follower.id).await?;
     }
     txn.commit().await?;
     Ok(row)
@@ -222,6 +230,10 @@ pub async fn receive_answer(
         FollowState::Rejected
     };
     queries::follows::set_state(db, row.id, state).await?;
+    // A repeated answer tells nobody anything new.
+    if row.state != state {
+        crate::notifications::join_answered(db, answering_actor, row.follower_id, None, accepted).await?;
+    }
     Ok(())
 }
 

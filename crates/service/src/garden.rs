@@ -559,6 +559,7 @@ impl Garden<'_> {
             },
         )
         .await?;
+        crate::notifications::garden_adopted(&txn, &item, Some(account.person.id)).await?;
         publisher
             .publish(
                 &txn,
@@ -795,6 +796,7 @@ pub(crate) async fn plant_fork(
         kept_among,
     } = planted;
     let (group_id, visibility) = kept_among.unwrap_or((None, Visibility::Public));
+    let origin_id = origin.id.clone();
     chain.push(origin);
     if chain.len() > MAX_FORK_DEPTH {
         chain.drain(..chain.len() - MAX_FORK_DEPTH);
@@ -825,6 +827,9 @@ pub(crate) async fn plant_fork(
     )
     .await?;
     reindex(&txn, &item, &content).await?;
+    if let Some(origin) = queries::garden::by_ap_id(&txn, &origin_id).await? {
+        crate::notifications::garden_forked(&txn, &origin, &item).await?;
+    }
     publisher
         .publish(&txn, Outgoing::CreateGardenItem { item_id: item.id })
         .await?;
@@ -1157,6 +1162,13 @@ pub async fn store_remote(db: &impl ConnectionTrait, remote: RemoteItem) -> Serv
     reindex(db, row, &content).await?;
     if let StoredItem::Created(row) = &item {
         crate::posts::open_discussion(db, row).await?;
+        // A fork made elsewhere of an item of this node tells its author.
+        if let Some(origin) = &row.forked_from
+            && let Some(origin) = queries::garden::by_ap_id(db, origin).await?
+            && origin.local
+        {
+            crate::notifications::garden_forked(db, &origin, row).await?;
+        }
     }
     Ok(item)
 }
@@ -1201,7 +1213,8 @@ pub async fn receive_adoption(
         return Err(ServiceError::not_found("no such garden item"));
     }
     let place = check_place(remote.place)?;
-    Ok(queries::garden::insert_adoption(
+    let (item, adopter) = (remote.item.clone(), remote.actor.id);
+    let adoption = queries::garden::insert_adoption(
         db,
         adoption::ActiveModel {
             ap_id: Set(remote.ap_id),
@@ -1219,7 +1232,11 @@ pub async fn receive_adoption(
             ..Default::default()
         },
     )
-    .await?)
+    .await?;
+    if item.local {
+        crate::notifications::garden_adopted(db, &item, Some(adopter)).await?;
+    }
+    Ok(adoption)
 }
 
 /// The way in for the pages and the API, on the processor's connections.

@@ -16,6 +16,7 @@ pub mod groups;
 pub mod keys;
 pub mod map;
 pub mod node;
+pub mod notifications;
 pub mod pledges;
 pub mod policy;
 pub mod posts;

@@ -286,10 +286,12 @@ impl Pledges<'_> {
             )));
         }
         let txn = db.begin().await?;
+        let before = pledge.clone();
         let mut row = pledge.into_active_model();
         row.status = Set(next);
         row.updated_at = Set(Some(Utc::now()));
         let stored = queries::pledges::update(&txn, row).await?;
+        crate::notifications::pledge_changed(&txn, &before, &stored).await?;
         publisher
             .publish(&txn, Outgoing::UpdatePledge { pledge_id: stored.id })
             .await?;
@@ -336,6 +338,7 @@ impl Pledges<'_> {
             },
         )
         .await?;
+        crate::notifications::pledge_backed(&txn, &pledge, account.person.id).await?;
         if pledge.local {
             queries::pledges::recount(&txn, pledge.id).await?;
             publisher
@@ -433,6 +436,7 @@ pub async fn receive_backer(
     )
     .await?;
     queries::pledges::recount(&txn, pledge.id).await?;
+    crate::notifications::pledge_backed(&txn, pledge, backer.id).await?;
     publisher
         .publish(&txn, Outgoing::UpdatePledge { pledge_id: pledge.id })
         .await?;
@@ -513,7 +517,7 @@ pub async fn store_remote(
     let visibility =
         policy::visibility_for_new(db, group.as_ref(), Some(target.visibility), remote.visibility).await?;
     let txn = db.begin().await?;
-    let known = existing.is_some();
+    let before = existing.clone();
     let mut row = match existing {
         Some(existing) => existing.into_active_model(),
         None => pledge::ActiveModel {
@@ -532,10 +536,13 @@ pub async fn store_remote(
     row.backers_count = Set(remote.backers_count.max(0));
     row.published = Set(remote.published);
     row.updated_at = Set(remote.updated);
-    let stored = if known {
-        queries::pledges::update(&txn, row).await?
-    } else {
-        queries::pledges::insert(&txn, row).await?
+    let stored = match &before {
+        Some(before) => {
+            let stored = queries::pledges::update(&txn, row).await?;
+            crate::notifications::pledge_changed(&txn, before, &stored).await?;
+            stored
+        }
+        None => queries::pledges::insert(&txn, row).await?,
     };
     txn.commit().await?;
     let group = match stored.group_id {

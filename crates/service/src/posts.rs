@@ -317,6 +317,7 @@ impl Posts<'_> {
         if let Some(root_id) = row.root_id {
             queries::posts::touch_thread(&txn, root_id, now).await?;
         }
+        crate::notifications::post_created(&txn, &row).await?;
         publisher
             .publish(&txn, Outgoing::CreatePost { post_id: row.id })
             .await?;
@@ -972,6 +973,7 @@ pub async fn store_remote(db: &impl ConnectionTrait, remote: RemotePost) -> Serv
     let row = queries::posts::by_id(db, row.id)
         .await?
         .ok_or_else(|| ServiceError::Internal("a stored post vanished".into()))?;
+    crate::notifications::post_created(db, &row).await?;
     Ok(StoredPost::Created(row))
 }
 

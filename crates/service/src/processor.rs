@@ -99,6 +99,9 @@ impl Processor {
     pub fn reports(&self) -> crate::reports::Reports<'_> {
         crate::reports::Reports(self)
     }
+    pub fn notifications(&self) -> crate::notifications::Notifications<'_> {
+        crate::notifications::Notifications(self)
+    }
     pub fn garden_archive(&self) -> crate::garden_archive::GardenArchive<'_> {
         crate::garden_archive::GardenArchive(self)
     }

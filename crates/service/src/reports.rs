@@ -75,6 +75,7 @@ impl Reports<'_> {
         )
         .await?
         .ok_or_else(|| ServiceError::conflict("that report exists"))?;
+        crate::notifications::report_filed(&txn, &row).await?;
         if target.as_ref().is_some_and(|t| !t.local) {
             publisher
                 .publish(&txn, Outgoing::Report { report_id: row.id })

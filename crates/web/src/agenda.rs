@@ -384,7 +384,7 @@ async fn agenda_view(
         .collect();
     let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
     let page = render(AgendaPage {
-        viewer: Viewer::of(&session.0),
+        viewer: session.viewer(),
         csrf,
         name: name.to_owned(),
         title: group.display_name.clone().unwrap_or_else(|| group.handle()),
@@ -482,7 +482,7 @@ async fn question_view(
         .map(|g| format!("/g/{}/agenda", g.username))
         .unwrap_or_default();
     let page = render(QuestionPage {
-        viewer: Viewer::of(&session.0),
+        viewer: session.viewer(),
         csrf,
         question: item_of(&view, &chosen),
         group: view.group.as_ref().map(actor::Model::handle).unwrap_or_default(),

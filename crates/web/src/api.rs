@@ -107,6 +107,7 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     doc.merge(crate::garden_archive::GardenArchiveDoc::openapi());
     doc.merge(crate::map::MapDoc::openapi());
     doc.merge(crate::node_admin::NodeAdminDoc::openapi());
+    doc.merge(crate::notifications::NotificationsDoc::openapi());
     Json(doc)
 }
 

@@ -139,8 +139,29 @@ impl FromRequestParts<AppState> for ApiAdmin {
     }
 }
 
-/// The signed-in person of a page request, if any.
-pub struct MaybeSession(pub Option<Account>);
+/// The signed-in person of a page request, if any, and how many unread
+/// notifications they may see (for the navigation).
+pub struct MaybeSession(pub Option<Account>, pub u64);
+
+impl MaybeSession {
+    /// What the templates know of the signed-in person.
+    pub fn viewer(&self) -> Option<Viewer> {
+        Viewer::of(&self.0).map(|viewer| Viewer {
+            unread: unread_label(self.1),
+            ..viewer
+        })
+    }
+}
+
+/// The unread count as the navigation shows it: nothing for none, "99+"
+/// past what is counted.
+fn unread_label(unread: u64) -> String {
+    match unread {
+        0 => String::new(),
+        n if n >= healthcommons_service::notifications::MAX_UNREAD_COUNTED => "99+".into(),
+        n => n.to_string(),
+    }
+}
 
 impl FromRequestParts<AppState> for MaybeSession {
     type Rejection = ApiError;
@@ -148,11 +169,14 @@ impl FromRequestParts<AppState> for MaybeSession {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let jar = CookieJar::from_headers(&parts.headers);
         let Some(cookie) = jar.get(SESSION_COOKIE) else {
-            return Ok(MaybeSession(None));
+            return Ok(MaybeSession(None, 0));
         };
-        Ok(MaybeSession(
-            accounts::account_for_session(state.read_db(), cookie.value()).await?,
-        ))
+        let account = accounts::account_for_session(state.read_db(), cookie.value()).await?;
+        let unread = match &account {
+            Some(account) => state.processor.notifications().unread_count(account).await?,
+            None => 0,
+        };
+        Ok(MaybeSession(account, unread))
     }
 }
 
@@ -161,6 +185,8 @@ impl FromRequestParts<AppState> for MaybeSession {
 pub struct Viewer {
     pub username: String,
     pub is_admin: bool,
+    /// Unread notifications, as the navigation shows them ("" for none).
+    pub unread: String,
 }
 
 impl Viewer {
@@ -168,6 +194,7 @@ impl Viewer {
         account.as_ref().map(|a| Viewer {
             username: a.user.username.clone(),
             is_admin: a.role() == Role::Admin,
+            unread: String::new(),
         })
     }
 }

@@ -138,7 +138,7 @@ async fn new_calendar_key(
     };
     let key = accounts::issue_calendar_key(state.db(), account).await?;
     Ok(render(CalendarKeyPage {
-        viewer: Viewer::of(&session.0),
+        viewer: session.viewer(),
         link: format!("{}/events.ics?key={key}", state.context().node.urls.base()),
     })?
     .into_response())
@@ -165,7 +165,7 @@ async fn node_events(
     Ok((
         jar,
         render(ListPage {
-            viewer: Viewer::of(&session.0),
+            viewer: session.viewer(),
             csrf,
             heading: "Events to come".into(),
             calendar: "/events.ics".into(),
@@ -200,7 +200,7 @@ async fn group_events(
     Ok((
         jar,
         render(ListPage {
-            viewer: Viewer::of(&session.0),
+            viewer: session.viewer(),
             csrf,
             heading: format!("Events of {title}"),
             calendar: format!("/g/{name}/events.ics"),
@@ -287,7 +287,7 @@ async fn show(
     };
     let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
     let page = render(EventPage {
-        viewer: Viewer::of(&session.0),
+        viewer: session.viewer(),
         csrf,
         event: item_of(&view),
         id,
@@ -587,7 +587,7 @@ fn form_page(
     error: String,
 ) -> PageResult<Response> {
     Ok(render(FormPage {
-        viewer: Viewer::of(&session.0),
+        viewer: session.viewer(),
         csrf,
         action,
         editing,

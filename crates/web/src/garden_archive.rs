@@ -206,7 +206,7 @@ impl ImportPage {
     /// The form, before anything was sent.
     fn blank(session: &MaybeSession, csrf: String) -> Self {
         ImportPage {
-            viewer: Viewer::of(&session.0),
+            viewer: session.viewer(),
             csrf,
             error: String::new(),
             done: false,

@@ -130,7 +130,7 @@ async fn list_page(
     let viewer = session.0.as_ref().map(|a| &a.person);
     let views = api::find(&state, viewer, &query).await?;
     Ok(render(ListPage {
-        viewer: Viewer::of(&session.0),
+        viewer: session.viewer(),
         q: query.q.clone().unwrap_or_default(),
         kind: query.kind.clone().unwrap_or_default(),
         tag: query.tag.clone().unwrap_or_default(),
@@ -419,7 +419,7 @@ async fn new_form(
     form.license = healthcommons_core::garden::DEFAULT_LICENSE.to_owned();
     form.group = query.get("group").cloned().unwrap_or_default();
     let page = render(FormPage {
-        viewer: Viewer::of(&session.0),
+        viewer: session.viewer(),
         csrf,
         action: "/garden/new".into(),
         editing: false,
@@ -439,7 +439,7 @@ fn form_again(
     preview_html: String,
 ) -> PageResult<Response> {
     Ok(render(FormPage {
-        viewer: Viewer::of(&session.0),
+        viewer: session.viewer(),
         csrf: form.csrf.clone(),
         action,
         editing,
@@ -495,7 +495,7 @@ async fn edit_form(
     let form = ItemForm::of(kind, Some(&item), &garden::parse_content(&item)?);
     let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
     let page = render(FormPage {
-        viewer: Viewer::of(&session.0),
+        viewer: session.viewer(),
         csrf,
         action: format!("{}/edit", item_path(&item)),
         editing: true,
@@ -787,7 +787,7 @@ async fn show_item(
         pledge_link: format!("/pledges/new?on=garden_item&id={}", view.item.id),
         graph: graph_of(&related),
         short_title: graph_label(&view.item.title),
-        viewer: Viewer::of(&session.0),
+        viewer: session.viewer(),
         csrf,
         path: item_path(&view.item),
         ap_id: view.item.ap_id.clone(),
@@ -964,7 +964,7 @@ async fn history_page(
     let can_edit = may(&state, &session, Action::Edit, &item).await?;
     let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
     let page = render(HistoryPage {
-        viewer: Viewer::of(&session.0),
+        viewer: session.viewer(),
         csrf,
         path: item_path(&item),
         title: item.title.clone(),
@@ -1044,7 +1044,7 @@ async fn diff_page(
         .diff(policy::Viewer::from(viewer), &item.ap_id, query.from, query.to)
         .await?;
     Ok(render(DiffPage {
-        viewer: Viewer::of(&session.0),
+        viewer: session.viewer(),
         csrf: String::new(),
         path: item_path(&item),
         title: item.title.clone(),
@@ -1083,7 +1083,7 @@ async fn upstream_page(
         Err(err) => ("Upstream changes".to_owned(), Vec::new(), false, err.message),
     };
     let page = render(DiffPage {
-        viewer: Viewer::of(&session.0),
+        viewer: session.viewer(),
         csrf,
         path: item_path(&item),
         title: item.title.clone(),
@@ -1213,7 +1213,7 @@ async fn adopt_form(
     let item = item_by_local_id(&state, Some(&account.person), id).await?;
     let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
     let page = render(AdoptPage {
-        viewer: Viewer::of(&session.0),
+        viewer: session.viewer(),
         csrf,
         path: item_path(&item),
         title: item.title,
@@ -1256,7 +1256,7 @@ async fn adopt(
         Ok(_) => Ok(Redirect::to(&format!("{}#adoptions", item_path(&item))).into_response()),
         Err(err) if matches!(err.kind, ErrorKind::Validation | ErrorKind::NotFound) => {
             Ok(render(AdoptPage {
-                viewer: Viewer::of(&session.0),
+                viewer: session.viewer(),
                 csrf: form.csrf.clone(),
                 path: item_path(&item),
                 title: item.title,

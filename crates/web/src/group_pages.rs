@@ -203,7 +203,7 @@ async fn new_group_form(
     let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
     let form = FormView::of_settings(&groups::default_settings(0));
     let page = render(NewGroupPage {
-        viewer: Viewer::of(&session.0),
+        viewer: session.viewer(),
         csrf,
         form,
         error: String::new(),
@@ -241,7 +241,7 @@ async fn create_group(
         Ok(group) => Ok(Redirect::to(&format!("/g/{}", group.username)).into_response()),
         Err(err) if matches!(err.kind, ErrorKind::Validation | ErrorKind::Conflict) => {
             let page = render(NewGroupPage {
-                viewer: Viewer::of(&session.0),
+                viewer: session.viewer(),
                 csrf: form.csrf.clone(),
                 form: FormView::from(&form),
                 error: err.message,
@@ -313,7 +313,7 @@ async fn render_settings(
         }
     });
     let page = render(SettingsPage {
-        viewer: Viewer::of(&session.0),
+        viewer: session.viewer(),
         csrf,
         display_name: group
             .display_name
@@ -540,7 +540,7 @@ async fn render_accounts(
         .map(|p| p.host)
         .collect();
     Ok(render(AccountsPage {
-        viewer: Viewer::of(&session.0),
+        viewer: session.viewer(),
         csrf,
         accounts,
         blocked,

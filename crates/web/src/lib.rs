@@ -19,6 +19,7 @@ pub mod group_pages;
 pub mod limits;
 pub mod map;
 pub mod node_admin;
+pub mod notifications;
 pub mod ops;
 pub mod pages;
 pub mod pledges;
@@ -146,6 +147,7 @@ pub fn app(state: AppState) -> Router {
         .merge(group_pages::routes())
         .merge(map::routes())
         .merge(node_admin::routes())
+        .merge(notifications::routes())
         .merge(activitypub::routes(state.context().settings.max_inbox_body))
         .merge(wellknown::routes())
         .merge(ops::routes())

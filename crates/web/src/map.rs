@@ -164,7 +164,7 @@ async fn map_page(State(state): State<AppState>, session: MaybeSession) -> PageR
         })
         .collect();
     Ok(render(MapPage {
-        viewer: Viewer::of(&session.0),
+        viewer: session.viewer(),
         sections,
         map_points: serde_json::Value::from(points).to_string(),
         map_tiles: state.map_tiles.clone(),

@@ -287,7 +287,7 @@ async fn render_admin_page(
         StatusCode::UNPROCESSABLE_ENTITY
     };
     let page = render(AdminNodePage {
-        viewer: Viewer::of(&session.0),
+        viewer: session.viewer(),
         csrf,
         form,
         error,

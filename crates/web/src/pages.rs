@@ -67,7 +67,7 @@ struct NotFoundPage {
 
 pub fn not_found(session: MaybeSession) -> Response {
     let page = NotFoundPage {
-        viewer: Viewer::of(&session.0),
+        viewer: session.viewer(),
     };
     match page.render() {
         Ok(html) => (StatusCode::NOT_FOUND, Html(html)).into_response(),
@@ -108,7 +108,7 @@ async fn home(State(state): State<AppState>, jar: CookieJar, session: MaybeSessi
         });
     }
     let page = render(HomePage {
-        viewer: Viewer::of(&session.0),
+        viewer: session.viewer(),
         csrf,
         initiative_name: profile.initiative_name,
         description: profile.description,
@@ -142,7 +142,7 @@ async fn register_form(
         .as_str()
         .to_owned();
     let page = render(RegisterPage {
-        viewer: Viewer::of(&session.0),
+        viewer: session.viewer(),
         csrf,
         mode,
         error: None,
@@ -244,7 +244,7 @@ async fn login_form(
 ) -> PageResult<Response> {
     let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
     let page = render(LoginPage {
-        viewer: Viewer::of(&session.0),
+        viewer: session.viewer(),
         csrf,
         error: None,
         username: String::new(),
@@ -312,7 +312,7 @@ struct PersonPage {
 pub async fn person_page(state: &AppState, session: MaybeSession, row: actor::Model) -> PageResult<Response> {
     let db = state.db();
     let page = PersonPage {
-        viewer: Viewer::of(&session.0),
+        viewer: session.viewer(),
         followers: queries::follows::count_followers(db, row.id).await?,
         following: queries::follows::count_following(db, row.id).await?,
         display_name: row.display_name.clone().unwrap_or_else(|| row.username.clone()),
@@ -412,7 +412,7 @@ pub async fn group_page_with_draft(
             .as_ref()
             .and_then(|s| s.icon_url.clone())
             .unwrap_or_default(),
-        viewer: Viewer::of(&session.0),
+        viewer: session.viewer(),
         csrf,
         threads,
         draft,
@@ -539,7 +539,7 @@ async fn admin_deliveries(State(state): State<AppState>, session: MaybeSession) 
     let snapshot = crate::api::queue_snapshot(&state).await?;
     let refused = crate::api::recent_inbox(&state, InboxState::Failed.as_str()).await?;
     render(AdminDeliveriesPage {
-        viewer: Viewer::of(&session.0),
+        viewer: session.viewer(),
         refused,
         queue: snapshot
             .queue

@@ -462,7 +462,7 @@ async fn group_page(
         ..Listing::default()
     };
     Ok(render(GroupPledgesPage {
-        viewer: Viewer::of(&session.0),
+        viewer: session.viewer(),
         title: group.display_name.clone().unwrap_or_else(|| group.handle()),
         name,
         pledges: items_on(&state, listing, session.0.as_ref()).await?,
@@ -507,7 +507,7 @@ async fn show(
         .collect();
     let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
     let page = render(PledgePage {
-        viewer: Viewer::of(&session.0),
+        viewer: session.viewer(),
         csrf,
         pledge: item_of(&view, &counted, viewer),
         group: view.group.as_ref().map(actor::Model::handle).unwrap_or_default(),
@@ -662,7 +662,7 @@ async fn form_page(
         .await?;
     let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
     let page = render(PledgeFormPage {
-        viewer: Viewer::of(&session.0),
+        viewer: session.viewer(),
         csrf,
         target_noun: kind.noun().to_owned(),
         target_title: target.title.clone(),

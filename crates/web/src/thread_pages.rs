@@ -220,7 +220,7 @@ async fn render_thread(
     views.extend(thread.replies);
     let (preview_for, draft, error) = preview.unwrap_or((0, String::new(), String::new()));
     render(ThreadPage {
-        viewer: Viewer::of(&session.0),
+        viewer: session.viewer(),
         csrf,
         posts: items(state, viewer, &views).await?,
         discusses,
@@ -503,7 +503,7 @@ async fn edit_form(
     }
     let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
     let page = render(EditPage {
-        viewer: Viewer::of(&session.0),
+        viewer: session.viewer(),
         csrf,
         id,
         is_thread: post.in_reply_to.is_none(),
@@ -527,7 +527,7 @@ async fn edit(
     let account = signed_in(&session)?;
     let post = post_by_local_id(&state, id).await?;
     let page = |preview_html: String, error: String| EditPage {
-        viewer: Viewer::of(&session.0),
+        viewer: session.viewer(),
         csrf: form.csrf.clone(),
         id,
         is_thread: post.in_reply_to.is_none(),
@@ -613,7 +613,7 @@ async fn feed(
     };
     let views = state.processor.posts().feed(feed, page).await?;
     render(FeedPage {
-        viewer: Viewer::of(&session.0),
+        viewer: session.viewer(),
         heading: heading.into(),
         has_more: views.len() as u64 == FEED_PAGE,
         posts: items(&state, viewer, &views).await?,
@@ -634,7 +634,7 @@ async fn tag(
     };
     let views = state.processor.posts().tagged(&tag, page).await?;
     render(FeedPage {
-        viewer: Viewer::of(&session.0),
+        viewer: session.viewer(),
         heading: format!("#{tag}"),
         has_more: views.len() as u64 == FEED_PAGE,
         posts: items(&state, session.0.as_ref(), &views).await?,
@@ -673,7 +673,7 @@ async fn report_queue(
         a.as_ref().map(|a| a.handle()).unwrap_or_else(|| "unknown".into())
     };
     let page = render(ReportsPage {
-        viewer: Viewer::of(&session.0),
+        viewer: session.viewer(),
         csrf,
         reports: queue
             .into_iter()
@@ -754,7 +754,7 @@ async fn history(
     }
     versions.extend(earlier.into_iter().rev());
     render(HistoryPage {
-        viewer: Viewer::of(&session.0),
+        viewer: session.viewer(),
         thread_path: discussions::thread_path(&post),
         versions,
     })

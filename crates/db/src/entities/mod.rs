@@ -16,6 +16,8 @@ pub mod group_ban;
 pub mod group_settings;
 pub mod inbox_activity;
 pub mod moderator;
+pub mod notification;
+pub mod notification_preference;
 pub mod outbox_activity;
 pub mod peer;
 pub mod pledge;
@@ -35,7 +37,7 @@ pub mod visibility;
 pub mod vote;
 
 pub use states::{
-    ActorKind, DeliveryState, FollowState, GroupVisibility, InboxState, ParticipantState, PostingPolicy,
-    ReactionKind, ReportState, Role, TagKind,
+    ActorKind, DeliveryState, FollowState, GroupVisibility, InboxState, NotificationChoice, NotificationKind,
+    ParticipantState, PostingPolicy, ReactionKind, ReportState, Role, TagKind,
 };
 pub use visibility::Visibility;

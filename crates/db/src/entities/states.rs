@@ -149,3 +149,49 @@ stored_words! {
         Failed = "failed",
     }
 }
+
+stored_words! {
+    /// What a notification tells a person of.
+    NotificationKind {
+        /// Someone replied to their post.
+        Reply = "reply",
+        /// Someone mentioned them.
+        Mention = "mention",
+        /// Someone asks to join a working group they moderate.
+        JoinRequest = "join_request",
+        /// Their request to join a working group was answered.
+        JoinAnswer = "join_answer",
+        /// Their request to take part in an event was answered.
+        ParticipationAnswer = "participation_answer",
+        /// An event they take part in changed (time, place) or was cancelled.
+        EventChanged = "event_changed",
+        /// An event they take part in starts within a day.
+        EventReminder = "event_reminder",
+        /// An agenda question they asked or voted on has closed.
+        QuestionClosed = "question_closed",
+        /// Someone counts on their pledge.
+        PledgeBacked = "pledge_backed",
+        /// A pledge they count on changed.
+        PledgeChanged = "pledge_changed",
+        /// Someone forked their garden item.
+        GardenFork = "garden_fork",
+        /// Someone adopted their garden item.
+        GardenAdoption = "garden_adoption",
+        /// A report to moderate.
+        Report = "report",
+    }
+}
+
+stored_words! {
+    /// How a person wants to hear of one kind of notification.
+    NotificationChoice {
+        /// On the node's notifications page only.
+        OnNode = "on_node",
+        /// On the node and by email at once.
+        EmailNow = "email_now",
+        /// On the node and in a daily email digest.
+        EmailDigest = "email_digest",
+        /// Not at all.
+        Off = "off",
+    }
+}

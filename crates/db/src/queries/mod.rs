@@ -13,6 +13,7 @@ pub mod garden;
 pub mod groups;
 pub mod inbox;
 pub mod map;
+pub mod notifications;
 pub mod peers;
 pub mod pledges;
 pub mod posts;

@@ -9,6 +9,7 @@ use crate::{
 };
 use activitypub_federation::{fetch::object_id::ObjectId, traits::Activity};
 use healthcommons_db::{
+    TransactionTrait,
     entities::{actor, event_participant},
     queries,
 };
@@ -114,13 +115,16 @@ impl Activity for AnswerJoin {
             .await?
             .ok_or(FederationError::NotFound)?;
         let by = self.actor.dereference(data).await?;
+        // The answer and the participant's notification are stored together.
+        let txn = data.db.begin().await?;
         healthcommons_service::events::receive_answer(
-            &data.db,
+            &txn,
             &by.row,
             participant,
             self.kind == Answer::Accept,
         )
         .await?;
+        txn.commit().await?;
         Ok(())
     }
 }

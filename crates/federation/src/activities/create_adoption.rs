@@ -13,7 +13,7 @@ use crate::{
 };
 use activitypub_federation::{fetch::object_id::ObjectId, kinds::activity::CreateType, traits::Activity};
 use chrono::Utc;
-use healthcommons_db::entities::actor;
+use healthcommons_db::{TransactionTrait, entities::actor};
 use healthcommons_service::garden::RemoteAdoption;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -82,8 +82,10 @@ impl Activity for CreateAdoption {
             .dereference(data)
             .await?;
         let adoption = self.object;
+        // The adoption and its author's notification are stored together.
+        let txn = data.db.begin().await?;
         healthcommons_service::garden::receive_adoption(
-            &data.db,
+            &txn,
             RemoteAdoption {
                 ap_id: adoption.id.to_string(),
                 item: item.row,
@@ -97,6 +99,7 @@ impl Activity for CreateAdoption {
             },
         )
         .await?;
+        txn.commit().await?;
         Ok(())
     }
 }

@@ -7,7 +7,7 @@ use crate::{
     objects::{actor::DbActor, event::event_context, id_of},
 };
 use activitypub_federation::{fetch::object_id::ObjectId, kinds::activity::DeleteType, traits::Activity};
-use healthcommons_db::{entities::actor, queries};
+use healthcommons_db::{TransactionTrait, entities::actor, queries};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
@@ -90,7 +90,9 @@ impl Activity for DeleteEvent {
             return Ok(());
         };
         let actor = self.actor.dereference(data).await?;
-        healthcommons_service::events::receive_delete(&data.db, &actor.row, event).await?;
+        let txn = data.db.begin().await?;
+        healthcommons_service::events::receive_delete(&txn, &actor.row, event).await?;
+        txn.commit().await?;
         Ok(())
     }
 }

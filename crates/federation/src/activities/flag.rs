@@ -10,6 +10,7 @@ use crate::{
 use activitypub_federation::{fetch::object_id::ObjectId, kinds::activity::FlagType, traits::Activity};
 use healthcommons_core::text;
 use healthcommons_db::{
+    TransactionTrait,
     entities::{actor, report},
     queries::{self, reports::NewReport},
 };
@@ -109,8 +110,11 @@ impl Activity for Flag {
             .as_deref()
             .or(self.summary.as_deref())
             .unwrap_or_default();
-        queries::reports::insert(
-            &data.db,
+        // The report and the moderators' notifications are stored together;
+        // a repeated Flag is stored, and told, once.
+        let txn = data.db.begin().await?;
+        let stored = queries::reports::insert(
+            &txn,
             NewReport {
                 ap_id: self.id.as_str(),
                 reporter_id: reporter.row.id,
@@ -122,6 +126,10 @@ impl Activity for Flag {
             },
         )
         .await?;
+        if let Some(report) = stored {
+            healthcommons_service::notifications::report_filed(&txn, &report).await?;
+        }
+        txn.commit().await?;
         Ok(())
     }
 }

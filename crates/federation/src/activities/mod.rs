@@ -57,7 +57,7 @@ use create_event::EventChange;
 use create_garden_item::GardenChange;
 use create_pledge::PledgeChange;
 use create_question::QuestionChange;
-use healthcommons_db::{entities::actor, queries};
+use healthcommons_db::{TransactionTrait, entities::actor, queries};
 use healthcommons_service::policy::{self, Action, Target, Under};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -617,14 +617,17 @@ async fn receive_follow_answer(
     data: &RequestData,
 ) -> Result<(), FederationError> {
     let actor = actor.dereference(data).await?;
+    // The follow's state and the follower's notification change together.
+    let txn = data.db.begin().await?;
     healthcommons_service::follows::receive_answer(
-        &data.db,
+        &txn,
         &actor.row,
         object.follow_id().map(Url::as_str),
         object.follower().map(Url::as_str),
         accepted,
     )
     .await?;
+    txn.commit().await?;
     Ok(())
 }
 

@@ -24,7 +24,7 @@ use healthcommons_core::{
     text::escape_html,
 };
 use healthcommons_db::entities::ActorKind;
-use healthcommons_db::{entities::event, queries};
+use healthcommons_db::{TransactionTrait, entities::event, queries};
 use healthcommons_service::{events::RemoteEvent, node::Place};
 use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
@@ -407,7 +407,10 @@ impl Object for DbEvent {
             published: json.published.unwrap_or_else(Utc::now),
             updated: json.updated,
         };
-        let stored = healthcommons_service::events::store_remote(&data.db, remote).await?;
+        // The event and its participants' notifications of a change, together.
+        let txn = data.db.begin().await?;
+        let stored = healthcommons_service::events::store_remote(&txn, remote).await?;
+        txn.commit().await?;
         DbEvent::new(stored)
     }
 }
