@@ -9,7 +9,7 @@ use crate::{
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
-    FromQueryResult, PaginatorTrait, QueryFilter, Statement, sea_query::OnConflict,
+    FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, Statement, sea_query::OnConflict,
 };
 
 /// A rendered email to queue.
@@ -340,3 +340,21 @@ pub async fn delete_sessions_of(db: &impl ConnectionTrait, user_id: i64) -> DbRe
         .await?;
     Ok(())
 }
+
+/// The address a user asked to change to and has not confirmed yet, if the
+/// link is still live.
+pub async fn pending_address(db: &impl ConnectionTrait, user_id: i64) -> DbResult<Option<String>> {
+    Ok(email_token::Entity::find()
+        .filter(email_token::Column::UserId.eq(user_id))
+        .filter(email_token::Column::Purpose.eq(VERIFY))
+        .filter(email_token::Column::UsedAt.is_null())
+        .filter(email_token::Column::ExpiresAt.gt(Utc::now()))
+        .order_by_desc(email_token::Column::Id)
+        .one(db)
+        .await?
+        .map(|token| token.email))
+}
+
+/// The purposes of one-time links.
+pub const VERIFY: &str = "verify";
+pub const RESET: &str = "reset";
