@@ -161,6 +161,8 @@ impl FromRequestParts<AppState> for MaybeSession {
 pub struct Viewer {
     pub username: String,
     pub is_admin: bool,
+    /// Mail to the person's address bounces: every page says so.
+    pub email_bouncing: bool,
 }
 
 impl Viewer {
@@ -168,6 +170,7 @@ impl Viewer {
         account.as_ref().map(|a| Viewer {
             username: a.user.username.clone(),
             is_admin: a.role() == Role::Admin,
+            email_bouncing: a.user.email_bouncing_since.is_some(),
         })
     }
 }

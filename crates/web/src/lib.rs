@@ -8,6 +8,7 @@ pub mod agenda;
 pub mod api;
 pub mod auth;
 pub mod discussions;
+pub mod email_pages;
 pub mod error;
 pub mod event_pages;
 pub mod events;
@@ -135,6 +136,7 @@ pub fn app(state: AppState) -> Router {
         .merge(thread_pages::routes())
         .merge(api::routes())
         .merge(discussions::routes())
+        .merge(email_pages::routes())
         .merge(agenda::routes())
         .merge(pledges::routes())
         .merge(events::routes())

@@ -269,6 +269,8 @@ struct AdminNodePage {
     error: String,
     saved: bool,
     directory: Vec<DirectoryEntry>,
+    email_on: bool,
+    pending_emails: u64,
 }
 
 async fn render_admin_page(
@@ -291,6 +293,10 @@ async fn render_admin_page(
         error,
         saved,
         directory: directory_entries(state).await?,
+        email_on: state.context().node.email,
+        pending_emails: healthcommons_db::queries::email::count_pending(state.db())
+            .await
+            .map_err(healthcommons_service::ServiceError::from)?,
     })?;
     Ok((status, page).into_response())
 }
