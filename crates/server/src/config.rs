@@ -78,6 +78,9 @@ pub struct Config {
     pub mail_retry_base_secs: u64,
     /// How long an email is retried before it is given up, in hours.
     pub mail_retry_hours: u64,
+    /// How long the mail worker owns the emails it claimed, in seconds; a
+    /// worker that dies leaves them to be sent once this has passed.
+    pub mail_claim_lease_secs: u64,
 }
 
 /// How the connection to the SMTP server is protected.
@@ -134,6 +137,7 @@ impl Default for Config {
             smtp_from: String::new(),
             mail_retry_base_secs: 30,
             mail_retry_hours: 72,
+            mail_claim_lease_secs: 180,
         }
     }
 }

@@ -28,11 +28,10 @@ use tracing::{error, info, warn};
 
 /// How often an idle worker looks for due mail.
 const IDLE_POLL: Duration = Duration::from_secs(1);
-/// Mails claimed at once: sent one after another within the lease.
+/// Mails claimed at once, sent one after another within the lease.
 const BATCH: u64 = 4;
-/// How long a worker owns a claimed mail; well over `BATCH` × `SMTP_TIMEOUT`.
-const LEASE: chrono::Duration = chrono::Duration::minutes(3);
-/// The longest an SMTP conversation step may take.
+/// The longest an SMTP conversation step may take. The default lease
+/// (`mail_claim_lease_secs`) is well over `BATCH` times this.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
 /// The longest wait between two attempts.
 const RETRY_CAP: Duration = Duration::from_secs(3600);
@@ -43,6 +42,7 @@ pub struct Mailer {
     from: Mailbox,
     retry_base: Duration,
     retry_for: chrono::Duration,
+    lease: chrono::Duration,
 }
 
 impl Mailer {
@@ -79,6 +79,7 @@ impl Mailer {
             from: config.smtp_sender()?,
             retry_base: Duration::from_secs(config.mail_retry_base_secs.max(1)),
             retry_for: chrono::Duration::hours(config.mail_retry_hours.clamp(1, 24 * 365) as i64),
+            lease: chrono::Duration::seconds(config.mail_claim_lease_secs.clamp(1, 86_400) as i64),
         }))
     }
 
@@ -86,7 +87,7 @@ impl Mailer {
     pub async fn run(self, db: Db) {
         info!("the mail worker is running");
         loop {
-            let claimed = match queries::email::claim_due(&db, BATCH, LEASE).await {
+            let claimed = match queries::email::claim_due(&db, BATCH, self.lease).await {
                 Ok(claimed) => claimed,
                 Err(err) => {
                     warn!(%err, "could not claim emails");
