@@ -9,7 +9,7 @@
 //! to a checked address and only while the person has not turned its kind
 //! off. Each such mail carries its own one-click unsubscribe link (RFC 8058).
 
-use crate::{NodeContext, ServiceError, ServiceResult, accounts::secret_hash, node};
+use crate::{NodeContext, ServiceError, ServiceResult, accounts::secret_hash, events::EventView, node};
 use askama::Template;
 use base64::{Engine, engine::general_purpose::STANDARD, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::Utc;
@@ -139,6 +139,12 @@ pub struct EventReminder {
 }
 
 impl EventReminder {
+    /// The reminder of an event as `view` shows it: build the view for the
+    /// person it goes to (`events::view` with them as viewer), at send time.
+    pub fn of(view: &EventView, node: &NodeContext) -> Self {
+        Self::new(&view.calendar_event(node), view.event.timezone.as_deref())
+    }
+
     pub fn new(event: &CalendarEvent, time_zone: Option<&str>) -> Self {
         EventReminder {
             title: event.summary.clone(),
