@@ -293,7 +293,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tokio::spawn(healthcommons_federation::directory::run(context.clone()));
     match mailer::Mailer::from_config(&config)? {
         Some(mailer) => {
-            tokio::spawn(mailer.run(context.db.clone()));
+            let mail_workers = workers.clone();
+            let db = context.db.clone();
+            tokio::spawn(async move {
+                let _alive = AliveGuard::new(&mail_workers.mail_alive);
+                mailer.run(db).await;
+            });
         }
         None => info!("email is off: no smtp_host is configured (see docs/admin.md)"),
     }

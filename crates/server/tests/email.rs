@@ -123,6 +123,8 @@ async fn registering_with_an_email_sends_a_link_that_confirms_the_address_sqlite
     };
     let sink = MailSink::start(&python, &[]);
     let node = node_for(&sink, &[]).await;
+    let (_, ready) = get(&node, "/readyz", None).await;
+    assert!(ready.contains(r#""email":"running""#), "{ready}");
     registering_with_an_email_sends_a_link_that_confirms_the_address(&node, &sink).await;
 }
 
@@ -499,4 +501,37 @@ async fn an_event_reminder_carries_the_event_and_a_one_click_unsubscribe() {
     ));
     let (status, _) = get(&node, "/unsubscribe/not-a-token", None).await;
     assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn without_an_smtp_server_the_node_works_and_says_email_is_off() {
+    let node = TestNode::start().await;
+    let made = node.admin(&[
+        "admin",
+        "create-user",
+        "ada",
+        "--password",
+        "admin passphrase",
+        "--admin",
+    ]);
+    assert!(made.status.success(), "{made:?}");
+    let admin = session_cookie(&node, "ada", "admin passphrase").await;
+    let (_, page) = get(&node, "/admin/node", Some(&admin)).await;
+    assert_eq!(page.matches("Email is off").count(), 1, "said once: {page}");
+    let (_, page) = get(&node, "/password/forgot", None).await;
+    assert!(page.contains("id=\"email-off\""), "{page}");
+
+    let (status, _) = post_form(
+        &node,
+        "/register",
+        None,
+        "username=rosa&password=a+long+password&email=rosa%40example.test",
+    )
+    .await;
+    assert_eq!(status, 303, "registration with an address works as before");
+    let cookie = session_cookie(&node, "rosa", "a long password").await;
+    let (_, settings) = get(&node, "/settings/email", Some(&cookie)).await;
+    assert!(settings.contains("rosa@example.test"), "{settings}");
+    let db = database(&node).await;
+    assert_eq!(queries::email::count_pending(&db).await.expect("count"), 0);
 }

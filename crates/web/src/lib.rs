@@ -48,6 +48,8 @@ use std::sync::{
 pub struct WorkerStatus {
     pub delivery_alive: AtomicBool,
     pub inbox_alive: AtomicBool,
+    /// The mail worker; it runs only when an SMTP server is configured.
+    pub mail_alive: AtomicBool,
 }
 
 /// Sets a worker's flag while it lives and clears it when it ends or panics.
