@@ -31,6 +31,30 @@ pub struct AddressStatus {
     pub waiting_for: Option<String>,
 }
 
+/// What the account's email settings page shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailSettings {
+    pub status: AddressStatus,
+    /// The kinds of mail the person turned off.
+    pub turned_off: Vec<mail::EmailKind>,
+}
+
+/// The settings of account `user_id`, read afresh (a form may just have changed them).
+pub async fn settings(db: &impl ConnectionTrait, user_id: i64) -> ServiceResult<EmailSettings> {
+    let user = queries::users::by_id(db, user_id)
+        .await?
+        .ok_or_else(|| ServiceError::not_found("no such account"))?;
+    let turned_off = queries::email::opted_out_kinds(db, user_id)
+        .await?
+        .iter()
+        .filter_map(|kind| mail::EmailKind::parse(kind))
+        .collect();
+    Ok(EmailSettings {
+        status: address_status(db, &user).await?,
+        turned_off,
+    })
+}
+
 pub async fn address_status(db: &impl ConnectionTrait, user: &user::Model) -> ServiceResult<AddressStatus> {
     Ok(AddressStatus {
         address: user.email.clone().filter(|a| !a.is_empty()),

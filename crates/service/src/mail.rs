@@ -366,6 +366,17 @@ pub async fn unsubscribe_kind(db: &impl ConnectionTrait, secret: &str) -> Servic
         .and_then(|link| EmailKind::parse(&link.kind)))
 }
 
+/// The person wants `kind` of mail again.
+pub async fn turn_back_on(db: &impl ConnectionTrait, user_id: i64, kind: EmailKind) -> ServiceResult<()> {
+    queries::email::opt_back_in(db, user_id, kind.as_str()).await?;
+    Ok(())
+}
+
+/// Emails neither sent nor given up on, for the admin.
+pub async fn waiting_count(db: &impl ConnectionTrait) -> ServiceResult<u64> {
+    Ok(queries::email::count_pending(db).await?)
+}
+
 /// Check an address as typed: trimmed, lowercased, and parsable by the mail
 /// library, so that the queue never holds one the worker cannot send to.
 pub fn parse_address(raw: &str) -> ServiceResult<String> {

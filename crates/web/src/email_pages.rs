@@ -18,7 +18,6 @@ use axum::{
 };
 use axum_extra::extract::cookie::{Cookie, CookieJar};
 use healthcommons_core::ErrorKind;
-use healthcommons_db::queries;
 use healthcommons_service::{
     account_email::{self, AddressChange, AddressStatus},
     accounts::Account,
@@ -247,25 +246,18 @@ async fn settings_page(
     error: Option<String>,
 ) -> PageResult<Response> {
     let account = signed_in(session)?;
-    // Read again: the form may just have changed the account.
-    let user = queries::users::by_id(state.db(), account.user.id)
-        .await
-        .map_err(healthcommons_service::ServiceError::from)?
-        .unwrap_or(account.user);
+    let settings = account_email::settings(state.db(), account.user.id).await?;
     let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
-    let turned_off = queries::email::opted_out_kinds(state.db(), user.id)
-        .await
-        .map_err(healthcommons_service::ServiceError::from)?
-        .iter()
-        .filter_map(|k| EmailKind::parse(k))
-        .map(|k| (k.as_str(), k.plural_name()))
-        .collect();
     let page = render(SettingsPage {
         viewer: Viewer::of(&session.0),
         csrf,
         email_on: state.processor.node().email,
-        status: account_email::address_status(state.db(), &user).await?,
-        turned_off,
+        status: settings.status,
+        turned_off: settings
+            .turned_off
+            .into_iter()
+            .map(|kind| (kind.as_str(), kind.plural_name()))
+            .collect(),
         notice,
         error,
     })?;
@@ -299,9 +291,7 @@ async fn save_settings(
     auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
     if let Some(kind) = form.turn_on.as_deref().and_then(EmailKind::parse) {
-        queries::email::opt_back_in(state.db(), account.user.id, kind.as_str())
-            .await
-            .map_err(healthcommons_service::ServiceError::from)?;
+        mail::turn_back_on(state.db(), account.user.id, kind).await?;
         let notice = format!("You get {} by email again.", kind.plural_name());
         return settings_page(&state, jar, &session, StatusCode::OK, Some(notice), None).await;
     }

@@ -294,9 +294,7 @@ async fn render_admin_page(
         saved,
         directory: directory_entries(state).await?,
         email_on: state.context().node.email,
-        pending_emails: healthcommons_db::queries::email::count_pending(state.db())
-            .await
-            .map_err(healthcommons_service::ServiceError::from)?,
+        pending_emails: healthcommons_service::mail::waiting_count(state.db()).await?,
     })?;
     Ok((status, page).into_response())
 }
