@@ -341,4 +341,30 @@ async fn a_members_only_circle_keeps_everything_among_its_members() {
         .await
         .expect("text");
     assert_hidden("the circle's outbox", &outbox, &secrets);
+
+    // A ban in the circle is the members' business: the Block, the Undo that
+    // lifts it and the Block inside that Undo are all addressed to them.
+    let bans = "/api/v1/groups/circle/bans";
+    let mia_handle = format!("@mia@{}", peer.domain);
+    let reason = json!({"person": mia_handle, "reason": "Snapdragon rota dispute"});
+    let (status, text) = call(&beta, &organiser, Method::POST, bans, Some(reason)).await;
+    assert_eq!(status, 204, "ban mia: {text}");
+    let lift = format!("{bans}/{}", encoded(&mia_handle));
+    let (status, text) = call(&beta, &organiser, Method::DELETE, &lift, None).await;
+    assert_eq!(status, 204, "lift mia's ban: {text}");
+    let undo = wait_for("the lifted ban at Mastodon", PATIENCE, || async {
+        peer.received()
+            .into_iter()
+            .find(|d| d.body["type"] == "Undo" && d.body["object"]["type"] == "Block")
+    })
+    .await;
+    let public = "https://www.w3.org/ns/activitystreams#Public";
+    for addressed in [&undo.body, &undo.body["object"]] {
+        for field in ["to", "cc"] {
+            assert!(
+                !addressed[field].to_string().contains(public),
+                "{field} of {addressed}"
+            );
+        }
+    }
 }

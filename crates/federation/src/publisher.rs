@@ -277,15 +277,15 @@ impl OutboxPublisher {
             Some(id) => Url::parse(id).map_err(internal)?,
             None => self.new_id("block")?,
         };
-        // The Block keeps the group-wide addressing inside an Undo; only what
-        // is sent is addressed to the members of a members-only group.
+        // Inside an Undo the Block is addressed as it was when sent: the ban's
+        // reason in a members-only group names the members and nobody else.
         let block = BlockUser::new(
             block_id,
             &moderator,
             &person,
             &group,
             ban.reason.as_deref(),
-            Addressing::moderation(&group, members_only && banned).map_err(internal)?,
+            Addressing::moderation(&group, members_only).map_err(internal)?,
         )
         .map_err(internal)?;
         if banned {

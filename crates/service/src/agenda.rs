@@ -470,65 +470,67 @@ pub async fn visible(
     Ok(question)
 }
 
-pub async fn view(db: &impl ConnectionTrait, viewer: Viewer<'_>, id: i64) -> ServiceResult<QuestionView> {
-    let question = visible(db, viewer, id).await?;
-    views_of(db, vec![question])
-        .await?
-        .pop()
-        .ok_or_else(|| ServiceError::not_found("no such question"))
-}
+/// The way in for the pages and the API, on the processor's connections.
+impl Agenda<'_> {
+    pub async fn view(&self, viewer: Viewer<'_>, id: i64) -> ServiceResult<QuestionView> {
+        let db = self.0.readers();
+        let question = visible(db, viewer, id).await?;
+        views_of(db, vec![question])
+            .await?
+            .pop()
+            .ok_or_else(|| ServiceError::not_found("no such question"))
+    }
 
-/// A working group's agenda: open questions first, the most supported on
-/// top, then closed ones, newest first.
-/// Only the questions `viewer` may see.
-pub async fn agenda(
-    db: &impl ConnectionTrait,
-    viewer: Viewer<'_>,
-    group: &actor::Model,
-) -> ServiceResult<Vec<QuestionView>> {
-    let scope = policy::read_scope(db, viewer).await?;
-    let mut views = views_of(db, queries::agenda::of_group(db, &scope, group.id).await?).await?;
-    views.sort_by(|a, b| {
-        a.is_closed()
-            .cmp(&b.is_closed())
-            .then_with(|| {
-                if a.is_closed() {
-                    std::cmp::Ordering::Equal
-                } else {
-                    b.support().cmp(&a.support())
-                }
+    /// A working group's agenda: open questions first, the most supported on
+    /// top, then closed ones, newest first.
+    /// Only the questions `viewer` may see.
+    pub async fn agenda(&self, viewer: Viewer<'_>, group: &actor::Model) -> ServiceResult<Vec<QuestionView>> {
+        let db = self.0.readers();
+        let scope = policy::read_scope(db, viewer).await?;
+        let mut views = views_of(db, queries::agenda::of_group(db, &scope, group.id).await?).await?;
+        views.sort_by(|a, b| {
+            a.is_closed()
+                .cmp(&b.is_closed())
+                .then_with(|| {
+                    if a.is_closed() {
+                        std::cmp::Ordering::Equal
+                    } else {
+                        b.support().cmp(&a.support())
+                    }
+                })
+                .then(b.question.published.cmp(&a.question.published))
+        });
+        Ok(views)
+    }
+
+    /// The positions a viewer voted for, by question (none when signed out),
+    /// read in one query.
+    pub async fn choices_of(
+        &self,
+        views: &[QuestionView],
+        viewer: Option<&Account>,
+    ) -> ServiceResult<HashMap<i64, Vec<i32>>> {
+        let db = self.0.readers();
+        let Some(viewer) = viewer else {
+            return Ok(HashMap::new());
+        };
+        let votes = queries::agenda::votes_on(
+            db,
+            viewer.person.id,
+            views.iter().map(|v| v.question.id).collect(),
+        )
+        .await?;
+        Ok(views
+            .iter()
+            .map(|view| {
+                let chosen = view
+                    .options
+                    .iter()
+                    .filter(|o| votes.iter().any(|v| v.option_id == o.id))
+                    .map(|o| o.position)
+                    .collect();
+                (view.question.id, chosen)
             })
-            .then(b.question.published.cmp(&a.question.published))
-    });
-    Ok(views)
-}
-
-/// The positions a viewer voted for, by question (none when signed out),
-/// read in one query.
-pub async fn choices_of(
-    db: &impl ConnectionTrait,
-    views: &[QuestionView],
-    viewer: Option<&Account>,
-) -> ServiceResult<HashMap<i64, Vec<i32>>> {
-    let Some(viewer) = viewer else {
-        return Ok(HashMap::new());
-    };
-    let votes = queries::agenda::votes_on(
-        db,
-        viewer.person.id,
-        views.iter().map(|v| v.question.id).collect(),
-    )
-    .await?;
-    Ok(views
-        .iter()
-        .map(|view| {
-            let chosen = view
-                .options
-                .iter()
-                .filter(|o| votes.iter().any(|v| v.option_id == o.id))
-                .map(|o| o.position)
-                .collect();
-            (view.question.id, chosen)
-        })
-        .collect())
+            .collect())
+    }
 }

@@ -209,26 +209,37 @@ pub async fn shown_initiatives(db: &impl ConnectionTrait) -> ServiceResult<Vec<d
         .collect())
 }
 
-/// The peers this node publishes: initiatives it has dealt with directly,
-/// neither hidden nor blocked. Hosts it only heard of are left out, so each
-/// node vouches only for its own neighbours.
-pub async fn published_peers(db: &impl ConnectionTrait) -> ServiceResult<Vec<String>> {
-    Ok(shown_initiatives(db)
-        .await?
-        .into_iter()
-        .filter(|n| n.hops == 1)
-        .map(|n| n.host)
-        .collect())
-}
-
-/// Hide a node from the map and the published list, or show it again.
-pub async fn set_hidden(db: &impl ConnectionTrait, host: &str, hidden: bool) -> ServiceResult<()> {
+pub(crate) async fn set_hidden(db: &impl ConnectionTrait, host: &str, hidden: bool) -> ServiceResult<()> {
     let host = parse_host(host)
         .ok_or_else(|| ServiceError::validation("give a node's host, e.g. health.example"))?;
     if queries::directory::set_hidden(db, &host, hidden).await? {
         Ok(())
     } else {
         Err(ServiceError::not_found("this node is not in the directory"))
+    }
+}
+
+/// The directory of initiatives' nodes this node knows.
+pub struct Directory<'p>(pub(crate) &'p crate::Processor);
+
+/// The way in for the pages and the API, on the processor's connections.
+impl Directory<'_> {
+    /// The peers this node publishes: initiatives it has dealt with directly,
+    /// neither hidden nor blocked. Hosts it only heard of are left out, so each
+    /// node vouches only for its own neighbours.
+    pub async fn published_peers(&self) -> ServiceResult<Vec<String>> {
+        let db = self.0.readers();
+        Ok(shown_initiatives(db)
+            .await?
+            .into_iter()
+            .filter(|n| n.hops == 1)
+            .map(|n| n.host)
+            .collect())
+    }
+
+    /// Hide a node from the map and the published list, or show it again.
+    pub async fn set_hidden(&self, host: &str, hidden: bool) -> ServiceResult<()> {
+        set_hidden(self.0.db(), host, hidden).await
     }
 }
 

@@ -421,9 +421,11 @@ pub async fn by_id(db: &impl ConnectionTrait, id: i64) -> ServiceResult<event::M
         .ok_or_else(|| ServiceError::not_found("no such event"))
 }
 
-/// A live event `viewer` may see; "not found" for one they may not, so
-/// members-only events do not show they exist.
-pub async fn visible(db: &impl ConnectionTrait, viewer: Viewer<'_>, id: i64) -> ServiceResult<event::Model> {
+pub(crate) async fn visible(
+    db: &impl ConnectionTrait,
+    viewer: Viewer<'_>,
+    id: i64,
+) -> ServiceResult<event::Model> {
     let event = by_id(db, id).await?;
     if !policy::visible_to(db, viewer, Subject::Event(&event)).await? {
         return Err(ServiceError::not_found("no such event"));
@@ -431,9 +433,7 @@ pub async fn visible(db: &impl ConnectionTrait, viewer: Viewer<'_>, id: i64) -> 
     Ok(event)
 }
 
-/// Whether `account` may change a local event and answer its participants:
-/// its author, or a moderator of the working group organising it.
-pub async fn may_manage(
+pub(crate) async fn may_manage(
     db: &impl ConnectionTrait,
     account: &Account,
     event: &event::Model,
@@ -765,16 +765,7 @@ async fn views_of(db: &impl ConnectionTrait, events: Vec<event::Model>) -> Servi
         .collect())
 }
 
-/// One event `viewer` may see, with its organiser.
-pub async fn view(db: &impl ConnectionTrait, viewer: Viewer<'_>, id: i64) -> ServiceResult<EventView> {
-    views_of(db, vec![visible(db, viewer, id).await?])
-        .await?
-        .pop()
-        .ok_or_else(|| ServiceError::not_found("no such event"))
-}
-
-/// Events still to come (or running) that `viewer` may see, soonest first.
-pub async fn upcoming(
+pub(crate) async fn upcoming(
     db: &impl ConnectionTrait,
     viewer: Viewer<'_>,
     listing: Listing,
@@ -783,27 +774,7 @@ pub async fn upcoming(
     views_of(db, queries::events::upcoming(db, &scope, listing).await?).await
 }
 
-/// A viewer's participation (`pending`, `accepted`, `rejected`) by event id,
-/// read in one query (none when signed out).
-pub async fn participation_in(
-    db: &impl ConnectionTrait,
-    views: &[EventView],
-    viewer: Option<&Account>,
-) -> ServiceResult<std::collections::HashMap<i64, ParticipantState>> {
-    let Some(viewer) = viewer else {
-        return Ok(Default::default());
-    };
-    let ids = views.iter().map(|v| v.event.id).collect();
-    Ok(queries::events::participations_of(db, viewer.person.id, ids)
-        .await?
-        .into_iter()
-        .map(|p| (p.event_id, p.state))
-        .collect())
-}
-
-/// Who takes part (and who waits or was refused), in the order they asked;
-/// seen by those who may see the event.
-pub async fn participants(
+pub(crate) async fn participants(
     db: &impl ConnectionTrait,
     viewer: Viewer<'_>,
     event: &event::Model,
@@ -820,4 +791,62 @@ pub async fn participants(
             Some(ParticipantView { participant, actor })
         })
         .collect())
+}
+
+/// The way in for the pages and the API, on the processor's connections.
+impl Events<'_> {
+    /// A live event `viewer` may see; "not found" for one they may not, so
+    /// members-only events do not show they exist.
+    pub async fn visible(&self, viewer: Viewer<'_>, id: i64) -> ServiceResult<event::Model> {
+        visible(self.0.readers(), viewer, id).await
+    }
+
+    /// Whether `account` may change a local event and answer its participants:
+    /// its author, or a moderator of the working group organising it.
+    pub async fn may_manage(&self, account: &Account, event: &event::Model) -> ServiceResult<bool> {
+        may_manage(self.0.readers(), account, event).await
+    }
+
+    /// One event `viewer` may see, with its organiser.
+    pub async fn view(&self, viewer: Viewer<'_>, id: i64) -> ServiceResult<EventView> {
+        let db = self.0.readers();
+        views_of(db, vec![visible(db, viewer, id).await?])
+            .await?
+            .pop()
+            .ok_or_else(|| ServiceError::not_found("no such event"))
+    }
+
+    /// Events still to come (or running) that `viewer` may see, soonest first.
+    pub async fn upcoming(&self, viewer: Viewer<'_>, listing: Listing) -> ServiceResult<Vec<EventView>> {
+        upcoming(self.0.readers(), viewer, listing).await
+    }
+
+    /// A viewer's participation (`pending`, `accepted`, `rejected`) by event id,
+    /// read in one query (none when signed out).
+    pub async fn participation_in(
+        &self,
+        views: &[EventView],
+        viewer: Option<&Account>,
+    ) -> ServiceResult<std::collections::HashMap<i64, ParticipantState>> {
+        let db = self.0.readers();
+        let Some(viewer) = viewer else {
+            return Ok(Default::default());
+        };
+        let ids = views.iter().map(|v| v.event.id).collect();
+        Ok(queries::events::participations_of(db, viewer.person.id, ids)
+            .await?
+            .into_iter()
+            .map(|p| (p.event_id, p.state))
+            .collect())
+    }
+
+    /// Who takes part (and who waits or was refused), in the order they asked;
+    /// seen by those who may see the event.
+    pub async fn participants(
+        &self,
+        viewer: Viewer<'_>,
+        event: &event::Model,
+    ) -> ServiceResult<Vec<ParticipantView>> {
+        participants(self.0.readers(), viewer, event).await
+    }
 }

@@ -637,8 +637,7 @@ async fn insert_local(db: &impl ConnectionTrait, new: LocalItem<'_>) -> ServiceR
     Ok(queries::garden::insert(db, row).await?)
 }
 
-/// A visible item by id: published, or a draft its author asks for.
-pub async fn readable(
+pub(crate) async fn readable(
     db: &impl ConnectionTrait,
     viewer: Viewer<'_>,
     ap_id: &str,
@@ -734,8 +733,7 @@ async fn tombstone(
     Ok(gone)
 }
 
-/// An item's revisions, newest first.
-pub async fn revisions(
+pub(crate) async fn revisions(
     db: &impl ConnectionTrait,
     viewer: Viewer<'_>,
     ap_id: &str,
@@ -745,8 +743,7 @@ pub async fn revisions(
     Ok((item, revisions))
 }
 
-/// What changed between two revisions of an item.
-pub async fn diff(
+pub(crate) async fn diff(
     db: &impl ConnectionTrait,
     viewer: Viewer<'_>,
     ap_id: &str,
@@ -918,7 +915,7 @@ async fn views(db: &impl ConnectionTrait, rows: Vec<garden_item::Model>) -> Serv
         .collect()
 }
 
-pub async fn view(db: &impl ConnectionTrait, item: garden_item::Model) -> ServiceResult<ItemView> {
+pub(crate) async fn view(db: &impl ConnectionTrait, item: garden_item::Model) -> ServiceResult<ItemView> {
     views(db, vec![item])
         .await?
         .pop()
@@ -949,48 +946,6 @@ async fn descendants(
         frontier = next;
     }
     Ok(found)
-}
-
-/// An item's page: the item, its direct forks, adoptions of it and of every
-/// fork below it, and its related items in both directions.
-pub async fn page(db: &impl ConnectionTrait, viewer: Viewer<'_>, ap_id: &str) -> ServiceResult<ItemPage> {
-    let item = readable(db, viewer, ap_id).await?;
-    let mut below = Vec::new();
-    for fork in descendants(db, &item).await? {
-        if policy::visible_to(db, viewer, Subject::GardenItem(&fork)).await? {
-            below.push(fork);
-        }
-    }
-    let forks = views(
-        db,
-        below
-            .iter()
-            .filter(|f| f.forked_from.as_deref() == Some(item.ap_id.as_str()) && f.deleted_at.is_none())
-            .cloned()
-            .collect(),
-    )
-    .await?;
-    let mut by_id: HashMap<i64, garden_item::Model> = below.into_iter().map(|i| (i.id, i)).collect();
-    by_id.insert(item.id, item.clone());
-    let adoptions = queries::garden::adoptions_of(db, by_id.keys().copied().collect()).await?;
-    let adopters = queries::actors::map_by_ids(db, adoptions.iter().map(|a| a.actor_id).collect()).await?;
-    let adoptions = adoptions
-        .into_iter()
-        .filter_map(|adoption| {
-            Some(AdoptionView {
-                by: adopters.get(&adoption.actor_id).cloned(),
-                item: by_id.get(&adoption.item_id)?.clone(),
-                adoption,
-            })
-        })
-        .collect();
-    let related = related(db, viewer, &item).await?;
-    Ok(ItemPage {
-        view: view(db, item).await?,
-        forks,
-        adoptions,
-        related,
-    })
 }
 
 async fn related(
@@ -1048,9 +1003,6 @@ pub struct Query<'a> {
     pub drafts: bool,
 }
 
-/// Search and browse the garden (items from other nodes too). With words,
-/// matches are ranked the same way on every database: more query words in
-/// the title first, then in the summary, then newest.
 pub async fn search(
     db: &impl ConnectionTrait,
     viewer: Viewer<'_>,
@@ -1268,4 +1220,92 @@ pub async fn receive_adoption(
         },
     )
     .await?)
+}
+
+/// The way in for the pages and the API, on the processor's connections.
+impl Garden<'_> {
+    /// A visible item by id: published, or a draft its author asks for.
+    pub async fn readable(&self, viewer: Viewer<'_>, ap_id: &str) -> ServiceResult<garden_item::Model> {
+        readable(self.0.readers(), viewer, ap_id).await
+    }
+
+    /// An item's revisions, newest first.
+    pub async fn revisions(
+        &self,
+        viewer: Viewer<'_>,
+        ap_id: &str,
+    ) -> ServiceResult<(garden_item::Model, Vec<garden_revision::Model>)> {
+        revisions(self.0.readers(), viewer, ap_id).await
+    }
+
+    /// What changed between two revisions of an item.
+    pub async fn diff(
+        &self,
+        viewer: Viewer<'_>,
+        ap_id: &str,
+        from: i32,
+        to: i32,
+    ) -> ServiceResult<Vec<FieldDiff>> {
+        diff(self.0.readers(), viewer, ap_id, from, to).await
+    }
+
+    pub async fn view(&self, item: garden_item::Model) -> ServiceResult<ItemView> {
+        view(self.0.readers(), item).await
+    }
+
+    /// An item's page: the item, its direct forks, adoptions of it and of every
+    /// fork below it, and its related items in both directions.
+    pub async fn page(&self, viewer: Viewer<'_>, ap_id: &str) -> ServiceResult<ItemPage> {
+        let db = self.0.readers();
+        let item = readable(db, viewer, ap_id).await?;
+        let mut below = Vec::new();
+        for fork in descendants(db, &item).await? {
+            if policy::visible_to(db, viewer, Subject::GardenItem(&fork)).await? {
+                below.push(fork);
+            }
+        }
+        let forks = views(
+            db,
+            below
+                .iter()
+                .filter(|f| f.forked_from.as_deref() == Some(item.ap_id.as_str()) && f.deleted_at.is_none())
+                .cloned()
+                .collect(),
+        )
+        .await?;
+        let mut by_id: HashMap<i64, garden_item::Model> = below.into_iter().map(|i| (i.id, i)).collect();
+        by_id.insert(item.id, item.clone());
+        let adoptions = queries::garden::adoptions_of(db, by_id.keys().copied().collect()).await?;
+        let adopters =
+            queries::actors::map_by_ids(db, adoptions.iter().map(|a| a.actor_id).collect()).await?;
+        let adoptions = adoptions
+            .into_iter()
+            .filter_map(|adoption| {
+                Some(AdoptionView {
+                    by: adopters.get(&adoption.actor_id).cloned(),
+                    item: by_id.get(&adoption.item_id)?.clone(),
+                    adoption,
+                })
+            })
+            .collect();
+        let related = related(db, viewer, &item).await?;
+        Ok(ItemPage {
+            view: view(db, item).await?,
+            forks,
+            adoptions,
+            related,
+        })
+    }
+
+    /// Search and browse the garden (items from other nodes too). With words,
+    /// matches are ranked the same way on every database: more query words in
+    /// the title first, then in the summary, then newest.
+    pub async fn search(
+        &self,
+        viewer: Viewer<'_>,
+        query: Query<'_>,
+        page: Page,
+    ) -> ServiceResult<Vec<ItemView>> {
+        search(self.0.readers(), viewer, query, page).await
+    }
 }

@@ -1,7 +1,7 @@
 //! Working groups: Group actors that people here and elsewhere follow to join.
 
 use crate::{
-    NodeContext, Outgoing, ServiceError, ServiceResult,
+    Outgoing, ServiceError, ServiceResult,
     accounts::Account,
     actors, keys,
     policy::{self, Action, Target},
@@ -13,7 +13,7 @@ use healthcommons_db::{
     entities::{Visibility, actor, group_ban, group_settings},
     queries::{self},
 };
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::ConnectionTrait;
 
 pub struct NewGroup<'a> {
     pub name: &'a str,
@@ -165,59 +165,6 @@ fn clean_summary(summary: &str) -> ServiceResult<String> {
     Ok(text::markdown_to_html(summary))
 }
 
-pub async fn create(
-    db: &DatabaseConnection,
-    ctx: &NodeContext,
-    creator: &Account,
-    new: NewGroup<'_>,
-) -> ServiceResult<actor::Model> {
-    let name = Username::parse(new.name).map_err(|e| ServiceError::validation(e.to_string()))?;
-    let display_name = clean_display_name(new.display_name)?;
-    let summary_html = clean_summary(new.summary)?;
-    if queries::actors::local_by_username(db, name.as_str())
-        .await?
-        .is_some()
-    {
-        return Err(ServiceError::conflict("that name is taken"));
-    }
-    let settings = merged_settings(0, None, &new.settings)?;
-    let keys = keys::generate().await?;
-    let txn = db.begin().await?;
-    let group = queries::actors::insert(
-        &txn,
-        actors::new_row(
-            ctx,
-            actors::LocalActor {
-                kind: ActorKind::Group,
-                id: ctx.urls.group(name.as_str()),
-                username: name.as_str(),
-                display_name,
-                summary_html: Some(summary_html),
-                keys,
-                user_id: None,
-                created_by: Some(creator.person.id),
-                // Joining a members-only group always takes a moderator's yes.
-                manually_approves_followers: new.manually_approves_followers
-                    || settings.visibility == GroupVisibility::Members,
-                with_collections: true,
-            },
-        ),
-    )
-    .await
-    .map_err(actors::name_taken)?;
-    queries::groups::save_settings(
-        &txn,
-        group_settings::Model {
-            actor_id: group.id,
-            ..settings
-        },
-    )
-    .await?;
-    queries::groups::add_moderator(&txn, group.id, creator.person.id).await?;
-    txn.commit().await?;
-    Ok(group)
-}
-
 /// A local working group, how many have joined it and who moderates it.
 pub struct GroupView {
     pub group: actor::Model,
@@ -226,8 +173,7 @@ pub struct GroupView {
     pub moderators: Vec<actor::Model>,
 }
 
-/// A local working group by name.
-pub async fn local(db: &impl ConnectionTrait, name: &str) -> ServiceResult<actor::Model> {
+pub(crate) async fn local(db: &impl ConnectionTrait, name: &str) -> ServiceResult<actor::Model> {
     queries::actors::local_by_username(db, name)
         .await?
         .filter(|a| a.kind == ActorKind::Group)
@@ -254,9 +200,7 @@ impl Groups<'_> {
     }
 }
 
-/// A local working group that `account` may moderate: one of its moderators,
-/// or any moderator or admin of the node.
-pub async fn moderated(
+pub(crate) async fn moderated(
     db: &impl ConnectionTrait,
     account: &Account,
     name: &str,
@@ -266,13 +210,7 @@ pub async fn moderated(
     Ok(group)
 }
 
-pub async fn view(db: &impl ConnectionTrait, name: &str) -> ServiceResult<GroupView> {
-    let group = local(db, name).await?;
-    view_of(db, group).await
-}
-
-/// The view of any group this node knows, local or remote.
-pub async fn view_of(db: &impl ConnectionTrait, group: actor::Model) -> ServiceResult<GroupView> {
+pub(crate) async fn view_of(db: &impl ConnectionTrait, group: actor::Model) -> ServiceResult<GroupView> {
     let followers_count = queries::follows::count_followers(db, group.id).await?;
     let settings = queries::groups::settings(db, group.id).await?;
     let moderators = queries::groups::moderator_actors(db, group.id).await?;
@@ -444,8 +382,7 @@ impl Groups<'_> {
     }
 }
 
-/// A group's bans with the people banned.
-pub async fn bans(
+pub(crate) async fn bans(
     db: &impl ConnectionTrait,
     group: &actor::Model,
 ) -> ServiceResult<Vec<(group_ban::Model, actor::Model)>> {
@@ -502,4 +439,87 @@ pub struct GroupChanges<'a> {
     /// Markdown.
     pub summary: Option<&'a str>,
     pub settings: Settings<'a>,
+}
+
+/// The way in for the pages and the API, on the processor's connections.
+impl Groups<'_> {
+    /// A local working group by name.
+    pub async fn local(&self, name: &str) -> ServiceResult<actor::Model> {
+        local(self.0.readers(), name).await
+    }
+
+    /// A local working group that `account` may moderate: one of its moderators,
+    /// or any moderator or admin of the node.
+    pub async fn moderated(&self, account: &Account, name: &str) -> ServiceResult<actor::Model> {
+        moderated(self.0.readers(), account, name).await
+    }
+
+    pub async fn view(&self, name: &str) -> ServiceResult<GroupView> {
+        let db = self.0.readers();
+        let group = local(db, name).await?;
+        view_of(db, group).await
+    }
+
+    /// The view of any group this node knows, local or remote.
+    pub async fn view_of(&self, group: actor::Model) -> ServiceResult<GroupView> {
+        view_of(self.0.readers(), group).await
+    }
+
+    /// A group's bans with the people banned.
+    pub async fn bans(&self, group: &actor::Model) -> ServiceResult<Vec<(group_ban::Model, actor::Model)>> {
+        bans(self.0.readers(), group).await
+    }
+}
+
+/// The way in for the pages and the API, on the processor's connections.
+impl Groups<'_> {
+    pub async fn create(&self, creator: &Account, new: NewGroup<'_>) -> ServiceResult<actor::Model> {
+        let db = self.0.db();
+        let ctx = self.0.node();
+        let name = Username::parse(new.name).map_err(|e| ServiceError::validation(e.to_string()))?;
+        let display_name = clean_display_name(new.display_name)?;
+        let summary_html = clean_summary(new.summary)?;
+        if queries::actors::local_by_username(db, name.as_str())
+            .await?
+            .is_some()
+        {
+            return Err(ServiceError::conflict("that name is taken"));
+        }
+        let settings = merged_settings(0, None, &new.settings)?;
+        let keys = keys::generate().await?;
+        let txn = db.begin().await?;
+        let group = queries::actors::insert(
+            &txn,
+            actors::new_row(
+                ctx,
+                actors::LocalActor {
+                    kind: ActorKind::Group,
+                    id: ctx.urls.group(name.as_str()),
+                    username: name.as_str(),
+                    display_name,
+                    summary_html: Some(summary_html),
+                    keys,
+                    user_id: None,
+                    created_by: Some(creator.person.id),
+                    // Joining a members-only group always takes a moderator's yes.
+                    manually_approves_followers: new.manually_approves_followers
+                        || settings.visibility == GroupVisibility::Members,
+                    with_collections: true,
+                },
+            ),
+        )
+        .await
+        .map_err(actors::name_taken)?;
+        queries::groups::save_settings(
+            &txn,
+            group_settings::Model {
+                actor_id: group.id,
+                ..settings
+            },
+        )
+        .await?;
+        queries::groups::add_moderator(&txn, group.id, creator.person.id).await?;
+        txn.commit().await?;
+        Ok(group)
+    }
 }

@@ -46,24 +46,6 @@ pub struct MapFeature {
     pub longitude: f64,
 }
 
-/// Every feature `viewer` may see, by kind, then name.
-pub async fn features(
-    db: &impl ConnectionTrait,
-    ctx: &NodeContext,
-    viewer: Viewer<'_>,
-) -> ServiceResult<Vec<MapFeature>> {
-    let scope = policy::read_scope(db, viewer).await?;
-    let mut features = Vec::new();
-    features.extend(initiatives(db, ctx).await?);
-    features.extend(groups(db, &scope).await?);
-    features.extend(events(db, ctx, &scope).await?);
-    features.extend(stories(db, ctx, &scope).await?);
-    let excluded = directory::excluded_hosts(db).await?;
-    features.retain(|f| !excluded.contains(&f.host) && valid_point(f.latitude, f.longitude));
-    features.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
-    Ok(features)
-}
-
 /// Rows fetched from peers were checked when stored; this keeps a bad row
 /// from ever making the GeoJSON invalid.
 fn valid_point(latitude: f64, longitude: f64) -> bool {
@@ -193,5 +175,27 @@ fn host_of(url: &url::Url) -> String {
     match url.port() {
         Some(port) => format!("{host}:{port}"),
         None => host,
+    }
+}
+
+/// The map of where working groups and events are.
+pub struct Map<'p>(pub(crate) &'p crate::Processor);
+
+/// The way in for the pages and the API, on the processor's connections.
+impl Map<'_> {
+    /// Every feature `viewer` may see, by kind, then name.
+    pub async fn features(&self, viewer: Viewer<'_>) -> ServiceResult<Vec<MapFeature>> {
+        let db = self.0.readers();
+        let ctx = self.0.node();
+        let scope = policy::read_scope(db, viewer).await?;
+        let mut features = Vec::new();
+        features.extend(initiatives(db, ctx).await?);
+        features.extend(groups(db, &scope).await?);
+        features.extend(events(db, ctx, &scope).await?);
+        features.extend(stories(db, ctx, &scope).await?);
+        let excluded = directory::excluded_hosts(db).await?;
+        features.retain(|f| !excluded.contains(&f.host) && valid_point(f.latitude, f.longitude));
+        features.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+        Ok(features)
     }
 }

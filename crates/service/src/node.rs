@@ -174,7 +174,7 @@ impl Place {
     }
 }
 
-pub async fn registration_mode(db: &impl ConnectionTrait) -> ServiceResult<RegistrationMode> {
+pub(crate) async fn registration_mode(db: &impl ConnectionTrait) -> ServiceResult<RegistrationMode> {
     Ok(queries::settings::get(db, REGISTRATION_KEY)
         .await?
         .and_then(|raw| RegistrationMode::parse(&raw))
@@ -186,7 +186,7 @@ pub async fn set_registration_mode(db: &impl ConnectionTrait, mode: Registration
     Ok(())
 }
 
-pub async fn profile(db: &impl ConnectionTrait, ctx: &NodeContext) -> ServiceResult<NodeProfile> {
+pub(crate) async fn profile(db: &impl ConnectionTrait, ctx: &NodeContext) -> ServiceResult<NodeProfile> {
     let stored = queries::settings::get(db, PROFILE_KEY).await?;
     let mut profile: NodeProfile = stored
         .and_then(|raw| serde_json::from_str(&raw).ok())
@@ -195,14 +195,6 @@ pub async fn profile(db: &impl ConnectionTrait, ctx: &NodeContext) -> ServiceRes
         profile.initiative_name = format!("Health Commons at {}", ctx.domain);
     }
     Ok(profile)
-}
-
-/// Check and store the profile; returns it as stored.
-pub async fn set_profile(db: &impl ConnectionTrait, profile: NodeProfile) -> ServiceResult<NodeProfile> {
-    let cleaned = profile.checked()?;
-    let json = serde_json::to_string(&cleaned).map_err(|e| ServiceError::Internal(e.to_string()))?;
-    queries::settings::set(db, PROFILE_KEY, &json).await?;
-    Ok(cleaned)
 }
 
 /// Every id in the database carries the domain the node first ran under; a
@@ -247,4 +239,31 @@ pub async fn ensure_instance_actor(
         },
     );
     Ok(queries::actors::insert(db, row).await?)
+}
+
+/// This node's own settings: who may register, and how it presents itself.
+pub struct NodeAdmin<'p>(pub(crate) &'p crate::Processor);
+
+/// The way in for the pages and the API, on the processor's connections.
+impl NodeAdmin<'_> {
+    pub async fn registration_mode(&self) -> ServiceResult<RegistrationMode> {
+        registration_mode(self.0.readers()).await
+    }
+
+    pub async fn set_registration_mode(&self, mode: RegistrationMode) -> ServiceResult<()> {
+        set_registration_mode(self.0.db(), mode).await
+    }
+
+    pub async fn profile(&self) -> ServiceResult<NodeProfile> {
+        profile(self.0.readers(), self.0.node()).await
+    }
+
+    /// Check and store the profile; returns it as stored.
+    pub async fn set_profile(&self, profile: NodeProfile) -> ServiceResult<NodeProfile> {
+        let db = self.0.db();
+        let cleaned = profile.checked()?;
+        let json = serde_json::to_string(&cleaned).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        queries::settings::set(db, PROFILE_KEY, &json).await?;
+        Ok(cleaned)
+    }
 }

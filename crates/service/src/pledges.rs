@@ -148,8 +148,7 @@ fn live_garden_item(item: garden_item::Model) -> Option<TargetRef> {
     (item.deleted_at.is_none() && item.status == ItemStatus::Published).then(|| TargetRef::garden_item(item))
 }
 
-/// The live target of a local offer, if `viewer` may see it.
-pub async fn target(
+pub(crate) async fn target(
     db: &impl ConnectionTrait,
     viewer: Viewer<'_>,
     kind: PledgeTarget,
@@ -615,9 +614,7 @@ pub async fn view(db: &impl ConnectionTrait, viewer: Viewer<'_>, id: i64) -> Ser
         .ok_or_else(|| ServiceError::not_found("no such pledge"))
 }
 
-/// Pledges `viewer` may see, newest first: of a working group, or attached
-/// to one thing.
-pub async fn list(
+pub(crate) async fn list(
     db: &impl ConnectionTrait,
     viewer: Viewer<'_>,
     listing: Listing,
@@ -626,25 +623,6 @@ pub async fn list(
     views_of(db, queries::pledges::list(db, &scope, listing).await?).await
 }
 
-/// Which of the listed pledges the viewer counts on (none when signed out).
-pub async fn counted_on_by(
-    db: &impl ConnectionTrait,
-    views: &[PledgeView],
-    viewer: Option<&Account>,
-) -> ServiceResult<HashSet<i64>> {
-    let Some(viewer) = viewer else {
-        return Ok(HashSet::new());
-    };
-    Ok(
-        queries::pledges::backed_by(db, viewer.person.id, views.iter().map(|v| v.pledge.id).collect())
-            .await?
-            .into_iter()
-            .map(|b| b.pledge_id)
-            .collect(),
-    )
-}
-
-/// Who counts on a pledge `viewer` may see.
 pub async fn backers(
     db: &impl ConnectionTrait,
     viewer: Viewer<'_>,
@@ -657,6 +635,48 @@ pub async fn backers(
         .iter()
         .filter_map(|b| actors.get(&b.actor_id).cloned())
         .collect())
+}
+
+/// The way in for the pages and the API, on the processor's connections.
+impl Pledges<'_> {
+    /// The live target of a local offer, if `viewer` may see it.
+    pub async fn target(&self, viewer: Viewer<'_>, kind: PledgeTarget, id: i64) -> ServiceResult<TargetRef> {
+        target(self.0.readers(), viewer, kind, id).await
+    }
+
+    pub async fn view(&self, viewer: Viewer<'_>, id: i64) -> ServiceResult<PledgeView> {
+        view(self.0.readers(), viewer, id).await
+    }
+
+    /// Pledges `viewer` may see, newest first: of a working group, or attached
+    /// to one thing.
+    pub async fn list(&self, viewer: Viewer<'_>, listing: Listing) -> ServiceResult<Vec<PledgeView>> {
+        list(self.0.readers(), viewer, listing).await
+    }
+
+    /// Which of the listed pledges the viewer counts on (none when signed out).
+    pub async fn counted_on_by(
+        &self,
+        views: &[PledgeView],
+        viewer: Option<&Account>,
+    ) -> ServiceResult<HashSet<i64>> {
+        let db = self.0.readers();
+        let Some(viewer) = viewer else {
+            return Ok(HashSet::new());
+        };
+        Ok(
+            queries::pledges::backed_by(db, viewer.person.id, views.iter().map(|v| v.pledge.id).collect())
+                .await?
+                .into_iter()
+                .map(|b| b.pledge_id)
+                .collect(),
+        )
+    }
+
+    /// Who counts on a pledge `viewer` may see.
+    pub async fn backers(&self, viewer: Viewer<'_>, id: i64) -> ServiceResult<Vec<actor::Model>> {
+        backers(self.0.readers(), viewer, id).await
+    }
 }
 
 #[cfg(test)]

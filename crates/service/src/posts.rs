@@ -555,49 +555,18 @@ impl Posts<'_> {
                 .ok_or_else(|| ServiceError::not_found("the thread is gone"))?,
             None => post,
         };
-        if !policy::visible_to(db, viewer.into(), Subject::Post(&root)).await? {
+        // One scope for the start and every reply: a members-only reply (and
+        // so everything below it) is left out for those who may not read it,
+        // even in a public thread, without a query per reply.
+        let scope = policy::read_scope(db, viewer.into()).await?;
+        if !scope.allows(root.visibility, root.group_id, root.author_id) {
             return Err(ServiceError::not_found("no such post"));
         }
-        // A members-only reply (and so everything below it) is left out for
-        // those who may not read it, even in a public thread: one scope for all
-        // of them, not a query per reply.
-        let scope = policy::read_scope(db, viewer.into()).await?;
-        let mut replies = queries::posts::replies_in_thread(db, root.id).await?;
-        replies.retain(|reply| scope.allows(reply.visibility, reply.group_id, reply.author_id));
-        replies.sort_by_key(|p| (p.published, p.id));
-        let mut children: HashMap<i64, Vec<post::Model>> = HashMap::new();
-        for reply in replies {
-            children
-                .entry(reply.parent_id.unwrap_or(root.id))
-                .or_default()
-                .push(reply);
-        }
-        // Depth first, oldest sibling first: the stack holds siblings reversed.
-        let mut depth_first = Vec::new();
-        let mut stack: Vec<(post::Model, usize)> = Vec::new();
-        let push_children = |stack: &mut Vec<(post::Model, usize)>,
-                             children: &mut HashMap<i64, Vec<post::Model>>,
-                             id,
-                             depth| {
-            if let Some(kids) = children.remove(&id) {
-                stack.extend(kids.into_iter().rev().map(|k| (k, depth)));
-            }
-        };
-        push_children(&mut stack, &mut children, root.id, 1);
-        while let Some((post, depth)) = stack.pop() {
-            push_children(&mut stack, &mut children, post.id, depth + 1);
-            depth_first.push((post, depth));
-        }
-        // The start and its replies filled in together: one query for actors, one for tags.
-        depth_first.insert(0, (root, 0));
-        let mut replies = views(db, depth_first).await?.into_iter();
-        let root = replies
-            .next()
-            .ok_or_else(|| ServiceError::Internal("empty thread view".into()))?;
-        Ok(ThreadView {
-            root,
-            replies: replies.collect(),
-        })
+        let replies = queries::posts::replies_in_threads(db, vec![root.id]).await?;
+        threads_of(db, &scope, vec![root], replies)
+            .await?
+            .pop()
+            .ok_or_else(|| ServiceError::Internal("empty thread view".into()))
     }
 
     /// A group's threads that `viewer` may read, filtered in the query.
@@ -648,18 +617,15 @@ impl Posts<'_> {
         item: &garden_item::Model,
     ) -> ServiceResult<Vec<ThreadView>> {
         let db = self.0.readers();
-        let mut threads = Vec::new();
-        for start in queries::posts::discussion_of(db, item.id).await? {
-            if start.parent_id.is_some() || start.author_id.is_none() {
-                continue;
-            }
-            match self.thread(viewer, &start.ap_id).await {
-                Ok(thread) => threads.push(thread),
-                Err(err) if err.kind() == ErrorKind::NotFound => {}
-                Err(err) => return Err(err),
-            }
-        }
-        Ok(threads)
+        let scope = policy::read_scope(db, viewer.into()).await?;
+        let starts: Vec<post::Model> = queries::posts::discussion_of(db, item.id)
+            .await?
+            .into_iter()
+            .filter(|start| start.parent_id.is_none() && start.author_id.is_some())
+            .filter(|start| scope.allows(start.visibility, start.group_id, start.author_id))
+            .collect();
+        let replies = queries::posts::replies_in_threads(db, starts.iter().map(|s| s.id).collect()).await?;
+        threads_of(db, &scope, starts, replies).await
     }
 }
 
@@ -743,6 +709,52 @@ pub async fn receive_lock(
         locked,
         ..post.clone()
     })
+}
+
+/// Threads laid out for reading: each start followed by the replies `scope`
+/// may read, depth first, oldest sibling first. A reply below one left out is
+/// left out too. A fixed number of queries whatever the threads hold.
+async fn threads_of(
+    db: &impl ConnectionTrait,
+    scope: &ReadScope,
+    roots: Vec<post::Model>,
+    mut replies: Vec<post::Model>,
+) -> ServiceResult<Vec<ThreadView>> {
+    replies.retain(|reply| scope.allows(reply.visibility, reply.group_id, reply.author_id));
+    replies.sort_by_key(|p| (p.published, p.id));
+    let mut children: HashMap<i64, Vec<post::Model>> = HashMap::new();
+    for reply in replies {
+        let parent = reply.parent_id.or(reply.root_id).unwrap_or_default();
+        children.entry(parent).or_default().push(reply);
+    }
+    let mut laid_out = Vec::new();
+    let mut lengths = Vec::with_capacity(roots.len());
+    for root in roots {
+        let before = laid_out.len();
+        // The stack holds siblings reversed, so the oldest comes off first.
+        let mut stack = vec![(root, 0)];
+        while let Some((post, depth)) = stack.pop() {
+            if let Some(kids) = children.remove(&post.id) {
+                stack.extend(kids.into_iter().rev().map(|kid| (kid, depth + 1)));
+            }
+            laid_out.push((post, depth));
+        }
+        lengths.push(laid_out.len() - before);
+    }
+    // Every thread's authors, groups and tags in one go.
+    let mut views = views(db, laid_out).await?.into_iter();
+    let mut threads = Vec::with_capacity(lengths.len());
+    for length in lengths {
+        let mut thread = views.by_ref().take(length);
+        let root = thread
+            .next()
+            .ok_or_else(|| ServiceError::Internal("empty thread view".into()))?;
+        threads.push(ThreadView {
+            root,
+            replies: thread.collect(),
+        });
+    }
+    Ok(threads)
 }
 
 /// Fill in authors, groups and tags for a list of posts.

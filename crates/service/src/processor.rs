@@ -102,4 +102,13 @@ impl Processor {
     pub fn garden_archive(&self) -> crate::garden_archive::GardenArchive<'_> {
         crate::garden_archive::GardenArchive(self)
     }
+    pub fn map(&self) -> crate::map::Map<'_> {
+        crate::map::Map(self)
+    }
+    pub fn directory(&self) -> crate::directory::Directory<'_> {
+        crate::directory::Directory(self)
+    }
+    pub fn node_admin(&self) -> crate::node::NodeAdmin<'_> {
+        crate::node::NodeAdmin(self)
+    }
 }

@@ -111,7 +111,7 @@ async fn visible_groups(db: &impl ConnectionTrait, account: &Account) -> Service
     Ok(Some(ids))
 }
 
-pub async fn queue(db: &impl ConnectionTrait, account: &Account) -> ServiceResult<Vec<ReportView>> {
+pub(crate) async fn queue(db: &impl ConnectionTrait, account: &Account) -> ServiceResult<Vec<ReportView>> {
     let groups = visible_groups(db, account).await?;
     let mut out = Vec::new();
     for report in queries::reports::queue(db, groups).await? {
@@ -131,7 +131,7 @@ pub async fn queue(db: &impl ConnectionTrait, account: &Account) -> ServiceResul
     Ok(out)
 }
 
-pub async fn resolve(db: &impl ConnectionTrait, account: &Account, id: i64) -> ServiceResult<()> {
+pub(crate) async fn resolve(db: &impl ConnectionTrait, account: &Account, id: i64) -> ServiceResult<()> {
     let groups = visible_groups(db, account).await?;
     let report = queries::reports::by_id(db, id)
         .await?
@@ -145,4 +145,15 @@ pub async fn resolve(db: &impl ConnectionTrait, account: &Account, id: i64) -> S
     }
     queries::reports::resolve(db, id).await?;
     Ok(())
+}
+
+/// The way in for the pages and the API, on the processor's connections.
+impl Reports<'_> {
+    pub async fn queue(&self, account: &Account) -> ServiceResult<Vec<ReportView>> {
+        queue(self.0.db(), account).await
+    }
+
+    pub async fn resolve(&self, account: &Account, id: i64) -> ServiceResult<()> {
+        resolve(self.0.db(), account, id).await
+    }
 }

@@ -398,7 +398,7 @@ async fn replies_that_arrive_before_their_item_join_its_discussion_when_it_comes
         let StoredItem::Created(item) = stored else {
             panic!("{backend}: the item is new")
         };
-        let (processor, _, _) = rig::processor_on(&db);
+        let (processor, ..) = rig::processor_on(&db);
         let threads = processor.posts().discussion(None, &item).await.expect(backend);
         assert_eq!(threads.len(), 1, "{backend}");
         assert_eq!(threads[0].root.post.ap_id, comment, "{backend}");

@@ -6,7 +6,13 @@
 mod rig;
 
 use healthcommons_core::ErrorKind;
-use healthcommons_service::{Outgoing, ServiceResult, garden::AdoptionInput, policy::Viewer, posts::Compose};
+use healthcommons_db::queries::posts::Page;
+use healthcommons_service::{
+    Outgoing, ServiceResult,
+    garden::AdoptionInput,
+    policy::Viewer,
+    posts::{Compose, Feed},
+};
 use rig::Rig;
 
 /// What a use case came to: the activities it published, or the kind of its refusal.
@@ -347,5 +353,96 @@ async fn a_person_is_found_here_by_name_and_elsewhere_through_the_resolver() {
             );
         }
         assert_eq!(rig.asked().len(), 2, "only the URLs went to the resolver");
+    }
+}
+
+/// What a member reads costs a fixed number of statements, whatever the page
+/// holds: a thread with one reply or seven, a group with one thread or six, a
+/// garden item's discussion with one thread or three.
+#[tokio::test]
+async fn a_members_reads_cost_the_same_whatever_they_hold() {
+    for rig in Rig::every_backend().await {
+        let backend = rig.backend;
+        let ben = &rig.account("ben").person;
+        let posts = rig.processor.posts();
+        let walkers = rig.actor("walkers").clone();
+        let pattern = rig.far_pattern.ap_id.clone();
+        let reply = |author: &'static str, parent: String| {
+            let rig = &rig;
+            async move {
+                let compose = Compose {
+                    content: "Count me in",
+                    in_reply_to: Some(&parent),
+                    ..Compose::default()
+                };
+                rig.processor
+                    .posts()
+                    .create(rig.account(author), None, compose)
+                    .await
+                    .expect("reply")
+                    .ap_id
+            }
+        };
+        let first_page = Page { number: 1, size: 20 };
+        // Each read, measured once with little in it and once with more.
+        let mut costs: Vec<(&str, usize)> = Vec::new();
+        for round in 0..2 {
+            if round == 0 {
+                reply("ana", rig.walkers_thread.ap_id.clone()).await;
+                reply("ben", pattern.clone()).await;
+            } else {
+                let mut parent = rig.walkers_thread.ap_id.clone();
+                for author in ["ana", "ben", "cai", "ana", "ben", "cai"] {
+                    parent = reply(author, parent).await;
+                }
+                for title in ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"] {
+                    rig.thread_by("ben", "walkers", title).await;
+                }
+                reply("ana", pattern.clone()).await;
+                reply("cai", pattern.clone()).await;
+            }
+            rig.statements_read();
+            let thread = posts
+                .thread(Some(ben), &rig.walkers_thread.ap_id)
+                .await
+                .expect(backend);
+            let thread_cost = rig.statements_read();
+            let threads = posts
+                .group_threads(Viewer::Actor(ben), &walkers, first_page)
+                .await
+                .expect(backend);
+            let group_cost = rig.statements_read();
+            let feed = posts.feed(Feed::Home(ben), first_page).await.expect(backend);
+            let feed_cost = rig.statements_read();
+            let discussion = posts
+                .discussion(Some(ben), &rig.far_pattern)
+                .await
+                .expect(backend);
+            let discussion_cost = rig.statements_read();
+            let held = [thread.replies.len(), threads.len(), feed.len(), discussion.len()];
+            assert_eq!(
+                held,
+                if round == 0 { [1, 1, 2, 1] } else { [7, 6, 7, 3] },
+                "{backend}: what the reads hold in round {round}"
+            );
+            for (read, cost) in [
+                ("thread", thread_cost),
+                ("group threads", group_cost),
+                ("home feed", feed_cost),
+                ("discussion", discussion_cost),
+            ] {
+                assert!(
+                    cost > 0,
+                    "{backend}: {read} is read through the read-only connections"
+                );
+                match costs.iter().find(|(name, _)| *name == read) {
+                    Some((_, before)) => assert_eq!(
+                        cost, *before,
+                        "{backend}: {read} took {before} statements before, {cost} with more in it"
+                    ),
+                    None => costs.push((read, cost)),
+                }
+            }
+        }
     }
 }

@@ -391,7 +391,7 @@ async fn thread_context(
         return Ok(not_found());
     }
     let mut ids = vec![root.ap_id.clone()];
-    for reply in queries::posts::replies_in_thread(state.db(), root.id).await? {
+    for reply in queries::posts::replies_in_threads(state.db(), vec![root.id]).await? {
         if !reply.is_gone()
             && reply.author_id.is_some()
             && fetcher.sees(&state, Subject::Post(&reply)).await?

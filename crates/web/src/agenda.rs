@@ -28,7 +28,6 @@ use healthcommons_federation::{negotiation, objects::question::question_of};
 use healthcommons_service::{
     accounts::Account,
     agenda::{self, Ask, QuestionView},
-    groups,
     policy::Subject,
 };
 use serde::{Deserialize, Serialize};
@@ -149,7 +148,11 @@ fn dto(state: &AppState, view: &QuestionView, your_choices: Vec<i32>) -> Questio
 
 /// The viewer's choices on one question.
 async fn choices(state: &AppState, view: &QuestionView, account: Option<&Account>) -> ApiResult<Vec<i32>> {
-    let mut chosen = agenda::choices_of(state.db(), std::slice::from_ref(view), account).await?;
+    let mut chosen = state
+        .processor
+        .agenda()
+        .choices_of(std::slice::from_ref(view), account)
+        .await?;
     Ok(chosen.remove(&view.question.id).unwrap_or_default())
 }
 
@@ -163,8 +166,16 @@ async fn group_agenda(
     Path(name): Path<String>,
 ) -> ApiResult<Json<Vec<QuestionDto>>> {
     let group = state.processor.groups().find(&name).await?;
-    let views = agenda::agenda(state.db(), account.as_ref().into(), &group).await?;
-    let mut chosen = agenda::choices_of(state.db(), &views, account.as_ref()).await?;
+    let views = state
+        .processor
+        .agenda()
+        .agenda(account.as_ref().into(), &group)
+        .await?;
+    let mut chosen = state
+        .processor
+        .agenda()
+        .choices_of(&views, account.as_ref())
+        .await?;
     Ok(Json(
         views
             .iter()
@@ -174,7 +185,7 @@ async fn group_agenda(
 }
 
 async fn ask(state: &AppState, account: &Account, group_name: &str, body: NewQuestion) -> ApiResult<i64> {
-    let group = groups::local(state.db(), group_name).await?;
+    let group = state.processor.groups().local(group_name).await?;
     let question = state
         .processor
         .agenda()
@@ -203,7 +214,7 @@ async fn ask_question(
     ApiJson(body): ApiJson<NewQuestion>,
 ) -> ApiResult<Response> {
     let id = ask(&state, &account, &name, body).await?;
-    let view = agenda::view(state.db(), (&account).into(), id).await?;
+    let view = state.processor.agenda().view((&account).into(), id).await?;
     Ok((StatusCode::CREATED, Json(dto(&state, &view, Vec::new()))).into_response())
 }
 
@@ -215,7 +226,7 @@ async fn get_question(
     MaybeApiAccount(account): MaybeApiAccount,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<QuestionDto>> {
-    let view = agenda::view(state.db(), account.as_ref().into(), id).await?;
+    let view = state.processor.agenda().view(account.as_ref().into(), id).await?;
     let yours = choices(&state, &view, account.as_ref()).await?;
     Ok(Json(dto(&state, &view, yours)))
 }
@@ -233,7 +244,7 @@ async fn vote(
     ApiJson(body): ApiJson<VoteRequest>,
 ) -> ApiResult<Json<QuestionDto>> {
     state.processor.agenda().vote(&account, id, &body.choices).await?;
-    let view = agenda::view(state.db(), (&account).into(), id).await?;
+    let view = state.processor.agenda().view((&account).into(), id).await?;
     let yours = choices(&state, &view, Some(&account)).await?;
     Ok(Json(dto(&state, &view, yours)))
 }
@@ -350,9 +361,17 @@ async fn agenda_view(
     error: String,
     form: AskForm,
 ) -> PageResult<Response> {
-    let group = groups::local(state.db(), name).await?;
-    let views = agenda::agenda(state.db(), session.0.as_ref().into(), &group).await?;
-    let chosen = agenda::choices_of(state.db(), &views, session.0.as_ref()).await?;
+    let group = state.processor.groups().local(name).await?;
+    let views = state
+        .processor
+        .agenda()
+        .agenda(session.0.as_ref().into(), &group)
+        .await?;
+    let chosen = state
+        .processor
+        .agenda()
+        .choices_of(&views, session.0.as_ref())
+        .await?;
     let questions = views
         .iter()
         .map(|view| item_of(view, chosen.get(&view.question.id).map_or(&[][..], Vec::as_slice)))
@@ -443,7 +462,11 @@ async fn question_view(
     id: i64,
     error: String,
 ) -> PageResult<Response> {
-    let view = agenda::view(state.db(), session.0.as_ref().into(), id).await?;
+    let view = state
+        .processor
+        .agenda()
+        .view(session.0.as_ref().into(), id)
+        .await?;
     let chosen = choices(state, &view, session.0.as_ref()).await?;
     let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
     let group_agenda = view

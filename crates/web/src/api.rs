@@ -234,7 +234,7 @@ pub struct Instance {
 #[utoipa::path(get, path = "/api/v1/instance", responses((status = 200, body = Instance)))]
 async fn instance(State(state): State<AppState>) -> ApiResult<Json<Instance>> {
     let db = state.db();
-    let profile = node::profile(db, &state.context().node).await?;
+    let profile = state.processor.node_admin().profile().await?;
     Ok(Json(Instance {
         domain: state.context().node.domain.clone(),
         initiative_name: profile.initiative_name,
@@ -246,7 +246,13 @@ async fn instance(State(state): State<AppState>) -> ApiResult<Json<Instance>> {
             name: healthcommons_federation::discovery::SOFTWARE_NAME.into(),
             version: healthcommons_federation::discovery::SOFTWARE_VERSION.into(),
         },
-        registration_mode: node::registration_mode(db).await?.as_str().into(),
+        registration_mode: state
+            .processor
+            .node_admin()
+            .registration_mode()
+            .await?
+            .as_str()
+            .into(),
         users: queries::users::count_active(db).await?,
         working_groups: queries::actors::count_local_groups(db).await?,
     }))
@@ -282,19 +288,20 @@ async fn create_group(
     ApiAccount(account): ApiAccount,
     ApiJson(body): ApiJson<CreateGroup>,
 ) -> ApiResult<Response> {
-    let group = groups::create(
-        state.db(),
-        &state.context().node,
-        &account,
-        groups::NewGroup {
-            name: &body.name,
-            display_name: &body.display_name,
-            summary: &body.summary,
-            manually_approves_followers: body.manually_approves_followers,
-            settings: body.settings.as_settings(),
-        },
-    )
-    .await?;
+    let group = state
+        .processor
+        .groups()
+        .create(
+            &account,
+            groups::NewGroup {
+                name: &body.name,
+                display_name: &body.display_name,
+                summary: &body.summary,
+                manually_approves_followers: body.manually_approves_followers,
+                settings: body.settings.as_settings(),
+            },
+        )
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedGroup {
@@ -320,7 +327,7 @@ pub struct Group {
 #[utoipa::path(get, path = "/api/v1/groups/{name}", params(("name" = String, Path)),
     responses((status = 200, body = Group), (status = 404, body = ErrorBody)))]
 async fn get_group(State(state): State<AppState>, Path(name): Path<String>) -> ApiResult<Json<Group>> {
-    let view = groups::view(state.db(), &name).await?;
+    let view = state.processor.groups().view(&name).await?;
     Ok(Json(Group {
         handle: view.group.handle(),
         name: view.group.username,
@@ -347,7 +354,7 @@ async fn list_requests(
     ApiAccount(account): ApiAccount,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Vec<FollowRequestView>>> {
-    let group_id = groups::moderated(state.db(), &account, &name).await?.id;
+    let group_id = state.processor.groups().moderated(&account, &name).await?.id;
     let mut out = Vec::new();
     for request in queries::follows::pending_for_target(state.db(), group_id).await? {
         if let Some(actor) = queries::actors::by_id(state.db(), request.follower_id).await? {
@@ -487,7 +494,7 @@ async fn set_registration(
 ) -> ApiResult<StatusCode> {
     let mode = RegistrationMode::parse(&body.mode)
         .ok_or_else(|| ApiError::new(ErrorKind::Validation, "mode must be open, approval or closed"))?;
-    node::set_registration_mode(state.db(), mode).await?;
+    state.processor.node_admin().set_registration_mode(mode).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -21,7 +21,6 @@ use healthcommons_service::{
     accounts::Account,
     groups,
     posts::{Compose, Edit, Feed, PostView},
-    reports,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -451,7 +450,7 @@ async fn group_threads(
     Path(name): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> ApiResult<Json<Vec<PostDto>>> {
-    let group = groups::local(state.db(), &name).await?;
+    let group = state.processor.groups().local(&name).await?;
     let threads = state
         .processor
         .posts()
@@ -627,7 +626,7 @@ async fn report_queue(
     State(state): State<AppState>,
     ApiAccount(account): ApiAccount,
 ) -> ApiResult<Json<Vec<ReportDto>>> {
-    let queue = reports::queue(state.db(), &account).await?;
+    let queue = state.processor.reports().queue(&account).await?;
     Ok(Json(
         queue
             .into_iter()
@@ -654,7 +653,7 @@ async fn resolve_report(
     ApiAccount(account): ApiAccount,
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {
-    reports::resolve(state.db(), &account, id).await?;
+    state.processor.reports().resolve(&account, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

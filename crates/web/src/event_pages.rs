@@ -29,8 +29,7 @@ use healthcommons_db::entities::ParticipantState;
 use healthcommons_db::{entities::actor, queries, queries::events::Listing};
 use healthcommons_service::{
     accounts::{self, Account},
-    events::{self, EventView},
-    groups,
+    events::EventView,
 };
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -150,16 +149,18 @@ async fn node_events(
     jar: CookieJar,
     session: MaybeSession,
 ) -> PageResult<Response> {
-    let views = events::upcoming(
-        state.db(),
-        session.0.as_ref().into(),
-        Listing {
-            group_id: None,
-            local_only: false,
-            from: Utc::now(),
-        },
-    )
-    .await?;
+    let views = state
+        .processor
+        .events()
+        .upcoming(
+            session.0.as_ref().into(),
+            Listing {
+                group_id: None,
+                local_only: false,
+                from: Utc::now(),
+            },
+        )
+        .await?;
     let (jar, csrf) = auth::csrf_token_if_signed_in(jar, &session, state.secure_cookies);
     Ok((
         jar,
@@ -181,17 +182,19 @@ async fn group_events(
     session: MaybeSession,
     Path(name): Path<String>,
 ) -> PageResult<Response> {
-    let group = groups::local(state.db(), &name).await?;
-    let views = events::upcoming(
-        state.db(),
-        session.0.as_ref().into(),
-        Listing {
-            group_id: Some(group.id),
-            local_only: false,
-            from: Utc::now(),
-        },
-    )
-    .await?;
+    let group = state.processor.groups().local(&name).await?;
+    let views = state
+        .processor
+        .events()
+        .upcoming(
+            session.0.as_ref().into(),
+            Listing {
+                group_id: Some(group.id),
+                local_only: false,
+                from: Utc::now(),
+            },
+        )
+        .await?;
     let title = group.display_name.clone().unwrap_or_else(|| group.handle());
     let (jar, csrf) = auth::csrf_token_if_signed_in(jar, &session, state.secure_cookies);
     Ok((
@@ -247,7 +250,7 @@ async fn show(
     error: String,
 ) -> PageResult<Response> {
     let account = session.0.as_ref();
-    let view = events::view(state.db(), account.into(), id).await?;
+    let view = state.processor.events().view(account.into(), id).await?;
     let participation = match account {
         Some(account) => queries::events::participant(state.db(), id, account.person.id)
             .await?
@@ -256,10 +259,13 @@ async fn show(
         None => String::new(),
     };
     let organiser_view = match account {
-        Some(account) => events::may_manage(state.db(), account, &view.event).await?,
+        Some(account) => state.processor.events().may_manage(account, &view.event).await?,
         None => false,
     };
-    let rows: Vec<ParticipantRow> = events::participants(state.db(), account.into(), &view.event)
+    let rows: Vec<ParticipantRow> = state
+        .processor
+        .events()
+        .participants(account.into(), &view.event)
         .await?
         .into_iter()
         .map(|p| ParticipantRow {
@@ -664,8 +670,8 @@ async fn edit_form(
     Path(id): Path<i64>,
 ) -> PageResult<Response> {
     let account = signed_in(&session)?;
-    let view = events::view(state.db(), (&account).into(), id).await?;
-    if !events::may_manage(state.db(), &account, &view.event).await? {
+    let view = state.processor.events().view((&account).into(), id).await?;
+    if !state.processor.events().may_manage(&account, &view.event).await? {
         return Err(ApiError::new(ErrorKind::Forbidden, "only its organisers may change an event").into());
     }
     let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);

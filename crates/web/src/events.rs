@@ -33,8 +33,7 @@ use healthcommons_federation::{
 };
 use healthcommons_service::{
     accounts::{self, Account},
-    events::{self, EventDraft, EventView, ParticipantView},
-    groups,
+    events::{EventDraft, EventView, ParticipantView},
     policy::Subject,
 };
 use serde::{Deserialize, Serialize};
@@ -266,7 +265,11 @@ async fn participation_of(
     account: Option<&Account>,
     view: &EventView,
 ) -> ApiResult<Option<String>> {
-    let mut states = events::participation_in(state.db(), std::slice::from_ref(view), account).await?;
+    let mut states = state
+        .processor
+        .events()
+        .participation_in(std::slice::from_ref(view), account)
+        .await?;
     Ok(states.remove(&view.event.id).map(|s| s.to_string()))
 }
 
@@ -287,17 +290,23 @@ async fn list_events(
     Query(query): Query<EventsQuery>,
 ) -> ApiResult<Json<Vec<EventDto>>> {
     let group = group_named(&state, query.group.as_deref()).await?;
-    let views = events::upcoming(
-        state.db(),
-        account.as_ref().into(),
-        Listing {
-            group_id: group.map(|g| g.id),
-            local_only: query.local.unwrap_or(false),
-            from: Utc::now(),
-        },
-    )
-    .await?;
-    let mut states = events::participation_in(state.db(), &views, account.as_ref()).await?;
+    let views = state
+        .processor
+        .events()
+        .upcoming(
+            account.as_ref().into(),
+            Listing {
+                group_id: group.map(|g| g.id),
+                local_only: query.local.unwrap_or(false),
+                from: Utc::now(),
+            },
+        )
+        .await?;
+    let mut states = state
+        .processor
+        .events()
+        .participation_in(&views, account.as_ref())
+        .await?;
     Ok(Json(
         views
             .iter()
@@ -321,7 +330,11 @@ async fn create_event(
         .events()
         .create(&account, group.as_ref(), draft)
         .await?;
-    let view = events::view(state.db(), (&account).into(), created.id).await?;
+    let view = state
+        .processor
+        .events()
+        .view((&account).into(), created.id)
+        .await?;
     Ok((StatusCode::CREATED, Json(dto(&state, &view, None))).into_response())
 }
 
@@ -333,7 +346,7 @@ async fn get_event(
     MaybeApiAccount(account): MaybeApiAccount,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<EventDto>> {
-    let view = events::view(state.db(), account.as_ref().into(), id).await?;
+    let view = state.processor.events().view(account.as_ref().into(), id).await?;
     let participation = participation_of(&state, account.as_ref(), &view).await?;
     Ok(Json(dto(&state, &view, participation)))
 }
@@ -350,7 +363,7 @@ async fn update_event(
 ) -> ApiResult<Json<EventDto>> {
     let draft = draft_of(body)?;
     state.processor.events().update(&account, id, draft).await?;
-    let view = events::view(state.db(), (&account).into(), id).await?;
+    let view = state.processor.events().view((&account).into(), id).await?;
     Ok(Json(dto(&state, &view, None)))
 }
 
@@ -416,12 +429,20 @@ async fn list_participants(
     MaybeApiAccount(account): MaybeApiAccount,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Vec<ParticipantDto>>> {
-    let event = events::visible(state.db(), account.as_ref().into(), id).await?;
+    let event = state
+        .processor
+        .events()
+        .visible(account.as_ref().into(), id)
+        .await?;
     let organiser = match &account {
-        Some(account) => events::may_manage(state.db(), account, &event).await?,
+        Some(account) => state.processor.events().may_manage(account, &event).await?,
         None => false,
     };
-    let participants = events::participants(state.db(), account.as_ref().into(), &event).await?;
+    let participants = state
+        .processor
+        .events()
+        .participants(account.as_ref().into(), &event)
+        .await?;
     Ok(Json(
         participants
             .iter()
@@ -559,16 +580,18 @@ async fn node_calendar(
     Query(query): Query<CalendarQuery>,
 ) -> ApiResult<Response> {
     let reader = calendar_reader(&state, session, &query).await?;
-    let views = events::upcoming(
-        state.db(),
-        reader.as_ref().into(),
-        Listing {
-            group_id: None,
-            local_only: false,
-            from: Utc::now(),
-        },
-    )
-    .await?;
+    let views = state
+        .processor
+        .events()
+        .upcoming(
+            reader.as_ref().into(),
+            Listing {
+                group_id: None,
+                local_only: false,
+                from: Utc::now(),
+            },
+        )
+        .await?;
     let name = format!("Events on {}", state.context().node.domain);
     Ok(ics_response(&name, None, &state, &views))
 }
@@ -581,17 +604,19 @@ async fn group_calendar(
     Query(query): Query<CalendarQuery>,
 ) -> ApiResult<Response> {
     let reader = calendar_reader(&state, session, &query).await?;
-    let group = groups::local(state.db(), &name).await?;
-    let views = events::upcoming(
-        state.db(),
-        reader.as_ref().into(),
-        Listing {
-            group_id: Some(group.id),
-            local_only: false,
-            from: Utc::now(),
-        },
-    )
-    .await?;
+    let group = state.processor.groups().local(&name).await?;
+    let views = state
+        .processor
+        .events()
+        .upcoming(
+            reader.as_ref().into(),
+            Listing {
+                group_id: Some(group.id),
+                local_only: false,
+                from: Utc::now(),
+            },
+        )
+        .await?;
     let title = group.display_name.clone().unwrap_or_else(|| group.handle());
     Ok(ics_response(&title, None, &state, &views))
 }
@@ -604,7 +629,7 @@ async fn event_calendar(
     Query(query): Query<CalendarQuery>,
 ) -> ApiResult<Response> {
     let reader = calendar_reader(&state, session, &query).await?;
-    let view = events::view(state.db(), reader.as_ref().into(), id).await?;
+    let view = state.processor.events().view(reader.as_ref().into(), id).await?;
     let zone = view.event.timezone.clone();
     let title = view.event.title.clone();
     Ok(ics_response(&title, zone.as_deref(), &state, &[view]))

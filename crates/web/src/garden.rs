@@ -448,22 +448,24 @@ pub async fn find(
         .map(parse_kind)
         .transpose()?;
     let drafts = parse_status(query.status.as_deref().filter(|s| !s.is_empty()))? == Some(ItemStatus::Draft);
-    Ok(garden::search(
-        state.db(),
-        policy::Viewer::from(viewer),
-        garden::Query {
-            text: query.q.as_deref().unwrap_or_default(),
-            kind,
-            tag: query.tag.as_deref().filter(|t| !t.is_empty()),
-            place: query.place.as_deref(),
-            drafts,
-        },
-        Page {
-            number: query.page.unwrap_or(1).max(1),
-            size: 50,
-        },
-    )
-    .await?)
+    Ok(state
+        .processor
+        .garden()
+        .search(
+            policy::Viewer::from(viewer),
+            garden::Query {
+                text: query.q.as_deref().unwrap_or_default(),
+                kind,
+                tag: query.tag.as_deref().filter(|t| !t.is_empty()),
+                place: query.place.as_deref(),
+                drafts,
+            },
+            Page {
+                number: query.page.unwrap_or(1).max(1),
+                size: 50,
+            },
+        )
+        .await?)
 }
 
 /// Browse and search the garden: items from this node and those learned from others.
@@ -505,12 +507,11 @@ async fn get_item(
     MaybeApiAccount(account): MaybeApiAccount,
     Path(id): Path<String>,
 ) -> ApiResult<Json<GardenItemDto>> {
-    let page = garden::page(
-        state.db(),
-        policy::Viewer::from(account.as_ref().map(|a| &a.person)),
-        &id,
-    )
-    .await?;
+    let page = state
+        .processor
+        .garden()
+        .page(policy::Viewer::from(account.as_ref().map(|a| &a.person)), &id)
+        .await?;
     let item = &page.view.item;
     Ok(Json(GardenItemDto {
         item: summary_dto(&page.view),
@@ -568,7 +569,11 @@ pub async fn edit(
     id: &str,
     body: &GardenItemEdit,
 ) -> ApiResult<healthcommons_db::entities::garden_item::Model> {
-    let current = garden::readable(state.db(), policy::Viewer::from(Some(&account.person)), id).await?;
+    let current = state
+        .processor
+        .garden()
+        .readable(policy::Viewer::from(Some(&account.person)), id)
+        .await?;
     let content = edited_content(garden::parse_content(&current)?, body)?;
     let status = parse_status(body.status.as_deref())?.unwrap_or(current.status);
     Ok(state
@@ -598,7 +603,7 @@ async fn edit_item(
     ApiJson(body): ApiJson<GardenItemEdit>,
 ) -> ApiResult<Json<ItemSummaryDto>> {
     let item = edit(&state, &account, &id, &body).await?;
-    Ok(Json(summary_dto(&garden::view(state.db(), item).await?)))
+    Ok(Json(summary_dto(&state.processor.garden().view(item).await?)))
 }
 
 /// Delete an item you wrote. Forks on other nodes stay and show the origin as gone.
@@ -634,7 +639,11 @@ async fn item_discussion(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<crate::discussions::PostDto>>> {
     let viewer = account.as_ref().map(|a| &a.person);
-    let item = garden::readable(state.db(), policy::Viewer::from(viewer), &id).await?;
+    let item = state
+        .processor
+        .garden()
+        .readable(policy::Viewer::from(viewer), &id)
+        .await?;
     let threads = state.processor.posts().discussion(viewer, &item).await?;
     Ok(Json(
         threads
@@ -656,12 +665,11 @@ async fn item_revisions(
     MaybeApiAccount(account): MaybeApiAccount,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<RevisionDto>>> {
-    let (_, revisions) = garden::revisions(
-        state.db(),
-        policy::Viewer::from(account.as_ref().map(|a| &a.person)),
-        &id,
-    )
-    .await?;
+    let (_, revisions) = state
+        .processor
+        .garden()
+        .revisions(policy::Viewer::from(account.as_ref().map(|a| &a.person)), &id)
+        .await?;
     let authors = healthcommons_db::queries::actors::by_ids(
         state.db(),
         revisions.iter().filter_map(|r| r.author_id).collect(),
@@ -734,14 +742,16 @@ async fn item_diff(
     Path(id): Path<String>,
     Query(query): Query<DiffQuery>,
 ) -> ApiResult<Json<Vec<FieldChange>>> {
-    let diff = garden::diff(
-        state.db(),
-        policy::Viewer::from(account.as_ref().map(|a| &a.person)),
-        &id,
-        query.from,
-        query.to,
-    )
-    .await?;
+    let diff = state
+        .processor
+        .garden()
+        .diff(
+            policy::Viewer::from(account.as_ref().map(|a| &a.person)),
+            &id,
+            query.from,
+            query.to,
+        )
+        .await?;
     Ok(Json(changes(diff)))
 }
 
@@ -766,7 +776,7 @@ async fn revert_item(
         .garden()
         .revert(&account, &id, body.revision)
         .await?;
-    Ok(Json(summary_dto(&garden::view(state.db(), item).await?)))
+    Ok(Json(summary_dto(&state.processor.garden().view(item).await?)))
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -811,7 +821,7 @@ async fn share_item(
     Path(id): Path<String>,
 ) -> ApiResult<Json<ItemSummaryDto>> {
     let item = state.processor.garden().share_with_commons(&account, &id).await?;
-    Ok(Json(summary_dto(&garden::view(state.db(), item).await?)))
+    Ok(Json(summary_dto(&state.processor.garden().view(item).await?)))
 }
 
 #[derive(Serialize, ToSchema)]

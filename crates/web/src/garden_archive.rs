@@ -24,7 +24,6 @@ use healthcommons_core::ErrorKind;
 use healthcommons_db::{entities::garden_item, queries};
 use healthcommons_service::{
     accounts::Account,
-    garden,
     garden_archive::{self, Imported},
     policy,
 };
@@ -92,12 +91,11 @@ async fn markdown_api(
     MaybeApiAccount(account): MaybeApiAccount,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let item = garden::readable(
-        state.db(),
-        policy::Viewer::from(account.as_ref().map(|a| &a.person)),
-        &id,
-    )
-    .await?;
+    let item = state
+        .processor
+        .garden()
+        .readable(policy::Viewer::from(account.as_ref().map(|a| &a.person)), &id)
+        .await?;
     item_markdown(&state, &item).await
 }
 

@@ -81,7 +81,11 @@ pub(crate) async fn item_by_local_id(
     let item = queries::garden::by_id(state.db(), id)
         .await?
         .ok_or_else(|| PageError(ApiError::new(ErrorKind::NotFound, "no such garden item")))?;
-    Ok(garden::readable(state.db(), policy::Viewer::from(viewer), &item.ap_id).await?)
+    Ok(state
+        .processor
+        .garden()
+        .readable(policy::Viewer::from(viewer), &item.ap_id)
+        .await?)
 }
 
 struct ItemLine {
@@ -660,7 +664,7 @@ struct ItemPageTemplate {
 /// A link to an item: its page here when known and `viewer` may see it,
 /// else its bare id.
 async fn link_to(state: &AppState, viewer: policy::Viewer<'_>, ap_id: &str) -> PageResult<(String, String)> {
-    Ok(match garden::readable(state.db(), viewer, ap_id).await {
+    Ok(match state.processor.garden().readable(viewer, ap_id).await {
         Ok(item) => (item_path(&item), item.title),
         Err(err) if err.kind() == ErrorKind::NotFound => (ap_id.to_owned(), ap_id.to_owned()),
         Err(err) => return Err(err.into()),
@@ -686,7 +690,11 @@ async fn show_item(
     refused_thread: Option<(String, String)>,
 ) -> PageResult<Response> {
     let viewer = session.0.as_ref().map(|a| &a.person);
-    let page = garden::page(state.db(), policy::Viewer::from(viewer), &item.ap_id).await?;
+    let page = state
+        .processor
+        .garden()
+        .page(policy::Viewer::from(viewer), &item.ap_id)
+        .await?;
     let mut discussion = Vec::new();
     for thread in state
         .processor
@@ -958,7 +966,11 @@ async fn history_page(
 ) -> PageResult<Response> {
     let viewer = session.0.as_ref().map(|a| &a.person);
     let item = item_by_local_id(&state, viewer, id).await?;
-    let (item, revisions) = garden::revisions(state.db(), policy::Viewer::from(viewer), &item.ap_id).await?;
+    let (item, revisions) = state
+        .processor
+        .garden()
+        .revisions(policy::Viewer::from(viewer), &item.ap_id)
+        .await?;
     let authors =
         queries::actors::by_ids(state.db(), revisions.iter().filter_map(|r| r.author_id).collect()).await?;
     let can_edit = may(&state, &session, Action::Edit, &item).await?;
@@ -1038,14 +1050,11 @@ async fn diff_page(
 ) -> PageResult<Response> {
     let viewer = session.0.as_ref().map(|a| &a.person);
     let item = item_by_local_id(&state, viewer, id).await?;
-    let changes = garden::diff(
-        state.db(),
-        policy::Viewer::from(viewer),
-        &item.ap_id,
-        query.from,
-        query.to,
-    )
-    .await?;
+    let changes = state
+        .processor
+        .garden()
+        .diff(policy::Viewer::from(viewer), &item.ap_id, query.from, query.to)
+        .await?;
     Ok(render(DiffPage {
         viewer: Viewer::of(&session.0),
         csrf: String::new(),

@@ -14,7 +14,6 @@ use axum::{
     routing::{delete, get},
 };
 use healthcommons_db::entities::actor;
-use healthcommons_service::groups;
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
@@ -86,8 +85,8 @@ async fn list_bans(
     ApiAccount(account): ApiAccount,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Vec<BanView>>> {
-    let group = groups::moderated(state.db(), &account, &name).await?;
-    let bans = groups::bans(state.db(), &group).await?;
+    let group = state.processor.groups().moderated(&account, &name).await?;
+    let bans = state.processor.groups().bans(&group).await?;
     Ok(Json(
         bans.iter()
             .map(|(ban, person)| BanView {
@@ -145,7 +144,7 @@ pub async fn set_ban(
     reason: Option<&str>,
 ) -> ApiResult<()> {
     // Only moderators get to make this node look people up elsewhere.
-    groups::moderated(state.db(), account, group).await?;
+    state.processor.groups().moderated(account, group).await?;
     let person = state.processor.follows().find_person(person).await?;
     state
         .processor
@@ -164,7 +163,7 @@ pub async fn set_moderator(
     added: bool,
 ) -> ApiResult<()> {
     // Only moderators get to make this node look people up elsewhere.
-    groups::moderated(state.db(), account, group).await?;
+    state.processor.groups().moderated(account, group).await?;
     let person = state.processor.follows().find_person(person).await?;
     state
         .processor
@@ -181,7 +180,7 @@ async fn list_moderators(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Vec<PersonView>>> {
-    let view = groups::view(state.db(), &name).await?;
+    let view = state.processor.groups().view(&name).await?;
     Ok(Json(view.moderators.iter().map(PersonView::from).collect()))
 }
 

@@ -220,20 +220,21 @@ async fn create_group(
     auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
     let created = match form.settings() {
-        Ok(settings) => groups::create(
-            state.db(),
-            &state.context().node,
-            &account,
-            groups::NewGroup {
-                name: &form.name,
-                display_name: &form.display_name,
-                summary: &form.summary,
-                manually_approves_followers: form.manually_approves_followers.is_some(),
-                settings,
-            },
-        )
-        .await
-        .map_err(ApiError::from),
+        Ok(settings) => state
+            .processor
+            .groups()
+            .create(
+                &account,
+                groups::NewGroup {
+                    name: &form.name,
+                    display_name: &form.display_name,
+                    summary: &form.summary,
+                    manually_approves_followers: form.manually_approves_followers.is_some(),
+                    settings,
+                },
+            )
+            .await
+            .map_err(ApiError::from),
         Err(err) => Err(err),
     };
     match created {
@@ -292,9 +293,9 @@ async fn render_settings(
         error,
         posted,
     } = shown;
-    let group = groups::moderated(state.db(), account, name).await?;
-    let view = groups::view_of(state.db(), group.clone()).await?;
-    let bans = groups::bans(state.db(), &group).await?;
+    let group = state.processor.groups().moderated(account, name).await?;
+    let view = state.processor.groups().view_of(group.clone()).await?;
+    let bans = state.processor.groups().bans(&group).await?;
     // After a refused change, the form shows what was sent, not what is stored.
     let form = posted.unwrap_or_else(|| {
         let settings = view

@@ -15,10 +15,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
-use healthcommons_service::{
-    directory,
-    map::{self, FeatureKind, MapFeature},
-};
+use healthcommons_service::map::{FeatureKind, MapFeature};
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
@@ -88,7 +85,7 @@ async fn geojson(
     State(state): State<AppState>,
     MaybeApiAccount(account): MaybeApiAccount,
 ) -> ApiResult<Response> {
-    let features = map::features(state.db(), &state.context().node, account.as_ref().into()).await?;
+    let features = state.processor.map().features(account.as_ref().into()).await?;
     let body = to_geojson(features)
         .and_then(|collection| serde_json::to_vec(&collection))
         .map_err(|e| crate::error::ApiError::new(healthcommons_core::ErrorKind::Internal, e.to_string()))?;
@@ -101,7 +98,7 @@ async fn geojson(
 /// `metadata.directoryPeers`.
 #[utoipa::path(get, path = "/api/v1/directory/peers", responses((status = 200, body = Vec<String>)))]
 async fn peers(State(state): State<AppState>) -> ApiResult<Json<Vec<String>>> {
-    Ok(Json(directory::published_peers(state.db()).await?))
+    Ok(Json(state.processor.directory().published_peers().await?))
 }
 
 struct MapLine {
@@ -138,7 +135,7 @@ const SECTIONS: [(FeatureKind, &str, &str); 4] = [
 
 async fn map_page(State(state): State<AppState>, session: MaybeSession) -> PageResult<Response> {
     let base = state.context().node.urls.base();
-    let features = map::features(state.db(), &state.context().node, session.0.as_ref().into()).await?;
+    let features = state.processor.map().features(session.0.as_ref().into()).await?;
     let points: Vec<serde_json::Value> = features
         .iter()
         .map(|f| {

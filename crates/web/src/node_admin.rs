@@ -21,10 +21,7 @@ use axum::{
 use axum_extra::extract::cookie::CookieJar;
 use healthcommons_core::ErrorKind;
 use healthcommons_db::{entities::directory_node, queries};
-use healthcommons_service::{
-    directory,
-    node::{self, NodeProfile, Place},
-};
+use healthcommons_service::node::{NodeProfile, Place};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
@@ -99,9 +96,7 @@ impl From<NodeProfileBody> for NodeProfile {
 /// The node's profile.
 #[utoipa::path(get, path = "/api/v1/node/profile", responses((status = 200, body = NodeProfileBody)))]
 async fn get_profile(State(state): State<AppState>) -> ApiResult<Json<NodeProfileBody>> {
-    Ok(Json(
-        node::profile(state.db(), &state.context().node).await?.into(),
-    ))
+    Ok(Json(state.processor.node_admin().profile().await?.into()))
 }
 
 /// Set the node's profile (admin); answers with the profile as stored.
@@ -113,7 +108,14 @@ async fn put_profile(
     ApiAdmin(_admin): ApiAdmin,
     ApiJson(body): ApiJson<NodeProfileBody>,
 ) -> ApiResult<Json<NodeProfileBody>> {
-    Ok(Json(node::set_profile(state.db(), body.into()).await?.into()))
+    Ok(Json(
+        state
+            .processor
+            .node_admin()
+            .set_profile(body.into())
+            .await?
+            .into(),
+    ))
 }
 
 /// A node in the directory, as admins see it.
@@ -172,7 +174,7 @@ async fn hide_node(
     ApiAdmin(_admin): ApiAdmin,
     Path(host): Path<String>,
 ) -> ApiResult<StatusCode> {
-    directory::set_hidden(state.db(), &host, true).await?;
+    state.processor.directory().set_hidden(&host, true).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -185,7 +187,7 @@ async fn show_node(
     ApiAdmin(_admin): ApiAdmin,
     Path(host): Path<String>,
 ) -> ApiResult<StatusCode> {
-    directory::set_hidden(state.db(), &host, false).await?;
+    state.processor.directory().set_hidden(&host, false).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -312,7 +314,7 @@ async fn admin_page(
 ) -> PageResult<Response> {
     admin(&session)?;
     let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
-    let form = ProfileForm::of(node::profile(state.db(), &state.context().node).await?);
+    let form = ProfileForm::of(state.processor.node_admin().profile().await?);
     let page = render_admin_page(&state, &session, csrf, form, String::new(), query.saved.is_some()).await?;
     Ok((jar, page).into_response())
 }
@@ -326,7 +328,10 @@ async fn save_profile_form(
     auth::check_csrf(&jar, &form.csrf)?;
     admin(&session)?;
     let saved = match form.to_profile() {
-        Ok(profile) => node::set_profile(state.db(), profile)
+        Ok(profile) => state
+            .processor
+            .node_admin()
+            .set_profile(profile)
             .await
             .map_err(ApiError::from),
         Err(err) => Err(err),
@@ -356,10 +361,10 @@ async fn change_directory_form(
 ) -> PageResult<Response> {
     auth::check_csrf(&jar, &form.csrf)?;
     admin(&session)?;
-    let db = state.db();
+    let _db = state.db();
     match form.action.as_str() {
-        "hide" => directory::set_hidden(db, &form.host, true).await?,
-        "show" => directory::set_hidden(db, &form.host, false).await?,
+        "hide" => state.processor.directory().set_hidden(&form.host, true).await?,
+        "show" => state.processor.directory().set_hidden(&form.host, false).await?,
         "block" => set_node_blocked(&state, &form.host, true).await?,
         "unblock" => set_node_blocked(&state, &form.host, false).await?,
         _ => return Err(PageError(ApiError::new(ErrorKind::Validation, "unknown action"))),

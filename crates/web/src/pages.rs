@@ -20,7 +20,7 @@ use healthcommons_db::entities::{GroupVisibility, InboxState, PostingPolicy};
 use healthcommons_db::{entities::actor, queries};
 use healthcommons_service::{
     accounts::{self, Registration, RegistrationOutcome, Role},
-    groups, node, policy,
+    groups, policy,
 };
 use serde::Deserialize;
 
@@ -95,7 +95,7 @@ struct HomePage {
 async fn home(State(state): State<AppState>, jar: CookieJar, session: MaybeSession) -> PageResult<Response> {
     let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
     let db = state.db();
-    let profile = node::profile(db, &state.context().node).await?;
+    let profile = state.processor.node_admin().profile().await?;
     let mut groups = Vec::new();
     for group in queries::actors::local_groups(db).await? {
         groups.push(GroupItem {
@@ -134,7 +134,13 @@ async fn register_form(
     session: MaybeSession,
 ) -> PageResult<Response> {
     let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
-    let mode = node::registration_mode(state.db()).await?.as_str().to_owned();
+    let mode = state
+        .processor
+        .node_admin()
+        .registration_mode()
+        .await?
+        .as_str()
+        .to_owned();
     let page = render(RegisterPage {
         viewer: Viewer::of(&session.0),
         csrf,
@@ -190,7 +196,13 @@ async fn register(
             Ok(page.into_response())
         }
         Err(err) if matches!(err.kind(), ErrorKind::Validation | ErrorKind::Conflict) => {
-            let mode = node::registration_mode(state.db()).await?.as_str().to_owned();
+            let mode = state
+                .processor
+                .node_admin()
+                .registration_mode()
+                .await?
+                .as_str()
+                .to_owned();
             let page = render(RegisterPage {
                 viewer: None,
                 csrf: form.csrf,
@@ -368,7 +380,7 @@ pub async fn group_page_with_draft(
     draft: Option<Draft>,
 ) -> PageResult<Response> {
     let db = state.read_db();
-    let view = groups::view_of(db, row.clone()).await?;
+    let view = state.processor.groups().view_of(row.clone()).await?;
     // The viewer's standing, read once: the moderator list came with the view.
     let listed_moderator = session
         .0
@@ -460,7 +472,7 @@ async fn membership_request(
 ) -> PageResult<(accounts::Account, actor::Model)> {
     auth::check_csrf(jar, csrf)?;
     let account = signed_in(session)?;
-    let group = groups::local(state.db(), name).await?;
+    let group = state.processor.groups().local(name).await?;
     Ok((account, group))
 }
 

@@ -31,8 +31,7 @@ use healthcommons_federation::{negotiation, objects::pledge::pledge_json};
 use healthcommons_service::{
     ServiceError,
     accounts::Account,
-    groups,
-    pledges::{self, Offer, PledgeView, TargetRef},
+    pledges::{Offer, PledgeView, TargetRef},
     policy::{self, Subject},
 };
 use serde::{Deserialize, Serialize};
@@ -178,7 +177,7 @@ fn dto(state: &AppState, view: &PledgeView, counting_on: bool) -> PledgeDto {
 }
 
 async fn dtos(state: &AppState, views: &[PledgeView], viewer: Option<&Account>) -> ApiResult<Vec<PledgeDto>> {
-    let counted = pledges::counted_on_by(state.db(), views, viewer).await?;
+    let counted = state.processor.pledges().counted_on_by(views, viewer).await?;
     Ok(views
         .iter()
         .map(|view| dto(state, view, counted.contains(&view.pledge.id)))
@@ -186,7 +185,7 @@ async fn dtos(state: &AppState, views: &[PledgeView], viewer: Option<&Account>) 
 }
 
 async fn one(state: &AppState, id: i64, viewer: Option<&Account>) -> ApiResult<PledgeDto> {
-    let view = pledges::view(state.db(), viewer.into(), id).await?;
+    let view = state.processor.pledges().view(viewer.into(), id).await?;
     Ok(dtos(state, std::slice::from_ref(&view), viewer).await?.remove(0))
 }
 
@@ -199,17 +198,19 @@ async fn list_pledges(
     MaybeApiAccount(account): MaybeApiAccount,
     Query(query): Query<PledgesQuery>,
 ) -> ApiResult<Json<Vec<PledgeDto>>> {
-    let views = pledges::list(
-        state.db(),
-        account.as_ref().into(),
-        Listing {
-            event_id: query.event_id,
-            question_id: query.question_id,
-            garden_item_id: query.garden_item_id,
-            ..Listing::default()
-        },
-    )
-    .await?;
+    let views = state
+        .processor
+        .pledges()
+        .list(
+            account.as_ref().into(),
+            Listing {
+                event_id: query.event_id,
+                question_id: query.question_id,
+                garden_item_id: query.garden_item_id,
+                ..Listing::default()
+            },
+        )
+        .await?;
     Ok(Json(dtos(&state, &views, account.as_ref()).await?))
 }
 
@@ -223,15 +224,17 @@ async fn group_pledges(
     Path(name): Path<String>,
 ) -> ApiResult<Json<Vec<PledgeDto>>> {
     let group = state.processor.groups().find(&name).await?;
-    let views = pledges::list(
-        state.db(),
-        account.as_ref().into(),
-        Listing {
-            group_id: Some(group.id),
-            ..Listing::default()
-        },
-    )
-    .await?;
+    let views = state
+        .processor
+        .pledges()
+        .list(
+            account.as_ref().into(),
+            Listing {
+                group_id: Some(group.id),
+                ..Listing::default()
+            },
+        )
+        .await?;
     Ok(Json(dtos(&state, &views, account.as_ref()).await?))
 }
 
@@ -349,7 +352,11 @@ async fn pledge_object(
     if !fetcher.sees(&state, Subject::Pledge(&pledge)).await? {
         return Err(ApiError::new(ErrorKind::NotFound, "no such pledge"));
     }
-    let view = pledges::view(state.db(), policy::Viewer::Node, pledge.id).await?;
+    let view = state
+        .processor
+        .pledges()
+        .view(policy::Viewer::Node, pledge.id)
+        .await?;
     match pledge_json(&view) {
         Ok(object) => Ok(activity_json(serde_json::to_value(object).unwrap_or_default())),
         Err(err) => {
@@ -423,8 +430,8 @@ pub async fn items_on(
     listing: Listing,
     viewer: Option<&Account>,
 ) -> PageResult<Vec<PledgeItem>> {
-    let views = pledges::list(state.db(), viewer.into(), listing).await?;
-    let counted = pledges::counted_on_by(state.db(), &views, viewer).await?;
+    let views = state.processor.pledges().list(viewer.into(), listing).await?;
+    let counted = state.processor.pledges().counted_on_by(&views, viewer).await?;
     Ok(views.iter().map(|v| item_of(v, &counted, viewer)).collect())
 }
 
@@ -442,7 +449,7 @@ async fn group_page(
     session: MaybeSession,
     Path(name): Path<String>,
 ) -> PageResult<Response> {
-    let group = groups::local(state.db(), &name).await?;
+    let group = state.processor.groups().local(&name).await?;
     let listing = Listing {
         group_id: Some(group.id),
         ..Listing::default()
@@ -477,9 +484,16 @@ async fn show(
     error: String,
 ) -> PageResult<Response> {
     let viewer = session.0.as_ref();
-    let view = pledges::view(state.db(), viewer.into(), id).await?;
-    let counted = pledges::counted_on_by(state.db(), std::slice::from_ref(&view), viewer).await?;
-    let backers = pledges::backers(state.db(), viewer.into(), id)
+    let view = state.processor.pledges().view(viewer.into(), id).await?;
+    let counted = state
+        .processor
+        .pledges()
+        .counted_on_by(std::slice::from_ref(&view), viewer)
+        .await?;
+    let backers = state
+        .processor
+        .pledges()
+        .backers(viewer.into(), id)
         .await?
         .iter()
         .map(actor::Model::handle)
@@ -634,7 +648,11 @@ async fn form_page(
             "pledges are on an event, a question or a garden item",
         )
     })?;
-    let target = pledges::target(state.db(), (&account).into(), kind, form.target_id).await?;
+    let target = state
+        .processor
+        .pledges()
+        .target((&account).into(), kind, form.target_id)
+        .await?;
     let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
     let page = render(PledgeFormPage {
         viewer: Viewer::of(&session.0),

@@ -27,7 +27,6 @@ use healthcommons_db::{
 use healthcommons_service::{
     accounts::Account,
     posts::{Compose, Edit, Feed, PostView},
-    reports,
 };
 use serde::Deserialize;
 use std::collections::HashSet;
@@ -292,7 +291,7 @@ async fn start_thread(
 ) -> PageResult<Response> {
     auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
-    let group = healthcommons_service::groups::local(state.db(), &name).await?;
+    let group = state.processor.groups().local(&name).await?;
     let draft = crate::pages::Draft {
         title: form.title.clone(),
         content: form.content.clone(),
@@ -668,7 +667,7 @@ async fn report_queue(
     session: MaybeSession,
 ) -> PageResult<Response> {
     let account = signed_in(&session)?;
-    let queue = reports::queue(state.db(), &account).await?;
+    let queue = state.processor.reports().queue(&account).await?;
     let (jar, csrf) = auth::csrf_token(jar, state.secure_cookies);
     let handle = |a: &Option<healthcommons_db::entities::actor::Model>| {
         a.as_ref().map(|a| a.handle()).unwrap_or_else(|| "unknown".into())
@@ -702,7 +701,7 @@ async fn resolve_report(
 ) -> PageResult<Response> {
     auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
-    reports::resolve(state.db(), &account, id).await?;
+    state.processor.reports().resolve(&account, id).await?;
     Ok(Redirect::to("/admin/reports").into_response())
 }
 

@@ -12,7 +12,7 @@ use healthcommons_core::ErrorKind;
 use healthcommons_db::entities::ActorKind;
 use healthcommons_db::queries;
 use healthcommons_federation::discovery::{self, NodeStats};
-use healthcommons_service::node::{self, RegistrationMode};
+use healthcommons_service::node::RegistrationMode;
 use serde::Deserialize;
 use url::Url;
 
@@ -92,12 +92,13 @@ async fn nodeinfo_links(State(state): State<AppState>) -> Json<serde_json::Value
 
 async fn stats(state: &AppState) -> Result<NodeStats, ApiError> {
     let db = state.db();
-    let profile = node::profile(db, &state.context().node).await?;
+    let profile = state.processor.node_admin().profile().await?;
     Ok(NodeStats {
         users: queries::users::count_active(db).await?,
         // Discussions arrive with working groups; until then nothing is posted.
         local_posts: 0,
-        open_registrations: node::registration_mode(db).await? != RegistrationMode::Closed,
+        open_registrations: state.processor.node_admin().registration_mode().await?
+            != RegistrationMode::Closed,
         profile,
         groups: queries::actors::count_local_groups(db).await?,
     })

@@ -86,10 +86,15 @@ pub async fn threads_of_group(
         .await?)
 }
 
-/// Every reply of a thread (deleted ones too: they keep their place), oldest first.
-pub async fn replies_in_thread(db: &impl ConnectionTrait, root_id: i64) -> DbResult<Vec<post::Model>> {
+/// Every reply of the threads that start at `root_ids` (deleted ones too: they
+/// keep their place), oldest first.
+pub async fn replies_in_threads(db: &impl ConnectionTrait, root_ids: Vec<i64>) -> DbResult<Vec<post::Model>> {
     Ok(post::Entity::find()
-        .filter(post::Column::RootId.eq(root_id))
+        .filter(super::id_among(
+            db.get_database_backend(),
+            post::Column::RootId,
+            &root_ids,
+        ))
         .order_by_asc(post::Column::Published)
         .order_by_asc(post::Column::Id)
         .all(db)

@@ -265,6 +265,25 @@ fn undo_block_user() {
 }
 
 #[test]
+fn undo_block_user_in_a_members_only_group() {
+    let sent = UndoModeration::new(
+        activity_id("undo"),
+        &ana(),
+        UndoneModeration::Block(ban(Some("Selling things"), true)),
+        Addressing::moderation(&walkers(), true).expect("addressed"),
+    )
+    .expect("built");
+    let json = round_trip(&sent);
+    let members = json!([format!("{WALKERS}/followers")]);
+    assert_eq!(json["to"], members);
+    assert_eq!(
+        json["object"]["to"], members,
+        "the undone ban's reason is addressed to the members alone"
+    );
+    assert!(matches!(inbox(&json), InboxActivity::UndoModeration(read) if read == sent));
+}
+
+#[test]
 fn moderator_change() {
     for (kind, name) in [
         (ModeratorChangeKind::Add, "add_moderator"),

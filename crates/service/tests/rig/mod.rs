@@ -16,13 +16,16 @@ use healthcommons_db::{
 use healthcommons_service::{
     NodeContext, Outgoing, Processor, Publisher, Resolver, ServiceError, ServiceResult,
     accounts::{self, Account, Registration, Role},
-    groups::{self, NewGroup, Settings},
+    groups::{NewGroup, Settings},
     posts::Compose,
 };
 use sea_orm::{ActiveValue::Set, DatabaseTransaction};
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
 };
 use url::Url;
 
@@ -87,21 +90,39 @@ impl Resolver for LocalResolver {
     }
 }
 
-/// A processor on `db` with a recording publisher and a local resolver.
-pub fn processor_on(db: &Db) -> (Processor, Arc<RecordingPublisher>, Arc<LocalResolver>) {
+/// Counts the statements run on the processor's read-only connections.
+#[derive(Default)]
+pub struct StatementCounter(AtomicUsize);
+
+/// A processor on `db` with a recording publisher, a local resolver and a
+/// count of what its reads cost.
+pub fn processor_on(
+    db: &Db,
+) -> (
+    Processor,
+    Arc<RecordingPublisher>,
+    Arc<LocalResolver>,
+    Arc<StatementCounter>,
+) {
     let publisher = Arc::new(RecordingPublisher::default());
     let resolver = Arc::new(LocalResolver {
         db: db.clone(),
         asked: Mutex::new(Vec::new()),
     });
+    let counter = Arc::new(StatementCounter::default());
+    let mut readers = db.clone();
+    let counting = counter.clone();
+    readers.set_metric_callback(move |_| {
+        counting.0.fetch_add(1, Ordering::Relaxed);
+    });
     let processor = Processor::new(
         db.clone(),
-        db.clone(),
+        readers,
         NodeContext::new(DOMAIN, true),
         publisher.clone(),
         resolver.clone(),
     );
-    (processor, publisher, resolver)
+    (processor, publisher, resolver, counter)
 }
 
 /// The seeded world. People here: `ana` moderates both groups, `ben` is a
@@ -114,6 +135,7 @@ pub struct Rig {
     pub processor: Processor,
     publisher: Arc<RecordingPublisher>,
     resolver: Arc<LocalResolver>,
+    reads: Arc<StatementCounter>,
     accounts: HashMap<&'static str, Account>,
     actors: HashMap<&'static str, actor::Model>,
     /// The thread start `ben` wrote in `walkers`, and the one in `circle`.
@@ -137,7 +159,7 @@ impl Rig {
 
     pub async fn seeded(backend: &'static str) -> Rig {
         let db = testing::fresh(backend).await.expect("database");
-        let (processor, publisher, resolver) = processor_on(&db);
+        let (processor, publisher, resolver, reads) = processor_on(&db);
         let ctx = processor.node().clone();
         let mut accounts = HashMap::new();
         for name in PEOPLE {
@@ -153,23 +175,23 @@ impl Rig {
         }
         let mut actors = HashMap::new();
         for (name, visibility) in [("walkers", "public"), ("circle", "members")] {
-            let group = groups::create(
-                &db,
-                &ctx,
-                &accounts["ana"],
-                NewGroup {
-                    name,
-                    display_name: name,
-                    summary: "",
-                    manually_approves_followers: false,
-                    settings: Settings {
-                        visibility: Some(visibility),
-                        ..Settings::default()
+            let group = processor
+                .groups()
+                .create(
+                    &accounts["ana"],
+                    NewGroup {
+                        name,
+                        display_name: name,
+                        summary: "",
+                        manually_approves_followers: false,
+                        settings: Settings {
+                            visibility: Some(visibility),
+                            ..Settings::default()
+                        },
                     },
-                },
-            )
-            .await
-            .expect("group");
+                )
+                .await
+                .expect("group");
             for (person, state) in [("ben", FollowState::Accepted), ("ana", FollowState::Accepted)] {
                 follow(&db, &accounts[person].person, &group, state).await;
             }
@@ -194,6 +216,7 @@ impl Rig {
             processor,
             publisher,
             resolver,
+            reads,
             accounts,
             actors,
             walkers_thread,
@@ -222,6 +245,11 @@ impl Rig {
     /// What was published since the last call.
     pub fn sent(&self) -> Vec<Outgoing> {
         std::mem::take(&mut *self.publisher.0.lock().expect("recorder"))
+    }
+
+    /// How many statements the processor's reads ran since the last call.
+    pub fn statements_read(&self) -> usize {
+        self.reads.0.swap(0, Ordering::Relaxed)
     }
 
     /// What the resolver was asked since the last call.
