@@ -17,6 +17,7 @@ mod m20261207_000001_content_visibility;
 mod m20261207_000002_calendar_key;
 mod m20261207_000003_peer_refusals;
 mod m20261208_000001_notifications;
+mod m20261208_000002_email;
 mod postgres_only;
 
 pub struct Migrator;
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000002_calendar_key::Migration),
             Box::new(m20261207_000003_peer_refusals::Migration),
             Box::new(m20261208_000001_notifications::Migration),
+            Box::new(m20261208_000002_email::Migration),
         ]
     }
 }

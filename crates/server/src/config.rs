@@ -63,6 +63,46 @@ pub struct Config {
     pub auth_rate_limit_per_minute: u64,
     /// Reverse proxies whose `X-Forwarded-For` is believed (comma-separated IPs).
     pub trusted_proxies: String,
+    /// The SMTP server that sends the node's email; empty: no email at all.
+    pub smtp_host: String,
+    /// Its port; 0 picks the usual one for `smtp_tls` (25, 587 or 465).
+    pub smtp_port: u16,
+    /// How the connection is protected: `starttls`, `tls` or `none` (loopback only).
+    pub smtp_tls: SmtpTls,
+    /// The SMTP login, if the server asks for one.
+    pub smtp_username: String,
+    pub smtp_password: String,
+    /// The sender, e.g. `Health Commons <hello@health.example>`; empty: `noreply@` the domain.
+    pub smtp_from: String,
+    /// First retry delay of an email the server did not take, in seconds (then doubling).
+    pub mail_retry_base_secs: u64,
+    /// How long an email is retried before it is given up, in hours.
+    pub mail_retry_hours: u64,
+    /// How long the mail worker owns the emails it claimed, in seconds; a
+    /// worker that dies leaves them to be sent once this has passed.
+    pub mail_claim_lease_secs: u64,
+}
+
+/// How the connection to the SMTP server is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain SMTP upgraded with STARTTLS, which must succeed (port 587).
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No encryption: only for a server on the same machine or in tests.
+    None,
+}
+
+impl SmtpTls {
+    pub fn default_port(self) -> u16 {
+        match self {
+            SmtpTls::Starttls => 587,
+            SmtpTls::Tls => 465,
+            SmtpTls::None => 25,
+        }
+    }
 }
 
 impl Default for Config {
@@ -89,6 +129,15 @@ impl Default for Config {
             inbox_rate_limit_per_minute: healthcommons_federation::context::DEFAULT_INBOX_PER_MINUTE.into(),
             auth_rate_limit_per_minute: healthcommons_federation::context::DEFAULT_AUTH_PER_MINUTE.into(),
             trusted_proxies: String::new(),
+            smtp_host: String::new(),
+            smtp_port: 0,
+            smtp_tls: SmtpTls::Starttls,
+            smtp_username: String::new(),
+            smtp_password: String::new(),
+            smtp_from: String::new(),
+            mail_retry_base_secs: 30,
+            mail_retry_hours: 72,
+            mail_claim_lease_secs: 180,
         }
     }
 }
@@ -149,7 +198,25 @@ impl Config {
         }
         self.dev_resolve_map()?;
         self.trusted_proxy_list()?;
+        self.smtp_sender()?;
         Ok(())
+    }
+
+    /// Whether the node sends email at all.
+    pub fn email_enabled(&self) -> bool {
+        !self.smtp_host.trim().is_empty()
+    }
+
+    /// The `From` of every email.
+    pub fn smtp_sender(&self) -> anyhow::Result<lettre::message::Mailbox> {
+        let from = if self.smtp_from.trim().is_empty() {
+            let host = self.domain.split(':').next().unwrap_or(&self.domain);
+            format!("Health Commons <noreply@{host}>")
+        } else {
+            self.smtp_from.trim().to_owned()
+        };
+        from.parse()
+            .map_err(|e| anyhow::anyhow!("smtp_from {from:?} is not an email address: {e}"))
     }
 
     pub fn database_url(&self) -> String {
@@ -225,6 +292,9 @@ impl Config {
     pub fn redacted(&self) -> String {
         let mut shown = self.clone();
         shown.database_url = Some(redact_url(&self.database_url()));
+        if !shown.smtp_password.is_empty() {
+            shown.smtp_password = "********".into();
+        }
         toml::to_string_pretty(&shown).unwrap_or_default()
     }
 }
@@ -299,6 +369,9 @@ mod tests {
                 ),
                 ("HEALTHCOMMONS_DATABASE_URL", "postgres://hc:secret@localhost/hc"),
                 ("HEALTHCOMMONS_DELIVERY_RETRY_BASE_SECS", "2"),
+                ("HEALTHCOMMONS_SMTP_HOST", "smtp.example"),
+                ("HEALTHCOMMONS_SMTP_TLS", "tls"),
+                ("HEALTHCOMMONS_SMTP_PASSWORD", "mail-secret"),
             ]),
         )
         .expect("loads");
@@ -308,6 +381,9 @@ mod tests {
         assert_eq!(config.delivery_retry_base_secs, 2);
         let map = config.dev_resolve_map().expect("map");
         assert_eq!(map.get("beta.test"), Some(&"127.0.0.3".parse().expect("ip")));
+        assert!(config.email_enabled());
+        assert_eq!(config.smtp_tls, SmtpTls::Tls);
+        assert_eq!(config.smtp_tls.default_port(), 465);
         let shown = config.redacted();
         assert!(!shown.contains("secret"), "{shown}");
     }
@@ -322,5 +398,20 @@ mod tests {
         let err =
             Config::load(None, &env(&[("HEALTHCOMMONS_DEV_RESOLVE", "a.test=127.0.0.2")])).expect_err("dev");
         assert!(err.to_string().contains("dev_federation"));
+        let err = Config::load(None, &env(&[("HEALTHCOMMONS_SMTP_TLS", "maybe")])).expect_err("tls mode");
+        assert!(err.to_string().contains("maybe"), "{err}");
+        let err =
+            Config::load(None, &env(&[("HEALTHCOMMONS_SMTP_FROM", "not an address")])).expect_err("from");
+        assert!(err.to_string().contains("smtp_from"), "{err}");
+    }
+
+    #[test]
+    fn email_is_off_until_an_smtp_server_is_named() {
+        let config = Config::load(None, &env(&[])).expect("defaults load");
+        assert!(!config.email_enabled());
+        assert_eq!(
+            config.smtp_sender().expect("a sender").email.to_string(),
+            "noreply@localhost"
+        );
     }
 }

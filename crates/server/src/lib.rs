@@ -1,6 +1,7 @@
 //! The `healthcommons` command: `serve`, `migrate`, `admin …`, `debug …`.
 
 pub mod config;
+pub mod mailer;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -159,7 +160,7 @@ async fn open_database(config: &Config) -> anyhow::Result<healthcommons_db::Db> 
 }
 
 fn node_context(config: &Config) -> NodeContext {
-    NodeContext::new(&config.domain, !config.dev_federation)
+    NodeContext::new(&config.domain, !config.dev_federation).with_email(config.email_enabled())
 }
 
 async fn run_admin(command: AdminCommand, config: Config) -> anyhow::Result<()> {
@@ -303,6 +304,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     });
     tokio::spawn(healthcommons_federation::directory::run(context.clone()));
     tokio::spawn(tell_what_is_due(node.federation.db.clone()));
+    match mailer::Mailer::from_config(&config)? {
+        Some(mailer) => {
+            let mail_workers = workers.clone();
+            let db = context.db.clone();
+            tokio::spawn(async move {
+                let _alive = AliveGuard::new(&mail_workers.mail_alive);
+                mailer.run(db).await;
+            });
+        }
+        None => info!("email is off: no smtp_host is configured (see docs/admin.md)"),
+    }
     let inbox_workers = workers.clone();
     let inbox_config = node.federation.clone();
     tokio::spawn(async move {

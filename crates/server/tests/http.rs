@@ -669,7 +669,7 @@ async fn readiness_and_metrics_are_served() {
     assert_eq!(
         ready,
         json!({"ready": true, "database": true, "migrations_current": true,
-                             "delivery_worker": true, "inbox_worker": true})
+                             "delivery_worker": true, "inbox_worker": true, "email": "off"})
     );
     // An unsigned POST to the inbox counts as a signature failure.
     let refused = http

@@ -1,7 +1,7 @@
 //! Accounts: registration, passwords, roles, sessions and API tokens.
 
 use crate::{
-    NodeContext, ServiceError, ServiceResult, actors, keys,
+    NodeContext, ServiceError, ServiceResult, account_email, actors, keys, mail,
     node::{RegistrationMode, registration_mode},
 };
 use argon2::{
@@ -84,12 +84,11 @@ pub async fn create_account(
             "the password must have at least {MIN_PASSWORD_LEN} characters"
         )));
     }
-    let email = match form.email.map(str::trim).filter(|e| !e.is_empty()) {
-        Some(email) if !email.contains('@') || email.len() > 254 => {
-            return Err(ServiceError::validation("that email address is not valid"));
-        }
-        other => other,
-    };
+    let email = form
+        .email
+        .filter(|e| !e.trim().is_empty())
+        .map(mail::parse_address)
+        .transpose()?;
     if queries::actors::local_by_username(db, username.as_str())
         .await?
         .is_some()
@@ -104,7 +103,7 @@ pub async fn create_account(
         &txn,
         queries::users::NewUser {
             username: username.as_str(),
-            email,
+            email: email.as_deref(),
             password_hash: &password_hash,
             role,
             approved,
@@ -132,11 +131,14 @@ pub async fn create_account(
     )
     .await
     .map_err(actors::name_taken)?;
+    if let Some(address) = &email {
+        account_email::start_address_check(&txn, ctx, user.id, address).await?;
+    }
     txn.commit().await?;
     Ok(Account { user, person })
 }
 
-async fn hash_password(password: &str) -> ServiceResult<String> {
+pub(crate) async fn hash_password(password: &str) -> ServiceResult<String> {
     let password = password.to_owned();
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);

@@ -4,7 +4,7 @@
 //! organiser approves), refused when the event is full.
 
 use crate::{
-    ServiceError, ServiceResult,
+    NodeContext, ServiceError, ServiceResult,
     accounts::Account,
     node::{Place, checked_web_url},
     policy::{self, Action, Subject, Target, Under, Viewer},
@@ -12,6 +12,7 @@ use crate::{
 };
 use chrono::{DateTime, Utc};
 use healthcommons_core::{
+    calendar::{CalendarEvent, Organizer},
     event::{EventKind, EventStatus, JoinMode, time_zone},
     text,
 };
@@ -57,6 +58,45 @@ pub struct EventView {
 }
 
 impl EventView {
+    /// The event as a calendar's `VEVENT`: for the `.ics` feeds and the
+    /// reminder mails alike.
+    pub fn calendar_event(&self, node: &NodeContext) -> CalendarEvent {
+        let event = &self.event;
+        let mut description = text::html_to_text(&event.description_html);
+        if let Some(zone) = &event.timezone {
+            description = format!("{description}\n\nTimes are in {zone}.").trim().to_owned();
+        }
+        if let Some(link) = &event.online_url {
+            description = format!("{description}\n\nOnline: {link}").trim().to_owned();
+        }
+        let location = [event.place_name.as_deref(), event.address.as_deref()]
+            .into_iter()
+            .flatten()
+            .filter(|p| !p.is_empty())
+            .collect::<Vec<_>>()
+            .join(", ");
+        CalendarEvent {
+            uid: event.ap_id.clone(),
+            url: node.urls.event_page(event.id),
+            summary: event.title.clone(),
+            description,
+            starts_at: event.starts_at,
+            ends_at: event.ends_at,
+            location: (!location.is_empty())
+                .then_some(location)
+                .or_else(|| event.online_url.clone()),
+            geo: event.latitude.zip(event.longitude),
+            status: event.status.ical(),
+            organizer: self.organiser.as_ref().map(|o| Organizer {
+                name: o.display_name.clone().unwrap_or_else(|| o.handle()),
+                uri: o.ap_id.clone(),
+            }),
+            categories: vec![event.kind.as_str().to_owned()],
+            created: event.published,
+            last_modified: event.updated_at,
+        }
+    }
+
     /// Places left, when the event has a limit.
     pub fn places_left(&self) -> Option<i32> {
         self.event

@@ -3,6 +3,7 @@
 //! or JSON-LD: when a change must be told to other nodes it hands an
 //! [`Outgoing`] value to a [`Publisher`] inside the same transaction.
 
+pub mod account_email;
 pub mod accounts;
 pub mod actors;
 pub mod agenda;
@@ -14,6 +15,7 @@ pub mod garden;
 pub mod garden_archive;
 pub mod groups;
 pub mod keys;
+pub mod mail;
 pub mod map;
 pub mod node;
 pub mod notifications;

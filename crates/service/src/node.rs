@@ -14,6 +14,8 @@ pub struct NodeContext {
     /// Public host[:port], as used in every id.
     pub domain: String,
     pub urls: NodeUrls,
+    /// Whether an SMTP server is configured; without one no mail is queued.
+    pub email: bool,
 }
 
 impl NodeContext {
@@ -22,7 +24,14 @@ impl NodeContext {
         NodeContext {
             domain: domain.to_owned(),
             urls: NodeUrls::new(scheme, domain),
+            email: false,
         }
+    }
+
+    /// The same node, sending email or not.
+    pub fn with_email(mut self, on: bool) -> Self {
+        self.email = on;
+        self
     }
 }
 

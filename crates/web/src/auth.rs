@@ -187,6 +187,8 @@ pub struct Viewer {
     pub is_admin: bool,
     /// Unread notifications, as the navigation shows them ("" for none).
     pub unread: String,
+    /// Mail to the person's address bounces: every page says so.
+    pub email_bouncing: bool,
 }
 
 impl Viewer {
@@ -195,6 +197,7 @@ impl Viewer {
             username: a.user.username.clone(),
             is_admin: a.role() == Role::Admin,
             unread: String::new(),
+            email_bouncing: a.user.email_bouncing_since.is_some(),
         })
     }
 }

@@ -20,9 +20,8 @@ use axum::{
 use chrono::{DateTime, Utc};
 use healthcommons_core::{
     ErrorKind,
-    calendar::{self, CalendarEvent, Organizer},
+    calendar::{self, CalendarEvent},
     event::{EventKind, EventStatus, JoinMode},
-    text,
 };
 use healthcommons_db::entities::ParticipantState;
 use healthcommons_db::{
@@ -513,46 +512,11 @@ async fn event_object(
     serve_object(&state, &headers, &fetcher, object, page, json).await
 }
 
-fn calendar_event(state: &AppState, view: &EventView) -> CalendarEvent {
-    let event = &view.event;
-    let base = state.context().node.urls.base();
-    let mut description = text::html_to_text(&event.description_html);
-    if let Some(zone) = &event.timezone {
-        description = format!("{description}\n\nTimes are in {zone}.").trim().to_owned();
-    }
-    if let Some(link) = &event.online_url {
-        description = format!("{description}\n\nOnline: {link}").trim().to_owned();
-    }
-    let location = [event.place_name.as_deref(), event.address.as_deref()]
-        .into_iter()
-        .flatten()
-        .filter(|p| !p.is_empty())
-        .collect::<Vec<_>>()
-        .join(", ");
-    CalendarEvent {
-        uid: event.ap_id.clone(),
-        url: format!("{base}{}", event_path(event)),
-        summary: event.title.clone(),
-        description,
-        starts_at: event.starts_at,
-        ends_at: event.ends_at,
-        location: (!location.is_empty())
-            .then_some(location)
-            .or_else(|| event.online_url.clone()),
-        geo: event.latitude.zip(event.longitude),
-        status: event.status.ical(),
-        organizer: view.organiser.as_ref().map(|o| Organizer {
-            name: o.display_name.clone().unwrap_or_else(|| o.handle()),
-            uri: o.ap_id.clone(),
-        }),
-        categories: vec![event.kind.as_str().to_owned()],
-        created: event.published,
-        last_modified: event.updated_at,
-    }
-}
-
 fn ics_response(name: &str, time_zone: Option<&str>, state: &AppState, views: &[EventView]) -> Response {
-    let events: Vec<CalendarEvent> = views.iter().map(|v| calendar_event(state, v)).collect();
+    let events: Vec<CalendarEvent> = views
+        .iter()
+        .map(|v| v.calendar_event(&state.context().node))
+        .collect();
     let body = calendar::calendar(name, time_zone, &events, Utc::now());
     ([(header::CONTENT_TYPE, "text/calendar; charset=utf-8")], body).into_response()
 }

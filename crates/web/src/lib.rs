@@ -8,6 +8,7 @@ pub mod agenda;
 pub mod api;
 pub mod auth;
 pub mod discussions;
+pub mod email_pages;
 pub mod error;
 pub mod event_pages;
 pub mod events;
@@ -48,6 +49,8 @@ use std::sync::{
 pub struct WorkerStatus {
     pub delivery_alive: AtomicBool,
     pub inbox_alive: AtomicBool,
+    /// The mail worker; it runs only when an SMTP server is configured.
+    pub mail_alive: AtomicBool,
 }
 
 /// Sets a worker's flag while it lives and clears it when it ends or panics.
@@ -136,6 +139,7 @@ pub fn app(state: AppState) -> Router {
         .merge(thread_pages::routes())
         .merge(api::routes())
         .merge(discussions::routes())
+        .merge(email_pages::routes())
         .merge(agenda::routes())
         .merge(pledges::routes())
         .merge(events::routes())

@@ -13,15 +13,25 @@ use healthcommons_federation::{inbox, negotiation, rate_limit::retry_after_secs}
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use std::net::{IpAddr, SocketAddr};
 
-/// Where people sign in or register: each POST spends one of the address's tokens.
-const AUTH_PATHS: [&str; 4] = ["/api/v1/accounts", "/api/v1/auth/token", "/login", "/register"];
+/// Where people sign in, register or reset a password: each POST spends one
+/// of the address's tokens.
+const AUTH_PATHS: [&str; 5] = [
+    "/api/v1/accounts",
+    "/api/v1/auth/token",
+    "/login",
+    "/register",
+    "/password/forgot",
+];
+/// Reset links (`/password/reset/TOKEN`) are limited alike, so their secrets cannot be guessed fast.
+const RESET_PREFIX: &str = "/password/reset/";
 
 /// The instance actor stays readable without a signature, so that a node in
 /// authorized-fetch mode and another one can each fetch the other's key.
 const UNSIGNED_ACTOR: &str = "/actor";
 
 pub async fn limit_sign_ins(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if request.method() == Method::POST && AUTH_PATHS.contains(&request.uri().path()) {
+    let path = request.uri().path();
+    if request.method() == Method::POST && (AUTH_PATHS.contains(&path) || path.starts_with(RESET_PREFIX)) {
         let peer = request
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()

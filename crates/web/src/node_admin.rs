@@ -271,6 +271,8 @@ struct AdminNodePage {
     error: String,
     saved: bool,
     directory: Vec<DirectoryEntry>,
+    email_on: bool,
+    pending_emails: u64,
 }
 
 async fn render_admin_page(
@@ -293,6 +295,8 @@ async fn render_admin_page(
         error,
         saved,
         directory: directory_entries(state).await?,
+        email_on: state.context().node.email,
+        pending_emails: healthcommons_service::mail::waiting_count(state.db()).await?,
     })?;
     Ok((status, page).into_response())
 }

@@ -25,7 +25,14 @@ async fn readyz(State(state): State<AppState>) -> Response {
         .unwrap_or(false);
     let delivery = state.workers.delivery_alive.load(Ordering::SeqCst);
     let inbox = state.workers.inbox_alive.load(Ordering::SeqCst);
-    let ready = database && migrations && delivery && inbox;
+    let email_on = state.context().node.email;
+    let mail = state.workers.mail_alive.load(Ordering::SeqCst);
+    let ready = database && migrations && delivery && inbox && (mail || !email_on);
+    let email = match (email_on, mail) {
+        (false, _) => "off",
+        (true, true) => "running",
+        (true, false) => "stopped",
+    };
     let status = if ready {
         StatusCode::OK
     } else {
@@ -37,6 +44,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
         "migrations_current": migrations,
         "delivery_worker": delivery,
         "inbox_worker": inbox,
+        "email": email,
     });
     (status, Json(body)).into_response()
 }

@@ -307,11 +307,14 @@ struct PersonPage {
     summary_html: String,
     followers: u64,
     following: u64,
+    /// The signed-in person looks at their own page.
+    own_page: bool,
 }
 
 pub async fn person_page(state: &AppState, session: MaybeSession, row: actor::Model) -> PageResult<Response> {
     let db = state.db();
     let page = PersonPage {
+        own_page: session.0.as_ref().is_some_and(|a| a.person.id == row.id),
         viewer: session.viewer(),
         followers: queries::follows::count_followers(db, row.id).await?,
         following: queries::follows::count_following(db, row.id).await?,

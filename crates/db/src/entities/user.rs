@@ -15,6 +15,12 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     /// SHA-256 of the key in the person's private calendar link, if any.
     pub calendar_key_hash: Option<String>,
+    /// When the person opened the link sent to `email`; no notification
+    /// mail goes to an address before.
+    pub email_verified_at: Option<DateTimeUtc>,
+    /// Since when the mail server refuses `email` for good; nothing is
+    /// sent to it until the person gives another address.
+    pub email_bouncing_since: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -7,6 +7,7 @@ pub mod audience;
 pub mod auth;
 pub mod deliveries;
 pub mod directory;
+pub mod email;
 pub mod events;
 pub mod follows;
 pub mod garden;

@@ -4,6 +4,8 @@
 //! A node process for the server's own tests, on 127.0.0.1 with a fresh
 //! data directory.
 
+pub mod mail;
+
 use std::{
     net::TcpListener,
     process::{Child, Command, Stdio},
@@ -42,6 +44,17 @@ pub fn command(domain: &str, port: u16, dir: &std::path::Path, args: &[&str]) ->
     command
 }
 
+/// `healthcommons serve`, its output in `node.log` (started anew each time).
+fn spawn_serve(domain: &str, port: u16, dir: &std::path::Path, env: &[(String, String)]) -> Child {
+    let log = std::fs::File::create(dir.join("node.log")).expect("log");
+    command(domain, port, dir, &["serve"])
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::from(log.try_clone().expect("log")))
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("spawn")
+}
+
 pub fn client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
@@ -62,35 +75,43 @@ impl TestNode {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let domain = format!("localhost:{port}");
-        let log = std::fs::File::create(dir.path().join("node.log")).expect("log");
-        let mut command = command(&domain, port, dir.path(), &["serve"]);
-        command.envs(env.iter().copied());
-        let child = command
-            .stdout(Stdio::from(log.try_clone().expect("log")))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("spawn");
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let child = spawn_serve(&domain, port, dir.path(), &env);
         let node = TestNode {
             base: format!("http://127.0.0.1:{port}"),
             domain,
             dir,
-            env: env
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
+            env,
             child,
         };
+        node.until_ready().await;
+        node
+    }
+
+    /// Stop the process (as a crash would: SIGKILL) and start it again on
+    /// the same port and data directory.
+    pub async fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = spawn_serve(&self.domain, self.port(), self.dir.path(), &self.env);
+        self.until_ready().await;
+    }
+
+    async fn until_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if let Ok(r) = client().get(format!("{}/readyz", node.base)).send().await
+            if let Ok(r) = client().get(format!("{}/readyz", self.base)).send().await
                 && r.status().is_success()
             {
-                return node;
+                return;
             }
             assert!(
                 Instant::now() < deadline,
                 "node did not become ready: {}",
-                node.log()
+                self.log()
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -98,6 +119,20 @@ impl TestNode {
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("node.log")).unwrap_or_default()
+    }
+
+    /// The database the node runs on (its own SQLite file unless told otherwise).
+    pub fn database_url(&self) -> String {
+        self.env
+            .iter()
+            .find(|(k, _)| k == "HEALTHCOMMONS_DATABASE_URL")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| {
+                format!(
+                    "sqlite://{}?mode=rw",
+                    self.dir.path().join("healthcommons.sqlite").display()
+                )
+            })
     }
 
     pub fn port(&self) -> u16 {
