@@ -4,6 +4,7 @@
 //! a question with its vote form. Forms only, no JavaScript.
 
 use crate::activitypub::{LocalObject, serve_object};
+use crate::auth::CheckedForm;
 use crate::{
     AppState,
     api::ApiJson,
@@ -346,8 +347,6 @@ struct AgendaPage {
 #[derive(Deserialize, Default)]
 struct AskForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     question: String,
     /// One option per line.
     #[serde(default)]
@@ -409,9 +408,8 @@ async fn ask_from_page(
     jar: CookieJar,
     session: MaybeSession,
     Path(name): Path<String>,
-    Form(form): Form<AskForm>,
+    CheckedForm(form): CheckedForm<AskForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
     let closes_at = match form.open_days.trim() {
         "" => Ok(None),

@@ -234,6 +234,53 @@ pub fn csrf_token_if_signed_in(jar: CookieJar, session: &MaybeSession, secure: b
     csrf_token(jar, secure)
 }
 
+/// A form whose `csrf` field matches the browser's CSRF cookie: the one
+/// extractor every page form goes through, so no handler can forget the
+/// check. Anything else is refused before the handler runs.
+pub struct CheckedForm<T>(pub T);
+
+/// The one field every page form carries.
+#[derive(serde::Deserialize)]
+struct CsrfToken {
+    #[serde(default)]
+    csrf: String,
+}
+
+impl<T> axum::extract::FromRequest<AppState> for CheckedForm<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+{
+    type Rejection = crate::error::PageError;
+
+    async fn from_request(
+        request: axum::extract::Request,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let jar = CookieJar::from_headers(request.headers());
+        let headers = request.headers().clone();
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|e| ApiError::new(ErrorKind::Validation, e.body_text()))?;
+        // The same bytes read twice: once for the token, once for the form.
+        let read = |bytes: axum::body::Bytes| {
+            let mut again = axum::extract::Request::new(axum::body::Body::from(bytes));
+            *again.method_mut() = http::Method::POST;
+            *again.headers_mut() = headers.clone();
+            again
+        };
+        let rejected =
+            |e: axum::extract::rejection::FormRejection| ApiError::new(ErrorKind::Validation, e.body_text());
+        let axum::Form(token) = axum::Form::<CsrfToken>::from_request(read(bytes.clone()), state)
+            .await
+            .map_err(rejected)?;
+        check_csrf(&jar, &token.csrf)?;
+        let axum::Form(form) = axum::Form::<T>::from_request(read(bytes), state)
+            .await
+            .map_err(rejected)?;
+        Ok(CheckedForm(form))
+    }
+}
+
 /// A form POST must carry the token that matches the browser's CSRF cookie.
 pub fn check_csrf(jar: &CookieJar, submitted: &str) -> Result<(), ApiError> {
     let expected = jar

@@ -2,6 +2,7 @@
 //! its one-time reset link, the account's email settings, and one-click
 //! unsubscribe (RFC 8058), which works without signing in.
 
+use crate::auth::CheckedForm;
 use crate::{
     AppState,
     auth::{self, MaybeSession, Viewer},
@@ -10,7 +11,7 @@ use crate::{
 };
 use askama::Template;
 use axum::{
-    Form, Router,
+    Router,
     extract::{Path, State},
     http::StatusCode,
     response::{IntoResponse, Response},
@@ -119,11 +120,9 @@ struct ForgotForm {
 /// sign-ins (see `limits`).
 async fn forgot(
     State(state): State<AppState>,
-    jar: CookieJar,
     session: MaybeSession,
-    Form(form): Form<ForgotForm>,
+    CheckedForm(form): CheckedForm<ForgotForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
     let node = state.processor.node();
     account_email::request_password_reset(state.db(), node, &form.name_or_email).await?;
     let page = render(ForgotPage {
@@ -180,9 +179,8 @@ async fn reset(
     State(state): State<AppState>,
     jar: CookieJar,
     Path(token): Path<String>,
-    Form(form): Form<ResetForm>,
+    CheckedForm(form): CheckedForm<ResetForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
     match account_email::reset_password(state.db(), &token, &form.password).await {
         Ok(_) => {
             let jar = jar.remove(Cookie::build(auth::SESSION_COOKIE).path("/").build());
@@ -274,7 +272,6 @@ async fn settings(
 
 #[derive(Deserialize)]
 struct SettingsForm {
-    csrf: String,
     #[serde(default)]
     email: Option<String>,
     /// A kind of mail to get again.
@@ -286,9 +283,8 @@ async fn save_settings(
     State(state): State<AppState>,
     jar: CookieJar,
     session: MaybeSession,
-    Form(form): Form<SettingsForm>,
+    CheckedForm(form): CheckedForm<SettingsForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
     if let Some(kind) = form.turn_on.as_deref().and_then(EmailKind::parse) {
         mail::turn_back_on(state.db(), account.user.id, kind).await?;

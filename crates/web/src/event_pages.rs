@@ -2,6 +2,7 @@
 //! an event with its participants and the RSVP buttons, and the form to
 //! organise or change one. Forms only, no JavaScript.
 
+use crate::auth::CheckedForm;
 use crate::{
     AppState,
     api::PlaceDto,
@@ -14,7 +15,7 @@ use crate::{
 };
 use askama::Template;
 use axum::{
-    Form, Router,
+    Router,
     extract::{Path, Query, State},
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
@@ -128,11 +129,9 @@ struct CalendarKeyPage {
 /// without a session, and the key in it stands for the person.
 async fn new_calendar_key(
     State(state): State<AppState>,
-    jar: CookieJar,
     session: MaybeSession,
-    Form(form): Form<crate::pages::CsrfForm>,
+    CheckedForm(_): CheckedForm<crate::pages::CsrfForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
     let Some(account) = &session.0 else {
         return Ok(Redirect::to("/login").into_response());
     };
@@ -325,7 +324,6 @@ async fn event_page(
 
 #[derive(Deserialize)]
 struct CsrfForm {
-    csrf: String,
     #[serde(default)]
     message: String,
 }
@@ -362,9 +360,8 @@ async fn join(
     jar: CookieJar,
     session: MaybeSession,
     Path(id): Path<i64>,
-    Form(form): Form<CsrfForm>,
+    CheckedForm(form): CheckedForm<CsrfForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
     let message = Some(form.message.as_str()).filter(|m| !m.trim().is_empty());
     act(&state, jar.clone(), &session, id, async |account| {
         state
@@ -382,9 +379,8 @@ async fn leave(
     jar: CookieJar,
     session: MaybeSession,
     Path(id): Path<i64>,
-    Form(form): Form<CsrfForm>,
+    CheckedForm(_): CheckedForm<CsrfForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
     act(&state, jar.clone(), &session, id, async |account| {
         state.processor.events().leave(account, id).await
     })
@@ -393,7 +389,6 @@ async fn leave(
 
 #[derive(Deserialize)]
 struct DecisionForm {
-    csrf: String,
     /// `accept` or `reject`.
     decision: String,
 }
@@ -403,9 +398,8 @@ async fn decide(
     jar: CookieJar,
     session: MaybeSession,
     Path((id, participant)): Path<(i64, i64)>,
-    Form(form): Form<DecisionForm>,
+    CheckedForm(form): CheckedForm<DecisionForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
     let accept = form.decision == "accept";
     act(&state, jar.clone(), &session, id, async |account| {
         state
@@ -420,12 +414,10 @@ async fn decide(
 
 async fn delete(
     State(state): State<AppState>,
-    jar: CookieJar,
     session: MaybeSession,
     Path(id): Path<i64>,
-    Form(form): Form<CsrfForm>,
+    CheckedForm(_): CheckedForm<CsrfForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
     state.processor.events().delete(&account, id).await?;
     Ok(Redirect::to("/events").into_response())
@@ -620,11 +612,9 @@ async fn new_form(
 
 async fn create(
     State(state): State<AppState>,
-    jar: CookieJar,
     session: MaybeSession,
-    Form(form): Form<EventForm>,
+    CheckedForm(form): CheckedForm<EventForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
     let result = async {
         let body = form.new_event()?;
@@ -688,12 +678,10 @@ async fn edit_form(
 
 async fn save_edit(
     State(state): State<AppState>,
-    jar: CookieJar,
     session: MaybeSession,
     Path(id): Path<i64>,
-    Form(form): Form<EventForm>,
+    CheckedForm(form): CheckedForm<EventForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
     let result = async {
         let draft = draft_of(form.new_event()?)?;

@@ -5,6 +5,7 @@
 //! its `Article` to servers and its page to people.
 
 use crate::activitypub::{LocalObject, serve_object};
+use crate::auth::CheckedForm;
 use crate::pages;
 use crate::{
     AppState,
@@ -20,7 +21,7 @@ use crate::{
 };
 use askama::Template;
 use axum::{
-    Form, Router,
+    Router,
     extract::{Path, Query, State},
     http::HeaderMap,
     response::{IntoResponse, Redirect, Response},
@@ -452,11 +453,9 @@ fn form_again(
 
 async fn create_item(
     State(state): State<AppState>,
-    jar: CookieJar,
     session: MaybeSession,
-    Form(form): Form<ItemForm>,
+    CheckedForm(form): CheckedForm<ItemForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
     let action = "/garden/new".to_owned();
     if form.preview.is_some() {
@@ -508,12 +507,10 @@ async fn edit_form(
 
 async fn save_edit(
     State(state): State<AppState>,
-    jar: CookieJar,
     session: MaybeSession,
     Path(id): Path<i64>,
-    Form(mut form): Form<ItemForm>,
+    CheckedForm(mut form): CheckedForm<ItemForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
     let item = item_by_local_id(&state, Some(&account.person), id).await?;
     let kind = item.kind;
@@ -861,7 +858,6 @@ async fn show_item(
 
 #[derive(Deserialize)]
 struct DiscussForm {
-    csrf: String,
     content: String,
 }
 
@@ -871,9 +867,8 @@ async fn discuss(
     jar: CookieJar,
     session: MaybeSession,
     Path(id): Path<i64>,
-    Form(form): Form<DiscussForm>,
+    CheckedForm(form): CheckedForm<DiscussForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
     let item = item_by_local_id(&state, Some(&account.person), id).await?;
     let compose = Compose {
@@ -1098,8 +1093,6 @@ async fn upstream_page(
 #[derive(Deserialize)]
 struct ActionForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     revision: Option<i32>,
     #[serde(default)]
     message: String,
@@ -1107,12 +1100,10 @@ struct ActionForm {
 
 async fn revert(
     State(state): State<AppState>,
-    jar: CookieJar,
     session: MaybeSession,
     Path(id): Path<i64>,
-    Form(form): Form<ActionForm>,
+    CheckedForm(form): CheckedForm<ActionForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
     let item = item_by_local_id(&state, Some(&account.person), id).await?;
     let revision = form.revision.ok_or_else(|| validation("choose a revision"))?;
@@ -1127,12 +1118,10 @@ async fn revert(
 /// A moderator shares a members-only item with the whole commons.
 async fn share(
     State(state): State<AppState>,
-    jar: CookieJar,
     session: MaybeSession,
     Path(id): Path<i64>,
-    Form(form): Form<ActionForm>,
+    CheckedForm(_): CheckedForm<ActionForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
     let item = item_by_local_id(&state, Some(&account.person), id).await?;
     state
@@ -1145,12 +1134,10 @@ async fn share(
 
 async fn fork(
     State(state): State<AppState>,
-    jar: CookieJar,
     session: MaybeSession,
     Path(id): Path<i64>,
-    Form(form): Form<ActionForm>,
+    CheckedForm(form): CheckedForm<ActionForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
     let item = item_by_local_id(&state, Some(&account.person), id).await?;
     let message = Some(form.message.trim()).filter(|m| !m.is_empty());
@@ -1160,12 +1147,10 @@ async fn fork(
 
 async fn pull(
     State(state): State<AppState>,
-    jar: CookieJar,
     session: MaybeSession,
     Path(id): Path<i64>,
-    Form(form): Form<ActionForm>,
+    CheckedForm(_): CheckedForm<ActionForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
     let item = item_by_local_id(&state, Some(&account.person), id).await?;
     api::pull(&state, &account, &item.ap_id).await?;
@@ -1225,12 +1210,10 @@ async fn adopt_form(
 
 async fn adopt(
     State(state): State<AppState>,
-    jar: CookieJar,
     session: MaybeSession,
     Path(id): Path<i64>,
-    Form(form): Form<AdoptForm>,
+    CheckedForm(form): CheckedForm<AdoptForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
     let item = item_by_local_id(&state, Some(&account.person), id).await?;
     let body = (|| {

@@ -2,6 +2,7 @@
 //! settings, appoint moderators and ban people; and the admins' page for
 //! accounts (approve, suspend) and blocked nodes. Forms only, no JavaScript.
 
+use crate::auth::CheckedForm;
 use crate::{
     AppState,
     auth::{self, MaybeSession, Viewer},
@@ -12,7 +13,7 @@ use crate::{
 };
 use askama::Template;
 use axum::{
-    Form, Router,
+    Router,
     extract::{Path, State},
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
@@ -213,11 +214,9 @@ async fn new_group_form(
 
 async fn create_group(
     State(state): State<AppState>,
-    jar: CookieJar,
     session: MaybeSession,
-    Form(form): Form<GroupForm>,
+    CheckedForm(form): CheckedForm<GroupForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
     let created = match form.settings() {
         Ok(settings) => state
@@ -410,12 +409,10 @@ async fn after_action(
 
 async fn save_settings(
     State(state): State<AppState>,
-    jar: CookieJar,
     session: MaybeSession,
     Path(name): Path<String>,
-    Form(form): Form<GroupForm>,
+    CheckedForm(form): CheckedForm<GroupForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
     let done = match form.settings() {
         Ok(settings) => {
@@ -450,12 +447,10 @@ struct PersonForm {
 
 async fn change_moderators(
     State(state): State<AppState>,
-    jar: CookieJar,
     session: MaybeSession,
     Path(name): Path<String>,
-    Form(form): Form<PersonForm>,
+    CheckedForm(form): CheckedForm<PersonForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
     let done = match form.action.as_str() {
         "add" => group_moderation::set_moderator(&state, &account, &name, &form.person, true)
@@ -471,12 +466,10 @@ async fn change_moderators(
 
 async fn change_bans(
     State(state): State<AppState>,
-    jar: CookieJar,
     session: MaybeSession,
     Path(name): Path<String>,
-    Form(form): Form<PersonForm>,
+    CheckedForm(form): CheckedForm<PersonForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
     let reason = Some(form.reason.as_str()).filter(|r| !r.trim().is_empty());
     let done = match form.action.as_str() {
@@ -570,12 +563,10 @@ struct ActionForm {
 
 async fn change_account(
     State(state): State<AppState>,
-    jar: CookieJar,
     session: MaybeSession,
     Path(name): Path<String>,
-    Form(form): Form<ActionForm>,
+    CheckedForm(form): CheckedForm<ActionForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
     let account = admin(&session)?;
     let done = match form.action.as_str() {
         "approve" => accounts::approve(state.db(), &name).await,
@@ -594,11 +585,9 @@ async fn change_account(
 
 async fn change_node_block(
     State(state): State<AppState>,
-    jar: CookieJar,
     session: MaybeSession,
-    Form(form): Form<ActionForm>,
+    CheckedForm(form): CheckedForm<ActionForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
     admin(&session)?;
     let done = match form.action.as_str() {
         "block" => crate::api::set_node_blocked(&state, &form.host, true).await,

@@ -2,6 +2,7 @@
 //! other nodes, for admins: the API and the page `/admin/node`, which works
 //! with forms only.
 
+use crate::auth::CheckedForm;
 use crate::{
     AppState,
     api::{ApiJson, PlaceDto, set_node_blocked},
@@ -12,7 +13,7 @@ use crate::{
 };
 use askama::Template;
 use axum::{
-    Form, Json, Router,
+    Json, Router,
     extract::{Path, State},
     http::StatusCode,
     response::{IntoResponse, Redirect, Response},
@@ -321,11 +322,9 @@ async fn admin_page(
 
 async fn save_profile_form(
     State(state): State<AppState>,
-    jar: CookieJar,
     session: MaybeSession,
-    Form(form): Form<ProfileForm>,
+    CheckedForm(form): CheckedForm<ProfileForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
     admin(&session)?;
     let saved = match form.to_profile() {
         Ok(profile) => state
@@ -348,18 +347,15 @@ async fn save_profile_form(
 
 #[derive(Deserialize)]
 struct DirectoryAction {
-    csrf: String,
     host: String,
     action: String,
 }
 
 async fn change_directory_form(
     State(state): State<AppState>,
-    jar: CookieJar,
     session: MaybeSession,
-    Form(form): Form<DirectoryAction>,
+    CheckedForm(form): CheckedForm<DirectoryAction>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
     admin(&session)?;
     let _db = state.db();
     match form.action.as_str() {

@@ -3,6 +3,7 @@
 //! Mastodon's shape where it fits). What is listed, and what is still
 //! visible, is the service's `notifications()` to decide.
 
+use crate::auth::CheckedForm;
 use crate::{
     AppState,
     api::ApiJson,
@@ -232,7 +233,6 @@ async fn notifications_page(
 
 #[derive(Deserialize)]
 struct ReadForm {
-    csrf: String,
     /// The other unread notifications shown with this one, comma-separated.
     #[serde(default)]
     also: String,
@@ -240,12 +240,10 @@ struct ReadForm {
 
 async fn read_one_from_page(
     State(state): State<AppState>,
-    jar: CookieJar,
     session: MaybeSession,
     Path(id): Path<i64>,
-    Form(form): Form<ReadForm>,
+    CheckedForm(form): CheckedForm<ReadForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
     let notifications = state.processor.notifications();
     notifications.mark_read(&account, id).await?;
@@ -258,11 +256,9 @@ async fn read_one_from_page(
 
 async fn read_all_from_page(
     State(state): State<AppState>,
-    jar: CookieJar,
     session: MaybeSession,
-    Form(form): Form<CsrfForm>,
+    CheckedForm(_): CheckedForm<CsrfForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
     state.processor.notifications().mark_all_read(&account).await?;
     Ok(Redirect::to("/notifications").into_response())

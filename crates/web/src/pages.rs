@@ -1,6 +1,7 @@
 //! Server-rendered pages. They work without JavaScript; forms carry a CSRF
 //! token that must match the browser's cookie.
 
+use crate::auth::CheckedForm;
 use crate::{
     AppState,
     auth::{self, MaybeSession, Viewer},
@@ -170,9 +171,8 @@ struct AwaitingApprovalPage {
 async fn register(
     State(state): State<AppState>,
     jar: CookieJar,
-    Form(form): Form<RegisterForm>,
+    CheckedForm(form): CheckedForm<RegisterForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
     let result = accounts::register(
         state.db(),
         &state.context().node,
@@ -262,9 +262,8 @@ struct LoginForm {
 async fn login(
     State(state): State<AppState>,
     jar: CookieJar,
-    Form(form): Form<LoginForm>,
+    CheckedForm(form): CheckedForm<LoginForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
     match accounts::authenticate(state.db(), &form.username, &form.password).await {
         Ok(account) => sign_in(&state, jar, &account, "/").await,
         Err(err) if matches!(err.kind(), ErrorKind::Unauthorized | ErrorKind::Forbidden) => {
@@ -288,9 +287,8 @@ pub(crate) struct CsrfForm {
 async fn logout(
     State(state): State<AppState>,
     jar: CookieJar,
-    Form(form): Form<CsrfForm>,
+    CheckedForm(_): CheckedForm<CsrfForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
     if let Some(cookie) = jar.get(auth::SESSION_COOKIE) {
         accounts::close_session(state.db(), cookie.value()).await?;
     }

@@ -4,6 +4,7 @@
 //! counts on it, and the form to pledge. Forms only, no JavaScript.
 
 use crate::activitypub::{LocalObject, serve_object};
+use crate::auth::CheckedForm;
 use crate::{
     AppState,
     api::ApiJson,
@@ -617,8 +618,6 @@ async fn stop_counting_from_page(
 #[derive(Deserialize, Default)]
 struct PledgeForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     on: String,
     #[serde(default)]
     target_id: i64,
@@ -697,9 +696,8 @@ async fn create_from_form(
     State(state): State<AppState>,
     jar: CookieJar,
     session: MaybeSession,
-    Form(form): Form<PledgeForm>,
+    CheckedForm(form): CheckedForm<PledgeForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
     let due_on = match form.due_on.trim() {
         "" => Ok(None),

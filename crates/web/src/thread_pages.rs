@@ -2,6 +2,7 @@
 //! markdown preview, likes, edits, deletes, reports, feeds and the reports
 //! queue. No JavaScript: every action is a form.
 
+use crate::auth::CheckedForm;
 use crate::{
     AppState,
     auth::{self, MaybeSession, Viewer},
@@ -11,7 +12,7 @@ use crate::{
 };
 use askama::Template;
 use axum::{
-    Form, Router,
+    Router,
     extract::{Path, Query, State},
     http::HeaderMap,
     response::{Html, IntoResponse, Redirect, Response},
@@ -283,13 +284,11 @@ struct ComposeForm {
 
 async fn start_thread(
     State(state): State<AppState>,
-    jar: CookieJar,
     session: MaybeSession,
     headers: HeaderMap,
     Path(name): Path<String>,
-    Form(form): Form<ComposeForm>,
+    CheckedForm(form): CheckedForm<ComposeForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
     let group = state.processor.groups().local(&name).await?;
     let draft = crate::pages::Draft {
@@ -330,12 +329,10 @@ async fn start_thread(
 
 async fn reply(
     State(state): State<AppState>,
-    jar: CookieJar,
     session: MaybeSession,
     Path(id): Path<i64>,
-    Form(form): Form<ComposeForm>,
+    CheckedForm(form): CheckedForm<ComposeForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
     let parent = post_by_local_id(&state, id).await?;
     if form.action == "preview" {
@@ -377,12 +374,10 @@ async fn reply(
 /// Like, or take the like back.
 async fn like(
     State(state): State<AppState>,
-    jar: CookieJar,
     session: MaybeSession,
     Path(id): Path<i64>,
-    Form(form): Form<CsrfForm>,
+    CheckedForm(_): CheckedForm<CsrfForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
     let post = post_by_local_id(&state, id).await?;
     let liked = queries::posts::reaction_of(state.db(), post.id, account.person.id, ReactionKind::Like)
@@ -399,18 +394,15 @@ async fn like(
 /// Deleting one's post, or removing one as a moderator, with a reason.
 #[derive(Deserialize)]
 struct RemoveForm {
-    csrf: String,
     reason: Option<String>,
 }
 
 async fn delete(
     State(state): State<AppState>,
-    jar: CookieJar,
     session: MaybeSession,
     Path(id): Path<i64>,
-    Form(form): Form<RemoveForm>,
+    CheckedForm(form): CheckedForm<RemoveForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
     let post = post_by_local_id(&state, id).await?;
     state
@@ -423,18 +415,15 @@ async fn delete(
 
 #[derive(Deserialize)]
 struct LockForm {
-    csrf: String,
     locked: String,
 }
 
 async fn lock(
     State(state): State<AppState>,
-    jar: CookieJar,
     session: MaybeSession,
     Path(id): Path<i64>,
-    Form(form): Form<LockForm>,
+    CheckedForm(form): CheckedForm<LockForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
     let post = post_by_local_id(&state, id).await?;
     state
@@ -447,18 +436,15 @@ async fn lock(
 
 #[derive(Deserialize)]
 struct ReportForm {
-    csrf: String,
     comment: String,
 }
 
 async fn report(
     State(state): State<AppState>,
-    jar: CookieJar,
     session: MaybeSession,
     Path(id): Path<i64>,
-    Form(form): Form<ReportForm>,
+    CheckedForm(form): CheckedForm<ReportForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
     let post = post_by_local_id(&state, id).await?;
     state
@@ -518,12 +504,10 @@ async fn edit_form(
 
 async fn edit(
     State(state): State<AppState>,
-    jar: CookieJar,
     session: MaybeSession,
     Path(id): Path<i64>,
-    Form(form): Form<ComposeForm>,
+    CheckedForm(form): CheckedForm<ComposeForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
     let post = post_by_local_id(&state, id).await?;
     let page = |preview_html: String, error: String| EditPage {
@@ -694,12 +678,10 @@ async fn report_queue(
 
 async fn resolve_report(
     State(state): State<AppState>,
-    jar: CookieJar,
     session: MaybeSession,
     Path(id): Path<i64>,
-    Form(form): Form<CsrfForm>,
+    CheckedForm(_): CheckedForm<CsrfForm>,
 ) -> PageResult<Response> {
-    auth::check_csrf(&jar, &form.csrf)?;
     let account = signed_in(&session)?;
     state.processor.reports().resolve(&account, id).await?;
     Ok(Redirect::to("/admin/reports").into_response())
