@@ -140,7 +140,7 @@ impl FromRequestParts<AppState> for ApiAdmin {
 }
 
 /// The signed-in person of a page request, if any, and how many unread
-/// notifications they may see (for the navigation).
+/// notifications they may see (for the navigation; counted for GETs only).
 pub struct MaybeSession(pub Option<Account>, pub u64);
 
 impl MaybeSession {
@@ -172,9 +172,14 @@ impl FromRequestParts<AppState> for MaybeSession {
             return Ok(MaybeSession(None, 0));
         };
         let account = accounts::account_for_session(state.read_db(), cookie.value()).await?;
+        // Only a page that is read shows the navigation: a form's POST answers
+        // with a redirect, and need not count anything.
+        let shows_navigation = parts.method == http::Method::GET;
         let unread = match &account {
-            Some(account) => state.processor.notifications().unread_count(account).await?,
-            None => 0,
+            Some(account) if shows_navigation => {
+                state.processor.notifications().unread_count(account).await?
+            }
+            _ => 0,
         };
         Ok(MaybeSession(account, unread))
     }
