@@ -348,13 +348,7 @@ async fn a_member_writes_previews_replies_likes_edits_reports_and_deletes_in_a_t
     };
     let node = TestNode::start().await;
     let site = format!("http://{}", node.domain);
-    let registered = client()
-        .post(format!("{}/api/v1/accounts", node.base))
-        .json(&json!({"username": "noor", "password": "a long password"}))
-        .send()
-        .await
-        .expect("register");
-    assert_eq!(registered.status(), 201);
+    node.register("noor", "a long password").await;
     let token = node.token("noor", "a long password").await;
     let created = client()
         .post(format!("{}/api/v1/groups", node.base))
@@ -487,13 +481,7 @@ async fn an_organiser_starts_and_moderates_a_group_and_an_admin_suspends_an_acco
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     for name in ["lena", "omar"] {
-        let registered = client()
-            .post(format!("{}/api/v1/accounts", node.base))
-            .json(&json!({"username": name, "password": "a long password"}))
-            .send()
-            .await
-            .expect("register");
-        assert_eq!(registered.status(), 201);
+        node.register(name, "a long password").await;
     }
     let browser = Browser::start(&chromium, &chromedriver).await;
     browser.sign_in(&site, "lena", "a long password").await;
@@ -636,13 +624,7 @@ async fn a_member_plants_previews_revises_compares_reverts_forks_adopts_and_find
     };
     let node = TestNode::start().await;
     let site = format!("http://{}", node.domain);
-    let registered = client()
-        .post(format!("{}/api/v1/accounts", node.base))
-        .json(&json!({"username": "lea", "password": "a long password"}))
-        .send()
-        .await
-        .expect("register");
-    assert_eq!(registered.status(), 201);
+    node.register("lea", "a long password").await;
 
     let browser = Browser::start(&chromium, &chromedriver).await;
     browser.sign_in(&site, "lea", "a long password").await;
@@ -918,13 +900,7 @@ async fn an_organiser_plans_an_event_members_answer_it_and_the_agenda_takes_vote
     let node = TestNode::start().await;
     let site = format!("http://{}", node.domain);
     for name in ["ines", "yusuf"] {
-        let registered = client()
-            .post(format!("{}/api/v1/accounts", node.base))
-            .json(&json!({"username": name, "password": "a long password"}))
-            .send()
-            .await
-            .expect("register");
-        assert_eq!(registered.status(), 201);
+        node.register(name, "a long password").await;
     }
     let browser = Browser::start(&chromium, &chromedriver).await;
     browser.sign_in(&site, "ines", "a long password").await;
@@ -1048,13 +1024,7 @@ async fn a_member_pledges_on_a_question_another_counts_on_it_and_it_is_done() {
     let node = TestNode::start().await;
     let site = format!("http://{}", node.domain);
     for name in ["ines", "yusuf"] {
-        let registered = client()
-            .post(format!("{}/api/v1/accounts", node.base))
-            .json(&json!({"username": name, "password": "a long password"}))
-            .send()
-            .await
-            .expect("register");
-        assert_eq!(registered.status(), 201);
+        node.register(name, "a long password").await;
     }
     let ines = node.token("ines", "a long password").await;
     let authed = |path: &str| client().post(format!("{}{path}", node.base)).bearer_auth(&ines);
@@ -1208,13 +1178,7 @@ async fn a_member_reads_her_notifications_and_chooses_them_on_a_phone() {
     let node = TestNode::start().await;
     let site = format!("http://{}", node.domain);
     for name in ["ines", "yusuf"] {
-        let registered = client()
-            .post(format!("{}/api/v1/accounts", node.base))
-            .json(&json!({"username": name, "password": "a long password"}))
-            .send()
-            .await
-            .expect("register");
-        assert_eq!(registered.status(), 201);
+        node.register(name, "a long password").await;
     }
     let ines = node.token("ines", "a long password").await;
     let yusuf = node.token("yusuf", "a long password").await;

@@ -111,11 +111,7 @@ async fn discovery_documents_describe_the_node() {
 async fn one_url_serves_people_html_and_servers_json() {
     let node = TestNode::start().await;
     let http = client();
-    http.post(format!("{}/api/v1/accounts", node.base))
-        .json(&json!({"username": "ana", "password": "long enough"}))
-        .send()
-        .await
-        .expect("register");
+    node.register("ana", "long enough").await;
     let url = format!("{}/u/ana", node.base);
     for accept in [
         "application/activity+json",
@@ -923,11 +919,7 @@ async fn thread_json(http: &reqwest::Client, node: &TestNode, id: &str, token: O
 async fn cached_anonymous_reads_follow_writes_and_never_cross_viewers() {
     let node = TestNode::start().await;
     let http = client();
-    http.post(format!("{}/api/v1/accounts", node.base))
-        .json(&json!({"username": "ana", "password": "long enough"}))
-        .send()
-        .await
-        .expect("register");
+    node.register("ana", "long enough").await;
     let token = node.token("ana", "long enough").await;
     let post = |body: Value| {
         let http = http.clone();
@@ -1011,11 +1003,7 @@ async fn cached_anonymous_reads_follow_writes_and_never_cross_viewers() {
 async fn every_object_is_served_at_its_id_the_same_way() {
     let node = TestNode::start().await;
     let http = client();
-    http.post(format!("{}/api/v1/accounts", node.base))
-        .json(&json!({"username": "ana", "password": "long enough"}))
-        .send()
-        .await
-        .expect("register");
+    node.register("ana", "long enough").await;
     let token = node.token("ana", "long enough").await;
     let create = |path: &'static str, body: Value| {
         let (http, token, base) = (&http, &token, &node.base);

@@ -151,6 +151,17 @@ impl TestNode {
             .expect("run")
     }
 
+    /// Register `username` through the API, as a new member would.
+    pub async fn register(&self, username: &str, password: &str) {
+        let registered = client()
+            .post(format!("{}/api/v1/accounts", self.base))
+            .json(&serde_json::json!({"username": username, "password": password}))
+            .send()
+            .await
+            .expect("register");
+        assert_eq!(registered.status(), 201, "register {username}");
+    }
+
     pub async fn token(&self, username: &str, password: &str) -> String {
         let response = client()
             .post(format!("{}/api/v1/auth/token", self.base))
